@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The dev loop in one file. README and .ci/run call these targets, so they cannot drift.
+#   ./dev.sh demo [kru demo options]   install into .venv and serve demo data
+#   ./dev.sh test [pytest options]     install test dependencies and run the whole suite
+#   ./dev.sh lint                      ruff check + ruff format --check
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=${KRU_VENV:-.venv}
+PY=${PYTHON:-python3}
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+need_python() {
+    if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        echo "dev.sh: Python 3.11 or newer is needed (set PYTHON=...)" >&2
+        exit 1
+    fi
+    if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
+        apt_install python3-venv
+    fi
+}
+
+apt_install() {
+    # Install the named Debian packages that are not there yet.
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        log "apt-get install ${missing[*]}"
+        $SUDO apt-get update -qq || true
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+venv() {
+    need_python
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating $VENV"
+        "$PY" -m venv "$VENV"
+    fi
+    local extra="$1"
+    local stamp="$VENV/.installed-$extra"
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        log "pip install -e .[$extra]"
+        "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[$extra]"
+        touch "$stamp"
+    fi
+}
+
+start_postgres() {
+    # The central server's tests use the machine's PostgreSQL on 127.0.0.1:5432.
+    if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+        if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+            log "starting PostgreSQL"
+            $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+        fi
+    fi
+    if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+        psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='kru_test'" 2>/dev/null | grep -q 1 \
+            || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE kru_test" >/dev/null 2>&1 || true
+        export KRU_TEST_DATABASE_URL=${KRU_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/kru_test}
+    fi
+}
+
+cmd_demo() {
+    venv postgres
+    exec "$VENV/bin/kru" demo "$@"
+}
+
+cmd_lint() {
+    venv test
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
+}
+
+cmd_test() {
+    # System packages the suite drives for real: Chromium for browser tests, shellcheck and
+    # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media.
+    apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2
+    venv test
+    start_postgres
+    cmd_lint
+    set +e
+    "$VENV/bin/python" -m pytest "$@"
+    local rc=$?
+    set -e
+    if [ "$rc" -eq 5 ]; then
+        echo "dev.sh: pytest collected no tests; that is a failure here" >&2
+        exit 1
+    fi
+    exit "$rc"
+}
+
+case "${1:-}" in
+    demo) shift; cmd_demo "$@" ;;
+    test) shift; cmd_test "$@" ;;
+    lint) shift; cmd_lint ;;
+    *) echo "usage: ./dev.sh demo|test|lint [args]" >&2; exit 2 ;;
+esac

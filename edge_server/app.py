@@ -1,0 +1,175 @@
+"""The site server's app factory: everything is built here, nothing at import."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, make_response, render_template, request
+from flask_babel import gettext
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from . import i18n, navigation, passwords, schema
+from .api import api_error, error_response, wants_json
+from .auth import login_manager
+from .datahome import DataHome
+from .db import db
+from .errors import KruError
+from .ratelimit import LoginLimiter, RateLimited
+from .settings import BY_NAME, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+# Each part of Kru adds its blueprint here ("module:attribute").
+BLUEPRINTS = [
+    "edge_server.blueprints.core:bp",
+    "edge_server.blueprints.api_session:bp",
+    "edge_server.blueprints.admin:bp",
+]
+
+# Page titles of HTTP errors, translated when shown.
+_HTTP_MESSAGES = {
+    400: ("bad_request", "The request was not understood."),
+    401: ("unauthorized", "Please sign in first."),
+    403: ("forbidden", "You do not have permission to open this page."),
+    404: ("not_found", "This page does not exist."),
+    405: ("method_not_allowed", "This action is not allowed here."),
+    413: ("too_large", "The file is too large."),
+    429: ("rate_limited", "Too many requests; wait a moment and try again."),
+}
+
+
+def _split_config(config: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a test's or caller's dict into Kru settings and plain Flask config keys."""
+    settings: dict[str, Any] = {}
+    flask_config: dict[str, Any] = {}
+    for key, value in (config or {}).items():
+        name = key.replace("__", ".")
+        if name in BY_NAME:
+            settings[name] = value
+        else:
+            flask_config[key] = value
+    return settings, flask_config
+
+
+def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    """Build the site server.
+
+    ``config`` holds Kru settings by name (``"data_dir"``, ``"sync.batch_size"``) and plain
+    Flask keys (``"TESTING"``); settings not given come from ``KRU_CONFIG`` / ``KRU_*``.
+
+    Raises:
+        KruError: the configuration or data directory is unusable.
+    """
+    overrides, flask_config = _split_config(config)
+    settings = settings.replace(**{k.replace(".", "__"): v for k, v in overrides.items()}) if (
+        settings is not None
+    ) else load_settings(overrides=overrides)
+    home = DataHome(settings.data_dir).ensure()
+    schema.upgrade(home)
+
+    app = Flask(__name__)
+    app.config.update(
+        KRU=settings,
+        KRU_HOME=home,
+        SECRET_KEY=home.read_or_create_secret("flask_secret_key"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=settings["session_days"]),
+        WTF_CSRF_TIME_LIMIT=None,  # a phone's page may stay open all day
+        WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
+        MAX_CONTENT_LENGTH=settings["packs.max_upload_mb"] * 1024 * 1024 + 1024 * 1024,
+        JSON_SORT_KEYS=False,
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(days=365),
+    )
+    app.config.update(flask_config)
+    app.extensions["kru_login_limiter"] = LoginLimiter(
+        settings["auth.login_limit"],
+        settings["auth.login_limit_per_address"],
+        enabled=settings["auth.rate_limit"],
+    )
+    passwords.configure(
+        settings["auth.hash_memory_kib"],
+        settings["auth.hash_time_cost"],
+        settings["auth.hash_concurrency"],
+    )
+
+    login_manager.init_app(app)
+    CSRFProtect(app)
+    i18n.init_app(app)
+    navigation.init_app(app)
+    _init_db_hooks(app)
+    _init_error_handlers(app)
+    _init_security_headers(app)
+    for spec in BLUEPRINTS:
+        module, _, attr = spec.partition(":")
+        app.register_blueprint(getattr(importlib.import_module(module), attr))
+    return app
+
+
+def _init_db_hooks(app: Flask) -> None:
+    @app.before_request
+    def _connect() -> None:
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        if not db.is_closed():
+            db.close()
+
+
+def _render_error(status: int, code: str, message: str, **extra: Any):  # noqa: ANN202
+    if wants_json():
+        return api_error(code, message, status, **extra)
+    return render_template("error.html", status=status, message=message), status
+
+
+def _init_error_handlers(app: Flask) -> None:
+    @app.errorhandler(KruError)
+    def _kru_error(exc: KruError):  # noqa: ANN202
+        message = exc.localized(gettext)
+        if wants_json():
+            response, status = error_response(exc, message)
+        else:
+            status = exc.status
+            response = make_response(
+                render_template("error.html", status=status, message=message), status
+            )
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response, status
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):  # noqa: ANN202
+        return _render_error(
+            400,
+            "csrf_failed",
+            gettext("The form expired or was not sent from this site; reload the page and try again."),
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):  # noqa: ANN202
+        status = exc.code or 500
+        code, message = _HTTP_MESSAGES.get(status, ("http_error", exc.description or ""))
+        return _render_error(status, code, gettext(message))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # noqa: ANN202
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _render_error(
+            500, "internal_error", gettext("Something went wrong on the server; it was logged.")
+        )
+
+
+def _init_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):  # noqa: ANN001, ANN202
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,1 @@
+"""Thin Flask blueprints over Kru's service functions."""

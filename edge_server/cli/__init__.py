@@ -1,0 +1,1 @@
+"""The ``kru`` command line: a click group whose commands call one library function each."""

@@ -1,0 +1,49 @@
+"""What every ``kru`` command shares: settings from --config/--data-dir, the data home, the db."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..datahome import DataHome
+from ..settings import Settings, load_settings
+
+
+@dataclass
+class CliContext:
+    config_file: str | None = None
+    data_dir: str | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_file, overrides={"data_dir": self.data_dir})
+        return self._settings
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Return settings with command-line overrides (None means not given)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return self.settings.replace(**given) if given else self.settings
+
+    @property
+    def home(self) -> DataHome:
+        return DataHome(Path(self.settings.data_dir)).ensure()
+
+    def open_site_db(self):  # noqa: ANN201 - a peewee SqliteDatabase
+        """Open the site database, applying pending migrations first (as the server does)."""
+        from .. import passwords, schema
+
+        s = self.settings
+        passwords.configure(
+            s["auth.hash_memory_kib"], s["auth.hash_time_cost"], s["auth.hash_concurrency"]
+        )
+        home = self.home
+        schema.upgrade(home)
+        return schema.open_database(home)
+
+
+pass_ctx = click.make_pass_decorator(CliContext)

@@ -1,0 +1,67 @@
+"""``kru serve`` and ``kru demo``."""
+
+from __future__ import annotations
+
+import tempfile
+
+import click
+
+from .context import CliContext, pass_ctx
+
+
+def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object) -> None:
+    from .. import logs
+    from ..app import create_app
+    from ..datahome import DataHome
+    from ..server import serve_wsgi
+
+    settings = ctx.with_overrides(**overrides)
+    home = DataHome(settings.data_dir).ensure()
+    logs.configure(settings["log_level"], home.logs)
+    app = create_app(settings=settings)
+
+    def ready(url: str) -> None:
+        click.echo(f"Kru is serving on {url}", err=False)
+        for line in banner or []:
+            click.echo(line)
+
+    serve_wsgi(
+        app,
+        host=settings["host"],
+        port=settings["port"],
+        threads=settings["threads"],
+        connection_limit=settings["connection_limit"],
+        pid_file=home.pid_file,
+        on_ready=ready,
+    )
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (setting host).")
+@click.option("--port", type=int, help="TCP port (setting port).")
+@click.option("--threads", type=int, help="Worker threads (setting threads).")
+@pass_ctx
+def serve(ctx: CliContext, host: str | None, port: int | None, threads: int | None) -> None:
+    """Serve the site on waitress (applies pending migrations first)."""
+    _serve(ctx, host=host, port=port, threads=threads)
+
+
+@click.command()
+@click.option("--port", type=int, default=8080, show_default=True, help="TCP port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@pass_ctx
+def demo(ctx: CliContext, port: int, host: str) -> None:
+    """Create demo accounts and the sample pack in a fresh data directory, then serve it.
+
+    Without --data-dir a temporary directory is used and forgotten afterwards.
+    """
+    from .. import demo as demo_data
+
+    if not ctx.data_dir:
+        ctx.data_dir = tempfile.mkdtemp(prefix="kru-demo-")
+        ctx._settings = None
+    ctx.open_site_db()
+    demo_data.seed()
+    banner = [f"Data directory: {ctx.settings.data_dir}", "Demo sign-ins (password demo1234):"]
+    banner += [f"  {user:<12} {role}" for user, _pw, role in demo_data.demo_logins()]
+    _serve(ctx, banner=banner, host=host, port=port)

@@ -1,0 +1,87 @@
+"""Khmer and English: Flask-Babel with catalogs read from .po files, Khmer digits.
+
+Each part of Kru keeps its own catalog (``translations/<lang>/<part>.po``); they are merged
+and compiled in memory at first use, so no compiled ``.mo`` file is kept in git.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from flask import current_app, request, session
+from flask_babel import Babel, Domain, get_locale
+from flask_login import current_user
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+LANGUAGES = {"km": "ខ្មែរ", "en": "English"}
+_KHMER_DIGITS = str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩")
+
+
+@cache
+def load_catalog(language: str) -> Translations | NullTranslations:
+    """Return every ``translations/<language>/*.po`` merged into one translations object."""
+    merged: Translations | None = None
+    for po in sorted((TRANSLATIONS / language).glob("*.po")):
+        with open(po, "rb") as fh:
+            catalog = read_po(fh, locale=language)
+        buf = io.BytesIO()
+        write_mo(buf, catalog)
+        buf.seek(0)
+        part = Translations(fp=buf)
+        if merged is None:
+            merged = part
+        else:
+            merged.merge(part)
+    return merged or NullTranslations()
+
+
+class PoDomain(Domain):
+    def get_translations(self):  # noqa: ANN201 - Flask-Babel's signature
+        locale = get_locale()
+        if locale is None or locale.language == "en":
+            return NullTranslations()
+        return load_catalog(locale.language)
+
+
+class KruBabel(Babel):
+    @property
+    def domain_instance(self) -> Domain:
+        return _DOMAIN
+
+
+_DOMAIN = PoDomain()
+
+
+def select_locale() -> str:
+    """Return the user's language: their account's, else this browser's choice, else the site's."""
+    if current_user and current_user.is_authenticated and current_user.language:
+        return current_user.language
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return current_app.config["KRU"]["default_language"]
+
+
+def khmer_digits(value: object) -> str:
+    """Return ``value`` as text, with Khmer digits when the page is in Khmer."""
+    text = str(value)
+    locale = get_locale()
+    if locale is not None and locale.language == "km":
+        return text.translate(_KHMER_DIGITS)
+    return text
+
+
+def init_app(app) -> None:  # noqa: ANN001
+    KruBabel(app, locale_selector=select_locale, default_locale="km")
+    app.jinja_env.filters["kn"] = khmer_digits
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+
+    @app.context_processor
+    def _lang() -> dict[str, object]:
+        locale = get_locale()
+        return {"lang": locale.language if locale else "km", "request_path": request.path}

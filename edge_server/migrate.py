@@ -1,0 +1,131 @@
+"""Numbered, named schema migrations, applied one transaction each and recorded.
+
+A migrations package holds modules named ``mNNNN_what.py``, each with
+``apply(db: peewee.Database) -> None``. The same runner serves the site database and the
+central server (SQLite or PostgreSQL), so migrations use portable SQL or peewee's schema
+helpers. Servers refuse to start with pending migrations (``PendingMigrations``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from peewee import Database, PostgresqlDatabase
+
+from .errors import KruError, N_
+
+log = logging.getLogger(__name__)
+
+TABLE = "kru_migrations"
+_NAME = re.compile(r"^m(\d{4})_[a-z0-9_]+$")
+_LOCK_KEY = 7_262_013  # pg advisory lock id: two central processes starting at once
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    apply: Callable[[Database], None]
+
+
+class PendingMigrations(KruError):
+    code = "pending_migrations"
+    status = 503
+
+
+def discover(package: str) -> list[Migration]:
+    """Return the migrations in ``package``, ordered by number."""
+    pkg = importlib.import_module(package)
+    names = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if _NAME.match(m.name))
+    numbers = [n[:5] for n in names]
+    if len(set(numbers)) != len(numbers):
+        raise KruError(N_("Two migrations share a number in %(package)s"), package=package)
+    return [Migration(n, importlib.import_module(f"{package}.{n}").apply) for n in names]
+
+
+def _ensure_table(db: Database) -> None:
+    db.execute_sql(
+        f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+        "name VARCHAR(200) PRIMARY KEY, applied_at VARCHAR(40) NOT NULL)"
+    )
+
+
+def applied(db: Database) -> list[str]:
+    """Return the names of the migrations recorded in ``db``, oldest first."""
+    if TABLE not in db.get_tables():
+        return []
+    return [row[0] for row in db.execute_sql(f"SELECT name FROM {TABLE} ORDER BY name")]  # noqa: S608
+
+
+def pending(db: Database, package: str) -> list[Migration]:
+    """Return the migrations of ``package`` not yet applied to ``db``.
+
+    Raises:
+        KruError: the database was made by a newer Kru (it has migrations this one lacks).
+    """
+    done = set(applied(db))
+    known = discover(package)
+    unknown = done - {m.name for m in known}
+    if unknown:
+        raise KruError(
+            N_(
+                "The database was made by a newer version of Kru (migration %(name)s is "
+                "unknown here); install that version or restore an older backup"
+            ),
+            code="schema_too_new",
+            name=sorted(unknown)[-1],
+        )
+    return [m for m in known if m.name not in done]
+
+
+def migrate(db: Database, package: str, target: str | None = None) -> list[str]:
+    """Apply pending migrations of ``package`` in order, up to and including ``target``.
+
+    Each migration runs in its own transaction with its record, so a power cut leaves the
+    database at the last completed step. Returns the names applied.
+    """
+    _ensure_table(db)
+    done: list[str] = []
+    for migration in pending(db, package):
+        with db.atomic():
+            if isinstance(db, PostgresqlDatabase):
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                if migration.name in applied(db):  # another process got there first
+                    continue
+            log.info("applying migration %s", migration.name)
+            migration.apply(db)
+            db.execute_sql(
+                f"INSERT INTO {TABLE} (name, applied_at) VALUES ({db.param}, {db.param})",  # noqa: S608
+                (migration.name, datetime.now(UTC).isoformat()),
+            )
+        done.append(migration.name)
+        if target and migration.name == target:
+            break
+    return done
+
+
+def check_current(db: Database, package: str, command: str) -> None:
+    """Refuse to go on when migrations are pending.
+
+    Raises:
+        PendingMigrations: naming the command that applies them.
+    """
+    waiting = pending(db, package)
+    if waiting:
+        raise PendingMigrations(
+            N_("The database needs %(count)s migration(s) (%(names)s); run: %(command)s"),
+            count=len(waiting),
+            names=", ".join(m.name for m in waiting),
+            command=command,
+        )
+
+
+def execute_all(db: Database, statements: list[str]) -> None:
+    """Run each SQL statement in order (SQLite's driver takes one statement per call)."""
+    for statement in statements:
+        db.execute_sql(statement)

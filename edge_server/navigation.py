@@ -1,0 +1,33 @@
+"""The header's links per role; each part of Kru adds its pages here."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+# (roles that see it, endpoint, label). Links whose endpoint is not registered are skipped.
+NAV = [
+    (("learner",), "learn.home", _l("My courses")),
+    (("learner",), "learn.progress", _l("My progress")),
+    (("learner", "instructor", "admin"), "learn.search", _l("Search")),
+    (("instructor", "admin"), "teach.cohorts", _l("Cohorts")),
+    (("instructor", "admin"), "packs.index", _l("Content packs")),
+    (("admin",), "admin.index", _l("Site")),
+    (("admin",), "admin.users", _l("Accounts")),
+]
+
+
+def nav_links() -> list[tuple[str, str]]:
+    if not current_user.is_authenticated:
+        return []
+    views = current_app.view_functions
+    return [
+        (endpoint, str(label))
+        for roles, endpoint, label in NAV
+        if current_user.role in roles and endpoint in views
+    ]
+
+
+def init_app(app) -> None:  # noqa: ANN001
+    app.jinja_env.globals["nav_links"] = nav_links

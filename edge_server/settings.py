@@ -1,0 +1,282 @@
+"""Every setting of a site, described once as data.
+
+The table below drives validation, ``kru config list`` and docs/configuration.md (a test
+keeps that page in step). Values are layered: built-in defaults < a TOML file
+(``--config`` / ``KRU_CONFIG``) < environment variables ``KRU_*`` < explicit overrides
+(the CLI's ``--data-dir``, a test's dict). Types are declared and converted explicitly.
+
+In the TOML file a setting ``sync.batch_size`` is written as ``batch_size`` in a
+``[sync]`` table; its environment variable is ``KRU_SYNC_BATCH_SIZE``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number")
+    if isinstance(value, int):
+        return value
+    return int(str(value).strip())
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    return float(value) if isinstance(value, int | float) else float(str(value).strip())
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected text")
+    return value
+
+
+def _to_list(value: Any) -> list[str]:
+    """Lists come as TOML arrays or as comma-separated text in the environment."""
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    raise ValueError("expected a list")
+
+
+def _to_path(value: Any) -> Path:
+    return Path(os.path.expanduser(_to_str(value)))
+
+
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "bool": _to_bool,
+    "int": _to_int,
+    "float": _to_float,
+    "str": _to_str,
+    "list": _to_list,
+    "path": _to_path,
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: str
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+    @property
+    def env_var(self) -> str:
+        return "KRU_" + self.name.upper().replace(".", "_")
+
+    def convert(self, value: Any) -> Any:
+        """Return ``value`` converted to this setting's type.
+
+        Raises:
+            ConfigError: the value has the wrong type or is out of range.
+        """
+        try:
+            result = CONVERTERS[self.type](value)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                "Setting %(name)s: %(problem)s", name=self.name, problem=str(exc)
+            ) from exc
+        if self.choices and result not in self.choices:
+            raise ConfigError(
+                "Setting %(name)s must be one of %(choices)s, not %(value)s",
+                name=self.name,
+                choices=", ".join(self.choices),
+                value=result,
+            )
+        if self.minimum is not None and result < self.minimum:
+            raise ConfigError(
+                "Setting %(name)s must be at least %(minimum)s",
+                name=self.name,
+                minimum=self.minimum,
+            )
+        return result
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # --- where things live and how the server runs
+    Setting("data_dir", "path", "~/.kru", "Directory holding the database, content store, secrets and logs."),
+    Setting("host", "str", "127.0.0.1", "Address the site server listens on (0.0.0.0 on a Pi)."),
+    Setting("port", "int", 8080, "TCP port of the site server.", minimum=1),
+    Setting("threads", "int", 8, "waitress worker threads; each holds one request at a time.", minimum=1),
+    Setting("connection_limit", "int", 200, "Most open connections waitress accepts at once.", minimum=1),
+    Setting("site_name", "str", "Kru", "Name of this site, shown in the page header and sent at sync."),
+    Setting("site_kind", "str", "TEC", "TEC (Teacher Education College) or CTC (Community Tech Center).", choices=("TEC", "CTC")),
+    Setting("province", "str", "", "Province of this site, used in the ministry's reports."),
+    Setting("default_language", "str", "km", "Language of the pages for visitors and new users.", choices=("km", "en")),
+    Setting("log_level", "str", "INFO", "Logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting("session_days", "int", 30, "Days a sign-in lasts on a phone.", minimum=1),
+    # --- passwords and sign-in
+    Setting("auth.hash_memory_kib", "int", 16384, "Memory per Argon2 password hash in KiB (bounded for a 1 GB Pi).", minimum=1024),
+    Setting("auth.hash_time_cost", "int", 2, "Argon2 passes per hash.", minimum=1),
+    Setting("auth.hash_concurrency", "int", 2, "Password hashes computed at once; more wait their turn.", minimum=1),
+    Setting("auth.login_limit", "str", "10 per minute", "Sign-in attempts allowed per address and username."),
+    Setting("auth.login_limit_per_address", "str", "120 per minute", "Sign-in attempts allowed per address."),
+    Setting("auth.rate_limit", "bool", True, "Whether sign-in rate limiting is on."),
+    # --- content packs
+    Setting("packs.max_upload_mb", "int", 2048, "Largest pack an instructor may upload, in MB.", minimum=1),
+    Setting("packs.max_uncompressed_mb", "int", 8192, "Largest total uncompressed size of a pack, in MB.", minimum=1),
+    Setting("packs.max_entries", "int", 20000, "Most files a pack may hold.", minimum=1),
+    Setting("packs.max_ratio", "int", 200, "Largest compression ratio of one file in a pack (zip bomb guard).", minimum=1),
+    Setting("packs.allow_unsigned", "bool", True, "Accept packs without a signature (shown as unsigned)."),
+    Setting("packs.trusted_keys", "list", [], "Ed25519 public keys (base64) whose signatures this site trusts."),
+    Setting("packs.usb_roots", "list", ["/media"], "Where removable drives are mounted; packs there are offered to the admin."),
+    # --- sync to the central server
+    Setting("sync.central_url", "str", "", "Base URL of the central server; empty until provisioned."),
+    Setting("sync.batch_size", "int", 500, "Events per sync batch.", minimum=1),
+    Setting("sync.daily_budget_mb", "float", 50.0, "Most megabytes sync may send per day (prepaid SIMs).", minimum=0),
+    Setting("sync.interval_s", "int", 900, "Seconds between sync attempts of the daemon.", minimum=5),
+    Setting("sync.timeout_s", "float", 30.0, "Read timeout of one sync request, in seconds.", minimum=1),
+    Setting("sync.connect_timeout_s", "float", 10.0, "Connect timeout of one sync request, in seconds.", minimum=1),
+    Setting("sync.max_backoff_s", "int", 3600, "Longest wait between retries, in seconds.", minimum=1),
+    # --- cellular modem
+    Setting("modem.port", "str", "auto", "Serial port of the modem's AT interface, 'auto' to scan, or 'none'."),
+    Setting("modem.baud", "int", 115200, "Baud rate of the modem's serial port.", minimum=300),
+    Setting("modem.timeout_s", "float", 3.0, "Seconds to wait for a modem answer.", minimum=0.1),
+    Setting("modem.sms_heartbeat", "bool", False, "Send an SMS heartbeat when there was no data link for long."),
+    Setting("modem.sms_number", "str", "", "Ministry phone number for SMS heartbeats (international format)."),
+    Setting("modem.sms_max_per_day", "int", 1, "Most heartbeat SMS per day.", minimum=0),
+    Setting("modem.sms_after_hours", "float", 24.0, "Hours without a data link before a heartbeat SMS.", minimum=0),
+    # --- Wi-Fi
+    Setting("wifi.interface", "str", "wlan0", "Wi-Fi interface of the hotspot, for counting connected phones."),
+    # --- central server
+    Setting("central.database_url", "str", "", "PostgreSQL URL for the central server; empty for SQLite in the data directory."),
+    Setting("central.host", "str", "127.0.0.1", "Address the central server listens on."),
+    Setting("central.port", "int", 8090, "TCP port of the central server.", minimum=1),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+# Environment variables that are not settings but are read by Kru: the config file path and
+# the central database URL under its well-known name.
+ENV_ALIASES = {"KRU_CENTRAL_DATABASE_URL": "central.database_url"}
+
+
+class Settings(Mapping[str, Any]):
+    """Resolved settings: ``settings["sync.batch_size"]``, plus where each value came from."""
+
+    def __init__(self, values: dict[str, Any], sources: dict[str, str]) -> None:
+        self._values = values
+        self.sources = sources
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @property
+    def data_dir(self) -> Path:
+        return self._values["data_dir"]
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` (names with ``__`` for dots) applied."""
+        values = dict(self._values)
+        sources = dict(self.sources)
+        for key, value in changes.items():
+            name = key.replace("__", ".")
+            values[name] = BY_NAME[name].convert(value)
+            sources[name] = "override"
+        return Settings(values, sources)
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Return the settings in a TOML file, flattened to dotted names.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or names an unknown setting.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError("Config file %(path)s does not exist", path=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            "Config file %(path)s is not valid TOML: %(problem)s", path=str(path), problem=str(exc)
+        ) from exc
+    flat = _flatten(data)
+    unknown = sorted(set(flat) - set(BY_NAME))
+    if unknown:
+        raise ConfigError(
+            "Config file %(path)s names unknown settings: %(names)s",
+            path=str(path),
+            names=", ".join(unknown),
+        )
+    return flat
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Return settings layered as defaults < config file < ``KRU_*`` variables < overrides.
+
+    ``config_file`` defaults to ``$KRU_CONFIG``. ``environ`` defaults to ``os.environ``.
+
+    Raises:
+        ConfigError: a value cannot be converted, or the file or an override is unknown.
+    """
+    env = os.environ if environ is None else environ
+    values = {s.name: s.convert(s.default) for s in SETTINGS}
+    sources = {s.name: "default" for s in SETTINGS}
+
+    path = config_file or env.get("KRU_CONFIG")
+    if path:
+        for name, raw in read_config_file(Path(path)).items():
+            values[name] = BY_NAME[name].convert(raw)
+            sources[name] = f"file {path}"
+
+    env_names = {s.env_var: s.name for s in SETTINGS} | ENV_ALIASES
+    for var, name in env_names.items():
+        if var in env:
+            values[name] = BY_NAME[name].convert(env[var])
+            sources[name] = f"env {var}"
+
+    for key, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        name = key.replace("__", ".")
+        if name not in BY_NAME:
+            raise ConfigError("Unknown setting %(name)s", name=name)
+        values[name] = BY_NAME[name].convert(raw)
+        sources[name] = "override"
+    return Settings(values, sources)
