@@ -135,14 +135,14 @@ def create_user(
 def get_user(user_id: int | None = None, *, username: str | None = None) -> User:
     """Raises: NotFound when no such user exists."""
     query = User.select()
-    query = query.where(User.id == user_id) if user_id is not None else query.where(
-        User.username == normalize_username(username or "")
+    query = (
+        query.where(User.id == user_id)
+        if user_id is not None
+        else query.where(User.username == normalize_username(username or ""))
     )
     user = query.first()
     if user is None:
-        raise NotFound(
-            N_("No user %(user)s"), code="user_not_found", user=username or str(user_id)
-        )
+        raise NotFound(N_("No user %(user)s"), code="user_not_found", user=username or str(user_id))
     return user
 
 
@@ -482,8 +482,9 @@ def export_roster(users: Iterable[User]) -> str:
     writer.writerow(["username", "display_name", "role", "cohort", "language"])
     for user in users:
         names = [
-            c.name
-            for c in Cohort.select().join(CohortMember).where(CohortMember.user == user)
+            c.name for c in Cohort.select().join(CohortMember).where(CohortMember.user == user)
         ] or [""]
-        writer.writerow([user.username, user.display_name, user.role, names[0], user.language or ""])
+        writer.writerow(
+            [user.username, user.display_name, user.role, names[0], user.language or ""]
+        )
     return out.getvalue()

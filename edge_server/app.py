@@ -65,9 +65,11 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         KruError: the configuration or data directory is unusable.
     """
     overrides, flask_config = _split_config(config)
-    settings = settings.replace(**{k.replace(".", "__"): v for k, v in overrides.items()}) if (
-        settings is not None
-    ) else load_settings(overrides=overrides)
+    settings = (
+        settings.replace(**{k.replace(".", "__"): v for k, v in overrides.items()})
+        if (settings is not None)
+        else load_settings(overrides=overrides)
+    )
     home = DataHome(settings.data_dir).ensure()
     schema.upgrade(home)
 
@@ -147,7 +149,9 @@ def _init_error_handlers(app: Flask) -> None:
         return _render_error(
             400,
             "csrf_failed",
-            gettext("The form expired or was not sent from this site; reload the page and try again."),
+            gettext(
+                "The form expired or was not sent from this site; reload the page and try again."
+            ),
         )
 
     @app.errorhandler(HTTPException)

@@ -10,7 +10,7 @@ from .models import User
 
 log = logging.getLogger(__name__)
 
-DEMO_PASSWORD = "demo1234"
+DEMO_PASSWORD = "demo1234"  # noqa: S105 - documented demo login
 DEMO_COHORT = "Demo cohort 2026"
 LEARNERS = [
     ("learner1", "សុខ ដារា"),
@@ -50,7 +50,9 @@ def seed() -> bool:
     """Create the demo accounts and cohort unless they exist; return whether it created them."""
     if User.select().where(User.username == "admin").exists():
         return False
-    accounts.create_user("admin", DEMO_PASSWORD, display_name="Site admin", role="admin", language="en")
+    accounts.create_user(
+        "admin", DEMO_PASSWORD, display_name="Site admin", role="admin", language="en"
+    )
     teacher = accounts.create_user(
         "instructor", DEMO_PASSWORD, display_name="គ្រូ ពិសិដ្ឋ", role="instructor"
     )

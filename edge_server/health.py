@@ -48,7 +48,13 @@ def doctor(settings: Settings) -> list[tuple[str, str, bool]]:
     rows: list[tuple[str, str, bool]] = []
     info = sqlite_info()
     rows.append(("SQLite version", str(info["sqlite_version"]), True))
-    rows.append(("FTS5 trigram tokenizer", "yes" if info["fts5_trigram"] else "missing", bool(info["fts5_trigram"])))
+    rows.append(
+        (
+            "FTS5 trigram tokenizer",
+            "yes" if info["fts5_trigram"] else "missing",
+            bool(info["fts5_trigram"]),
+        )
+    )
     home = DataHome(settings.data_dir)
     rows.append(("Data directory", str(home.root), home.root.is_dir()))
     if home.root.is_dir():
@@ -64,13 +70,21 @@ def doctor(settings: Settings) -> list[tuple[str, str, bool]]:
             rows.append(
                 (
                     "Database schema",
-                    "current" if not waiting else f"{len(waiting)} migration(s) pending: run kru migrate",
+                    "current"
+                    if not waiting
+                    else f"{len(waiting)} migration(s) pending: run kru migrate",
                     not waiting,
                 )
             )
             db_handle.close()
     if settings["host"] not in ("127.0.0.1", "::1", "localhost"):
-        rows.append(("Listening", f"{settings['host']}:{settings['port']} (reachable from the network)", True))
+        rows.append(
+            (
+                "Listening",
+                f"{settings['host']}:{settings['port']} (reachable from the network)",
+                True,
+            )
+        )
     if settings["packs.allow_unsigned"] is False and not settings["packs.trusted_keys"]:
         rows.append(("Pack signatures", "only signed packs allowed but no trusted keys set", False))
     return rows

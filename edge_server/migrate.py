@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from peewee import Database, PostgresqlDatabase
 
-from .errors import KruError, N_
+from .errors import N_, KruError
 
 log = logging.getLogger(__name__)
 

@@ -118,52 +118,183 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     # --- where things live and how the server runs
-    Setting("data_dir", "path", "~/.kru", "Directory holding the database, content store, secrets and logs."),
+    Setting(
+        "data_dir",
+        "path",
+        "~/.kru",
+        "Directory holding the database, content store, secrets and logs.",
+    ),
     Setting("host", "str", "127.0.0.1", "Address the site server listens on (0.0.0.0 on a Pi)."),
     Setting("port", "int", 8080, "TCP port of the site server.", minimum=1),
-    Setting("threads", "int", 8, "waitress worker threads; each holds one request at a time.", minimum=1),
-    Setting("connection_limit", "int", 200, "Most open connections waitress accepts at once.", minimum=1),
-    Setting("site_name", "str", "Kru", "Name of this site, shown in the page header and sent at sync."),
-    Setting("site_kind", "str", "TEC", "TEC (Teacher Education College) or CTC (Community Tech Center).", choices=("TEC", "CTC")),
+    Setting(
+        "threads", "int", 8, "waitress worker threads; each holds one request at a time.", minimum=1
+    ),
+    Setting(
+        "connection_limit", "int", 200, "Most open connections waitress accepts at once.", minimum=1
+    ),
+    Setting(
+        "site_name", "str", "Kru", "Name of this site, shown in the page header and sent at sync."
+    ),
+    Setting(
+        "site_kind",
+        "str",
+        "TEC",
+        "TEC (Teacher Education College) or CTC (Community Tech Center).",
+        choices=("TEC", "CTC"),
+    ),
     Setting("province", "str", "", "Province of this site, used in the ministry's reports."),
-    Setting("default_language", "str", "km", "Language of the pages for visitors and new users.", choices=("km", "en")),
-    Setting("log_level", "str", "INFO", "Logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting(
+        "default_language",
+        "str",
+        "km",
+        "Language of the pages for visitors and new users.",
+        choices=("km", "en"),
+    ),
+    Setting(
+        "log_level", "str", "INFO", "Logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    ),
     Setting("session_days", "int", 30, "Days a sign-in lasts on a phone.", minimum=1),
     # --- passwords and sign-in
-    Setting("auth.hash_memory_kib", "int", 16384, "Memory per Argon2 password hash in KiB (bounded for a 1 GB Pi).", minimum=1024),
+    Setting(
+        "auth.hash_memory_kib",
+        "int",
+        16384,
+        "Memory per Argon2 password hash in KiB (bounded for a 1 GB Pi).",
+        minimum=1024,
+    ),
     Setting("auth.hash_time_cost", "int", 2, "Argon2 passes per hash.", minimum=1),
-    Setting("auth.hash_concurrency", "int", 2, "Password hashes computed at once; more wait their turn.", minimum=1),
-    Setting("auth.login_limit", "str", "10 per minute", "Sign-in attempts allowed per address and username."),
-    Setting("auth.login_limit_per_address", "str", "120 per minute", "Sign-in attempts allowed per address."),
+    Setting(
+        "auth.hash_concurrency",
+        "int",
+        2,
+        "Password hashes computed at once; more wait their turn.",
+        minimum=1,
+    ),
+    Setting(
+        "auth.login_limit",
+        "str",
+        "10 per minute",
+        "Sign-in attempts allowed per address and username.",
+    ),
+    Setting(
+        "auth.login_limit_per_address",
+        "str",
+        "120 per minute",
+        "Sign-in attempts allowed per address.",
+    ),
     Setting("auth.rate_limit", "bool", True, "Whether sign-in rate limiting is on."),
     # --- content packs
-    Setting("packs.max_upload_mb", "int", 2048, "Largest pack an instructor may upload, in MB.", minimum=1),
-    Setting("packs.max_uncompressed_mb", "int", 8192, "Largest total uncompressed size of a pack, in MB.", minimum=1),
+    Setting(
+        "packs.max_upload_mb",
+        "int",
+        2048,
+        "Largest pack an instructor may upload, in MB.",
+        minimum=1,
+    ),
+    Setting(
+        "packs.max_uncompressed_mb",
+        "int",
+        8192,
+        "Largest total uncompressed size of a pack, in MB.",
+        minimum=1,
+    ),
     Setting("packs.max_entries", "int", 20000, "Most files a pack may hold.", minimum=1),
-    Setting("packs.max_ratio", "int", 200, "Largest compression ratio of one file in a pack (zip bomb guard).", minimum=1),
-    Setting("packs.allow_unsigned", "bool", True, "Accept packs without a signature (shown as unsigned)."),
-    Setting("packs.trusted_keys", "list", [], "Ed25519 public keys (base64) whose signatures this site trusts."),
-    Setting("packs.usb_roots", "list", ["/media"], "Where removable drives are mounted; packs there are offered to the admin."),
+    Setting(
+        "packs.max_ratio",
+        "int",
+        200,
+        "Largest compression ratio of one file in a pack (zip bomb guard).",
+        minimum=1,
+    ),
+    Setting(
+        "packs.allow_unsigned",
+        "bool",
+        True,
+        "Accept packs without a signature (shown as unsigned).",
+    ),
+    Setting(
+        "packs.trusted_keys",
+        "list",
+        [],
+        "Ed25519 public keys (base64) whose signatures this site trusts.",
+    ),
+    Setting(
+        "packs.usb_roots",
+        "list",
+        ["/media"],
+        "Where removable drives are mounted; packs there are offered to the admin.",
+    ),
     # --- sync to the central server
-    Setting("sync.central_url", "str", "", "Base URL of the central server; empty until provisioned."),
+    Setting(
+        "sync.central_url", "str", "", "Base URL of the central server; empty until provisioned."
+    ),
     Setting("sync.batch_size", "int", 500, "Events per sync batch.", minimum=1),
-    Setting("sync.daily_budget_mb", "float", 50.0, "Most megabytes sync may send per day (prepaid SIMs).", minimum=0),
-    Setting("sync.interval_s", "int", 900, "Seconds between sync attempts of the daemon.", minimum=5),
-    Setting("sync.timeout_s", "float", 30.0, "Read timeout of one sync request, in seconds.", minimum=1),
-    Setting("sync.connect_timeout_s", "float", 10.0, "Connect timeout of one sync request, in seconds.", minimum=1),
-    Setting("sync.max_backoff_s", "int", 3600, "Longest wait between retries, in seconds.", minimum=1),
+    Setting(
+        "sync.daily_budget_mb",
+        "float",
+        50.0,
+        "Most megabytes sync may send per day (prepaid SIMs).",
+        minimum=0,
+    ),
+    Setting(
+        "sync.interval_s", "int", 900, "Seconds between sync attempts of the daemon.", minimum=5
+    ),
+    Setting(
+        "sync.timeout_s", "float", 30.0, "Read timeout of one sync request, in seconds.", minimum=1
+    ),
+    Setting(
+        "sync.connect_timeout_s",
+        "float",
+        10.0,
+        "Connect timeout of one sync request, in seconds.",
+        minimum=1,
+    ),
+    Setting(
+        "sync.max_backoff_s", "int", 3600, "Longest wait between retries, in seconds.", minimum=1
+    ),
     # --- cellular modem
-    Setting("modem.port", "str", "auto", "Serial port of the modem's AT interface, 'auto' to scan, or 'none'."),
+    Setting(
+        "modem.port",
+        "str",
+        "auto",
+        "Serial port of the modem's AT interface, 'auto' to scan, or 'none'.",
+    ),
     Setting("modem.baud", "int", 115200, "Baud rate of the modem's serial port.", minimum=300),
     Setting("modem.timeout_s", "float", 3.0, "Seconds to wait for a modem answer.", minimum=0.1),
-    Setting("modem.sms_heartbeat", "bool", False, "Send an SMS heartbeat when there was no data link for long."),
-    Setting("modem.sms_number", "str", "", "Ministry phone number for SMS heartbeats (international format)."),
+    Setting(
+        "modem.sms_heartbeat",
+        "bool",
+        False,
+        "Send an SMS heartbeat when there was no data link for long.",
+    ),
+    Setting(
+        "modem.sms_number",
+        "str",
+        "",
+        "Ministry phone number for SMS heartbeats (international format).",
+    ),
     Setting("modem.sms_max_per_day", "int", 1, "Most heartbeat SMS per day.", minimum=0),
-    Setting("modem.sms_after_hours", "float", 24.0, "Hours without a data link before a heartbeat SMS.", minimum=0),
+    Setting(
+        "modem.sms_after_hours",
+        "float",
+        24.0,
+        "Hours without a data link before a heartbeat SMS.",
+        minimum=0,
+    ),
     # --- Wi-Fi
-    Setting("wifi.interface", "str", "wlan0", "Wi-Fi interface of the hotspot, for counting connected phones."),
+    Setting(
+        "wifi.interface",
+        "str",
+        "wlan0",
+        "Wi-Fi interface of the hotspot, for counting connected phones.",
+    ),
     # --- central server
-    Setting("central.database_url", "str", "", "PostgreSQL URL for the central server; empty for SQLite in the data directory."),
+    Setting(
+        "central.database_url",
+        "str",
+        "",
+        "PostgreSQL URL for the central server; empty for SQLite in the data directory.",
+    ),
     Setting("central.host", "str", "127.0.0.1", "Address the central server listens on."),
     Setting("central.port", "int", 8090, "TCP port of the central server.", minimum=1),
 )

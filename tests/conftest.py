@@ -37,7 +37,9 @@ def app_config(data_dir: Path) -> dict:
 
 @pytest.fixture
 def app(app_config: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    for var in [v for v in __import__("os").environ if v.startswith("KRU_") and v != "KRU_TEST_DATABASE_URL"]:
+    for var in [
+        v for v in __import__("os").environ if v.startswith("KRU_") and v != "KRU_TEST_DATABASE_URL"
+    ]:
         monkeypatch.delenv(var)
     application = create_app(app_config)
     db.connect(reuse_if_open=True)

@@ -27,8 +27,10 @@ def get_session():  # noqa: ANN201
 @bp.post("/session")
 def create_session():  # noqa: ANN201
     data = request.get_json(silent=True)
-    if not isinstance(data, dict) or not isinstance(data.get("username"), str) or not isinstance(
-        data.get("password"), str
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("username"), str)
+        or not isinstance(data.get("password"), str)
     ):
         return api_error(
             "invalid_body",

@@ -74,6 +74,8 @@ def get_cli() -> click.Group:
 def main(argv: list[str] | None = None) -> None:
     """Run the ``kru`` command line."""
     logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     get_cli().main(args=argv, prog_name="kru")

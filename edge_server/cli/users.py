@@ -51,7 +51,11 @@ def user_add(
     with db.atomic():
         target = accounts.get_cohort(name=cohort) if cohort else None
         created = accounts.create_user(
-            username, _read_password(password), display_name=display_name, role=role, language=language
+            username,
+            _read_password(password),
+            display_name=display_name,
+            role=role,
+            language=language,
         )
         if target is not None:
             accounts.add_to_cohort(target, created)
@@ -120,7 +124,9 @@ def user_set(
 
     ctx.open_site_db()
     target = accounts.get_user(username=username)
-    accounts.update_user(target, display_name=display_name, role=role, language=language, active=active)
+    accounts.update_user(
+        target, display_name=display_name, role=role, language=language, active=active
+    )
     click.echo(f"updated {target.username}")
 
 
@@ -146,7 +152,9 @@ def cohort() -> None:
 @cohort.command("add")
 @click.argument("name")
 @click.option("--description", default="", help="A line about the cohort.")
-@click.option("--instructor", "instructors", multiple=True, help="Instructor username (repeatable).")
+@click.option(
+    "--instructor", "instructors", multiple=True, help="Instructor username (repeatable)."
+)
 @pass_ctx
 def cohort_add(ctx: CliContext, name: str, description: str, instructors: tuple[str, ...]) -> None:
     """Create a cohort."""
@@ -166,7 +174,9 @@ def cohort_add(ctx: CliContext, name: str, description: str, instructors: tuple[
 @click.option("--add", "to_add", multiple=True, help="Username to add (repeatable).")
 @click.option("--remove", "to_remove", multiple=True, help="Username to remove (repeatable).")
 @pass_ctx
-def cohort_members(ctx: CliContext, name: str, to_add: tuple[str, ...], to_remove: tuple[str, ...]) -> None:
+def cohort_members(
+    ctx: CliContext, name: str, to_add: tuple[str, ...], to_remove: tuple[str, ...]
+) -> None:
     """Add or remove learners and instructors, then list the cohort."""
     from .. import accounts
 
