@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from . import accounts
 from .models import User
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ LEARNERS = [
     ("learner5", "ហេង សំណាង"),
 ]
 
-# Later parts add steps here (install the sample pack, assign its course): f(admin) -> None.
+# Later parts add steps here (install the sample pack, ...): f(settings) -> None.
 EXTRA_STEPS: list[str] = [
     "content_packs.demo:install_sample_pack",
 ]
@@ -33,20 +34,20 @@ def demo_logins() -> list[tuple[str, str, str]]:
     ]
 
 
-def _run_extra_steps() -> None:
+def _run_extra_steps(settings: Settings) -> None:
     import importlib
 
     for spec in EXTRA_STEPS:
         module, _, attr = spec.partition(":")
         try:
-            step: Callable[[], None] = getattr(importlib.import_module(module), attr)
+            step: Callable[[Settings], None] = getattr(importlib.import_module(module), attr)
         except ModuleNotFoundError:
             log.warning("demo step %s is not available yet", spec)
             continue
-        step()
+        step(settings)
 
 
-def seed() -> bool:
+def seed(settings: Settings) -> bool:
     """Create the demo accounts and cohort unless they exist; return whether it created them."""
     if User.select().where(User.username == "admin").exists():
         return False
@@ -61,5 +62,5 @@ def seed() -> bool:
     for username, name in LEARNERS:
         learner = accounts.create_user(username, DEMO_PASSWORD, display_name=name, language="km")
         accounts.add_to_cohort(cohort, learner)
-    _run_extra_steps()
+    _run_extra_steps(settings)
     return True

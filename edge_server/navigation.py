@@ -10,7 +10,7 @@ from flask_login import current_user
 NAV = [
     (("learner",), "learn.home", _l("My courses")),
     (("learner",), "learn.progress", _l("My progress")),
-    (("learner", "instructor", "admin"), "learn.search", _l("Search")),
+    (("learner", "instructor", "admin"), "search.index", _l("Search")),
     (("instructor", "admin"), "teach.cohorts", _l("Cohorts")),
     (("instructor", "admin"), "packs.index", _l("Content packs")),
     (("admin",), "admin.index", _l("Site")),

@@ -61,7 +61,7 @@ def demo(ctx: CliContext, port: int, host: str) -> None:
         ctx.data_dir = tempfile.mkdtemp(prefix="kru-demo-")
         ctx._settings = None
     ctx.open_site_db()
-    demo_data.seed()
+    demo_data.seed(ctx.settings)
     banner = [f"Data directory: {ctx.settings.data_dir}", "Demo sign-ins (password demo1234):"]
     banner += [f"  {user:<12} {role}" for user, _pw, role in demo_data.demo_logins()]
     _serve(ctx, banner=banner, host=host, port=port)
