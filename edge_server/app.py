@@ -17,7 +17,7 @@ from .api import api_error, error_response, wants_json
 from .auth import login_manager
 from .datahome import DataHome
 from .db import db
-from .errors import KruError
+from .errors import N_, KruError
 from .ratelimit import LoginLimiter, RateLimited
 from .settings import BY_NAME, Settings, load_settings
 
@@ -32,13 +32,13 @@ BLUEPRINTS = [
 
 # Page titles of HTTP errors, translated when shown.
 _HTTP_MESSAGES = {
-    400: ("bad_request", "The request was not understood."),
-    401: ("unauthorized", "Please sign in first."),
-    403: ("forbidden", "You do not have permission to open this page."),
-    404: ("not_found", "This page does not exist."),
-    405: ("method_not_allowed", "This action is not allowed here."),
-    413: ("too_large", "The file is too large."),
-    429: ("rate_limited", "Too many requests; wait a moment and try again."),
+    400: ("bad_request", N_("The request was not understood.")),
+    401: ("unauthorized", N_("Please sign in first.")),
+    403: ("forbidden", N_("You do not have permission to open this page.")),
+    404: ("not_found", N_("This page does not exist.")),
+    405: ("method_not_allowed", N_("This action is not allowed here.")),
+    413: ("too_large", N_("The file is too large.")),
+    429: ("rate_limited", N_("Too many requests; wait a moment and try again.")),
 }
 
 

@@ -29,5 +29,13 @@ def nav_links() -> list[tuple[str, str]]:
     ]
 
 
+ROLE_LABELS = {"learner": _l("Learner"), "instructor": _l("Instructor"), "admin": _l("Admin")}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
 def init_app(app) -> None:  # noqa: ANN001
     app.jinja_env.globals["nav_links"] = nav_links
+    app.jinja_env.globals["role_label"] = role_label
