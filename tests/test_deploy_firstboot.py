@@ -1,0 +1,257 @@
+"""First boot against a fake boot partition: a good file, a bad file, a missing file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edge_server.cli.main import get_cli
+from edge_server.db import db
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "deploy" / "raspberrypi" / "hotspot"
+
+GOOD = """\
+site_name = "TEC Battambang"
+site_kind = "TEC"
+province = "Battambang"
+wifi_passphrase = "rice-field-42"
+admin_password = "ministry-admin-1"
+"""
+
+
+class Pi:
+    """One Pi as first boot sees it: a boot folder, /etc/kru, /var/lib/kru and /etc below tmp."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.boot = root / "boot"
+        self.etc = root / "etc"
+        self.config = self.etc / "kru" / "kru.toml"
+        self.data = root / "var-lib-kru"
+        self.boot.mkdir(parents=True)
+        self.config.parent.mkdir(parents=True)
+        # what install.sh writes
+        self.config.write_text('host = "0.0.0.0"\nport = 80\n')
+
+    def first_boot(self):  # noqa: ANN201 - click Result
+        args = ["--config", str(self.config), "--data-dir", str(self.data), "setup", "first-boot"]
+        args += ["--boot-dir", str(self.boot), "--etc-dir", str(self.etc)]
+        args += ["--templates", str(TEMPLATES)]
+        result = CliRunner().invoke(get_cli(), args)
+        if not db.is_closed():
+            db.close()
+        return result
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in [v for v in os.environ if v.startswith("KRU_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("KRU_AUTH_HASH_MEMORY_KIB", "1024")
+    monkeypatch.setenv("KRU_AUTH_HASH_TIME_COST", "1")
+
+
+@pytest.fixture
+def make_pi(tmp_path: Path):  # noqa: ANN201
+    def make(name: str = "pi", setup: str | None = GOOD) -> Pi:
+        pi = Pi(tmp_path / name)
+        if setup is not None:
+            (pi.boot / "kru-setup.toml").write_text(setup, encoding="utf-8")
+        return pi
+
+    return make
+
+
+def test_good_file_sets_site_name_kind_and_province(make_pi):
+    pi = make_pi()
+    result = pi.first_boot()
+    assert result.exit_code == 0, result.output
+    config = tomllib.loads(pi.config.read_text())
+    assert config["site_name"] == "TEC Battambang"
+    assert config["site_kind"] == "TEC"
+    assert config["province"] == "Battambang"
+    assert config["port"] == 80  # install.sh's settings stay
+
+
+def test_good_file_creates_admin_who_can_sign_in(make_pi):
+    pi = make_pi()
+    assert pi.first_boot().exit_code == 0
+    from edge_server import accounts, passwords, schema
+    from edge_server.datahome import DataHome
+
+    passwords.configure(1024, 1, 1)
+    schema.open_database(DataHome(pi.data))
+    try:
+        user = accounts.authenticate("admin", "ministry-admin-1")
+        assert user is not None and user.role == "admin"
+    finally:
+        db.close()
+
+
+def test_good_file_writes_wpa2_hotspot_named_from_site(make_pi):
+    pi = make_pi()
+    assert pi.first_boot().exit_code == 0
+    hostapd = pi.etc / "hostapd" / "hostapd.conf"
+    text = hostapd.read_text()
+    assert "\nssid=KRU-TEC-Battambang\n" in text
+    assert "\nwpa=2\n" in text and "\nwpa_passphrase=rice-field-42\n" in text
+    assert hostapd.stat().st_mode & 0o077 == 0  # the passphrase is for root only
+
+
+def test_good_file_leaves_no_secret_on_boot_partition(make_pi):
+    pi = make_pi()
+    assert pi.first_boot().exit_code == 0
+    names = sorted(p.name for p in pi.boot.iterdir())
+    assert names == ["kru-setup-applied.txt"]
+    summary = (pi.boot / "kru-setup-applied.txt").read_text()
+    assert "TEC Battambang" in summary
+    assert "rice-field-42" not in summary and "ministry-admin-1" not in summary
+
+
+def test_second_boot_without_file_does_nothing(make_pi):
+    pi = make_pi()
+    assert pi.first_boot().exit_code == 0
+    before = (pi.etc / "hostapd" / "hostapd.conf").stat().st_mtime_ns
+    result = pi.first_boot()
+    assert result.exit_code == 0
+    assert "set up already" in result.output
+    assert (pi.etc / "hostapd" / "hostapd.conf").stat().st_mtime_ns == before
+
+
+def _secrets(pi: Pi) -> dict[str, str]:
+    return {p.name: p.read_text() for p in (pi.data / "secrets").iterdir()}
+
+
+def test_two_first_boots_from_one_image_make_two_devices(make_pi):
+    one, two = make_pi("one"), make_pi("two")
+    assert one.first_boot().exit_code == 0
+    assert two.first_boot().exit_code == 0
+    a, b = _secrets(one), _secrets(two)
+    assert a.keys() == b.keys() and "flask_secret_key" in a
+    for name in a:
+        assert a[name] != b[name], f"{name} is shared by two Pis"
+
+
+def test_two_first_boots_give_two_sync_device_ids(make_pi):
+    from edge_server.datahome import DataHome
+    from sync import identity
+
+    one, two = make_pi("one"), make_pi("two")
+    assert one.first_boot().exit_code == 0 and two.first_boot().exit_code == 0
+    id_one = identity.load_identity(DataHome(one.data)).device_id
+    id_two = identity.load_identity(DataHome(two.data)).device_id
+    assert id_one != id_two
+
+
+def test_provisioning_file_is_imported_and_removed(make_pi):
+    from edge_server.datahome import DataHome
+    from sync import identity
+
+    pi = make_pi(setup=GOOD + 'sync_provisioning_file = "kru-device.toml"\n')
+    secret = "ab" * 32
+    (pi.boot / "kru-device.toml").write_text(
+        identity.provisioning_toml("https://kru.example.gov.kh", "site-btb-01", secret)
+    )
+    assert pi.first_boot().exit_code == 0
+    found = identity.load_identity(DataHome(pi.data))
+    assert (found.device_id, found.secret) == ("site-btb-01", secret)
+    assert not (pi.boot / "kru-device.toml").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (("site_kind", '"SCHOOL"'), "site_kind must be TEC or CTC"),
+        (("wifi_passphrase", '"short"'), "wifi_passphrase must have 8 to 63 characters"),
+        (("wifi_passphrase", '"' + "x" * 64 + '"'), "wifi_passphrase must have 8 to 63"),
+        (("admin_password", '"abc"'), "admin_password must have at least 8 characters"),
+        (("province", '""'), "province is missing"),
+        (("site_name", '"តេក"'), "site_code is needed"),
+    ],
+)
+def test_bad_value_is_reported_on_boot_partition(make_pi, change, problem):
+    key, value = change
+    lines = [line for line in GOOD.splitlines() if not line.startswith(key + " ")]
+    pi = make_pi(setup="\n".join([*lines, f"{key} = {value}"]) + "\n")
+    result = pi.first_boot()
+    assert result.exit_code == 1
+    assert problem in (pi.boot / "kru-setup-errors.txt").read_text()
+    assert problem in result.output  # stderr goes to the console
+
+
+def test_bad_file_lists_every_problem_at_once(make_pi):
+    pi = make_pi(setup='site_name = "TEC Kampot"\nsite_kind = "X"\nwifi_passphrase = "1"\n')
+    assert pi.first_boot().exit_code == 1
+    errors = (pi.boot / "kru-setup-errors.txt").read_text()
+    for problem in ("site_kind must be", "province is missing", "wifi_passphrase must", "admin"):
+        assert problem in errors
+
+
+def test_bad_file_changes_nothing(make_pi):
+    pi = make_pi(setup=GOOD.replace('"TEC"', '"XYZ"'))
+    before = pi.config.read_text()
+    assert pi.first_boot().exit_code == 1
+    assert pi.config.read_text() == before
+    assert not pi.data.exists()
+    assert not (pi.etc / "hostapd").exists()
+    assert (pi.boot / "kru-setup.toml").exists()  # kept, so a fixed file can be tried again
+
+
+def test_file_that_is_not_toml_is_reported(make_pi):
+    pi = make_pi(setup="site_name = TEC Battambang\n")
+    assert pi.first_boot().exit_code == 1
+    assert "not valid TOML" in (pi.boot / "kru-setup-errors.txt").read_text()
+
+
+def test_unknown_key_is_reported(make_pi):
+    pi = make_pi(setup=GOOD + 'wifi_pasphrase = "typo-typo"\n')
+    assert pi.first_boot().exit_code == 1
+    assert "unknown key wifi_pasphrase" in (pi.boot / "kru-setup-errors.txt").read_text()
+
+
+def test_missing_provisioning_file_is_reported(make_pi):
+    pi = make_pi(setup=GOOD + 'sync_provisioning_file = "kru-device.toml"\n')
+    assert pi.first_boot().exit_code == 1
+    assert (
+        "kru-device.toml is not on the boot partition"
+        in (pi.boot / "kru-setup-errors.txt").read_text()
+    )
+
+
+def test_missing_file_on_fresh_pi_says_how_to_set_it_up(make_pi):
+    pi = make_pi(setup=None)
+    result = pi.first_boot()
+    assert result.exit_code == 1
+    errors = (pi.boot / "kru-setup-errors.txt").read_text()
+    assert "kru-setup.toml is not on the boot partition" in errors
+    assert "kru-setup.toml" in result.output
+    assert not pi.data.exists()
+
+
+def test_fixed_file_clears_the_errors_file(make_pi):
+    pi = make_pi(setup=GOOD.replace('"TEC"', '"XYZ"'))
+    assert pi.first_boot().exit_code == 1
+    (pi.boot / "kru-setup.toml").write_text(GOOD)
+    assert pi.first_boot().exit_code == 0
+    assert not (pi.boot / "kru-setup-errors.txt").exists()
+
+
+def test_setup_check_accepts_a_good_file(tmp_path):
+    path = tmp_path / "kru-setup.toml"
+    path.write_text(GOOD)
+    result = CliRunner().invoke(get_cli(), ["setup", "check", str(path)])
+    assert result.exit_code == 0
+    assert "KRU-TEC-Battambang" in result.output
+
+
+def test_setup_check_reports_a_bad_file_on_stderr(tmp_path):
+    path = tmp_path / "kru-setup.toml"
+    path.write_text(GOOD.replace('"TEC"', '"XYZ"'))
+    result = CliRunner().invoke(get_cli(), ["setup", "check", str(path)])
+    assert result.exit_code == 1
+    assert "site_kind must be TEC or CTC" in result.stderr
