@@ -26,7 +26,9 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 # Status panels other parts add to the site page: (template, "module:function"), where
 # function(app_config) returns the dict the template sees as ``panel``.
-PANELS: list[tuple[str, str]] = []
+PANELS: list[tuple[str, str]] = [
+    ("modem/_panel.html", "sync.modem_panel:panel"),
+]
 
 
 def _panels() -> list[tuple[str, Any]]:
