@@ -22,6 +22,8 @@ COMMANDS = [
     "edge_server.cli.users:cohort",
     "sync.modem_cli:modem",
     "edge_server.cli.setup:setup",
+    "edge_server.cli.backup:backup",
+    "edge_server.cli.backup:restore",
 ]
 
 
