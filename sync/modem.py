@@ -84,7 +84,7 @@ def empty_status(state: str, port: str | None = None, detail: str = "") -> dict[
     }
 
 
-def candidate_ports(patterns: Iterable[str] = SCAN_PATTERNS) -> list[str]:
+def candidate_ports(patterns: Iterable[str]) -> list[str]:
     """Return existing ports matching ``patterns``, deduplicated by the device they name."""
     seen: set[str] = set()
     ports: list[str] = []
@@ -108,8 +108,9 @@ def probe(port: str, baud: int, timeout: float = SCAN_TIMEOUT_S) -> bool:
         return False
 
 
-def find_port(baud: int, patterns: Iterable[str] = SCAN_PATTERNS) -> str | None:
-    """Return the first likely port that answers ``AT``, or None."""
+def find_port(baud: int, patterns: Iterable[str] | None = None) -> str | None:
+    """Return the first likely port (``SCAN_PATTERNS``) that answers ``AT``, or None."""
+    patterns = tuple(SCAN_PATTERNS if patterns is None else patterns)
     key = "|".join(patterns)
     ports = candidate_ports(patterns)
     last = _last_found.get(key)

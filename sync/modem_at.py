@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import termios
 import time
 from dataclasses import dataclass, field
 
@@ -157,7 +158,7 @@ class AtClient:
         if self._serial is not None:
             try:
                 self._serial.close()
-            except (OSError, serial.SerialException):
+            except (OSError, serial.SerialException, termios.error):
                 pass
             self._serial = None
 
@@ -175,7 +176,8 @@ class AtClient:
             self._serial.flush()
         except serial.SerialTimeoutException as exc:
             raise AtTimeout(data.decode("ascii", "replace").strip(), False, False) from exc
-        except (OSError, serial.SerialException) as exc:
+        except (OSError, serial.SerialException, termios.error) as exc:
+            # tcdrain on a vanished USB device raises termios.error, not OSError
             raise ModemGone(f"write failed: {exc}") from exc
 
     def _read_some(self) -> bytes:
@@ -183,7 +185,7 @@ class AtClient:
         try:
             waiting = self._serial.in_waiting
             return self._serial.read(waiting or 1)
-        except (OSError, serial.SerialException, TypeError) as exc:
+        except (OSError, serial.SerialException, termios.error, TypeError) as exc:
             # pyserial raises TypeError when the fd was closed under it by a vanished device
             raise ModemGone(f"read failed: {exc}") from exc
 
