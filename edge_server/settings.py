@@ -62,6 +62,8 @@ def _to_list(value: Any) -> list[str]:
 
 
 def _to_path(value: Any) -> Path:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
     return Path(os.path.expanduser(_to_str(value)))
 
 
@@ -252,6 +254,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "sync.max_backoff_s", "int", 3600, "Longest wait between retries, in seconds.", minimum=1
     ),
+    Setting("sync.backoff_base_s", "float", 2.0, "First wait before a sync retry (s).", minimum=0),
+    Setting("sync.max_retries", "int", 6, "Failures in a row before a sync run stops.", minimum=0),
     # --- cellular modem
     Setting(
         "modem.port",
@@ -297,6 +301,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("central.host", "str", "127.0.0.1", "Address the central server listens on."),
     Setting("central.port", "int", 8090, "TCP port of the central server.", minimum=1),
+    Setting("central.public_url", "str", "", "Central server URL written in provisioning files."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -1,0 +1,105 @@
+"""Versioned migrations: upgrades keep rows, newer databases are refused, backups come first."""
+
+import sqlite3
+
+import pytest
+
+from edge_server import migrate, schema
+from edge_server.datahome import DataHome
+from edge_server.errors import KruError
+
+
+@pytest.fixture
+def home(tmp_path):
+    yield DataHome(tmp_path / "home").ensure()
+    from edge_server.db import db
+
+    if not db.is_closed():
+        db.close()
+
+
+def _all_names():
+    return [m.name for m in migrate.discover(schema.PACKAGE)]
+
+
+def test_migrations_are_numbered_and_named():
+    names = _all_names()
+    assert names[0] == "m0001_accounts"
+    assert names == sorted(names)
+    assert len(names) >= 3
+
+
+def test_fresh_database_gets_every_migration(home):
+    assert schema.upgrade(home) == _all_names()
+    assert schema.upgrade(home) == []
+
+
+def test_upgrade_from_the_first_version_keeps_rows(home):
+    schema.upgrade(home, target="m0001_accounts")
+    con = sqlite3.connect(home.database)
+    con.execute(
+        "INSERT INTO users (uid, username, display_name, role, password_hash, created_at, updated_at)"
+        " VALUES ('u1', 'dara', 'សុខ ដារា', 'learner', 'x', '2026-01-01', '2026-01-01')"
+    )
+    con.execute("INSERT INTO cohorts (uid, name, created_at) VALUES ('c1', 'ថ្នាក់ A', '2026-01-01')")
+    con.execute("INSERT INTO cohort_members (cohort_id, user_id) VALUES (1, 1)")
+    con.commit()
+    con.close()
+
+    applied = schema.upgrade(home)
+    assert applied == _all_names()[1:]
+
+    con = sqlite3.connect(home.database)
+    assert con.execute("SELECT username, display_name FROM users").fetchall() == [
+        ("dara", "សុខ ដារា")
+    ]
+    assert con.execute("SELECT count(*) FROM cohort_members").fetchone() == (1,)
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"events", "packs", "items"} <= tables
+    con.close()
+
+
+def test_upgrade_backs_up_the_old_database_first(home):
+    schema.upgrade(home, target="m0001_accounts")
+    schema.upgrade(home)
+    backups = list((home.root / "backups").glob("pre-*.sqlite3"))
+    assert len(backups) == 1
+    con = sqlite3.connect(backups[0])
+    names = [r[0] for r in con.execute("SELECT name FROM kru_migrations")]
+    con.close()
+    assert names == ["m0001_accounts"]
+
+
+def test_pending_migrations_block_start_and_name_the_command(home):
+    schema.upgrade(home, target="m0001_accounts")
+    with pytest.raises(migrate.PendingMigrations) as info:
+        schema.check(home)
+    assert "kru migrate" in info.value.message
+
+
+def test_database_from_a_newer_kru_is_refused(home):
+    schema.upgrade(home)
+    con = sqlite3.connect(home.database)
+    con.execute("INSERT INTO kru_migrations VALUES ('m9999_future', '2030-01-01')")
+    con.commit()
+    con.close()
+    with pytest.raises(KruError) as info:
+        schema.upgrade(home)
+    assert info.value.code == "schema_too_new"
+
+
+def test_cli_migrate_applies_then_reports_up_to_date(runner):
+    first = runner("migrate", "--target", "m0001_accounts")
+    assert first.stdout.strip() == "applied m0001_accounts"
+    second = runner("migrate")
+    assert "applied" in second.stdout
+    assert runner("migrate").stdout.strip() == "database is up to date"
+
+
+def test_pragmas_are_set_on_the_site_database(app):
+    from edge_server.db import db
+
+    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
