@@ -28,6 +28,7 @@ BLUEPRINTS = [
     "edge_server.blueprints.core:bp",
     "edge_server.blueprints.api_session:bp",
     "edge_server.blueprints.admin:bp",
+    "edge_server.blueprints.portal:bp",
 ]
 
 # Page titles of HTTP errors, translated when shown.

@@ -28,6 +28,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 # function(app_config) returns the dict the template sees as ``panel``.
 PANELS: list[tuple[str, str]] = [
     ("modem/_panel.html", "sync.modem_panel:panel"),
+    ("deploy/wifi_panel.html", "edge_server.wifi:wifi_panel"),
 ]
 
 
