@@ -119,7 +119,7 @@ def test_rate_limit_blocks_repeated_attempts(client, make_user):
     statuses = [
         client.post(
             "/api/v1/session",
-            json={"username": "dara", "password": "guess-%d" % i},
+            json={"username": "dara", "password": f"guess-{i}"},
             headers={"X-CSRFToken": token},
         ).status_code
         for i in range(11)

@@ -37,9 +37,10 @@ def test_fresh_database_gets_every_migration(home):
 def test_upgrade_from_the_first_version_keeps_rows(home):
     schema.upgrade(home, target="m0001_accounts")
     con = sqlite3.connect(home.database)
+    columns = "uid, username, display_name, role, password_hash, created_at, updated_at"
     con.execute(
-        "INSERT INTO users (uid, username, display_name, role, password_hash, created_at, updated_at)"
-        " VALUES ('u1', 'dara', 'សុខ ដារា', 'learner', 'x', '2026-01-01', '2026-01-01')"
+        f"INSERT INTO users ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ("u1", "dara", "សុខ ដារា", "learner", "x", "2026-01-01", "2026-01-01"),
     )
     con.execute("INSERT INTO cohorts (uid, name, created_at) VALUES ('c1', 'ថ្នាក់ A', '2026-01-01')")
     con.execute("INSERT INTO cohort_members (cohort_id, user_id) VALUES (1, 1)")
