@@ -78,9 +78,7 @@ def test_garbage_bytes_are_dropped_and_counted(fake: FakeModem, client: AtClient
 
 
 @pytest.mark.timeout(10)
-def test_device_vanishing_mid_command_raises_modem_gone(
-    fake: FakeModem, client: AtClient
-) -> None:
+def test_device_vanishing_mid_command_raises_modem_gone(fake: FakeModem, client: AtClient) -> None:
     fake.hangup_on = "AT+COPS?"
     with pytest.raises(ModemGone):
         client.command("AT+COPS?", "+COPS:")

@@ -36,7 +36,7 @@ def test_registered_sim7600_reports_signal_operator_and_technology(fake: FakeMod
 
 def test_huawei_stick_with_its_unsolicited_codes_reads_the_same(fake: FakeModem) -> None:
     fake.answers = dict(HUAWEI_E3372)
-    fake.urcs_inside = ["^RSSI: 14", "^MODE: 5,4", "+CREG: 1", "^HCSQ: \"WCDMA\",30,30,58"]
+    fake.urcs_inside = ["^RSSI: 14", "^MODE: 5,4", "+CREG: 1", '^HCSQ: "WCDMA",30,30,58']
     fake.urcs_before = ["^BOOT: 1234,0,0,0,6"]
     status = status_of(fake)
     assert status["state"] == "ok"
@@ -185,7 +185,11 @@ def _link(directory: Path, name: str, target: str) -> None:
 
 @pytest.mark.timeout(20)
 def test_auto_scan_picks_the_port_that_answers_at(tmp_path: Path) -> None:
-    with FakeModem(silent={"*"}) as diag, FakeModem(garbage=b"\xff\xfe\r\n") as gps, FakeModem() as at:
+    with (
+        FakeModem(silent={"*"}) as diag,
+        FakeModem(garbage=b"\xff\xfe\r\n") as gps,
+        FakeModem() as at,
+    ):
         _link(tmp_path, "ttyUSB0", diag.port)
         _link(tmp_path, "ttyUSB1", gps.port)
         _link(tmp_path, "ttyUSB2", at.port)
