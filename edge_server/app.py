@@ -28,6 +28,9 @@ BLUEPRINTS = [
     "edge_server.blueprints.core:bp",
     "edge_server.blueprints.api_session:bp",
     "edge_server.blueprints.admin:bp",
+    "edge_server.blueprints.learn:bp",
+    "edge_server.blueprints.teach:bp",
+    "edge_server.blueprints.api_learning:bp",
     "edge_server.blueprints.portal:bp",
 ]
 

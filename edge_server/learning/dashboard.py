@@ -1,0 +1,432 @@
+"""The cohort matrix and quiz statistics: one source for the dashboard, the CSV and the JSON.
+
+``cohort_matrix`` returns plain data; the instructor page renders it, ``Matrix.json`` is
+``GET /api/v1/cohorts/<id>/progress`` and ``Matrix.csv_rows`` is ``progress.csv``, so the
+three never disagree.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..db import db
+from ..learning_models import Event
+from ..models import Cohort, CohortMember, User
+from . import quiz as quizzes
+from .courses import ItemStatus, _item_statuses
+from .models import DONE, Assignment
+
+BOM = "\ufeff"  # so Excel reads the CSV as UTF-8 and shows Khmer names
+
+
+@dataclass
+class Column:
+    key: str
+    course: str
+    type: str
+    title: str
+    required: bool
+
+
+@dataclass
+class Cell:
+    status: str = "not_started"
+    score: float | None = None
+    time_s: int = 0
+    attempts: int = 0
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "score": self.score,
+            "time_s": self.time_s,
+            "attempts": self.attempts,
+        }
+
+
+@dataclass
+class LearnerRow:
+    user_id: int
+    username: str
+    display_name: str
+    cells: list[Cell]
+    courses: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (done, total)
+
+    @property
+    def started(self) -> bool:
+        return any(c.status != "not_started" for c in self.cells)
+
+    @property
+    def time_s(self) -> int:
+        return sum(c.time_s for c in self.cells)
+
+    def percent(self, course_key: str) -> int:
+        done, total = self.courses.get(course_key, (0, 0))
+        return int(100 * done / total) if total else 0
+
+
+@dataclass
+class Matrix:
+    cohort_id: int
+    cohort_name: str
+    courses: list[tuple[str, str]]  # (key, title)
+    columns: list[Column]
+    rows: list[LearnerRow]
+
+    @property
+    def not_started(self) -> list[LearnerRow]:
+        return [r for r in self.rows if not r.started]
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "cohort": {"id": self.cohort_id, "name": self.cohort_name},
+            "courses": [{"id": k, "title": t} for k, t in self.courses],
+            "items": [
+                {
+                    "id": c.key,
+                    "course": c.course,
+                    "type": c.type,
+                    "title": c.title,
+                    "required": c.required,
+                }
+                for c in self.columns
+            ],
+            "learners": [
+                {
+                    "id": r.user_id,
+                    "username": r.username,
+                    "display_name": r.display_name,
+                    "started": r.started,
+                    "time_s": r.time_s,
+                    "courses": {
+                        k: {"done": d, "required": t, "percent": r.percent(k)}
+                        for k, (d, t) in r.courses.items()
+                    },
+                    "items": {
+                        c.key: cell.json() for c, cell in zip(self.columns, r.cells, strict=True)
+                    },
+                }
+                for r in self.rows
+            ],
+        }
+
+    def csv_rows(self) -> Iterator[list[Any]]:
+        """Yield the header and one row per learner, for a spreadsheet."""
+        header: list[Any] = ["username", "display_name", "time_s"]
+        header += [f"{t} (%)" for _k, t in self.courses]
+        for c in self.columns:
+            header.append(c.title)
+            if c.type in ("quiz", "html5"):
+                header.append(f"{c.title} (score)")
+        yield header
+        for r in self.rows:
+            line: list[Any] = [r.username, r.display_name, r.time_s]
+            line += [r.percent(k) for k, _t in self.courses]
+            for c, cell in zip(self.columns, r.cells, strict=True):
+                line.append(cell.status)
+                if c.type in ("quiz", "html5"):
+                    line.append("" if cell.score is None else cell.score)
+            yield line
+
+
+def cohort_course_keys(cohort: Cohort) -> list[str]:
+    """Return the courses a cohort's dashboard shows: assigned ones, else the open ones."""
+    keys = [
+        a.course for a in Assignment.select(Assignment.course).where(Assignment.cohort == cohort)
+    ]
+    if not keys:
+        keys = [r[0] for r in db.execute_sql("SELECT key FROM courses WHERE open = 1")]
+    order = {
+        k: i
+        for i, (k,) in enumerate(db.execute_sql("SELECT key FROM courses ORDER BY position, id"))
+    }
+    return sorted((k for k in keys if k in order), key=order.__getitem__)
+
+
+def cohort_matrix(cohort: Cohort, lang: str, course_keys: list[str] | None = None) -> Matrix:
+    """Return the learners x items matrix of ``cohort`` for ``course_keys`` (default: its
+    courses, see ``cohort_course_keys``)."""
+    keys = course_keys if course_keys is not None else cohort_course_keys(cohort)
+    learners = list(
+        User.select(User.id, User.username, User.display_name)
+        .join(CohortMember)
+        .where(CohortMember.cohort == cohort)
+        .order_by(User.display_name, User.username)
+    )
+    titles: dict[str, str] = {}
+    if keys:
+        marks = ",".join("?" * len(keys))
+        for k, tkm, ten in db.execute_sql(
+            f"SELECT key, title_km, title_en FROM courses WHERE key IN ({marks})",  # noqa: S608 - placeholders only
+            keys,  # noqa: S608
+        ):
+            titles[k] = (ten if lang == "en" and ten else tkm) or ten
+    keys = [k for k in keys if k in titles]
+    outline = _item_statuses(0, keys, lang)  # user 0 has no progress: the bare outline
+    columns = [
+        Column(item.key, ck, item.type, item.title, item.required)
+        for ck in keys
+        for _m, _t, item in outline[ck]
+    ]
+    cells = _progress_cells(cohort, columns)
+    rows = []
+    for user in learners:
+        mine = [cells.get((user.id, c.key), Cell()) for c in columns]
+        row = LearnerRow(user.id, user.username, user.display_name, mine)
+        for ck in keys:
+            pairs = [(c, cell) for c, cell in zip(columns, mine, strict=True) if c.course == ck]
+            required = [p for p in pairs if p[0].required] or pairs
+            row.courses[ck] = (
+                sum(1 for _c, cell in required if cell.status in DONE),
+                len(required),
+            )
+        rows.append(row)
+    return Matrix(cohort.id, cohort.name, [(k, titles[k]) for k in keys], columns, rows)
+
+
+def _progress_cells(cohort: Cohort, columns: list[Column]) -> dict[tuple[int, str], Cell]:
+    if not columns:
+        return {}
+    keys = [c.key for c in columns]
+    sql = (
+        "SELECT p.user_id, p.item, p.status, p.score, p.time_s, p.attempts FROM progress p "  # noqa: S608 - placeholders only
+        "JOIN cohort_members m ON m.user_id = p.user_id AND m.cohort_id = ? "
+        f"WHERE p.item IN ({','.join('?' * len(keys))})"  # noqa: S608
+    )
+    return {
+        (uid, item): Cell(status, score, time_s, attempts)
+        for uid, item, status, score, time_s, attempts in db.execute_sql(sql, [cohort.id, *keys])
+    }
+
+
+@dataclass
+class QuestionStats:
+    id: str
+    prompt: str
+    answers: int
+    correct: int
+    wrong: list[tuple[str, int]]  # (answer as shown, how many)
+
+    @property
+    def share_correct(self) -> float:
+        return round(self.correct / self.answers, 3) if self.answers else 0.0
+
+
+@dataclass
+class QuizStats:
+    key: str
+    title: str
+    questions: list[QuestionStats]
+
+
+def _shown_answer(raw: str, choices: dict[str, str]) -> str:
+    value = json.loads(raw)
+    if isinstance(value, list):
+        return ", ".join(choices.get(str(v), str(v)) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return choices.get(str(value), str(value))
+
+
+def quiz_stats(cohort: Cohort, matrix: Matrix, lang: str, top: int = 3) -> list[QuizStats]:
+    """Return per-question statistics of the matrix's quizzes over all attempts of the cohort:
+    share correct and the most common wrong answers."""
+    quiz_cols = [c for c in matrix.columns if c.type == "quiz"]
+    if not quiz_cols:
+        return []
+    keys = [c.key for c in quiz_cols]
+    marks = ",".join("?" * len(keys))
+    members = "SELECT user_id FROM cohort_members WHERE cohort_id = ?"
+    totals = {
+        (item, q): (n, ok)
+        for item, q, n, ok in db.execute_sql(
+            f"SELECT item, question, COUNT(*), SUM(correct) FROM quiz_answers "  # noqa: S608
+            f"WHERE item IN ({marks}) AND user_id IN ({members}) GROUP BY item, question",
+            [*keys, cohort.id],
+        )
+    }
+    wrong: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
+    for item, q, response, n in db.execute_sql(
+        f"SELECT item, question, response, COUNT(*) AS n FROM quiz_answers "  # noqa: S608
+        f"WHERE item IN ({marks}) AND user_id IN ({members}) AND correct = 0 "
+        "AND response != 'null' GROUP BY item, question, response ORDER BY n DESC, response",
+        [*keys, cohort.id],
+    ):
+        wrong[(item, q)].append((response, n))
+    data = dict(db.execute_sql(f"SELECT key, data FROM items WHERE key IN ({marks})", keys))  # noqa: S608
+    out = []
+    for col in quiz_cols:
+        definition = quizzes.definition(json.loads(data.get(col.key) or "{}"))
+        stats = []
+        for q in quizzes.questions(definition, lang):
+            choices = dict(q.choices)
+            n, ok = totals.get((col.key, q.id), (0, 0))
+            common = [(_shown_answer(r, choices), c) for r, c in wrong[(col.key, q.id)][:top]]
+            stats.append(QuestionStats(q.id, q.prompt, n, ok or 0, common))
+        out.append(QuizStats(col.key, col.title, stats))
+    return out
+
+
+@dataclass
+class Attempt:
+    event_id: str
+    item: str
+    number: int
+    server_ts: str
+    score: float | None
+    success: bool
+    answers: list[tuple[str, str, bool]]  # (question prompt, answer shown, correct)
+
+
+@dataclass
+class LearnerDetail:
+    user: User
+    courses: dict[str, list[ItemStatus]]
+    attempts: list[Attempt]
+    timeline: list[dict[str, Any]]
+
+
+def learner_detail(
+    learner: User, course_keys: list[str], lang: str, timeline_limit: int = 200
+) -> LearnerDetail:
+    """Return a learner's status per item, every quiz attempt with answers, and a time line."""
+    outline = _item_statuses(learner.id, course_keys, lang)
+    courses = {k: [item for _m, _t, item in rows] for k, rows in outline.items()}
+    attempts_q = (
+        Event.select(Event.id, Event.object, Event.result, Event.context, Event.server_ts)
+        .where((Event.user == learner.id) & (Event.verb == "attempted"))
+        .order_by(Event.seq)
+    )
+    defs: dict[str, dict[str, Any]] = {}
+    attempts: list[Attempt] = []
+    for ev in attempts_q:
+        if ev.object not in defs:
+            raw = db.execute_sql("SELECT data FROM items WHERE key = ?", [ev.object]).fetchone()
+            defs[ev.object] = quizzes.definition(json.loads(raw[0])) if raw else {}
+        result = json.loads(ev.result or "{}")
+        context = json.loads(ev.context or "{}")
+        graded = context.get("graded") or {}
+        response = result.get("response") or {}
+        rows = []
+        for q in quizzes.questions(defs[ev.object], lang):
+            shown = (
+                _shown_answer(json.dumps(response[q.id]), dict(q.choices))
+                if q.id in response
+                else ""
+            )
+            rows.append((q.prompt, shown, bool(graded.get(q.id))))
+        attempts.append(
+            Attempt(
+                ev.id,
+                ev.object,
+                int(context.get("attempt") or 0),
+                ev.server_ts,
+                result.get("score"),
+                bool(result.get("success")),
+                rows,
+            )
+        )
+    timeline = [
+        {
+            "verb": e.verb,
+            "object": e.object,
+            "result": json.loads(e.result or "null"),
+            "client_ts": e.client_ts,
+            "server_ts": e.server_ts,
+        }
+        for e in Event.select(
+            Event.verb, Event.object, Event.result, Event.client_ts, Event.server_ts
+        )
+        .where(Event.user == learner.id)
+        .order_by(Event.seq.desc())
+        .limit(timeline_limit)
+    ]
+    return LearnerDetail(learner, courses, attempts, timeline)
+
+
+EVENT_COLUMNS = [
+    "seq",
+    "id",
+    "username",
+    "display_name",
+    "verb",
+    "object",
+    "score",
+    "success",
+    "completion",
+    "duration_s",
+    "position_s",
+    "response",
+    "client_ts",
+    "server_ts",
+    "boot_id",
+]
+
+
+def cohort_event_rows(cohort: Cohort) -> Iterator[list[Any]]:
+    """Yield the header and every event of the cohort's learners, oldest first (streamed)."""
+    yield EVENT_COLUMNS
+    query = (
+        Event.select(
+            Event.seq,
+            Event.id,
+            User.username,
+            User.display_name,
+            Event.verb,
+            Event.object,
+            Event.result,
+            Event.client_ts,
+            Event.server_ts,
+            Event.boot_id,
+        )
+        .join(User, on=(Event.user == User.id))
+        .join(CohortMember, on=(CohortMember.user == User.id))
+        .where(CohortMember.cohort == cohort)
+        .order_by(Event.seq)
+        .tuples()
+    )
+    for seq, eid, username, name, verb, obj, result, client_ts, server_ts, boot in query.iterator():
+        r = json.loads(result) if result else {}
+        response = r.get("response")
+        yield [
+            seq,
+            eid,
+            username,
+            name,
+            verb,
+            obj,
+            r.get("score", ""),
+            r.get("success", ""),
+            r.get("completion", ""),
+            r.get("duration_s", ""),
+            r.get("position_s", ""),
+            "" if response is None else json.dumps(response, ensure_ascii=False),
+            client_ts or "",
+            server_ts,
+            boot,
+        ]
+
+
+def _safe_cell(value: Any) -> Any:
+    """Keep a spreadsheet from running a cell as a formula (a name like "=HYPERLINK(...)")."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def csv_text(rows: Iterable[list[Any]]) -> Iterator[str]:
+    """Yield CSV text for ``rows``: a UTF-8 BOM first, then one line at a time."""
+    yield BOM
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow([_safe_cell(v) for v in row])
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()

@@ -1,0 +1,403 @@
+"""Validation and ingest of learning event batches (``POST /api/v1/events``).
+
+A batch is all or nothing: one bad event rejects the batch, naming its index. Good
+batches are stored in one transaction with their progress summaries: duplicates (an id
+already in the log, or twice in the batch) are counted and change nothing. Quiz attempts
+are graded here from the quiz definition; the client's score is never trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ..db import db
+from ..errors import N_, KruError, ValidationError
+from ..learning_models import Event
+from ..models import User
+from . import quiz as quizzes
+from .courses import assigned_course_keys
+from .models import QuizAnswer
+from .progress import ItemInfo, Summary, answer_rows, apply_event, load_summaries, save_summaries
+
+log = logging.getLogger(__name__)
+
+VERBS = ("viewed", "progressed", "completed", "answered", "attempted", "passed", "failed")
+RESULT_KEYS = ("score", "completion", "duration_s", "response", "position_s")
+MAX_BATCH = 200
+MAX_JSON = 20_000  # bytes of one event's result or context
+MAX_SECONDS = 86_400.0
+# Server-made events (quiz outcomes) get ids derived from the attempt, so a resend
+# of the attempt makes no second outcome.
+OUTCOME_NAMESPACE = uuid.UUID("0b9f6b8e-4f1e-4a5e-9c55-6b7275000004")
+
+
+class InvalidEvent(ValidationError):
+    """An event of a batch is not valid; ``details["index"]`` names it."""
+
+    code = "invalid_event"
+
+    def __init__(self, index: int, message: str, *, code: str | None = None, **params: Any):
+        super().__init__(
+            N_("Event %(index)s: ") + message,
+            code=code,
+            details={"index": index},
+            index=index,
+            **params,
+        )
+        self.index = index
+
+    def localized(self, gettext) -> str:  # noqa: ANN001
+        """Translate the prefix and the reason separately (they are two catalog entries)."""
+        prefix = gettext(N_("Event %(index)s: ")) % {"index": self.index}
+        return prefix + gettext(self.template[len(N_("Event %(index)s: ")) :]) % self.params
+
+
+class AttemptsExhausted(InvalidEvent):
+    code = "attempts_exhausted"
+    status = 409
+
+
+class InvalidBatch(ValidationError):
+    code = "invalid_batch"
+
+
+@dataclass
+class CleanEvent:
+    index: int
+    id: str
+    verb: str
+    object: str
+    result: dict[str, Any] | None
+    context: dict[str, Any] | None
+    client_ts: str
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    graded: list[dict[str, Any]] = field(default_factory=list)
+
+    def json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"accepted": self.accepted, "duplicates": self.duplicates}
+        if self.graded:
+            body["graded"] = self.graded
+        return body
+
+
+@cache
+def boot_id() -> str:
+    """Return this boot's id (the Pi has no real-time clock; the id orders its times)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def now_ts() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _number(i: int, name: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise InvalidEvent(
+            i,
+            N_("result.%(name)s must be a number from %(low)s to %(high)s"),
+            name=name,
+            low=low,
+            high=high,
+        )
+    return value
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False))
+
+
+def validate_event(i: int, raw: Any) -> CleanEvent:
+    """Return the checked event at index ``i`` of a batch.
+
+    Raises:
+        InvalidEvent: a field is missing or has the wrong type or range.
+    """
+    if not isinstance(raw, dict):
+        raise InvalidEvent(i, N_("each event must be an object"))
+    unknown = sorted(set(raw) - {"id", "verb", "object", "result", "timestamp", "context"})
+    if unknown:
+        raise InvalidEvent(i, N_("unknown field %(field)s"), field=", ".join(unknown))
+    try:
+        event_id = str(uuid.UUID(str(raw.get("id"))))
+    except ValueError:
+        raise InvalidEvent(
+            i, N_("id must be a UUID made by the client"), code="invalid_id"
+        ) from None
+    verb = raw.get("verb")
+    if verb not in VERBS:
+        raise InvalidEvent(
+            i, N_("verb must be one of %(verbs)s"), code="invalid_verb", verbs=", ".join(VERBS)
+        )
+    obj = raw.get("object")
+    if not isinstance(obj, str) or not obj or len(obj) > 300:
+        raise InvalidEvent(i, N_("object must be an item id"))
+    stamp = raw.get("timestamp")
+    try:
+        if not isinstance(stamp, str) or len(stamp) > 40:
+            raise ValueError(stamp)
+        datetime.fromisoformat(stamp)
+    except ValueError:
+        raise InvalidEvent(i, N_("timestamp must be an ISO 8601 date and time")) from None
+    result = raw.get("result")
+    if result is not None:
+        if not isinstance(result, dict):
+            raise InvalidEvent(i, N_("result must be an object"))
+        bad = sorted(set(result) - set(RESULT_KEYS))
+        if bad:
+            raise InvalidEvent(i, N_("unknown result field %(field)s"), field=", ".join(bad))
+        for name, high in (
+            ("score", 1.0),
+            ("completion", 1.0),
+            ("duration_s", MAX_SECONDS),
+            ("position_s", MAX_SECONDS),
+        ):
+            if name in result:
+                _number(i, name, result[name], 0.0, high)
+        if _json_size(result) > MAX_JSON:
+            raise InvalidEvent(i, N_("result is too large"))
+    context = raw.get("context")
+    if context is not None and (not isinstance(context, dict) or _json_size(context) > MAX_JSON):
+        raise InvalidEvent(i, N_("context must be an object of at most 20 KB"))
+    return CleanEvent(i, event_id, verb, obj, result, context, stamp)
+
+
+def validate_batch(body: Any) -> list[CleanEvent]:
+    """Return the checked events of a request body ``{"events": [...]}``.
+
+    Raises:
+        InvalidBatch: the body is not an object with a list of 1 to 200 events.
+        InvalidEvent: an event is not valid.
+    """
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH:
+        raise InvalidBatch(
+            N_('Send JSON {"events": [...]} with 1 to %(most)s events'), most=MAX_BATCH
+        )
+    return [validate_event(i, raw) for i, raw in enumerate(events)]
+
+
+def _load_items(events: list[CleanEvent]) -> dict[str, tuple[str, str, bool, str | None]]:
+    """Return (type, course key, course open, quiz data) by item key for the batch's items."""
+    keys = sorted({e.object for e in events})
+    marks = ",".join("?" * len(keys))
+    sql = (
+        "SELECT i.key, i.type, c.key, c.open, CASE WHEN i.type = 'quiz' THEN i.data END "  # noqa: S608 - placeholders only
+        f"FROM items i JOIN courses c ON c.id = i.course_id WHERE i.key IN ({marks})"
+    )
+    return {k: (t, ck, bool(o), d) for k, t, ck, o, d in db.execute_sql(sql, keys)}
+
+
+def _check_items(user: User, events: list[CleanEvent], items: dict) -> None:
+    assigned: set[str] | None = None
+    for e in events:
+        found = items.get(e.object)
+        if found is not None and user.role == "learner" and not found[2]:
+            if assigned is None:
+                assigned = assigned_course_keys(user)
+            if found[1] not in assigned:
+                found = None
+        if found is None:
+            raise InvalidEvent(
+                e.index,
+                N_("there is no item %(item)s for you"),
+                code="unknown_item",
+                item=e.object,
+            )
+        kind = found[0]
+        if kind == "quiz" and e.verb in ("passed", "failed", "completed"):
+            raise InvalidEvent(
+                e.index,
+                N_("quizzes are graded on the server; send an attempted event with the answers"),
+                code="graded_on_server",
+            )
+        if e.verb == "attempted" and kind == "quiz":
+            if not isinstance((e.result or {}).get("response"), dict):
+                raise InvalidEvent(
+                    e.index, N_("an attempted event needs result.response with the answers")
+                )
+        elif e.verb in ("attempted", "passed", "failed") and kind != "html5":
+            raise InvalidEvent(
+                e.index,
+                N_("%(verb)s applies only to quizzes and html5 apps"),
+                code="invalid_verb",
+                verb=e.verb,
+            )
+
+
+def _grade(e: CleanEvent, quiz_data: str, summary: Summary | None) -> dict[str, Any]:
+    """Grade a quiz attempt in place; return what the client is told about it."""
+    definition = quizzes.definition(json.loads(quiz_data))
+    limit = quizzes.attempt_limit(definition)
+    done = summary.attempts if summary else 0
+    if limit is not None and done >= limit:
+        raise AttemptsExhausted(
+            e.index,
+            N_("you have used all %(limit)s attempts at this quiz"),
+            limit=limit,
+        )
+    try:
+        grade = quizzes.grade(definition, (e.result or {}).get("response"))
+    except KruError as exc:
+        raise InvalidEvent(e.index, exc.template, code=exc.code, **exc.params) from exc
+    claimed = (e.result or {}).get("score")
+    e.result = {**(e.result or {}), "score": grade.score, "response": grade.response}
+    e.result["success"] = grade.success
+    e.context = {
+        **(e.context or {}),
+        "graded": grade.correct,
+        "attempt": done + 1,
+        "grader": "server",
+    }
+    if claimed is not None and claimed != grade.score:
+        e.context["claimed_score"] = claimed
+        log.info("quiz %s: client claimed %s, server graded %s", e.object, claimed, grade.score)
+    return {
+        "id": e.id,
+        "object": e.object,
+        "score": grade.score,
+        "success": grade.success,
+        "attempt": done + 1,
+        "correct": grade.correct,
+    }
+
+
+def _row(user: User, e: CleanEvent, server_ts: str) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "user": user.id,
+        "verb": e.verb,
+        "object": e.object,
+        "result": json.dumps(e.result, ensure_ascii=False) if e.result is not None else None,
+        "context": json.dumps(e.context, ensure_ascii=False) if e.context is not None else None,
+        "client_ts": e.client_ts,
+        "server_ts": server_ts,
+        "boot_id": boot_id(),
+    }
+
+
+def ingest(user: User, events: list[CleanEvent]) -> IngestResult:
+    """Store a checked batch for ``user`` and update their summaries, in one transaction.
+
+    Raises:
+        InvalidEvent: an event names an item the user may not open, or breaks a rule of
+            its item type; nothing of the batch is stored.
+        AttemptsExhausted: a quiz attempt is beyond the quiz's limit; nothing is stored.
+    """
+    items = _load_items(events)
+    _check_items(user, events, items)
+    out = IngestResult()
+    server_ts = now_ts()
+    with db.atomic("IMMEDIATE"):
+        ids = [e.id for e in events]
+        marks = ",".join("?" * len(ids))
+        known = {r[0] for r in db.execute_sql(f"SELECT id FROM events WHERE id IN ({marks})", ids)}  # noqa: S608
+        fresh: list[CleanEvent] = []
+        for e in events:
+            if e.id in known:
+                out.duplicates += 1
+            else:
+                known.add(e.id)
+                fresh.append(e)
+        if not fresh:
+            return out
+        summaries = load_summaries(user.id, (e.object for e in fresh))
+        rows: list[dict[str, Any]] = []
+        answers: list[dict[str, Any]] = []
+        touched: dict[str, Summary] = {}
+        for e in fresh:
+            kind, _course, _open, quiz_data = items[e.object]
+            info = ItemInfo(kind)
+            summary = summaries.get(e.object)
+            if kind == "quiz" and e.verb == "attempted":
+                graded = _grade(e, quiz_data or "{}", summary)
+                out.graded.append(graded)
+                answers += answer_rows(e.id, user.id, e.object, e.context, e.result["response"])
+            rows.append(_row(user, e, server_ts))
+            if kind == "quiz" and e.verb == "attempted":
+                outcome = "passed" if e.result["success"] else "failed"
+                echo = CleanEvent(
+                    e.index,
+                    str(uuid.uuid5(OUTCOME_NAMESPACE, e.id)),
+                    outcome,
+                    e.object,
+                    {"score": e.result["score"]},
+                    {"attempt_id": e.id},
+                    e.client_ts,
+                )
+                rows.append(_row(user, echo, server_ts))
+            summaries[e.object] = touched[e.object] = apply_event(
+                summary, user.id, e.verb, e.object, e.result, server_ts, info
+            )
+        Event.insert_many(rows).on_conflict_ignore().execute()
+        save_summaries(touched.values())
+        if answers:
+            QuizAnswer.insert_many(answers).execute()
+        out.accepted = len(fresh)
+    return out
+
+
+def ingest_body(user: User, body: Any) -> IngestResult:
+    """Validate and store a request body ``{"events": [...]}`` (see ``ingest``).
+
+    Raises:
+        InvalidBatch: the body has the wrong shape.
+        InvalidEvent: an event is not valid; nothing is stored.
+    """
+    return ingest(user, validate_batch(body))
+
+
+def submit_attempt(
+    user: User,
+    item_key: str,
+    attempt_id: str,
+    response: dict[str, Any],
+    client_ts: str | None = None,
+) -> IngestResult:
+    """Grade and store one quiz attempt made in a page form (same path as the API).
+
+    Raises:
+        InvalidEvent: the attempt id or an answer is not valid.
+        AttemptsExhausted: no attempts are left.
+    """
+    event = validate_event(
+        0,
+        {
+            "id": attempt_id,
+            "verb": "attempted",
+            "object": item_key,
+            "result": {"response": response},
+            "timestamp": client_ts or now_ts(),
+        },
+    )
+    return ingest(user, [event])
+
+
+def graded_attempt(user: User, attempt_id: str) -> dict[str, Any] | None:
+    """Return a stored quiz attempt of ``user`` (result and grading), or None."""
+    row = (
+        Event.select(Event.object, Event.result, Event.context)
+        .where((Event.id == attempt_id) & (Event.user == user.id) & (Event.verb == "attempted"))
+        .first()
+    )
+    if row is None:
+        return None
+    return {
+        "object": row.object,
+        "result": json.loads(row.result or "{}"),
+        "context": json.loads(row.context or "{}"),
+    }

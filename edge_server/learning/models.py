@@ -1,0 +1,64 @@
+"""Models of the progress summaries, graded quiz answers and course assignments.
+
+Tables are made by migrations m0021-m0023; the event log itself is
+``edge_server.learning_models.Event``.
+"""
+
+from __future__ import annotations
+
+from peewee import (
+    BooleanField,
+    CharField,
+    CompositeKey,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from ..models import BaseModel, Cohort, User
+
+DONE = ("completed", "passed")
+STATUSES = ("not_started", "in_progress", "completed", "passed", "failed")
+
+
+class Progress(BaseModel):
+    user_id = IntegerField()
+    item = TextField()
+    status = CharField()
+    score = FloatField(null=True)
+    completion = FloatField(default=0)
+    time_s = IntegerField(default=0)
+    position_s = FloatField(null=True)
+    attempts = IntegerField(default=0)
+    first_ts = TextField()
+    last_ts = TextField()
+    done_ts = TextField(null=True)
+
+    class Meta:
+        table_name = "progress"
+        primary_key = CompositeKey("user_id", "item")
+
+
+class QuizAnswer(BaseModel):
+    event_id = TextField()
+    user_id = IntegerField()
+    item = TextField()
+    attempt = IntegerField()
+    question = TextField()
+    response = TextField()
+    correct = BooleanField()
+
+    class Meta:
+        table_name = "quiz_answers"
+
+
+class Assignment(BaseModel):
+    cohort = ForeignKeyField(Cohort, column_name="cohort_id", on_delete="CASCADE")
+    course = TextField()
+    due_date = TextField(null=True)
+    assigned_by = ForeignKeyField(User, column_name="assigned_by", null=True)
+    assigned_at = TextField()
+
+    class Meta:
+        table_name = "course_assignments"

@@ -1,0 +1,214 @@
+"""Server-side quiz grading from the quiz definition in ``items.data``.
+
+A client never decides a score: it sends its answers (``response``: question id -> answer)
+and this module grades them. The definition (docs/content-packs.md, ``quiz`` of an item)
+holds ``questions`` (types single, multiple, true_false, numeric, short_text, with
+``prompt_km``/``prompt_en``, ``choices``, ``answer`` or ``accept``, ``tolerance``,
+``points``, ``feedback_correct_*``/``feedback_wrong_*``), ``pass_mark`` (0..1) and
+``attempts`` (null: unlimited).
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import N_, ValidationError
+
+QUESTION_TYPES = ("single", "multiple", "true_false", "numeric", "short_text")
+DEFAULT_PASS_MARK = 0.8
+MAX_TEXT_ANSWER = 500
+
+
+class InvalidResponse(ValidationError):
+    code = "invalid_response"
+
+
+@dataclass(frozen=True)
+class Grade:
+    score: float  # 0..1
+    success: bool
+    correct: dict[str, bool]  # question id -> correct
+    response: dict[str, Any]  # normalised answers
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    type: str
+    prompt: str
+    choices: list[tuple[str, str]] = field(default_factory=list)  # (choice id, text)
+
+
+def text(value: Any, lang: str) -> str:
+    """Return the ``lang`` text of a ``{"km", "en"}`` object (or a plain string)."""
+    if isinstance(value, dict):
+        return str(value.get(lang) or value.get("km") or value.get("en") or "")
+    return "" if value is None else str(value)
+
+
+def _field_text(obj: dict[str, Any], name: str, lang: str) -> str:
+    if name in obj:
+        return text(obj[name], lang)
+    return str(obj.get(f"{name}_{lang}") or obj.get(f"{name}_km") or obj.get(f"{name}_en") or "")
+
+
+def definition(item_data: dict[str, Any]) -> dict[str, Any]:
+    """Return the quiz definition held in an item's data (``{"quiz": {...}}`` or bare)."""
+    inner = item_data.get("quiz")
+    return inner if isinstance(inner, dict) else item_data
+
+
+def pass_mark(quiz: dict[str, Any]) -> float:
+    value = quiz.get("pass_mark", DEFAULT_PASS_MARK)
+    return float(value) if isinstance(value, int | float) else DEFAULT_PASS_MARK
+
+
+def attempt_limit(quiz: dict[str, Any]) -> int | None:
+    """Return the most attempts a learner has, or None for unlimited."""
+    value = quiz.get("attempts") or quiz.get("max_attempts")
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def questions(quiz: dict[str, Any], lang: str) -> list[Question]:
+    """Return the questions for display: prompts and choices, never the answers."""
+    shown = []
+    for q in quiz.get("questions", []):
+        qtype = q.get("type", "single")
+        choices: list[tuple[str, str]] = []
+        if qtype in ("single", "multiple"):
+            choices = [(str(c.get("id")), _field_text(c, "text", lang)) for c in q["choices"]]
+        shown.append(Question(str(q["id"]), qtype, _field_text(q, "prompt", lang), choices))
+    return shown
+
+
+def feedback(quiz: dict[str, Any], grade_correct: dict[str, bool], lang: str) -> dict[str, str]:
+    """Return the feedback text per question for a graded attempt."""
+    out: dict[str, str] = {}
+    for q in quiz.get("questions", []):
+        qid = str(q["id"])
+        name = "feedback_correct" if grade_correct.get(qid, False) else "feedback_wrong"
+        shown = _field_text(q, name, lang)
+        if shown:
+            out[qid] = shown
+    return out
+
+
+def _correct_choices(q: dict[str, Any]) -> set[str]:
+    answer = q.get("answer", q.get("correct"))
+    if answer is None:
+        return {str(c["id"]) for c in q.get("choices", []) if c.get("correct")}
+    if isinstance(answer, list):
+        return {str(a) for a in answer}
+    return {str(answer)}
+
+
+def normalise_text(value: str) -> str:
+    """Return ``value`` compared loosely: NFC, case-folded, inner spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFC", value).casefold().split())
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip().replace(",", "."))
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _bad(qid: str) -> InvalidResponse:
+    return InvalidResponse(N_("The answer to question %(question)s is not valid"), question=qid)
+
+
+def _grade_one(q: dict[str, Any], answer: Any) -> tuple[Any, bool]:
+    """Return (normalised answer, correct) for one question.
+
+    Raises:
+        InvalidResponse: the answer has the wrong shape for the question type.
+    """
+    qid, qtype = str(q["id"]), q.get("type", "single")
+    if qtype == "single":
+        if not isinstance(answer, str):
+            raise _bad(qid)
+        return answer, answer in _correct_choices(q)
+    if qtype == "multiple":
+        if isinstance(answer, str):
+            answer = [answer]
+        if not isinstance(answer, list) or not all(isinstance(a, str) for a in answer):
+            raise _bad(qid)
+        chosen = sorted(set(answer))
+        return chosen, set(chosen) == _correct_choices(q)
+    if qtype == "true_false":
+        value = _as_bool(answer)
+        if value is None:
+            raise _bad(qid)
+        expected = _as_bool(q.get("answer", q.get("correct")))
+        return value, value is expected
+    if qtype == "numeric":
+        number = _as_number(answer)
+        if number is None:
+            raise _bad(qid)
+        expected = _as_number(q.get("answer", q.get("correct")))
+        tolerance = _as_number(q.get("tolerance", 0)) or 0.0
+        return number, expected is not None and abs(number - expected) <= tolerance
+    if qtype == "short_text":
+        if not isinstance(answer, str) or len(answer) > MAX_TEXT_ANSWER:
+            raise _bad(qid)
+        accepted = q.get("accept", q.get("answer", []))
+        if isinstance(accepted, str):
+            accepted = [accepted]
+        ok = normalise_text(answer) in {normalise_text(str(a)) for a in accepted}
+        return answer.strip(), ok
+    raise InvalidResponse(
+        N_("Question %(question)s has an unknown type %(type)s"), question=qid, type=qtype
+    )
+
+
+def grade(quiz: dict[str, Any], response: Any) -> Grade:
+    """Grade ``response`` (question id -> answer) against the quiz definition.
+
+    Unanswered questions count as wrong.
+
+    Raises:
+        InvalidResponse: the response is not an object, names an unknown question, or an
+            answer has the wrong shape.
+    """
+    if not isinstance(response, dict):
+        raise InvalidResponse(N_("The answers must be an object of question id to answer"))
+    defs = {str(q["id"]): q for q in quiz.get("questions", [])}
+    unknown = sorted(set(response) - set(defs))
+    if unknown:
+        raise InvalidResponse(
+            N_("The quiz has no question %(question)s"), question=", ".join(unknown)
+        )
+    correct: dict[str, bool] = {}
+    normalised: dict[str, Any] = {}
+    total = earned = 0.0
+    for qid, q in defs.items():
+        points = _as_number(q.get("points", 1)) or 1.0
+        total += points
+        if qid not in response or response[qid] in (None, "", []):
+            correct[qid] = False
+            continue
+        normalised[qid], correct[qid] = _grade_one(q, response[qid])
+        if correct[qid]:
+            earned += points
+    score = round(earned / total, 4) if total else 0.0
+    return Grade(score, score >= pass_mark(quiz), correct, normalised)

@@ -1,0 +1,85 @@
+/* Kru offline event queue: a Wi-Fi drop must not lose a learner's work.
+ * Events are kept in localStorage (per signed-in user) and sent in batches every few
+ * seconds and on page hide (navigator.sendBeacon), until the server accepts them.
+ * A batch the server rejects names the bad event (error.index); that one is dropped,
+ * the rest are sent again. Usage: KruEvents.init({user, url}); KruEvents.track(verb, obj, result)
+ */
+(function () {
+  "use strict";
+  var KEY = "kru.events.v1", MAX_QUEUE = 2000, BATCH = 20, EVERY_MS = 5000;
+  var state = { user: null, url: null, sending: false, timer: null };
+
+  function csrf() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.getAttribute("content") : "";
+  }
+  function load() {
+    try {
+      var all = JSON.parse(localStorage.getItem(KEY) || "{}");
+      return Array.isArray(all[state.user]) ? all[state.user] : [];
+    } catch (e) { return []; }
+  }
+  function save(queue) {
+    try {
+      var all = JSON.parse(localStorage.getItem(KEY) || "{}");
+      all[state.user] = queue.slice(-MAX_QUEUE);
+      localStorage.setItem(KEY, JSON.stringify(all));
+    } catch (e) { /* storage full or blocked: events stay in memory for this page */ }
+  }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    var b = new Uint8Array(16); crypto.getRandomValues(b);
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+  function track(verb, object, result) {
+    var ev = { id: uuid(), verb: verb, object: object, timestamp: new Date().toISOString() };
+    if (result) { ev.result = result; }
+    var queue = load(); queue.push(ev); save(queue);
+    return ev;
+  }
+  function drop(ids) {
+    save(load().filter(function (e) { return ids.indexOf(e.id) < 0; }));
+  }
+  function flush() {
+    if (state.sending || !navigator.onLine && navigator.onLine !== undefined) { return; }
+    var batch = load().slice(0, BATCH);
+    if (!batch.length) { return; }
+    state.sending = true;
+    fetch(state.url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+      body: JSON.stringify({ events: batch })
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (body) {
+        if (r.ok) {
+          drop(batch.map(function (e) { return e.id; }));
+          if (load().length) { setTimeout(flush, 0); }
+        } else if (body && body.error && typeof body.error.index === "number" && batch[body.error.index]) {
+          drop([batch[body.error.index].id]);  // can never be accepted; keep the others
+          setTimeout(flush, 0);
+        }  /* else: signed out, server busy: keep and retry later */
+      });
+    }).catch(function () { /* offline: retry on the next tick */ })
+      .then(function () { state.sending = false; });
+  }
+  function beacon() {
+    var batch = load().slice(0, BATCH);
+    if (!batch.length || !navigator.sendBeacon) { return; }
+    var blob = new Blob([JSON.stringify({ events: batch, csrf_token: csrf() })], { type: "application/json" });
+    navigator.sendBeacon(state.url, blob);  // resends are duplicates and harmless
+  }
+  function init(opts) {
+    state.user = String(opts.user); state.url = opts.url;
+    if (state.timer) { clearInterval(state.timer); }
+    state.timer = setInterval(flush, EVERY_MS);
+    window.addEventListener("online", flush);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") { beacon(); } else { flush(); }
+    });
+    window.addEventListener("pagehide", beacon);
+    flush();
+  }
+  window.KruEvents = { init: init, track: track, flush: flush, pending: function () { return load().length; } };
+})();

@@ -1,0 +1,90 @@
+/* Item page behaviour: report viewing, time, media position and completion to the queue.
+ * Completion rules (docs/progress-rules.md): lessons when read to the end or after the
+ * reading time; video/audio at 90 % played; PDFs and images when opened; activities when
+ * the learner says they finished or the app posts {"kru": "completed"}.
+ */
+(function () {
+  "use strict";
+  var root = document.getElementById("item");
+  if (!root || !window.KruEvents) { return; }
+  var item = root.dataset.item, kind = root.dataset.type;
+  var done = root.dataset.status === "completed" || root.dataset.status === "passed";
+  var duration = parseFloat(root.dataset.duration) || 0;
+  KruEvents.init({ user: root.dataset.user, url: root.dataset.events });
+  KruEvents.track("viewed", item, null);
+
+  var active = 0, last = Date.now();
+  function tick() {  // time on the page while it is visible, sent every 30 s
+    var now = Date.now();
+    if (document.visibilityState === "visible") { active += Math.min(now - last, 60000); }
+    last = now;
+  }
+  function report(extra) {
+    tick();
+    var result = extra || {};
+    var secs = Math.round(active / 1000);
+    if (secs > 0) { result.duration_s = secs; active = 0; }
+    if (Object.keys(result).length) { KruEvents.track("progressed", item, result); }
+  }
+  function complete(result) {
+    if (done) { return; }
+    done = true;
+    tick();
+    var r = result || {};
+    var secs = Math.round(active / 1000);
+    if (secs > 0) { r.duration_s = secs; active = 0; }
+    KruEvents.track("completed", item, r);
+    KruEvents.flush();
+    var b = document.getElementById("mark-done"); if (b) { b.hidden = true; }
+  }
+  setInterval(function () { report(null); }, 30000);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") { report(null); } else { last = Date.now(); }
+  });
+
+  var media = document.getElementById("media");
+  if (media) {
+    var seen = 0;
+    media.addEventListener("loadedmetadata", function () {
+      var pos = parseFloat(root.dataset.position);
+      if (pos && pos < media.duration - 5) { media.currentTime = pos; }
+    });
+    media.addEventListener("timeupdate", function () {
+      if (!media.duration) { return; }
+      seen = Math.max(seen, media.currentTime / media.duration);
+      if (seen >= 0.9) { complete({ completion: Math.min(seen, 1), position_s: media.currentTime }); }
+    });
+    var every = setInterval(function () {
+      if (!media.paused && media.duration) {
+        report({ position_s: media.currentTime, completion: Math.min(seen, 1) });
+      }
+    }, 10000);
+    media.addEventListener("pause", function () {
+      if (media.duration) { report({ position_s: media.currentTime, completion: Math.min(seen, 1) }); }
+    });
+    media.addEventListener("ended", function () { complete({ completion: 1, position_s: 0 }); clearInterval(every); });
+  }
+  if (kind === "lesson") {
+    var end = document.getElementById("lesson-end");
+    var readMs = Math.max(duration * 1000 * 0.5, 20000);
+    var openedAt = Date.now(), reachedEnd = false;
+    function check() { if (reachedEnd && Date.now() - openedAt >= Math.min(readMs, 20000)) { complete(null); } }
+    if (end && "IntersectionObserver" in window) {
+      new IntersectionObserver(function (entries) {
+        if (entries[0].isIntersecting) { reachedEnd = true; check(); }
+      }).observe(end);
+    }
+    setTimeout(function () { reachedEnd = true; check(); }, readMs);
+    setInterval(check, 5000);
+  }
+  Array.prototype.forEach.call(document.querySelectorAll(".track-open"), function (a) {
+    a.addEventListener("click", function () { complete(null); });
+  });
+  if (kind === "image") { complete(null); }
+  window.addEventListener("message", function (e) {  // an html5 app saying it is finished
+    var frame = document.querySelector("iframe.app");
+    if (frame && e.source === frame.contentWindow && e.data && e.data.kru === "completed") { complete(null); }
+  });
+  var mark = document.getElementById("mark-done");
+  if (mark) { mark.addEventListener("click", function () { complete(null); }); }
+})();
