@@ -23,7 +23,7 @@ from edge_server.datahome import DataHome
 from edge_server.db import db
 from edge_server.errors import N_, KruError, ValidationError
 
-from .modem import find_port
+from .modem import BUSY_WAIT_S, find_port
 from .modem_at import AtClient, AtError, AtTimeout
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,8 @@ def send_sms(port: str, baud: int, timeout: float, number: str, text: str) -> in
         SmsError: the modem refused, went silent or vanished.
     """
     try:
-        with AtClient(port, baud, timeout) as client:
+        client = AtClient(port, baud, timeout).open_when_free(min(timeout, BUSY_WAIT_S))
+        with client:
             client.command("ATE0")
             mode = client.command("AT+CMGF=1")
             if not mode.ok:

@@ -30,6 +30,7 @@ SCAN_PATTERNS = ("/dev/serial/by-id/*", "/dev/ttyUSB*", "/dev/ttyACM*")
 SCAN_LIMIT = 8  # ports tried at most in one scan
 SCAN_TIMEOUT_S = 1.0  # per port: a modem answers AT within milliseconds
 BUDGET_FACTOR = 4  # a full query takes at most this many modem.timeout_s
+BUSY_WAIT_S = 2.0  # how long to wait for a port another Kru process is using
 
 STATES = (
     "ok",
@@ -71,7 +72,7 @@ def empty_status(state: str, port: str | None = None, detail: str = "") -> dict[
         "message": MESSAGES[state],
         "detail": detail,
         "port": port,
-        "registered": False,
+        "registered": None,  # None: the modem did not say (silent, busy, not a modem)
         "registration": None,
         "signal_dbm": None,
         "bars": 0,
@@ -163,6 +164,7 @@ def query(client: AtClient, deadline: float) -> dict[str, Any]:
     problem = _sim_problem(pin.error, status["sim"])
     if problem:
         status.update(state="sim_not_ready", message=MESSAGES["sim_not_ready"], detail=problem)
+        status["registered"] = False  # no SIM, no network
         status["sim"] = status["sim"] or problem
         return status
 
@@ -201,7 +203,7 @@ def status_on_port(port: str, baud: int, timeout: float) -> dict[str, Any]:
     client = AtClient(port, baud, timeout)
     deadline = time.monotonic() + timeout * BUDGET_FACTOR
     try:
-        client.open()
+        client.open_when_free(min(timeout, BUSY_WAIT_S))
     except PortBusy as exc:
         return empty_status("port_busy", port, str(exc))
     except ModemGone as exc:

@@ -153,6 +153,23 @@ class AtClient:
             raise ModemGone(str(exc)) from exc
         return self
 
+    def open_when_free(self, wait_s: float) -> AtClient:
+        """Open the port, waiting up to ``wait_s`` while another program holds it.
+
+        Raises:
+            ModemGone: the port does not exist or cannot be opened.
+            PortBusy: the port was still held after ``wait_s``.
+        """
+        until = time.monotonic() + wait_s
+        while True:
+            try:
+                return self.open()
+            except PortBusy:
+                # the admin page and the sync agent may ask at the same moment; one waits
+                if time.monotonic() >= until:
+                    raise
+                time.sleep(0.1)
+
     def close(self) -> None:
         """Close the port (never raises)."""
         if self._serial is not None:
@@ -163,7 +180,7 @@ class AtClient:
             self._serial = None
 
     def __enter__(self) -> AtClient:
-        return self.open()
+        return self if self._serial is not None else self.open()
 
     def __exit__(self, *exc: object) -> None:
         self.close()

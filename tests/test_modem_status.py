@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,6 +151,26 @@ def test_configured_port_that_does_not_exist_is_no_modem(tmp_path: Path) -> None
 def test_port_held_by_another_program_is_port_busy(fake: FakeModem) -> None:
     with serial.Serial(fake.port, exclusive=True):
         assert status_of(fake)["state"] == "port_busy"
+
+
+def test_port_held_briefly_by_another_kru_process_is_waited_for(fake: FakeModem) -> None:
+    held = serial.Serial(fake.port, exclusive=True)
+    releaser = threading.Timer(0.2, held.close)
+    releaser.start()
+    try:
+        assert status_of(fake, modem__timeout_s=1.0)["state"] == "ok"
+    finally:
+        releaser.join()
+        held.close()
+
+
+@pytest.mark.timeout(15)
+@pytest.mark.parametrize("behaviour", [{"silent": {"*"}}, {"garbage": b"\xff\xfe\r\n"}])
+def test_unknown_registration_is_none_so_sync_still_tries(behaviour: dict) -> None:
+    with FakeModem(**behaviour) as fake:
+        status = status_for_sync(modem_settings(fake.port))
+    assert status is not None
+    assert status["registered"] is None
 
 
 def test_port_none_is_disabled() -> None:
