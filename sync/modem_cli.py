@@ -101,7 +101,13 @@ def heartbeat_command(ctx: CliContext, force: bool) -> None:
 
 
 @modem.command("sms-log")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="How many SMS to list.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
 @pass_ctx
 def sms_log_command(ctx: CliContext, limit: int, as_json: bool) -> None:
