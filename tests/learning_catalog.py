@@ -164,3 +164,26 @@ def make_catalog(open_course: bool = False, pack: str = PACK) -> Course:
             data=json.dumps(data, ensure_ascii=False),
         )
     return course
+
+
+def ev(verb: str, obj: str, result: dict | None = None, **fields: Any) -> dict[str, Any]:
+    """Return an event as a phone sends it, with a fresh UUID."""
+    import uuid
+
+    event: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "verb": verb,
+        "object": obj,
+        "timestamp": "2026-03-02T08:15:00+07:00",
+    }
+    if result is not None:
+        event["result"] = result
+    event.update(fields)
+    return event
+
+
+def post_events(client, events: list[dict], **kwargs: Any):  # noqa: ANN001, ANN201
+    """POST a batch to /api/v1/events with the CSRF header."""
+    from tests.conftest import api_headers
+
+    return client.post("/api/v1/events", json={"events": events}, headers=api_headers(client))

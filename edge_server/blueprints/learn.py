@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import mimetypes
 import uuid
 from typing import Any
 
@@ -25,6 +24,10 @@ from flask import (
 )
 from flask_babel import get_locale, gettext
 from flask_login import current_user
+
+from content_packs.html5 import open_member
+from content_packs.models import Item
+from content_packs.urls import content_url
 
 from ..auth import role_required
 from ..errors import KruError
@@ -54,10 +57,6 @@ def file_url(ref: Any) -> str | None:
     """Return the URL of a content-store file reference ``{"sha256", ...}``."""
     if not isinstance(ref, dict) or not ref.get("sha256"):
         return None
-    try:
-        from content_packs.urls import content_url
-    except ImportError:  # the content-pack part serves /c/<sha256>
-        return f"/c/{ref['sha256']}"
     return content_url(ref)
 
 
@@ -120,7 +119,8 @@ def item(pack: str, slug: str):  # noqa: ANN201
     elif kind == "quiz":
         extra.update(_quiz_context(page))
     elif kind == "image":
-        extra["alt"] = quizzes.text(page.data.get("alt"), _lang()) or page.title
+        data = page.data
+        extra["alt"] = data.get(f"alt_{_lang()}") or data.get("alt") or page.title
     elif kind == "html5":
         entry = page.data.get("entry") or "index.html"
         extra["app_url"] = url_for(
@@ -194,26 +194,15 @@ def app_file(pack: str, slug: str, sig: str, member: str):  # noqa: ANN201
     key = f"{pack}/{slug}"
     if not hmac.compare_digest(sig, app_signature(key)):
         abort(404)
-    from content_packs.models import Item
-
     row = Item.select(Item.type, Item.data).where(Item.key == key).first()
     if row is None or row.type != "html5":
         abort(404)
     ref = row.payload.get("file") or {}
     try:
-        from content_packs.html5 import open_member
-
-        opened = open_member(current_app.config["KRU_HOME"], ref.get("sha256", ""), member)
-    except (ImportError, KruError, KeyError, OSError):
+        data, mime = open_member(current_app.config["KRU_HOME"], ref.get("sha256", ""), member)
+    except KruError:
         abort(404)
-    data = opened if isinstance(opened, bytes) else _read_all(opened)
-    mime = mimetypes.guess_type(member)[0] or "application/octet-stream"
     response = Response(data, mimetype=mime)
     response.headers["Content-Security-Policy"] = APP_CSP
     response.headers["Cache-Control"] = "private, max-age=3600"
     return response
-
-
-def _read_all(handle: Any) -> bytes:
-    with handle:
-        return handle.read()

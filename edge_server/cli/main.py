@@ -20,6 +20,7 @@ COMMANDS = [
     "edge_server.cli.admin:config",
     "edge_server.cli.users:user",
     "edge_server.cli.users:cohort",
+    "edge_server.cli.progress:progress",
     "content_packs.cli:pack",
     "sync.modem_cli:modem",
     "edge_server.cli.setup:setup",

@@ -1,0 +1,132 @@
+"""Completion rules, summaries, and ``kru progress rebuild`` giving the same result."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge_server.db import db
+from edge_server.learning import courses, progress
+from edge_server.learning.models import Progress
+from tests.learning_catalog import (
+    APP,
+    COURSE,
+    LESSON,
+    PDF,
+    QUIZ,
+    RIGHT,
+    VIDEO,
+    WRONG,
+    ev,
+    make_catalog,
+    post_events,
+)
+
+
+@pytest.fixture
+def learner(app, login_as):  # noqa: ANN001, ANN201
+    make_catalog(open_course=True)
+    return login_as("learner")
+
+
+def status(item: str) -> str:
+    row = Progress.get_or_none(Progress.item == item)
+    return row.status if row else "not_started"
+
+
+def test_a_video_watched_to_89_percent_is_still_in_progress(client, learner):
+    post_events(client, [ev("progressed", VIDEO, {"completion": 0.89, "position_s": 80})])
+    assert status(VIDEO) == "in_progress"
+
+
+def test_a_video_watched_to_90_percent_is_completed(client, learner):
+    post_events(client, [ev("progressed", VIDEO, {"completion": 0.9, "position_s": 95})])
+    assert status(VIDEO) == "completed"
+
+
+def test_the_last_video_position_is_kept_for_resuming(client, learner):
+    post_events(client, [ev("progressed", VIDEO, {"position_s": 30})])
+    post_events(client, [ev("progressed", VIDEO, {"position_s": 61.5})])
+    assert Progress.get(Progress.item == VIDEO).position_s == 61.5
+
+
+def test_a_lesson_is_completed_when_the_page_reports_it_read(client, learner):
+    post_events(client, [ev("viewed", LESSON)])
+    assert status(LESSON) == "in_progress"
+    post_events(client, [ev("completed", LESSON)])
+    assert status(LESSON) == "completed"
+
+
+def test_a_pdf_is_completed_when_opened(client, learner):
+    post_events(client, [ev("viewed", PDF)])
+    assert status(PDF) == "completed"
+
+
+def test_a_passed_quiz_stays_passed_after_a_worse_attempt(client, learner):
+    post_events(client, [ev("attempted", QUIZ, {"response": RIGHT})])
+    post_events(client, [ev("attempted", QUIZ, {"response": WRONG})])
+    row = Progress.get(Progress.item == QUIZ)
+    assert (row.status, row.score, row.attempts) == ("passed", 1.0, 2)
+
+
+def test_time_spent_adds_up_and_one_event_counts_at_most_an_hour(client, learner):
+    post_events(client, [ev("progressed", LESSON, {"duration_s": 30})])
+    post_events(client, [ev("progressed", LESSON, {"duration_s": 50_000})])
+    assert Progress.get(Progress.item == LESSON).time_s == 30 + 3600
+
+
+def test_a_course_is_completed_when_all_required_items_are(client, learner):
+    post_events(client, [ev("completed", LESSON), ev("completed", VIDEO)])
+    outline = courses.course_outline(learner, COURSE, "en")
+    assert not outline.completed and outline.next_item.key == QUIZ
+    post_events(client, [ev("attempted", QUIZ, {"response": RIGHT})])
+    outline = courses.course_outline(learner, COURSE, "en")
+    assert outline.completed and outline.percent == 100  # the pdf and app are optional
+
+
+def _busy_log(client, make_user, login_as) -> None:
+    post_events(client, [ev("viewed", LESSON), ev("progressed", LESSON, {"duration_s": 12})])
+    post_events(client, [ev("progressed", VIDEO, {"completion": 0.95, "position_s": 100})])
+    post_events(client, [ev("attempted", QUIZ, {"response": WRONG, "score": 1.0})])
+    post_events(client, [ev("attempted", QUIZ, {"response": RIGHT}), ev("viewed", PDF)])
+    post_events(client, [ev("viewed", APP), ev("passed", APP, {"score": 0.7})])
+    login_as("learner")  # a second learner on the same client
+    post_events(client, [ev("completed", LESSON, {"duration_s": 5}), ev("viewed", VIDEO)])
+
+
+def test_rebuild_from_the_log_gives_the_same_summaries(client, learner, make_user, login_as):
+    _busy_log(client, make_user, login_as)
+    before = progress.snapshot()
+    assert len(before) > 8
+    counts = progress.rebuild()
+    assert counts["events"] == 12  # 10 sent + 2 server-made quiz outcomes
+    assert progress.snapshot() == before
+
+
+def test_rebuild_repairs_a_damaged_summary(client, learner, make_user, login_as):
+    _busy_log(client, make_user, login_as)
+    before = progress.snapshot()
+    Progress.update(status="failed", time_s=0).execute()
+    progress.rebuild()
+    assert progress.snapshot() == before
+
+
+def test_kru_progress_rebuild_reports_what_it_did(client, learner, make_user, login_as, runner):
+    _busy_log(client, make_user, login_as)
+    before = progress.snapshot()
+    db.close()
+    result = runner("progress", "rebuild")
+    assert result.exit_code == 0, result.output
+    assert "from 12 events" in result.output
+    db.connect(reuse_if_open=True)
+    assert progress.snapshot() == before
+
+
+def test_kru_progress_rebuild_check_fails_on_a_damaged_summary(client, learner, runner):
+    post_events(client, [ev("completed", LESSON)])
+    Progress.update(status="in_progress").execute()
+    db.close()
+    result = runner("progress", "rebuild", "--check")
+    assert result.exit_code == 1
+    assert "differ from the event log" in result.output
+    db.connect(reuse_if_open=True)
+    assert status(LESSON) == "in_progress"  # --check wrote nothing
