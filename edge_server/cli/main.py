@@ -21,6 +21,8 @@ COMMANDS = [
     "edge_server.cli.users:user",
     "edge_server.cli.users:cohort",
     "edge_server.cli.progress:progress",
+    "sync.cli:sync",
+    "sync.central.cli:central",
     "content_packs.cli:pack",
     "sync.modem_cli:modem",
     "edge_server.cli.setup:setup",

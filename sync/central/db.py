@@ -1,0 +1,81 @@
+"""The central database: SQLite in the data directory, or PostgreSQL from a URL.
+
+Models bind to ``database`` (a peewee DatabaseProxy) which ``connect_database`` points at the
+real database. psycopg2 is imported only when a ``postgresql://`` URL is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+
+from edge_server import migrate
+from edge_server.errors import N_, ConfigError
+from edge_server.settings import Settings
+
+database = DatabaseProxy()
+
+PACKAGE = "sync.central.migrations"
+SQLITE_NAME = "central.sqlite3"
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 30000,
+    "synchronous": "full",
+    "cache_size": -32000,
+}
+
+
+def postgres_from_url(url: str) -> PostgresqlDatabase:
+    """Return a PostgresqlDatabase for ``postgresql://user:pw@host:port/name``.
+
+    Raises:
+        ConfigError: the URL is not a PostgreSQL URL with a database name.
+    """
+    parts = urlsplit(url)
+    name = unquote(parts.path.lstrip("/"))
+    if parts.scheme not in ("postgresql", "postgres") or not name:
+        raise ConfigError(
+            N_("central.database_url must look like postgresql://user@host:5432/name, not %(url)s"),
+            url=parts.scheme + "://" + (parts.hostname or ""),
+        )
+    try:
+        import psycopg2  # noqa: F401, PLC0415 - only needed on PostgreSQL
+    except ImportError as exc:
+        raise ConfigError(N_("PostgreSQL needs psycopg2: pip install 'kru[postgres]'")) from exc
+    return PostgresqlDatabase(
+        name,
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        host=parts.hostname or None,
+        port=parts.port or 5432,
+        connect_timeout=10,
+        autorollback=True,
+    )
+
+
+def connect_database(settings: Settings) -> Database:
+    """Point ``database`` at the configured central database and return it."""
+    url = settings["central.database_url"]
+    if url:
+        real: Database = postgres_from_url(url)
+    else:
+        root = Path(settings.data_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        real = SqliteDatabase(
+            str(root / SQLITE_NAME), pragmas=SQLITE_PRAGMAS, check_same_thread=False
+        )
+    database.initialize(real)
+    return real
+
+
+def upgrade(real: Database) -> list[str]:
+    """Apply pending central migrations (safe with many processes on PostgreSQL)."""
+    return migrate.migrate(real, PACKAGE)
+
+
+def is_postgres(real: Database | DatabaseProxy) -> bool:
+    target = real.obj if isinstance(real, DatabaseProxy) else real
+    return isinstance(target, PostgresqlDatabase)

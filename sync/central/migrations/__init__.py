@@ -1,0 +1,1 @@
+"""Central server migrations (portable SQL: the same modules run on SQLite and PostgreSQL)."""

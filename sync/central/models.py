@@ -1,0 +1,162 @@
+"""Central server models (tables made by ``sync/central/migrations``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from .db import database
+
+CENTRAL_ROLES = ("admin", "viewer")
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class CentralModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class CentralUser(CentralModel):
+    id = AutoField()
+    username = CharField(unique=True)
+    password_hash = TextField()
+    role = CharField()
+    active = BooleanField(default=True)
+    created_at = CharField(default=utcnow)
+
+    class Meta:
+        table_name = "central_users"
+
+    # Flask-Login's user protocol and what the shared templates/i18n expect.
+    is_authenticated = True
+    is_anonymous = False
+    language = None
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def display_name(self) -> str:
+        return self.username
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class Device(CentralModel):
+    id = AutoField()
+    device_id = CharField(unique=True)
+    name = TextField()
+    province = TextField(default="")
+    site_kind = CharField(default="")
+    secret = CharField()
+    enabled = BooleanField(default=True)
+    created_at = CharField(default=utcnow)
+    last_seen_at = CharField(null=True)
+    events_received = BigIntegerField(default=0)
+    acked_seq = BigIntegerField(default=0)
+    backlog = BigIntegerField(null=True)
+    clock_offset_s = FloatField(null=True)
+    protocol = IntegerField(null=True)
+    modem = TextField(null=True)
+
+    class Meta:
+        table_name = "devices"
+
+
+class SyncBatch(CentralModel):
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="batches")
+    batch_id = CharField()
+    after_seq = BigIntegerField()
+    last_seq = BigIntegerField()
+    events = IntegerField()
+    stored = IntegerField()
+    body_bytes = IntegerField()
+    pi_clock_ms = BigIntegerField()
+    received_ms = BigIntegerField()
+    clock_offset_s = FloatField()
+
+    class Meta:
+        table_name = "sync_batches"
+
+
+class Person(CentralModel):
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="people")
+    uid = CharField()
+    username = TextField()
+    display_name = TextField()
+    role = CharField()
+
+    class Meta:
+        table_name = "people"
+
+
+class SiteCohort(CentralModel):
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="cohorts")
+    uid = CharField()
+    name = TextField()
+
+    class Meta:
+        table_name = "site_cohorts"
+
+
+class SiteCohortMember(CentralModel):
+    id = AutoField()
+    cohort = ForeignKeyField(SiteCohort, column_name="cohort_id", backref="members")
+    person_uid = CharField()
+
+    class Meta:
+        table_name = "site_cohort_members"
+
+
+class CatalogItem(CentralModel):
+    key = CharField(primary_key=True)
+    type = CharField(default="")
+    title_km = TextField(default="")
+    title_en = TextField(default="")
+    course_key = CharField(default="")
+    course_title_km = TextField(default="")
+    course_title_en = TextField(default="")
+    course_items = IntegerField(default=0)
+
+    class Meta:
+        table_name = "catalog_items"
+
+
+class CentralEvent(CentralModel):
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="events")
+    event_id = CharField()
+    seq = BigIntegerField()
+    user_uid = CharField()
+    verb = CharField()
+    object = CharField()
+    result = TextField(null=True)
+    context = TextField(null=True)
+    client_ts = CharField(null=True)
+    server_ms = BigIntegerField()
+    corrected_ms = BigIntegerField()
+    boot_id = CharField()
+    received_ms = BigIntegerField()
+
+    class Meta:
+        table_name = "central_events"

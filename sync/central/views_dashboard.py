@@ -1,0 +1,118 @@
+"""The ministry dashboard pages: sites, completion charts, a site's cohorts, CSV exports."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext
+from flask_login import login_required, logout_user
+
+from edge_server.i18n import LANGUAGES
+
+from . import reports
+from .models import Device
+from .views_api import sign_in
+
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/central-static",
+)
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # noqa: ANN201
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "POST":
+        username = request.form.get("username", "")
+        if sign_in(username, request.form.get("password", "")) is not None:
+            return redirect(next_url or url_for("dashboard.index"))
+        flash(gettext("Wrong username or password."), "error")
+        return render_template("central/login.html", username=username, next=next_url), 401
+    return render_template("central/login.html", username="", next=next_url)
+
+
+@bp.post("/logout")
+def logout():  # noqa: ANN201
+    logout_user()
+    session.clear()
+    return redirect(url_for("dashboard.login"))
+
+
+@bp.post("/language")
+def language():  # noqa: ANN201
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+    return redirect(_safe_next(request.form.get("next")) or url_for("dashboard.index"))
+
+
+@bp.get("/")
+@login_required
+def index():  # noqa: ANN201
+    sites = reports.site_rows()
+    by_site = reports.completion_by_site()
+    names = {d.id: d.name for d in Device.select(Device.id, Device.name)}
+    return render_template(
+        "central/index.html",
+        sites=sites,
+        by_site=[(names.get(pk, "?"), courses) for pk, courses in sorted(by_site.items())],
+        by_province=sorted(reports.completion_by_province().items()),
+    )
+
+
+@bp.get("/sites/<device_id>")
+@login_required
+def site(device_id: str):  # noqa: ANN201
+    device = Device.get_or_none(Device.device_id == device_id)
+    if device is None:
+        abort(404)
+    row = next(r for r in reports.site_rows() if r["id"] == device_id)
+    return render_template(
+        "central/site.html",
+        site=row,
+        courses=reports.completion_by_site().get(device.id, []),
+        cohorts=reports.site_cohorts(device),
+    )
+
+
+def _csv(text: str, name: str) -> Response:
+    return Response(
+        "\ufeff" + text,  # BOM: spreadsheets then read the Khmer names as UTF-8
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.get("/export/sites.csv")
+@login_required
+def export_sites():  # noqa: ANN201
+    return _csv(reports.sites_csv(), "kru-sites.csv")
+
+
+@bp.get("/export/completion.csv")
+@login_required
+def export_completion():  # noqa: ANN201
+    return _csv(reports.completion_csv(), "kru-completion.csv")

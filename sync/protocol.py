@@ -1,0 +1,471 @@
+"""The sync protocol shared by the edge agent and the central server (docs/sync-protocol.md).
+
+Versions, stages, limits, header names and error codes are named constants here so both ends
+agree by construction. Batches are gzip NDJSON: a header object, one dictionary object
+(users, cohorts, items, verbs, boot ids), one array per event with repeated fields replaced
+by indexes and times by deltas, then a trailer object. Requests are signed with HMAC-SHA256.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import hmac
+import json
+import re
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from edge_server.errors import N_, KruError
+
+# --- versions and negotiation --------------------------------------------------------------
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+
+# --- endpoints -----------------------------------------------------------------------------
+HELLO_PATH = "/api/v1/sync/hello"
+BATCHES_PATH = "/api/v1/sync/batches"
+
+# --- headers -------------------------------------------------------------------------------
+H_PROTOCOL = "X-Kru-Protocol"
+H_DEVICE = "X-Kru-Device"
+H_BATCH = "X-Kru-Batch"
+H_CLOCK = "X-Kru-Clock"  # the Pi's clock, Unix epoch milliseconds
+H_DIGEST = "X-Kru-Content-SHA256"
+H_SIGNATURE = "X-Kru-Signature"
+SIGNED_HEADERS = (H_PROTOCOL, H_DEVICE, H_BATCH, H_CLOCK, H_DIGEST, H_SIGNATURE)
+NO_BATCH = "-"  # the batch id of requests that carry no batch (hello)
+SIGNING_PREFIX = "KRU-HMAC-SHA256"
+
+# --- stages of one agent run (morango's transfer stages, in miniature) ----------------------
+STAGE_PROBE = "probe"
+STAGE_BUILD = "build"
+STAGE_SEND = "send"
+STAGE_ACK = "ack"
+STAGES = (STAGE_PROBE, STAGE_BUILD, STAGE_SEND, STAGE_ACK)
+
+# --- limits --------------------------------------------------------------------------------
+MAX_BODY_BYTES = 8 * 1024 * 1024  # compressed body
+MAX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024  # gzip bomb guard
+MAX_EVENTS_PER_BATCH = 20_000
+MAX_LINE_BYTES = 256 * 1024
+MAX_ID_CHARS = 100
+
+# --- error codes (stable; the JSON body's error.code) ---------------------------------------
+E_MISSING_HEADER = "missing_header"  # 400, fix the client
+E_UNSUPPORTED_PROTOCOL = "unsupported_protocol"  # 400, body lists "supported"
+E_UNKNOWN_DEVICE = "unknown_device"  # 401
+E_BAD_SIGNATURE = "bad_signature"  # 401
+E_DEVICE_DISABLED = "device_disabled"  # 403
+E_DIGEST_MISMATCH = "body_digest_mismatch"  # 400, damaged in transit: retry
+E_MALFORMED_BATCH = "malformed_batch"  # 400, quarantine, never retry
+E_BATCH_TOO_LARGE = "batch_too_large"  # 413, send smaller batches
+E_BUSY = "server_busy"  # 503 with Retry-After
+
+RETRYABLE_CODES = frozenset({E_DIGEST_MISMATCH, E_BUSY})
+QUARANTINE_CODES = frozenset({E_MALFORMED_BATCH})
+
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+
+
+class ProtocolError(KruError):
+    """A batch or request that does not follow the protocol."""
+
+    code = E_MALFORMED_BATCH
+    status = 400
+
+
+# --- signing -------------------------------------------------------------------------------
+
+
+def body_digest(body: bytes) -> str:
+    """Return the lowercase hex SHA-256 of ``body``."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def string_to_sign(
+    method: str, path: str, device_id: str, batch_id: str, clock_ms: int | str, digest: str
+) -> bytes:
+    """Return the canonical text that the signature covers."""
+    parts = [SIGNING_PREFIX, method.upper(), path, device_id, batch_id, str(clock_ms), digest]
+    return "\n".join(parts).encode()
+
+
+def sign(secret: str, message: bytes) -> str:
+    """Return the hex HMAC-SHA256 of ``message`` under the device secret."""
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signed_headers(
+    secret: str,
+    method: str,
+    path: str,
+    device_id: str,
+    batch_id: str,
+    body: bytes,
+    clock_ms: int,
+    version: int = PROTOCOL_VERSION,
+) -> dict[str, str]:
+    """Return the headers of one signed request."""
+    digest = body_digest(body)
+    signature = sign(secret, string_to_sign(method, path, device_id, batch_id, clock_ms, digest))
+    return {
+        H_PROTOCOL: str(version),
+        H_DEVICE: device_id,
+        H_BATCH: batch_id,
+        H_CLOCK: str(clock_ms),
+        H_DIGEST: digest,
+        H_SIGNATURE: signature,
+    }
+
+
+def verify_signature(secret: str, message: bytes, signature: str) -> bool:
+    """Return whether ``signature`` is the HMAC of ``message`` (constant-time compare)."""
+    return hmac.compare_digest(sign(secret, message), (signature or "").lower())
+
+
+def negotiate(offered: list[int] | tuple[int, ...]) -> int | None:
+    """Return the highest version both ends speak, or None."""
+    common = set(offered) & set(SUPPORTED_VERSIONS)
+    return max(common) if common else None
+
+
+# --- batch data ----------------------------------------------------------------------------
+
+
+@dataclass
+class EventRecord:
+    seq: int
+    id: str
+    user_uid: str
+    verb: str
+    object: str
+    result: Any
+    context: Any
+    client_ts: str | None
+    server_ms: int
+    boot_id: str
+
+
+@dataclass
+class UserRecord:
+    uid: str
+    username: str
+    display_name: str
+    role: str
+
+
+@dataclass
+class CohortRecord:
+    uid: str
+    name: str
+    members: list[str]
+
+
+@dataclass
+class ItemRecord:
+    key: str
+    type: str = ""
+    title_km: str = ""
+    title_en: str = ""
+    course_key: str = ""
+    course_title_km: str = ""
+    course_title_en: str = ""
+    course_items: int = 0
+
+
+@dataclass
+class Batch:
+    batch_id: str
+    device_id: str
+    after: int
+    last: int
+    clock_ms: int
+    backlog: int = 0
+    site: dict[str, Any] = field(default_factory=dict)
+    modem: dict[str, Any] | None = None
+    users: list[UserRecord] = field(default_factory=list)
+    cohorts: list[CohortRecord] = field(default_factory=list)
+    items: list[ItemRecord] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+
+
+def batch_id_for(device_id: str, after: int, last: int) -> str:
+    """Return the id of the batch of ``device_id`` covering sequences (after, last].
+
+    Deterministic, so a batch resent after a power cut is recognised as a replay and the
+    site keeps nothing on disk per attempt.
+    """
+    return hashlib.sha256(f"{device_id}:{after}:{last}".encode()).hexdigest()[:24]
+
+
+def ts_to_ms(text: str) -> int | None:
+    """Return ISO 8601 ``text`` as Unix epoch milliseconds (naive means UTC), or None."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(round(moment.timestamp() * 1000))
+
+
+def ms_to_ts(ms: int) -> str:
+    """Return epoch milliseconds as ISO 8601 UTC text."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _pack_id(event_id: str) -> str:
+    return event_id.replace("-", "") if _UUID_RE.match(event_id) else "~" + event_id
+
+
+def _unpack_id(value: Any, line: int) -> str:
+    if isinstance(value, str) and _HEX32.match(value):
+        v = value
+        return f"{v[:8]}-{v[8:12]}-{v[12:16]}-{v[16:20]}-{v[20:]}"
+    if isinstance(value, str) and value.startswith("~") and 1 < len(value) <= MAX_ID_CHARS + 1:
+        return value[1:]
+    raise _bad(line, "event id")
+
+
+def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
+    """Return ``batch`` as gzip NDJSON (header, dictionary, events, trailer)."""
+    users = {u.uid: i for i, u in enumerate(batch.users)}
+    items = {it.key: i for i, it in enumerate(batch.items)}
+    verbs: dict[str, int] = {}
+    boots: dict[str, int] = {}
+    for ev in batch.events:
+        verbs.setdefault(ev.verb, len(verbs))
+        boots.setdefault(ev.boot_id, len(boots))
+    base = batch.events[0].server_ms if batch.events else 0
+    header = {
+        "kru": PROTOCOL_VERSION,
+        "batch": batch.batch_id,
+        "device": batch.device_id,
+        "after": batch.after,
+        "last": batch.last,
+        "count": len(batch.events),
+        "clock": batch.clock_ms,
+        "base": base,
+        "backlog": batch.backlog,
+        "site": batch.site,
+        "modem": batch.modem,
+    }
+    dictionary = {
+        "users": [[u.uid, u.username, u.display_name, u.role] for u in batch.users],
+        "cohorts": [[c.uid, c.name, c.members] for c in batch.cohorts],
+        "items": [
+            [
+                it.key,
+                it.type,
+                it.title_km,
+                it.title_en,
+                it.course_key,
+                it.course_title_km,
+                it.course_title_en,
+                it.course_items,
+            ]
+            for it in batch.items
+        ],
+        "verbs": list(verbs),
+        "boots": list(boots),
+    }
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    lines = [dumps(header), dumps(dictionary)]
+    prev_seq, prev_ms = batch.after, base
+    for ev in batch.events:
+        client: int | str | None = None
+        if ev.client_ts is not None:
+            client_ms = ts_to_ms(ev.client_ts)
+            client = client_ms - ev.server_ms if client_ms is not None else "~" + ev.client_ts
+        lines.append(
+            dumps(
+                [
+                    ev.seq - prev_seq,
+                    _pack_id(ev.id),
+                    users[ev.user_uid],
+                    verbs[ev.verb],
+                    items[ev.object],
+                    ev.server_ms - prev_ms,
+                    client,
+                    ev.result,
+                    ev.context,
+                    boots[ev.boot_id],
+                ]
+            )
+        )
+        prev_seq, prev_ms = ev.seq, ev.server_ms
+    lines.append(dumps({"end": len(batch.events)}))
+    raw = ("\n".join(lines) + "\n").encode()
+    return gzip.compress(raw, compresslevel=compresslevel, mtime=0)
+
+
+def _bad(line: int, what: str) -> ProtocolError:
+    return ProtocolError(
+        N_("The batch is malformed at line %(line)s: %(what)s"), line=line, what=what
+    )
+
+
+def gunzip_limited(body: bytes, limit: int = MAX_UNCOMPRESSED_BYTES) -> bytes:
+    """Return the inflated ``body``.
+
+    Raises:
+        ProtocolError: not gzip, truncated, trailing garbage, or larger than ``limit``.
+    """
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        raw = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise ProtocolError(
+            N_("The batch is not valid gzip: %(problem)s"), problem=str(exc)
+        ) from exc
+    if len(raw) > limit:
+        raise ProtocolError(
+            N_("The batch inflates to more than %(limit)s bytes"),
+            code=E_BATCH_TOO_LARGE,
+            status=413,
+            limit=limit,
+        )
+    if not inflater.eof or inflater.unused_data:
+        raise ProtocolError(N_("The batch is not valid gzip: truncated or trailing data"))
+    return raw
+
+
+def _str(value: Any, line: int, what: str, limit: int = 1000) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise _bad(line, what)
+    return value
+
+
+def _int(value: Any, line: int, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _bad(line, what)
+    return value
+
+
+def _pick(values: list[str], index: Any, line: int, what: str) -> str:
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(values):
+        raise _bad(line, what)
+    return values[index]
+
+
+def _decode_dictionary(batch: Batch, d: Any) -> tuple[list[str], list[str]]:
+    if not isinstance(d, dict):
+        raise _bad(2, "dictionary object")
+    try:
+        batch.users = [UserRecord(*(_str(v, 2, "user") for v in row)) for row in d.get("users", [])]
+        batch.cohorts = [
+            CohortRecord(
+                _str(row[0], 2, "cohort uid"),
+                _str(row[1], 2, "cohort name"),
+                [_str(m, 2, "cohort member") for m in row[2]],
+            )
+            for row in d.get("cohorts", [])
+        ]
+        batch.items = [
+            ItemRecord(*(_str(v, 2, "item") for v in row[:7]), _int(row[7], 2, "course_items"))
+            for row in d.get("items", [])
+        ]
+        verbs = [_str(v, 2, "verb", 200) for v in d.get("verbs", [])]
+        boots = [_str(v, 2, "boot id", 200) for v in d.get("boots", [])]
+    except (TypeError, IndexError) as exc:
+        raise _bad(2, "dictionary rows") from exc
+    return verbs, boots
+
+
+def decode_batch(body: bytes) -> Batch:
+    """Return the batch in gzip NDJSON ``body``, checking every line.
+
+    Raises:
+        ProtocolError: the body is not a well-formed batch of a supported version.
+    """
+    raw = gunzip_limited(body)
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if len(lines) < 3:
+        raise _bad(len(lines), "a batch has a header, a dictionary and a trailer")
+    parsed: list[Any] = []
+    for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE_BYTES:
+            raise _bad(number, "line too long")
+        try:
+            parsed.append(json.loads(line))
+        except ValueError as exc:
+            raise _bad(number, "not JSON") from exc
+    header = parsed[0]
+    if not isinstance(header, dict) or header.get("kru") not in SUPPORTED_VERSIONS:
+        raise _bad(1, "header with a supported protocol version")
+    try:
+        batch = Batch(
+            batch_id=_str(header["batch"], 1, "batch", MAX_ID_CHARS),
+            device_id=_str(header["device"], 1, "device", MAX_ID_CHARS),
+            after=_int(header["after"], 1, "after"),
+            last=_int(header["last"], 1, "last"),
+            clock_ms=_int(header["clock"], 1, "clock"),
+            backlog=_int(header.get("backlog", 0), 1, "backlog"),
+            site=header.get("site") or {},
+            modem=header.get("modem"),
+        )
+        count = _int(header["count"], 1, "count")
+        base = _int(header["base"], 1, "base")
+    except KeyError as exc:
+        raise _bad(1, f"header field {exc}") from exc
+    if not isinstance(batch.site, dict) or not (
+        batch.modem is None or isinstance(batch.modem, dict)
+    ):
+        raise _bad(1, "site or modem")
+    if count > MAX_EVENTS_PER_BATCH:
+        raise ProtocolError(
+            N_("A batch may hold at most %(limit)s events"),
+            code=E_BATCH_TOO_LARGE,
+            status=413,
+            limit=MAX_EVENTS_PER_BATCH,
+        )
+    verbs, boots = _decode_dictionary(batch, parsed[1])
+    trailer = parsed[-1]
+    if not isinstance(trailer, dict) or trailer.get("end") != count or len(parsed) - 3 != count:
+        raise _bad(len(parsed), "trailer with the event count (truncated batch?)")
+    users = [u.uid for u in batch.users]
+    items = [it.key for it in batch.items]
+    prev_seq, prev_ms = batch.after, base
+    for number, row in enumerate(parsed[2:-1], start=3):
+        if not isinstance(row, list) or len(row) != 10:
+            raise _bad(number, "event array of 10 fields")
+        try:
+            seq = prev_seq + _int(row[0], number, "seq delta")
+            server_ms = prev_ms + _int(row[5], number, "time delta")
+            client = row[6]
+            if isinstance(client, int) and not isinstance(client, bool):
+                client_ts: str | None = ms_to_ts(server_ms + client)
+            elif isinstance(client, str) and client.startswith("~"):
+                client_ts = client[1:200]
+            elif client is None:
+                client_ts = None
+            else:
+                raise _bad(number, "client time")
+            event = EventRecord(
+                seq=seq,
+                id=_unpack_id(row[1], number),
+                user_uid=_pick(users, row[2], number, "user index"),
+                verb=_pick(verbs, row[3], number, "verb index"),
+                object=_pick(items, row[4], number, "item index"),
+                result=row[7],
+                context=row[8],
+                client_ts=client_ts,
+                server_ms=server_ms,
+                boot_id=_pick(boots, row[9], number, "boot index"),
+            )
+        except (IndexError, OverflowError, ValueError, OSError) as exc:
+            raise _bad(number, "index or time out of range") from exc
+        if seq <= prev_seq or seq > batch.last:
+            raise _bad(number, "sequence not increasing within (after, last]")
+        batch.events.append(event)
+        prev_seq, prev_ms = seq, server_ms
+    if batch.last < batch.after:
+        raise _bad(1, "last before after")
+    return batch
