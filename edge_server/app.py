@@ -28,6 +28,8 @@ BLUEPRINTS = [
     "edge_server.blueprints.core:bp",
     "edge_server.blueprints.api_session:bp",
     "edge_server.blueprints.admin:bp",
+    "edge_server.blueprints.packs:bp",
+    "edge_server.blueprints.search:bp",
     "sync.panel:bp",
     "edge_server.blueprints.learn:bp",
     "edge_server.blueprints.teach:bp",

@@ -27,6 +27,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 # Status panels other parts add to the site page: (template, "module:function"), where
 # function(app_config) returns the dict the template sees as ``panel``.
 PANELS: list[tuple[str, str]] = [
+    ("packs/_usb_panel.html", "content_packs.usb:panel"),
     ("sync/_panel.html", "sync.panel:panel"),
     ("modem/_panel.html", "sync.modem_panel:panel"),
     ("deploy/wifi_panel.html", "edge_server.wifi:wifi_panel"),
