@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Install or upgrade Kru on Raspberry Pi OS Lite 64-bit (Debian bookworm or later) from an
+# offline bundle made by build-bundle.sh. Idempotent: a second run changes nothing.
+#   sudo ./install.sh [--bundle DIR]
+# Python packages come only from the bundle's wheels/. Debian packages that are missing come
+# from the bundle's debs/ when it has them, else from apt (needs internet).
+# The data directory /var/lib/kru is never removed or overwritten.
+set -euo pipefail
+
+BUNDLE=$(cd "$(dirname "$0")" && pwd)
+PREFIX=/opt/kru
+DATA=/var/lib/kru
+CONF=/etc/kru
+UNITDIR=/etc/systemd/system
+SYSTEM_PACKAGES=(python3 python3-venv hostapd dnsmasq avahi-daemon fake-hwclock iw rfkill iproute2 logrotate)
+UNITS=(kru.service kru-sync.service kru-firstboot.service kru-wlan.service)
+changed=0
+reload_units=0
+new_python=0
+
+say() { printf 'kru install: %s\n' "$*"; }
+did() { changed=1; say "$*"; }
+die() { printf 'kru install: error: %s\n' "$*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --bundle) BUNDLE=$(cd "$2" && pwd); shift 2 ;;
+        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+
+[ "$(id -u)" -eq 0 ] || die "run as root: sudo $0"
+if [ ! -f "$BUNDLE/SHA256SUMS" ] || [ ! -d "$BUNDLE/wheels" ]; then
+    die "$BUNDLE is not a Kru bundle (no SHA256SUMS or wheels/)"
+fi
+(cd "$BUNDLE" && sha256sum --quiet --strict -c SHA256SUMS) \
+    || die "the bundle is damaged (checksums differ): copy it again"
+VERSION=$(cat "$BUNDLE/VERSION")
+
+# --- Debian packages
+missing=()
+for p in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    if compgen -G "$BUNDLE/debs/*.deb" >/dev/null; then
+        did "installing ${missing[*]} from the bundle's debs/"
+        apt-get install -y -q --no-install-recommends --no-download "$BUNDLE"/debs/*.deb
+    else
+        did "installing ${missing[*]} with apt (needs internet)"
+        apt-get install -y -q --no-install-recommends "${missing[@]}" \
+            || die "cannot install ${missing[*]}: connect the Pi to the internet or use a bundle with debs/"
+    fi
+fi
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "Python 3.11 or newer is needed (Raspberry Pi OS bookworm or later)"
+
+# --- user and directories
+if ! getent passwd kru >/dev/null; then
+    useradd --system --user-group --home-dir "$DATA" --no-create-home \
+        --shell /usr/sbin/nologin --comment "Kru site server" kru
+    did "created the system user kru"
+fi
+if getent group dialout >/dev/null && ! id -nG kru | tr ' ' '\n' | grep -qx dialout; then
+    usermod -aG dialout kru
+    did "added kru to dialout (USB modem)"
+fi
+
+ensure_dir() {  # path owner group mode
+    local path=$1 want="$2:$3 $4"
+    if [ ! -d "$path" ] || [ "$(stat -c '%U:%G %a' "$path")" != "$want" ]; then
+        install -d -o "$2" -g "$3" -m "$4" "$path"
+        did "prepared $path ($want)"
+    fi
+}
+ensure_dir "$DATA" kru kru 750
+ensure_dir "$CONF" root kru 750
+ensure_dir "$PREFIX" root root 755
+ensure_dir /var/log/kru root root 755
+
+install_file() {  # src dest mode [owner group]
+    local src=$1 dest=$2 mode=$3 owner=${4:-root} group=${5:-root}
+    if [ -f "$dest" ] && cmp -s "$src" "$dest" \
+        && [ "$(stat -c '%U:%G %a' "$dest")" = "$owner:$group ${mode#0}" ]; then
+        return 1
+    fi
+    install -D -o "$owner" -g "$group" -m "$mode" "$src" "$dest"
+    did "installed $dest"
+    return 0
+}
+
+if [ ! -f "$CONF/kru.toml" ]; then
+    install -o root -g kru -m 0640 "$BUNDLE/system/kru.toml.example" "$CONF/kru.toml"
+    did "wrote $CONF/kru.toml (port 80, data in $DATA)"
+fi
+
+# --- Python: a venv with exactly the bundle's wheels, no index
+if [ ! -x "$PREFIX/venv/bin/python" ]; then
+    python3 -m venv "$PREFIX/venv"
+    did "created the virtualenv $PREFIX/venv"
+fi
+stamp=$(cd "$BUNDLE" && sha256sum requirements.txt wheels/*.whl | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$PREFIX/venv/.kru-bundle" 2>/dev/null || true)" != "$stamp" ]; then
+    "$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
+        --find-links "$BUNDLE/wheels" --upgrade -r "$BUNDLE/requirements.txt"
+    echo "$stamp" > "$PREFIX/venv/.kru-bundle"
+    new_python=1
+    did "installed Kru $VERSION and its libraries from the bundle"
+fi
+
+# --- deploy files, commands, units, site care
+for f in "$BUNDLE"/hotspot/* "$BUNDLE"/system/*; do
+    install_file "$f" "$PREFIX/deploy/${f#"$BUNDLE"/}" 0644 || true
+done
+install_file "$BUNDLE/README.md" "$PREFIX/deploy/README.md" 0644 || true
+install_file "$BUNDLE/bin/kru-firstboot" "$PREFIX/bin/kru-firstboot" 0755 || true
+install_file "$BUNDLE/bin/kru" /usr/local/bin/kru 0755 || true
+install_file "$BUNDLE/system/logrotate-kru" /etc/logrotate.d/kru 0644 || true
+install_file "$BUNDLE/system/journald-kru.conf" /etc/systemd/journald.conf.d/kru.conf 0644 || true
+for unit in "${UNITS[@]}" kru-install.service; do
+    if install_file "$BUNDLE/systemd/$unit" "$UNITDIR/$unit" 0644; then reload_units=1; fi
+done
+
+running_systemd=0
+[ -d /run/systemd/system ] && running_systemd=1
+if [ "$reload_units" -eq 1 ] && [ "$running_systemd" -eq 1 ]; then systemctl daemon-reload; fi
+
+enable() {
+    local unit=$1 state
+    state=$(systemctl is-enabled "$unit" 2>/dev/null || true)
+    if [ "$state" = "masked" ]; then
+        systemctl unmask "$unit" >/dev/null 2>&1
+        did "unmasked $unit"
+        state=$(systemctl is-enabled "$unit" 2>/dev/null || true)
+    fi
+    if [ "$state" != "enabled" ]; then
+        systemctl enable "$unit" >/dev/null 2>&1
+        did "enabled $unit"
+    fi
+}
+for unit in "${UNITS[@]}" hostapd.service dnsmasq.service avahi-daemon.service fake-hwclock.service; do
+    enable "$unit"
+done
+if [ -f /lib/systemd/system/systemd-timesyncd.service ]; then enable systemd-timesyncd.service; fi
+
+# --- an upgrade restarts what runs; the data directory stays as it is
+if [ "$new_python" -eq 1 ] && [ "$running_systemd" -eq 1 ]; then
+    for unit in kru.service kru-sync.service; do
+        if systemctl is-active -q "$unit"; then
+            systemctl restart "$unit"
+            did "restarted $unit"
+        fi
+    done
+fi
+
+if [ "$changed" -eq 0 ]; then
+    say "nothing to change: Kru $VERSION is installed"
+else
+    say "done: Kru $VERSION; data in $DATA, settings in $CONF/kru.toml"
+    [ -f "$CONF/setup-done" ] || say "next: put kru-setup.toml on the boot partition and restart"
+fi
