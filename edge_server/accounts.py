@@ -1,4 +1,4 @@
-"""Accounts and cohorts: create, edit, deactivate, authenticate, bulk import a class list.
+"""Accounts and cohorts: create, edit, deactivate, authenticate; who may see what.
 
 Plain functions over the models; no Flask. Errors are typed (``edge_server.errors``) so the
 CLI, the API and the pages each show them their own way.
@@ -6,12 +6,8 @@ CLI, the API and the pages each show them their own way.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from peewee import IntegrityError
 
@@ -23,7 +19,6 @@ from .models import ROLES, Cohort, CohortInstructor, CohortMember, User, utcnow
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = 6
 LANGUAGES = ("km", "en")
-ROSTER_COLUMNS = ("username", "display_name", "password", "role", "cohort", "language")
 
 
 def normalize_username(username: str) -> str:
@@ -313,178 +308,3 @@ def can_see_learner(viewer: User, learner_id: int) -> bool:
         .where((CohortInstructor.user == viewer) & (CohortMember.user == learner_id))
         .exists()
     )
-
-
-# --- class list import -----------------------------------------------------------------
-
-
-@dataclass
-class RowProblem:
-    line: int
-    message: str
-
-
-@dataclass
-class ImportResult:
-    created: list[tuple[str, str | None]] = field(default_factory=list)  # (username, new pw)
-    problems: list[RowProblem] = field(default_factory=list)
-    cohorts_created: list[str] = field(default_factory=list)
-
-
-class RosterError(ValidationError):
-    """The class list has bad rows; ``problems`` names each by line number."""
-
-    code = "bad_rows"
-
-    def __init__(self, problems: list[RowProblem]) -> None:
-        super().__init__(
-            N_("%(count)s row(s) of the class list are not valid; nothing was imported"),
-            count=len(problems),
-            details={"rows": [{"line": p.line, "message": p.message} for p in problems]},
-        )
-        self.problems = problems
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(
-            N_("The file is not UTF-8 text; save it from the spreadsheet as CSV UTF-8"),
-            code="not_utf8",
-        ) from exc
-
-
-def _parse_rows(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[RowProblem]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in ("username", "display_name") if c not in header]
-    if missing:
-        raise ValidationError(
-            N_("The first line must name the columns; missing: %(columns)s"),
-            code="bad_header",
-            columns=", ".join(missing),
-        )
-    unknown = [h for h in header if h not in ROSTER_COLUMNS]
-    if unknown:
-        raise ValidationError(
-            N_("Unknown column(s): %(columns)s (known: %(known)s)"),
-            code="bad_header",
-            columns=", ".join(unknown),
-            known=", ".join(ROSTER_COLUMNS),
-        )
-    reader.fieldnames = header
-    rows: list[tuple[int, dict[str, str]]] = []
-    problems: list[RowProblem] = []
-    for record in reader:
-        line = reader.line_num
-        if None in record:
-            problems.append(RowProblem(line, "too many fields"))
-            continue
-        values = {k: (v or "").strip() for k, v in record.items()}
-        if not any(values.values()):
-            continue  # blank line
-        rows.append((line, values))
-    return rows, problems
-
-
-def import_roster(
-    data: bytes, *, skip_bad_rows: bool = False, default_cohort: str | None = None
-) -> ImportResult:
-    """Import a class list (CSV, UTF-8 with or without BOM) in one transaction.
-
-    Columns: username, display_name (required), password, role, cohort, language. A missing
-    password is generated and returned. Unless ``skip_bad_rows``, any bad row imports nothing.
-
-    Raises:
-        RosterError: bad rows and not ``skip_bad_rows``; ``problems`` has line numbers.
-        ValidationError: the file is not UTF-8 CSV with a header line.
-    """
-    rows, problems = _parse_rows(_decode(data))
-    if not rows and not problems:
-        raise ValidationError(N_("The class list has no rows"), code="empty_file")
-    existing = {u for (u,) in User.select(User.username).tuples()}
-    seen: set[str] = set()
-    good: list[tuple[int, dict[str, object]]] = []
-    for line, values in rows:
-        try:
-            username = check_username(values.get("username", ""))
-            if username in existing:
-                raise Conflict(N_("Username %(username)s is already taken"), username=username)
-            if username in seen:
-                raise Conflict(
-                    N_("Username %(username)s appears twice in the file"), username=username
-                )
-            password = values.get("password") or ""
-            if password:
-                check_password(password)
-            role = check_role(values.get("role") or "learner")
-            cohort = values.get("cohort") or default_cohort or ""
-            if cohort and role == "admin":
-                raise ValidationError(N_("Only learners and instructors join cohorts"))
-            if len(cohort) > 100:
-                raise ValidationError(N_("The cohort name must have 1 to 100 characters"))
-            good.append(
-                (
-                    line,
-                    {
-                        "username": username,
-                        "display_name": check_display_name(values.get("display_name", "")),
-                        "password": password,
-                        "role": role,
-                        "cohort": cohort,
-                        "language": check_language(values.get("language")),
-                    },
-                )
-            )
-            seen.add(username)
-        except (ValidationError, Conflict) as exc:
-            problems.append(RowProblem(line, exc.message))
-    problems.sort(key=lambda p: p.line)
-    if problems and not skip_bad_rows:
-        raise RosterError(problems)
-
-    result = ImportResult(problems=problems)
-    hasher = passwords.hasher()
-    prepared = []
-    for _line, row in good:
-        generated = None
-        if not row["password"]:
-            generated = generate_password()
-        prepared.append((row, generated, hasher.hash(str(row["password"] or generated))))
-    with db.atomic():
-        cohorts: dict[str, Cohort] = {}
-        for row, generated, pw_hash in prepared:
-            user = User.create(
-                username=row["username"],
-                display_name=row["display_name"],
-                role=row["role"],
-                language=row["language"],
-                password_hash=pw_hash,
-            )
-            result.created.append((user.username, generated))
-            name = str(row["cohort"])
-            if name:
-                if name not in cohorts:
-                    cohort = Cohort.select().where(Cohort.name == name).first()
-                    if cohort is None:
-                        cohort = Cohort.create(name=name)
-                        result.cohorts_created.append(name)
-                    cohorts[name] = cohort
-                add_to_cohort(cohorts[name], user)
-    return result
-
-
-def export_roster(users: Iterable[User]) -> str:
-    """Return users as CSV text in the import format (without passwords)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["username", "display_name", "role", "cohort", "language"])
-    for user in users:
-        names = [
-            c.name for c in Cohort.select().join(CohortMember).where(CohortMember.user == user)
-        ] or [""]
-        writer.writerow(
-            [user.username, user.display_name, user.role, names[0], user.language or ""]
-        )
-    return out.getvalue()

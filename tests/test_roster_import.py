@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from edge_server import accounts
+from edge_server import accounts, roster
 from edge_server.errors import ValidationError
 from edge_server.models import Cohort, User
 from tests.conftest import form_csrf
@@ -30,7 +30,7 @@ def usernames():
 
 
 def test_good_file_creates_accounts_and_cohort(app):
-    result = accounts.import_roster(GOOD.encode())
+    result = roster.import_roster(GOOD.encode())
     assert [u for u, _ in result.created] == ["dara", "sophea", "teacher1"]
     assert usernames() == ["dara", "sophea", "teacher1"]
     cohort = Cohort.get(Cohort.name == "ថ្នាក់ A")
@@ -40,20 +40,20 @@ def test_good_file_creates_accounts_and_cohort(app):
 
 
 def test_missing_password_is_generated_and_works(app):
-    result = accounts.import_roster(GOOD.encode())
+    result = roster.import_roster(GOOD.encode())
     generated = dict(result.created)["sophea"]
     assert generated and len(generated) == 8
     assert accounts.authenticate("sophea", generated) is not None
 
 
 def test_utf8_bom_from_excel_is_accepted(app):
-    result = accounts.import_roster("\ufeff".encode() + GOOD.encode())
+    result = roster.import_roster("\ufeff".encode() + GOOD.encode())
     assert len(result.created) == 3
 
 
 def test_bad_rows_are_reported_by_line_and_nothing_is_imported(app):
-    with pytest.raises(accounts.RosterError) as info:
-        accounts.import_roster(BAD.encode())
+    with pytest.raises(roster.RosterError) as info:
+        roster.import_roster(BAD.encode())
     lines = [p.line for p in info.value.problems]
     assert lines == [3, 4, 5]
     assert "appears twice" in info.value.problems[2].message
@@ -61,7 +61,7 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(app):
 
 
 def test_skip_bad_rows_imports_the_good_ones(app):
-    result = accounts.import_roster(BAD.encode(), skip_bad_rows=True)
+    result = roster.import_roster(BAD.encode(), skip_bad_rows=True)
     assert [u for u, _ in result.created] == ["dara"]
     assert [p.line for p in result.problems] == [3, 4, 5]
     assert usernames() == ["dara"]
@@ -69,8 +69,8 @@ def test_skip_bad_rows_imports_the_good_ones(app):
 
 def test_existing_username_is_a_bad_row(app, make_user):
     make_user(username="dara")
-    with pytest.raises(accounts.RosterError) as info:
-        accounts.import_roster(GOOD.encode())
+    with pytest.raises(roster.RosterError) as info:
+        roster.import_roster(GOOD.encode())
     assert [p.line for p in info.value.problems] == [2]
     assert usernames() == ["dara"]
 
@@ -86,7 +86,7 @@ def test_existing_username_is_a_bad_row(app, make_user):
 )
 def test_unusable_files_are_refused(app, data, code):
     with pytest.raises(ValidationError) as info:
-        accounts.import_roster(data)
+        roster.import_roster(data)
     assert info.value.code == code
     assert usernames() == []
 

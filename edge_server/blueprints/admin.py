@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_babel import gettext
 
-from .. import accounts
+from .. import accounts, roster
 from ..auth import role_required
 from ..errors import KruError
 from ..health import health
@@ -138,12 +138,12 @@ def user_import():  # noqa: ANN201
         flash(gettext("Choose a CSV file first."), "error")
         return render_template("admin/import.html", result=None, problems=[]), 400
     try:
-        result = accounts.import_roster(
+        result = roster.import_roster(
             upload.read(),
             skip_bad_rows=bool(request.form.get("skip_bad_rows")),
             default_cohort=request.form.get("cohort") or None,
         )
-    except accounts.RosterError as exc:
+    except roster.RosterError as exc:
         flash(exc.localized(gettext), "error")
         return render_template("admin/import.html", result=None, problems=exc.problems), 400
     except KruError as exc:

@@ -86,14 +86,14 @@ def user_import(ctx: CliContext, csv_file, skip_bad_rows: bool, cohort: str | No
     Prints each created username with its generated password, if one was generated.
     Any bad row imports nothing unless --skip-bad-rows.
     """
-    from .. import accounts
+    from .. import roster
 
     ctx.open_site_db()
     try:
-        result = accounts.import_roster(
+        result = roster.import_roster(
             csv_file.read(), skip_bad_rows=skip_bad_rows, default_cohort=cohort
         )
-    except accounts.RosterError as exc:
+    except roster.RosterError as exc:
         for problem in exc.problems:
             click.echo(f"line {problem.line}: {problem.message}", err=True)
         raise click.ClickException(exc.message) from exc
