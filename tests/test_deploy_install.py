@@ -1,0 +1,291 @@
+"""install.sh for real: a Debian bookworm root made with debootstrap, a bundle built for this
+machine, no network inside, first boot, and the site server answering /healthz.
+
+The bookworm root is cached as a tarball in /var/cache/kru-tests (KRU_TEST_CACHE) so later
+runs skip debootstrap; from an empty cache it is made again. Needs root and debootstrap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy" / "raspberrypi"
+CACHE = Path(os.environ.get("KRU_TEST_CACHE", "/var/cache/kru-tests"))
+# What Raspberry Pi OS Lite has or install.sh needs; installed here so the chroot is offline.
+PACKAGES = (
+    "systemd,python3,python3-venv,hostapd,dnsmasq,avahi-daemon,fake-hwclock,iw,rfkill,"
+    "iproute2,logrotate,ca-certificates"
+)
+SETUP = """\
+site_name = "CTC Kampot"
+site_kind = "CTC"
+province = "Kampot"
+wifi_passphrase = "pepper-farm-77"
+admin_password = "kampot-admin-1"
+"""
+
+
+def debian_mirror() -> str:
+    """Return the Debian mirror this machine's apt uses (bookworm), else deb.debian.org."""
+    sources = [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]
+    for path in sources:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        for uri in re.findall(r"(?:^URIs:\s*|^deb\s+(?:\[[^\]]*\]\s*)?)(\S+)", text, re.M):
+            if uri.rstrip("/").endswith("/debian"):
+                return uri
+    return "http://deb.debian.org/debian"
+
+
+def bookworm_tarball() -> Path:
+    key = hashlib.sha256(PACKAGES.encode()).hexdigest()[:12]
+    tarball = CACHE / f"bookworm-minbase-{key}.tar"
+    if tarball.exists():
+        return tarball
+    CACHE.mkdir(parents=True, exist_ok=True)
+    build = CACHE / f"build-{os.getpid()}"
+    try:
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", f"--include={PACKAGES}", "bookworm", str(build)]
+            + [debian_mirror()],
+            check=True,
+            capture_output=True,
+            timeout=1500,
+        )
+        shutil.rmtree(build / "var/cache/apt/archives", ignore_errors=True)
+        partial = tarball.with_suffix(".partial")
+        subprocess.run(["tar", "-C", str(build), "-cf", str(partial), "."], check=True)
+        partial.rename(tarball)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    return tarball
+
+
+def in_root(root: Path, *command: str, net: bool = False, **kwargs) -> list[str]:  # noqa: ANN003
+    """Return argv running ``command`` chrooted in ``root`` with /proc, in its own mounts."""
+    isolate = ["unshare", "--mount", "--propagation", "private", "--fork", "--pid"]
+    if not net:
+        isolate.append("--net")  # no network: installs must come from the bundle alone
+    script = 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"'
+    return [*isolate, "sh", "-c", script, str(root), *command]
+
+
+def run_in(root: Path, *command: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        in_root(root, *command), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Every path install.sh may touch, with type, mode, owner, size and mtime."""
+    seen = {}
+    for top in (
+        "opt/kru",
+        "etc/kru",
+        "etc/systemd",
+        "var/lib/kru",
+        "usr/local/bin",
+        "etc/logrotate.d",
+    ):
+        for path in [root / top, *sorted((root / top).rglob("*"))]:
+            st = path.lstat()
+            seen[str(path.relative_to(root))] = (
+                st.st_mode,
+                st.st_uid,
+                st.st_gid,
+                st.st_size,
+                st.st_mtime_ns,
+            )
+    for name in ("etc/passwd", "etc/group"):
+        seen[name] = ((root / name).read_text(),)
+    return seen
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    env = {**os.environ, "PYTHON": sys.executable}
+    result = subprocess.run(
+        [str(DEPLOY / "build-bundle.sh"), "--target", "host", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return Path(result.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def pi(tmp_path_factory, bundle) -> dict:
+    """A bookworm root with Kru installed from the bundle; the output of both install runs."""
+    root = tmp_path_factory.mktemp("bookworm") / "root"
+    root.mkdir()
+    subprocess.run(["tar", "-C", str(root), "-xpf", str(bookworm_tarball())], check=True)
+    shutil.copytree(bundle, root / "opt/kru-bundle")
+    first = run_in(root, "/opt/kru-bundle/install.sh")
+    before = snapshot(root)
+    second = run_in(root, "/opt/kru-bundle/install.sh")
+    after = snapshot(root)
+    return {"root": root, "first": first, "second": second, "before": before, "after": after}
+
+
+@pytest.fixture(scope="module")
+def booted(pi) -> dict:
+    """The installed root after kru-firstboot.service ran with a good kru-setup.toml."""
+    root = pi["root"]
+    boot = root / "boot/firmware"
+    boot.mkdir(parents=True, exist_ok=True)
+    (boot / "kru-setup.toml").write_text(SETUP)
+    result = run_in(root, *_unit_value(root, "kru-firstboot.service", "ExecStart"))
+    return {**pi, "first_boot": result, "boot": boot}
+
+
+def test_install_succeeds_offline_and_says_what_it_did(pi):
+    first = pi["first"]
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "created the system user kru" in first.stdout
+    assert "installed Kru 0.1.0 and its libraries from the bundle" in first.stdout
+    assert "enabled kru.service" in first.stdout
+
+
+def test_second_install_changes_nothing(pi):
+    assert pi["second"].returncode == 0, pi["second"].stderr
+    assert "nothing to change" in pi["second"].stdout
+    assert pi["after"] == pi["before"]
+
+
+def test_install_lays_out_user_venv_config_and_data_dir(pi):
+    root = pi["root"]
+    assert "kru:" in (root / "etc/passwd").read_text()
+    assert (root / "opt/kru/venv/bin/kru").exists()
+    assert "port = 80" in (root / "etc/kru/kru.toml").read_text()
+    assert (root / "var/lib/kru").is_dir()
+    assert (root / "etc/systemd/system/multi-user.target.wants/kru.service").is_symlink()
+
+
+def test_units_verify_with_kru_installed(pi):
+    units = [
+        f"/etc/systemd/system/{u}"
+        for u in ("kru.service", "kru-sync.service", "kru-firstboot.service", "kru-wlan.service")
+    ]
+    result = run_in(pi["root"], "systemd-analyze", "verify", "--man=no", *units)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr.strip() == ""
+
+
+def test_damaged_bundle_is_refused_before_any_change(pi, tmp_path):
+    root = pi["root"]
+    damaged = root / "opt/kru-bundle-damaged"
+    shutil.copytree(root / "opt/kru-bundle", damaged)
+    try:
+        (damaged / "requirements.txt").write_text("kru==0.0.1\n")
+        before = snapshot(root)
+        result = run_in(root, "/opt/kru-bundle-damaged/install.sh")
+        assert result.returncode == 1
+        assert "the bundle is damaged" in result.stderr
+        assert snapshot(root) == before
+    finally:
+        shutil.rmtree(damaged)
+
+
+def _unit_value(root: Path, unit: str, key: str) -> list[str]:
+    text = (root / "etc/systemd/system" / unit).read_text()
+    return re.findall(rf"^{key}=(.*)$", text, re.M)
+
+
+def test_first_boot_unit_applies_the_setup_file(booted):
+    result = booted["first_boot"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "KRU-CTC-Kampot" in (booted["root"] / "etc/hostapd/hostapd.conf").read_text()
+    assert not (booted["boot"] / "kru-setup.toml").exists()
+
+
+def test_site_server_answers_healthz_after_first_boot(booted):
+    root = booted["root"]
+
+    # Start the server as kru.service would, on a free port of the shared network.
+    port = free_port()
+    env = ["env", "-i", "PATH=/usr/bin:/bin", f"KRU_PORT={port}", "KRU_HOST=127.0.0.1"]
+    env += _unit_value(root, "kru.service", "Environment")
+    user = _unit_value(root, "kru.service", "User")[0]
+    command = _unit_value(root, "kru.service", "ExecStart")[0].split()
+    argv = in_root(
+        root,
+        "setpriv",
+        f"--reuid={user}",
+        f"--regid={user}",
+        "--init-groups",
+        *env,
+        *command,
+        net=True,
+    )
+    server = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        body = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    body = json.load(r)
+                break
+            except OSError:
+                time.sleep(0.3)
+        assert body is not None, (
+            server.communicate(timeout=5) if server.poll() is not None else "no answer"
+        )
+        assert body["status"] == "ok"
+        assert body["database"] == "ok"
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+        server.communicate(timeout=30)
+    owners = {p.stat().st_uid for p in (root / "var/lib/kru").rglob("*")}
+    kru_uid = int(
+        next(
+            line
+            for line in (root / "etc/passwd").read_text().splitlines()
+            if line.startswith("kru:")
+        ).split(":")[2]
+    )
+    assert owners == {kru_uid}
+
+
+def test_upgrade_keeps_the_data_directory(booted):
+    root = booted["root"]
+    data = root / "var/lib/kru"
+    before = {p: p.read_bytes() for p in (data / "secrets").iterdir()}
+    database = (data / "kru.sqlite3").read_bytes()
+    (root / "opt/kru/venv/.kru-bundle").write_text("an older bundle\n")
+    result = run_in(root, "/opt/kru-bundle/install.sh")
+    assert result.returncode == 0, result.stderr
+    assert "installed Kru 0.1.0" in result.stdout
+    assert {p: p.read_bytes() for p in (data / "secrets").iterdir()} == before
+    assert (data / "kru.sqlite3").read_bytes() == database
