@@ -73,8 +73,8 @@ def media(kind: str, slug: str | None = None, **extra: Any) -> dict[str, Any]:
 
 
 def _video_bytes() -> bytes:
-    clip = EXAMPLE_MEDIA / "media" / "read-aloud.webm"
-    return clip.read_bytes() if clip.exists() else b"\x1a\x45\xdf\xa3" + b"\0" * 64
+    clip = EXAMPLE_MEDIA / "media" / "read-aloud.mp4"
+    return clip.read_bytes() if clip.exists() else b"\0\0\0\x18ftypmp42" + b"\0" * 64
 
 
 def _write(path: Path, data: bytes | str) -> None:
@@ -116,7 +116,7 @@ def write_source(
             _write(folder / name, tomli_w.dumps({"slug": slug, **title, **spec}))
             entry = {"file": name}
         elif kind == "video":
-            name = f"media/{slug}.webm"
+            name = f"media/{slug}.mp4"
             _write(folder / name, spec.pop("data", None) or _video_bytes())
             _write(folder / f"media/{slug}.km.vtt", VTT_KM)
             entry = {"file": name, "slug": slug, **title, **spec}
