@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 import click
 
 from edge_server.cli.context import CliContext, pass_ctx
 
-log = logging.getLogger(__name__)
-
 
 def sync_status(ctx: CliContext) -> dict[str, Any]:
     """Return the sync agent's status (pending events, last success) for the heartbeat."""
-    try:
-        from sync.status import sync_status as agent_status
-    except ImportError:  # the sync agent is not installed in this build
-        log.warning("sync.status is not available; the heartbeat will lack sync figures")
-        return {"device_id": None, "pending_events": None, "last_success_at": None}
+    from .status import sync_status as agent_status
+
     return dict(agent_status(ctx.settings, ctx.home))
 
 

@@ -107,3 +107,11 @@ def test_sms_log_lists_sends_newest_first(runner, fake: FakeModem) -> None:  # n
 
 def test_sms_log_when_empty(runner, fake: FakeModem) -> None:  # noqa: ANN001
     assert runner("modem", "sms-log").output == "No SMS sent yet.\n"
+
+
+def test_heartbeat_counts_the_events_waiting_for_sync(runner, fake, data_dir: Path) -> None:  # noqa: ANN001
+    from tests.sync_support import add_events, make_site
+
+    add_events(make_site(data_dir.parent, data_dir.name), 7)
+    runner("modem", "heartbeat", "--force")
+    assert "pending=7 lastsync=never" in fake.sent_sms[0][1]
