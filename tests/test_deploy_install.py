@@ -29,7 +29,8 @@ DEPLOY = ROOT / "deploy" / "raspberrypi"
 CACHE = Path(os.environ.get("KRU_TEST_CACHE", "/var/cache/kru-tests"))
 # What Raspberry Pi OS Lite has or install.sh needs; installed here so the chroot is offline.
 PACKAGES = (
-    "systemd,python3,python3-venv,hostapd,dnsmasq,avahi-daemon,fake-hwclock,iw,rfkill,"
+    "systemd,systemd-timesyncd,dbus,python3,python3-venv,hostapd,dnsmasq,avahi-daemon,"
+    "fake-hwclock,iw,rfkill,"
     "iproute2,logrotate,ca-certificates"
 )
 SETUP = """\

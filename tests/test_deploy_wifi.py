@@ -72,6 +72,7 @@ def test_site_page_shows_khmer_digits_in_khmer(client, login_as, fake_iw):
     login_as("admin")
     page = client.get("/admin/").get_data(as_text=True)
     assert "<dd>៤</dd>" in page
+    assert "ទូរស័ព្ទដែលបានភ្ជាប់" in page
 
 
 def test_site_page_warns_when_builtin_wifi_is_crowded(client, login_as, fake_iw):
