@@ -405,6 +405,8 @@ def install_pack(
                 for sha in added:
                     store.remove(sha)
                 raise
+        if existing is not None:  # files only the old version used
+            store.collect_garbage(referenced_shas())
     log.info("installed pack %s %s (%s new files)", checked.pack_id, checked.version, len(added))
     return InstallResult(
         checked.pack_id,
