@@ -1,0 +1,1 @@
+"""Kru's benchmarks: real servers on loopback driven by wrk; run ``python -m bench``."""

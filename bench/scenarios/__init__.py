@@ -1,0 +1,22 @@
+"""The benchmark scenarios, in the order a run takes them (see ``SCENARIOS``)."""
+
+from __future__ import annotations
+
+from ..core import Scenario
+from . import content, learner, lifecycle, login, sync, teach
+
+SCENARIOS: tuple[Scenario, ...] = (
+    lifecycle.STARTUP,
+    login.LOGIN_STORM,
+    content.PAGE_WEIGHT,
+    learner.COURSE_PAGE,
+    learner.LESSON_PAGE,
+    learner.EVENTS,
+    content.VIDEO,
+    teach.DASHBOARD,
+    teach.CSV_EXPORT,
+    content.SEARCH,
+    sync.SYNC_SQLITE,
+    sync.CENTRAL_POSTGRES,
+    lifecycle.SHUTDOWN,
+)
