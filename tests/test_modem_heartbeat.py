@@ -120,7 +120,7 @@ def test_failed_attempt_is_not_repeated_within_the_hour(settings, fake: FakeMode
 @pytest.mark.timeout(20)
 def test_modem_silent_at_send_is_recorded_and_does_not_hang(settings, fake: FakeModem) -> None:  # noqa: ANN001
     fake.silent = {f'AT+CMGS="{NUMBER}"'}
-    assert maybe_send_heartbeat(settings, OFFLINE) is False
+    assert maybe_send_heartbeat(settings.replace(modem__timeout_s=0.2), OFFLINE) is False
     assert sends()[0][2:4] == ("failed", f'The modem did not answer AT+CMGS="{NUMBER}"')
 
 
