@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 TMP_PREFIX = "store-"
+UPLOAD_PREFIX = "upload-"
+STALE_UPLOAD_S = 24 * 3600
 LOCK_NAME = "packs.lock"
 
 
@@ -111,6 +114,10 @@ class ContentStore:
             for tmp in self.home.tmp.glob(TMP_PREFIX + "*"):
                 tmp.unlink(missing_ok=True)
                 removed += 1
+            # Uploads a killed server left behind (live uploads are younger than a day).
+            for upload in self.home.tmp.glob(UPLOAD_PREFIX + "*"):
+                if time.time() - upload.stat().st_mtime > STALE_UPLOAD_S:
+                    shutil.rmtree(upload, ignore_errors=True)
         if removed:
             log.info("removed %s unreferenced file(s) from the content store", removed)
         return removed

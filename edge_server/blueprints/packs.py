@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
+import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -29,6 +29,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.formparser import FormDataParser
+from werkzeug.utils import secure_filename
 from wtforms.validators import ValidationError as CSRFInvalid
 
 from content_packs import install as installer
@@ -132,10 +133,12 @@ def received_upload():  # noqa: ANN201 - yields the Path of the uploaded pack
     tmp_dir.mkdir(parents=True, exist_ok=True)
     made: list[_CappedFile] = []
 
-    def factory(*_args: Any, **_kwargs: Any) -> _CappedFile:
-        fd, name = tempfile.mkstemp(prefix=UPLOAD_PREFIX, suffix=".zip", dir=tmp_dir)
-        capped = _CappedFile(os.fdopen(fd, "w+b"), limit)
-        capped.path = Path(name)  # type: ignore[attr-defined]
+    def factory(filename: str | None = None, **_kwargs: Any) -> _CappedFile:
+        # A folder per upload keeps the instructor's file name for messages.
+        folder = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX, dir=tmp_dir))
+        path = folder / (secure_filename(filename or "") or "pack.zip")
+        capped = _CappedFile(open(path, "xb"), limit)  # noqa: SIM115 - closed in finally
+        capped.path = path  # type: ignore[attr-defined]
         made.append(capped)
         return capped
 
@@ -158,7 +161,7 @@ def received_upload():  # noqa: ANN201 - yields the Path of the uploaded pack
     finally:
         for capped in made:
             capped.close()
-            capped.path.unlink(missing_ok=True)
+            shutil.rmtree(capped.path.parent, ignore_errors=True)
 
 
 def _problem_json(problem: Problem) -> dict[str, str]:
