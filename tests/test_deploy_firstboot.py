@@ -255,3 +255,22 @@ def test_setup_check_reports_a_bad_file_on_stderr(tmp_path):
     result = CliRunner().invoke(get_cli(), ["setup", "check", str(path)])
     assert result.exit_code == 1
     assert "site_kind must be TEC or CTC" in result.stderr
+
+
+def test_good_file_writes_dhcp_for_100_phones_and_captive_dns(make_pi):
+    import ipaddress
+    import re
+
+    pi = make_pi()
+    assert pi.first_boot().exit_code == 0
+    text = (pi.etc / "dnsmasq.d" / "kru.conf").read_text()
+    start, end = re.search(r"^dhcp-range=([\d.]+),([\d.]+),", text, re.M).groups()
+    assert int(ipaddress.ip_address(end)) - int(ipaddress.ip_address(start)) + 1 >= 100
+    assert "\naddress=/#/10.42.0.1\n" in text  # every name answers with the Pi
+
+
+def test_good_file_publishes_kru_local(make_pi):
+    pi = make_pi()
+    assert pi.first_boot().exit_code == 0
+    assert "10.42.0.1 kru.local" in (pi.etc / "avahi" / "hosts").read_text()
+    assert "<port>80</port>" in (pi.etc / "avahi" / "services" / "kru.service").read_text()
