@@ -238,16 +238,13 @@ class Agent:
             except (ValueError, KeyError, TypeError) as exc:
                 state.add_bytes(self.db, cost, received)
                 raise _Retry("bad_answer", "central server sent an unreadable answer") from exc
-            if acked < batch.after:
-                log.warning(
-                    "central server holds only up to seq %s of this site; resending from there",
-                    acked,
-                )
-            offset = round((server_time - batch.clock_ms) / 1000, 1)
-            state.record_ack(self.db, acked, cost, received, batch.backlog, offset)
-            result.bytes_sent += cost
             if acked < batch.last:
-                raise _Retry("not_acknowledged", f"central server acknowledged only seq {acked}", 0)
+                # 200 means every event of the batch is held; a lower acknowledgement means
+                # the central server lacks earlier events (restored from an old backup?).
+                log.warning("central server acknowledges only up to seq %s of this site", acked)
+            offset = round((server_time - batch.clock_ms) / 1000, 1)
+            state.record_ack(self.db, batch.last, batch.last, cost, received, batch.backlog, offset)
+            result.bytes_sent += cost
             result.batches += 1
             result.events_sent += len(batch.events)
             return
@@ -304,7 +301,8 @@ class Agent:
 
     def _one_batch(self, modem: dict[str, Any] | None, result: RunResult) -> bool:
         """Send the next batch; return False when nothing waits."""
-        cursor = state.read_state(self.db).cursor
+        current = state.read_state(self.db)
+        cursor = current.cursor
         batch = read_batch(
             self.db,
             device_id=self.identity.device_id,
@@ -316,6 +314,7 @@ class Agent:
         )
         if batch is None:
             return False
+        batch.acked = min(current.server_acked, cursor)
         batch.backlog = state.pending_events(self.db, batch.last)
         body = protocol.encode_batch(batch)
         if len(body) > protocol.MAX_BODY_BYTES and len(batch.events) > 1:

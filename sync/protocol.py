@@ -185,6 +185,7 @@ class Batch:
     last: int
     clock_ms: int
     backlog: int = 0
+    acked: int | None = None  # the site's last acknowledgement; below ``after`` after quarantine
     site: dict[str, Any] = field(default_factory=dict)
     modem: dict[str, Any] | None = None
     users: list[UserRecord] = field(default_factory=list)
@@ -252,6 +253,7 @@ def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
         "clock": batch.clock_ms,
         "base": base,
         "backlog": batch.backlog,
+        "acked": batch.after if batch.acked is None else batch.acked,
         "site": batch.site,
         "modem": batch.modem,
     }
@@ -408,6 +410,7 @@ def decode_batch(body: bytes) -> Batch:
             last=_int(header["last"], 1, "last"),
             clock_ms=_int(header["clock"], 1, "clock"),
             backlog=_int(header.get("backlog", 0), 1, "backlog"),
+            acked=_int(header.get("acked", header.get("after")), 1, "acked"),
             site=header.get("site") or {},
             modem=header.get("modem"),
         )

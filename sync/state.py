@@ -18,6 +18,7 @@ from edge_server.models import utcnow
 @dataclass
 class SyncState:
     cursor: int
+    server_acked: int
     last_success_at: str | None
     last_attempt_at: str | None
     last_error: str | None
@@ -34,7 +35,7 @@ def today() -> str:
 def read_state(db: Database) -> SyncState:
     """Return the single state row."""
     row = db.execute_sql(
-        "SELECT cursor, last_success_at, last_attempt_at, last_error, last_error_code, "
+        "SELECT cursor, server_acked, last_success_at, last_attempt_at, last_error, last_error_code, "
         "failures, server_backlog, clock_offset_s FROM sync_state WHERE id = 1"
     ).fetchone()
     return SyncState(*row)
@@ -80,19 +81,21 @@ def record_error(db: Database, code: str, message: str) -> None:
 def record_ack(
     db: Database,
     cursor: int,
+    server_acked: int,
     sent: int,
     received: int,
     server_backlog: int | None = None,
     clock_offset_s: float | None = None,
 ) -> None:
-    """Move the cursor to what the server acknowledged and count bytes, in one transaction."""
+    """Move the cursor past an acknowledged batch and count bytes, in one transaction."""
     with db.atomic():
         now = utcnow()
         db.execute_sql(
-            "UPDATE sync_state SET cursor = ?, last_success_at = ?, last_attempt_at = ?, "
-            "last_error = NULL, last_error_code = NULL, failures = 0, server_backlog = ?, "
-            "clock_offset_s = COALESCE(?, clock_offset_s) WHERE id = 1",
-            (cursor, now, now, server_backlog, clock_offset_s),
+            "UPDATE sync_state SET cursor = MAX(cursor, ?), server_acked = ?, "
+            "last_success_at = ?, last_attempt_at = ?, last_error = NULL, last_error_code = NULL, "
+            "failures = 0, server_backlog = ?, clock_offset_s = COALESCE(?, clock_offset_s) "
+            "WHERE id = 1",
+            (cursor, server_acked, now, now, server_backlog, clock_offset_s),
         )
         add_bytes(db, sent, received)
 

@@ -40,9 +40,7 @@ SITE_DEFAULTS = {
 def clean_env(**extra: str) -> dict[str, str]:
     """Return os.environ without KRU_* variables, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KRU_")}
-    env.update(
-        KRU_AUTH_HASH_MEMORY_KIB="1024", KRU_AUTH_HASH_TIME_COST="1", KRU_MODEM_PORT="none"
-    )
+    env.update(KRU_AUTH_HASH_MEMORY_KIB="1024", KRU_AUTH_HASH_TIME_COST="1", KRU_MODEM_PORT="none")
     env.update(extra)
     return env
 
@@ -169,8 +167,14 @@ def _catalog(db, course: str, items: int) -> None:  # noqa: ANN001
         db.execute_sql(
             "INSERT INTO items (key, module_id, course_id, slug, type, title_km, title_en) "
             "VALUES (?, ?, ?, ?, 'lesson', ?, ?)",
-            (f"{pack}/item{i + 1}", module_pk, course_pk, f"item{i + 1}", f"មេរៀន {i + 1}",
-             f"Lesson {i + 1}"),
+            (
+                f"{pack}/item{i + 1}",
+                module_pk,
+                course_pk,
+                f"item{i + 1}",
+                f"មេរៀន {i + 1}",
+                f"Lesson {i + 1}",
+            ),
         )
 
 
@@ -201,8 +205,15 @@ class CentralServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [KRU, "--data-dir", str(self.data_dir), "central", "serve", "--port",
-                 str(self.port)],
+                [
+                    KRU,
+                    "--data-dir",
+                    str(self.data_dir),
+                    "central",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -241,8 +252,18 @@ class CentralServer:
     def provision(self, site: Site, name: str | None = None, province: str = "Kandal") -> str:
         """Register ``site`` and import its provisioning file; return the device id."""
         path = site.home.root.parent / f"{site.home.root.name}-provisioning.toml"
-        self.cli("device", "add", "--name", name or site.settings["site_name"], "--province",
-                 province, "--url", self.url, "-o", str(path))
+        self.cli(
+            "device",
+            "add",
+            "--name",
+            name or site.settings["site_name"],
+            "--province",
+            province,
+            "--url",
+            self.url,
+            "-o",
+            str(path),
+        )
         out = subprocess.run(
             [KRU, "--data-dir", str(site.home.root), "sync", "provision", str(path)],
             env=site.env(),
@@ -294,7 +315,12 @@ class LossyProxy:
     """A threaded TCP proxy that delays, drops connections and cuts them mid-stream."""
 
     def __init__(
-        self, target_port: int, *, drop: float = 0.2, cut: float = 0.2, delay: float = 0.02,
+        self,
+        target_port: int,
+        *,
+        drop: float = 0.2,
+        cut: float = 0.2,
+        delay: float = 0.02,
         seed: int = 7,
     ) -> None:
         self.target_port = target_port

@@ -49,7 +49,10 @@ def test_sync_status_reports_nothing_pending_after_a_run(tmp_path, central):  # 
     assert run_agent(site, "").returncode == 0
     out = subprocess.run(
         [KRU, "--data-dir", str(site.home.root), "sync", "status"],
-        env=site.env(), capture_output=True, text=True, check=True,
+        env=site.env(),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     status = json.loads(out.stdout)
     assert status["pending_events"] == 0

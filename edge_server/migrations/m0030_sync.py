@@ -16,6 +16,7 @@ def apply(db: Database) -> None:
             """CREATE TABLE sync_state (
                 id INTEGER PRIMARY KEY CHECK (id = 1),
                 cursor INTEGER NOT NULL DEFAULT 0,
+                server_acked INTEGER NOT NULL DEFAULT 0,
                 last_success_at TEXT,
                 last_attempt_at TEXT,
                 last_error TEXT,

@@ -303,7 +303,13 @@ def ingest_batch(
                     None,
                     [
                         (
-                            (Device.acked_seq >= batch.after) & (Device.acked_seq < batch.last),
+                            (
+                                Device.acked_seq
+                                >= min(
+                                    batch.after, batch.after if batch.acked is None else batch.acked
+                                )
+                            )
+                            & (Device.acked_seq < batch.last),
                             batch.last,
                         )
                     ],
