@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from tests.sync_support import (
     CentralServer,
-    LossyProxy,
     add_events,
     central_counts,
     make_site,
     run_agent,
-    start_agent,
-    wait_until,
 )
 
 
