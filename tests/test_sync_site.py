@@ -1,0 +1,172 @@
+"""The site side of sync: identity, provisioning, status, the admin panel, the daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from edge_server.datahome import DataHome
+from sync import identity
+from tests.sync_support import (
+    KRU,
+    CentralServer,
+    add_events,
+    central_counts,
+    make_site,
+    wait_until,
+)
+
+PROVISIONING = """central_url = "https://central.example.gov.kh"
+device_id = "site-0123456789abcdef0123"
+secret = "{secret}"
+name = "TEC Kampot"
+"""
+
+
+def test_an_unprovisioned_site_makes_its_own_private_identity(tmp_path):  # noqa: ANN001
+    home = DataHome(tmp_path / "a").ensure()
+    made = identity.load_identity(home, machine_id="m1")
+    path = home.secrets / identity.IDENTITY_FILE
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert identity.load_identity(home, machine_id="m1") == made
+    assert not made.provisioned
+
+
+def test_two_sites_never_share_an_identity(tmp_path):  # noqa: ANN001
+    one = identity.load_identity(DataHome(tmp_path / "a").ensure(), machine_id="m")
+    two = identity.load_identity(DataHome(tmp_path / "b").ensure(), machine_id="m")
+    assert one.device_id != two.device_id
+    assert one.secret != two.secret
+
+
+def test_a_pi_cloned_from_an_image_with_an_identity_makes_a_new_one(tmp_path):  # noqa: ANN001
+    home = DataHome(tmp_path / "image").ensure()
+    original = identity.load_identity(home, machine_id="built-on-this")
+    clone = identity.load_identity(home, machine_id="another-pi")
+    assert clone.device_id != original.device_id
+
+
+def test_sync_provision_replaces_the_identity(tmp_path, runner, data_dir):  # noqa: ANN001
+    path = tmp_path / "p.toml"
+    path.write_text(PROVISIONING.format(secret="ab" * 32))
+    result = runner("sync", "provision", str(path))
+    assert result.exit_code == 0, result.output
+    got = identity.load_identity(DataHome(data_dir), machine_id="any")
+    assert got.device_id == "site-0123456789abcdef0123"
+    assert got.central_url == "https://central.example.gov.kh"
+    assert got.provisioned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not toml [",
+        PROVISIONING.format(secret="short"),
+        PROVISIONING.format(secret="ab" * 32).replace("https://", "ftp://"),
+    ],
+)
+def test_a_bad_provisioning_file_is_refused_and_changes_nothing(tmp_path, runner, data_dir, text):  # noqa: ANN001, E501
+    home = DataHome(data_dir).ensure()
+    before = identity.load_identity(home, machine_id=identity.current_machine_id())
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    result = runner("sync", "provision", str(path))
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Provisioning file")
+    assert identity.load_identity(home, machine_id=identity.current_machine_id()) == before
+
+
+def test_sync_status_prints_the_promised_keys(runner):  # noqa: ANN001
+    result = runner("sync", "status")
+    status = json.loads(result.output)
+    for key in (
+        "device_id",
+        "pending_events",
+        "last_success_at",
+        "last_error",
+        "last_attempt_at",
+        "bytes_today",
+        "budget_bytes",
+        "central_url",
+    ):
+        assert key in status
+
+
+def test_sync_run_without_a_central_server_exits_1_with_one_line(runner):  # noqa: ANN001
+    result = runner("sync", "run")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Not caught up (not_configured")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_admin_page_shows_the_sync_panel(app, client, login_as):  # noqa: ANN001
+    login_as("admin")
+    client.post("/language", data={"lang": "en", "csrf_token": _token(client)})
+    html = client.get("/admin/").get_data(as_text=True)
+    assert 'id="sync"' in html
+    assert "Events waiting" in html
+
+
+def _token(client) -> str:  # noqa: ANN001
+    return client.get("/api/v1/session").get_json()["csrf_token"]
+
+
+def test_device_add_writes_a_private_provisioning_file(tmp_path):  # noqa: ANN001
+    central = CentralServer(tmp_path / "central")
+    out = tmp_path / "p.toml"
+    result = central.cli(
+        "device", "add", "--name", "TEC Kampot", "--url", "https://c.example", "-o", str(out)
+    )
+    device_id = result.stdout.splitlines()[0]
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert identity.read_provisioning_file(out).device_id == device_id
+
+
+def test_device_add_without_a_url_is_refused(tmp_path):  # noqa: ANN001
+    central = CentralServer(tmp_path / "central")
+    result = central.cli("device", "add", "--name", "TEC", check=False)
+    assert result.returncode == 1
+    assert "URL" in result.stderr
+
+
+def test_central_user_add_refuses_a_short_password(tmp_path):  # noqa: ANN001
+    central = CentralServer(tmp_path / "central")
+    result = central.cli("user", "add", "--username", "ana", "--password", "x", check=False)
+    assert result.returncode == 1
+    assert "at least 8 characters" in result.stderr
+
+
+@pytest.mark.slow
+def test_daemon_syncs_when_woken(tmp_path):  # noqa: ANN001
+    central = CentralServer(tmp_path / "central").start()
+    site = make_site(tmp_path, "daemon-site")
+    central.provision(site)
+    site.open().close()  # migrate first: two processes must not race to create the schema
+    env = site.env()
+    env["KRU_SYNC_INTERVAL_S"] = "3600"
+    daemon = subprocess.Popen(
+        [KRU, "--data-dir", str(site.home.root), "sync", "daemon"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: (site.home.root / "sync-daemon.pid").exists())
+        ids = add_events(site, 30)
+        subprocess.run(
+            [KRU, "--data-dir", str(site.home.root), "sync", "now"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        wait_until(lambda: central_counts(central.data_dir)["total"] == len(ids), timeout=30)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=20)
+        central.stop()
+    assert not (site.home.root / "sync-daemon.pid").exists()
+    assert os.path.exists(central.data_dir / "central.sqlite3")
