@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -41,6 +42,11 @@ QUICK_SITE = {"events": 5_000, "search_lessons": 100, "video_bytes": 4 * 1024 * 
 SERVER_ENV = {"KRU_AUTH_LOGIN_LIMIT_PER_ADDRESS": "100000 per minute", "KRU_LOG_LEVEL": "WARNING"}
 
 
+# Every run starts the server, signs the class in (the sessions later scenarios use) and
+# stops the server at the end.
+ALWAYS = ("startup", "login_storm", "shutdown")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     names = [s.name for s in SCENARIOS]
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
@@ -50,7 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         nargs="+",
         choices=names,
         metavar="NAME",
-        help=f"run only these scenarios (startup and shutdown always run): {', '.join(names)}",
+        help=f"run only these scenarios (plus {', '.join(ALWAYS)}): {', '.join(names)}",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     parser.add_argument(
@@ -64,7 +70,7 @@ def run_scenarios(bench: Bench, only: set[str] | None) -> dict[str, Any]:
     """Run the scenarios in order; one failing never stops the others."""
     outcomes: dict[str, Any] = {}
     for scenario in SCENARIOS:
-        if only and scenario.name not in only | {"startup", "shutdown"}:
+        if only and scenario.name not in only | set(ALWAYS):
             continue
         log.info("scenario %s: %s", scenario.name, scenario.title)
         began = time.monotonic()
@@ -85,6 +91,8 @@ def run_scenarios(bench: Bench, only: set[str] | None) -> dict[str, Any]:
                 break
         outcome["title"] = scenario.title
         outcome["seconds"] = round(time.monotonic() - began, 1)
+        # Other programs on the machine take CPU from the server and wrk; keep the evidence.
+        outcome["load_average_after"] = round(os.getloadavg()[0], 2)
         outcomes[scenario.name] = outcome
         log.info("  %s %s", outcome["status"], outcome["figures"])
     return outcomes
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     except LoadToolMissing as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
+    machine = report.machine()  # the load average before the run, too
     site_size = QUICK_SITE if args.quick else FULL_SITE
     workdir = Path(tempfile.mkdtemp(prefix="kru-bench-"))
     log.info("building the benchmark site in %s (%s)", workdir, site_size)
@@ -119,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "mode": "quick" if args.quick else "full",
         "commit": report.git_commit(ROOT),
-        "machine": report.machine(),
+        "machine": machine,
         "site": {**site_size, "events_stored": site.events, "build_s": site.timings_s},
         "scenarios": outcomes,
         "table": rows,
@@ -131,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick and not args.only and not args.no_docs:
         header = (
             f"Measured {path.stem} on {results['machine']['cpus']} cores "
-            f"({results['machine']['cpu'] or 'unknown CPU'}), commit {results['commit']}."
+            f"({machine['cpu'] or 'unknown CPU'}), commit {results['commit']}, "
+            f"load average {machine['load_average'][0]} before the run."
         )
         if report.update_docs(DOC, table, header):
             print(f"updated {DOC.relative_to(ROOT)}")

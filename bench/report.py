@@ -30,6 +30,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
         "cpu": model,
         "python": platform.python_version(),

@@ -1,8 +1,9 @@
 -- Stream one media file as phones' video players do: Range requests for successive chunks.
--- args: path, file size in bytes, chunk size in bytes
+-- args: sessions file, path, file size in bytes, chunk size in bytes
 local path, size, chunk, pos
 
 function init(args)
+  sessions = read_sessions(args[1])
   path = args[2]
   size = tonumber(args[3])
   chunk = tonumber(args[4])
@@ -18,5 +19,6 @@ function request()
   if pos >= size then
     pos = 0
   end
-  return wrk.format("GET", path, { Range = range })
+  local s = next_session()
+  return wrk.format("GET", path, { Range = range, Cookie = s.cookie })
 end

@@ -14,7 +14,7 @@ import requests
 
 from .. import client
 from ..core import Bench, NotAvailable, Scenario, Target
-from ..load import run_wrk
+from ..load import run_wrk, write_sessions
 from ..server import RssSampler
 from ..sitedata import KHMER_WORDS
 
@@ -136,19 +136,26 @@ def video(bench: Bench) -> dict[str, Any]:
     if not sha:
         raise NotAvailable("the benchmark video was not installed")
     path = f"/c/{sha}/video.webm"
+    if not bench.sessions:
+        raise RuntimeError("no signed-in learners (the login storm failed)")
     probe = requests.get(
-        bench.url + path, headers={"Range": "bytes=0-99"}, timeout=client.TIMEOUT, stream=True
+        bench.url + path,
+        headers={"Range": "bytes=0-99", "Cookie": bench.sessions[0][0]},
+        timeout=client.TIMEOUT,
+        stream=True,
+        allow_redirects=False,
     )
     probe.close()
     if probe.status_code == 404:
         raise NotAvailable(f"content is not served at /c/<sha256> ({path} answers 404)")
     if probe.status_code != 206:
         raise RuntimeError(f"a Range request answered {probe.status_code}, not 206")
+    sessions = write_sessions(bench.workdir / "sessions.tsv", bench.sessions)
     with RssSampler(bench.server.pid) as sampler:
         result = run_wrk(
             bench.url,
             "video",
-            ["-", path, str(bench.site.video_bytes), str(VIDEO_CHUNK)],
+            [str(sessions), path, str(bench.site.video_bytes), str(VIDEO_CHUNK)],
             connections=VIDEO_CLIENTS,
             duration_s=bench.durations.load_s,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -48,6 +49,7 @@ def dashboard(bench: Bench) -> dict[str, Any]:
 
 def csv_export(bench: Bench) -> dict[str, Any]:
     path = f"/teach/cohorts/{bench.site.cohort_id}/events.csv"
+    began = time.monotonic()
     with RssSampler(bench.server.pid, interval=0.02) as sampler:
         response = _instructor_get(bench, path, stream=True)
         if response.status_code == 404:
@@ -62,6 +64,7 @@ def csv_export(bench: Bench) -> dict[str, Any]:
             size += len(chunk)
             lines += chunk.count(b"\n")
         response.close()
+    total_s = time.monotonic() - began
     if response.status_code != 200:
         raise RuntimeError(f"{path} answered {response.status_code}")
     return {
@@ -69,6 +72,7 @@ def csv_export(bench: Bench) -> dict[str, Any]:
         "rows": lines - 1,
         "csv_mb": round(size / MB, 1),
         "first_byte_s": round(first_byte_s or 0.0, 3),
+        "total_s": round(total_s, 2),
         "rss_growth_mb": round(sampler.growth / MB, 1),
         "chunked": response.headers.get("Transfer-Encoding") == "chunked"
         or "Content-Length" not in response.headers,
