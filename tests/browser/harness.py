@@ -164,3 +164,82 @@ def renders_with_bundled_font(report: dict[str, Any]) -> bool:
         and abs(report["pageWidth"] - report["bundledWidth"]) < 0.5
         and abs(report["pageWidth"] - report["fallbackWidth"]) > 5
     )
+
+
+# --- accessibility -------------------------------------------------------------------------
+
+# axe-core comes from the npm registry, installed by ./dev.sh test into the virtualenv
+# (never fetched by a test); it is injected into the page from there.
+AXE_JS = Path(sys.prefix) / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(page: Any) -> dict[str, list[str]]:
+    """Run axe-core's WCAG 2.1 A/AA rules on ``page``; return {rule id: [element selectors]}.
+
+    Raises:
+        RuntimeError: axe-core is not installed (./dev.sh test installs it).
+    """
+    if not AXE_JS.exists():
+        raise RuntimeError(f"{AXE_JS} is missing; ./dev.sh test installs axe-core from npm")
+    page.add_script_tag(path=str(AXE_JS))
+    return page.evaluate(
+        """async (tags) => {
+             const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+             return Object.fromEntries(result.violations.map(
+               v => [v.id, v.nodes.map(n => n.target.join(" "))]));
+           }""",
+        AXE_TAGS,
+    )
+
+
+# Marks every control a keyboard user must reach, presses Tab until focus comes back round,
+# and returns the controls never focused (a radio group counts once, as the browser does).
+_MARK_CONTROLS = """
+() => {
+  const selector = "a[href], button, input, select, textarea, iframe, [tabindex]";
+  const shown = el => !el.disabled && el.type !== "hidden" && el.tabIndex >= 0
+    && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  const controls = [...document.querySelectorAll(selector)].filter(shown);
+  const groups = new Map();
+  controls.forEach((el, i) => {
+    const key = el.type === "radio" ? "radio:" + el.name : "el:" + i;
+    el.dataset.kruKey = key;
+    groups.set(key, (el.outerHTML.match(/^<[^>]*>/) || [""])[0].slice(0, 120));
+  });
+  window.__kruFocused = new Set();
+  window.__kruUnmarked = [];
+  document.addEventListener("focusin", e => {
+    const el = e.target;
+    if (el.dataset && el.dataset.kruKey) {
+      window.__kruFocused.add(el.dataset.kruKey);
+      const style = getComputedStyle(el);
+      const html = groups.get(el.dataset.kruKey);
+      const unmarked = style.outlineStyle === "none" && style.boxShadow === "none";
+      if (unmarked && !window.__kruUnmarked.includes(html)) {
+        window.__kruUnmarked.push(html);
+      }
+    }
+  });
+  return Object.fromEntries(groups);
+}
+"""
+
+
+def keyboard_report(page: Any) -> dict[str, list[str]]:
+    """Tab through ``page``; return controls never reached and those focused without a mark."""
+    controls = page.evaluate(_MARK_CONTROLS)
+    for _ in range(len(controls) + 10):
+        page.keyboard.press("Tab")
+    reached = set(page.evaluate("[...window.__kruFocused]"))
+    return {
+        "unreachable": [html for key, html in controls.items() if key not in reached],
+        "no_focus_mark": page.evaluate("window.__kruUnmarked"),
+    }
+
+
+def horizontal_overflow(page: Any) -> int:
+    """Return how many CSS pixels the page is wider than the window (0: no sideways scroll)."""
+    return page.evaluate(
+        "Math.max(0, document.documentElement.scrollWidth - document.documentElement.clientWidth)"
+    )
