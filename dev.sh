@@ -77,11 +77,23 @@ cmd_lint() {
     "$VENV/bin/ruff" format --check .
 }
 
+axe_core() {
+    # axe-core for the browser tests' accessibility checks: from the npm registry into the
+    # virtualenv, injected into pages from there (never fetched by a test).
+    if [ ! -f "$VENV/npm/node_modules/axe-core/axe.min.js" ]; then
+        command -v npm >/dev/null 2>&1 || apt_install npm
+        log "npm install axe-core"
+        npm install --prefix "$VENV/npm" --no-save --no-audit --no-fund --no-package-lock \
+            axe-core@4 >/dev/null
+    fi
+}
+
 cmd_test() {
     # System packages the suite drives for real: Chromium for browser tests, shellcheck and
     # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media.
     apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2
     venv test
+    axe_core
     start_postgres
     cmd_lint
     set +e
