@@ -170,3 +170,9 @@ def test_daemon_syncs_when_woken(tmp_path):  # noqa: ANN001
         central.stop()
     assert not (site.home.root / "sync-daemon.pid").exists()
     assert os.path.exists(central.data_dir / "central.sqlite3")
+
+
+def test_sync_panel_speaks_khmer_by_default(app, client, login_as):  # noqa: ANN001
+    login_as("admin")
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "ធ្វើសមកាលកម្មឥឡូវនេះ" in html  # "Sync now"
