@@ -35,6 +35,7 @@ BLUEPRINTS = [
     "edge_server.blueprints.teach:bp",
     "edge_server.blueprints.api_learning:bp",
     "edge_server.blueprints.portal:bp",
+    "edge_server.blueprints.compress:bp",
 ]
 
 # Page titles of HTTP errors, translated when shown.

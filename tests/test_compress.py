@@ -1,0 +1,58 @@
+"""Pages and JSON are gzipped for phones that accept it; files and media are not."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from tests.learning_catalog import LESSON, make_catalog
+
+GZIP = {"Accept-Encoding": "gzip, deflate"}
+
+
+@pytest.fixture
+def lesson_url(app, login_as) -> str:  # noqa: ANN001
+    make_catalog(open_course=True)
+    login_as("learner")
+    pack, _, slug = LESSON.partition("/")
+    return f"/learn/items/{pack}/{slug}"
+
+
+def test_page_is_gzipped_when_the_phone_accepts_it(client, lesson_url):
+    plain = client.get(lesson_url).data
+    response = client.get(lesson_url, headers=GZIP)
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert (
+        gzip.decompress(response.data).split(b'name="csrf-token"')[0]
+        == plain.split(b'name="csrf-token"')[0]
+    )
+
+
+def test_gzipped_page_is_smaller_on_the_wire(client, lesson_url):
+    plain = client.get(lesson_url)
+    packed = client.get(lesson_url, headers=GZIP)
+    assert int(packed.headers["Content-Length"]) < int(plain.headers["Content-Length"]) / 2
+
+
+def test_gzipped_page_says_it_varies_by_accept_encoding(client, lesson_url):
+    assert "Accept-Encoding" in client.get(lesson_url, headers=GZIP).headers["Vary"]
+
+
+def test_page_is_plain_without_accept_encoding(client, lesson_url):
+    response = client.get(lesson_url)
+    assert "Content-Encoding" not in response.headers
+    assert response.data.startswith(b"<!doctype html>")
+
+
+def test_static_files_are_sent_as_they_are(client):
+    response = client.get("/static/css/kru.css", headers=GZIP)
+    assert "Content-Encoding" not in response.headers
+    assert b"{" in response.data
+    response.close()
+
+
+def test_small_json_answers_are_not_worth_compressing(client):
+    response = client.get("/api/v1/session", headers=GZIP)
+    assert "Content-Encoding" not in response.headers
+    assert "csrf_token" in response.get_json()
