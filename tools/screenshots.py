@@ -1,0 +1,170 @@
+"""Regenerate docs/screenshots/*.png: the main pages on a 360x740 phone, in Khmer and English.
+
+    .venv/bin/python tools/screenshots.py                 # all pages into docs/screenshots/
+    .venv/bin/python tools/screenshots.py --only login --out /tmp/shots
+
+Starts a throw-away demo site (``kru serve`` on a free port), lets learner1 study a little so
+the progress pages have something to show, then photographs each page with Debian's Chromium.
+PNGs are reduced to a 64-colour palette so the whole folder stays well under 2 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PIL import Image  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.browser.harness import (  # noqa: E402
+    launch_chromium,
+    new_phone_context,
+    sign_in,
+    start_demo_site,
+)
+
+log = logging.getLogger("screenshots")
+
+OUT = ROOT / "docs" / "screenshots"
+LANGUAGES = ("km", "en")
+LOCALES = {"km": "km-KH", "en": "en-GB"}  # also the language of the browser's own widgets
+ITEM = "/learn/items/classroom-reading/"
+BAD_CLASS_LIST = "username,display_name\nsokha,សុខា ចាន់\nbad name!,ឈ្មោះ\n"
+
+
+def _import_with_a_bad_row(page: Any) -> None:
+    page.set_input_files(
+        "#file",
+        files=[{"name": "class.csv", "mimeType": "text/csv", "buffer": BAD_CLASS_LIST.encode()}],
+    )
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    page.locator("#problems").scroll_into_view_if_needed()
+
+
+# (file name, who signs in, path, what to do on the page before the photo)
+PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
+    ("login", None, "/login", None),
+    ("learner-home", "learner1", "/learn/", None),
+    ("course", "learner1", "/learn/courses/classroom-reading/classroom-reading", None),
+    ("lesson", "learner1", ITEM + "reading-aloud", None),
+    ("video", "learner1", ITEM + "read-aloud-video", None),
+    ("quiz", "learner1", ITEM + "check-groups", None),
+    ("my-progress", "learner1", "/learn/progress", None),
+    ("cohort-dashboard", "instructor", "/teach/cohorts/1", None),
+    ("pack-upload", "instructor", "/packs/upload", None),
+    ("site-status", "admin", "/admin/", None),
+    ("class-list-import", "admin", "/admin/users/import", _import_with_a_bad_row),
+]
+
+
+NEEDS_PROGRESS = {"learner-home", "course", "my-progress", "cohort-dashboard"}
+
+
+def _study_a_little(browser: Any, url: str) -> None:
+    """Let learner1 finish two items and fail then pass a quiz, so progress pages show data."""
+    context = new_phone_context(browser, url)
+    try:
+        page = context.new_page()
+        sign_in(page, "learner1")
+        for slug in ("reading-classroom", "routines-and-rules"):
+            page.goto(ITEM + slug)
+            page.locator("#mark-done").click()
+            page.wait_for_function("KruEvents.pending() === 0")
+        for choice in ("read-fast", "show-cover"):
+            page.goto(ITEM + "check-groups")
+            page.check(f"input[name='q-before-reading'][value='{choice}']")
+            page.check("input[name='q-pair-roles'][value='swap-roles']")
+            page.check("input[name='q-same-story'][value='true']")
+            with page.expect_navigation():
+                page.locator("form.quiz button[type=submit]").click()
+    finally:
+        context.close()
+
+
+def _use_language(page: Any, lang: str) -> None:
+    if page.locator("html").get_attribute("lang") != lang:
+        with page.expect_navigation():
+            page.locator(f"header button[name=lang][value={lang}]").click()
+
+
+def save_png(png: bytes, path: Path, colours: int = 64) -> int:
+    """Write ``png`` reduced to a palette of ``colours``; return the file's size in bytes."""
+    import io
+
+    with Image.open(io.BytesIO(png)) as image:
+        small = image.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT)
+        small.save(path, format="PNG", optimize=True)
+    return path.stat().st_size
+
+
+def capture(browser: Any, url: str, out: Path, only: set[str] | None = None) -> list[Path]:
+    """Photograph every page of ``PAGES`` (or those named in ``only``) in each language."""
+    written: list[Path] = []
+    for lang in LANGUAGES:
+        contexts: dict[str | None, Any] = {}
+        try:
+            for name, user, path, prepare in PAGES:
+                if only and name not in only:
+                    continue
+                if user not in contexts:
+                    contexts[user] = new_phone_context(browser, url, locale=LOCALES[lang])
+                    page = contexts[user].new_page()
+                    if user:
+                        sign_in(page, user)
+                    else:
+                        page.goto("/login")
+                    _use_language(page, lang)
+                page = contexts[user].pages[0]
+                page.goto(path)
+                if prepare:
+                    prepare(page)
+                page.evaluate("document.fonts.ready.then(() => true)")
+                page.wait_for_load_state("networkidle")
+                target = out / f"{lang}-{name}.png"
+                size = save_png(page.screenshot(animations="disabled"), target)
+                log.info("%s (%d KB)", target, size // 1024)
+                written.append(target)
+        finally:
+            for context in contexts.values():
+                context.close()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start a demo site, photograph the pages, and write them to ``--out``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="Folder for the PNG files.")
+    names = ", ".join(p[0] for p in PAGES)
+    parser.add_argument("--only", action="append", help=f"Only this page (repeatable): {names}")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="kru-shots-") as tmp:
+        site = start_demo_site(Path(tmp))
+        try:
+            with sync_playwright() as playwright:
+                browser = launch_chromium(playwright)
+                try:
+                    if not args.only or set(args.only) & NEEDS_PROGRESS:
+                        _study_a_little(browser, site.url)
+                    files = capture(browser, site.url, args.out, set(args.only or ()))
+                finally:
+                    browser.close()
+        finally:
+            site.stop()
+    total = sum(f.stat().st_size for f in files)
+    log.info("%d screenshots, %d KB in all", len(files), total // 1024)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
