@@ -27,5 +27,5 @@ def test_every_command_has_help():
     gen = _gen()
     from edge_server.cli.main import get_cli
 
-    for path, cmd in gen._walk(get_cli(), ["kru"]):
+    for path, cmd, _ctx in gen._walk(get_cli(), ["kru"]):
         assert (cmd.help or "").strip(), f"{' '.join(path)} has no help text"

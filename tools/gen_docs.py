@@ -18,11 +18,20 @@ from edge_server.cli.main import get_cli  # noqa: E402
 from edge_server.settings import SETTINGS  # noqa: E402
 
 
-def _walk(cmd: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
-    found = [(path, cmd)]
+def _walk(
+    cmd: click.Command, path: list[str], parent: click.Context | None = None
+) -> list[tuple[list[str], click.Command, click.Context]]:
+    """Return every command under ``cmd`` with a context chained to its parent's.
+
+    The chain matters: subcommands inherit the root's ``-h/--help`` option names, and
+    click caches the help option, so a context without its parent would print differently
+    depending on what ran before.
+    """
+    ctx = click.Context(cmd, info_name=path[-1], parent=parent, **cmd.context_settings)
+    found = [(path, cmd, ctx)]
     if isinstance(cmd, click.Group):
         for name in sorted(cmd.commands):
-            found += _walk(cmd.commands[name], [*path, name])
+            found += _walk(cmd.commands[name], [*path, name], ctx)
     return found
 
 
@@ -36,8 +45,7 @@ def cli_markdown() -> str:
         "",
     ]
     root = get_cli()
-    for path, cmd in _walk(root, ["kru"]):
-        ctx = click.Context(cmd, info_name=" ".join(path))
+    for path, cmd, ctx in _walk(root, ["kru"]):
         lines += [f"## `{' '.join(path)}`", "", "```text", cmd.get_help(ctx).rstrip(), "```", ""]
     return "\n".join(lines)
 
