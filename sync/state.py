@@ -35,8 +35,8 @@ def today() -> str:
 def read_state(db: Database) -> SyncState:
     """Return the single state row."""
     row = db.execute_sql(
-        "SELECT cursor, server_acked, last_success_at, last_attempt_at, last_error, last_error_code, "
-        "failures, server_backlog, clock_offset_s FROM sync_state WHERE id = 1"
+        "SELECT cursor, server_acked, last_success_at, last_attempt_at, last_error, "
+        "last_error_code, failures, server_backlog, clock_offset_s FROM sync_state WHERE id = 1"
     ).fetchone()
     return SyncState(*row)
 
