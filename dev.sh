@@ -3,6 +3,7 @@
 #   ./dev.sh demo [kru demo options]   install into .venv and serve demo data
 #   ./dev.sh test [pytest options]     install test dependencies and run the whole suite
 #   ./dev.sh lint                      ruff check + ruff format --check
+#   ./dev.sh bench [--quick]           build a benchmark site, load it with wrk, write bench/results
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -91,7 +92,7 @@ axe_core() {
 cmd_test() {
     # System packages the suite drives for real: Chromium for browser tests, shellcheck and
     # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media.
-    apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2
+    apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk
     venv test
     axe_core
     start_postgres
@@ -104,12 +105,24 @@ cmd_test() {
         echo "dev.sh: pytest collected no tests; that is a failure here" >&2
         exit 1
     fi
+    if [ "$rc" -eq 0 ] && [ "${CI:-}" = "true" ]; then
+        # Keep the benchmarks from rotting; the figures of a quick run are not compared.
+        "$VENV/bin/python" -m bench --quick --no-docs || rc=$?
+    fi
     exit "$rc"
+}
+
+cmd_bench() {
+    apt_install wrk
+    venv test
+    start_postgres
+    exec "$VENV/bin/python" -m bench "$@"
 }
 
 case "${1:-}" in
     demo) shift; cmd_demo "$@" ;;
     test) shift; cmd_test "$@" ;;
     lint) shift; cmd_lint ;;
-    *) echo "usage: ./dev.sh demo|test|lint [args]" >&2; exit 2 ;;
+    bench) shift; cmd_bench "$@" ;;
+    *) echo "usage: ./dev.sh demo|test|lint|bench [args]" >&2; exit 2 ;;
 esac

@@ -19,6 +19,8 @@ from ..core import Bench, NotAvailable, Scenario, Target
 from ..server import KRU, free_port, wait_until_ready
 
 SITES_AT_ONCE = 4
+# Each of the 4 sites pushes this many events (100,000 in all); the figure is a rate.
+EVENTS_PER_SITE = 25_000
 PG_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/kru_bench"
 
 
@@ -89,13 +91,23 @@ def _pending(site_dir: Path) -> dict[str, Any]:
     return json.loads(_kru(site_dir, "sync", "status", env=_env()))
 
 
-def _copy_site(src: Path, dest: Path) -> Path:
-    """Copy a site's database with SQLite's online backup (the server may be running)."""
+def _copy_site(src: Path, dest: Path, keep_events: int | None = None) -> Path:
+    """Copy a site's database with SQLite's online backup (the server may be running).
+
+    ``keep_events`` keeps only the oldest events of the copy.
+    """
     dest.mkdir(parents=True)
     source = sqlite3.connect(src / "kru.sqlite3")
     target = sqlite3.connect(dest / "kru.sqlite3")
     try:
         source.backup(target)
+        if keep_events is not None:
+            with target:
+                target.execute(
+                    "DELETE FROM events WHERE seq > (SELECT seq FROM events ORDER BY seq "
+                    "LIMIT 1 OFFSET ?)",
+                    (keep_events - 1,),
+                )
     finally:
         target.close()
         source.close()
@@ -161,7 +173,7 @@ def central_postgres(bench: Bench) -> dict[str, Any]:
     _check_available()
     url = _postgres_url()
     sites = [
-        _copy_site(bench.site.data_dir, bench.workdir / f"pg-site-{n}")
+        _copy_site(bench.site.data_dir, bench.workdir / f"pg-site-{n}", EVENTS_PER_SITE)
         for n in range(1, SITES_AT_ONCE + 1)
     ]
     with Central(bench.workdir / "central-pg", database_url=url) as central:
