@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from peewee import Database, PostgresqlDatabase
+from peewee import Database, PostgresqlDatabase, SqliteDatabase
 
 from .errors import N_, KruError
 
@@ -92,11 +92,11 @@ def migrate(db: Database, package: str, target: str | None = None) -> list[str]:
     _ensure_table(db)
     done: list[str] = []
     for migration in pending(db, package):
-        with db.atomic():
-            if isinstance(db, PostgresqlDatabase):
-                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-                if migration.name in applied(db):  # another process got there first
-                    continue
+        with _exclusive(db):
+            # Another process (a second central server, the sync daemon starting beside
+            # the site server) may have applied it while we waited for the lock.
+            if migration.name in applied(db):
+                continue
             log.info("applying migration %s", migration.name)
             migration.apply(db)
             db.execute_sql(
@@ -107,6 +107,26 @@ def migrate(db: Database, package: str, target: str | None = None) -> list[str]:
         if target and migration.name == target:
             break
     return done
+
+
+def _exclusive(db: Database):  # noqa: ANN202 - a context manager
+    """Return a transaction that holds the database's write lock from its first statement."""
+    if isinstance(db, SqliteDatabase):
+        return db.atomic("IMMEDIATE")
+    transaction = db.atomic()
+    if isinstance(db, PostgresqlDatabase):
+
+        class _Locked:
+            def __enter__(self):  # noqa: ANN204
+                transaction.__enter__()
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                return transaction
+
+            def __exit__(self, *exc):  # noqa: ANN002, ANN204
+                return transaction.__exit__(*exc)
+
+        return _Locked()
+    return transaction
 
 
 def check_current(db: Database, package: str, command: str) -> None:

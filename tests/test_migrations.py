@@ -104,3 +104,24 @@ def test_pragmas_are_set_on_the_site_database(app):
     assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_two_processes_migrating_one_new_database_at_once(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from edge_server import schema; from edge_server.datahome import DataHome;"
+        "schema.upgrade(DataHome(__import__('pathlib').Path(sys.argv[1])).ensure())"
+    )
+    home = tmp_path / "shared-home"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(home)], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    con = sqlite3.connect(home / "kru.sqlite3")
+    names = [r[0] for r in con.execute("SELECT name FROM kru_migrations ORDER BY name")]
+    con.close()
+    assert names == _all_names()
