@@ -57,7 +57,7 @@ start_postgres() {
     if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
         if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
             log "starting PostgreSQL"
-            $SUDO pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+            $SUDO pg_ctlcluster --skip-systemctl-redirect "$(basename "$(find /etc/postgresql -mindepth 1 -maxdepth 1 -type d | sort | head -n 1)")" main start || true
         fi
     fi
     if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
@@ -96,14 +96,20 @@ cmd_test() {
     venv test
     axe_core
     start_postgres
-    cmd_lint
     set +e
+    # Lint first but run the tests anyway, so one run shows every problem.
+    (cmd_lint)
+    local lint_rc=$?
     "$VENV/bin/python" -m pytest "$@"
     local rc=$?
     set -e
     if [ "$rc" -eq 5 ]; then
         echo "dev.sh: pytest collected no tests; that is a failure here" >&2
         exit 1
+    fi
+    if [ "$lint_rc" -ne 0 ]; then
+        echo "dev.sh: ruff found problems (see above)" >&2
+        [ "$rc" -eq 0 ] && rc=$lint_rc
     fi
     if [ "$rc" -eq 0 ] && [ "${CI:-}" = "true" ]; then
         # Keep the benchmarks from rotting; the figures of a quick run are not compared.
