@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     machine = report.machine()  # the load average before the run, too
+    commit = report.git_commit(ROOT)  # the code that runs, even if a commit lands meanwhile
     site_size = QUICK_SITE if args.quick else FULL_SITE
     workdir = Path(tempfile.mkdtemp(prefix="kru-bench-"))
     log.info("building the benchmark site in %s (%s)", workdir, site_size)
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     results = {
         "mode": "quick" if args.quick else "full",
-        "commit": report.git_commit(ROOT),
+        "commit": commit,
         "machine": machine,
         "site": {**site_size, "events_stored": site.events, "build_s": site.timings_s},
         "scenarios": outcomes,
