@@ -75,10 +75,11 @@ class DataHome:
         return path.read_text().strip()
 
 
-def write_private_file(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600, atomically; an existing file wins.
+def write_private_file(path: Path, text: str, *, replace: bool = False) -> None:
+    """Write ``text`` to ``path`` with mode 0600, atomically (temp file, fsync, rename).
 
-    Two processes starting at once both end up with the same file: whoever renames first.
+    Without ``replace`` an existing file wins, so two processes starting at once both end
+    up with the same file: whoever links first. With ``replace`` the new text wins.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -87,6 +88,9 @@ def write_private_file(path: Path, text: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    if replace:
+        os.replace(tmp, path)
+        return
     try:
         os.link(tmp, path)  # fails if another process created it first
     except FileExistsError:

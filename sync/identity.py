@@ -9,7 +9,6 @@ the ministry registered (``kru central device add``).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 import tomllib
@@ -78,18 +77,6 @@ def _to_toml(identity: Identity) -> str:
     )
 
 
-def _replace_private_file(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (mode 0600) atomically, replacing what was there."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def _read(path: Path) -> Identity | None:
     try:
         with open(path, "rb") as fh:
@@ -122,7 +109,7 @@ def load_identity(home: DataHome, machine_id: str | None = None) -> Identity:
         write_private_file(path, _to_toml(made))  # two processes at once: the first wins
         return _read(path) or made
     log.warning("identity %s was made on another machine; making a new one", found.device_id)
-    _replace_private_file(path, _to_toml(made))
+    write_private_file(path, _to_toml(made), replace=True)
     return made
 
 
@@ -173,7 +160,7 @@ def provision(home: DataHome, path: Path) -> Identity:
     """
     identity = read_provisioning_file(path)
     home.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _replace_private_file(_path(home), _to_toml(identity))
+    write_private_file(_path(home), _to_toml(identity), replace=True)
     log.info("provisioned as device %s for %s", identity.device_id, identity.central_url)
     return identity
 
