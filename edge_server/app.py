@@ -7,18 +7,14 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, make_response, render_template, request
-from flask_babel import gettext
-from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
-from . import i18n, navigation, passwords, schema
-from .api import api_error, error_response, wants_json
+from . import i18n, navigation, passwords, schema, web_errors
 from .auth import login_manager
 from .datahome import DataHome
 from .db import db
-from .errors import N_, KruError
-from .ratelimit import LoginLimiter, RateLimited
+from .ratelimit import LoginLimiter
 from .settings import BY_NAME, Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -37,17 +33,6 @@ BLUEPRINTS = [
     "edge_server.blueprints.portal:bp",
     "edge_server.blueprints.compress:bp",
 ]
-
-# Page titles of HTTP errors, translated when shown.
-_HTTP_MESSAGES = {
-    400: ("bad_request", N_("The request was not understood.")),
-    401: ("unauthorized", N_("Please sign in first.")),
-    403: ("forbidden", N_("You do not have permission to open this page.")),
-    404: ("not_found", N_("This page does not exist.")),
-    405: ("method_not_allowed", N_("This action is not allowed here.")),
-    413: ("too_large", N_("The file is too large.")),
-    429: ("rate_limited", N_("Too many requests; wait a moment and try again.")),
-}
 
 
 def _split_config(config: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -112,7 +97,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     i18n.init_app(app)
     navigation.init_app(app)
     _init_db_hooks(app)
-    _init_error_handlers(app)
+    web_errors.install(app)
     _init_security_headers(app)
     for spec in BLUEPRINTS:
         module, _, attr = spec.partition(":")
@@ -129,51 +114,6 @@ def _init_db_hooks(app: Flask) -> None:
     def _close(exc: BaseException | None) -> None:
         if not db.is_closed():
             db.close()
-
-
-def _render_error(status: int, code: str, message: str, **extra: Any):  # noqa: ANN202
-    if wants_json():
-        return api_error(code, message, status, **extra)
-    return render_template("error.html", status=status, message=message), status
-
-
-def _init_error_handlers(app: Flask) -> None:
-    @app.errorhandler(KruError)
-    def _kru_error(exc: KruError):  # noqa: ANN202
-        message = exc.localized(gettext)
-        if wants_json():
-            response, status = error_response(exc, message)
-        else:
-            status = exc.status
-            response = make_response(
-                render_template("error.html", status=status, message=message), status
-            )
-        if isinstance(exc, RateLimited):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response, status
-
-    @app.errorhandler(CSRFError)
-    def _csrf_error(exc: CSRFError):  # noqa: ANN202
-        return _render_error(
-            400,
-            "csrf_failed",
-            gettext(
-                "The form expired or was not sent from this site; reload the page and try again."
-            ),
-        )
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):  # noqa: ANN202
-        status = exc.code or 500
-        code, message = _HTTP_MESSAGES.get(status, ("http_error", exc.description or ""))
-        return _render_error(status, code, gettext(message))
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # noqa: ANN202
-        log.exception("unexpected error on %s %s", request.method, request.path)
-        return _render_error(
-            500, "internal_error", gettext("Something went wrong on the server; it was logged.")
-        )
 
 
 def _init_security_headers(app: Flask) -> None:

@@ -7,16 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, request
 from flask_babel import gettext
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
+from flask_wtf.csrf import CSRFProtect
 
-from edge_server import i18n, passwords
-from edge_server.api import api_error, error_response
+from edge_server import i18n, passwords, web_errors
+from edge_server.api import api_error
 from edge_server.datahome import DataHome
-from edge_server.errors import KruError
 from edge_server.ratelimit import LoginLimiter
 from edge_server.settings import BY_NAME, Settings, load_settings
 
@@ -128,47 +126,4 @@ def _hooks(app: Flask) -> None:
         if not database.is_closed():
             database.close()
 
-    def wants_json() -> bool:
-        return request.path.startswith("/api/")
-
-    def render(status: int, code: str, message: str, **extra: Any):  # noqa: ANN202
-        if wants_json():
-            return api_error(code, message, status, **extra)
-        return render_template("central/error.html", status=status, message=message), status
-
-    @app.errorhandler(KruError)
-    def _kru(exc: KruError):  # noqa: ANN202
-        message = exc.localized(gettext)
-        if wants_json():
-            response, status = error_response(exc, message)
-        else:
-            response, status = render(exc.status, exc.code, message)
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None and hasattr(response, "headers"):
-            response.headers["Retry-After"] = str(retry_after)
-        return response, status
-
-    @app.errorhandler(CSRFError)
-    def _csrf(exc: CSRFError):  # noqa: ANN202
-        return render(
-            400, "csrf_failed", gettext("The form expired; reload the page and try again.")
-        )
-
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):  # noqa: ANN202
-        status = exc.code or 500
-        codes = {
-            401: "unauthorized",
-            403: "forbidden",
-            404: "not_found",
-            405: "method_not_allowed",
-            413: "too_large",
-        }
-        return render(status, codes.get(status, "http_error"), exc.description or exc.name)
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # noqa: ANN202
-        log.exception("unexpected error on %s %s", request.method, request.path)
-        return render(
-            500, "internal_error", gettext("Something went wrong on the server; it was logged.")
-        )
+    web_errors.install(app, template="central/error.html")
