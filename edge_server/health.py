@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from . import migrate, schema
@@ -23,6 +25,32 @@ def kru_version() -> str:
 
 def disk_free(home: DataHome) -> int:
     return shutil.disk_usage(home.root).free
+
+
+def _tree_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except OSError:
+                continue  # removed while we looked
+    return total
+
+
+def storage(home: DataHome) -> dict[str, int]:
+    """Return bytes used by the database, the content store and backups, and disk free/total."""
+    usage = shutil.disk_usage(home.root)
+    database = sum(
+        p.stat().st_size for p in (home.database, Path(f"{home.database}-wal")) if p.exists()
+    )
+    return {
+        "database_bytes": database,
+        "content_bytes": _tree_bytes(home.content),
+        "backups_bytes": _tree_bytes(home.root / "backups"),
+        "disk_free_bytes": usage.free,
+        "disk_total_bytes": usage.total,
+    }
 
 
 def health(home: DataHome) -> dict[str, Any]:

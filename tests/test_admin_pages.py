@@ -113,3 +113,13 @@ def test_language_choice_is_remembered_for_the_user(client, login_as):
     client.post("/language", data={"lang": "en", "csrf_token": form_csrf(page), "next": "/welcome"})
     assert User.get_by_id(user.id).language == "en"
     assert 'lang="en"' in client.get("/welcome").get_data(as_text=True)
+
+
+def test_site_page_shows_storage_use(client, login_as, app):
+    login_as("admin")
+    blob = app.config["KRU_HOME"].content / "ab" / ("ab" + "0" * 62)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(b"x" * 3_000_000)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert 'id="storage"' in html
+    assert "៣.០ MB" in html  # the content store's 3 MB, in Khmer digits

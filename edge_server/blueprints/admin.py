@@ -19,7 +19,7 @@ from flask_babel import gettext
 from .. import accounts, roster
 from ..auth import role_required
 from ..errors import KruError
-from ..health import health
+from ..health import health, storage
 from ..models import Cohort
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -45,8 +45,9 @@ def _panels() -> list[tuple[str, Any]]:
 @bp.get("/")
 @role_required("admin")
 def index():  # noqa: ANN201
+    home = current_app.config["KRU_HOME"]
     return render_template(
-        "admin/index.html", health=health(current_app.config["KRU_HOME"]), panels=_panels()
+        "admin/index.html", health=health(home), storage=storage(home), panels=_panels()
     )
 
 
