@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import passwords
@@ -22,7 +22,7 @@ from .accounts import (
     generate_password,
 )
 from .db import db
-from .errors import N_, Conflict, ValidationError
+from .errors import N_, Conflict, KruError, ValidationError
 from .models import Cohort, CohortMember, User
 
 ROSTER_COLUMNS = ("username", "display_name", "password", "role", "cohort", "language")
@@ -30,8 +30,19 @@ ROSTER_COLUMNS = ("username", "display_name", "password", "role", "cohort", "lan
 
 @dataclass
 class RowProblem:
+    """A bad row: its line in the file (the header is line 1) and what is wrong with it."""
+
     line: int
-    message: str
+    error: KruError
+
+    @property
+    def message(self) -> str:
+        """Return the problem in English (the CLI's language)."""
+        return self.error.message
+
+    def localized(self, gettext: Callable[[str], str]) -> str:
+        """Return the problem in the language of ``gettext``."""
+        return self.error.localized(gettext)
 
 
 @dataclass
@@ -89,7 +100,9 @@ def _parse_rows(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[RowPr
     for record in reader:
         line = reader.line_num
         if None in record:
-            problems.append(RowProblem(line, "too many fields"))
+            problems.append(
+                RowProblem(line, ValidationError(N_("The line has more fields than the header")))
+            )
             continue
         values = {k: (v or "").strip() for k, v in record.items()}
         if not any(values.values()):
@@ -149,7 +162,7 @@ def import_roster(
             )
             seen.add(username)
         except (ValidationError, Conflict) as exc:
-            problems.append(RowProblem(line, exc.message))
+            problems.append(RowProblem(line, exc))
     problems.sort(key=lambda p: p.line)
     if problems and not skip_bad_rows:
         raise RosterError(problems)

@@ -20,6 +20,7 @@ from .. import accounts, roster
 from ..auth import role_required
 from ..errors import KruError
 from ..health import health, storage
+from ..i18n import khmer_digits
 from ..models import Cohort
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -146,12 +147,22 @@ def user_import():  # noqa: ANN201
         )
     except roster.RosterError as exc:
         flash(exc.localized(gettext), "error")
-        return render_template("admin/import.html", result=None, problems=exc.problems), 400
+        return render_template(
+            "admin/import.html", result=None, problems=_localized(exc.problems)
+        ), 400
     except KruError as exc:
         flash(exc.localized(gettext), "error")
         return render_template("admin/import.html", result=None, problems=[]), exc.status
-    flash(gettext("%(count)s account(s) imported.", count=len(result.created)), "success")
-    return render_template("admin/import.html", result=result, problems=result.problems)
+    flash(
+        gettext("%(count)s account(s) imported.", count=khmer_digits(len(result.created))),
+        "success",
+    )
+    return render_template("admin/import.html", result=result, problems=_localized(result.problems))
+
+
+def _localized(problems: list[roster.RowProblem]) -> list[tuple[int, str]]:
+    """Return (line, message in the user's language) for each bad row."""
+    return [(p.line, p.localized(gettext)) for p in problems]
 
 
 # --- cohorts -----------------------------------------------------------------------------
