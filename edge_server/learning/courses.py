@@ -4,6 +4,12 @@ A learner may open a course when it is open or assigned to one of their cohorts;
 instructors and admins may open every course (to preview it). Every function here is
 used by both the pages and ``/api/v1``, with a fixed small number of queries (the learner
 home, course and item pages are the hot pages of a site).
+
+The catalog part of a course (modules, items, titles, types, order) only changes when its
+pack is installed, upgraded or removed, so it is kept in memory per course, language and
+pack version (``Catalog``); each request reads the pack version with the course row it
+needs anyway and merges in only the learner's progress rows. Several server processes
+stay correct because each checks the version in the database, not a signal.
 """
 
 from __future__ import annotations
@@ -12,14 +18,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from content_packs.models import Course, Item, Module, title
-
 from ..db import db
 from ..errors import N_, NotFound
 from ..models import User
 from .models import DONE
 
 TYPES_WITH_ICONS = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5")
+# Catalogs kept in memory at most; a site has a handful of courses in two languages.
+CACHE_LIMIT = 256
 
 
 class CourseNotFound(NotFound):
@@ -134,11 +140,102 @@ class CourseSummary:
         return body
 
 
-def _courses_sql(user: User, course_key: str | None = None) -> tuple[str, list[Any]]:
-    """SQL for the courses ``user`` may open, with the earliest due date of their cohorts."""
+def _pick(km: str, en: str, lang: str) -> str:
+    return (en if lang == "en" and en else km) or en
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogItem:
+    key: str
+    type: str
+    title: str
+    required: bool
+    duration_s: int | None
+    module: int  # index into Catalog.modules
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The learner-independent part of a course outline, in course order, in one language."""
+
+    course_id: int
+    modules: tuple[tuple[str, str], ...]  # (key, title)
+    items: tuple[CatalogItem, ...]
+    index: dict[str, int]  # item key -> position in items
+
+    def neighbours(self, item_key: str) -> tuple[CatalogItem | None, CatalogItem | None]:
+        """Return the items before and after ``item_key`` in the course (None at the ends)."""
+        at = self.index[item_key]
+        items = self.items
+        return (items[at - 1] if at else None, items[at + 1] if at + 1 < len(items) else None)
+
+
+# (database file, course key, language) -> (pack version, catalog)
+_catalogs: dict[tuple[str, str, str], tuple[str, Catalog]] = {}
+
+# The pack version of a course: changes whenever its pack is installed, upgraded or removed.
+_VERSION = "p.pack_id || ':' || p.manifest_sha256 || ':' || p.installed_at || ':' || p.id"
+
+_CATALOG_SQL = (
+    "SELECT m.key, m.title_km, m.title_en, i.key, i.type, i.title_km, i.title_en, i.required, "
+    "i.duration_s FROM items i JOIN modules m ON m.id = i.module_id WHERE i.course_id = ? "
+    "ORDER BY m.position, m.id, i.position, i.id"
+)
+
+
+def _load_catalog(course_id: int, lang: str) -> Catalog:
+    modules: list[tuple[str, str]] = []
+    items: list[CatalogItem] = []
+    for mkey, mkm, men, ikey, itype, ikm, ien, req, dur in db.execute_sql(
+        _CATALOG_SQL, [course_id]
+    ):
+        if not modules or modules[-1][0] != mkey:
+            modules.append((mkey, _pick(mkm, men, lang)))
+        items.append(
+            CatalogItem(ikey, itype, _pick(ikm, ien, lang), bool(req), dur, len(modules) - 1)
+        )
+    return Catalog(
+        course_id, tuple(modules), tuple(items), {item.key: n for n, item in enumerate(items)}
+    )
+
+
+def catalog(course_key: str, course_id: int, version: str, lang: str) -> Catalog:
+    """Return the catalog of a course from memory, loading it (one query) when its pack
+    version ``version`` differs from the one kept."""
+    cache_key = (db.database, course_key, lang)
+    kept = _catalogs.get(cache_key)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    found = _load_catalog(course_id, lang)
+    if len(_catalogs) >= CACHE_LIMIT:
+        _catalogs.clear()
+    _catalogs[cache_key] = (version, found)
+    return found
+
+
+def catalogs(course_keys: list[str], lang: str) -> dict[str, Catalog]:
+    """Return the catalogs of ``course_keys`` that exist, by key (one query, plus one per
+    course not in memory)."""
+    if not course_keys:
+        return {}
+    marks = ",".join("?" * len(course_keys))
     sql = (
-        "SELECT c.key, c.title_km, c.title_en, c.description_km, c.description_en, c.open, "
-        "MIN(a.due_date) FROM courses c LEFT JOIN course_assignments a ON a.course = c.key "
+        f"SELECT c.key, c.id, {_VERSION} FROM courses c JOIN packs p ON p.id = c.pack_id "  # noqa: S608 - placeholders only
+        f"WHERE c.key IN ({marks})"
+    )
+    return {
+        key: catalog(key, cid, version, lang)
+        for key, cid, version in db.execute_sql(sql, list(course_keys))
+    }
+
+
+def _courses_sql(user: User, course_key: str | None = None) -> tuple[str, list[Any]]:
+    """SQL for the courses ``user`` may open, with the earliest due date of their cohorts,
+    the course id and its pack version."""
+    sql = (
+        "SELECT c.key, c.title_km, c.title_en, c.description_km, c.description_en, c.open, "  # noqa: S608 - constant
+        f"MIN(a.due_date), c.id, {_VERSION} FROM courses c JOIN packs p ON p.id = c.pack_id "
+        "LEFT JOIN course_assignments a ON a.course = c.key "
         "AND a.cohort_id IN (SELECT cohort_id FROM cohort_members WHERE user_id = ?) "
     )
     params: list[Any] = [user.id]
@@ -169,119 +266,144 @@ def can_open(user: User, course_key: str, is_open: bool) -> bool:
     return course_key in assigned_course_keys(user)
 
 
-def _item_statuses(user_id: int, course_keys: list[str], lang: str) -> dict[str, list[tuple]]:
-    """Return, per course key, (module key, module title, ItemStatus) in course order."""
-    if not course_keys:
+Progress = tuple[str, float | None, int, int, float | None]  # status, score, time, attempts, pos
+
+
+def progress_rows(user_id: int, course_ids: list[int]) -> dict[str, Progress]:
+    """Return ``user_id``'s progress on the items of ``course_ids``, by item key (one query)."""
+    if not course_ids:
         return {}
-    marks = ",".join("?" * len(course_keys))
+    marks = ",".join("?" * len(course_ids))
     sql = (
-        "SELECT c.key, m.key, m.title_km, m.title_en, i.key, i.type, i.title_km, i.title_en, "  # noqa: S608 - placeholders only
-        "i.required, i.duration_s, p.status, p.score, p.time_s, p.attempts, p.position_s "
-        "FROM items i JOIN modules m ON m.id = i.module_id JOIN courses c ON c.id = i.course_id "
-        "LEFT JOIN progress p ON p.user_id = ? AND p.item = i.key "
-        f"WHERE c.key IN ({marks}) ORDER BY c.key, m.position, m.id, i.position, i.id"
+        "SELECT p.item, p.status, p.score, p.time_s, p.attempts, p.position_s FROM progress p "  # noqa: S608 - placeholders only
+        f"JOIN items i ON i.key = p.item WHERE p.user_id = ? AND i.course_id IN ({marks})"
     )
-    out: dict[str, list[tuple]] = {k: [] for k in course_keys}
-    for row in db.execute_sql(sql, [user_id, *course_keys]):
-        ckey, mkey, mkm, men, ikey, itype, ikm, ien, req, dur, st, score, time_s, att, pos = row
-        item = ItemStatus(
-            ikey,
-            itype,
-            (ien if lang == "en" and ien else ikm) or ien,
-            bool(req),
-            dur,
-            st or "not_started",
-            score,
-            time_s or 0,
-            att or 0,
-            pos,
-        )
-        out[ckey].append((mkey, (men if lang == "en" and men else mkm) or men, item))
+    return {
+        item: (st or "not_started", score, time_s or 0, att or 0, pos)
+        for item, st, score, time_s, att, pos in db.execute_sql(sql, [user_id, *course_ids])
+    }
+
+
+def statuses(cat: Catalog, progress: dict[str, Progress]) -> list[ItemStatus]:
+    """Return an ItemStatus per item of ``cat`` with the progress found in ``progress``."""
+    out = []
+    for ci in cat.items:
+        mine = progress.get(ci.key)
+        if mine is None:
+            out.append(ItemStatus(ci.key, ci.type, ci.title, ci.required, ci.duration_s))
+        else:
+            out.append(ItemStatus(ci.key, ci.type, ci.title, ci.required, ci.duration_s, *mine))
     return out
 
 
-def _fill(course: CourseSummary, rows: list[tuple]) -> CourseSummary:
-    for mkey, mtitle, item in rows:
-        if not course.modules or course.modules[-1].key != mkey:
-            course.modules.append(ModuleOutline(mkey, mtitle))
-        course.modules[-1].items.append(item)
-        course.items.append(item)
+def _fill(course: CourseSummary, cat: Catalog, progress: dict[str, Progress]) -> CourseSummary:
+    course.items = statuses(cat, progress)
+    course.modules = [ModuleOutline(key, mtitle) for key, mtitle in cat.modules]
+    for ci, item in zip(cat.items, course.items, strict=True):
+        course.modules[ci.module].items.append(item)
     return course
 
 
-def _pick(km: str, en: str, lang: str) -> str:
-    return (en if lang == "en" and en else km) or en
+def _summaries(
+    user: User, lang: str, course_key: str | None = None
+) -> list[tuple[CourseSummary, int, str]]:
+    sql, params = _courses_sql(user, course_key)
+    return [
+        (CourseSummary(key, _pick(tkm, ten, lang), _pick(dkm, den, lang), bool(op), due), cid, ver)
+        for key, tkm, ten, dkm, den, op, due, cid, ver in db.execute_sql(sql, params)
+    ]
 
 
 def my_courses(user: User, lang: str) -> list[CourseSummary]:
     """Return the courses ``user`` may open with their progress (two queries)."""
-    sql, params = _courses_sql(user)
-    courses = [
-        CourseSummary(key, _pick(tkm, ten, lang), _pick(dkm, den, lang), bool(is_open), due)
-        for key, tkm, ten, dkm, den, is_open, due in db.execute_sql(sql, params)
-    ]
-    rows = _item_statuses(user.id, [c.key for c in courses], lang)
-    return [_fill(c, rows[c.key]) for c in courses]
+    found = _summaries(user, lang)
+    progress = progress_rows(user.id, [cid for _c, cid, _v in found])
+    return [_fill(c, catalog(c.key, cid, ver, lang), progress) for c, cid, ver in found]
+
+
+def _one_course(user: User, course_key: str, lang: str) -> tuple[CourseSummary, int, Catalog]:
+    found = _summaries(user, lang, course_key)
+    if not found:
+        raise CourseNotFound(N_("There is no course %(course)s for you"), course=course_key)
+    course, cid, version = found[0]
+    return course, cid, catalog(course_key, cid, version, lang)
 
 
 def course_outline(user: User, course_key: str, lang: str) -> CourseSummary:
-    """Return one course with modules, items and ``user``'s status of each.
+    """Return one course with modules, items and ``user``'s status of each (two queries).
 
     Raises:
         CourseNotFound: no such course, or ``user`` may not open it.
     """
-    sql, params = _courses_sql(user, course_key)
-    row = db.execute_sql(sql, params).fetchone()
-    if row is None:
-        raise CourseNotFound(N_("There is no course %(course)s for you"), course=course_key)
-    key, tkm, ten, dkm, den, is_open, due = row
-    course = CourseSummary(key, _pick(tkm, ten, lang), _pick(dkm, den, lang), bool(is_open), due)
-    return _fill(course, _item_statuses(user.id, [key], lang)[key])
+    course, cid, cat = _one_course(user, course_key, lang)
+    return _fill(course, cat, progress_rows(user.id, [cid]))
+
+
+@dataclass
+class ItemContent:
+    """What an item page shows of the item itself."""
+
+    key: str
+    type: str
+    duration_s: int | None
+    required: bool
+    body: str
 
 
 @dataclass
 class ItemPage:
-    item: Item
-    course: Course
-    module: Module
+    item: ItemContent
+    course: CourseSummary  # title and key only, without items
     title: str
     data: dict[str, Any]
-    outline: CourseSummary
+    mine: ItemStatus
+    neighbours: tuple[CatalogItem | None, CatalogItem | None]
 
-    @property
-    def mine(self) -> ItemStatus:
-        """Return the learner's status on this item (from the outline)."""
-        return next(i for i in self.outline.items if i.key == self.item.key)
 
-    @property
-    def neighbours(self) -> tuple[ItemStatus | None, ItemStatus | None]:
-        keys = [i.key for i in self.outline.items]
-        at = keys.index(self.item.key)
-        items = self.outline.items
-        return (items[at - 1] if at else None, items[at + 1] if at + 1 < len(items) else None)
+_ITEM_SQL = (
+    "SELECT i.key, i.type, i.title_km, i.title_en, i.duration_s, i.required, i.body, i.data, "
+    "c.key, p.status, p.score, p.time_s, p.attempts, p.position_s FROM items i "
+    "JOIN courses c ON c.id = i.course_id "
+    "LEFT JOIN progress p ON p.user_id = ? AND p.item = i.key WHERE i.key = ?"
+)
 
 
 def item_page(user: User, item_key: str, lang: str) -> ItemPage:
-    """Return an item with its course, ``user``'s progress on it and the course outline.
+    """Return an item with its course, ``user``'s progress on it and its neighbours in the
+    course (two queries).
 
     Raises:
         ItemNotFound: no such item, or ``user`` may not open its course.
     """
-    row = (
-        Item.select(Item, Module, Course)
-        .join(Module, on=(Item.module == Module.id))
-        .switch(Item)
-        .join(Course, on=(Item.course == Course.id))
-        .where(Item.key == item_key)
-        .first()
-    )
+    row = db.execute_sql(_ITEM_SQL, [user.id, item_key]).fetchone()
     missing = ItemNotFound(N_("There is no item %(item)s for you"), item=item_key)
     if row is None:
         raise missing
+    key, kind, tkm, ten, duration, required, body, data, course_key = row[:9]
+    status, score, time_s, attempts, position = row[9:]
     try:
-        outline = course_outline(user, row.course.key, lang)
+        course, _cid, cat = _one_course(user, course_key, lang)
     except CourseNotFound as exc:
         raise missing from exc
+    item_title = _pick(tkm, ten, lang)
+    mine = ItemStatus(
+        key,
+        kind,
+        item_title,
+        bool(required),
+        duration,
+        status or "not_started",
+        score,
+        time_s or 0,
+        attempts or 0,
+        position,
+    )
+    neighbours = cat.neighbours(key) if key in cat.index else (None, None)
     return ItemPage(
-        row, row.course, row.module, title(row, lang), json.loads(row.data or "{}"), outline
+        ItemContent(key, kind, duration, bool(required), body or ""),
+        course,
+        item_title,
+        json.loads(data or "{}"),
+        mine,
+        neighbours,
     )

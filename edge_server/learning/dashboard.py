@@ -19,7 +19,7 @@ from ..db import db
 from ..learning_models import Event
 from ..models import Cohort, CohortMember, User
 from . import quiz as quizzes
-from .courses import ItemStatus, _item_statuses
+from .courses import ItemStatus, catalogs, progress_rows, statuses
 from .models import DONE, Assignment
 
 BOM = "\ufeff"  # so Excel reads the CSV as UTF-8 and shows Khmer names
@@ -168,11 +168,12 @@ def cohort_matrix(cohort: Cohort, lang: str, course_keys: list[str] | None = Non
         ):
             titles[k] = (ten if lang == "en" and ten else tkm) or ten
     keys = [k for k in keys if k in titles]
-    outline = _item_statuses(0, keys, lang)  # user 0 has no progress: the bare outline
+    outline = catalogs(keys, lang)
+    keys = [k for k in keys if k in outline]
     columns = [
         Column(item.key, ck, item.type, item.title, item.required)
         for ck in keys
-        for _m, _t, item in outline[ck]
+        for item in outline[ck].items
     ]
     cells = _progress_cells(cohort, columns)
     rows = []
@@ -296,8 +297,9 @@ def learner_detail(
     learner: User, course_keys: list[str], lang: str, timeline_limit: int = 200
 ) -> LearnerDetail:
     """Return a learner's status per item, every quiz attempt with answers, and a time line."""
-    outline = _item_statuses(learner.id, course_keys, lang)
-    courses = {k: [item for _m, _t, item in rows] for k, rows in outline.items()}
+    outline = catalogs(course_keys, lang)
+    progress = progress_rows(learner.id, [c.course_id for c in outline.values()])
+    courses = {k: statuses(outline[k], progress) for k in course_keys if k in outline}
     attempts_q = (
         Event.select(Event.id, Event.object, Event.result, Event.context, Event.server_ts)
         .where((Event.user == learner.id) & (Event.verb == "attempted"))
