@@ -23,6 +23,7 @@ from ..learning_models import Event
 from ..models import User
 from . import quiz as quizzes
 from .courses import assigned_course_keys
+from .group_commit import GroupCommit
 from .models import QuizAnswer
 from .progress import ItemInfo, Summary, answer_rows, apply_event, load_summaries, save_summaries
 
@@ -276,18 +277,37 @@ def _grade(e: CleanEvent, quiz_data: str, summary: Summary | None) -> dict[str, 
     }
 
 
-def _row(user: User, e: CleanEvent, server_ts: str) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "user": user.id,
-        "verb": e.verb,
-        "object": e.object,
-        "result": json.dumps(e.result, ensure_ascii=False) if e.result is not None else None,
-        "context": json.dumps(e.context, ensure_ascii=False) if e.context is not None else None,
-        "client_ts": e.client_ts,
-        "server_ts": server_ts,
-        "boot_id": boot_id(),
-    }
+def _row(user: User, e: CleanEvent, server_ts: str) -> tuple:
+    """Return the values of an events row in the order of ``_INSERT_EVENT``."""
+    return (
+        e.id,
+        user.id,
+        e.verb,
+        e.object,
+        json.dumps(e.result, ensure_ascii=False) if e.result is not None else None,
+        json.dumps(e.context, ensure_ascii=False) if e.context is not None else None,
+        e.client_ts,
+        server_ts,
+        boot_id(),
+    )
+
+
+# One prepared statement for a batch: peewee built the SQL of a 20-event insert value by
+# value, about a third of a request's CPU time.
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events "
+    "(id, user_id, verb, object, result, context, client_ts, server_ts, boot_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_COMMITTERS: dict[int, GroupCommit] = {}
+
+
+def _committer() -> GroupCommit:
+    """Return this process's group committer of the site database handle."""
+    committer = _COMMITTERS.get(id(db))
+    if committer is None:
+        committer = _COMMITTERS.setdefault(id(db), GroupCommit(db))
+    return committer
 
 
 def ingest(user: User, events: list[CleanEvent]) -> IngestResult:
@@ -300,54 +320,62 @@ def ingest(user: User, events: list[CleanEvent]) -> IngestResult:
     """
     items = _load_items(events)
     _check_items(user, events, items)
+    return _committer().run(lambda: _store(user, events, items))
+
+
+def _store(user: User, events: list[CleanEvent], items: dict) -> IngestResult:
+    """Store a checked batch inside the caller's write transaction.
+
+    Raises:
+        AttemptsExhausted: a quiz attempt is beyond the quiz's limit.
+    """
     out = IngestResult()
     server_ts = now_ts()
-    with db.atomic("IMMEDIATE"):
-        ids = [e.id for e in events]
-        marks = ",".join("?" * len(ids))
-        known = {r[0] for r in db.execute_sql(f"SELECT id FROM events WHERE id IN ({marks})", ids)}  # noqa: S608
-        fresh: list[CleanEvent] = []
-        for e in events:
-            if e.id in known:
-                out.duplicates += 1
-            else:
-                known.add(e.id)
-                fresh.append(e)
-        if not fresh:
-            return out
-        summaries = load_summaries(user.id, (e.object for e in fresh))
-        rows: list[dict[str, Any]] = []
-        answers: list[dict[str, Any]] = []
-        touched: dict[str, Summary] = {}
-        for e in fresh:
-            kind, _course, _open, quiz_data = items[e.object]
-            info = ItemInfo(kind)
-            summary = summaries.get(e.object)
-            if kind == "quiz" and e.verb == "attempted":
-                graded = _grade(e, quiz_data or "{}", summary)
-                out.graded.append(graded)
-                answers += answer_rows(e.id, user.id, e.object, e.context, e.result["response"])
-            rows.append(_row(user, e, server_ts))
-            if kind == "quiz" and e.verb == "attempted":
-                outcome = "passed" if e.result["success"] else "failed"
-                echo = CleanEvent(
-                    e.index,
-                    str(uuid.uuid5(OUTCOME_NAMESPACE, e.id)),
-                    outcome,
-                    e.object,
-                    {"score": e.result["score"]},
-                    {"attempt_id": e.id},
-                    e.client_ts,
-                )
-                rows.append(_row(user, echo, server_ts))
-            summaries[e.object] = touched[e.object] = apply_event(
-                summary, user.id, e.verb, e.object, e.result, server_ts, info
+    ids = [e.id for e in events]
+    marks = ",".join("?" * len(ids))
+    known = {r[0] for r in db.execute_sql(f"SELECT id FROM events WHERE id IN ({marks})", ids)}  # noqa: S608
+    fresh: list[CleanEvent] = []
+    for e in events:
+        if e.id in known:
+            out.duplicates += 1
+        else:
+            known.add(e.id)
+            fresh.append(e)
+    if not fresh:
+        return out
+    summaries = load_summaries(user.id, (e.object for e in fresh))
+    rows: list[tuple] = []
+    answers: list[dict[str, Any]] = []
+    touched: dict[str, Summary] = {}
+    for e in fresh:
+        kind, _course, _open, quiz_data = items[e.object]
+        info = ItemInfo(kind)
+        summary = summaries.get(e.object)
+        if kind == "quiz" and e.verb == "attempted":
+            graded = _grade(e, quiz_data or "{}", summary)
+            out.graded.append(graded)
+            answers += answer_rows(e.id, user.id, e.object, e.context, e.result["response"])
+        rows.append(_row(user, e, server_ts))
+        if kind == "quiz" and e.verb == "attempted":
+            outcome = "passed" if e.result["success"] else "failed"
+            echo = CleanEvent(
+                e.index,
+                str(uuid.uuid5(OUTCOME_NAMESPACE, e.id)),
+                outcome,
+                e.object,
+                {"score": e.result["score"]},
+                {"attempt_id": e.id},
+                e.client_ts,
             )
-        Event.insert_many(rows).on_conflict_ignore().execute()
-        save_summaries(touched.values())
-        if answers:
-            QuizAnswer.insert_many(answers).execute()
-        out.accepted = len(fresh)
+            rows.append(_row(user, echo, server_ts))
+        summaries[e.object] = touched[e.object] = apply_event(
+            summary, user.id, e.verb, e.object, e.result, server_ts, info
+        )
+    db.cursor().executemany(_INSERT_EVENT, rows)
+    save_summaries(touched.values())
+    if answers:
+        QuizAnswer.insert_many(answers).execute()
+    out.accepted = len(fresh)
     return out
 
 

@@ -11,9 +11,8 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
+from operator import attrgetter
 from typing import Any
-
-from peewee import EXCLUDED
 
 from ..db import db
 from ..learning_models import Event
@@ -61,6 +60,13 @@ class Summary:
 
 
 COLUMNS = [f.name for f in fields(Summary)]
+_summary_values = attrgetter(*COLUMNS)
+# Raw SQL: peewee built this upsert's SQL value by value, a large share of event ingest's CPU.
+_SAVE_SUMMARY = (
+    f"INSERT INTO progress ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "  # noqa: S608 - constants
+    "ON CONFLICT (user_id, item) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[2:])
+)
 
 
 def apply_event(
@@ -157,14 +163,10 @@ def load_summaries(user_id: int, items: Iterable[str]) -> dict[str, Summary]:
 
 
 def save_summaries(summaries: Iterable[Summary]) -> None:
-    """Insert or replace summary rows in one statement."""
-    rows = [s.row() for s in summaries]
-    if not rows:
-        return
-    updates = {getattr(Progress, c): getattr(EXCLUDED, c) for c in COLUMNS[2:]}
-    Progress.insert_many(rows).on_conflict(
-        conflict_target=[Progress.user_id, Progress.item], update=updates
-    ).execute()
+    """Insert or replace summary rows with one prepared statement."""
+    rows = [_summary_values(s) for s in summaries]
+    if rows:
+        db.cursor().executemany(_SAVE_SUMMARY, rows)
 
 
 def answer_rows(
