@@ -110,10 +110,18 @@ def _init_db_hooks(app: Flask) -> None:
     def _connect() -> None:
         db.connect(reuse_if_open=True)
 
+    # The server (``kru serve``) keeps one connection per thread, so the pragmas run once per
+    # thread instead of once per request; elsewhere each request opens and closes its own.
+
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:
-        if not db.is_closed():
-            db.close()
+        if db.is_closed():
+            return
+        if app.config.get("KRU_KEEP_DB_CONNECTIONS"):
+            if db.connection().in_transaction:  # left open by a failed request
+                db.connection().rollback()
+            return
+        db.close()
 
 
 def _init_security_headers(app: Flask) -> None:

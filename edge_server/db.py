@@ -16,7 +16,9 @@ PRAGMAS = {
     "foreign_keys": 1,
     "busy_timeout": 10000,
     "synchronous": "full",
-    "cache_size": -8000,  # 8 MB page cache per connection
+    # 2 MB page cache per connection: the server keeps one connection per thread (8 by
+    # default, per worker), and the OS page cache holds the file anyway.
+    "cache_size": -2000,
     "temp_store": "memory",
 }
 
@@ -29,6 +31,12 @@ def init_db(path: str | Path, **pragmas: object) -> SqliteDatabase:
         db.close()
     db.init(str(path), pragmas={**PRAGMAS, **pragmas}, check_same_thread=False)
     return db
+
+
+def close_db() -> None:
+    """Close this thread's connection if open (before a fork: a connection must not cross)."""
+    if not db.is_closed():
+        db.close()
 
 
 def sqlite_utils_db():

@@ -2,6 +2,12 @@
 
 Sites run on power banks: the server must be up within seconds and stop within seconds.
 A PID file left by a power cut is overwritten, since the listening socket is the real lock.
+
+With several workers (``serve_workers``) the parent binds the listening socket once, builds
+the app once (migrations included) and forks worker processes that each run waitress with
+its threads on that shared socket. Python runs on one core at a time per process, so this
+is what lets a Pi with 4 cores use more than one. The parent keeps the PID file, forwards
+SIGTERM and SIGINT, replaces a worker that dies, and stops the group within 2 seconds.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ import ctypes
 import logging
 import os
 import signal
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +26,12 @@ from waitress.server import create_server
 from .errors import N_, KruError
 
 log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+WORKER_HEADER = "X-Kru-Worker"
+STOP_GRACE_S = 1.5  # a worker still busy after this is killed: the group stops within 2 s
+RESTART_PAUSE_S = 1.0  # a worker that dies at once is not restarted in a tight loop
+_PR_SET_PDEATHSIG = 1
 
 
 class _Stop(Exception):
@@ -35,6 +49,16 @@ def write_pid_file(path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _remove_pid_file(path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        if path.read_text().strip() == str(os.getpid()):
+            path.unlink()
+    except OSError:
+        pass
+
+
 def bound_malloc_arenas(arenas: int = 2) -> None:
     """Cap glibc's malloc arenas so freed password-hash buffers are reused across threads.
 
@@ -47,6 +71,43 @@ def bound_malloc_arenas(arenas: int = 2) -> None:
         pass  # not glibc: nothing to cap
 
 
+def _bind_failed(host: str, port: int, exc: OSError) -> KruError:
+    return KruError(
+        N_("Cannot listen on %(host)s:%(port)s: %(problem)s"),
+        code="bind_failed",
+        host=host,
+        port=port,
+        problem=exc.strerror or str(exc),
+    )
+
+
+def _waitress(app: Callable, threads: int, connection_limit: int, **where: object):  # noqa: ANN202
+    return create_server(
+        app,
+        threads=threads,
+        connection_limit=connection_limit,
+        channel_timeout=60,
+        cleanup_interval=30,
+        ident="kru",
+        clear_untrusted_proxy_headers=True,
+        **where,
+    )
+
+
+def _run_until_stopped(server) -> None:  # noqa: ANN001 - a waitress server
+    """Run ``server`` until SIGTERM or SIGINT, then close it and its threads."""
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
+    try:
+        server.run()
+    except _Stop:
+        log.info("stopping")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.close()
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=STOP_GRACE_S)
+
+
 def serve_wsgi(
     app: Callable,
     *,
@@ -57,51 +118,223 @@ def serve_wsgi(
     pid_file: Path | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT.
+    """Serve ``app`` in this process until SIGTERM or SIGINT.
 
     Raises:
         KruError: the address is in use or cannot be bound.
     """
     bound_malloc_arenas()
     try:
-        server = create_server(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            connection_limit=connection_limit,
-            channel_timeout=60,
-            cleanup_interval=30,
-            ident="kru",
-            clear_untrusted_proxy_headers=True,
-        )
+        server = _waitress(app, threads, connection_limit, host=host, port=port)
     except OSError as exc:
-        raise KruError(
-            N_("Cannot listen on %(host)s:%(port)s: %(problem)s"),
-            code="bind_failed",
-            host=host,
-            port=port,
-            problem=exc.strerror or str(exc),
-        ) from exc
+        raise _bind_failed(host, port, exc) from exc
     if pid_file is not None:
         write_pid_file(pid_file)
     url = f"http://{host}:{server.effective_port}/"  # type: ignore[union-attr]
     log.info("serving on %s with %s threads", url, threads)
     if on_ready:
         on_ready(url)
-    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server.run()
-    except _Stop:
-        log.info("stopping")
+        _run_until_stopped(server)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        server.close()
-        server.task_dispatcher.shutdown(cancel_pending=True, timeout=2)  # type: ignore[union-attr]
+        _remove_pid_file(pid_file)
+
+
+def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
+    """Bind and listen on ``host:port`` once, for every worker to share.
+
+    Raises:
+        KruError: the address is in use or cannot be bound.
+    """
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise _bind_failed(host, port, exc) from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise _bind_failed(host, port, exc) from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def with_worker_header(app: Callable) -> Callable:
+    """Wrap ``app`` so every answer names the worker process that gave it."""
+    pid = str(os.getpid())
+
+    def tagged(environ: dict, start_response: Callable):  # noqa: ANN202
+        def start(status: str, headers: list, exc_info: object = None):  # noqa: ANN202
+            headers.append((WORKER_HEADER, pid))
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return tagged
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this worker when the parent dies (kill -9, power loss)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker(app: Callable, sock: socket.socket, threads: int, connection_limit: int) -> None:
+    """Body of a forked worker: serve on the shared socket until told to stop."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    _die_with_parent()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {*STOP_SIGNALS, signal.SIGCHLD})
+    server = _waitress(with_worker_header(app), threads, connection_limit, sockets=[sock])
+    log.info("worker %s serving with %s threads", os.getpid(), threads)
+    _run_until_stopped(server)
+
+
+def _fork_worker(app: Callable, sock: socket.socket, threads: int, connection_limit: int) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        _worker(app, sock, threads, connection_limit)
+    except BaseException:  # noqa: BLE001 - a worker must never return into the parent's code
+        log.exception("worker %s failed", os.getpid())
+        code = 1
+    finally:
+        logging.shutdown()
+        os._exit(code)
+    return 0  # not reached
+
+
+def _stop_workers(pids: set[int]) -> None:
+    """Send SIGTERM to every worker, wait a little, kill what is left, reap them all."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + STOP_GRACE_S
+    while pids and time.monotonic() < deadline:
+        pid, _status = os.waitpid(-1, os.WNOHANG)
+        if pid:
+            pids.discard(pid)
+        else:
+            time.sleep(0.02)
+    for pid in pids:
+        log.warning("worker %s did not stop in time; killing it", pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def serve_workers(
+    app: Callable,
+    *,
+    host: str,
+    port: int,
+    threads: int,
+    workers: int,
+    connection_limit: int = 200,
+    pid_file: Path | None = None,
+    on_ready: Callable[[str], None] | None = None,
+    before_fork: Callable[[], None] | None = None,
+) -> None:
+    """Serve ``app`` from ``workers`` forked processes on one socket until SIGTERM or SIGINT.
+
+    ``before_fork`` runs in the parent before each fork (close database connections there).
+
+    Raises:
+        KruError: the address is in use or cannot be bound.
+    """
+    bound_malloc_arenas()
+    sock = bind_socket(host, port)
+    watched = {*STOP_SIGNALS, signal.SIGCHLD}
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+    pids: set[int] = set()
+    try:
         if pid_file is not None:
-            try:
-                if pid_file.read_text().strip() == str(os.getpid()):
-                    pid_file.unlink()
-            except OSError:
-                pass
+            write_pid_file(pid_file)
+        for _ in range(workers):
+            if before_fork:
+                before_fork()
+            pids.add(_fork_worker(app, sock, threads, connection_limit))
+        url = f"http://{host}:{sock.getsockname()[1]}/"
+        log.info("serving on %s with %s workers of %s threads", url, workers, threads)
+        if on_ready:
+            on_ready(url)
+        _supervise(app, sock, threads, connection_limit, pids, before_fork)
+    finally:
+        _stop_workers(pids)
+        sock.close()
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        _remove_pid_file(pid_file)
+
+
+def _supervise(
+    app: Callable,
+    sock: socket.socket,
+    threads: int,
+    connection_limit: int,
+    pids: set[int],
+    before_fork: Callable[[], None] | None,
+) -> None:
+    """Wait for a stop signal; replace any worker that exits meanwhile."""
+    watched = [*STOP_SIGNALS, signal.SIGCHLD]
+    started = {pid: time.monotonic() for pid in pids}
+    while True:
+        info = signal.sigtimedwait(watched, 5.0)
+        if info is not None and info.si_signo in STOP_SIGNALS:
+            log.info("stopping %s workers", len(pids))
+            return
+        while pids:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if not pid:
+                break
+            pids.discard(pid)
+            log.warning(
+                "worker %s exited (status %s); starting another",
+                pid,
+                os.waitstatus_to_exitcode(status),
+            )
+            if time.monotonic() - started.pop(pid, 0.0) < RESTART_PAUSE_S:
+                if signal.sigtimedwait(list(STOP_SIGNALS), RESTART_PAUSE_S) is not None:
+                    return
+            if before_fork:
+                before_fork()
+            new = _fork_worker(app, sock, threads, connection_limit)
+            pids.add(new)
+            started[new] = time.monotonic()
+
+
+def _memory_mb() -> int:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def auto_workers(cores: int | None = None, memory_mb: int | None = None) -> int:
+    """Return how many worker processes suit this machine (the setting ``workers = 0``).
+
+    One per core, at most 2; one on machines with under 1.5 GB of memory (a Pi 3B+), where
+    the OS, the hotspot and the sync agent need the rest.
+    """
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    memory_mb = memory_mb if memory_mb is not None else _memory_mb()
+    if memory_mb and memory_mb < 1536:
+        return 1
+    return max(1, min(cores, 2))

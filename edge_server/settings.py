@@ -135,6 +135,13 @@ SETTINGS: tuple[Setting, ...] = (
         "connection_limit", "int", 200, "Most open connections waitress accepts at once.", minimum=1
     ),
     Setting(
+        "workers",
+        "int",
+        0,
+        "Server processes, each with its own threads; 0: one per core, at most 2 (1 under 1.5 GB).",
+        minimum=0,
+    ),
+    Setting(
         "site_name", "str", "Kru", "Name of this site, shown in the page header and sent at sync."
     ),
     Setting(

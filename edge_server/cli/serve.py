@@ -13,37 +13,54 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
     from .. import logs
     from ..app import create_app
     from ..datahome import DataHome
-    from ..server import serve_wsgi
+    from ..db import close_db
+    from ..server import auto_workers, serve_workers, serve_wsgi
 
     settings = ctx.with_overrides(**overrides)
     home = DataHome(settings.data_dir).ensure()
     logs.configure(settings["log_level"], home.logs)
-    app = create_app(settings=settings)
+    app = create_app(settings=settings)  # migrations run here, once, before any worker
+    app.config["KRU_KEEP_DB_CONNECTIONS"] = True
+    workers = settings["workers"] or auto_workers()
 
     def ready(url: str) -> None:
         click.echo(f"Kru is serving on {url}", err=False)
         for line in banner or []:
             click.echo(line)
 
-    serve_wsgi(
-        app,
-        host=settings["host"],
-        port=settings["port"],
-        threads=settings["threads"],
-        connection_limit=settings["connection_limit"],
-        pid_file=home.pid_file,
-        on_ready=ready,
-    )
+    where = {
+        "host": settings["host"],
+        "port": settings["port"],
+        "threads": settings["threads"],
+        "connection_limit": settings["connection_limit"],
+        "pid_file": home.pid_file,
+        "on_ready": ready,
+    }
+    if workers == 1:
+        serve_wsgi(app, **where)
+    else:
+        serve_workers(app, workers=workers, before_fork=close_db, **where)
 
 
 @click.command()
 @click.option("--host", help="Address to listen on (setting host).")
 @click.option("--port", type=int, help="TCP port (setting port).")
-@click.option("--threads", type=int, help="Worker threads (setting threads).")
+@click.option("--threads", type=int, help="Threads per worker process (setting threads).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="Server processes; 0 picks one per core, at most 2 (setting workers).",
+)
 @pass_ctx
-def serve(ctx: CliContext, host: str | None, port: int | None, threads: int | None) -> None:
-    """Serve the site on waitress (applies pending migrations first)."""
-    _serve(ctx, host=host, port=port, threads=threads)
+def serve(
+    ctx: CliContext, host: str | None, port: int | None, threads: int | None, workers: int | None
+) -> None:
+    """Serve the site on waitress (applies pending migrations first).
+
+    With several workers one parent process keeps the PID file and the listening socket
+    and restarts any worker that dies; SIGTERM stops them all.
+    """
+    _serve(ctx, host=host, port=port, threads=threads, workers=workers)
 
 
 @click.command()

@@ -1,0 +1,157 @@
+"""``kru serve --workers N`` for real: one port, several processes, one PID file, clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+import pytest
+
+from edge_server.server import WORKER_HEADER, auto_workers
+from tests.livesite import KRU, LiveSite, wait_until_ready
+
+
+def children_of(pid: int) -> set[int]:
+    """Return the PIDs whose parent is ``pid`` (read from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def worker_of(url: str) -> int:
+    """Fetch ``url`` on a new connection; return the PID of the worker that answered."""
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+        response.read()
+        return int(response.headers[WORKER_HEADER])
+
+
+def workers_answering(url: str, want: int, tries: int = 200) -> set[int]:
+    seen: set[int] = set()
+    for _ in range(tries):
+        seen.add(worker_of(url))
+        if len(seen) >= want:
+            break
+    return seen
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_two_workers_share_one_port_and_both_answer(tmp_path):
+    with LiveSite(tmp_path / "home", ["--workers", "2"]) as site:
+        workers = children_of(site.proc.pid)
+        answered = workers_answering(f"{site.url}/healthz", want=2)
+    assert len(workers) == 2
+    assert answered == workers
+
+
+def test_pid_file_names_the_parent_not_a_worker(tmp_path):
+    with LiveSite(tmp_path / "home", ["--workers", "2"]) as site:
+        recorded = int((site.data_dir / "kru.pid").read_text())
+    assert recorded == site.proc.pid
+
+
+def test_sigterm_stops_every_worker_and_removes_the_pid_file(tmp_path):
+    site = LiveSite(tmp_path / "home", ["--workers", "2"]).start()
+    workers = children_of(site.proc.pid)
+    assert site.stop(signal.SIGTERM, timeout=10) == 0
+    assert not any(alive(pid) for pid in workers)
+    assert not (site.data_dir / "kru.pid").exists()
+
+
+def test_a_killed_worker_is_replaced_and_the_site_keeps_answering(tmp_path):
+    with LiveSite(tmp_path / "home", ["--workers", "2"]) as site:
+        victim, survivor = sorted(children_of(site.proc.pid))
+        os.kill(victim, signal.SIGKILL)
+        assert wait_for(lambda: len(children_of(site.proc.pid) - {victim}) == 2)
+        replacement = (children_of(site.proc.pid) - {victim, survivor}).pop()
+        answered = workers_answering(f"{site.url}/healthz", want=2)
+    assert answered == {survivor, replacement}
+
+
+def test_stale_pid_file_does_not_block_start_with_workers(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "kru.pid").write_text("999999\n")
+    with LiveSite(home, ["--workers", "2"]) as site:
+        assert wait_until_ready(f"{site.url}/healthz")["status"] == "ok"
+        assert (home / "kru.pid").read_text().strip() == str(site.proc.pid)
+
+
+def test_a_sign_in_on_one_worker_holds_on_every_worker(tmp_path):
+    home = tmp_path / "home"
+    subprocess.run(
+        [*KRU, "--data-dir", str(home), "user", "add", "amy", "--password", "secret123"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024"},
+    )
+    with LiveSite(home, ["--workers", "2"]) as site:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        url = f"{site.url}/api/v1/session"
+        token = json.loads(opener.open(url, timeout=5).read())["csrf_token"]
+        sign_in = urllib.request.Request(
+            url,
+            data=json.dumps({"username": "amy", "password": "secret123"}).encode(),
+            headers={"Content-Type": "application/json", "X-CSRFToken": token},
+        )
+        opener.open(sign_in, timeout=5).read()
+        seen: dict[int, str] = {}
+        for _ in range(200):
+            with opener.open(url, timeout=5) as response:
+                user = json.loads(response.read())["user"]
+                seen[int(response.headers[WORKER_HEADER])] = user and user["username"]
+            if len(seen) == 2:
+                break
+    assert list(seen.values()) == ["amy", "amy"]
+
+
+@pytest.mark.parametrize(
+    ("cores", "memory_mb", "expected"),
+    [(4, 3800, 2), (2, 24000, 2), (1, 4000, 1), (4, 905, 1)],
+    ids=["pi4-4gb", "this-machine", "one-core", "pi3b-1gb"],
+)
+def test_auto_workers_fits_cores_and_memory(cores, memory_mb, expected):
+    assert auto_workers(cores=cores, memory_mb=memory_mb) == expected
+
+
+def test_negative_workers_is_one_clear_line_and_exit_1(tmp_path):
+    result = subprocess.run(
+        [*KRU, "--data-dir", str(tmp_path / "home"), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "KRU_WORKERS": "-1"},
+    )
+    assert result.returncode == 1
+    assert "workers" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
