@@ -7,7 +7,9 @@ import io
 import re
 
 import pytest
+from playhouse.test_utils import count_queries
 
+from edge_server import accounts
 from edge_server.learning import assignments
 from edge_server.learning.models import Assignment
 from tests.conftest import assert_api_error, form_csrf
@@ -185,3 +187,23 @@ def test_an_instructor_cannot_assign_to_another_cohort(client, login_as, site):
     )
     assert response.status_code == 403
     assert Assignment.select().count() == 1
+
+
+def test_dashboard_cells_stay_short(client, login_as, site):
+    login_as(user=site["teacher"])
+    html = client.get(f"/teach/cohorts/{site['cohort'].id}").get_data(as_text=True)
+    cells = re.findall(r'<td class="cell"[^>]*>.*?</td>', html)
+    assert len(cells) == 2 * 5 and max(len(c) for c in cells) <= 60, cells
+
+
+def test_dashboard_queries_do_not_grow_with_the_class(client, login_as, site, make_user):
+    login_as(user=site["teacher"])
+    url = f"/teach/cohorts/{site['cohort'].id}"
+    client.get(url)  # warm the session and the course catalog
+    with count_queries() as before:
+        client.get(url)
+    for _ in range(5):
+        accounts.add_to_cohort(site["cohort"], make_user())
+    with count_queries() as after:
+        assert client.get(url).status_code == 200
+    assert after.count == before.count, [q.msg for q in after.get_queries()]
