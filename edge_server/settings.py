@@ -239,6 +239,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("sync.batch_size", "int", 500, "Events per sync batch.", minimum=1),
     Setting(
+        "sync.max_batch_size",
+        "int",
+        5000,
+        "Events per sync batch the agent may grow to while the link answers fast.",
+        minimum=1,
+    ),
+    Setting(
         "sync.daily_budget_mb",
         "float",
         50.0,

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 REQUEST_OVERHEAD_BYTES = 600  # request line and headers, counted against the budget
 PROBE_BYTES = 900  # a hello request and its answer
+# A batch acknowledged within this share of the read timeout means the link is good: the
+# next batch may be twice as large (up to sync.max_batch_size). Fewer, larger batches cut
+# the per-batch work at both ends (queries, commits, signatures) on a good link.
+GROW_BELOW_TIMEOUT_SHARE = 0.1
 
 # Outcome codes of a run (``RunResult.code``), also stored as ``last_error_code``.
 CAUGHT_UP = "caught_up"
@@ -158,6 +162,9 @@ class Agent:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self.clock = clock
         self.batch_size = settings["sync.batch_size"]
+        self.max_batch_size = min(
+            max(self.batch_size, settings["sync.max_batch_size"]), protocol.MAX_EVENTS_PER_BATCH
+        )
         self.budget = int(settings["sync.daily_budget_mb"] * 1024 * 1024)
         self.timeout = (settings["sync.connect_timeout_s"], settings["sync.timeout_s"])
         self.version = protocol.PROTOCOL_VERSION
@@ -219,6 +226,7 @@ class Agent:
         cost = len(body) + REQUEST_OVERHEAD_BYTES
         if state.bytes_today(self.db) + cost > self.budget:
             raise _Stop(BUDGET, "the daily data budget is used up")
+        began = time.monotonic()
         try:
             response = self._request("POST", protocol.BATCHES_PATH, batch.batch_id, body)
         except requests.ConnectionError as exc:
@@ -247,6 +255,7 @@ class Agent:
             result.bytes_sent += cost
             result.batches += 1
             result.events_sent += len(batch.events)
+            self._adapt_batch_size(len(batch.events), time.monotonic() - began)
             return
         state.add_bytes(self.db, cost, received)
         code, message = _error_code(response)
@@ -266,6 +275,12 @@ class Agent:
         ):
             raise _Retry(code, message or f"HTTP {response.status_code}", _retry_after(response))
         raise _Stop(code, message or f"central server answered {response.status_code}")
+
+    def _adapt_batch_size(self, sent: int, took_s: float) -> None:
+        """Double the batch size after a full batch acknowledged quickly (a good link)."""
+        fast = took_s < self.timeout[1] * GROW_BELOW_TIMEOUT_SHARE
+        if fast and sent >= self.batch_size and self.batch_size < self.max_batch_size:
+            self.batch_size = min(self.batch_size * 2, self.max_batch_size)
 
     def _quarantine(
         self, batch: protocol.Batch, body: bytes, code: str, message: str, result: RunResult
@@ -361,6 +376,10 @@ class Agent:
                     failures = 0
                 except _Retry as retry:
                     failures += 1
+                    # A failing link gets the configured size again (a halving for a too
+                    # large batch stays).
+                    if retry.code not in (protocol.E_BATCH_TOO_LARGE,):
+                        self.batch_size = min(self.batch_size, self.settings["sync.batch_size"])
                     state.record_error(self.db, retry.code, retry.message)
                     if failures > max_retries:
                         result.code = OFFLINE if retry.code == OFFLINE else GAVE_UP

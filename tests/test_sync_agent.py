@@ -37,13 +37,41 @@ def read(site, fn):  # noqa: ANN001, ANN201
 
 
 def test_cursor_moves_to_the_last_acknowledged_event(tmp_path, central):  # noqa: ANN001
-    site = make_site(tmp_path, "s1", **{"sync.batch_size": 40})
+    site = make_site(tmp_path, "s1", **{"sync.batch_size": 40, "sync.max_batch_size": 40})
     central.provision(site)
     add_events(site, 100)
     result = run_in_process(site)
     assert result.caught_up
     assert result.batches == 3
     assert read(site, lambda db: state.read_state(db).cursor) == 100
+
+
+def _central_batch_sizes(central) -> list[int]:  # noqa: ANN001
+    import sqlite3
+
+    con = sqlite3.connect(central.data_dir / "central.sqlite3")
+    try:
+        return [r[0] for r in con.execute("SELECT events FROM sync_batches ORDER BY after_seq")]
+    finally:
+        con.close()
+
+
+def test_batches_grow_on_a_fast_link_up_to_the_largest_size(tmp_path, central):  # noqa: ANN001
+    site = make_site(tmp_path, "s1", **{"sync.batch_size": 10, "sync.max_batch_size": 40})
+    central.provision(site)
+    add_events(site, 200)
+    result = run_in_process(site)
+    assert result.caught_up
+    assert _central_batch_sizes(central) == [10, 20, 40, 40, 40, 40, 10]
+
+
+def test_batches_stay_at_the_configured_size_on_a_slow_link(tmp_path, central, monkeypatch):  # noqa: ANN001
+    monkeypatch.setattr(agent_mod, "GROW_BELOW_TIMEOUT_SHARE", 0.0)  # every answer is "slow"
+    site = make_site(tmp_path, "s1", **{"sync.batch_size": 10, "sync.max_batch_size": 40})
+    central.provision(site)
+    add_events(site, 30)
+    run_in_process(site)
+    assert _central_batch_sizes(central) == [10, 10, 10]
 
 
 def test_malformed_batch_is_quarantined_and_skipped(tmp_path, central):  # noqa: ANN001
