@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
+import weakref
 from typing import Any
 
 import nh3
@@ -17,6 +18,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    get_template_attribute,
     redirect,
     render_template,
     request,
@@ -24,6 +26,7 @@ from flask import (
 )
 from flask_babel import get_locale, gettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from content_packs.html5 import open_member
 from content_packs.models import Item
@@ -42,6 +45,12 @@ APP_CSP = (
     "connect-src 'self'; form-action 'none'; frame-ancestors 'self'"
 )
 ICONS = {t: t for t in courses.TYPES_WITH_ICONS}
+
+# Catalog -> (script root, item key -> rendered catalog part of its line on the course page).
+# A catalog is per course version and language, so a new pack version renders anew.
+_item_heads: weakref.WeakKeyDictionary[courses.Catalog, tuple[str, dict[str, Markup]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _lang() -> str:
@@ -88,11 +97,25 @@ def progress():  # noqa: ANN201
     return render_template("learn/progress.html", courses=courses.my_courses(_user(), _lang()))
 
 
+def item_heads(catalog: courses.Catalog | None) -> dict[str, Markup]:
+    """Return each item's link, icon, type, length and "optional" as rendered HTML, made
+    once per catalog (the course page's hot loop then adds only the learner's status)."""
+    if catalog is None:
+        return {}
+    root = request.script_root
+    kept = _item_heads.get(catalog)
+    if kept is None or kept[0] != root:
+        head = get_template_attribute("learn/_course_items.html", "item_head")
+        kept = (root, {item.key: head(item) for item in catalog.items})
+        _item_heads[catalog] = kept
+    return kept[1]
+
+
 @bp.get("/learn/courses/<pack>/<slug>")
 @role_required()
 def course(pack: str, slug: str):  # noqa: ANN201
     outline = courses.course_outline(_user(), f"{pack}/{slug}", _lang())
-    return render_template("learn/course.html", course=outline)
+    return render_template("learn/course.html", course=outline, heads=item_heads(outline.catalog))
 
 
 def _quiz_context(page: courses.ItemPage) -> dict[str, Any]:

@@ -83,6 +83,7 @@ class CourseSummary:
     due_date: str | None
     items: list[ItemStatus] = field(default_factory=list)
     modules: list[ModuleOutline] = field(default_factory=list)
+    catalog: Catalog | None = field(default=None, repr=False)  # what items were made from
 
     @property
     def required(self) -> list[ItemStatus]:
@@ -154,7 +155,7 @@ class CatalogItem:
     module: int  # index into Catalog.modules
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Catalog:
     """The learner-independent part of a course outline, in course order, in one language."""
 
@@ -297,6 +298,7 @@ def statuses(cat: Catalog, progress: dict[str, Progress]) -> list[ItemStatus]:
 
 
 def _fill(course: CourseSummary, cat: Catalog, progress: dict[str, Progress]) -> CourseSummary:
+    course.catalog = cat
     course.items = statuses(cat, progress)
     course.modules = [ModuleOutline(key, mtitle) for key, mtitle in cat.modules]
     for ci, item in zip(cat.items, course.items, strict=True):
