@@ -120,10 +120,14 @@ def authenticate(
     return device, version, clock_ms
 
 
+# One encoder for every event: json.dumps with options builds a new encoder per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _dumps(value: Any) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _encode(value)
 
 
 def _store_catalog(items: list[protocol.ItemRecord]) -> None:
