@@ -14,8 +14,6 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from edge_server.errors import N_
 
 from .errors import Problem
@@ -117,6 +115,8 @@ def _json_path(path: Any) -> str:
 
 def schema_problems(manifest: Any) -> list[Problem]:
     """Return the places where ``manifest`` breaks the JSON Schema (at most 20)."""
+    from jsonschema import Draft202012Validator  # imported here: 50 ms of server start-up
+
     validator = Draft202012Validator(schema())
     problems = []
     for error in sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path))[:20]:

@@ -11,7 +11,6 @@ from flask_babel import gettext
 from edge_server.auth import role_required
 from edge_server.db import db
 
-from .daemon import wake_daemon
 from .status import status_from_db
 
 log = logging.getLogger(__name__)
@@ -32,6 +31,8 @@ def panel(app_config: Any) -> dict[str, Any]:
 @bp.post("/run")
 @role_required("admin")
 def run_now():  # noqa: ANN201
+    from .daemon import wake_daemon  # imported here: the agent pulls in requests
+
     if wake_daemon(current_app.config["KRU_HOME"]):
         flash(gettext("The sync agent was asked to sync now."), "success")
     else:

@@ -11,7 +11,7 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from flask import (
     Blueprint,
@@ -33,7 +33,6 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.utils import secure_filename
 from wtforms.validators import ValidationError as CSRFInvalid
 
-from content_packs import install as installer
 from content_packs import usb
 from content_packs.errors import InvalidPack, PackTooLarge, Problem
 from content_packs.manifest import mime_for
@@ -42,6 +41,9 @@ from content_packs.store import ContentStore, is_sha256
 from ..auth import role_required
 from ..db import db
 from ..errors import N_, KruError, ValidationError
+
+if TYPE_CHECKING:
+    from content_packs import install as installer
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +184,8 @@ def _pack_json(result: installer.InstallResult) -> dict[str, Any]:
 @role_required("instructor", "admin")
 def api_upload():  # noqa: ANN201
     """Install an uploaded pack: multipart field ``file``; ``force=1`` allows older versions."""
+    from content_packs import install as installer
+
     _check_csrf_header()
     with received_upload() as path:
         form = request.environ.get("kru.upload_form") or {}
@@ -200,18 +204,24 @@ def api_upload():  # noqa: ANN201
 @bp.get("/api/v1/packs")
 @role_required("instructor", "admin")
 def api_list():  # noqa: ANN201
+    from content_packs import install as installer
+
     return jsonify({"packs": installer.list_packs()})
 
 
 @bp.delete("/api/v1/packs/<pack_id>")
 @role_required("instructor", "admin")
 def api_remove(pack_id: str):  # noqa: ANN201
+    from content_packs import install as installer
+
     return jsonify({"removed": installer.remove_pack(pack_id, _home())})
 
 
 @bp.get("/packs/")
 @role_required("instructor", "admin")
 def index():  # noqa: ANN201
+    from content_packs import install as installer
+
     shown_usb = usb.panel(current_app.config) if current_user.role == "admin" else None
     return render_template("packs/index.html", packs=installer.list_packs(), panel=shown_usb)
 
@@ -225,6 +235,8 @@ def upload():  # noqa: ANN201
 @bp.post("/packs/<pack_id>/remove")
 @role_required("instructor", "admin")
 def remove(pack_id: str):  # noqa: ANN201
+    from content_packs import install as installer
+
     try:
         info = installer.remove_pack(pack_id, _home())
     except KruError as exc:
@@ -240,6 +252,8 @@ def remove(pack_id: str):  # noqa: ANN201
 @bp.post("/packs/usb/install")
 @role_required("admin")
 def usb_install():  # noqa: ANN201
+    from content_packs import install as installer
+
     roots = list(_settings()["packs.usb_roots"])
     try:
         path = usb.resolve_usb_path(request.form.get("path", ""), roots)
