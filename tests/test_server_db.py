@@ -1,0 +1,50 @@
+"""The server keeps one SQLite connection per thread instead of opening one per request."""
+
+from __future__ import annotations
+
+from edge_server.db import db
+
+
+def _connection_of_a_request(client) -> object:  # noqa: ANN001
+    assert client.get("/healthz").status_code == 200
+    return db.connection()
+
+
+def test_server_mode_reuses_the_connection_between_requests(app, client):
+    app.config["KRU_KEEP_DB_CONNECTIONS"] = True
+    first = _connection_of_a_request(client)
+    assert _connection_of_a_request(client) is first
+
+
+def test_without_server_mode_each_request_gets_a_fresh_connection(app, client):
+    first = _connection_of_a_request(client)
+    db.close()
+    client.get("/healthz")
+    assert db.is_closed()
+    assert _connection_of_a_request(client) is not first
+
+
+def test_kept_connection_keeps_the_design_pragmas(app, client):
+    app.config["KRU_KEEP_DB_CONNECTIONS"] = True
+    _connection_of_a_request(client)
+    pragma = db.connection().execute
+    assert pragma("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert pragma("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert pragma("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert pragma("PRAGMA busy_timeout").fetchone()[0] == 10000
+
+
+def test_a_failed_request_does_not_leave_its_transaction_open(app, client):
+    app.config.update(KRU_KEEP_DB_CONNECTIONS=True, PROPAGATE_EXCEPTIONS=False)
+
+    def half_done():  # noqa: ANN202
+        db.execute_sql("BEGIN IMMEDIATE")
+        db.execute_sql("CREATE TABLE half_done (x)")
+        raise RuntimeError("the request failed half-way")
+
+    app.add_url_rule("/test-half-done", "half_done", half_done)
+    assert client.get("/test-half-done").status_code == 500
+    assert not db.connection().in_transaction
+    assert db.execute_sql(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'"
+    ).fetchone() == (0,)
