@@ -48,3 +48,39 @@ def test_a_failed_request_does_not_leave_its_transaction_open(app, client):
     assert db.execute_sql(
         "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'"
     ).fetchone() == (0,)
+
+
+HOLD_WRITE_LOCK = """
+import sys, time
+from edge_server.db import init_db
+db = init_db(sys.argv[1])
+with db.atomic("IMMEDIATE"):
+    db.execute_sql("INSERT INTO t VALUES ('other process')")
+    print("holding", flush=True)
+    time.sleep(1.0)
+db.close()
+"""
+
+
+def test_a_writer_waits_for_another_process_instead_of_failing_locked(tmp_path):
+    import subprocess
+    import sys
+
+    from edge_server.db import init_db
+
+    path = tmp_path / "site.sqlite3"
+    handle = init_db(path, busy_timeout=100)  # far shorter than the other's transaction
+    handle.execute_sql("CREATE TABLE t (who TEXT)")
+    other = subprocess.Popen(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", HOLD_WRITE_LOCK, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout.readline().strip() == "holding"
+        with handle.atomic("IMMEDIATE"):
+            handle.execute_sql("INSERT INTO t VALUES ('this process')")
+        rows = handle.execute_sql("SELECT who FROM t ORDER BY who").fetchall()
+    finally:
+        other.wait(timeout=10)
+        other.stdout.close()
+        handle.close()
+    assert rows == [("other process",), ("this process",)]
