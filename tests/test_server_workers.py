@@ -155,3 +155,49 @@ def test_negative_workers_is_one_clear_line_and_exit_1(tmp_path):
     assert result.returncode == 1
     assert "workers" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _probe_answers(site: LiveSite, tries: int = 200) -> dict[int, int]:
+    """Ask Android's captive-portal probe on new connections until both workers answered."""
+    import http.client
+
+    answers: dict[int, int] = {}
+    for _ in range(tries):
+        conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=5)
+        try:
+            conn.request("GET", "/generate_204")
+            response = conn.getresponse()
+            response.read()
+            answers[int(response.headers[WORKER_HEADER])] = response.status
+        finally:
+            conn.close()
+        if len(answers) == 2:
+            break
+    return answers
+
+
+def test_captive_portal_lets_a_signed_in_phone_through_on_every_worker(tmp_path):
+    home = tmp_path / "home"
+    subprocess.run(
+        [*KRU, "--data-dir", str(home), "user", "add", "amy", "--password", "secret123"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024"},
+    )
+    with LiveSite(home, ["--workers", "2"]) as site:
+        before = _probe_answers(site)
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        url = f"{site.url}/api/v1/session"
+        token = json.loads(opener.open(url, timeout=5).read())["csrf_token"]
+        opener.open(
+            urllib.request.Request(
+                url,
+                data=json.dumps({"username": "amy", "password": "secret123"}).encode(),
+                headers={"Content-Type": "application/json", "X-CSRFToken": token},
+            ),
+            timeout=5,
+        ).read()
+        after = _probe_answers(site)
+    assert sorted(before.values()) == [302, 302]
+    assert sorted(after.values()) == [204, 204]

@@ -15,6 +15,7 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
     from ..datahome import DataHome
     from ..db import close_db
     from ..server import auto_workers, serve_workers, serve_wsgi
+    from ..worker_state import share_between_workers
 
     settings = ctx.with_overrides(**overrides)
     home = DataHome(settings.data_dir).ensure()
@@ -39,6 +40,7 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
     if workers == 1:
         serve_wsgi(app, **where)
     else:
+        share_between_workers(app, home.tmp)
         serve_workers(app, workers=workers, before_fork=close_db, **where)
 
 
