@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from . import passwords
@@ -21,9 +21,9 @@ from .accounts import (
     check_username,
     generate_password,
 )
-from .db import db
+from .db import db, sqlite_utils_db
 from .errors import N_, Conflict, KruError, ValidationError
-from .models import Cohort, CohortMember, User
+from .models import Cohort, User
 
 ROSTER_COLUMNS = ("username", "display_name", "password", "role", "cohort", "language")
 
@@ -198,16 +198,34 @@ def import_roster(
     return result
 
 
-def export_roster(users: Iterable[User]) -> str:
-    """Return users as CSV text in the import format (without passwords)."""
+_EXPORT_SQL = """
+SELECT u.username, u.display_name, u.role,
+       COALESCE(
+           (SELECT c.name FROM cohorts c JOIN cohort_members m ON m.cohort_id = c.id
+             WHERE m.user_id = u.id ORDER BY c.name LIMIT 1),
+           (SELECT c.name FROM cohorts c JOIN cohort_instructors i ON i.cohort_id = c.id
+             WHERE i.user_id = u.id ORDER BY c.name LIMIT 1),
+           '') AS cohort,
+       COALESCE(u.language, '') AS language
+  FROM users u
+ ORDER BY u.role, u.username
+"""
+EXPORT_COLUMNS = ("username", "display_name", "role", "cohort", "language")
+
+
+def export_roster() -> Iterator[str]:
+    """Yield the accounts as CSV lines in the import format (no passwords), BOM first.
+
+    The BOM makes Excel read Khmer names as UTF-8. A learner in several cohorts is listed
+    with the first by name. Read through sqlite-utils on peewee's own connection.
+    """
+    yield "\ufeff"
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["username", "display_name", "role", "cohort", "language"])
-    for user in users:
-        names = [
-            c.name for c in Cohort.select().join(CohortMember).where(CohortMember.user == user)
-        ] or [""]
-        writer.writerow(
-            [user.username, user.display_name, user.role, names[0], user.language or ""]
-        )
-    return out.getvalue()
+    writer.writerow(EXPORT_COLUMNS)
+    for row in sqlite_utils_db().query(_EXPORT_SQL):
+        writer.writerow([row[c] for c in EXPORT_COLUMNS])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()

@@ -146,3 +146,40 @@ def test_cli_import_good_file_prints_generated_passwords(runner, tmp_path):
     )
     assert set(lines) == {"dara", "sophea", "teacher1"}
     assert len(lines["sophea"]) == 8
+
+
+def test_export_round_trips_into_a_new_site(client, login_as, make_cohort, tmp_path):
+    roster.import_roster(GOOD.encode())
+    login_as("admin", user=None)
+    response = client.get("/admin/users.csv")
+    assert response.status_code == 200
+    data = response.get_data()
+    assert data.startswith("\ufeff".encode())  # Excel reads Khmer names as UTF-8
+    text = data.decode("utf-8-sig")
+    assert "dara,សុខ ដារា,learner,ថ្នាក់ A,km" in text
+    assert "teacher1,គ្រូ វិចិត្រ,instructor,ថ្នាក់ A,en" in text
+    assert "secret123" not in text and "argon2" not in text
+
+    from edge_server.models import User
+
+    User.delete().where(User.role != "admin").execute()  # as if on a fresh site
+    keep = [line for line in text.splitlines() if not line.split(",")[2:3] == ["admin"]]
+    result = roster.import_roster("\n".join(keep).encode())
+    assert sorted(u for u, _ in result.created) == ["dara", "sophea", "teacher1"]
+
+
+def test_export_is_for_admins_only(client, login_as):
+    login_as("instructor")
+    assert client.get("/admin/users.csv").status_code == 403
+
+
+def test_cli_export_writes_the_class_list(runner, tmp_path):
+    path = tmp_path / "class.csv"
+    path.write_text(GOOD, encoding="utf-8")
+    runner("user", "import", str(path))
+    out = tmp_path / "out.csv"
+    result = runner("user", "export", "-o", str(out))
+    assert result.exit_code == 0
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "username,display_name,role,cohort,language"
+    assert len(lines) == 4

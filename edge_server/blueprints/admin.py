@@ -7,11 +7,13 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     redirect,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
 from flask_babel import gettext
@@ -61,6 +63,16 @@ def users():  # noqa: ANN201
     role = request.args.get("role") or None
     listed = accounts.list_users(role if role in ("learner", "instructor", "admin") else None)
     return render_template("admin/users.html", users=listed, role=role)
+
+
+@bp.get("/users.csv")
+@role_required("admin")
+def users_csv():  # noqa: ANN201
+    return Response(
+        stream_with_context(roster.export_roster()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="kru-accounts.csv"'},
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

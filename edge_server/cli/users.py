@@ -104,6 +104,24 @@ def user_import(ctx: CliContext, csv_file, skip_bad_rows: bool, cohort: str | No
     click.echo(f"imported {len(result.created)} account(s)", err=True)
 
 
+@user.command("export")
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="File (default: stdout).",
+)
+@pass_ctx
+def user_export(ctx: CliContext, output) -> None:  # noqa: ANN001
+    """Write every account as a class list (CSV, UTF-8 with BOM; no passwords)."""
+    from .. import roster
+
+    ctx.open_site_db()
+    for chunk in roster.export_roster():
+        output.write(chunk)
+
+
 @user.command("set")
 @click.argument("username")
 @click.option("--name", "display_name")
