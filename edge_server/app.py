@@ -82,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     )
     app.config.update(flask_config)
     app.extensions["kru_login_limiter"] = LoginLimiter(
+        db,
         settings["auth.login_limit"],
         settings["auth.login_limit_per_address"],
         enabled=settings["auth.rate_limit"],

@@ -179,3 +179,35 @@ def test_session_cookie_is_httponly_and_lax(client, login_as):
     assert cookie is not None
     assert cookie.http_only
     assert cookie.same_site == "Lax"
+
+
+def test_rate_limit_is_shared_by_every_server_process(app, app_config, make_user):
+    # A second app on the same data home stands for a second worker process.
+    from edge_server import create_app
+
+    make_user(username="dara")
+    other = create_app(app_config)
+    clients = [app.test_client(), other.test_client()]
+    tokens = [csrf_token(c) for c in clients]
+    for i in range(10):
+        c = clients[i % 2]
+        c.post(
+            "/api/v1/session",
+            json={"username": "dara", "password": f"guess-{i}"},
+            headers={"X-CSRFToken": tokens[i % 2]},
+        )
+    for c, token in zip(clients, tokens, strict=True):
+        response = c.post(
+            "/api/v1/session",
+            json={"username": "dara", "password": "secret123"},
+            headers={"X-CSRFToken": token},
+        )
+        assert_api_error(response, 429, "rate_limited")
+
+
+def test_bad_rate_limit_setting_is_refused_at_start(app_config):
+    from edge_server import create_app
+    from edge_server.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="10 per minute"):
+        create_app({**app_config, "auth.login_limit": "ten a minute"})

@@ -1,0 +1,16 @@
+"""Sign-in attempts, counted in the database so every central process shares the limit."""
+
+from peewee import Database
+
+from edge_server.migrate import execute_all
+
+
+def apply(db: Database) -> None:
+    execute_all(
+        db,
+        [
+            "CREATE TABLE login_attempts (key VARCHAR(400) NOT NULL, at DOUBLE PRECISION NOT NULL)",
+            "CREATE INDEX login_attempts_key ON login_attempts (key, at)",
+            "CREATE INDEX login_attempts_at ON login_attempts (at)",
+        ],
+    )
