@@ -10,9 +10,10 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from pathlib import Path
 
-from peewee import SqliteDatabase
+from peewee import OperationalError, SqliteDatabase
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -26,6 +27,7 @@ PRAGMAS = {
 }
 
 WRITE_LOCKS = ("IMMEDIATE", "EXCLUSIVE")
+_CONNECT_TRIES = 20  # up to about 4 s in all
 
 
 class SiteDatabase(SqliteDatabase):
@@ -41,6 +43,22 @@ class SiteDatabase(SqliteDatabase):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self._writer = threading.local()
+
+    def _connect(self):  # noqa: ANN202 - peewee's signature
+        """Open a connection, retrying while another process switches a new file to WAL.
+
+        ``PRAGMA journal_mode=wal`` on a brand-new database needs an exclusive lock and
+        answers "database is locked" without waiting when another process holds it — as
+        when the site server and the sync daemon start together on a Pi's first boot.
+        """
+        for attempt in range(_CONNECT_TRIES):
+            try:
+                return super()._connect()
+            except OperationalError as exc:
+                if "locked" not in str(exc) or attempt == _CONNECT_TRIES - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _writer_fd(self) -> int | None:
         path = self.database
