@@ -1,7 +1,9 @@
 """A real ``kru serve`` process on a free loopback port, with start/stop timing and RSS.
 
-Memory is read from ``/proc/<pid>/status``: VmRSS (now) and VmHWM (the peak since start).
-A sampler thread records the peak RSS during one scenario, since VmHWM only ever grows.
+Memory is that of the whole server: the ``kru serve`` parent and its worker processes.
+"RSS" figures are the sum of each process's PSS (``/proc/<pid>/smaps_rollup``), so pages
+the forked workers share with the parent count once; peaks add up each process's VmHWM,
+an upper bound. A sampler thread records the peak during one scenario.
 """
 
 from __future__ import annotations
@@ -44,6 +46,39 @@ def read_status(pid: int) -> dict[str, int]:
     return out
 
 
+def process_tree(pid: int) -> list[int]:
+    """Return ``pid`` and its descendants (the server's worker processes)."""
+    tree = [pid]
+    for parent in tree:
+        try:
+            with open(f"/proc/{parent}/task/{parent}/children") as fh:
+                tree.extend(int(child) for child in fh.read().split())
+        except OSError:
+            continue
+    return tree
+
+
+def _pss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return read_status(pid).get("VmRSS", 0)
+
+
+def group_memory(pid: int) -> dict[str, int]:
+    """Return the server's memory: VmRSS = summed PSS now, VmHWM = summed peaks, processes."""
+    pids = process_tree(pid)
+    return {
+        "VmRSS": sum(_pss(p) for p in pids),
+        "VmHWM": sum(read_status(p).get("VmHWM", 0) for p in pids),
+        "processes": len(pids),
+    }
+
+
 def wait_until_ready(url: str, timeout: float, proc: subprocess.Popen | None = None) -> float:
     """Poll ``url`` until it answers 200; return the seconds it took.
 
@@ -72,15 +107,14 @@ class RssSampler:
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         self.pid = pid
         self.interval = interval
-        self.start_rss = read_status(pid).get("VmRSS", 0)
+        self.start_rss = group_memory(pid)["VmRSS"]
         self.peak = self.start_rss
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            rss = read_status(self.pid).get("VmRSS", 0)
-            self.peak = max(self.peak, rss)
+            self.peak = max(self.peak, group_memory(self.pid)["VmRSS"])
 
     def __enter__(self) -> RssSampler:
         self._thread.start()
@@ -89,7 +123,7 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, read_status(self.pid).get("VmRSS", 0))
+        self.peak = max(self.peak, group_memory(self.pid)["VmRSS"])
 
     @property
     def growth(self) -> int:
@@ -137,7 +171,8 @@ class KruServer:
         return self.start_s
 
     def memory(self) -> dict[str, int]:
-        return read_status(self.pid)
+        """Return the memory of the server's processes (see ``group_memory``)."""
+        return group_memory(self.pid)
 
     def stop(self, timeout: float = 10.0) -> float:
         """Send SIGTERM; return seconds until the process exited (killed after ``timeout``)."""

@@ -13,6 +13,7 @@ SIGTERM and SIGINT, replaces a worker that dies, and stops the group within 2 se
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -66,7 +67,12 @@ def bound_malloc_arenas(arenas: int = 2) -> None:
     buffer: a login storm of 50 left the server 130 MB larger for good (bench/, issue 9).
     """
     try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # -8 is M_ARENA_MAX
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, arenas)  # -8 is M_ARENA_MAX
+        # A fixed mmap threshold (-3, M_MMAP_THRESHOLD) turns off glibc's dynamic one,
+        # which rises to 16 MiB after the first Argon2 buffer is freed and from then on
+        # keeps every such buffer in the heap; mmapped buffers go back to the OS at free.
+        libc.mallopt(-3, 1024 * 1024)
     except (OSError, AttributeError):
         pass  # not glibc: nothing to cap
 
@@ -261,6 +267,10 @@ def serve_workers(
     watched = {*STOP_SIGNALS, signal.SIGCHLD}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     pids: set[int] = set()
+    # Objects made so far (the app, its imports) move to a generation the collector never
+    # scans, so workers do not write to those pages and copy-on-write keeps them shared.
+    gc.collect()
+    gc.freeze()
     try:
         if pid_file is not None:
             write_pid_file(pid_file)

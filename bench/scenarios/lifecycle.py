@@ -18,6 +18,7 @@ def startup(bench: Bench) -> dict[str, Any]:
     return {
         "start_s": round(started, 3),
         "idle_rss_mb": round(memory["VmRSS"] / MB, 1),
+        "server_processes": memory["processes"],
         "events_stored": bench.site.events,
         "sample_pack": bench.site.sample_pack,
     }
@@ -29,6 +30,7 @@ def shutdown(bench: Bench) -> dict[str, Any]:
     stopped = bench.server.stop()
     return {
         "final_rss_mb": round(memory["VmRSS"] / MB, 1),
+        "server_processes": memory["processes"],
         "peak_rss_mb": round(memory["VmHWM"] / MB, 1),
         "stop_s": round(stopped, 3),
         "exit_code": bench.server.proc.returncode if bench.server.proc else None,
