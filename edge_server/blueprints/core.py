@@ -16,9 +16,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
-from .. import accounts, health
+from .. import accounts, health, sessions
 from ..i18n import LANGUAGES
 
 bp = Blueprint("core", __name__)
@@ -45,14 +45,8 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def sign_in(username: str, password: str):  # noqa: ANN201 - returns a User or None
-    """Count the attempt against the rate limit, then check the credentials."""
-    current_app.extensions["kru_login_limiter"].hit(request.remote_addr or "?", username or "")
-    user = accounts.authenticate(username, password)
-    if user is not None:
-        session.clear()
-        session.permanent = True
-        login_user(user)
-    return user
+    """Sign in to the site (rate limited); return the user or None."""
+    return sessions.sign_in(accounts.authenticate, username, password)
 
 
 @bp.get("/")

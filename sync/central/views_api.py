@@ -1,4 +1,4 @@
-"""The central JSON API: session, devices, completion, xAPI statements."""
+"""The central JSON API: session (shared with the site), devices, completion, xAPI."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from dataclasses import asdict
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, session
+from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext
-from flask_login import current_user, login_user, logout_user
-from flask_wtf.csrf import generate_csrf
+from flask_login import current_user
 
+from edge_server import sessions
 from edge_server.api import api_error
+from edge_server.sessions import session_blueprint
 
 from . import registry, reports
 
@@ -51,44 +52,11 @@ def user_json(user: Any) -> dict[str, Any] | None:
 
 
 def sign_in(username: str, password: str):  # noqa: ANN201 - a CentralUser or None
-    """Count the attempt against the rate limit, then check the credentials."""
-    current_app.extensions["kru_login_limiter"].hit(request.remote_addr or "?", username or "")
-    user = registry.authenticate(username, password)
-    if user is not None:
-        session.clear()
-        session.permanent = True
-        login_user(user)
-    return user
+    """Sign in to the central server (rate limited); return the user or None."""
+    return sessions.sign_in(registry.authenticate, username, password)
 
 
-def _session_body() -> dict[str, Any]:
-    user = current_user._get_current_object() if current_user.is_authenticated else None
-    return {"user": user_json(user), "csrf_token": generate_csrf()}
-
-
-@bp.get("/session")
-def get_session():  # noqa: ANN201
-    return jsonify(_session_body())
-
-
-@bp.post("/session")
-def create_session():  # noqa: ANN201
-    data = request.get_json(silent=True)
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("username"), str)
-        or not isinstance(data.get("password"), str)
-    ):
-        return api_error("invalid_body", gettext('Send JSON with "username" and "password".'), 400)
-    if sign_in(data["username"], data["password"]) is None:
-        return api_error("bad_credentials", gettext("Wrong username or password."), 401)
-    return jsonify(_session_body())
-
-
-@bp.delete("/session")
-def delete_session():  # noqa: ANN201
-    logout_user()
-    return jsonify(_session_body())
+session_bp = session_blueprint(registry.authenticate, user_json)
 
 
 @bp.get("/devices")
