@@ -73,7 +73,14 @@ class SiteDatabase(SqliteDatabase):
         return held[1]
 
     def begin(self, lock_type: str | None = None) -> None:
-        """Begin a transaction, queueing on the writer lock first if it will write."""
+        """Begin a transaction (IMMEDIATE unless told otherwise), queueing on the writer lock.
+
+        Every transaction in Kru writes. A deferred one that reads first and writes later
+        fails at once with "database is locked" when another process wrote in between
+        (SQLite cannot wait there without risking deadlock), so transactions take the write
+        lock from their first statement, waiting for it as long as ``busy_timeout`` allows.
+        """
+        lock_type = lock_type or "IMMEDIATE"
         fd = self._writer_fd() if (lock_type or "").upper() in WRITE_LOCKS else None
         if fd is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)

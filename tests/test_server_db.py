@@ -84,3 +84,34 @@ def test_a_writer_waits_for_another_process_instead_of_failing_locked(tmp_path):
         other.stdout.close()
         handle.close()
     assert rows == [("other process",), ("this process",)]
+
+
+def test_read_then_write_transactions_wait_for_another_process(tmp_path):
+    """A transaction that reads, then writes while another process writes, still commits."""
+    import subprocess
+    import sys
+    import time
+
+    from edge_server import schema
+    from edge_server.datahome import DataHome
+    from edge_server.db import db
+    from edge_server.models import Cohort
+
+    home = DataHome(tmp_path / "home").ensure()
+    schema.upgrade(home)
+    schema.open_database(home)
+    insert = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=10);"
+        "c.execute(\"INSERT INTO cohorts (uid, name, created_at) VALUES ('x', 'B', 'now')\");"
+        "c.commit(); c.close()"
+    )
+    try:
+        with db.atomic():
+            Cohort.select().count()  # read first
+            other = subprocess.Popen([sys.executable, "-c", insert, str(home.database)])
+            time.sleep(0.5)  # a deferred transaction would let the other write slip in here
+            Cohort.create(name="A")  # ... and then fail with "database is locked"
+        assert other.wait(timeout=20) == 0
+        assert sorted(c.name for c in Cohort.select()) == ["A", "B"]
+    finally:
+        db.close()
