@@ -75,12 +75,32 @@ class DataHome:
         return path.read_text().strip()
 
 
+def write_file_atomically(path: Path, text: str, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``text`` (file mode ``mode``): temp file, fsync, rename.
+
+    A power cut leaves either the old file or the new one, never half of it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, mode)  # the umask may have narrowed it
+    os.replace(tmp, path)
+
+
 def write_private_file(path: Path, text: str, *, replace: bool = False) -> None:
-    """Write ``text`` to ``path`` with mode 0600, atomically (temp file, fsync, rename).
+    """Write ``text`` to ``path`` with mode 0600, atomically.
 
     Without ``replace`` an existing file wins, so two processes starting at once both end
     up with the same file: whoever links first. With ``replace`` the new text wins.
     """
+    if replace:
+        write_file_atomically(path, text, 0o600)
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -88,9 +108,6 @@ def write_private_file(path: Path, text: str, *, replace: bool = False) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    if replace:
-        os.replace(tmp, path)
-        return
     try:
         os.link(tmp, path)  # fails if another process created it first
     except FileExistsError:

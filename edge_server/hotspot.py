@@ -6,10 +6,11 @@ are filled with ``string.Template`` at first boot, when the Wi-Fi passphrase is 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
+
+from .datahome import write_file_atomically
 
 ADDRESS = "10.42.0.1"
 DHCP_START = "10.42.0.10"
@@ -68,15 +69,6 @@ def write_configs(templates: Path, etc_dir: Path, config: HotspotConfig) -> list
     for name, (relative, mode) in FILES.items():
         text = render((templates / name).read_text(encoding="utf-8"), config)
         target = etc_dir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            os.write(fd, text.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        write_file_atomically(target, text, mode)
         written.append(target)
     return written

@@ -25,7 +25,7 @@ from typing import Any
 import tomli_w
 
 from . import hotspot
-from .datahome import DataHome
+from .datahome import DataHome, write_file_atomically
 from .errors import N_, KruError
 
 log = logging.getLogger(__name__)
@@ -233,20 +233,7 @@ def write_site_config(config_file: Path, setup: SiteSetup) -> None:
     except FileNotFoundError:
         data = {}
     data.update(site_name=setup.site_name, site_kind=setup.site_kind, province=setup.province)
-    _atomic_write(config_file, tomli_w.dumps(data), 0o640)
-
-
-def _atomic_write(path: Path, text: str, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_file_atomically(config_file, tomli_w.dumps(data), 0o640)
 
 
 def create_admin(settings: Any, username: str, password: str) -> None:
