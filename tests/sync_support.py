@@ -302,10 +302,12 @@ def run_agent(site: Site, central_url: str, *args: str, timeout: float = 120):  
     )
 
 
-def start_agent(site: Site, central_url: str, *args: str) -> subprocess.Popen:
+def start_agent(
+    site: Site, central_url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     return subprocess.Popen(
         [KRU, "--data-dir", str(site.home.root), "sync", "run", *args],
-        env=site.env(central_url),
+        env={**site.env(central_url), **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -43,6 +43,9 @@ def finish(site, url: str = "") -> None:  # noqa: ANN001
     raise AssertionError(result.stderr)
 
 
+SMALL_BATCHES = {"KRU_SYNC_MAX_BATCH_SIZE": "250"}
+
+
 def test_agent_killed_mid_batch_resumes_without_duplicates(tmp_path, central):  # noqa: ANN001
     site = make_site(tmp_path, "kill-agent")
     central.provision(site)
@@ -50,11 +53,14 @@ def test_agent_killed_mid_batch_resumes_without_duplicates(tmp_path, central):  
     rng = random.Random(3)
     for _ in range(3):
         before = central_counts(central.data_dir)["total"]
-        proc = start_agent(site, "", "--batch-size", "200")
-        wait_until(lambda b=before: central_counts(central.data_dir)["total"] > b, timeout=60)
-        time.sleep(rng.uniform(0, 0.3))
-        proc.kill()  # SIGKILL: no cleanup, like a power cut
-        proc.wait(timeout=10)
+        # Batches stay small (they would grow on a fast link) so each kill lands mid-way.
+        proc = start_agent(site, "", "--batch-size", "200", env=SMALL_BATCHES)
+        try:
+            wait_until(lambda b=before: central_counts(central.data_dir)["total"] > b, timeout=60)
+            time.sleep(rng.uniform(0, 0.3))
+        finally:
+            proc.kill()  # SIGKILL: no cleanup, like a power cut
+            proc.wait(timeout=10)
     finish(site)
     assert_exactly_once(central, ids)
 
@@ -78,7 +84,7 @@ def test_repeated_power_cuts_of_either_side_converge(tmp_path, central):  # noqa
     ids = add_events(site, 8000)
     rng = random.Random(11)
     for round_no in range(6):
-        proc = start_agent(site, "", "--batch-size", "250")
+        proc = start_agent(site, "", "--batch-size", "250", env=SMALL_BATCHES)
         time.sleep(rng.uniform(0.2, 1.2))
         if round_no % 2:
             central.kill()
