@@ -49,10 +49,13 @@ def discover(package: str) -> list[Migration]:
 
 
 def _ensure_table(db: Database) -> None:
-    db.execute_sql(
-        f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-        "name VARCHAR(200) PRIMARY KEY, applied_at VARCHAR(40) NOT NULL)"
-    )
+    # Under the lock: on PostgreSQL two processes running CREATE TABLE IF NOT EXISTS at the
+    # same moment can both try to create it and one fails on the catalog's unique index.
+    with _exclusive(db):
+        db.execute_sql(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+            "name VARCHAR(200) PRIMARY KEY, applied_at VARCHAR(40) NOT NULL)"
+        )
 
 
 def applied(db: Database) -> list[str]:

@@ -134,3 +134,25 @@ def test_sites_syncing_through_two_processes_arrive_exactly_once(two_centrals, p
         assert run_agent(site, two_centrals[(n + 1) % 2].url).returncode == 0
     assert _count(pg_url, "SELECT COUNT(*) FROM central_events") == len(ids)
     assert _count(pg_url, "SELECT COUNT(DISTINCT event_id) FROM central_events") == len(ids)
+
+
+def test_many_processes_migrating_a_new_database_at_once(pg_url):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from peewee import PostgresqlDatabase; from urllib.parse import urlsplit;"
+        "from edge_server import migrate; u = urlsplit(sys.argv[1]);"
+        "db = PostgresqlDatabase(u.path.lstrip('/'), host=u.hostname, port=u.port,"
+        " user=u.username); migrate.migrate(db, 'sync.central.migrations'); db.close()"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, pg_url], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    from edge_server import migrate
+
+    applied = _count(pg_url, "SELECT count(*) FROM kru_migrations")
+    assert applied == len(migrate.discover("sync.central.migrations"))
