@@ -99,3 +99,11 @@ def test_panel_shows_the_last_sms(english, fake, client, login_as, app) -> None:
     send_heartbeat(settings, {"device_id": "tec-1", "pending_events": 3})
     panel = panel_html(client, login_as)
     assert re.search(r"off; last SMS \S+: sent", field(panel, "heartbeat"))
+
+
+def test_panel_asks_the_modem_at_most_once_per_half_minute(english, client, login_as, fake) -> None:  # noqa: ANN001
+    panel_html(client, login_as)
+    asked = fake.received.count("AT+CSQ")
+    panel_html(client, login_as)
+    assert asked >= 1
+    assert fake.received.count("AT+CSQ") == asked  # the second page used the remembered answer
