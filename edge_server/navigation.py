@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -36,6 +39,28 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
-def init_app(app) -> None:  # noqa: ANN001
-    app.jinja_env.globals["nav_links"] = nav_links
+@dataclass(frozen=True)
+class Layout:
+    """What templates/base.html needs from the app using it: the brand and four endpoints.
+
+    The site server and the central server share the layout, sign-in and error pages.
+    """
+
+    brand: object
+    home: str
+    login: str
+    language: str
+    logout: str
+
+
+def init_app(app, layout: Layout | None = None, links: Callable | None = None) -> None:  # noqa: ANN001
+    """Give templates the header's layout and links (the site's unless told otherwise)."""
+    app.jinja_env.globals["layout"] = layout or Layout(
+        brand=app.config["KRU"]["site_name"],
+        home="core.index",
+        login="core.login",
+        language="core.language",
+        logout="core.logout",
+    )
+    app.jinja_env.globals["nav_links"] = links or nav_links
     app.jinja_env.globals["role_label"] = role_label

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
-from flask_babel import gettext
-from flask_login import LoginManager
+from flask_babel import gettext, lazy_gettext
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from jinja2 import ChoiceLoader, FileSystemLoader
 
-from edge_server import i18n, passwords, web_errors
+from edge_server import i18n, navigation, passwords, web_errors
 from edge_server.api import api_error
 from edge_server.datahome import DataHome
+from edge_server.navigation import Layout
 from edge_server.ratelimit import LoginLimiter
 from edge_server.settings import BY_NAME, Settings, load_settings
 
@@ -25,6 +27,18 @@ from .models import CentralUser
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent.parent.parent / "edge_server" / "static"
+EDGE_TEMPLATES = STATIC.parent / "templates"
+
+
+def central_links() -> list[tuple[str, str]]:
+    """Return the central server's header links (signed-in users only)."""
+    if not current_user.is_authenticated:
+        return []
+    return [
+        ("dashboard.index", gettext("Sites")),
+        ("dashboard.export_sites", gettext("Sites (CSV)")),
+        ("dashboard.export_completion", gettext("Completion (CSV)")),
+    ]
 
 
 def _split(config: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -100,6 +114,19 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
 
     csrf = CSRFProtect(app)
     i18n.init_app(app)
+    # The site's layout, sign-in and error pages, with the central server's header.
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(EDGE_TEMPLATES)])
+    navigation.init_app(
+        app,
+        Layout(
+            brand=lazy_gettext("Kru central"),
+            home="dashboard.index",
+            login="dashboard.login",
+            language="dashboard.language",
+            logout="dashboard.logout",
+        ),
+        central_links,
+    )
     app.jinja_env.globals.update(
         bar_chart=charts.bar_chart,
         courses_rows=charts.courses_rows,

@@ -50,8 +50,8 @@ def login():  # noqa: ANN201
         if sign_in(username, request.form.get("password", "")) is not None:
             return redirect(next_url or url_for("dashboard.index"))
         flash(gettext("Wrong username or password."), "error")
-        return render_template("central/login.html", username=username, next=next_url), 401
-    return render_template("central/login.html", username="", next=next_url)
+        return render_template("login.html", username=username, next=next_url), 401
+    return render_template("login.html", username="", next=next_url)
 
 
 @bp.post("/logout")
