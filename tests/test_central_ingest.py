@@ -227,3 +227,33 @@ def test_a_gap_before_the_batch_holds_the_acknowledgement_back(central_app, devi
     assert post(client, device, later).get_json()["acked_seq"] == 0
     earlier = make_batch(device.device_id, after=0, count=10)
     assert post(client, device, earlier).get_json()["acked_seq"] == 10
+
+
+def _members(device) -> set[str]:  # noqa: ANN001
+    from sync.central.models import SiteCohort, SiteCohortMember
+
+    return {
+        m.person_uid
+        for m in SiteCohortMember.select()
+        .join(SiteCohort)
+        .where((SiteCohort.device == device.id) & (SiteCohort.uid == "c1"))
+    }
+
+
+def test_a_learner_moved_out_of_a_cohort_leaves_it_with_the_next_batch(central_app, device):  # noqa: ANN001
+    from sync.protocol import CohortRecord
+
+    client = central_app.test_client()
+    first = make_batch(device.device_id, after=0, count=2)
+    first.cohorts = [CohortRecord("c1", "ថ្នាក់ A", ["u1", "u2"])]
+    post(client, device, first)
+    assert _members(device) == {"u1", "u2"}
+
+    second = make_batch(device.device_id, after=2, count=2)
+    second.cohorts = [CohortRecord("c1", "ថ្នាក់ A", ["u1"])]
+    post(client, device, second)
+    assert _members(device) == {"u1"}
+
+    again = post(client, device, first)  # a replay of the older batch changes nothing
+    assert again.get_json()["replay"] is True
+    assert _members(device) == {"u1"}

@@ -188,7 +188,14 @@ def _store_catalog(items: list[protocol.ItemRecord]) -> None:
             ).where(CatalogItem.key == key).execute()
 
 
-def _store_people(device: Device, batch: Batch) -> None:
+def _store_people(device: Device, batch: Batch, *, latest: bool) -> None:
+    """Store the batch's accounts and cohorts.
+
+    A batch is built from the site's database when it is sent, so its member lists are the
+    site's cohorts as they were then. When ``latest`` (a new batch past everything acked),
+    they replace the stored lists, so a learner moved out of a cohort on the site leaves it
+    here too; a replayed or older batch leaves the lists alone.
+    """
     users = sorted(batch.users, key=lambda u: u.uid)
     if users:
         Person.insert_many(
@@ -214,12 +221,19 @@ def _store_people(device: Device, batch: Batch) -> None:
     ).on_conflict(
         conflict_target=[SiteCohort.device, SiteCohort.uid], preserve=[SiteCohort.name]
     ).execute()
+    if not latest:
+        return
     ids = {
         row.uid: row.id
         for row in SiteCohort.select(SiteCohort.id, SiteCohort.uid).where(
             (SiteCohort.device == device.id) & SiteCohort.uid.in_([c.uid for c in cohorts])
         )
     }
+    for c in cohorts:
+        SiteCohortMember.delete().where(
+            (SiteCohortMember.cohort == ids[c.uid])
+            & SiteCohortMember.person_uid.not_in(c.members or [""])
+        ).execute()
     members = sorted({(ids[c.uid], m) for c in cohorts for m in c.members})
     for start in range(0, len(members), INSERT_CHUNK):
         SiteCohortMember.insert_many(
@@ -307,7 +321,6 @@ def ingest_batch(
     try:
         with db.atomic():
             _store_catalog(batch.items)
-            _store_people(device, batch)
             new_batch = (
                 SyncBatch.insert(
                     device=device.id,
@@ -324,6 +337,9 @@ def ingest_batch(
                 .on_conflict_ignore()
                 .as_rowcount()
                 .execute()
+            )
+            _store_people(
+                device, batch, latest=bool(new_batch) and batch.last > (device.acked_seq or 0)
             )
             stored = _insert_events(db, device.id, batch.events, offset_ms, now_ms)
             if new_batch:
