@@ -122,12 +122,13 @@ def _quiz_context(page: courses.ItemPage) -> dict[str, Any]:
     definition = quizzes.definition(page.data)
     limit = quizzes.attempt_limit(definition)
     used = page.mine.attempts
+    attempt_id = str(uuid.uuid4())
     return {
-        "questions": quizzes.questions(definition, _lang()),
+        "questions": quizzes.questions(definition, _lang(), shuffle_seed=attempt_id),
         "pass_mark": quizzes.pass_mark(definition),
         "limit": limit,
         "left": None if limit is None else max(limit - used, 0),
-        "attempt_id": str(uuid.uuid4()),
+        "attempt_id": attempt_id,
     }
 
 
@@ -199,7 +200,7 @@ def attempt(pack: str, slug: str, attempt_id: str):  # noqa: ANN201
         page=page,
         result=stored["result"],
         graded=graded,
-        questions=quizzes.questions(definition, _lang()),
+        questions=quizzes.questions(definition, _lang(), shuffle_seed=attempt_id),
         feedback=quizzes.feedback(definition, graded, _lang()),
         pass_mark=quizzes.pass_mark(definition),
         number=stored["context"].get("attempt"),

@@ -11,6 +11,7 @@ holds ``questions`` (types single, multiple, true_false, numeric, short_text, wi
 from __future__ import annotations
 
 import math
+import random
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,8 +73,13 @@ def attempt_limit(quiz: dict[str, Any]) -> int | None:
     return int(value) if isinstance(value, int) and value > 0 else None
 
 
-def questions(quiz: dict[str, Any], lang: str) -> list[Question]:
-    """Return the questions for display: prompts and choices, never the answers."""
+def questions(quiz: dict[str, Any], lang: str, shuffle_seed: str | None = None) -> list[Question]:
+    """Return the questions for display: prompts and choices, never the answers.
+
+    With ``shuffle_seed`` and a quiz marked ``"shuffle": true``, questions and choices come
+    in an order drawn from the seed (an attempt id), so each attempt has its own order and
+    a reload of the same attempt keeps it. Grading goes by ids, so order never matters.
+    """
     shown = []
     for q in quiz.get("questions", []):
         qtype = q.get("type", "single")
@@ -81,6 +87,11 @@ def questions(quiz: dict[str, Any], lang: str) -> list[Question]:
         if qtype in ("single", "multiple"):
             choices = [(str(c.get("id")), _field_text(c, "text", lang)) for c in q["choices"]]
         shown.append(Question(str(q["id"]), qtype, _field_text(q, "prompt", lang), choices))
+    if shuffle_seed and quiz.get("shuffle") is True:
+        rng = random.Random(shuffle_seed)  # noqa: S311 - an order, not a secret
+        rng.shuffle(shown)
+        for q in shown:
+            rng.shuffle(q.choices)
     return shown
 
 
