@@ -35,8 +35,14 @@ RESTART_PAUSE_S = 1.0  # a worker that dies at once is not restarted in a tight 
 _PR_SET_PDEATHSIG = 1
 
 
-class _Stop(Exception):
-    pass
+class _Stop(SystemExit):
+    """Raised by the stop-signal handler to leave waitress's loop.
+
+    A SystemExit: waitress's loop hands every other exception raised while it reads or
+    writes a connection to that connection's error handler (it re-raises only ExitNow,
+    KeyboardInterrupt and SystemExit), so a plain exception landing there was swallowed and
+    the server went on serving after SIGTERM.
+    """
 
 
 def _raise_stop(signum: int, frame: object) -> None:
@@ -184,20 +190,27 @@ def with_worker_header(app: Callable) -> Callable:
     return tagged
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to send SIGTERM to this worker when the parent dies (kill -9, power loss)."""
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to send SIGTERM to this worker when the parent dies (kill -9, power loss).
+
+    A parent that died between the fork and this call sends nothing: then leave at once.
+    """
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent:
+        raise _Stop()
 
 
-def _worker(app: Callable, sock: socket.socket, threads: int, connection_limit: int) -> None:
+def _worker(
+    app: Callable, sock: socket.socket, threads: int, connection_limit: int, parent: int
+) -> None:
     """Body of a forked worker: serve on the shared socket until told to stop."""
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    _die_with_parent()
+    _die_with_parent(parent)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {*STOP_SIGNALS, signal.SIGCHLD})
     server = _waitress(with_worker_header(app), threads, connection_limit, sockets=[sock])
     log.info("worker %s serving with %s threads", os.getpid(), threads)
@@ -205,12 +218,15 @@ def _worker(app: Callable, sock: socket.socket, threads: int, connection_limit: 
 
 
 def _fork_worker(app: Callable, sock: socket.socket, threads: int, connection_limit: int) -> int:
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         return pid
     code = 0
     try:
-        _worker(app, sock, threads, connection_limit)
+        _worker(app, sock, threads, connection_limit, parent)
+    except _Stop:
+        code = 0  # the parent is gone before this worker started
     except BaseException:  # noqa: BLE001 - a worker must never return into the parent's code
         log.exception("worker %s failed", os.getpid())
         code = 1

@@ -105,3 +105,38 @@ def test_demo_serves_demo_accounts(tmp_path):
         proc.wait(timeout=10)
         proc.stdout.close()
     assert sys.executable
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_under_load_still_stops_the_server(tmp_path, workers):
+    """A stop signal that lands while waitress is busy with a request must not be lost."""
+    import http.client
+    import threading
+
+    site = LiveSite(tmp_path / "home", ["--workers", workers]).start()
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                urllib.request.urlopen(f"{site.url}/login", timeout=2).read()  # noqa: S310
+            except (OSError, http.client.HTTPException):
+                pass  # the server going away mid-answer is what this test does
+
+    clients = [threading.Thread(target=hammer) for _ in range(4)]
+    for client in clients:
+        client.start()
+    try:
+        time.sleep(1.0)
+        site.proc.send_signal(signal.SIGTERM)
+        assert site.proc.wait(timeout=5) == 0
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+        site.__exit__()
+    time.sleep(0.5)
+    leftover = subprocess.run(
+        ["pgrep", "-f", str(site.data_dir)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert leftover == [], "worker processes outlived the server"
