@@ -10,11 +10,10 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from . import i18n, navigation, passwords, schema, web_errors
+from . import i18n, navigation, schema, sessions, web_errors
 from .auth import login_manager
 from .datahome import DataHome
 from .db import db
-from .ratelimit import LoginLimiter
 from .settings import BY_NAME, Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -67,31 +66,14 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     schema.upgrade(home)
 
     app = Flask(__name__)
+    sessions.init_sessions(
+        app, settings, home, db, "flask_secret_key", days=settings["session_days"]
+    )
     app.config.update(
-        KRU=settings,
-        KRU_HOME=home,
-        SECRET_KEY=home.read_or_create_secret("flask_secret_key"),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(days=settings["session_days"]),
-        WTF_CSRF_TIME_LIMIT=None,  # a phone's page may stay open all day
-        WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
         MAX_CONTENT_LENGTH=settings["packs.max_upload_mb"] * 1024 * 1024 + 1024 * 1024,
-        JSON_SORT_KEYS=False,
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(days=365),
     )
     app.config.update(flask_config)
-    app.extensions["kru_login_limiter"] = LoginLimiter(
-        db,
-        settings["auth.login_limit"],
-        settings["auth.login_limit_per_address"],
-        enabled=settings["auth.rate_limit"],
-    )
-    passwords.configure(
-        settings["auth.hash_memory_kib"],
-        settings["auth.hash_time_cost"],
-        settings["auth.hash_concurrency"],
-    )
 
     login_manager.init_app(app)
     CSRFProtect(app)

@@ -8,16 +8,51 @@ JSON shapes are the same on both.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request, session
+from flask import Blueprint, Flask, current_app, jsonify, request, session
 from flask_babel import gettext
 from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 
+from . import passwords
 from .api import api_error
+from .datahome import DataHome
+from .ratelimit import LoginLimiter
 
 Authenticate = Callable[[str, str], Any]
+
+
+def init_sessions(
+    app: Flask, settings: Any, home: DataHome, database: Any, secret_name: str, days: int
+) -> None:
+    """Set the cookie, CSRF, sign-in limit and password-hash settings both servers share.
+
+    The secret key is made on first start and kept in ``home``'s secrets as ``secret_name``.
+    """
+    app.config.update(
+        KRU=settings,
+        KRU_HOME=home,
+        SECRET_KEY=home.read_or_create_secret(secret_name),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=days),
+        WTF_CSRF_TIME_LIMIT=None,  # a phone's page may stay open all day
+        WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["kru_login_limiter"] = LoginLimiter(
+        database,
+        settings["auth.login_limit"],
+        settings["auth.login_limit_per_address"],
+        enabled=settings["auth.rate_limit"],
+    )
+    passwords.configure(
+        settings["auth.hash_memory_kib"],
+        settings["auth.hash_time_cost"],
+        settings["auth.hash_concurrency"],
+    )
 
 
 def sign_in(authenticate: Authenticate, username: str, password: str) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +12,10 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from edge_server import i18n, navigation, passwords, web_errors
+from edge_server import i18n, navigation, sessions, web_errors
 from edge_server.api import api_error
 from edge_server.datahome import DataHome
 from edge_server.navigation import Layout
-from edge_server.ratelimit import LoginLimiter
 from edge_server.settings import BY_NAME, Settings, load_settings
 
 from . import charts
@@ -70,29 +68,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     real.close()
 
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
-    app.config.update(
-        KRU=settings,
-        KRU_HOME=home,
-        SECRET_KEY=home.read_or_create_secret("central_secret_key"),
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(days=7),
-        WTF_CSRF_TIME_LIMIT=None,
-        WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
-        JSON_SORT_KEYS=False,
-    )
+    sessions.init_sessions(app, settings, home, database, "central_secret_key", days=7)
     app.config.update(flask_config)
-    app.extensions["kru_login_limiter"] = LoginLimiter(
-        database,
-        settings["auth.login_limit"],
-        settings["auth.login_limit_per_address"],
-        enabled=settings["auth.rate_limit"],
-    )
-    passwords.configure(
-        settings["auth.hash_memory_kib"],
-        settings["auth.hash_time_cost"],
-        settings["auth.hash_concurrency"],
-    )
     login = LoginManager(app)
     login.login_view = "dashboard.login"
 
