@@ -243,3 +243,23 @@ def horizontal_overflow(page: Any) -> int:
     return page.evaluate(
         "Math.max(0, document.documentElement.scrollWidth - document.documentElement.clientWidth)"
     )
+
+
+# The main page of each role, each rendered from the demo site (Khmer and accessibility checks).
+ITEM = "/learn/items/classroom-reading/"
+MAIN_PAGES = [
+    (None, "/login"),
+    ("learner1", "/learn/"),
+    ("learner1", "/learn/courses/classroom-reading/classroom-reading"),
+    ("learner1", ITEM + "reading-classroom"),
+    ("learner1", ITEM + "read-aloud-video"),
+    ("learner1", ITEM + "check-groups"),
+    ("learner1", "/learn/progress"),
+    ("instructor", "/teach/"),
+    ("instructor", "/teach/cohorts/1"),
+    ("instructor", "/packs/"),
+    ("instructor", "/packs/upload"),
+    ("admin", "/admin/"),
+    ("admin", "/admin/users"),
+    ("admin", "/admin/users/import"),
+]

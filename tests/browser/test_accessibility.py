@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.harness import (
+    MAIN_PAGES,
     PHONE,
     axe_violations,
     horizontal_overflow,
@@ -18,23 +19,9 @@ from tests.browser.harness import (
     sign_in,
 )
 
-ITEM = "/learn/items/classroom-reading/"
 PAGES = [
-    (None, "/login"),
-    ("learner1", "/learn/"),
-    ("learner1", "/learn/courses/classroom-reading/classroom-reading"),
-    ("learner1", ITEM + "reading-classroom"),
-    ("learner1", ITEM + "read-aloud-video"),
-    ("learner1", ITEM + "check-groups"),
-    ("learner1", "/learn/progress"),
+    *MAIN_PAGES,
     ("learner1", "/search?q=អាន"),
-    ("instructor", "/teach/"),
-    ("instructor", "/teach/cohorts/1"),
-    ("instructor", "/packs/"),
-    ("instructor", "/packs/upload"),
-    ("admin", "/admin/"),
-    ("admin", "/admin/users"),
-    ("admin", "/admin/users/import"),
     ("admin", "/admin/users/3"),
     ("admin", "/admin/cohorts"),
 ]

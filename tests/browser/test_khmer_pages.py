@@ -8,28 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.harness import sign_in
+from tests.browser.harness import MAIN_PAGES, sign_in
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tools.i18n_check import extracted  # noqa: E402
 
-ITEM = "/learn/items/classroom-reading/"
-PAGES = [
-    (None, "/login"),
-    ("learner1", "/learn/"),
-    ("learner1", "/learn/courses/classroom-reading/classroom-reading"),
-    ("learner1", ITEM + "reading-classroom"),
-    ("learner1", ITEM + "read-aloud-video"),
-    ("learner1", ITEM + "check-groups"),
-    ("learner1", "/learn/progress"),
-    ("instructor", "/teach/"),
-    ("instructor", "/teach/cohorts/1"),
-    ("instructor", "/packs/"),
-    ("instructor", "/packs/upload"),
-    ("admin", "/admin/"),
-    ("admin", "/admin/users"),
-    ("admin", "/admin/users/import"),
-]
+PAGES = MAIN_PAGES
 
 
 def english_fragments() -> list[str]:
