@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import BadSource, InvalidPack
 from .manifest import FORMAT_VERSION, LESSON_ENDINGS, MANIFEST, TYPE_ENDINGS
@@ -299,7 +299,7 @@ def build_pack(src_dir: str | Path, out_zip: str | Path) -> dict[str, Any]:
         BadSource: the folder has a mistake (missing file, bad TOML, ...).
         InvalidPack: the result would not pass ``kru pack validate``.
     """
-    from edge_server.settings import load_settings
+    from edge_server.base.settings import load_settings
 
     from .validate import validate_pack
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import zipfile
 
-from edge_server.datahome import DataHome
-from edge_server.errors import N_
+from edge_server.base.datahome import DataHome
+from edge_server.base.errors import N_
 
 from .errors import PackNotFound
 from .manifest import mime_for

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_server.datahome import DataHome
-from edge_server.db import db
-from edge_server.errors import N_
-from edge_server.models import utcnow
+from edge_server.accounts.models import utcnow
+from edge_server.base.datahome import DataHome
+from edge_server.base.db import db
+from edge_server.base.errors import N_
 
 from . import search, zipsafe
 from .errors import InvalidPack, NotEnoughSpace, PackConflict, PackNotFound, Problem

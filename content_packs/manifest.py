@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import Problem
 

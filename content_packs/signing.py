@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import BadKey, Problem
 from .manifest import MANIFEST, SIGNATURE, canonical_bytes

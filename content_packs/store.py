@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from edge_server.datahome import DataHome
-from edge_server.errors import N_
+from edge_server.base.datahome import DataHome
+from edge_server.base.errors import N_
 
 from .errors import PackBusy
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from edge_server.errors import N_, KruError
+from edge_server.base.errors import N_, KruError
 
 # --- versions and negotiation --------------------------------------------------------------
 PROTOCOL_VERSION = 1

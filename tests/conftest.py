@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from edge_server import create_app
-from edge_server.db import db, sqlite_info
+from edge_server.base.db import db, sqlite_info
 
 _seq = itertools.count(1)
 

@@ -19,9 +19,10 @@ from typing import Any
 
 import requests
 
-from edge_server import passwords, schema
-from edge_server.datahome import DataHome
-from edge_server.settings import Settings, load_settings
+from edge_server.base import passwords
+from edge_server.base.datahome import DataHome
+from edge_server.base.settings import Settings, load_settings
+from edge_server.site import database as schema
 
 ROOT = Path(__file__).resolve().parent.parent
 KRU = str(Path(sys.executable).with_name("kru"))
@@ -99,8 +100,8 @@ def add_events(
 ) -> list[str]:
     """Insert ``count`` events of a cohort's learners on a course's items; return their ids."""
     from edge_server import accounts
-    from edge_server.learning_models import Event
-    from edge_server.models import Cohort, User
+    from edge_server.accounts.models import Cohort, User
+    from edge_server.learning.event_model import Event
 
     db = site.open()
     try:

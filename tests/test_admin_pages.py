@@ -1,7 +1,7 @@
 """What a site admin does on the pages: accounts, passwords, deactivation, cohorts."""
 
 from edge_server import accounts
-from edge_server.models import User
+from edge_server.accounts.models import User
 from tests.conftest import form_csrf
 
 

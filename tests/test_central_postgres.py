@@ -142,7 +142,7 @@ def test_many_processes_migrating_a_new_database_at_once(pg_url):
 
     script = (
         "import sys; from peewee import PostgresqlDatabase; from urllib.parse import urlsplit;"
-        "from edge_server import migrate; u = urlsplit(sys.argv[1]);"
+        "from edge_server.base import migrate; u = urlsplit(sys.argv[1]);"
         "db = PostgresqlDatabase(u.path.lstrip('/'), host=u.hostname, port=u.port,"
         " user=u.username); migrate.migrate(db, 'sync.central.migrations'); db.close()"
     )
@@ -152,7 +152,7 @@ def test_many_processes_migrating_a_new_database_at_once(pg_url):
     ]
     errors = [p.communicate(timeout=60)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
-    from edge_server import migrate
+    from edge_server.base import migrate
 
     applied = _count(pg_url, "SELECT count(*) FROM kru_migrations")
     assert applied == len(migrate.discover("sync.central.migrations"))

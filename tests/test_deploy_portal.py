@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_server.blueprints.portal import is_site_host
+from edge_server.site.blueprints.portal import is_site_host
 from tests.conftest import form_csrf
 
 PHONE = {"REMOTE_ADDR": "10.42.0.57"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_server import wifi
+from edge_server.network import wifi
 
 STATION = """Station 3a:11:22:33:44:{n:02x} (on wlan0)
 \tinactive time:\t1200 ms

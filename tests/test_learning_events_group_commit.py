@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from edge_server.db import db
+from edge_server.base.db import db
 from edge_server.learning import events
+from edge_server.learning.event_model import Event
 from edge_server.learning.group_commit import GroupCommit
 from edge_server.learning.models import Progress
-from edge_server.learning_models import Event
 from tests.learning_catalog import LESSON, QUIZ, RIGHT, VIDEO, ev, make_catalog
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_server.db import db
+from edge_server.base.db import db
 from edge_server.learning import courses, progress
 from edge_server.learning.models import Progress
 from tests.learning_catalog import (

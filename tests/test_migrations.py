@@ -4,15 +4,16 @@ import sqlite3
 
 import pytest
 
-from edge_server import migrate, schema
-from edge_server.datahome import DataHome
-from edge_server.errors import KruError
+from edge_server.base import migrate
+from edge_server.base.datahome import DataHome
+from edge_server.base.errors import KruError
+from edge_server.site import database as schema
 
 
 @pytest.fixture
 def home(tmp_path):
     yield DataHome(tmp_path / "home").ensure()
-    from edge_server.db import db
+    from edge_server.base.db import db
 
     if not db.is_closed():
         db.close()
@@ -98,7 +99,7 @@ def test_cli_migrate_applies_then_reports_up_to_date(runner):
 
 
 def test_pragmas_are_set_on_the_site_database(app):
-    from edge_server.db import db
+    from edge_server.base.db import db
 
     assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -111,7 +112,8 @@ def test_two_processes_migrating_one_new_database_at_once(tmp_path):
     import sys
 
     script = (
-        "import sys; from edge_server import schema; from edge_server.datahome import DataHome;"
+        "import sys; from edge_server.site import database as schema;"
+        "from edge_server.base.datahome import DataHome;"
         "schema.upgrade(DataHome(__import__('pathlib').Path(sys.argv[1])).ensure())"
     )
     home = tmp_path / "shared-home"

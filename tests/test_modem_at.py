@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import serial
 
-from sync.modem_at import AtClient, AtTimeout, ModemGone, PortBusy
+from sync.modem.at import AtClient, AtTimeout, ModemGone, PortBusy
 from tests.fakemodem import FakeModem
 
 

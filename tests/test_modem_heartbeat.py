@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_server.db import db
-from sync.heartbeat import compose, maybe_send_heartbeat
+from edge_server.base.db import db
+from sync.modem.heartbeat import compose, maybe_send_heartbeat
 from tests.fakemodem import FakeModem
 
 NUMBER = "+85512345678"

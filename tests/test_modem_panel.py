@@ -93,7 +93,7 @@ def test_unplugged_modem_shows_no_modem(english, fake, client, login_as) -> None
 
 
 def test_panel_shows_the_last_sms(english, fake, client, login_as, app) -> None:  # noqa: ANN001
-    from sync.heartbeat import send_heartbeat
+    from sync.modem.heartbeat import send_heartbeat
 
     settings = app.config["KRU"].replace(modem__sms_number="+85512345678")
     send_heartbeat(settings, {"device_id": "tec-1", "pending_events": 3})

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.agent import NO_MODEM_LINK, Agent
+from sync.edge.agent import NO_MODEM_LINK, Agent
 from tests.fakemodem import FakeModem
 from tests.sync_support import CentralServer, add_events, central_counts, make_site
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge_server.db import db
+from edge_server.base.db import db
 
 
 def _connection_of_a_request(client) -> object:  # noqa: ANN001
@@ -52,7 +52,7 @@ def test_a_failed_request_does_not_leave_its_transaction_open(app, client):
 
 HOLD_WRITE_LOCK = """
 import sys, time
-from edge_server.db import init_db
+from edge_server.base.db import init_db
 db = init_db(sys.argv[1])
 with db.atomic("IMMEDIATE"):
     db.execute_sql("INSERT INTO t VALUES ('other process')")
@@ -66,7 +66,7 @@ def test_a_writer_waits_for_another_process_instead_of_failing_locked(tmp_path):
     import subprocess
     import sys
 
-    from edge_server.db import init_db
+    from edge_server.base.db import init_db
 
     path = tmp_path / "site.sqlite3"
     handle = init_db(path, busy_timeout=100)  # far shorter than the other's transaction
@@ -92,10 +92,10 @@ def test_read_then_write_transactions_wait_for_another_process(tmp_path):
     import sys
     import time
 
-    from edge_server import schema
-    from edge_server.datahome import DataHome
-    from edge_server.db import db
-    from edge_server.models import Cohort
+    from edge_server.accounts.models import Cohort
+    from edge_server.base.datahome import DataHome
+    from edge_server.base.db import db
+    from edge_server.site import database as schema
 
     home = DataHome(tmp_path / "home").ensure()
     schema.upgrade(home)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_server.server import WORKER_HEADER, auto_workers
+from edge_server.base.server import WORKER_HEADER, auto_workers
 from tests.livesite import KRU, LiveSite, wait_until_ready
 
 

@@ -7,9 +7,9 @@ import threading
 import pytest
 from waitress.server import create_server
 
-from sync import agent as agent_mod
-from sync import state
-from sync.agent import Agent
+from sync.edge import agent as agent_mod
+from sync.edge import state
+from sync.edge.agent import Agent
 from tests.sync_support import CentralServer, add_events, central_counts, free_port, make_site
 
 

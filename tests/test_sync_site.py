@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from edge_server.datahome import DataHome
-from sync import identity
+from edge_server.base.datahome import DataHome
+from sync.edge import identity
 from tests.sync_support import (
     KRU,
     CentralServer,

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from ..datahome import DataHome
-from ..settings import Settings, load_settings
+from ..base.datahome import DataHome
+from ..base.settings import Settings, load_settings
 
 
 @dataclass
@@ -35,7 +35,8 @@ class CliContext:
 
     def open_site_db(self):  # noqa: ANN201 - a peewee SqliteDatabase
         """Open the site database, applying pending migrations first (as the server does)."""
-        from .. import passwords, schema
+        from ..base import passwords
+        from ..site import database as schema
 
         s = self.settings
         passwords.configure(

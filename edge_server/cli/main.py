@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..errors import KruError
+from ..base.errors import KruError
 from .context import CliContext
 
 # Each part of Kru adds its commands here ("module:attribute").
@@ -21,10 +21,10 @@ COMMANDS = [
     "edge_server.cli.users:user",
     "edge_server.cli.users:cohort",
     "edge_server.cli.progress:progress",
-    "sync.cli:sync",
-    "sync.central.cli:central",
-    "content_packs.cli:pack",
-    "sync.modem_cli:modem",
+    "edge_server.cli.sync:sync",
+    "edge_server.cli.central:central",
+    "edge_server.cli.packs:pack",
+    "edge_server.cli.modem:modem",
     "edge_server.cli.setup:setup",
     "edge_server.cli.backup:backup",
     "edge_server.cli.backup:restore",

@@ -10,12 +10,12 @@ from .context import CliContext, pass_ctx
 
 
 def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object) -> None:
-    from .. import logs
-    from ..app import create_app
-    from ..datahome import DataHome
-    from ..db import close_db
-    from ..server import auto_workers, serve_workers, serve_wsgi
-    from ..worker_state import share_between_workers
+    from ..base import logs
+    from ..base.datahome import DataHome
+    from ..base.db import close_db
+    from ..base.server import auto_workers, serve_workers, serve_wsgi
+    from ..site.app import create_app
+    from ..site.worker_state import share_between_workers
 
     settings = ctx.with_overrides(**overrides)
     home = DataHome(settings.data_dir).ensure()
@@ -74,7 +74,7 @@ def demo(ctx: CliContext, port: int, host: str) -> None:
 
     Without --data-dir a temporary directory is used and forgotten afterwards.
     """
-    from .. import demo as demo_data
+    from ..site import demo as demo_data
 
     if not ctx.data_dir:
         ctx.data_dir = tempfile.mkdtemp(prefix="kru-demo-")

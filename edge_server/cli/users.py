@@ -86,7 +86,7 @@ def user_import(ctx: CliContext, csv_file, skip_bad_rows: bool, cohort: str | No
     Prints each created username with its generated password, if one was generated.
     Any bad row imports nothing unless --skip-bad-rows.
     """
-    from .. import roster
+    from ..accounts import roster
 
     ctx.open_site_db()
     try:
@@ -115,7 +115,7 @@ def user_import(ctx: CliContext, csv_file, skip_bad_rows: bool, cohort: str | No
 @pass_ctx
 def user_export(ctx: CliContext, output) -> None:  # noqa: ANN001
     """Write every account as a class list (CSV, UTF-8 with BOM; no passwords)."""
-    from .. import roster
+    from ..accounts import roster
 
     ctx.open_site_db()
     for chunk in roster.export_roster():
@@ -218,7 +218,7 @@ def cohort_list(ctx: CliContext) -> None:
     from .. import accounts
 
     ctx.open_site_db()
-    from ..models import Cohort
+    from ..accounts.models import Cohort
 
     for c in Cohort.select().order_by(Cohort.name):
         click.echo(f"{c.name}\t{len(accounts.cohort_learners(c))} learner(s)")

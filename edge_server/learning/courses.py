@@ -18,9 +18,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..db import db
-from ..errors import N_, NotFound
-from ..models import User
+from ..accounts.models import User
+from ..base.db import db
+from ..base.errors import N_, NotFound
 from .models import DONE
 
 TYPES_WITH_ICONS = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5")

@@ -17,11 +17,11 @@ from typing import Any
 
 from peewee import SQL, Expression, NodeList
 
-from ..db import db
-from ..learning_models import Event
-from ..models import Cohort, CohortMember, User
+from ..accounts.models import Cohort, CohortMember, User
+from ..base.db import db
 from . import quiz as quizzes
 from .courses import ItemStatus, catalogs, progress_rows, statuses
+from .event_model import Event
 from .models import DONE, Assignment
 
 BOM = "\ufeff"  # so Excel reads the CSV as UTF-8 and shows Khmer names

@@ -17,12 +17,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..db import db
-from ..errors import N_, KruError, ValidationError
-from ..learning_models import Event
-from ..models import User
+from ..accounts.models import User
+from ..base.db import db
+from ..base.errors import N_, KruError, ValidationError
 from . import quiz as quizzes
 from .courses import assigned_course_keys
+from .event_model import Event
 from .group_commit import GroupCommit
 from .models import QuizAnswer
 from .progress import ItemInfo, Summary, answer_rows, apply_event, load_summaries, save_summaries

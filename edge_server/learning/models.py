@@ -1,7 +1,7 @@
 """Models of the progress summaries, graded quiz answers and course assignments.
 
 Tables are made by migrations m0021-m0023; the event log itself is
-``edge_server.learning_models.Event``.
+``edge_server.learning.event_model.Event``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from peewee import (
     TextField,
 )
 
-from ..models import BaseModel, Cohort, User
+from ..accounts.models import BaseModel, Cohort, User
 
 DONE = ("completed", "passed")
 STATUSES = ("not_started", "in_progress", "completed", "passed", "failed")

@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, fields
 from operator import attrgetter
 from typing import Any
 
-from ..db import db
-from ..learning_models import Event
+from ..base.db import db
+from .event_model import Event
 from .models import DONE, Progress, QuizAnswer
 
 log = logging.getLogger(__name__)

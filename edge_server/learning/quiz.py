@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import N_, ValidationError
+from ..base.errors import N_, ValidationError
 
 QUESTION_TYPES = ("single", "multiple", "true_false", "numeric", "short_text")
 DEFAULT_PASS_MARK = 0.8

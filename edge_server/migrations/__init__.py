@@ -1,1 +1,1 @@
-"""Site database migrations, applied in order by ``edge_server.migrate`` (``kru migrate``)."""
+"""Site database migrations, applied in order by ``edge_server.base.migrate`` (``kru migrate``)."""

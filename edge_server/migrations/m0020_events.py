@@ -7,7 +7,7 @@ is an item key (``<pack>/<item>``), not a row id, so events outlive pack removal
 
 from peewee import Database
 
-from edge_server.migrate import execute_all
+from edge_server.base.migrate import execute_all
 
 
 def apply(db: Database) -> None:

@@ -6,7 +6,7 @@ removal. ``kru progress rebuild`` recomputes every row from the log.
 
 from peewee import Database
 
-from edge_server.migrate import execute_all
+from edge_server.base.migrate import execute_all
 
 
 def apply(db: Database) -> None:

@@ -6,7 +6,7 @@ Derived from the ``attempted`` events (whose context holds the server's grading)
 
 from peewee import Database
 
-from edge_server.migrate import execute_all
+from edge_server.base.migrate import execute_all
 
 
 def apply(db: Database) -> None:

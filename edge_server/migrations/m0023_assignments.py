@@ -5,7 +5,7 @@ Keyed by course key so an assignment survives a pack upgrade.
 
 from peewee import Database
 
-from edge_server.migrate import execute_all
+from edge_server.base.migrate import execute_all
 
 
 def apply(db: Database) -> None:

@@ -6,7 +6,7 @@ interrupted syncs never grow the database (issue 5).
 
 from peewee import Database
 
-from edge_server.migrate import execute_all
+from edge_server.base.migrate import execute_all
 
 
 def apply(db: Database) -> None:

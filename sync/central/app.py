@@ -12,11 +12,12 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from edge_server import i18n, navigation, sessions, web_errors
-from edge_server.api import api_error
-from edge_server.datahome import DataHome
-from edge_server.navigation import Layout
-from edge_server.settings import BY_NAME, Settings, load_settings
+from edge_server.base.datahome import DataHome
+from edge_server.base.settings import BY_NAME, Settings, load_settings
+from edge_server.web import error_handlers as web_errors
+from edge_server.web import i18n, navigation, sessions
+from edge_server.web.api_errors import api_error
+from edge_server.web.navigation import Layout
 
 from . import charts
 from .db import connect_database, database, upgrade
@@ -24,7 +25,7 @@ from .models import CentralUser
 
 log = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parent.parent.parent / "edge_server" / "static"
+STATIC = Path(__file__).resolve().parent.parent.parent / "edge_server" / "site" / "static"
 EDGE_TEMPLATES = STATIC.parent / "templates"
 
 

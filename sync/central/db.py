@@ -11,9 +11,9 @@ from urllib.parse import unquote, urlsplit
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 
-from edge_server import migrate
-from edge_server.errors import N_, ConfigError
-from edge_server.settings import Settings
+from edge_server.base import migrate
+from edge_server.base.errors import N_, ConfigError
+from edge_server.base.settings import Settings
 
 database = DatabaseProxy()
 

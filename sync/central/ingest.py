@@ -18,7 +18,7 @@ from typing import Any
 
 from peewee import Case, Database, OperationalError
 
-from edge_server.errors import N_, KruError
+from edge_server.base.errors import N_, KruError
 from sync import protocol
 from sync.protocol import Batch
 

@@ -11,9 +11,9 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext
 from flask_login import current_user
 
-from edge_server import sessions
-from edge_server.api import api_error
-from edge_server.sessions import session_blueprint
+from edge_server.web import sessions
+from edge_server.web.api_errors import api_error
+from edge_server.web.sessions import session_blueprint
 
 from . import registry, reports
 

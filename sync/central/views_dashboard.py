@@ -18,7 +18,7 @@ from flask import (
 from flask_babel import gettext
 from flask_login import login_required, logout_user
 
-from edge_server.i18n import LANGUAGES
+from edge_server.web.i18n import LANGUAGES
 
 from . import reports
 from .models import Device

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 from sync import protocol
 
 from . import ingest

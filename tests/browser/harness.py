@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edge_server.demo import DEMO_PASSWORD
-from edge_server.i18n import load_catalog
+from edge_server.site.demo import DEMO_PASSWORD
+from edge_server.web.i18n import load_catalog
 from tests.livesite import LiveSite
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,6 +30,7 @@ PHONE = {"width": 360, "height": 740}
 FONT_FILE = (
     Path(__file__).resolve().parents[2]
     / "edge_server"
+    / "site"
     / "static"
     / "fonts"
     / "NotoSansKhmer-Regular.woff2"
@@ -42,7 +43,7 @@ SITE_ENV = {
 
 _SEED = """
 import sys
-from edge_server import demo
+from edge_server.site import demo
 from edge_server.cli.context import CliContext
 
 ctx = CliContext(data_dir=sys.argv[1])

@@ -1,0 +1,95 @@
+"""Account models: users, cohorts, and who learns or teaches in which cohort.
+
+Tables are created by migrations (``edge_server/migrations``), never by ``create_tables``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from peewee import (
+    BooleanField,
+    CharField,
+    ForeignKeyField,
+    Model,
+    TextField,
+)
+
+from ..base.db import db
+
+ROLES = ("learner", "instructor", "admin")
+
+
+def utcnow() -> str:
+    """Return the current UTC time as ISO 8601 text (how Kru stores times)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    uid = CharField(unique=True, default=new_uid)
+    username = CharField(unique=True)
+    display_name = TextField()
+    role = CharField()
+    password_hash = TextField()
+    language = CharField(null=True)
+    active = BooleanField(default=True)
+    created_at = TextField(default=utcnow)
+    updated_at = TextField(default=utcnow)
+
+    class Meta:
+        table_name = "users"
+
+    # Flask-Login's user protocol, kept here so the model needs no Flask import.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class Cohort(BaseModel):
+    uid = CharField(unique=True, default=new_uid)
+    name = CharField(unique=True)
+    description = TextField(default="")
+    created_at = TextField(default=utcnow)
+
+    class Meta:
+        table_name = "cohorts"
+
+
+class CohortMember(BaseModel):
+    cohort = ForeignKeyField(Cohort, backref="members", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+
+    class Meta:
+        table_name = "cohort_members"
+        indexes = ((("cohort", "user"), True),)
+
+
+class CohortInstructor(BaseModel):
+    cohort = ForeignKeyField(Cohort, backref="instructors", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="teaching", on_delete="CASCADE")
+
+    class Meta:
+        table_name = "cohort_instructors"
+        indexes = ((("cohort", "user"), True),)

@@ -1,0 +1,120 @@
+"""The site server's app factory: everything is built here, nothing at import."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from ..base.datahome import DataHome
+from ..base.db import db
+from ..base.settings import BY_NAME, Settings, load_settings
+from ..web import error_handlers as web_errors
+from ..web import i18n, navigation, sessions
+from ..web.auth import login_manager
+from . import database as schema
+
+log = logging.getLogger(__name__)
+
+# Each part of Kru adds its blueprint here ("module:attribute").
+BLUEPRINTS = [
+    "edge_server.site.blueprints.core:bp",
+    "edge_server.site.blueprints.api_session:bp",
+    "edge_server.site.blueprints.admin:bp",
+    "edge_server.site.blueprints.packs:bp",
+    "edge_server.site.blueprints.search:bp",
+    "edge_server.site.blueprints.sync_panel:bp",
+    "edge_server.site.blueprints.learn:bp",
+    "edge_server.site.blueprints.teach:bp",
+    "edge_server.site.blueprints.api_learning:bp",
+    "edge_server.site.blueprints.portal:bp",
+    "edge_server.site.blueprints.compress:bp",
+]
+
+
+def _split_config(config: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a test's or caller's dict into Kru settings and plain Flask config keys."""
+    settings: dict[str, Any] = {}
+    flask_config: dict[str, Any] = {}
+    for key, value in (config or {}).items():
+        name = key.replace("__", ".")
+        if name in BY_NAME:
+            settings[name] = value
+        else:
+            flask_config[key] = value
+    return settings, flask_config
+
+
+def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    """Build the site server.
+
+    ``config`` holds Kru settings by name (``"data_dir"``, ``"sync.batch_size"``) and plain
+    Flask keys (``"TESTING"``); settings not given come from ``KRU_CONFIG`` / ``KRU_*``.
+
+    Raises:
+        KruError: the configuration or data directory is unusable.
+    """
+    overrides, flask_config = _split_config(config)
+    settings = (
+        settings.replace(**{k.replace(".", "__"): v for k, v in overrides.items()})
+        if (settings is not None)
+        else load_settings(overrides=overrides)
+    )
+    home = DataHome(settings.data_dir).ensure()
+    schema.upgrade(home)
+
+    app = Flask(__name__)
+    sessions.init_sessions(
+        app, settings, home, db, "flask_secret_key", days=settings["session_days"]
+    )
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings["packs.max_upload_mb"] * 1024 * 1024 + 1024 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(days=365),
+    )
+    app.config.update(flask_config)
+
+    login_manager.init_app(app)
+    CSRFProtect(app)
+    i18n.init_app(app)
+    navigation.init_app(app)
+    _init_db_hooks(app)
+    web_errors.install(app)
+    _init_security_headers(app)
+    for spec in BLUEPRINTS:
+        module, _, attr = spec.partition(":")
+        app.register_blueprint(getattr(importlib.import_module(module), attr))
+    return app
+
+
+def _init_db_hooks(app: Flask) -> None:
+    @app.before_request
+    def _connect() -> None:
+        db.connect(reuse_if_open=True)
+
+    # The server (``kru serve``) keeps one connection per thread, so the pragmas run once per
+    # thread instead of once per request; elsewhere each request opens and closes its own.
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        if db.is_closed():
+            return
+        if app.config.get("KRU_KEEP_DB_CONNECTIONS"):
+            if db.connection().in_transaction:  # left open by a failed request
+                db.connection().rollback()
+            return
+        db.close()
+
+
+def _init_security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response):  # noqa: ANN001, ANN202
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,98 @@
+"""``/api/v1`` for learning: events in, my progress, my courses, cohort progress out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, request
+from flask_babel import get_locale, gettext
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError as CsrfInvalid
+
+from ... import accounts
+from ...learning import courses, dashboard, events
+from ...web.api_errors import api_error
+from ...web.auth import role_required
+
+bp = Blueprint("api_learning", __name__, url_prefix="/api/v1")
+
+# navigator.sendBeacon cannot set headers, so /api/v1/events takes the CSRF token from the
+# JSON body as well; the view is exempt from CSRFProtect and checks the token itself.
+_EVENTS_VIEW = f"{__name__}.post_events"
+
+
+@bp.record_once
+def _exempt(state) -> None:  # noqa: ANN001
+    state.app.extensions["csrf"].exempt(_EVENTS_VIEW)
+
+
+def _lang() -> str:
+    locale = get_locale()
+    return locale.language if locale else "km"
+
+
+def _user():  # noqa: ANN202
+    return current_user._get_current_object()
+
+
+@bp.post("/events")
+@role_required()
+def post_events():  # noqa: ANN201
+    body = request.get_json(force=True, silent=True)
+    token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
+    if isinstance(body, dict) and "csrf_token" in body:
+        token = token or body.get("csrf_token")
+        body = {k: v for k, v in body.items() if k != "csrf_token"}
+    try:
+        validate_csrf(token if isinstance(token, str) else None)
+    except CsrfInvalid:
+        return api_error(
+            "csrf_failed",
+            gettext("The page's security token is missing or expired; reload the page."),
+            400,
+        )
+    result = events.ingest_body(_user(), body)
+    current_app.logger.debug("events: %s", result.json())
+    return jsonify(result.json())
+
+
+@bp.get("/progress/me")
+@role_required()
+def progress_me():  # noqa: ANN201
+    mine = courses.my_courses(_user(), _lang())
+    return jsonify({"courses": [c.json() for c in mine]})
+
+
+@bp.get("/courses")
+@role_required()
+def course_list():  # noqa: ANN201
+    mine = courses.my_courses(_user(), _lang())
+    return jsonify({"courses": [c.json(with_items=False) for c in mine]})
+
+
+@bp.get("/courses/<pack>/<slug>")
+@role_required()
+def course_detail(pack: str, slug: str):  # noqa: ANN201
+    return jsonify(courses.course_outline(_user(), f"{pack}/{slug}", _lang()).json())
+
+
+@bp.get("/cohorts")
+@role_required()
+def cohort_list():  # noqa: ANN201
+    return jsonify(
+        {
+            "cohorts": [
+                {"id": c.id, "name": c.name, "description": c.description}
+                for c in accounts.visible_cohorts(_user())
+            ]
+        }
+    )
+
+
+@bp.get("/cohorts/<int:cohort_id>/progress")
+@role_required("instructor", "admin")
+def cohort_progress(cohort_id: int):  # noqa: ANN201
+    cohort = accounts.get_cohort(cohort_id)
+    if not accounts.can_see_cohort(_user(), cohort.id):
+        abort(403)
+    keys = request.args.getlist("course") or None
+    return jsonify(dashboard.cohort_matrix(cohort, _lang(), keys).json())

@@ -1,0 +1,105 @@
+"""Sign-in and sign-out pages, language choice, the home redirect and ``/healthz``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext
+from flask_login import current_user, login_required, logout_user
+
+from ... import accounts
+from ...web import sessions
+from ...web.i18n import LANGUAGES
+from .. import health
+
+bp = Blueprint("core", __name__)
+
+# Where each role lands after signing in; later parts register their own home pages.
+ROLE_HOME = {"learner": "learn.home", "instructor": "teach.cohorts", "admin": "admin.index"}
+
+
+def home_url_for(role: str) -> str:
+    endpoint = ROLE_HOME.get(role, "core.index")
+    if endpoint not in current_app.view_functions:
+        endpoint = "admin.index" if role == "admin" else "core.welcome"
+    return url_for(endpoint)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Accept only same-site relative paths as a post-login destination."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def sign_in(username: str, password: str):  # noqa: ANN201 - returns a User or None
+    """Sign in to the site (rate limited); return the user or None."""
+    return sessions.sign_in(accounts.authenticate, username, password)
+
+
+@bp.get("/")
+def index():  # noqa: ANN201
+    if current_user.is_authenticated:
+        return redirect(home_url_for(current_user.role))
+    return redirect(url_for("core.login"))
+
+
+@bp.get("/welcome")
+@login_required
+def welcome():  # noqa: ANN201
+    return render_template("welcome.html")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # noqa: ANN201
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "POST":
+        username = request.form.get("username", "")
+        user = sign_in(username, request.form.get("password", ""))
+        if user is not None:
+            return redirect(next_url or home_url_for(user.role))
+        flash(gettext("Wrong username or password."), "error")
+        return render_template("login.html", username=username, next=next_url), 401
+    if current_user.is_authenticated:
+        return redirect(next_url or home_url_for(current_user.role))
+    return render_template("login.html", username="", next=next_url)
+
+
+@bp.post("/logout")
+def logout():  # noqa: ANN201
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("core.login"))
+
+
+@bp.post("/language")
+def language():  # noqa: ANN201
+    lang = request.form.get("lang", "")
+    if lang in LANGUAGES:
+        session["lang"] = lang
+        if current_user.is_authenticated:
+            accounts.update_user(current_user._get_current_object(), language=lang)
+    return redirect(_safe_next(request.form.get("next")) or url_for("core.index"))
+
+
+@bp.get("/healthz")
+def healthz():  # noqa: ANN201
+    report = health.health(current_app.config["KRU_HOME"])
+    return jsonify(report), 200 if report["status"] == "ok" else 503

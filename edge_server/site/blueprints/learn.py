@@ -1,0 +1,232 @@
+"""Learner pages: my courses, a course, an item of each type, quiz results, my progress.
+
+Also serves html5 apps' files under /apps/ with a sandboxing CSP (see ``app_file``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+import weakref
+from typing import Any
+
+import nh3
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale, gettext
+from flask_login import current_user
+from markupsafe import Markup
+
+from content_packs.html5 import open_member
+from content_packs.models import Item
+from content_packs.urls import content_url
+
+from ...base.errors import KruError
+from ...learning import courses, events
+from ...learning import quiz as quizzes
+from ...web.auth import role_required
+
+bp = Blueprint("learn", __name__)
+
+# Pack code runs in an opaque origin: no cookies, no same-origin API calls as the learner.
+APP_CSP = (
+    "sandbox allow-scripts; default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; "
+    "connect-src 'self'; form-action 'none'; frame-ancestors 'self'"
+)
+ICONS = {t: t for t in courses.TYPES_WITH_ICONS}
+
+# Catalog -> (script root, item key -> rendered catalog part of its line on the course page).
+# A catalog is per course version and language, so a new pack version renders anew.
+_item_heads: weakref.WeakKeyDictionary[courses.Catalog, tuple[str, dict[str, Markup]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _lang() -> str:
+    locale = get_locale()
+    return locale.language if locale else "km"
+
+
+def _user():  # noqa: ANN202
+    return current_user._get_current_object()
+
+
+def file_url(ref: Any) -> str | None:
+    """Return the URL of a content-store file reference ``{"sha256", ...}``."""
+    if not isinstance(ref, dict) or not ref.get("sha256"):
+        return None
+    return content_url(ref)
+
+
+def app_signature(item_key: str) -> str:
+    """Return the unguessable path part that lets an html5 app load its own files."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, b"app:" + item_key.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+@bp.app_template_global()
+def learn_url(endpoint: str, key: str, **values: Any) -> str:
+    """Return the URL of a learner page for a course or item key ``<pack>/<slug>``."""
+    pack, _, slug = key.partition("/")
+    return url_for(endpoint, pack=pack, slug=slug, **values)
+
+
+@bp.get("/learn/")
+@role_required()
+def home():  # noqa: ANN201
+    mine = courses.my_courses(_user(), _lang())
+    started = [c for c in mine if c.started and not c.completed]
+    target = (started or [c for c in mine if not c.completed] or [None])[0]
+    return render_template("learn/home.html", courses=mine, continue_course=target)
+
+
+@bp.get("/learn/progress")
+@role_required()
+def progress():  # noqa: ANN201
+    return render_template("learn/progress.html", courses=courses.my_courses(_user(), _lang()))
+
+
+def item_heads(catalog: courses.Catalog | None) -> dict[str, Markup]:
+    """Return each item's link, icon, type, length and "optional" as rendered HTML, made
+    once per catalog (the course page's hot loop then adds only the learner's status)."""
+    if catalog is None:
+        return {}
+    root = request.script_root
+    kept = _item_heads.get(catalog)
+    if kept is None or kept[0] != root:
+        head = get_template_attribute("learn/_course_items.html", "item_head")
+        kept = (root, {item.key: head(item) for item in catalog.items})
+        _item_heads[catalog] = kept
+    return kept[1]
+
+
+@bp.get("/learn/courses/<pack>/<slug>")
+@role_required()
+def course(pack: str, slug: str):  # noqa: ANN201
+    outline = courses.course_outline(_user(), f"{pack}/{slug}", _lang())
+    return render_template("learn/course.html", course=outline, heads=item_heads(outline.catalog))
+
+
+def _quiz_context(page: courses.ItemPage) -> dict[str, Any]:
+    definition = quizzes.definition(page.data)
+    limit = quizzes.attempt_limit(definition)
+    used = page.mine.attempts
+    attempt_id = str(uuid.uuid4())
+    return {
+        "questions": quizzes.questions(definition, _lang(), shuffle_seed=attempt_id),
+        "pass_mark": quizzes.pass_mark(definition),
+        "limit": limit,
+        "left": None if limit is None else max(limit - used, 0),
+        "attempt_id": attempt_id,
+    }
+
+
+@bp.get("/learn/items/<pack>/<slug>")
+@role_required()
+def item(pack: str, slug: str):  # noqa: ANN201
+    page = courses.item_page(_user(), f"{pack}/{slug}", _lang())
+    extra: dict[str, Any] = {}
+    kind = page.item.type
+    if kind == "lesson":
+        extra["body"] = nh3.clean(page.item.body or "")
+    elif kind == "quiz":
+        extra.update(_quiz_context(page))
+    elif kind == "image":
+        data = page.data
+        extra["alt"] = data.get(f"alt_{_lang()}") or data.get("alt") or page.title
+    elif kind == "html5":
+        entry = page.data.get("entry") or "index.html"
+        extra["app_url"] = url_for(
+            "learn.app_file", pack=pack, slug=slug, sig=app_signature(page.item.key), member=entry
+        )
+    return render_template("learn/item.html", page=page, file_url=file_url, **extra)
+
+
+def _answers_from_form(definition: dict[str, Any]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for q in definition.get("questions", []):
+        qid = str(q["id"])
+        if q.get("type") == "multiple":
+            values = request.form.getlist(f"q-{qid}")
+            if values:
+                answers[qid] = values
+        else:
+            value = request.form.get(f"q-{qid}", "").strip()
+            if value:
+                answers[qid] = value
+    return answers
+
+
+@bp.post("/learn/items/<pack>/<slug>/attempts")
+@role_required()
+def submit_quiz(pack: str, slug: str):  # noqa: ANN201
+    page = courses.item_page(_user(), f"{pack}/{slug}", _lang())
+    if page.item.type != "quiz":
+        abort(404)
+    attempt_id = request.form.get("attempt_id", "")
+    try:
+        events.submit_attempt(
+            _user(), page.item.key, attempt_id, _answers_from_form(quizzes.definition(page.data))
+        )
+    except KruError as exc:
+        flash(exc.localized(gettext), "error")
+        return redirect(url_for("learn.item", pack=pack, slug=slug))
+    return redirect(url_for("learn.attempt", pack=pack, slug=slug, attempt_id=attempt_id))
+
+
+@bp.get("/learn/items/<pack>/<slug>/attempts/<attempt_id>")
+@role_required()
+def attempt(pack: str, slug: str, attempt_id: str):  # noqa: ANN201
+    page = courses.item_page(_user(), f"{pack}/{slug}", _lang())
+    stored = events.graded_attempt(_user(), attempt_id)
+    if stored is None or stored["object"] != page.item.key:
+        abort(404)
+    definition = quizzes.definition(page.data)
+    graded = stored["context"].get("graded", {})
+    limit = quizzes.attempt_limit(definition)
+    return render_template(
+        "learn/attempt.html",
+        page=page,
+        result=stored["result"],
+        graded=graded,
+        questions=quizzes.questions(definition, _lang(), shuffle_seed=attempt_id),
+        feedback=quizzes.feedback(definition, graded, _lang()),
+        pass_mark=quizzes.pass_mark(definition),
+        number=stored["context"].get("attempt"),
+        left=None if limit is None else max(limit - page.mine.attempts, 0),
+    )
+
+
+@bp.get("/apps/<pack>/<slug>/<sig>/<path:member>")
+def app_file(pack: str, slug: str, sig: str, member: str):  # noqa: ANN201
+    """Serve a file of an html5 app, sandboxed by CSP so it runs in an opaque origin.
+
+    No sign-in: the sandboxed app's own requests carry no cookies. The signature in the
+    path keeps the URL unguessable; the session is never read, so no cookie is set.
+    """
+    key = f"{pack}/{slug}"
+    if not hmac.compare_digest(sig, app_signature(key)):
+        abort(404)
+    row = Item.select(Item.type, Item.data).where(Item.key == key).first()
+    if row is None or row.type != "html5":
+        abort(404)
+    ref = row.payload.get("file") or {}
+    try:
+        data, mime = open_member(current_app.config["KRU_HOME"], ref.get("sha256", ""), member)
+    except KruError:
+        abort(404)
+    response = Response(data, mimetype=mime)
+    response.headers["Content-Security-Policy"] = APP_CSP
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,0 +1,333 @@
+"""Content-pack pages and API: list, upload (streamed), remove, USB install, content files.
+
+Views are thin: the work is in ``content_packs`` (no Flask there). Uploads are streamed to
+a file in the data home's tmp, never held in memory, then installed all or nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING, Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.formparser import FormDataParser
+from werkzeug.utils import secure_filename
+from wtforms.validators import ValidationError as CSRFInvalid
+
+from content_packs import usb
+from content_packs.errors import InvalidPack, PackTooLarge, Problem
+from content_packs.manifest import mime_for
+from content_packs.store import ContentStore, is_sha256
+
+from ...base.db import db
+from ...base.errors import N_, KruError, ValidationError
+from ...web.auth import role_required
+
+if TYPE_CHECKING:
+    from content_packs import install as installer
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("packs", __name__)
+
+UPLOAD_PREFIX = "upload-"
+CONTENT_CACHE = "private, max-age=31536000, immutable"
+STREAM_BLOCK = 1 << 20  # read size when a server without a fast path iterates a media file
+# Pack files that a browser could run as a page are served in an opaque, script-free origin.
+SANDBOX_CSP = (
+    "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
+)
+ACTIVE_TYPES = ("text/html", "image/svg+xml", "text/xml", "application/xml")
+
+
+@bp.record_once
+def _stream_uploads(state: Any) -> None:
+    """Let the upload view read the body itself: Flask-WTF's check would parse the whole
+    form first (spooling the pack elsewhere). The view checks the CSRF header instead."""
+    csrf = state.app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(f"{__name__}.api_upload")
+
+
+def _check_csrf_header() -> None:
+    """Raises: CSRFError when the X-CSRFToken header is missing or wrong."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
+    try:
+        validate_csrf(token)
+    except CSRFInvalid as exc:
+        raise CSRFError(exc.args[0] if exc.args else "CSRF") from None
+
+
+def _settings() -> Any:
+    return current_app.config["KRU"]
+
+
+def _home() -> Any:
+    return current_app.config["KRU_HOME"]
+
+
+def _limit_bytes() -> int:
+    return _settings()["packs.max_upload_mb"] * 1024 * 1024
+
+
+def _too_large() -> PackTooLarge:
+    return PackTooLarge(
+        N_("The pack is larger than this site's upload limit of %(limit)s MB"),
+        limit=_settings()["packs.max_upload_mb"],
+    )
+
+
+class _CappedFile:
+    """A temporary file in the data home that refuses to grow past the upload limit."""
+
+    def __init__(self, fh: IO[bytes], limit: int) -> None:
+        self.fh = fh
+        self.limit = limit
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _too_large()
+        return self.fh.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fh, name)
+
+
+@contextlib.contextmanager
+def received_upload():  # noqa: ANN201 - yields the Path of the uploaded pack
+    """Stream the multipart field ``file`` to a temporary file and yield its path.
+
+    Raises:
+        PackTooLarge: the body is over ``packs.max_upload_mb``.
+        ValidationError: the request holds no field ``file``.
+    """
+    limit = _limit_bytes()
+    # Multipart framing adds a little to the file itself.
+    if request.content_length is not None and request.content_length > limit + 64 * 1024:
+        raise _too_large()
+    if request.mimetype != "multipart/form-data":
+        raise ValidationError(
+            N_("Send the pack as a form upload (multipart/form-data) in the field 'file'"),
+            code="upload_missing_file",
+        )
+    tmp_dir = _home().tmp
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    made: list[_CappedFile] = []
+
+    def factory(filename: str | None = None, **_kwargs: Any) -> _CappedFile:
+        # A folder per upload keeps the instructor's file name for messages.
+        folder = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX, dir=tmp_dir))
+        path = folder / (secure_filename(filename or "") or "pack.zip")
+        capped = _CappedFile(open(path, "xb"), limit)  # noqa: SIM115 - closed in finally
+        capped.path = path  # type: ignore[attr-defined]
+        made.append(capped)
+        return capped
+
+    parser = FormDataParser(stream_factory=factory, max_form_memory_size=64 * 1024)
+    try:
+        _stream, form, files = parser.parse(
+            request.stream, request.mimetype, request.content_length, request.mimetype_params
+        )
+        upload = files.get("file")
+        if upload is None or not upload.filename:
+            raise ValidationError(
+                N_("Choose a pack file (.zip) to upload"), code="upload_missing_file"
+            )
+        target = upload.stream
+        target.flush()
+        for capped in made:
+            capped.close()
+        request.environ["kru.upload_form"] = form
+        yield target.path
+    finally:
+        for capped in made:
+            capped.close()
+            shutil.rmtree(capped.path.parent, ignore_errors=True)
+
+
+def _problem_json(problem: Problem) -> dict[str, str]:
+    return {"code": problem.code, "file": problem.file, "message": problem.localized(gettext)}
+
+
+def _pack_json(result: installer.InstallResult) -> dict[str, Any]:
+    return {
+        "pack": {"id": result.pack_id, "version": result.version, "signed": result.signed},
+        "upgraded_from": result.upgraded_from,
+        "already_installed": result.already_installed,
+    }
+
+
+@bp.post("/api/v1/packs")
+@role_required("instructor", "admin")
+def api_upload():  # noqa: ANN201
+    """Install an uploaded pack: multipart field ``file``; ``force=1`` allows older versions."""
+    from content_packs import install as installer
+
+    _check_csrf_header()
+    with received_upload() as path:
+        form = request.environ.get("kru.upload_form") or {}
+        force = (request.args.get("force") or form.get("force") or "") in ("1", "true", "on")
+        try:
+            result = installer.install_pack(
+                path, _settings(), _home(), force=force, installed_by=current_user.username
+            )
+        except InvalidPack as exc:
+            exc.details = {"problems": [_problem_json(p) for p in exc.problems]}
+            raise
+    log.info("pack %s %s uploaded by %s", result.pack_id, result.version, current_user.username)
+    return jsonify(_pack_json(result)), 200 if result.already_installed else 201
+
+
+@bp.get("/api/v1/packs")
+@role_required("instructor", "admin")
+def api_list():  # noqa: ANN201
+    from content_packs import install as installer
+
+    return jsonify({"packs": installer.list_packs()})
+
+
+@bp.delete("/api/v1/packs/<pack_id>")
+@role_required("instructor", "admin")
+def api_remove(pack_id: str):  # noqa: ANN201
+    from content_packs import install as installer
+
+    return jsonify({"removed": installer.remove_pack(pack_id, _home())})
+
+
+@bp.get("/packs/")
+@role_required("instructor", "admin")
+def index():  # noqa: ANN201
+    from content_packs import install as installer
+
+    shown_usb = usb.panel(current_app.config) if current_user.role == "admin" else None
+    return render_template("packs/index.html", packs=installer.list_packs(), panel=shown_usb)
+
+
+@bp.get("/packs/upload")
+@role_required("instructor", "admin")
+def upload():  # noqa: ANN201
+    return render_template("packs/upload.html", limit_mb=_settings()["packs.max_upload_mb"])
+
+
+@bp.post("/packs/<pack_id>/remove")
+@role_required("instructor", "admin")
+def remove(pack_id: str):  # noqa: ANN201
+    from content_packs import install as installer
+
+    try:
+        info = installer.remove_pack(pack_id, _home())
+    except KruError as exc:
+        flash(exc.localized(gettext), "error")
+    else:
+        flash(
+            gettext("Removed %(pack)s %(version)s.", pack=info["pack_id"], version=info["version"]),
+            "success",
+        )
+    return redirect(url_for("packs.index"))
+
+
+@bp.post("/packs/usb/install")
+@role_required("admin")
+def usb_install():  # noqa: ANN201
+    from content_packs import install as installer
+
+    roots = list(_settings()["packs.usb_roots"])
+    try:
+        path = usb.resolve_usb_path(request.form.get("path", ""), roots)
+        result = installer.install_pack(
+            path,
+            _settings(),
+            _home(),
+            force=request.form.get("force") == "1",
+            installed_by=current_user.username,
+        )
+    except KruError as exc:
+        flash(exc.localized(gettext), "error")
+    else:
+        if result.already_installed:
+            message = gettext(
+                "%(pack)s %(version)s is installed already.",
+                pack=result.pack_id,
+                version=result.version,
+            )
+        else:
+            message = gettext(
+                "Installed %(pack)s %(version)s.", pack=result.pack_id, version=result.version
+            )
+        flash(message, "success")
+    target = request.form.get("next", "")
+    return redirect(target if target in ("/admin/", "/packs/") else url_for("packs.index"))
+
+
+def _stream_range(response: Response, path: Path) -> Response:
+    """Send a Range answer through the server's file wrapper instead of 8 KB Python chunks.
+
+    waitress sends a ``wsgi.file_wrapper`` from its own loop in socket-buffer-sized reads;
+    seeked to the range's start, with Content-Length set, it sends exactly the range.
+    """
+    wrapper = request.environ.get("wsgi.file_wrapper")
+    span = response.content_range
+    if wrapper is None or span.start is None or span.stop is None:
+        return response
+    response.close()  # the file send_file opened
+    stream = open(path, "rb")  # noqa: SIM115 - closed by the server after sending
+    stream.seek(span.start)
+    response.response = wrapper(stream, STREAM_BLOCK)
+    response.content_length = span.stop - span.start
+    return response
+
+
+@bp.get("/c/<sha256>")
+@bp.get("/c/<sha256>/<path:filename>")
+@login_required
+def content(sha256: str, filename: str | None = None):  # noqa: ANN201
+    """Serve a pack file by sha256, streamed, with Range and a year-long private cache."""
+    if not is_sha256(sha256):
+        abort(404)
+    # The type comes from the pack's own file name, never from the URL's.
+    row = db.execute_sql(
+        "SELECT path FROM pack_files WHERE sha256 = ? LIMIT 1", (sha256,)
+    ).fetchone()
+    if row is None:
+        abort(404)
+    path = ContentStore(_home()).path_for(sha256)
+    if not path.is_file():
+        abort(404)
+    mime = mime_for(row[0])
+    response = send_file(
+        path,
+        mimetype=mime,
+        conditional=True,
+        etag=sha256,
+        max_age=31536000,
+        download_name=PurePosixPath(row[0]).name,
+    )
+    if response.status_code == 206:
+        response = _stream_range(response, path)
+    response.headers["Cache-Control"] = CONTENT_CACHE
+    if mime.split(";")[0] in ACTIVE_TYPES:
+        response.headers["Content-Security-Policy"] = SANDBOX_CSP
+    return response

@@ -1,0 +1,122 @@
+"""Instructor pages: my cohorts, a cohort's dashboard, a learner's detail, CSV exports,
+course assignments. Instructors see only the cohorts they teach; admins see all."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext
+from flask_login import current_user
+
+from ... import accounts
+from ...accounts.models import Cohort, CohortMember
+from ...base.errors import KruError
+from ...learning import assignments, dashboard
+from ...web.auth import role_required
+
+bp = Blueprint("teach", __name__, url_prefix="/teach")
+
+
+def _lang() -> str:
+    locale = get_locale()
+    return locale.language if locale else "km"
+
+
+def _user():  # noqa: ANN202
+    return current_user._get_current_object()
+
+
+def _cohort(cohort_id: int) -> Cohort:
+    """Return a cohort the current user teaches (403 otherwise, before saying if it exists)."""
+    if not accounts.can_see_cohort(_user(), cohort_id):
+        abort(403)
+    return accounts.get_cohort(cohort_id)
+
+
+def _course_keys(cohort: Cohort) -> list[str]:
+    return request.args.getlist("course") or dashboard.cohort_course_keys(cohort)
+
+
+@bp.get("/")
+@role_required("instructor", "admin")
+def cohorts():  # noqa: ANN201
+    shown = [
+        (c, len(accounts.cohort_learners(c)), assignments.assigned(c, _lang()))
+        for c in accounts.visible_cohorts(_user())
+    ]
+    return render_template("teach/cohorts.html", cohorts=shown)
+
+
+@bp.get("/cohorts/<int:cohort_id>")
+@role_required("instructor", "admin")
+def cohort(cohort_id: int):  # noqa: ANN201
+    group = _cohort(cohort_id)
+    keys = dashboard.cohort_course_keys(group)
+    chosen = request.args.get("course") or (keys[0] if keys else None)
+    matrix = dashboard.cohort_matrix(group, _lang(), [chosen] if chosen else [])
+    return render_template(
+        "teach/cohort.html",
+        cohort=group,
+        matrix=matrix,
+        chosen=chosen,
+        course_choices=[(k, t) for k, t in assignments.all_courses(_lang()) if k in keys],
+        stats=dashboard.quiz_stats(group, matrix, _lang()),
+        assigned=assignments.assigned(group, _lang()),
+        all_courses=assignments.all_courses(_lang()),
+    )
+
+
+def _csv_response(rows, filename: str) -> Response:  # noqa: ANN001
+    response = Response(dashboard.csv_text(rows), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.charset = "utf-8"
+    return response
+
+
+@bp.get("/cohorts/<int:cohort_id>/progress.csv")
+@role_required("instructor", "admin")
+def progress_csv(cohort_id: int):  # noqa: ANN201
+    group = _cohort(cohort_id)
+    matrix = dashboard.cohort_matrix(group, _lang(), _course_keys(group))
+    return _csv_response(matrix.csv_rows(), f"cohort-{group.id}-progress.csv")
+
+
+@bp.get("/cohorts/<int:cohort_id>/events.csv")
+@role_required("instructor", "admin")
+def events_csv(cohort_id: int):  # noqa: ANN201
+    group = _cohort(cohort_id)
+    return _csv_response(dashboard.cohort_event_rows(group), f"cohort-{group.id}-events.csv")
+
+
+@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>")
+@role_required("instructor", "admin")
+def learner(cohort_id: int, user_id: int):  # noqa: ANN201
+    group = _cohort(cohort_id)
+    member = (
+        CohortMember.select()
+        .where((CohortMember.cohort == group) & (CohortMember.user == user_id))
+        .first()
+    )
+    if member is None:
+        abort(404)
+    keys = dashboard.cohort_course_keys(group)
+    titles = dict(assignments.all_courses(_lang()))
+    detail = dashboard.learner_detail(accounts.get_user(user_id), keys, _lang())
+    return render_template("teach/learner.html", cohort=group, detail=detail, titles=titles)
+
+
+@bp.post("/cohorts/<int:cohort_id>/assignments")
+@role_required("instructor", "admin")
+def assign(cohort_id: int):  # noqa: ANN201
+    group = _cohort(cohort_id)
+    course = request.form.get("course", "")
+    try:
+        if request.form.get("remove"):
+            assignments.unassign(group, course)
+            flash(gettext("The course was removed from the cohort; progress is kept."), "success")
+        else:
+            assignments.assign(group, course, request.form.get("due_date"), _user())
+            flash(gettext("The course is assigned."), "success")
+    except KruError as exc:
+        flash(exc.localized(gettext), "error")
+        return redirect(url_for("teach.cohort", cohort_id=group.id)), 303
+    return redirect(url_for("teach.cohort", cohort_id=group.id, course=course or None)), 303

@@ -1,0 +1,119 @@
+"""What ``/healthz`` and ``kru doctor`` report: version, database, disk, configuration."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from ..base import migrate
+from ..base.datahome import DataHome
+from ..base.db import db, sqlite_info
+from ..base.settings import Settings
+from . import database as schema
+
+LOW_DISK_BYTES = 500 * 1024 * 1024
+
+
+def kru_version() -> str:
+    try:
+        return version("kru")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def disk_free(home: DataHome) -> int:
+    return shutil.disk_usage(home.root).free
+
+
+def _tree_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except OSError:
+                continue  # removed while we looked
+    return total
+
+
+def storage(home: DataHome) -> dict[str, int]:
+    """Return bytes used by the database, the content store and backups, and disk free/total."""
+    usage = shutil.disk_usage(home.root)
+    database = sum(
+        p.stat().st_size for p in (home.database, Path(f"{home.database}-wal")) if p.exists()
+    )
+    return {
+        "database_bytes": database,
+        "content_bytes": _tree_bytes(home.content),
+        "backups_bytes": _tree_bytes(home.root / "backups"),
+        "disk_free_bytes": usage.free,
+        "disk_total_bytes": usage.total,
+    }
+
+
+def health(home: DataHome) -> dict[str, Any]:
+    """Return the health summary served at ``/healthz``."""
+    try:
+        db.execute_sql("SELECT 1").fetchone()
+        waiting = migrate.pending(db, schema.PACKAGE)
+        database = "ok" if not waiting else "migrations_pending"
+    except Exception as exc:  # noqa: BLE001 - health reports any failure as text
+        database = f"error: {exc}"
+    free = disk_free(home)
+    return {
+        "status": "ok" if database == "ok" else "degraded",
+        "version": kru_version(),
+        "database": database,
+        "disk_free_bytes": free,
+        "disk_low": free < LOW_DISK_BYTES,
+    }
+
+
+def doctor(settings: Settings) -> list[tuple[str, str, bool]]:
+    """Return (check, finding, ok) rows for ``kru doctor``."""
+    rows: list[tuple[str, str, bool]] = []
+    info = sqlite_info()
+    rows.append(("SQLite version", str(info["sqlite_version"]), True))
+    rows.append(
+        (
+            "FTS5 trigram tokenizer",
+            "yes" if info["fts5_trigram"] else "missing",
+            bool(info["fts5_trigram"]),
+        )
+    )
+    home = DataHome(settings.data_dir)
+    rows.append(("Data directory", str(home.root), home.root.is_dir()))
+    if home.root.is_dir():
+        free = disk_free(home)
+        rows.append(("Free disk", f"{free / 1e9:.1f} GB", free >= LOW_DISK_BYTES))
+        secrets_dir = home.secrets
+        if secrets_dir.is_dir():
+            mode = secrets_dir.stat().st_mode & 0o777
+            rows.append(("Secrets directory mode", oct(mode), mode & 0o077 == 0))
+        if home.database.exists():
+            db_handle = schema.open_database(home)
+            waiting = migrate.pending(db_handle, schema.PACKAGE)
+            rows.append(
+                (
+                    "Database schema",
+                    "current"
+                    if not waiting
+                    else f"{len(waiting)} migration(s) pending: run kru migrate",
+                    not waiting,
+                )
+            )
+            db_handle.close()
+    if settings["host"] not in ("127.0.0.1", "::1", "localhost"):
+        rows.append(
+            (
+                "Listening",
+                f"{settings['host']}:{settings['port']} (reachable from the network)",
+                True,
+            )
+        )
+    if settings["packs.allow_unsigned"] is False and not settings["packs.trusted_keys"]:
+        rows.append(("Pack signatures", "only signed packs allowed but no trusted keys set", False))
+    return rows

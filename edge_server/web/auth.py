@@ -1,0 +1,59 @@
+"""Sign-in sessions and role checks for pages and API endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import abort, redirect, request, url_for
+from flask_login import LoginManager, current_user
+
+from ..accounts.models import User
+
+login_manager = LoginManager()
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    try:
+        user = User.get_or_none(User.id == int(user_id))
+    except ValueError:
+        return None
+    return user if user is not None and user.active else None
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():  # noqa: ANN202
+    if request.path.startswith("/api/"):
+        abort(401)
+    return redirect(url_for("core.login", next=request.full_path.rstrip("?")))
+
+
+def role_required(*roles: str) -> Callable:
+    """Let only signed-in users with one of ``roles`` through (401 / 403 otherwise)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if roles and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def user_json(user: User | None) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "language": user.language,
+    }

@@ -1,0 +1,93 @@
+"""``kru sync daemon``: sync on a timer and whenever asked (SIGUSR1, ``kru sync now``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from edge_server.base.datahome import DataHome
+from edge_server.base.settings import Settings
+
+from .agent import AlreadyRunning, RunResult, sync_once
+from .status import sync_status
+
+log = logging.getLogger(__name__)
+
+PID_FILE = "sync-daemon.pid"
+
+
+def pid_file(home: DataHome):  # noqa: ANN201 - a Path
+    return home.root / PID_FILE
+
+
+def wake_daemon(home: DataHome) -> bool:
+    """Ask a running daemon to sync now; return whether one was found."""
+    try:
+        pid = int(pid_file(home).read_text().strip())
+        os.kill(pid, signal.SIGUSR1)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _heartbeat(settings: Settings, status: dict[str, Any]) -> None:
+    try:
+        from ..modem import heartbeat  # noqa: PLC0415 - optional part, written by another engineer
+    except ImportError:
+        return
+    try:
+        heartbeat.maybe_send_heartbeat(settings, status)
+    except Exception:  # noqa: BLE001 - the heartbeat must never stop the daemon
+        log.exception("heartbeat failed")
+
+
+def run_daemon(
+    settings: Settings,
+    home: DataHome,
+    *,
+    stop: threading.Event | None = None,
+    on_cycle: Callable[[RunResult | None], None] | None = None,
+) -> None:
+    """Sync every ``sync.interval_s`` seconds and on SIGUSR1 until SIGTERM/SIGINT or ``stop``."""
+    stop = stop or threading.Event()
+    wake = threading.Event()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous: dict[int, Any] = {}
+    if in_main:
+        previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, lambda *_: wake.set())
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: (stop.set(), wake.set()))
+    path = pid_file(home)
+    path.write_text(f"{os.getpid()}\n")
+    try:
+        while not stop.is_set():
+            wake.clear()
+            result: RunResult | None = None
+            try:
+                result = sync_once(settings, wait=lambda s: stop.wait(s))
+                log.info("sync: %s (%s events sent)", result.code, result.events_sent)
+            except AlreadyRunning:
+                log.info("sync: another run is in progress")
+            except Exception:  # noqa: BLE001 - the daemon outlives any one failure
+                log.exception("sync run failed")
+            try:
+                _heartbeat(settings, sync_status(settings, home))
+            except Exception:  # noqa: BLE001
+                log.exception("sync status failed")
+            if on_cycle:
+                on_cycle(result)
+            if stop.is_set():
+                break
+            wake.wait(settings["sync.interval_s"])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        try:
+            if path.read_text().strip() == str(os.getpid()):
+                path.unlink()
+        except OSError:
+            pass
