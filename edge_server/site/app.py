@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -17,23 +16,35 @@ from ..web import error_handlers as web_errors
 from ..web import i18n, navigation, sessions
 from ..web.auth import login_manager
 from . import database as schema
+from .blueprints import (
+    admin,
+    api_learning,
+    api_session,
+    compress,
+    core,
+    learn,
+    packs,
+    portal,
+    search,
+    sync_panel,
+    teach,
+)
 
 log = logging.getLogger(__name__)
 
-# Each part of Kru adds its blueprint here ("module:attribute").
-BLUEPRINTS = [
-    "edge_server.site.blueprints.core:bp",
-    "edge_server.site.blueprints.api_session:bp",
-    "edge_server.site.blueprints.admin:bp",
-    "edge_server.site.blueprints.packs:bp",
-    "edge_server.site.blueprints.search:bp",
-    "edge_server.site.blueprints.sync_panel:bp",
-    "edge_server.site.blueprints.learn:bp",
-    "edge_server.site.blueprints.teach:bp",
-    "edge_server.site.blueprints.api_learning:bp",
-    "edge_server.site.blueprints.portal:bp",
-    "edge_server.site.blueprints.compress:bp",
-]
+BLUEPRINTS = (
+    core.bp,
+    api_session.bp,
+    admin.bp,
+    packs.bp,
+    search.bp,
+    sync_panel.bp,
+    learn.bp,
+    teach.bp,
+    api_learning.bp,
+    portal.bp,
+    compress.bp,
+)
 
 
 def _split_config(config: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -84,9 +95,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     _init_db_hooks(app)
     web_errors.install(app)
     _init_security_headers(app)
-    for spec in BLUEPRINTS:
-        module, _, attr = spec.partition(":")
-        app.register_blueprint(getattr(importlib.import_module(module), attr))
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+
+from content_packs.demo import install_sample_pack
 
 from .. import accounts
 from ..accounts.models import User
@@ -21,11 +22,6 @@ LEARNERS = [
     ("learner5", "ហេង សំណាង"),
 ]
 
-# Later parts add steps here (install the sample pack, ...): f(settings) -> None.
-EXTRA_STEPS: list[str] = [
-    "content_packs.demo:install_sample_pack",
-]
-
 
 def demo_logins() -> list[tuple[str, str, str]]:
     """Return (username, password, role) of the demo accounts."""
@@ -34,21 +30,9 @@ def demo_logins() -> list[tuple[str, str, str]]:
     ]
 
 
-def _run_extra_steps(settings: Settings) -> None:
-    import importlib
-
-    for spec in EXTRA_STEPS:
-        module, _, attr = spec.partition(":")
-        try:
-            step: Callable[[Settings], None] = getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError:
-            log.warning("demo step %s is not available yet", spec)
-            continue
-        step(settings)
-
-
-def seed(settings: Settings) -> bool:
-    """Create the demo accounts and cohort unless they exist; return whether it created them."""
+def seed(settings: Settings, *, sample_pack: bool = True) -> bool:
+    """Create the demo accounts and cohort unless they exist, and install the sample pack
+    (unless ``sample_pack`` is False); return whether it created them."""
     if User.select().where(User.username == "admin").exists():
         return False
     accounts.create_user(
@@ -62,5 +46,6 @@ def seed(settings: Settings) -> bool:
     for username, name in LEARNERS:
         learner = accounts.create_user(username, DEMO_PASSWORD, display_name=name, language="km")
         accounts.add_to_cohort(cohort, learner)
-    _run_extra_steps(settings)
+    if sample_pack:
+        install_sample_pack(settings)
     return True

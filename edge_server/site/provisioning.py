@@ -24,6 +24,8 @@ from typing import Any
 
 import tomli_w
 
+from sync.edge import identity
+
 from ..base.datahome import DataHome, write_file_atomically
 from ..base.errors import N_, KruError
 from ..network import hotspot
@@ -183,18 +185,7 @@ def parse_setup(text: str, boot_dir: Path) -> SiteSetup:
     )
 
 
-def _sync_identity():  # noqa: ANN202 - the sync.edge.identity module, or None in an older Kru
-    try:
-        from sync.edge import identity
-    except ImportError:
-        return None
-    return identity
-
-
 def _check_provisioning(path: Path) -> list[str]:
-    identity = _sync_identity()
-    if identity is None:
-        return ["this Kru cannot import sync provisioning files (no sync.edge.identity)"]
     if not path.is_file():
         return [f"sync_provisioning_file {path.name} is not on the boot partition"]
     try:
@@ -268,9 +259,7 @@ def make_device_secrets(data_dir: Path) -> None:
     """Create this device's own secrets: the web session key and the sync identity."""
     home = DataHome(data_dir).ensure()
     home.read_or_create_secret("flask_secret_key")
-    identity = _sync_identity()
-    if identity is not None:
-        identity.load_identity(home)
+    identity.load_identity(home)
 
 
 def _shred(path: Path) -> None:
@@ -323,8 +312,6 @@ def _apply(setup: SiteSetup, targets: Targets, load_settings: Callable[[], Any])
     settings = load_settings()
     create_admin(settings, setup.admin_username, setup.admin_password)
     if setup.sync_provisioning_file is not None:
-        identity = _sync_identity()
-        assert identity is not None  # checked by read_setup
         identity.provision(DataHome(targets.data_dir), setup.sync_provisioning_file)
     hotspot.write_configs(
         targets.templates,

@@ -27,6 +27,7 @@ from edge_server.base.errors import N_, KruError
 from edge_server.base.settings import Settings
 
 from .. import protocol
+from ..modem import status as modem
 from . import state
 from .batches import read_batch
 from .identity import Identity, central_url, load_identity
@@ -92,11 +93,7 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> 
 
 
 def modem_status(settings: Settings) -> dict[str, Any] | None:
-    """Return the modem engineer's status dict, or None when there is no modem module/modem."""
-    try:
-        from ..modem import status as modem
-    except ImportError:
-        return None
+    """Return the modem's status for the batch header, or None when there is no modem."""
     try:
         return modem.status_for_sync(settings)
     except Exception:  # noqa: BLE001 - a broken modem must not stop sync over Ethernet

@@ -12,6 +12,7 @@ from typing import Any
 from edge_server.base.datahome import DataHome
 from edge_server.base.settings import Settings
 
+from ..modem import heartbeat
 from .agent import AlreadyRunning, RunResult, sync_once
 from .status import sync_status
 
@@ -35,10 +36,6 @@ def wake_daemon(home: DataHome) -> bool:
 
 
 def _heartbeat(settings: Settings, status: dict[str, Any]) -> None:
-    try:
-        from ..modem import heartbeat  # noqa: PLC0415 - optional part, written by another engineer
-    except ImportError:
-        return
     try:
         heartbeat.maybe_send_heartbeat(settings, status)
     except Exception:  # noqa: BLE001 - the heartbeat must never stop the daemon

@@ -48,9 +48,7 @@ from edge_server.cli.context import CliContext
 
 ctx = CliContext(data_dir=sys.argv[1])
 ctx.open_site_db()
-if sys.argv[2] == "accounts":
-    demo.EXTRA_STEPS.clear()
-demo.seed(ctx.settings)
+demo.seed(ctx.settings, sample_pack=sys.argv[2] != "accounts")
 """
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from flask import (
@@ -18,32 +17,33 @@ from flask import (
 )
 from flask_babel import gettext
 
+from content_packs import usb
+
 from ... import accounts
 from ...accounts import roster
 from ...accounts.models import Cohort
 from ...base.errors import KruError
+from ...network import wifi
 from ...web.auth import role_required
 from ...web.i18n import khmer_digits
 from ..health import health, storage
+from . import sync_panel
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-# Status panels other parts add to the site page: (template, "module:function"), where
-# function(app_config) returns the dict the template sees as ``panel``.
-PANELS: list[tuple[str, str]] = [
-    ("packs/_usb_panel.html", "content_packs.usb:panel"),
-    ("sync/_panel.html", "edge_server.site.blueprints.sync_panel:panel"),
-    ("modem/_panel.html", "sync.modem.panel:panel"),
-    ("deploy/wifi_panel.html", "edge_server.network.wifi:wifi_panel"),
-]
-
 
 def _panels() -> list[tuple[str, Any]]:
-    shown = []
-    for template, spec in PANELS:
-        module, _, attr = spec.partition(":")
-        shown.append((template, getattr(importlib.import_module(module), attr)(current_app.config)))
-    return shown
+    """Return the site page's status panels: (template, what it shows as ``panel``)."""
+    # Imported here: the modem panel brings pyserial, which only this page needs.
+    from sync.modem import panel as modem_panel
+
+    config = current_app.config
+    return [
+        ("packs/_usb_panel.html", usb.panel(config)),
+        ("sync/_panel.html", sync_panel.panel(config)),
+        ("modem/_panel.html", modem_panel.panel(config)),
+        ("deploy/wifi_panel.html", wifi.wifi_panel(config)),
+    ]
 
 
 @bp.get("/")

@@ -25,15 +25,12 @@ from .. import health
 
 bp = Blueprint("core", __name__)
 
-# Where each role lands after signing in; later parts register their own home pages.
+# Where each role lands after signing in.
 ROLE_HOME = {"learner": "learn.home", "instructor": "teach.cohorts", "admin": "admin.index"}
 
 
 def home_url_for(role: str) -> str:
-    endpoint = ROLE_HOME.get(role, "core.index")
-    if endpoint not in current_app.view_functions:
-        endpoint = "admin.index" if role == "admin" else "core.welcome"
-    return url_for(endpoint)
+    return url_for(ROLE_HOME.get(role, "core.welcome"))
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, jsonify, render_template, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -17,6 +17,7 @@ from content_packs import search as pack_search
 from content_packs.models import Course
 
 from ...base.errors import N_, ValidationError
+from ...learning.courses import assigned_course_keys
 from ...web.auth import role_required
 
 bp = Blueprint("search", __name__)
@@ -33,18 +34,12 @@ def _visible_course_keys() -> list[str] | None:
     if current_user.role != "learner":
         return None
     keys = {c.key for c in Course.select(Course.key).where(Course.open == True)}  # noqa: E712
-    try:
-        from edge_server.learning.courses import assigned_course_keys
-    except ImportError:  # the learning part is not installed: open courses only
-        return sorted(keys)
     return sorted(keys | assigned_course_keys(current_user._get_current_object()))
 
 
 def _item_url(key: str) -> str:
     pack, _, slug = key.partition("/")
-    if "learn.item" in current_app.view_functions:
-        return url_for("learn.item", pack=pack, slug=slug)
-    return url_for("search.index", q=slug)
+    return url_for("learn.item", pack=pack, slug=slug)
 
 
 def run_search(query: str, limit: int = 20) -> list[dict[str, Any]]:
