@@ -46,7 +46,7 @@ def test_page_is_plain_without_accept_encoding(client, lesson_url):
 
 
 def test_static_files_are_sent_as_they_are(client):
-    response = client.get("/static/css/kru.css", headers=GZIP)
+    response = client.get("/static/web/css/kru.css", headers=GZIP)
     assert "Content-Encoding" not in response.headers
     assert b"{" in response.data
     response.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PACK = HERE / "classroom-reading"
 FONT = (
-    HERE.parent.parent / "edge_server" / "site" / "static" / "fonts" / "NotoSansKhmer-Regular.woff2"
+    HERE.parent.parent / "edge_server" / "web" / "static" / "fonts" / "NotoSansKhmer-Regular.woff2"
 )
 
 STYLE = """

@@ -9,13 +9,14 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from ..accounts.models import User
 from ..base.datahome import DataHome
 from ..base.db import db
 from ..base.settings import BY_NAME, Settings, load_settings
+from ..web import auth, i18n, sessions
 from ..web import error_handlers as web_errors
-from ..web import i18n, navigation, sessions
-from ..web.auth import login_manager
 from . import database as schema
+from . import navigation
 from .blueprints import (
     admin,
     api_learning,
@@ -88,7 +89,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     )
     app.config.update(flask_config)
 
-    login_manager.init_app(app)
+    auth.init_login(app, _find_user, "core.login")
     CSRFProtect(app)
     i18n.init_app(app)
     navigation.init_app(app)
@@ -98,6 +99,10 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app
+
+
+def _find_user(user_id: int) -> User | None:
+    return User.get_or_none(User.id == user_id)
 
 
 def _init_db_hooks(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Sign-in sessions and role checks for pages and API endpoints."""
+"""Sign-in sessions (Flask-Login) and role checks for pages and API endpoints, for both apps."""
 
 from __future__ import annotations
 
@@ -6,28 +6,35 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort, redirect, request, url_for
+from flask import Flask, abort, current_app, redirect, request, url_for
+from flask_babel import gettext
 from flask_login import LoginManager, current_user
 
-from ..accounts.models import User
-
-login_manager = LoginManager()
+from .api_errors import api_error
 
 
-@login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    try:
-        user = User.get_or_none(User.id == int(user_id))
-    except ValueError:
-        return None
-    return user if user is not None and user.active else None
+def init_login(app: Flask, load_user: Callable[[int], Any | None], login_endpoint: str) -> None:
+    """Give ``app`` sign-in sessions.
 
+    ``load_user(id)`` returns the account with that id or None; only active ones are signed
+    in. A page that needs a user sends the visitor to ``login_endpoint`` and back; the API
+    answers 401 in the JSON error shape.
+    """
+    manager = LoginManager(app)
 
-@login_manager.unauthorized_handler
-def _unauthorized():  # noqa: ANN202
-    if request.path.startswith("/api/"):
-        abort(401)
-    return redirect(url_for("core.login", next=request.full_path.rstrip("?")))
+    @manager.user_loader
+    def _load_user(user_id: str) -> Any | None:
+        try:
+            user = load_user(int(user_id))
+        except ValueError:
+            return None
+        return user if user is not None and user.is_active else None
+
+    @manager.unauthorized_handler
+    def _unauthorized():  # noqa: ANN202
+        if request.path.startswith("/api/"):
+            return api_error("unauthorized", gettext("Please sign in first."), 401)
+        return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?")))
 
 
 def role_required(*roles: str) -> Callable:
@@ -37,7 +44,7 @@ def role_required(*roles: str) -> Callable:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                return login_manager.unauthorized()
+                return current_app.login_manager.unauthorized()
             if roles and current_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
@@ -45,15 +52,3 @@ def role_required(*roles: str) -> Callable:
         return wrapped
 
     return decorator
-
-
-def user_json(user: User | None) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.display_name,
-        "role": user.role,
-        "language": user.language,
-    }

@@ -1,6 +1,6 @@
 """Error handlers shared by the site server and the central server.
 
-API paths get the one JSON error shape; pages get the app's error template with the message
+API paths get the one JSON error shape; pages get the one error template with the message
 in the user's language. Rate-limit errors carry ``Retry-After``.
 """
 
@@ -31,13 +31,13 @@ HTTP_MESSAGES = {
 }
 
 
-def install(app: Flask, template: str = "error.html") -> None:
+def install(app: Flask) -> None:
     """Register handlers for Kru's typed errors, CSRF failures, HTTP errors and crashes."""
 
     def render(status: int, code: str, message: str, **extra: Any):  # noqa: ANN202
         if wants_json():
             return api_error(code, message, status, **extra)
-        return make_response(render_template(template, status=status, message=message), status)
+        return make_response(render_template("error.html", status=status, message=message), status)
 
     @app.errorhandler(KruError)
     def _kru_error(exc: KruError):  # noqa: ANN202

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, request, session
 from flask_babel import gettext
@@ -107,3 +108,26 @@ def session_blueprint(
         return jsonify(body())
 
     return bp
+
+
+def user_json(user: Any) -> dict[str, Any] | None:
+    """Return a signed-in account as the session API shows it (the same on both servers)."""
+    if user is None:
+        return None
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "language": user.language,
+    }
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return ``target`` if it is a same-site path to go to after signing in, else None."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target

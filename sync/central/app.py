@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from flask_babel import gettext, lazy_gettext
-from flask_login import LoginManager, current_user
+from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
-from jinja2 import ChoiceLoader, FileSystemLoader
 
 from edge_server.base.datahome import DataHome
 from edge_server.base.settings import BY_NAME, Settings, load_settings
+from edge_server.web import auth, i18n, layout, sessions
 from edge_server.web import error_handlers as web_errors
-from edge_server.web import i18n, navigation, sessions
-from edge_server.web.api_errors import api_error
-from edge_server.web.navigation import Layout
 
 from . import charts
 from .db import connect_database, database, upgrade
@@ -25,8 +21,14 @@ from .models import CentralUser
 
 log = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parent.parent.parent / "edge_server" / "site" / "static"
-EDGE_TEMPLATES = STATIC.parent / "templates"
+LAYOUT = layout.Layout(
+    brand=lazy_gettext("Kru central"),
+    home="dashboard.index",
+    login="dashboard.login",
+    language="dashboard.language",
+    logout="dashboard.logout",
+    stylesheets=(("dashboard.static", "central.css"),),
+)
 
 
 def central_links() -> list[tuple[str, str]]:
@@ -68,43 +70,14 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     upgrade(real)
     real.close()
 
-    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+    # The shared layout's files come from the web base; the dashboard's own from its blueprint.
+    app = Flask(__name__, static_folder=None)
     sessions.init_sessions(app, settings, home, database, "central_secret_key", days=7)
     app.config.update(flask_config)
-    login = LoginManager(app)
-    login.login_view = "dashboard.login"
-
-    @login.user_loader
-    def _load(user_id: str) -> CentralUser | None:
-        try:
-            user = CentralUser.get_or_none(CentralUser.id == int(user_id))
-        except ValueError:
-            return None
-        return user if user is not None and user.active else None
-
-    @login.unauthorized_handler
-    def _unauthorized():  # noqa: ANN202
-        from flask import redirect, url_for
-
-        if request.path.startswith("/api/"):
-            return api_error("unauthorized", gettext("Please sign in first."), 401)
-        return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
-
+    auth.init_login(app, _find_user, "dashboard.login")
     csrf = CSRFProtect(app)
     i18n.init_app(app)
-    # The site's layout, sign-in and error pages, with the central server's header.
-    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(EDGE_TEMPLATES)])
-    navigation.init_app(
-        app,
-        Layout(
-            brand=lazy_gettext("Kru central"),
-            home="dashboard.index",
-            login="dashboard.login",
-            language="dashboard.language",
-            logout="dashboard.logout",
-        ),
-        central_links,
-    )
+    layout.init_app(app, LAYOUT, central_links)
     app.jinja_env.globals.update(
         bar_chart=charts.bar_chart,
         courses_rows=charts.courses_rows,
@@ -123,6 +96,10 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     return app
 
 
+def _find_user(user_id: int) -> CentralUser | None:
+    return CentralUser.get_or_none(CentralUser.id == user_id)
+
+
 def _hooks(app: Flask) -> None:
     @app.before_request
     def _connect() -> None:
@@ -133,4 +110,4 @@ def _hooks(app: Flask) -> None:
         if not database.is_closed():
             database.close()
 
-    web_errors.install(app, template="central/error.html")
+    web_errors.install(app)

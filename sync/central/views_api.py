@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from edge_server.web import sessions
 from edge_server.web.api_errors import api_error
-from edge_server.web.sessions import session_blueprint
+from edge_server.web.sessions import session_blueprint, user_json
 
 from . import registry, reports
 
@@ -37,18 +37,6 @@ def api_role(*roles: str) -> Callable:
         return wrapped
 
     return decorator
-
-
-def user_json(user: Any) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.username,
-        "role": user.role,
-        "language": None,
-    }
 
 
 def sign_in(username: str, password: str):  # noqa: ANN201 - a CentralUser or None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     Response,
@@ -19,6 +17,7 @@ from flask_babel import gettext
 from flask_login import login_required, logout_user
 
 from edge_server.web.i18n import LANGUAGES
+from edge_server.web.sessions import safe_next
 
 from . import reports
 from .models import Device
@@ -33,18 +32,9 @@ bp = Blueprint(
 )
 
 
-def _safe_next(target: str | None) -> str | None:
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # noqa: ANN201
-    next_url = _safe_next(request.values.get("next"))
+    next_url = safe_next(request.values.get("next"))
     if request.method == "POST":
         username = request.form.get("username", "")
         if sign_in(username, request.form.get("password", "")) is not None:
@@ -66,7 +56,7 @@ def language():  # noqa: ANN201
     lang = request.form.get("lang", "")
     if lang in LANGUAGES:
         session["lang"] = lang
-    return redirect(_safe_next(request.form.get("next")) or url_for("dashboard.index"))
+    return redirect(safe_next(request.form.get("next")) or url_for("dashboard.index"))
 
 
 @bp.get("/")

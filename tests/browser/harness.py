@@ -30,7 +30,7 @@ PHONE = {"width": 360, "height": 740}
 FONT_FILE = (
     Path(__file__).resolve().parents[2]
     / "edge_server"
-    / "site"
+    / "web"
     / "static"
     / "fonts"
     / "NotoSansKhmer-Regular.woff2"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ...accounts import authenticate
-from ...web.auth import user_json
-from ...web.sessions import session_blueprint
+from ...web.sessions import session_blueprint, user_json
 
 bp = session_blueprint(authenticate, user_json)

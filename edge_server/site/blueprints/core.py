@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     current_app,
@@ -21,6 +19,7 @@ from flask_login import current_user, login_required, logout_user
 from ... import accounts
 from ...web import sessions
 from ...web.i18n import LANGUAGES
+from ...web.sessions import safe_next
 from .. import health
 
 bp = Blueprint("core", __name__)
@@ -31,16 +30,6 @@ ROLE_HOME = {"learner": "learn.home", "instructor": "teach.cohorts", "admin": "a
 
 def home_url_for(role: str) -> str:
     return url_for(ROLE_HOME.get(role, "core.welcome"))
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Accept only same-site relative paths as a post-login destination."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 def sign_in(username: str, password: str):  # noqa: ANN201 - returns a User or None
@@ -63,7 +52,7 @@ def welcome():  # noqa: ANN201
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # noqa: ANN201
-    next_url = _safe_next(request.values.get("next"))
+    next_url = safe_next(request.values.get("next"))
     if request.method == "POST":
         username = request.form.get("username", "")
         user = sign_in(username, request.form.get("password", ""))
@@ -93,7 +82,7 @@ def language():  # noqa: ANN201
         session["lang"] = lang
         if current_user.is_authenticated:
             accounts.update_user(current_user._get_current_object(), language=lang)
-    return redirect(_safe_next(request.form.get("next")) or url_for("core.index"))
+    return redirect(safe_next(request.form.get("next")) or url_for("core.index"))
 
 
 @bp.get("/healthz")

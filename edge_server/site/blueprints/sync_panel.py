@@ -14,7 +14,7 @@ from sync.edge.status import status_from_db
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("sync", __name__, url_prefix="/admin/sync", template_folder="templates")
+bp = Blueprint("sync", __name__, url_prefix="/admin/sync")
 
 
 def panel(app_config: Any) -> dict[str, Any]:

@@ -1,12 +1,15 @@
-"""The header's links per role."""
+"""The site's header: its name and endpoints, the links each role sees, role names."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+
+from ..web.layout import Layout
+from ..web.layout import init_app as init_layout
 
 # (roles that see it, endpoint, label)
 NAV = [
@@ -33,28 +36,18 @@ def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
 
-@dataclass(frozen=True)
-class Layout:
-    """What templates/base.html needs from the app using it: the brand and four endpoints.
-
-    The site server and the central server share the layout, sign-in and error pages.
-    """
-
-    brand: object
-    home: str
-    login: str
-    language: str
-    logout: str
-
-
-def init_app(app, layout: Layout | None = None, links: Callable | None = None) -> None:  # noqa: ANN001
-    """Give templates the header's layout and links (the site's unless told otherwise)."""
-    app.jinja_env.globals["layout"] = layout or Layout(
-        brand=app.config["KRU"]["site_name"],
+def layout(app_config: Any) -> Layout:
+    """Return the site's header: its name, and the core pages' endpoints."""
+    return Layout(
+        brand=app_config["KRU"]["site_name"],
         home="core.index",
         login="core.login",
         language="core.language",
         logout="core.logout",
     )
-    app.jinja_env.globals["nav_links"] = links or nav_links
+
+
+def init_app(app: Flask) -> None:
+    """Give the site's templates the shared layout, the header's links and role names."""
+    init_layout(app, layout(app.config), nav_links)
     app.jinja_env.globals["role_label"] = role_label
