@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_server.accounts.models import utcnow
 from edge_server.base.datahome import DataHome
-from edge_server.base.db import db
+from edge_server.base.db import db, utcnow
 from edge_server.base.errors import N_
 
 from . import search, zipsafe

@@ -7,7 +7,7 @@ from typing import Any
 
 from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
-from edge_server.accounts.models import BaseModel
+from edge_server.base.db import BaseModel
 
 ITEM_TYPES = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5")
 

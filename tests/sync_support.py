@@ -101,7 +101,7 @@ def add_events(
     """Insert ``count`` events of a cohort's learners on a course's items; return their ids."""
     from edge_server import accounts
     from edge_server.accounts.models import Cohort, User
-    from edge_server.learning.event_model import Event
+    from edge_server.learning.models import Event
 
     db = site.open()
     try:

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from edge_server.learning.event_model import Event
-from edge_server.learning.models import Progress
+from edge_server.learning.models import Event, Progress
 from tests.conftest import api_headers, assert_api_error, csrf_token
 from tests.learning_catalog import (
     LESSON,

@@ -9,9 +9,8 @@ import pytest
 
 from edge_server.base.db import db
 from edge_server.learning import events
-from edge_server.learning.event_model import Event
 from edge_server.learning.group_commit import GroupCommit
-from edge_server.learning.models import Progress
+from edge_server.learning.models import Event, Progress
 from tests.learning_catalog import LESSON, QUIZ, RIGHT, VIDEO, ev, make_catalog
 
 

@@ -1,7 +1,7 @@
 """Rewrite imports, dotted names and paths in files to Kru's layered layout (issue 13).
 
-Usage: ``.venv/bin/python tools/rewrite_imports.py FILE...`` (rewrites in place, prints what
-changed), then ``ruff check --select I --fix FILE... && ruff format FILE...``.
+Usage: ``.venv/bin/python tools/rewrite_imports.py [--moves LIST] FILE...`` (rewrites in
+place, prints what changed), then ``ruff check --select I --fix FILE... && ruff format FILE...``.
 
 The moves are listed in ``tools/module_moves.txt``, one ``old new`` pair a line: dotted
 module, package or attribute names (``edge_server.db edge_server.base.db``) and paths of
@@ -290,7 +290,10 @@ def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
-    rewriter = Rewriter(*load_moves())
+    moves = MOVES
+    if argv[:1] == ["--moves"]:
+        moves, argv = Path(argv[1]), argv[2:]
+    rewriter = Rewriter(*load_moves(moves))
     for name in argv:
         path = Path(name)
         if rewrite_file(path, rewriter):

@@ -12,9 +12,9 @@ import secrets
 from peewee import IntegrityError
 
 from ..base import passwords
-from ..base.db import db
+from ..base.db import db, utcnow
 from ..base.errors import N_, Conflict, NotFound, ValidationError
-from .models import ROLES, Cohort, CohortInstructor, CohortMember, User, utcnow
+from .models import ROLES, Cohort, CohortInstructor, CohortMember, User
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = 6

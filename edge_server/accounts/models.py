@@ -6,34 +6,21 @@ Tables are created by migrations (``edge_server/migrations``), never by ``create
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from peewee import (
     BooleanField,
     CharField,
     ForeignKeyField,
-    Model,
     TextField,
 )
 
-from ..base.db import db
+from ..base.db import BaseModel, utcnow
 
 ROLES = ("learner", "instructor", "admin")
 
 
-def utcnow() -> str:
-    """Return the current UTC time as ISO 8601 text (how Kru stores times)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def new_uid() -> str:
     return uuid.uuid4().hex
-
-
-class BaseModel(Model):
-    class Meta:
-        database = db
-        legacy_table_names = False
 
 
 class User(BaseModel):

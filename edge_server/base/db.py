@@ -11,9 +11,10 @@ import fcntl
 import os
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-from peewee import OperationalError, SqliteDatabase
+from peewee import Model, OperationalError, SqliteDatabase
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -111,6 +112,19 @@ class SiteDatabase(SqliteDatabase):
 
 
 db = SiteDatabase(None)
+
+
+class BaseModel(Model):
+    """Base of every site model: bound to ``db``; tables are made by migrations only."""
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+def utcnow() -> str:
+    """Return the current UTC time as ISO 8601 text (how Kru stores times)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def init_db(path: str | Path, **pragmas: object) -> SqliteDatabase:

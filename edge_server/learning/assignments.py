@@ -7,7 +7,8 @@ from datetime import date
 
 from content_packs.models import Course, title
 
-from ..accounts.models import Cohort, User, utcnow
+from ..accounts.models import Cohort, User
+from ..base.db import utcnow
 from ..base.errors import N_, NotFound, ValidationError
 from .models import Assignment
 

@@ -21,8 +21,7 @@ from ..accounts.models import Cohort, CohortMember, User
 from ..base.db import db
 from . import quiz as quizzes
 from .courses import ItemStatus, catalogs, progress_rows, statuses
-from .event_model import Event
-from .models import DONE, Assignment
+from .models import DONE, Assignment, Event
 
 BOM = "\ufeff"  # so Excel reads the CSV as UTF-8 and shows Khmer names
 

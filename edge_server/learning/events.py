@@ -22,9 +22,8 @@ from ..base.db import db
 from ..base.errors import N_, KruError, ValidationError
 from . import quiz as quizzes
 from .courses import assigned_course_keys
-from .event_model import Event
 from .group_commit import GroupCommit
-from .models import QuizAnswer
+from .models import Event, QuizAnswer
 from .progress import ItemInfo, Summary, answer_rows, apply_event, load_summaries, save_summaries
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,7 @@ from operator import attrgetter
 from typing import Any
 
 from ..base.db import db
-from .event_model import Event
-from .models import DONE, Progress, QuizAnswer
+from .models import DONE, Event, Progress, QuizAnswer
 
 log = logging.getLogger(__name__)
 

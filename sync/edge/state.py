@@ -12,7 +12,7 @@ from typing import Any
 
 from peewee import Database
 
-from edge_server.accounts.models import utcnow
+from edge_server.base.db import utcnow
 
 
 @dataclass
