@@ -1,6 +1,7 @@
 """Versioned migrations: upgrades keep rows, newer databases are refused, backups come first."""
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,7 @@ def home(tmp_path):
 
 
 def _all_names():
-    return [m.name for m in migrate.discover(schema.PACKAGE)]
+    return [m.name for m in migrate.discover(schema.MIGRATIONS)]
 
 
 def test_migrations_are_numbered_and_named():
@@ -127,3 +128,28 @@ def test_two_processes_migrating_one_new_database_at_once(tmp_path):
     names = [r[0] for r in con.execute("SELECT name FROM kru_migrations ORDER BY name")]
     con.close()
     assert names == _all_names()
+
+
+def test_every_migrations_package_belongs_to_a_database():
+    """A migration left in a package no database lists would never run (issue 13)."""
+    from sync.central import db as central_db
+
+    root = Path(__file__).resolve().parent.parent
+    found = {
+        ".".join(path.parent.relative_to(root).parts)
+        for top in ("edge_server", "content_packs", "sync")
+        for path in (root / top).rglob("migrations/__init__.py")
+    }
+    listed = [m.__name__ for m in (*schema.MIGRATIONS, *central_db.MIGRATIONS)]
+    assert sorted(listed) == sorted(found)
+
+
+def test_numbers_are_unique_across_the_site_features(tmp_path, monkeypatch):
+    for name, number in (("one", "0101"), ("two", "0101")):
+        package = tmp_path / f"feature_{name}"
+        package.mkdir()
+        (package / "__init__.py").write_text("")
+        (package / f"m{number}_{name}.py").write_text("def apply(db):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(KruError):
+        migrate.discover(["feature_one", "feature_two"])

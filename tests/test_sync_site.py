@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 
 import pytest
@@ -81,6 +82,7 @@ def test_a_bad_provisioning_file_is_refused_and_changes_nothing(tmp_path, runner
 
 
 def test_sync_status_prints_the_promised_keys(runner):  # noqa: ANN001
+    runner("migrate")
     result = runner("sync", "status")
     status = json.loads(result.output)
     for key in (
@@ -94,6 +96,30 @@ def test_sync_status_prints_the_promised_keys(runner):  # noqa: ANN001
         "central_url",
     ):
         assert key in status
+
+
+def test_sync_status_only_reads_a_database_with_pending_migrations(runner, data_dir):  # noqa: ANN001
+    runner("migrate", "--target", "m0001_accounts")
+    before = sqlite3.connect(data_dir / "kru.sqlite3")
+    applied = before.execute("SELECT name FROM kru_migrations").fetchall()
+    before.close()
+
+    result = runner("sync", "status")
+
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: The database needs")
+    assert "run: kru migrate" in result.output
+    after = sqlite3.connect(data_dir / "kru.sqlite3")
+    assert after.execute("SELECT name FROM kru_migrations").fetchall() == applied
+    after.close()
+    assert not (data_dir / "backups").exists()
+
+
+def test_sync_status_of_a_site_without_a_database_creates_none(runner, data_dir):  # noqa: ANN001
+    result = runner("sync", "status")
+    assert result.exit_code == 1
+    assert "run: kru migrate" in result.output
+    assert not (data_dir / "kru.sqlite3").exists()
 
 
 def test_sync_run_without_a_central_server_exits_1_with_one_line(runner):  # noqa: ANN001

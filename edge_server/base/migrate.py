@@ -1,9 +1,15 @@
 """Numbered, named schema migrations, applied one transaction each and recorded.
 
 A migrations package holds modules named ``mNNNN_what.py``, each with
-``apply(db: peewee.Database) -> None``. The same runner serves the site database and the
-central server (SQLite or PostgreSQL), so migrations use portable SQL or peewee's schema
-helpers. Servers refuse to start with pending migrations (``PendingMigrations``).
+``apply(db: peewee.Database) -> None``. Each feature keeps its own package; a database's
+packages are given together and their migrations run in one order, by number, so numbers
+are unique across them. The same runner serves the site database and the central server
+(SQLite or PostgreSQL), so migrations use portable SQL or peewee's schema helpers.
+
+Both servers apply pending migrations when they start (the site backs its database up
+first), and so do the ``kru`` commands that change a site. ``kru sync status`` only reads:
+it refuses a database with pending migrations (``PendingMigrations``, naming the command
+that applies them); ``kru doctor`` and ``/healthz`` report them.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ import importlib
 import logging
 import pkgutil
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import ModuleType
 
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
 
@@ -38,14 +45,34 @@ class PendingMigrations(KruError):
     status = 503
 
 
-def discover(package: str) -> list[Migration]:
-    """Return the migrations in ``package``, ordered by number."""
-    pkg = importlib.import_module(package)
-    names = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if _NAME.match(m.name))
-    numbers = [n[:5] for n in names]
+# One migrations package or several (a module object or its dotted name each).
+Packages = str | ModuleType | Sequence[str | ModuleType]
+
+
+def _modules(packages: Packages) -> list[ModuleType]:
+    listed = [packages] if isinstance(packages, str | ModuleType) else list(packages)
+    return [importlib.import_module(p) if isinstance(p, str) else p for p in listed]
+
+
+def discover(packages: Packages) -> list[Migration]:
+    """Return the migrations in ``packages``, in one order by number.
+
+    Raises:
+        KruError: two migrations share a number.
+    """
+    found = sorted(
+        (info.name, pkg.__name__)
+        for pkg in _modules(packages)
+        for info in pkgutil.iter_modules(pkg.__path__)
+        if _NAME.match(info.name)
+    )
+    numbers = [name[:5] for name, _pkg in found]
     if len(set(numbers)) != len(numbers):
-        raise KruError(N_("Two migrations share a number in %(package)s"), package=package)
-    return [Migration(n, importlib.import_module(f"{package}.{n}").apply) for n in names]
+        raise KruError(
+            N_("Two migrations share a number in %(package)s"),
+            package=", ".join(sorted({pkg for _name, pkg in found})),
+        )
+    return [Migration(n, importlib.import_module(f"{pkg}.{n}").apply) for n, pkg in found]
 
 
 def _ensure_table(db: Database) -> None:
@@ -65,14 +92,14 @@ def applied(db: Database) -> list[str]:
     return [row[0] for row in db.execute_sql(f"SELECT name FROM {TABLE} ORDER BY name")]  # noqa: S608
 
 
-def pending(db: Database, package: str) -> list[Migration]:
-    """Return the migrations of ``package`` not yet applied to ``db``.
+def pending(db: Database, packages: Packages) -> list[Migration]:
+    """Return the migrations of ``packages`` not yet applied to ``db``.
 
     Raises:
         KruError: the database was made by a newer Kru (it has migrations this one lacks).
     """
     done = set(applied(db))
-    known = discover(package)
+    known = discover(packages)
     unknown = done - {m.name for m in known}
     if unknown:
         raise KruError(
@@ -86,15 +113,15 @@ def pending(db: Database, package: str) -> list[Migration]:
     return [m for m in known if m.name not in done]
 
 
-def migrate(db: Database, package: str, target: str | None = None) -> list[str]:
-    """Apply pending migrations of ``package`` in order, up to and including ``target``.
+def migrate(db: Database, packages: Packages, target: str | None = None) -> list[str]:
+    """Apply pending migrations of ``packages`` in order, up to and including ``target``.
 
     Each migration runs in its own transaction with its record, so a power cut leaves the
     database at the last completed step. Returns the names applied.
     """
     _ensure_table(db)
     done: list[str] = []
-    for migration in pending(db, package):
+    for migration in pending(db, packages):
         with _exclusive(db):
             # Another process (a second central server, the sync daemon starting beside
             # the site server) may have applied it while we waited for the lock.
@@ -132,13 +159,17 @@ def _exclusive(db: Database):  # noqa: ANN202 - a context manager
     return transaction
 
 
-def check_current(db: Database, package: str, command: str) -> None:
+def check_current(db: Database, packages: Packages, command: str) -> None:
     """Refuse to go on when migrations are pending.
 
     Raises:
         PendingMigrations: naming the command that applies them.
     """
-    waiting = pending(db, package)
+    refuse_pending(pending(db, packages), command)
+
+
+def refuse_pending(waiting: list[Migration], command: str) -> None:
+    """Raises: PendingMigrations naming ``waiting`` and the command that applies them."""
     if waiting:
         raise PendingMigrations(
             N_("The database needs %(count)s migration(s) (%(names)s); run: %(command)s"),

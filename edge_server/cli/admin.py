@@ -14,9 +14,9 @@ from .context import CliContext, pass_ctx
 @pass_ctx
 def migrate(ctx: CliContext, target: str | None) -> None:
     """Apply pending database migrations (backing the database up first)."""
-    from ..site import database as schema
+    from ..site import database
 
-    done = schema.upgrade(ctx.home, target=target)
+    done = database.upgrade(ctx.home, target=target)
     click.echo("\n".join(f"applied {name}" for name in done) or "database is up to date")
 
 

@@ -73,11 +73,11 @@ def serve(ctx: CliContext, host: str | None, port: int | None, threads: int | No
 def migrate_cmd(ctx: CliContext) -> None:
     """Apply pending migrations to the central database."""
     from edge_server.base import migrate
-    from sync.central.db import PACKAGE, connect_database
+    from sync.central.db import MIGRATIONS, connect_database
 
     real = connect_database(ctx.settings)
     try:
-        done = migrate.migrate(real, PACKAGE)
+        done = migrate.migrate(real, MIGRATIONS)
     finally:
         real.close()
     click.echo(f"Applied {len(done)} migration(s)." if done else "The database is current.")

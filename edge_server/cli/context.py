@@ -35,16 +35,19 @@ class CliContext:
 
     def open_site_db(self):  # noqa: ANN201 - a peewee SqliteDatabase
         """Open the site database, applying pending migrations first (as the server does)."""
-        from ..base import passwords
-        from ..site import database as schema
+        from ..site.database import open_site
 
-        s = self.settings
-        passwords.configure(
-            s["auth.hash_memory_kib"], s["auth.hash_time_cost"], s["auth.hash_concurrency"]
-        )
-        home = self.home
-        schema.upgrade(home)
-        return schema.open_database(home)
+        return open_site(self.settings)[1]
+
+    def read_site_db(self):  # noqa: ANN201 - a peewee SqliteDatabase
+        """Open the site database for a command that only reads: never migrate it.
+
+        Raises:
+            PendingMigrations: the schema is behind; the message names ``kru migrate``.
+        """
+        from ..site.database import open_site
+
+        return open_site(self.settings, migrate=False)[1]
 
 
 pass_ctx = click.make_pass_decorator(CliContext)

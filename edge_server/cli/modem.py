@@ -10,11 +10,11 @@ import click
 from edge_server.cli.context import CliContext, pass_ctx
 
 
-def sync_status(ctx: CliContext) -> dict[str, Any]:
+def sync_status(ctx: CliContext, db: Any) -> dict[str, Any]:
     """Return the sync agent's status (pending events, last success) for the heartbeat."""
-    from sync.edge.status import sync_status as agent_status
+    from sync.edge.status import status_from_db
 
-    return dict(agent_status(ctx.settings, ctx.home))
+    return dict(status_from_db(ctx.settings, ctx.home, db))
 
 
 def _bars(bars: int) -> str:
@@ -79,8 +79,7 @@ def heartbeat_command(ctx: CliContext, force: bool) -> None:
     """Send the SMS heartbeat if it is due (as the sync daemon does), or now with --force."""
     from sync.modem import heartbeat
 
-    ctx.open_site_db()
-    status = sync_status(ctx)
+    status = sync_status(ctx, ctx.open_site_db())
     if force:
         ref = heartbeat.send_heartbeat(ctx.settings, status, kind="test")
         text = heartbeat.compose(ctx.settings, status)

@@ -23,7 +23,7 @@ def run(ctx: CliContext, batch_size: int | None) -> None:
     from sync.edge.agent import sync_once
 
     settings = ctx.with_overrides(sync__batch_size=batch_size)
-    result = sync_once(settings)
+    result = sync_once(settings, ctx.home, ctx.open_site_db())
     summary = (
         f"{result.events_sent} events sent in {result.batches} batches "
         f"({result.bytes_sent} bytes), {result.pending} pending"
@@ -38,10 +38,17 @@ def run(ctx: CliContext, batch_size: int | None) -> None:
 @sync.command("status")
 @pass_ctx
 def status(ctx: CliContext) -> None:
-    """Print the sync status as JSON (pending events, last success, last error, bytes today)."""
-    from sync.edge.status import sync_status
+    """Print the sync status as JSON (pending events, last success, last error, bytes today).
 
-    click.echo(json.dumps(sync_status(ctx.settings, ctx.home), indent=2))
+    Only reads: a database with pending migrations is left alone (run kru migrate first).
+    """
+    from sync.edge.status import status_from_db
+
+    db = ctx.read_site_db()
+    try:
+        click.echo(json.dumps(status_from_db(ctx.settings, ctx.home, db), indent=2))
+    finally:
+        db.close()
 
 
 @sync.command("daemon")
@@ -53,7 +60,7 @@ def daemon(ctx: CliContext) -> None:
 
     settings = ctx.settings
     logs.configure(settings["log_level"], ctx.home.logs, filename="sync.log")
-    run_daemon(settings, ctx.home)
+    run_daemon(settings, ctx.home, ctx.open_site_db())
 
 
 @sync.command("now")

@@ -10,13 +10,11 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from ..accounts.models import User
-from ..base.datahome import DataHome
 from ..base.db import db
 from ..base.settings import BY_NAME, Settings, load_settings
 from ..web import auth, i18n, sessions
 from ..web import error_handlers as web_errors
-from . import database as schema
-from . import navigation
+from . import database, navigation
 from .blueprints import (
     admin,
     api_learning,
@@ -76,8 +74,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         if (settings is not None)
         else load_settings(overrides=overrides)
     )
-    home = DataHome(settings.data_dir).ensure()
-    schema.upgrade(home)
+    home, _db = database.open_site(settings)
 
     app = Flask(__name__)
     sessions.init_sessions(

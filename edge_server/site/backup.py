@@ -29,7 +29,7 @@ from typing import Any
 from ..base import migrate
 from ..base.datahome import DataHome
 from ..base.errors import N_, Conflict, KruError, StorageError, ValidationError
-from . import database as schema
+from . import database
 from .health import kru_version
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ def check_schema(manifest: dict[str, Any]) -> list[str]:
     Raises:
         KruError: code ``schema_too_new``, the backup was made by a newer Kru.
     """
-    known = {m.name for m in migrate.discover(schema.PACKAGE)}
+    known = {m.name for m in migrate.discover(database.MIGRATIONS)}
     unknown = sorted(set(manifest.get("migrations", [])) - known)
     if unknown:
         raise KruError(

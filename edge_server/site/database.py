@@ -1,4 +1,10 @@
-"""Open the site database and bring its schema up to date (``kru migrate``)."""
+"""The site database: every feature's migrations in one order, and the one way to open a site.
+
+Each feature owns its tables and keeps their migrations in its own package; ``MIGRATIONS``
+lists those packages and the runner (``edge_server.base.migrate``) applies their migrations
+in one order, by number. ``open_site`` is how the server and every ``kru`` command open a
+site; ``upgrade`` is ``kru migrate``.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +13,70 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from peewee import SqliteDatabase
+from peewee import Database, SqliteDatabase
 
-from ..base import migrate
+from content_packs import migrations as packs_migrations
+from sync.edge import migrations as sync_migrations
+from sync.modem import migrations as modem_migrations
+
+from ..accounts import migrations as accounts_migrations
+from ..base import migrate, passwords
 from ..base.datahome import DataHome
 from ..base.db import init_db
+from ..base.settings import Settings
+from ..learning import migrations as learning_migrations
+from ..web import migrations as web_migrations
 
 log = logging.getLogger(__name__)
 
-PACKAGE = "edge_server.migrations"
+# Numbers: accounts 0001-0009 (and the web base's sign-in attempts, 0002), packs 0010-0019,
+# learning 0020-0029, sync 0030-0039, modem 0040-0049; a new feature takes the next decade.
+MIGRATIONS = (
+    accounts_migrations,
+    web_migrations,
+    packs_migrations,
+    learning_migrations,
+    sync_migrations,
+    modem_migrations,
+)
+COMMAND = "kru migrate"
 KEEP_BACKUPS = 3
+
+
+def open_site(settings: Settings, *, migrate: bool = True) -> tuple[DataHome, SqliteDatabase]:
+    """Open the site in ``settings.data_dir``: set up password hashing, make the data home,
+    bring the schema up to date (or, with ``migrate=False``, refuse when it is behind) and
+    point the shared handle at the database; return the data home and the handle.
+
+    The server and every ``kru`` command open a site this way; commands that only read pass
+    ``migrate=False`` so that running them never changes the database.
+
+    Raises:
+        PendingMigrations: ``migrate`` is False and migrations are pending (or there is no
+            database yet); the message names ``kru migrate``.
+        KruError: the data directory is unusable, or the database was made by a newer Kru.
+    """
+    passwords.configure(
+        settings["auth.hash_memory_kib"],
+        settings["auth.hash_time_cost"],
+        settings["auth.hash_concurrency"],
+    )
+    home = DataHome(settings.data_dir).ensure()
+    if migrate:
+        upgrade(home)
+    else:
+        check(home)
+    return home, open_database(home)
 
 
 def open_database(home: DataHome) -> SqliteDatabase:
     """Initialise the shared handle on the site database in ``home``."""
     return init_db(home.database)
+
+
+def pending(db: Database) -> list[migrate.Migration]:
+    """Return the site migrations not yet applied to ``db``."""
+    return migrate.pending(db, MIGRATIONS)
 
 
 def backup_before_migrating(home: DataHome, first_pending: str) -> Path | None:
@@ -51,15 +106,19 @@ def upgrade(home: DataHome, target: str | None = None) -> list[str]:
         KruError: the database was made by a newer Kru.
     """
     db = open_database(home)
-    waiting = migrate.pending(db, PACKAGE)
+    waiting = pending(db)
     if not waiting:
         return []
     if migrate.applied(db):
         path = backup_before_migrating(home, waiting[0].name)
         log.info("backed up the database to %s before migrating", path)
-    return migrate.migrate(db, PACKAGE, target=target)
+    return migrate.migrate(db, MIGRATIONS, target=target)
 
 
 def check(home: DataHome) -> None:
-    """Raises: PendingMigrations naming ``kru migrate`` when the schema is behind."""
-    migrate.check_current(open_database(home), PACKAGE, "kru migrate")
+    """Raises: PendingMigrations naming ``kru migrate`` when the schema is behind or there is
+    no database yet (which is left uncreated)."""
+    if home.database.exists():
+        migrate.check_current(open_database(home), MIGRATIONS, COMMAND)
+    else:
+        migrate.refuse_pending(migrate.discover(MIGRATIONS), COMMAND)

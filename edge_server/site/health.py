@@ -8,11 +8,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from ..base import migrate
 from ..base.datahome import DataHome
 from ..base.db import db, sqlite_info
 from ..base.settings import Settings
-from . import database as schema
+from .database import open_database, pending
 
 LOW_DISK_BYTES = 500 * 1024 * 1024
 
@@ -58,7 +57,7 @@ def health(home: DataHome) -> dict[str, Any]:
     """Return the health summary served at ``/healthz``."""
     try:
         db.execute_sql("SELECT 1").fetchone()
-        waiting = migrate.pending(db, schema.PACKAGE)
+        waiting = pending(db)
         database = "ok" if not waiting else "migrations_pending"
     except Exception as exc:  # noqa: BLE001 - health reports any failure as text
         database = f"error: {exc}"
@@ -94,8 +93,8 @@ def doctor(settings: Settings) -> list[tuple[str, str, bool]]:
             mode = secrets_dir.stat().st_mode & 0o777
             rows.append(("Secrets directory mode", oct(mode), mode & 0o077 == 0))
         if home.database.exists():
-            db_handle = schema.open_database(home)
-            waiting = migrate.pending(db_handle, schema.PACKAGE)
+            db_handle = open_database(home)
+            waiting = pending(db_handle)
             rows.append(
                 (
                     "Database schema",

@@ -230,18 +230,10 @@ def write_site_config(config_file: Path, setup: SiteSetup) -> None:
 def create_admin(settings: Any, username: str, password: str) -> None:
     """Create the site admin account, or reset its password when it exists already."""
     from .. import accounts
-    from ..base import passwords
     from ..base.errors import NotFound
-    from . import database as schema
+    from .database import open_site
 
-    passwords.configure(
-        settings["auth.hash_memory_kib"],
-        settings["auth.hash_time_cost"],
-        settings["auth.hash_concurrency"],
-    )
-    home = DataHome(settings.data_dir).ensure()
-    schema.upgrade(home)
-    db = schema.open_database(home)
+    _home, db = open_site(settings)
     try:
         with db.atomic():
             try:

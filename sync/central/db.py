@@ -15,9 +15,11 @@ from edge_server.base import migrate
 from edge_server.base.errors import N_, ConfigError
 from edge_server.base.settings import Settings
 
+from . import migrations as central_migrations
+
 database = DatabaseProxy()
 
-PACKAGE = "sync.central.migrations"
+MIGRATIONS = (central_migrations,)
 SQLITE_NAME = "central.sqlite3"
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -73,7 +75,7 @@ def connect_database(settings: Settings) -> Database:
 
 def upgrade(real: Database) -> list[str]:
     """Apply pending central migrations (safe with many processes on PostgreSQL)."""
-    return migrate.migrate(real, PACKAGE)
+    return migrate.migrate(real, MIGRATIONS)
 
 
 def is_postgres(real: Database | DatabaseProxy) -> bool:

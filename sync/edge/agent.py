@@ -402,24 +402,14 @@ class Agent:
         return result
 
 
-def open_site(settings: Settings) -> tuple[DataHome, Any]:
-    """Open the site data home and database (migrating first), as ``kru serve`` does."""
-    from edge_server.site import database as schema
-
-    home = DataHome(settings.data_dir).ensure()
-    schema.upgrade(home)
-    return home, schema.open_database(home)
-
-
-def sync_once(settings: Settings, **kwargs: Any) -> RunResult:
-    """Run the agent once on the site in ``settings.data_dir`` (the bench calls this).
+def sync_once(settings: Settings, home: DataHome, db: Any, **kwargs: Any) -> RunResult:
+    """Run the agent once on the site whose data home and database (open) are given.
 
     Raises:
         AlreadyRunning: another agent is running on this site.
     """
-    home, db = open_site(settings)
     try:
         with agent_lock(home):
             return Agent(settings, home, db, **kwargs).run()
     finally:
-        db.close()
+        db.close()  # the connection, not the handle: the next run reconnects

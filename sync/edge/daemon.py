@@ -14,7 +14,7 @@ from edge_server.base.settings import Settings
 
 from ..modem import heartbeat
 from .agent import AlreadyRunning, RunResult, sync_once
-from .status import sync_status
+from .status import status_from_db
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +45,15 @@ def _heartbeat(settings: Settings, status: dict[str, Any]) -> None:
 def run_daemon(
     settings: Settings,
     home: DataHome,
+    db: Any,
     *,
     stop: threading.Event | None = None,
     on_cycle: Callable[[RunResult | None], None] | None = None,
 ) -> None:
-    """Sync every ``sync.interval_s`` seconds and on SIGUSR1 until SIGTERM/SIGINT or ``stop``."""
+    """Sync every ``sync.interval_s`` seconds and on SIGUSR1 until SIGTERM/SIGINT or ``stop``.
+
+    ``db`` is the site database, open (``edge_server.site.database.open_site``).
+    """
     stop = stop or threading.Event()
     wake = threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
@@ -65,16 +69,18 @@ def run_daemon(
             wake.clear()
             result: RunResult | None = None
             try:
-                result = sync_once(settings, wait=lambda s: stop.wait(s))
+                result = sync_once(settings, home, db, wait=lambda s: stop.wait(s))
                 log.info("sync: %s (%s events sent)", result.code, result.events_sent)
             except AlreadyRunning:
                 log.info("sync: another run is in progress")
             except Exception:  # noqa: BLE001 - the daemon outlives any one failure
                 log.exception("sync run failed")
             try:
-                _heartbeat(settings, sync_status(settings, home))
+                _heartbeat(settings, status_from_db(settings, home, db))
             except Exception:  # noqa: BLE001
                 log.exception("sync status failed")
+            finally:
+                db.close()  # no connection held while waiting for the next cycle
             if on_cycle:
                 on_cycle(result)
             if stop.is_set():

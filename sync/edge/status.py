@@ -33,16 +33,3 @@ def status_from_db(settings: Settings, home: DataHome, db: Database) -> dict[str
         "budget_bytes": int(settings["sync.daily_budget_mb"] * 1024 * 1024),
         "quarantined_batches": len(state.quarantined(db)),
     }
-
-
-def sync_status(settings: Settings, home: DataHome) -> dict[str, Any]:
-    """Return the sync status of the site in ``home`` (opens and closes its database)."""
-    from edge_server.site import database as schema
-
-    home.ensure()
-    schema.upgrade(home)
-    db = schema.open_database(home)
-    try:
-        return status_from_db(settings, home, db)
-    finally:
-        db.close()

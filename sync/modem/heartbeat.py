@@ -16,10 +16,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from edge_server.base.datahome import DataHome
 from edge_server.base.db import db
 from edge_server.base.errors import N_, KruError, ValidationError
 
@@ -69,13 +67,9 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 @contextmanager
-def _site_db(settings: Mapping[str, Any]) -> Iterator[None]:
-    """Use the shared handle on the site database, opening it only if the caller has not."""
-    from edge_server.site import database as schema
-
-    home = DataHome(Path(settings["data_dir"]))
-    if db.database != str(home.database):
-        schema.open_database(home)
+def _connection() -> Iterator[None]:
+    """Hold a connection of the shared handle on the site database (opened by the caller:
+    the sync daemon, ``kru modem``, the site server) for a few statements."""
     opened = db.is_closed()
     if opened:
         db.connect()
@@ -164,7 +158,7 @@ def _record(kind: str, number: str, body: str, outcome: str, detail: str, ref: i
 
 def history(settings: Mapping[str, Any], limit: int = 20) -> list[SmsRecord]:
     """Return the latest SMS attempts, newest first."""
-    with _site_db(settings):
+    with _connection():
         rows = db.execute_sql(
             "SELECT created_at, kind, number, body, outcome, detail, reference FROM modem_sms"
             " ORDER BY id DESC LIMIT ?",
@@ -194,7 +188,7 @@ def send_heartbeat(
     number = check_number(settings["modem.sms_number"])
     body = compose(settings, status)
     baud, timeout = settings["modem.baud"], settings["modem.timeout_s"]
-    with _site_db(settings):
+    with _connection():
         try:
             port = settings["modem.port"]
             if port == "none":
@@ -225,7 +219,7 @@ def heartbeat_due(
     last = _parse_time(status.get("last_success_at"))
     if last is not None and now - last < timedelta(hours=settings["modem.sms_after_hours"]):
         return "the data link worked recently"
-    with _site_db(settings):
+    with _connection():
         if _count_since("sent", now - DAY) >= settings["modem.sms_max_per_day"]:
             return "the daily maximum of heartbeats was reached"
         if _count_since("failed", now - RETRY_AFTER_FAILURE) > 0:

@@ -1,0 +1,1 @@
+"""Migrations of the learning tables: event log, progress, quiz answers, assignments."""
