@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from content_packs.catalog import ItemFacts, item_facts
+
 from ..accounts.models import User
 from ..base.db import db
 from ..base.errors import N_, KruError, ValidationError
@@ -191,15 +193,9 @@ def validate_batch(body: Any) -> list[CleanEvent]:
     return [validate_event(i, raw) for i, raw in enumerate(events)]
 
 
-def _load_items(events: list[CleanEvent]) -> dict[str, tuple[str, str, bool, str | None]]:
+def _load_items(events: list[CleanEvent]) -> dict[str, ItemFacts]:
     """Return (type, course key, course open, quiz data) by item key for the batch's items."""
-    keys = sorted({e.object for e in events})
-    marks = ",".join("?" * len(keys))
-    sql = (
-        "SELECT i.key, i.type, c.key, c.open, CASE WHEN i.type = 'quiz' THEN i.data END "  # noqa: S608 - placeholders only
-        f"FROM items i JOIN courses c ON c.id = i.course_id WHERE i.key IN ({marks})"
-    )
-    return {k: (t, ck, bool(o), d) for k, t, ck, o, d in db.execute_sql(sql, keys)}
+    return item_facts(e.object for e in events)
 
 
 def _check_items(user: User, events: list[CleanEvent], items: dict) -> None:

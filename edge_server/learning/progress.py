@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, fields
 from operator import attrgetter
 from typing import Any
 
+from content_packs.catalog import item_facts
+
 from ..base.db import db
 from .models import DONE, Event, Progress, QuizAnswer
 
@@ -137,14 +139,7 @@ def item_info(item_type: str, data: str | None) -> ItemInfo:
 
 def load_item_infos(keys: Iterable[str] | None = None) -> dict[str, ItemInfo]:
     """Return ItemInfo by item key, for ``keys`` or for every item."""
-    sql = "SELECT key, type, CASE WHEN type = 'quiz' THEN data END FROM items"
-    params: list[str] = []
-    if keys is not None:
-        params = sorted(set(keys))
-        if not params:
-            return {}
-        sql += f" WHERE key IN ({','.join('?' * len(params))})"
-    return {k: item_info(t, d) for k, t, d in db.execute_sql(sql, params)}
+    return {key: item_info(facts.type, facts.quiz) for key, facts in item_facts(keys).items()}
 
 
 def load_summaries(user_id: int, items: Iterable[str]) -> dict[str, Summary]:

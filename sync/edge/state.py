@@ -1,7 +1,8 @@
 """The agent's durable state in the site database: cursor, outcome, bytes per day, quarantine.
 
-Plain SQL on the shared peewee handle (``edge_server.base.db.db``); each change is one short
-transaction. The cursor is "highest event seq the central server acknowledged".
+Plain SQL on the sync tables of the site database; each change is one short transaction.
+Events are counted through the learning part's event log API. The cursor is "highest event
+seq the central server acknowledged".
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from peewee import Database
 
 from edge_server.base.db import utcnow
+from edge_server.learning import event_log
 
 
 @dataclass
@@ -45,7 +47,7 @@ def pending_events(db: Database, cursor: int | None = None) -> int:
     """Return how many events wait after the cursor."""
     if cursor is None:
         cursor = read_state(db).cursor
-    return db.execute_sql("SELECT COUNT(*) FROM events WHERE seq > ?", (cursor,)).fetchone()[0]
+    return event_log.count_after(cursor)
 
 
 def add_bytes(db: Database, sent: int, received: int = 0, day: str | None = None) -> None:

@@ -28,6 +28,7 @@ from flask_babel import get_locale, gettext
 from flask_login import current_user
 from markupsafe import Markup
 
+from content_packs.catalog import Catalog
 from content_packs.html5 import open_member
 from content_packs.models import Item
 from content_packs.urls import content_url
@@ -48,7 +49,7 @@ ICONS = {t: t for t in courses.TYPES_WITH_ICONS}
 
 # Catalog -> (script root, item key -> rendered catalog part of its line on the course page).
 # A catalog is per course version and language, so a new pack version renders anew.
-_item_heads: weakref.WeakKeyDictionary[courses.Catalog, tuple[str, dict[str, Markup]]] = (
+_item_heads: weakref.WeakKeyDictionary[Catalog, tuple[str, dict[str, Markup]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -97,7 +98,7 @@ def progress():  # noqa: ANN201
     return render_template("learn/progress.html", courses=courses.my_courses(_user(), _lang()))
 
 
-def item_heads(catalog: courses.Catalog | None) -> dict[str, Markup]:
+def item_heads(catalog: Catalog | None) -> dict[str, Markup]:
     """Return each item's link, icon, type, length and "optional" as rendered HTML, made
     once per catalog (the course page's hot loop then adds only the learner's status)."""
     if catalog is None:

@@ -33,12 +33,11 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.utils import secure_filename
 from wtforms.validators import ValidationError as CSRFInvalid
 
-from content_packs import usb
+from content_packs import catalog, usb
 from content_packs.errors import InvalidPack, PackTooLarge, Problem
 from content_packs.manifest import mime_for
 from content_packs.store import ContentStore, is_sha256
 
-from ...base.db import db
 from ...base.errors import N_, KruError, ValidationError
 from ...web.auth import role_required
 
@@ -308,22 +307,20 @@ def content(sha256: str, filename: str | None = None):  # noqa: ANN201
     if not is_sha256(sha256):
         abort(404)
     # The type comes from the pack's own file name, never from the URL's.
-    row = db.execute_sql(
-        "SELECT path FROM pack_files WHERE sha256 = ? LIMIT 1", (sha256,)
-    ).fetchone()
-    if row is None:
+    name = catalog.file_name(sha256)
+    if name is None:
         abort(404)
     path = ContentStore(_home()).path_for(sha256)
     if not path.is_file():
         abort(404)
-    mime = mime_for(row[0])
+    mime = mime_for(name)
     response = send_file(
         path,
         mimetype=mime,
         conditional=True,
         etag=sha256,
         max_age=31536000,
-        download_name=PurePosixPath(row[0]).name,
+        download_name=PurePosixPath(name).name,
     )
     if response.status_code == 206:
         response = _stream_range(response, path)
