@@ -14,7 +14,7 @@ import hmac
 import json
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -177,6 +177,10 @@ class ItemRecord:
     course_items: int = 0
 
 
+# The fields of an item record, in the order a batch's dictionary lists them.
+ITEM_FIELDS = tuple(f.name for f in fields(ItemRecord))
+
+
 @dataclass
 class Batch:
     batch_id: str
@@ -260,19 +264,7 @@ def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
     dictionary = {
         "users": [[u.uid, u.username, u.display_name, u.role] for u in batch.users],
         "cohorts": [[c.uid, c.name, c.members] for c in batch.cohorts],
-        "items": [
-            [
-                it.key,
-                it.type,
-                it.title_km,
-                it.title_en,
-                it.course_key,
-                it.course_title_km,
-                it.course_title_en,
-                it.course_items,
-            ]
-            for it in batch.items
-        ],
+        "items": [list(astuple(it)) for it in batch.items],
         "verbs": list(verbs),
         "boots": list(boots),
     }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from peewee import JOIN, SQL, fn
@@ -28,7 +29,8 @@ from ..accounts.models import CohortMember, User
 from ..base.db import compiled, db
 from ..base.errors import N_, NotFound
 from . import models
-from .models import DONE, Assignment
+from .models import Assignment
+from .progress import counted_items, is_done, percent
 
 TYPES_WITH_ICONS = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5")
 
@@ -56,7 +58,7 @@ class ItemStatus:
 
     @property
     def done(self) -> bool:
-        return self.status in DONE
+        return is_done(self.status)
 
     def json(self) -> dict[str, Any]:
         return {
@@ -92,7 +94,7 @@ class CourseSummary:
 
     @property
     def required(self) -> list[ItemStatus]:
-        return [i for i in self.items if i.required] or self.items
+        return list(counted_items(self.items, attrgetter("required")))
 
     @property
     def done_count(self) -> int:
@@ -100,8 +102,7 @@ class CourseSummary:
 
     @property
     def percent(self) -> int:
-        total = len(self.required)
-        return int(100 * self.done_count / total) if total else 0
+        return percent(self.done_count, len(self.required))
 
     @property
     def completed(self) -> bool:

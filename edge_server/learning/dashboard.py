@@ -24,7 +24,8 @@ from ..accounts.models import Cohort, CohortMember, User
 from ..base.db import compiled, db
 from . import quiz as quizzes
 from .courses import ItemStatus, progress_rows, statuses
-from .models import DONE, Assignment, Event, Progress, QuizAnswer
+from .models import Assignment, Event, Progress, QuizAnswer
+from .progress import counted_items, is_done, percent
 
 BOM = "\ufeff"  # so Excel reads the CSV as UTF-8 and shows Khmer names
 _VALUE = SQL("?")  # a parameter of the queries built once
@@ -72,8 +73,7 @@ class LearnerRow:
         return sum(c.time_s for c in self.cells)
 
     def percent(self, course_key: str) -> int:
-        done, total = self.courses.get(course_key, (0, 0))
-        return int(100 * done / total) if total else 0
+        return percent(*self.courses.get(course_key, (0, 0)))
 
 
 @dataclass
@@ -178,9 +178,9 @@ def cohort_matrix(cohort: Cohort, lang: str, course_keys: list[str] | None = Non
         row = LearnerRow(user.id, user.username, user.display_name, mine)
         for ck in keys:
             pairs = [(c, cell) for c, cell in zip(columns, mine, strict=True) if c.course == ck]
-            required = [p for p in pairs if p[0].required] or pairs
+            required = counted_items(pairs, lambda pair: pair[0].required)
             row.courses[ck] = (
-                sum(1 for _c, cell in required if cell.status in DONE),
+                sum(1 for _c, cell in required if is_done(cell.status)),
                 len(required),
             )
         rows.append(row)

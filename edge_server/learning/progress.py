@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from content_packs.catalog import item_facts
 
@@ -20,6 +20,8 @@ from ..base.db import db
 from .models import DONE, Event, Progress, QuizAnswer
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Share of a video or audio a learner must have played for it to count as completed.
 MEDIA_DONE = 0.9
@@ -255,3 +257,21 @@ def snapshot() -> list[tuple]:
         .tuples()
     ]
     return rows
+
+
+# --- courses: which items count, when one is done (docs/progress-rules.md, "Courses") -------
+
+
+def is_done(status: str) -> bool:
+    """Return whether an item with ``status`` is done: completed or passed."""
+    return status in DONE
+
+
+def counted_items(items: Sequence[T], required: Callable[[T], bool]) -> Sequence[T]:
+    """Return the items that decide a course: its required ones, or all when none is required."""
+    return [item for item in items if required(item)] or items
+
+
+def percent(done: int, total: int) -> int:
+    """Return ``done`` of ``total`` as a whole percentage, rounded down (0 for no items)."""
+    return int(100 * done / total) if total else 0

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from peewee import Case, Database, OperationalError
@@ -139,53 +140,15 @@ def _store_catalog(items: list[protocol.ItemRecord]) -> None:
     }
     new = [it for key, it in sorted(described.items()) if key not in existing]
     if new:
-        CatalogItem.insert_many(
-            [
-                {
-                    "key": it.key,
-                    "type": it.type,
-                    "title_km": it.title_km,
-                    "title_en": it.title_en,
-                    "course_key": it.course_key,
-                    "course_title_km": it.course_title_km,
-                    "course_title_en": it.course_title_en,
-                    "course_items": it.course_items,
-                }
-                for it in new
-            ]
-        ).on_conflict_ignore().execute()
+        CatalogItem.insert_many([asdict(it) for it in new]).on_conflict_ignore().execute()
+    described_fields = protocol.ITEM_FIELDS[1:]  # all but the key
     for key, it in sorted(described.items()):
         old = existing.get(key)
         if old is None or not it.type:
             continue
-        fresh = (
-            it.type,
-            it.title_km,
-            it.title_en,
-            it.course_key,
-            it.course_title_km,
-            it.course_title_en,
-            it.course_items,
-        )
-        stored = (
-            old.type,
-            old.title_km,
-            old.title_en,
-            old.course_key,
-            old.course_title_km,
-            old.course_title_en,
-            old.course_items,
-        )
-        if fresh != stored:
-            CatalogItem.update(
-                type=it.type,
-                title_km=it.title_km,
-                title_en=it.title_en,
-                course_key=it.course_key,
-                course_title_km=it.course_title_km,
-                course_title_en=it.course_title_en,
-                course_items=it.course_items,
-            ).where(CatalogItem.key == key).execute()
+        fresh = {name: getattr(it, name) for name in described_fields}
+        if any(getattr(old, name) != value for name, value in fresh.items()):
+            CatalogItem.update(**fresh).where(CatalogItem.key == key).execute()
 
 
 def _store_people(device: Device, batch: Batch, *, latest: bool) -> None:
