@@ -152,12 +152,13 @@ def test_two_first_boots_give_two_sync_device_ids(make_pi):
 
 def test_provisioning_file_is_imported_and_removed(make_pi):
     from edge_server.base.datahome import DataHome
+    from sync import provisioning
     from sync.edge import identity
 
     pi = make_pi(setup=GOOD + 'sync_provisioning_file = "kru-device.toml"\n')
     secret = "ab" * 32
     (pi.boot / "kru-device.toml").write_text(
-        identity.provisioning_toml("https://kru.example.gov.kh", "site-btb-01", secret)
+        provisioning.provisioning_toml("https://kru.example.gov.kh", "site-btb-01", secret)
     )
     assert pi.first_boot().exit_code == 0
     found = identity.load_identity(DataHome(pi.data))

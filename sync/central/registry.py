@@ -9,7 +9,7 @@ from peewee import IntegrityError
 
 from edge_server.base import passwords
 from edge_server.base.errors import N_, Conflict, NotFound, ValidationError
-from sync.edge.identity import DEVICE_ID_RE, new_device_id, new_secret, provisioning_toml
+from sync.provisioning import DEVICE_ID_RE, new_device_id, new_secret, provisioning_toml
 
 from .models import CENTRAL_ROLES, CentralUser, Device
 

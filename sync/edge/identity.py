@@ -9,10 +9,7 @@ the ministry registered (``kru central device add``).
 from __future__ import annotations
 
 import logging
-import re
-import secrets
 import tomllib
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,11 +19,11 @@ import tomli_w
 from edge_server.base.datahome import DataHome, write_private_file
 from edge_server.base.errors import N_, ValidationError
 
+from ..provisioning import DEVICE_ID_RE, SECRET_RE, new_device_id, new_secret
+
 log = logging.getLogger(__name__)
 
 IDENTITY_FILE = "sync_identity.toml"
-DEVICE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
-SECRET_RE = re.compile(r"^[0-9a-f]{64}$")
 MACHINE_ID_FILE = Path("/etc/machine-id")
 
 
@@ -50,14 +47,6 @@ def current_machine_id() -> str:
         return MACHINE_ID_FILE.read_text().strip()
     except OSError:
         return ""
-
-
-def new_device_id() -> str:
-    return "site-" + uuid.uuid4().hex[:20]
-
-
-def new_secret() -> str:
-    return secrets.token_hex(32)
 
 
 def _path(home: DataHome) -> Path:
@@ -163,25 +152,6 @@ def provision(home: DataHome, path: Path) -> Identity:
     write_private_file(_path(home), _to_toml(identity), replace=True)
     log.info("provisioned as device %s for %s", identity.device_id, identity.central_url)
     return identity
-
-
-def provisioning_toml(
-    central_url: str, device_id: str, secret: str, name: str = "", province: str = ""
-) -> str:
-    """Return the text of a provisioning file (written by the central server)."""
-    body = tomli_w.dumps(
-        {
-            "central_url": central_url,
-            "device_id": device_id,
-            "secret": secret,
-            "name": name,
-            "province": province,
-        }
-    )
-    return (
-        "# Kru device provisioning file: import on the site with `kru sync provision FILE`.\n"
-        "# It holds the device secret: keep it private and delete it once imported.\n" + body
-    )
 
 
 def central_url(identity: Identity, configured: str) -> str:
