@@ -9,8 +9,6 @@ from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextF
 
 from edge_server.base.db import BaseModel
 
-ITEM_TYPES = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5")
-
 
 class Pack(BaseModel):
     pack_id = CharField(unique=True)

@@ -1,6 +1,6 @@
 """The sync protocol shared by the edge agent and the central server (docs/sync-protocol.md).
 
-Versions, stages, limits, header names and error codes are named constants here so both ends
+Versions, limits, header names and error codes are named constants here so both ends
 agree by construction. Batches are gzip NDJSON: a header object, one dictionary object
 (users, cohorts, items, verbs, boot ids), one array per event with repeated fields replaced
 by indexes and times by deltas, then a trailer object. Requests are signed with HMAC-SHA256.
@@ -35,16 +35,8 @@ H_BATCH = "X-Kru-Batch"
 H_CLOCK = "X-Kru-Clock"  # the Pi's clock, Unix epoch milliseconds
 H_DIGEST = "X-Kru-Content-SHA256"
 H_SIGNATURE = "X-Kru-Signature"
-SIGNED_HEADERS = (H_PROTOCOL, H_DEVICE, H_BATCH, H_CLOCK, H_DIGEST, H_SIGNATURE)
 NO_BATCH = "-"  # the batch id of requests that carry no batch (hello)
 SIGNING_PREFIX = "KRU-HMAC-SHA256"
-
-# --- stages of one agent run (morango's transfer stages, in miniature) ----------------------
-STAGE_PROBE = "probe"
-STAGE_BUILD = "build"
-STAGE_SEND = "send"
-STAGE_ACK = "ack"
-STAGES = (STAGE_PROBE, STAGE_BUILD, STAGE_SEND, STAGE_ACK)
 
 # --- limits --------------------------------------------------------------------------------
 MAX_BODY_BYTES = 8 * 1024 * 1024  # compressed body

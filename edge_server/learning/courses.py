@@ -32,8 +32,6 @@ from . import models
 from .models import Assignment
 from .progress import counted_items, is_done, percent
 
-TYPES_WITH_ICONS = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5")
-
 
 class CourseNotFound(NotFound):
     code = "course_not_found"
@@ -196,13 +194,6 @@ def _assigned_sql() -> str:
 def assigned_course_keys(user: User) -> set[str]:
     """Return the keys of courses assigned to any cohort of ``user`` (one query)."""
     return {row[0] for row in db.execute_sql(_assigned_sql(), [user.id])}
-
-
-def can_open(user: User, course_key: str, is_open: bool) -> bool:
-    """Return whether ``user`` may open a course."""
-    if user.role != "learner" or is_open:
-        return True
-    return course_key in assigned_course_keys(user)
 
 
 Progress = tuple[str, float | None, int, int, float | None]  # status, score, time, attempts, pos

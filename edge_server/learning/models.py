@@ -18,7 +18,6 @@ from ..accounts.models import Cohort, User
 from ..base.db import BaseModel
 
 DONE = ("completed", "passed")
-STATUSES = ("not_started", "in_progress", "completed", "passed", "failed")
 
 
 class Progress(BaseModel):

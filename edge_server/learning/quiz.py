@@ -18,7 +18,6 @@ from typing import Any
 
 from ..base.errors import N_, ValidationError
 
-QUESTION_TYPES = ("single", "multiple", "true_false", "numeric", "short_text")
 DEFAULT_PASS_MARK = 0.8
 MAX_TEXT_ANSWER = 500
 

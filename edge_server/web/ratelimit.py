@@ -1,8 +1,9 @@
 """Sign-in rate limiting, counted in the database (the site's, or the central server's).
 
 Attempts are rows of ``login_attempts`` (a sliding window per key), so every server worker
-process shares one count and a restart does not reset it. Both servers' migrations create
-that table. Limits are written like
+process shares one count and a restart does not reset it. The site's table comes from
+``edge_server/web/migrations``, the central server's from its own migrations. Limits are
+written like
 "10 per minute" (per second, minute, hour or day).
 """
 

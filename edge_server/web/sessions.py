@@ -1,8 +1,8 @@
 """Signing in and the ``/api/v1/session`` endpoints, shared by the site and central servers.
 
-Each server passes its own ``authenticate(username, password)`` and ``to_json(user)``;
-the rate limit (``app.extensions["kru_login_limiter"]``), the session handling and the
-JSON shapes are the same on both.
+Each server passes its own ``authenticate(username, password)``; the rate limit
+(``app.extensions["kru_login_limiter"]``), the session handling and the JSON shapes
+(``user_json``) are the same on both.
 """
 
 from __future__ import annotations

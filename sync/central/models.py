@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from peewee import (
     AutoField,
     BigIntegerField,
@@ -16,13 +14,11 @@ from peewee import (
     TextField,
 )
 
+from edge_server.base.db import utcnow
+
 from .db import database
 
 CENTRAL_ROLES = ("admin", "viewer")
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class CentralModel(Model):

@@ -45,7 +45,6 @@ APP_CSP = (
     "sandbox allow-scripts; default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; "
     "connect-src 'self'; form-action 'none'; frame-ancestors 'self'"
 )
-ICONS = {t: t for t in courses.TYPES_WITH_ICONS}
 
 # Catalog -> (script root, item key -> rendered catalog part of its line on the course page).
 # A catalog is per course version and language, so a new pack version renders anew.

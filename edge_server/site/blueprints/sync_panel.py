@@ -18,7 +18,7 @@ bp = Blueprint("sync", __name__, url_prefix="/admin/sync")
 
 
 def panel(app_config: Any) -> dict[str, Any]:
-    """Return the sync status for the admin page's panel (``PANELS``)."""
+    """Return the sync status for the admin page's panel."""
     status = status_from_db(app_config["KRU"], app_config["KRU_HOME"], db)
     budget = status["budget_bytes"]
     status["budget_used_pct"] = (
