@@ -11,16 +11,9 @@ from edge_server.cli.context import CliContext, pass_ctx
 
 
 def _open(ctx: CliContext):  # noqa: ANN202 - the central peewee database, migrated
-    from edge_server.base import passwords
-    from sync.central.db import connect_database, upgrade
+    from sync.central.db import open_central
 
-    s = ctx.settings
-    passwords.configure(
-        s["auth.hash_memory_kib"], s["auth.hash_time_cost"], s["auth.hash_concurrency"]
-    )
-    real = connect_database(s)
-    upgrade(real)
-    return real
+    return open_central(ctx.settings)
 
 
 @click.group()

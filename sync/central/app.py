@@ -16,7 +16,7 @@ from edge_server.web import auth, i18n, layout, sessions
 from edge_server.web import error_handlers as web_errors
 
 from . import charts
-from .db import connect_database, database, upgrade
+from .db import database, open_central
 from .models import CentralUser
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     elif overrides:
         settings = settings.replace(**{k.replace(".", "__"): v for k, v in overrides.items()})
     home = DataHome(settings.data_dir).ensure()
-    real = connect_database(settings)
-    upgrade(real)
-    real.close()
+    open_central(settings).close()
 
     # The shared layout's files come from the web base; the dashboard's own from its blueprint.
     app = Flask(__name__, static_folder=None)

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 
-from edge_server.base import migrate
+from edge_server.base import migrate, passwords
 from edge_server.base.errors import N_, ConfigError
 from edge_server.base.settings import Settings
 
@@ -70,6 +70,23 @@ def connect_database(settings: Settings) -> Database:
             str(root / SQLITE_NAME), pragmas=SQLITE_PRAGMAS, check_same_thread=False
         )
     database.initialize(real)
+    return real
+
+
+def open_central(settings: Settings) -> Database:
+    """Open the central database as the server and every ``kru central`` command do: set up
+    password hashing, point ``database`` at it and apply pending migrations; return it.
+
+    Raises:
+        ConfigError: the database URL is not usable.
+    """
+    passwords.configure(
+        settings["auth.hash_memory_kib"],
+        settings["auth.hash_time_cost"],
+        settings["auth.hash_concurrency"],
+    )
+    real = connect_database(settings)
+    upgrade(real)
     return real
 
 
