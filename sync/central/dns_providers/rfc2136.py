@@ -107,6 +107,15 @@ class Rfc2136Provider:
     def _send(self, update: dns.update.UpdateMessage, what: str) -> None:
         try:
             answer = dns.query.tcp(update, self.server, port=self.port, timeout=self.timeout_s)
+        except dns.tsig.PeerError as exc:
+            raise DnsError(
+                N_(
+                    "The DNS server %(server)s refused the TSIG key %(key)s: check its name and "
+                    "secret"
+                ),
+                server=self.server,
+                key=self.key_name,
+            ) from exc
         except (dns.exception.DNSException, OSError) as exc:
             raise DnsError(
                 N_("The DNS server %(server)s did not take the update (%(what)s): %(problem)s"),
