@@ -303,3 +303,23 @@ def chain_mtime(home: DataHome) -> float:
         return os.stat(TlsPaths.of(home).chain).st_mtime
     except FileNotFoundError:
         return 0.0
+
+
+def serving_name(home: DataHome, now: datetime | None = None) -> tuple[str, datetime | None]:
+    """Return (name, expiry) of the installed chain when it is servable now, else ("", None).
+
+    Servable: it parses, belongs to this site's key, names a host and has started.
+    """
+    try:
+        pem = TlsPaths.of(home).chain.read_bytes()
+        leaf = x509.load_pem_x509_certificates(pem)[0]
+    except (FileNotFoundError, ValueError):
+        return "", None
+    key = _load_key(TlsPaths.of(home).key)
+    names = _leaf_names(leaf)
+    now = now or datetime.now(UTC)
+    if key is None or not names or not _same_key(leaf.public_key(), key):
+        return "", None
+    if now < leaf.not_valid_before_utc:
+        return "", None
+    return names[0], leaf.not_valid_after_utc
