@@ -15,6 +15,7 @@ from .auth import login_manager
 from .datahome import DataHome
 from .db import db
 from .settings import BY_NAME, Settings, load_settings
+from .tls_front import TrustLocalFront
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ BLUEPRINTS = [
     "edge_server.blueprints.api_learning:bp",
     "edge_server.blueprints.portal:bp",
     "edge_server.blueprints.compress:bp",
+    "edge_server.blueprints.https_origin:bp",
 ]
 
 
@@ -85,6 +87,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     for spec in BLUEPRINTS:
         module, _, attr = spec.partition(":")
         app.register_blueprint(getattr(importlib.import_module(module), attr))
+    app.wsgi_app = TrustLocalFront(app.wsgi_app)  # HTTPS through nginx on 127.0.0.1
     return app
 
 

@@ -102,6 +102,11 @@ def _waitress(app: Callable, threads: int, connection_limit: int, **where: objec
         cleanup_interval=30,
         ident="kru",
         clear_untrusted_proxy_headers=True,
+        # The site's TLS front (nginx on the same Pi, issue 23) says which phone asked and
+        # that it came over HTTPS; nobody else is believed.
+        trusted_proxy="127.0.0.1",
+        trusted_proxy_count=1,
+        trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
         **where,
     )
 

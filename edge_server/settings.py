@@ -306,6 +306,20 @@ SETTINGS: tuple[Setting, ...] = (
         "wlan0",
         "Wi-Fi interface of the hotspot, for counting connected phones.",
     ),
+    # --- HTTPS on the site Wi-Fi (issue 23)
+    Setting(
+        "https.domain",
+        "str",
+        "",
+        "Ministry domain the site is named under (e.g. kru.example.gov.kh); empty: HTTP only.",
+    ),
+    Setting(
+        "https.site_label",
+        "str",
+        "",
+        "This site's DNS label; empty: the one central assigns (from the provisioned name).",
+    ),
+    Setting("https.port", "int", 443, "Port the TLS front serves HTTPS on.", minimum=1),
     # --- central server
     Setting(
         "central.database_url",
@@ -316,6 +330,44 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("central.host", "str", "127.0.0.1", "Address the central server listens on."),
     Setting("central.port", "int", 8090, "TCP port of the central server.", minimum=1),
     Setting("central.public_url", "str", "", "Central server URL written in provisioning files."),
+    Setting(
+        "central.https_domain",
+        "str",
+        "",
+        "Domain central obtains site certificates under (DNS-01); empty: no certificates.",
+    ),
+    Setting(
+        "central.acme_directory",
+        "str",
+        "https://acme-v02.api.letsencrypt.org/directory",
+        "ACME directory URL of the certificate authority.",
+    ),
+    Setting("central.acme_email", "str", "", "Contact address given to the certificate authority."),
+    Setting(
+        "central.acme_ca_bundle",
+        "str",
+        "",
+        "CA file to trust for the ACME server itself (tests); empty: the system's.",
+    ),
+    Setting(
+        "central.dns_provider",
+        "str",
+        "rfc2136",
+        "DNS plug-in that answers DNS-01 challenges (built in: rfc2136; see central-server.md).",
+    ),
+    Setting(
+        "central.dns_credentials",
+        "str",
+        "",
+        "TOML file with the DNS plug-in's settings; empty: secrets/dns.toml in the data dir.",
+    ),
+    Setting(
+        "central.cert_interval_s",
+        "int",
+        3600,
+        "Seconds between passes of `kru central cert daemon`.",
+        minimum=5,
+    ),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

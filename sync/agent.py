@@ -338,6 +338,15 @@ class Agent:
         self._send(batch, body, result)
         return True
 
+    def _pull_assigned(self, result: RunResult) -> None:
+        """Fetch what central has for this site (sync 1.1: the HTTPS certificate)."""
+        from .assigned import pull  # noqa: PLC0415
+
+        try:
+            result.details["assigned"] = pull(self)
+        except Exception:  # noqa: BLE001 - pushing the learning data succeeded all the same
+            log.exception("pulling what central has for this site failed")
+
     def run(self) -> RunResult:
         """Sync until caught up, out of link, out of budget, or refused; return the outcome."""
         result = RunResult()
@@ -372,6 +381,7 @@ class Agent:
                     if not self._one_batch(modem, result):
                         state.record_caught_up(self.db)
                         result.code = CAUGHT_UP
+                        self._pull_assigned(result)
                         break
                     failures = 0
                 except _Retry as retry:

@@ -83,7 +83,7 @@ done | sort > "$stage/requirements.txt"
 
 cp "$HERE/install.sh" "$stage/"
 cp "$HERE/README.md" "$stage/"
-cp -r "$HERE/systemd" "$HERE/hotspot" "$HERE/system" "$HERE/bin" "$stage/"
+cp -r "$HERE/systemd" "$HERE/hotspot" "$HERE/system" "$HERE/bin" "$HERE/tls" "$stage/"
 if [ -n "$DEBS" ]; then
     mkdir "$stage/debs"
     cp "$DEBS"/*.deb "$stage/debs/"

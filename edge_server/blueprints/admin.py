@@ -34,6 +34,7 @@ PANELS: list[tuple[str, str]] = [
     ("sync/_panel.html", "sync.panel:panel"),
     ("modem/_panel.html", "sync.modem_panel:panel"),
     ("deploy/wifi_panel.html", "edge_server.wifi:wifi_panel"),
+    ("https/_panel.html", "sync.https_panel:panel"),
 ]
 
 

@@ -116,11 +116,18 @@ def _foreign_host():  # noqa: ANN202 - a redirect or None
     """Send a request for a foreign site (answered by the captive DNS) to the sign-in page."""
     if request.path in PROBES or request.method not in ("GET", "HEAD"):
         return None
-    if is_site_host(split_host(request.host)[0]):
+    name = split_host(request.host)[0]
+    if is_site_host(name) or _is_https_name(name):
         return None
     response = redirect(_sign_in_url(), code=302)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _is_https_name(name: str) -> bool:
+    """Whether ``name`` is this site's HTTPS name (issue 23), which is not a foreign site."""
+    origin = current_app.extensions.get("kru_https")
+    return origin is not None and bool(name) and name.rstrip(".").lower() == origin.host()
 
 
 def _remember_sign_in(sender: Flask, user: object, **extra: object) -> None:

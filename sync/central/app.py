@@ -112,11 +112,13 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
 
     from .views_api import bp as api_bp
     from .views_api import session_bp
+    from .views_assigned import bp as assigned_bp
     from .views_dashboard import bp as dashboard_bp
     from .views_sync import bp as sync_bp
 
     csrf.exempt(sync_bp)  # signed with the device secret, not a browser session
-    for bp in (sync_bp, session_bp, api_bp, dashboard_bp):
+    csrf.exempt(assigned_bp)
+    for bp in (sync_bp, assigned_bp, session_bp, api_bp, dashboard_bp):
         app.register_blueprint(bp)
     _hooks(app)
     return app

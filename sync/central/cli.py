@@ -212,3 +212,12 @@ def user_add(ctx: CliContext, username: str, password: str | None, role: str) ->
     finally:
         real.close()
     click.echo(f"Created {made.role} {made.username}.")
+
+
+def _add_cert_group() -> None:
+    from .cert_cli import cert
+
+    central.add_command(cert)
+
+
+_add_cert_group()
