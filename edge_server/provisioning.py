@@ -24,7 +24,7 @@ from typing import Any
 
 import tomli_w
 
-from . import accounts, hotspot
+from . import accounts, hotspot, passwords
 from .datahome import DataHome, write_file_atomically
 from .errors import N_, KruError, ValidationError
 
@@ -146,6 +146,8 @@ def parse_setup(text: str, boot_dir: Path) -> SiteSetup:
         problems.append("wifi_passphrase must have 8 to 63 characters")
     elif not all(32 <= ord(c) < 127 for c in passphrase):
         problems.append("wifi_passphrase may use only Latin letters, digits and punctuation")
+    elif passphrase.strip().casefold() in passwords.PLACEHOLDERS:
+        problems.append("wifi_passphrase is the example from Kru's instructions; choose your own")
     country = (_text(raw, "wifi_country", problems, required=False) or "KH").upper()
     if not re.fullmatch(r"[A-Z]{2}", country):
         problems.append("wifi_country must be a two-letter country code such as KH")
@@ -254,7 +256,7 @@ def write_site_config(config_file: Path, setup: SiteSetup) -> None:
 
 def create_admin(settings: Any, username: str, password: str) -> None:
     """Create the site admin account, or reset its password when it exists already."""
-    from . import accounts, passwords, schema
+    from . import schema
     from .errors import NotFound
 
     passwords.configure(

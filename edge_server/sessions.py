@@ -162,14 +162,13 @@ def sign_in(authenticate: Authenticate, username: str, password: str) -> Any:
         RateLimited: too many attempts from this address, for this username from this
             address, or for this account from anywhere (its message in the page's digits).
     """
-    user, _attempt = _checked(authenticate, username, password)
-    if user is not None:
-        _start_session(user)
-    return user
+    return _checked(authenticate, username, password, start=True)
 
 
-def _checked(authenticate: Authenticate, username: str, password: str) -> tuple[Any, Any]:
-    """Return (the user, or None, and the counted attempt), counting only failures.
+def _checked(authenticate: Authenticate, username: str, password: str, *, start: bool) -> Any:
+    """Return the user with these credentials, or None; only a failure stays counted.
+
+    With ``start``, a session is opened in the transaction that uncounts the attempt.
 
     Raises:
         RateLimited: see ``sign_in``.
@@ -181,8 +180,11 @@ def _checked(authenticate: Authenticate, username: str, password: str) -> tuple[
         raise exc.with_digits(khmer_digits) from None
     user = authenticate(username, password)
     if user is not None:
-        limiter.forget(attempt)
-    return user, attempt
+        with limiter.db.atomic():  # one commit (one fsync) for both writes
+            limiter.forget(attempt)
+            if start:
+                _start_session(user)
+    return user
 
 
 def _start_session(user: Any) -> None:
@@ -278,7 +280,7 @@ def session_blueprint(
         user = current_user._get_current_object()
         # A wrong current password counts like a wrong sign-in: a stolen phone's session must
         # not become a way around the sign-in limits.
-        if _checked(authenticate, user.username, data["current_password"])[0] is None:
+        if _checked(authenticate, user.username, data["current_password"], start=False) is None:
             return api_error("bad_credentials", gettext("The current password is wrong."), 403)
         set_password(user, data["new_password"])  # ends every session, this one too
         _start_session(user)

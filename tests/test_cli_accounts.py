@@ -20,7 +20,7 @@ def test_user_add_reads_the_password_from_stdin(runner):
     ("args", "needle"),
     [
         (["user", "add", "x", "--password", "lotus-pond-7"], "not valid"),
-        (["user", "add", "dara", "--password", "123"], "at least 6"),
+        (["user", "add", "dara", "--password", "123"], "at least 8"),
         (["user", "add", "dara", "--password", "lotus-pond-7", "--cohort", "Nope"], "No cohort"),
         (["user", "password", "ghost", "--password", "lotus-pond-7"], "No user"),
         (["cohort", "members", "Nope", "--add", "dara"], "No cohort"),

@@ -169,6 +169,7 @@ def test_provisioning_file_is_imported_and_removed(make_pi):
         (("site_kind", '"SCHOOL"'), "site_kind must be TEC or CTC"),
         (("wifi_passphrase", '"short"'), "wifi_passphrase must have 8 to 63 characters"),
         (("wifi_passphrase", '"' + "x" * 64 + '"'), "wifi_passphrase must have 8 to 63"),
+        (("wifi_passphrase", '"change-me-please"'), "wifi_passphrase is the example"),
         (
             ("admin_password", '"abc"'),
             "admin_password: The password must have at least 8 characters",
