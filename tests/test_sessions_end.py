@@ -183,3 +183,18 @@ def test_expired_session_is_refused_and_forgotten(app, client, login_as):
 def test_remember_me_cookie_is_never_set(client, login_as):
     login_as("learner")
     assert client.get_cookie("remember_token") is None
+
+
+def test_a_session_in_daily_use_is_extended_at_half_its_lifetime(app, client, login_as):
+    import time
+
+    from edge_server.models import UserSession
+
+    user = login_as("learner")
+    lifetime = app.config["KRU"]["session_days"] * 86400
+    UserSession.update(expires_at=time.time() + lifetime / 2 - 60).where(
+        UserSession.user == user.id
+    ).execute()
+    assert client.get("/api/v1/progress/me").status_code == 200
+    row = UserSession.get(UserSession.user == user.id)
+    assert row.expires_at > time.time() + lifetime - 3600
