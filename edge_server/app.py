@@ -14,6 +14,7 @@ from . import i18n, navigation, schema, sessions, web_errors
 from .auth import login_manager
 from .datahome import DataHome
 from .db import db
+from .models import User, UserSession
 from .settings import BY_NAME, Settings, load_settings
 from .tls_front import TrustLocalFront
 
@@ -69,7 +70,14 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
 
     app = Flask(__name__)
     sessions.init_sessions(
-        app, settings, home, db, "flask_secret_key", days=settings["session_days"]
+        app,
+        settings,
+        home,
+        db,
+        "flask_secret_key",
+        days=settings["session_days"],
+        user_model=User,
+        session_model=UserSession,
     )
     app.config.update(
         MAX_CONTENT_LENGTH=settings["packs.max_upload_mb"] * 1024 * 1024 + 1024 * 1024,

@@ -9,6 +9,7 @@ from typing import Any
 from flask import abort, redirect, request, url_for
 from flask_login import LoginManager, current_user
 
+from . import sessions
 from .models import User
 
 login_manager = LoginManager()
@@ -16,11 +17,7 @@ login_manager = LoginManager()
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    try:
-        user = User.get_or_none(User.id == int(user_id))
-    except ValueError:
-        return None
-    return user if user is not None and user.active else None
+    return sessions.load_user(user_id)
 
 
 @login_manager.unauthorized_handler

@@ -140,7 +140,7 @@ def import_roster(
                 )
             password = values.get("password") or ""
             if password:
-                check_password(password)
+                check_password(password, username)
             role = check_role(values.get("role") or "learner")
             cohort = values.get("cohort") or default_cohort or ""
             if cohort and role == "admin":

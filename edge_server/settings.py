@@ -183,13 +183,21 @@ SETTINGS: tuple[Setting, ...] = (
         "auth.login_limit",
         "str",
         "10 per minute",
-        "Sign-in attempts allowed per address and username.",
+        "Failed sign-in attempts allowed per address and username.",
     ),
     Setting(
         "auth.login_limit_per_address",
         "str",
         "120 per minute",
-        "Sign-in attempts allowed per address.",
+        "Failed sign-in attempts allowed per address.",
+    ),
+    Setting(
+        "auth.login_limit_per_account",
+        "str",
+        "30 per hour",
+        "Failed sign-in attempts allowed per account from all addresses together; then the "
+        "account is locked until the oldest leaves the window or an instructor or admin "
+        "unlocks it.",
     ),
     Setting("auth.rate_limit", "bool", True, "Whether sign-in rate limiting is on."),
     # --- content packs

@@ -109,7 +109,7 @@ def add_events(
             for i in range(learners):
                 name = f"learner{i + 1}"
                 user = User.get_or_none(User.username == name) or accounts.create_user(
-                    name, "secret123", display_name=f"សិស្ស {i + 1}"
+                    name, "lotus-pond-7", display_name=f"សិស្ស {i + 1}"
                 )
                 users.append(user)
             group = Cohort.get_or_none(Cohort.name == cohort) or accounts.create_cohort(cohort)

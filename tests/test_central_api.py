@@ -20,10 +20,10 @@ def device(central_app):  # noqa: ANN001, ANN201, F811
 
 def sign_in(client, role: str = "admin") -> None:  # noqa: ANN001
     username = f"{role}1"
-    registry.add_user(username, "password123", role)
+    registry.add_user(username, "mekong-river-2026", role)
     response = client.post(
         "/api/v1/session",
-        json={"username": username, "password": "password123"},
+        json={"username": username, "password": "mekong-river-2026"},
         headers={"X-CSRFToken": csrf_token(client)},
     )
     assert response.status_code == 200
@@ -39,7 +39,7 @@ def test_session_api_signs_in_like_the_site(central_app):  # noqa: ANN001, F811
 
 def test_wrong_password_gets_the_error_shape(central_app):  # noqa: ANN001, F811
     client = central_app.test_client()
-    registry.add_user("admin1", "password123", "admin")
+    registry.add_user("admin1", "mekong-river-2026", "admin")
     response = client.post(
         "/api/v1/session",
         json={"username": "admin1", "password": "nope"},

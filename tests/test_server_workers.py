@@ -109,7 +109,7 @@ def test_stale_pid_file_does_not_block_start_with_workers(tmp_path):
 def test_a_sign_in_on_one_worker_holds_on_every_worker(tmp_path):
     home = tmp_path / "home"
     subprocess.run(
-        [*KRU, "--data-dir", str(home), "user", "add", "amy", "--password", "secret123"],
+        [*KRU, "--data-dir", str(home), "user", "add", "amy", "--password", "lotus-pond-7"],
         check=True,
         capture_output=True,
         timeout=60,
@@ -121,7 +121,7 @@ def test_a_sign_in_on_one_worker_holds_on_every_worker(tmp_path):
         token = json.loads(opener.open(url, timeout=5).read())["csrf_token"]
         sign_in = urllib.request.Request(
             url,
-            data=json.dumps({"username": "amy", "password": "secret123"}).encode(),
+            data=json.dumps({"username": "amy", "password": "lotus-pond-7"}).encode(),
             headers={"Content-Type": "application/json", "X-CSRFToken": token},
         )
         opener.open(sign_in, timeout=5).read()
@@ -179,7 +179,7 @@ def _probe_answers(site: LiveSite, tries: int = 200) -> dict[int, int]:
 def test_captive_portal_lets_a_signed_in_phone_through_on_every_worker(tmp_path):
     home = tmp_path / "home"
     subprocess.run(
-        [*KRU, "--data-dir", str(home), "user", "add", "amy", "--password", "secret123"],
+        [*KRU, "--data-dir", str(home), "user", "add", "amy", "--password", "lotus-pond-7"],
         check=True,
         capture_output=True,
         timeout=60,
@@ -193,7 +193,7 @@ def test_captive_portal_lets_a_signed_in_phone_through_on_every_worker(tmp_path)
         opener.open(
             urllib.request.Request(
                 url,
-                data=json.dumps({"username": "amy", "password": "secret123"}).encode(),
+                data=json.dumps({"username": "amy", "password": "lotus-pond-7"}).encode(),
                 headers={"Content-Type": "application/json", "X-CSRFToken": token},
             ),
             timeout=5,

@@ -18,7 +18,7 @@ from flask import (
 )
 from flask_babel import gettext
 
-from .. import accounts, roster
+from .. import accounts, roster, sessions
 from ..auth import role_required
 from ..errors import KruError
 from ..health import health, storage
@@ -113,6 +113,9 @@ def user_edit(user_id: int):  # noqa: ANN201
             if action == "password":
                 accounts.set_password(user, form.get("password", ""))
                 flash(gettext("Password changed for %(name)s.", name=user.username), "success")
+            elif action == "unlock":
+                sessions.login_limiter().unlock(user.username)
+                flash(gettext("%(name)s can sign in again.", name=user.username), "success")
             elif action in ("deactivate", "activate"):
                 accounts.update_user(user, active=action == "activate")
                 flash(gettext("Account updated."), "success")
@@ -133,7 +136,12 @@ def user_edit(user_id: int):  # noqa: ANN201
 
 def _render_user(user) -> str:  # noqa: ANN001
     member_of = [c for c in accounts.visible_cohorts(user)] if user.role != "admin" else []
-    return render_template("admin/user_edit.html", user=user, cohorts=member_of)
+    return render_template(
+        "admin/user_edit.html",
+        user=user,
+        cohorts=member_of,
+        lock_minutes=sessions.account_lock_minutes(user.username),
+    )
 
 
 def _all_cohorts() -> list[Cohort]:

@@ -16,10 +16,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 
 from .. import accounts, health, sessions
 from ..i18n import LANGUAGES
+from ..ratelimit import RateLimited
 
 bp = Blueprint("core", __name__)
 
@@ -67,7 +68,10 @@ def login():  # noqa: ANN201
     next_url = _safe_next(request.values.get("next"))
     if request.method == "POST":
         username = request.form.get("username", "")
-        user = sign_in(username, request.form.get("password", ""))
+        try:
+            user = sign_in(username, request.form.get("password", ""))
+        except RateLimited as exc:
+            return sessions.rate_limited_page(exc, username, next_url)
         if user is not None:
             return redirect(next_url or home_url_for(user.role))
         flash(gettext("Wrong username or password."), "error")
@@ -79,11 +83,7 @@ def login():  # noqa: ANN201
 
 @bp.post("/logout")
 def logout():  # noqa: ANN201
-    logout_user()
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    sessions.sign_out()
     return redirect(url_for("core.login"))
 
 

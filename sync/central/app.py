@@ -20,7 +20,7 @@ from edge_server.settings import BY_NAME, Settings, load_settings
 
 from . import charts
 from .db import connect_database, database, upgrade
-from .models import CentralUser
+from .models import CentralSession, CentralUser
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +68,21 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     real.close()
 
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
-    sessions.init_sessions(app, settings, home, database, "central_secret_key", days=7)
+    sessions.init_sessions(
+        app,
+        settings,
+        home,
+        database,
+        "central_secret_key",
+        days=7,
+        user_model=CentralUser,
+        session_model=CentralSession,
+    )
     app.config.update(flask_config)
     login = LoginManager(app)
     login.login_view = "dashboard.login"
 
-    @login.user_loader
-    def _load(user_id: str) -> CentralUser | None:
-        try:
-            user = CentralUser.get_or_none(CentralUser.id == int(user_id))
-        except ValueError:
-            return None
-        return user if user is not None and user.active else None
+    login.user_loader(sessions.load_user)
 
     @login.unauthorized_handler
     def _unauthorized():  # noqa: ANN202

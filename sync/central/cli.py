@@ -214,6 +214,67 @@ def user_add(ctx: CliContext, username: str, password: str | None, role: str) ->
     click.echo(f"Created {made.role} {made.username}.")
 
 
+def _read_password(password: str | None) -> str:
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("New password", hide_input=True, confirmation_prompt=True)
+
+
+@user.command("password")
+@click.argument("username")
+@click.option("--password", help="New password (else read from stdin or prompted).")
+@pass_ctx
+def user_password(ctx: CliContext, username: str, password: str | None) -> None:
+    """Set a central account's password; every browser signed in as it is signed out."""
+    from . import registry
+
+    new = _read_password(password)
+    real = _open(ctx)
+    try:
+        changed = registry.set_password(username, new)
+    finally:
+        real.close()
+    click.echo(f"Password changed for {changed.username}; its sessions were ended.")
+
+
+@user.command("set")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "viewer"]), help="New role.")
+@click.option("--active/--inactive", default=None, help="Reactivate or deactivate the account.")
+@pass_ctx
+def user_set(ctx: CliContext, username: str, role: str | None, active: bool | None) -> None:
+    """Change a central account's role or whether it may sign in (either signs it out)."""
+    from . import registry
+
+    real = _open(ctx)
+    try:
+        changed = registry.update_user(username, role=role, active=active)
+    finally:
+        real.close()
+    state = "active" if changed.active else "inactive"
+    click.echo(f"Updated {changed.username}: {changed.role}, {state}.")
+
+
+@user.command("unlock")
+@click.argument("username")
+@pass_ctx
+def user_unlock(ctx: CliContext, username: str) -> None:
+    """Lift the sign-in lock that wrong passwords put on a central account."""
+    from edge_server.ratelimit import LoginLimiter
+
+    from . import registry
+
+    real = _open(ctx)
+    try:
+        found = registry.get_user(username)
+        LoginLimiter.from_settings(real, ctx.settings).unlock(found.username)
+    finally:
+        real.close()
+    click.echo(f"Unlocked {found.username}.")
+
+
 def _add_cert_group() -> None:
     from .cert_cli import cert
 

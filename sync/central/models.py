@@ -59,6 +59,18 @@ class CentralUser(CentralModel):
         return str(self.id)
 
 
+class CentralSession(CentralModel):
+    """One signed-in browser of a central account (see ``edge_server.models.UserSession``)."""
+
+    id = CharField(primary_key=True)
+    user = ForeignKeyField(CentralUser, backref="sessions", on_delete="CASCADE")
+    created_at = FloatField()
+    expires_at = FloatField()
+
+    class Meta:
+        table_name = "central_sessions"
+
+
 class Device(CentralModel):
     id = AutoField()
     device_id = CharField(unique=True)

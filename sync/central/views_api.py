@@ -56,7 +56,9 @@ def sign_in(username: str, password: str):  # noqa: ANN201 - a CentralUser or No
     return sessions.sign_in(registry.authenticate, username, password)
 
 
-session_bp = session_blueprint(registry.authenticate, user_json)
+session_bp = session_blueprint(
+    registry.authenticate, user_json, lambda user, new: registry.set_password(user.username, new)
+)
 
 
 @bp.get("/devices")

@@ -16,9 +16,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
-from flask_login import login_required, logout_user
+from flask_login import login_required
 
+from edge_server import sessions
 from edge_server.i18n import LANGUAGES
+from edge_server.ratelimit import RateLimited
 
 from . import reports
 from .models import Device
@@ -47,7 +49,11 @@ def login():  # noqa: ANN201
     next_url = _safe_next(request.values.get("next"))
     if request.method == "POST":
         username = request.form.get("username", "")
-        if sign_in(username, request.form.get("password", "")) is not None:
+        try:
+            user = sign_in(username, request.form.get("password", ""))
+        except RateLimited as exc:
+            return sessions.rate_limited_page(exc, username, next_url)
+        if user is not None:
             return redirect(next_url or url_for("dashboard.index"))
         flash(gettext("Wrong username or password."), "error")
         return render_template("login.html", username=username, next=next_url), 401
@@ -56,8 +62,7 @@ def login():  # noqa: ANN201
 
 @bp.post("/logout")
 def logout():  # noqa: ANN201
-    logout_user()
-    session.clear()
+    sessions.sign_out()
     return redirect(url_for("dashboard.login"))
 
 
