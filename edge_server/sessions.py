@@ -183,11 +183,12 @@ def _checked(authenticate: Authenticate, username: str, password: str, *, start:
         with limiter.db.atomic():  # one commit (one fsync) for both writes
             limiter.forget(attempt)
             if start:
-                _start_session(user)
+                start_session(user)
     return user
 
 
-def _start_session(user: Any) -> None:
+def start_session(user: Any) -> None:
+    """Open a server-side session for ``user`` in this browser (its cookie holds the token)."""
     token = current_app.extensions["kru_sessions"].start(user)
     session.clear()
     session.permanent = True
@@ -283,7 +284,7 @@ def session_blueprint(
         if _checked(authenticate, user.username, data["current_password"], start=False) is None:
             return api_error("bad_credentials", gettext("The current password is wrong."), 403)
         set_password(user, data["new_password"])  # ends every session, this one too
-        _start_session(user)
+        start_session(user)
         return jsonify(body())
 
     return bp

@@ -21,12 +21,13 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
-from flask_login import current_user, login_user
+from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from ..db import db
+from ..sessions import start_session
 from ..tls_front import HttpsOrigin
 from .core import _safe_next, home_url_for
 from .portal import PROBES
@@ -103,9 +104,8 @@ def handover():  # noqa: ANN201
     user = User.get_or_none(User.id == user_id)
     fresh = current_app.extensions["kru_https_tokens"].first_use(nonce)
     if user is not None and user.active and fresh:
-        session.clear()
-        session.permanent = True
-        login_user(user)
+        with db.atomic():
+            start_session(user)
     elif not current_user.is_authenticated:
         return redirect(url_for("core.login", next=next_url))
     response = Response(
