@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from peewee import (
+    AutoField,
     BooleanField,
     CharField,
     ForeignKeyField,
@@ -31,6 +33,11 @@ def new_uid() -> str:
 
 
 class BaseModel(Model):
+    if TYPE_CHECKING:
+        # peewee adds this primary key at run time to each model that names none of its own
+        # (Progress has a composite key instead); declared here for the type checker only.
+        id = AutoField()
+
     class Meta:
         database = db
         legacy_table_names = False
