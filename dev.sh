@@ -57,7 +57,8 @@ venv() {
     if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
         log "pip install --require-hashes -r $LOCK"
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$LOCK"
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+        # -qq: setuptools warns about every editable install; errors still show.
+        "$VENV/bin/python" -m pip install -qq --disable-pip-version-check --no-deps \
             --no-build-isolation -e .
         "$VENV/bin/python" tools/venv_prune.py "$LOCK"
         echo "$want" > "$stamp"
