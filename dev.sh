@@ -104,7 +104,10 @@ cmd_lock() {
     local uv="$VENV/bin/uv"
     local common=(--universal --python-version 3.11 --generate-hashes --quiet
         --custom-compile-command "./dev.sh lock")
-    "$VENV/bin/python" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))' \
+    # The build backend too (from stdin), so `pip install --no-build-isolation -e .` above
+    # needs nothing from outside the lock.
+    local build_requires='import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
+    "$VENV/bin/python" -c "$build_requires" \
         | "$uv" pip compile "${common[@]}" "$@" --extra test --extra postgres \
             pyproject.toml - -o "$LOCK"
     "$uv" pip compile "${common[@]}" "$@" --only-binary :all: -c "$LOCK" \
