@@ -42,8 +42,10 @@ apt_install() {
 # The locks (written by ./dev.sh lock, never by hand): exact versions with hashes.
 # requirements/test.txt: runtime + test + postgres + lint tools + the build backend, what the
 # virtualenv holds. requirements/runtime.txt: the runtime part of it, what the Pi bundle ships.
+# requirements/central.txt: runtime + postgres, for the central server.
 LOCK=requirements/test.txt
 RUNTIME_LOCK=requirements/runtime.txt
+CENTRAL_LOCK=requirements/central.txt
 
 venv() {
     # The virtualenv holds exactly the lock, then Kru itself (editable, no dependencies).
@@ -97,9 +99,10 @@ cmd_lint() {
 
 cmd_lock() {
     # Pin every dependency (and the build backend) for Python 3.11+ on any platform, with
-    # hashes; then the runtime part with the same versions, binary wheels only, and check that
-    # each pinned runtime package has a wheel for the Pi (CPython 3.11, aarch64, glibc 2.36).
-    # Options go to both compiles: --upgrade, --upgrade-package NAME.
+    # hashes; then the runtime and central parts at the same versions, binary wheels only
+    # (no compiler on a Pi or a server); then check that each runtime pin has a wheel for the
+    # Pi (CPython 3.11, aarch64, glibc 2.36). Options (--upgrade, --upgrade-package NAME) go
+    # to every compile.
     venv
     local uv="$VENV/bin/uv"
     local common=(--universal --python-version 3.11 --generate-hashes --quiet
@@ -112,10 +115,12 @@ cmd_lock() {
             pyproject.toml - -o "$LOCK"
     "$uv" pip compile "${common[@]}" "$@" --only-binary :all: -c "$LOCK" \
         pyproject.toml -o "$RUNTIME_LOCK"
+    "$uv" pip compile "${common[@]}" "$@" --only-binary :all: -c "$LOCK" --extra postgres \
+        pyproject.toml -o "$CENTRAL_LOCK"
     "$uv" pip compile --quiet --no-header --python-version 3.11 --only-binary :all: \
         --python-platform aarch64-manylinux_2_36 --no-deps "$RUNTIME_LOCK" -o /dev/null \
         || { echo "dev.sh: a runtime package has no wheel for the Pi (see above)" >&2; exit 1; }
-    log "wrote $LOCK and $RUNTIME_LOCK; ./dev.sh test installs them"
+    log "wrote $LOCK, $RUNTIME_LOCK and $CENTRAL_LOCK"
 }
 
 axe_core() {

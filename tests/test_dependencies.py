@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 TEST_LOCK = ROOT / "requirements" / "test.txt"
 RUNTIME_LOCK = ROOT / "requirements" / "runtime.txt"
+CENTRAL_LOCK = ROOT / "requirements" / "central.txt"
 PACKAGES = ("edge_server", "content_packs", "sync")
 
 
@@ -65,7 +66,7 @@ def requirements(*extras: str, build: bool = False) -> list[Requirement]:
 
 
 def test_each_lock_pins_every_package_with_a_hash():
-    for lock in (TEST_LOCK, RUNTIME_LOCK):
+    for lock in (TEST_LOCK, RUNTIME_LOCK, CENTRAL_LOCK):
         pins = read_lock(lock)
         assert len(pins) > 30, lock
         assert [name for name, pin in pins.items() if not pin.hashes] == [], lock
@@ -76,8 +77,9 @@ def test_each_lock_pins_every_package_with_a_hash():
     [
         (TEST_LOCK, requirements("test", "postgres", build=True)),
         (RUNTIME_LOCK, requirements()),
+        (CENTRAL_LOCK, requirements("postgres")),
     ],
-    ids=["test", "runtime"],
+    ids=["test", "runtime", "central"],
 )
 def test_lock_meets_every_requirement_of_pyproject(lock, wanted):
     """A requirement added or narrowed in pyproject.toml needs ./dev.sh lock."""
@@ -93,18 +95,23 @@ def test_lock_meets_every_requirement_of_pyproject(lock, wanted):
     assert unmet == [], f"run ./dev.sh lock: {unmet}"
 
 
-def test_runtime_lock_is_the_runtime_part_of_the_test_lock():
+@pytest.mark.parametrize("lock", [RUNTIME_LOCK, CENTRAL_LOCK], ids=["runtime", "central"])
+def test_shipped_lock_is_part_of_the_test_lock(lock):
     test_pins = read_lock(TEST_LOCK)
-    runtime = read_lock(RUNTIME_LOCK)
+    shipped = read_lock(lock)
     differ = [
         name
-        for name, pin in runtime.items()
+        for name, pin in shipped.items()
         if name not in test_pins
         or test_pins[name].version != pin.version
         or not pin.hashes <= test_pins[name].hashes
     ]
     assert differ == []
-    assert "pytest" not in runtime and "mypy" not in runtime
+    assert "pytest" not in shipped and "mypy" not in shipped
+
+
+def test_central_lock_adds_only_the_postgres_driver():
+    assert set(read_lock(CENTRAL_LOCK)) - set(read_lock(RUNTIME_LOCK)) == {"psycopg2-binary"}
 
 
 def test_runtime_lock_holds_what_its_packages_require():
