@@ -428,7 +428,7 @@ def remove_pack(pack_id: str, home: DataHome) -> dict[str, Any]:
         pack = Pack.get_or_none(Pack.pack_id == pack_id)
         if pack is None:
             raise PackNotFound(N_("No pack %(pack)s is installed"), pack=pack_id)
-        info = {"pack_id": pack.pack_id, "version": pack.version}
+        info: dict[str, Any] = {"pack_id": pack.pack_id, "version": pack.version}
         with db.atomic():
             search.unindex_pack(pack_id)
             pack.delete_instance()

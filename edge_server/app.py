@@ -95,7 +95,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     for spec in BLUEPRINTS:
         module, _, attr = spec.partition(":")
         app.register_blueprint(getattr(importlib.import_module(module), attr))
-    app.wsgi_app = TrustLocalFront(app.wsgi_app)  # HTTPS through nginx on 127.0.0.1
+    app.wsgi_app = TrustLocalFront(app.wsgi_app)  # type: ignore[method-assign]  # HTTPS through nginx on 127.0.0.1
     return app
 
 

@@ -259,7 +259,7 @@ def restore_site(home: DataHome, src: Path, *, force: bool = False) -> dict[str,
 
 def _stage(src: Path, manifest: dict[str, Any], staging: Path) -> None:
     """Copy every file of the backup into ``staging``, checking each checksum."""
-    entries = [(DATABASE, manifest.get("database", {}), None)]
+    entries: list[tuple[str, Any, int | None]] = [(DATABASE, manifest.get("database", {}), None)]
     if manifest.get("content_included"):
         entries += [(f"content/{_safe_relative(e['path'])}", e, None) for e in manifest["content"]]
     entries += [(f"secrets/{_safe_relative(e['path'])}", e, 0o600) for e in manifest["secrets"]]

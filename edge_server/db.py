@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from peewee import OperationalError, SqliteDatabase
 
@@ -40,7 +41,7 @@ class SiteDatabase(SqliteDatabase):
     one commits; SQLite's lock and ``busy_timeout`` still guard every other writer.
     """
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._writer = threading.local()
 
@@ -53,7 +54,7 @@ class SiteDatabase(SqliteDatabase):
         """
         for attempt in range(_CONNECT_TRIES):
             try:
-                return super()._connect()
+                return super()._connect()  # type: ignore[misc]  # peewee's stubs omit it
             except OperationalError as exc:
                 if "locked" not in str(exc) or attempt == _CONNECT_TRIES - 1:
                     raise

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from peewee import (
+    AutoField,
     BooleanField,
     CharField,
     FloatField,
@@ -32,6 +34,11 @@ def new_uid() -> str:
 
 
 class BaseModel(Model):
+    if TYPE_CHECKING:
+        # peewee adds this primary key at run time to each model that names none of its own
+        # (Progress has a composite key instead); declared here for the type checker only.
+        id = AutoField()
+
     class Meta:
         database = db
         legacy_table_names = False
@@ -75,7 +82,7 @@ class UserSession(BaseModel):
     process and after a restart (issue 12).
     """
 
-    id = CharField(primary_key=True)  # sha256 hex of the token in the session cookie
+    id = CharField(primary_key=True)  # type: ignore[assignment]  # sha256 hex of the token in the session cookie
     user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
     created_at = FloatField()
     expires_at = FloatField()

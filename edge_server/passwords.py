@@ -35,7 +35,7 @@ class WeakPassword(ValidationError):
     code = "weak_password"
 
     def __init__(self, message: str, reason: str, **params: object) -> None:
-        super().__init__(message, details={"reason": reason}, **params)
+        super().__init__(message, details={"reason": reason}, **params)  # type: ignore[arg-type]
         self.reason = reason
 
 

@@ -126,7 +126,7 @@ def import_roster(
     rows, problems = _parse_rows(_decode(data))
     if not rows and not problems:
         raise ValidationError(N_("The class list has no rows"), code="empty_file")
-    existing = {u for (u,) in User.select(User.username).tuples()}
+    existing = {u for (u,) in User.select(User.username).tuples().iterator()}
     seen: set[str] = set()
     good: list[tuple[int, dict[str, object]]] = []
     for line, values in rows:
@@ -189,11 +189,11 @@ def import_roster(
             name = str(row["cohort"])
             if name:
                 if name not in cohorts:
-                    cohort = Cohort.select().where(Cohort.name == name).first()
-                    if cohort is None:
-                        cohort = Cohort.create(name=name)
+                    found = Cohort.select().where(Cohort.name == name).first()
+                    if found is None:
+                        found = Cohort.create(name=name)
                         result.cohorts_created.append(name)
-                    cohorts[name] = cohort
+                    cohorts[name] = found
                 add_to_cohort(cohorts[name], user)
     return result
 

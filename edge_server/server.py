@@ -21,6 +21,7 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from waitress.server import create_server
 
@@ -93,7 +94,7 @@ def _bind_failed(host: str, port: int, exc: OSError) -> KruError:
     )
 
 
-def _waitress(app: Callable, threads: int, connection_limit: int, **where: object):  # noqa: ANN202
+def _waitress(app: Callable, threads: int, connection_limit: int, **where: Any):  # noqa: ANN202
     return create_server(
         app,
         threads=threads,
@@ -147,7 +148,7 @@ def serve_wsgi(
         raise _bind_failed(host, port, exc) from exc
     if pid_file is not None:
         write_pid_file(pid_file)
-    url = f"http://{host}:{server.effective_port}/"  # type: ignore[union-attr]
+    url = f"http://{host}:{server.effective_port}/"
     log.info("serving on %s with %s threads", url, threads)
     if on_ready:
         on_ready(url)

@@ -225,7 +225,7 @@ def sign_out() -> None:
 def session_blueprint(
     authenticate: Authenticate,
     to_json: Callable[[Any], dict[str, Any] | None],
-    set_password: Callable[[Any, str], None],
+    set_password: Callable[[Any, str], object],
 ) -> Blueprint:
     """Return a blueprint serving GET, POST and DELETE ``/api/v1/session`` and
     ``POST /api/v1/session/password``.

@@ -56,11 +56,16 @@ def run_daemon(
     stop = stop or threading.Event()
     wake = threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if in_main:
         previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, lambda *_: wake.set())
+
+        def stop_and_wake(*_: object) -> None:
+            stop.set()
+            wake.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, lambda *_: (stop.set(), wake.set()))
+            previous[sig] = signal.signal(sig, stop_and_wake)
     path = pid_file(home)
     path.write_text(f"{os.getpid()}\n")
     try:

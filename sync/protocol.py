@@ -369,7 +369,11 @@ def _decode_dictionary(batch: Batch, d: Any) -> tuple[list[str], list[str]]:
             for row in d.get("cohorts", [])
         ]
         batch.items = [
-            ItemRecord(*(_str(v, 2, "item") for v in row[:7]), _int(row[7], 2, "course_items"))
+            # mypy cannot count a starred generator: seven strings, then the int.
+            ItemRecord(  # type: ignore[call-arg]
+                *(_str(v, 2, "item") for v in row[:7]),  # type: ignore[arg-type]
+                _int(row[7], 2, "course_items"),
+            )
             for row in d.get("items", [])
         ]
         verbs = [_str(v, 2, "verb", 200) for v in d.get("verbs", [])]

@@ -45,7 +45,7 @@ def https_origin() -> HttpsOrigin:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=HANDOVER_SALT)
+    return URLSafeTimedSerializer(current_app.secret_key or "", salt=HANDOVER_SALT)
 
 
 class UsedTokens:

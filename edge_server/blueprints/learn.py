@@ -87,7 +87,7 @@ def learn_url(endpoint: str, key: str, **values: Any) -> str:
 def home():  # noqa: ANN201
     mine = courses.my_courses(_user(), _lang())
     started = [c for c in mine if c.started and not c.completed]
-    target = (started or [c for c in mine if not c.completed] or [None])[0]
+    target = next(iter(started or [c for c in mine if not c.completed]), None)
     return render_template("learn/home.html", courses=mine, continue_course=target)
 
 

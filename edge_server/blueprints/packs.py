@@ -146,7 +146,8 @@ def received_upload():  # noqa: ANN201 - yields the Path of the uploaded pack
         made.append(capped)
         return capped
 
-    parser = FormDataParser(stream_factory=factory, max_form_memory_size=64 * 1024)
+    # werkzeug passes the factory's arguments by keyword; its type names them positionally.
+    parser = FormDataParser(stream_factory=factory, max_form_memory_size=64 * 1024)  # type: ignore[arg-type]
     try:
         _stream, form, files = parser.parse(
             request.stream, request.mimetype, request.content_length, request.mimetype_params
@@ -161,7 +162,7 @@ def received_upload():  # noqa: ANN201 - yields the Path of the uploaded pack
         for capped in made:
             capped.close()
         request.environ["kru.upload_form"] = form
-        yield target.path
+        yield target.path  # type: ignore[attr-defined]  # the _CappedFile made above
     finally:
         for capped in made:
             capped.close()

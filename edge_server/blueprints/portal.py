@@ -17,6 +17,7 @@ import time
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request, url_for
 from flask_login import user_logged_in
+from werkzeug.wrappers import Response as BaseResponse
 
 PORTAL_HOST = "kru.local"
 ACCEPT_SECONDS = 12 * 3600  # the hotspot's DHCP lease: a phone keeps its address that long
@@ -95,7 +96,8 @@ def _clients() -> PortalClients:
     return current_app.extensions["kru_portal"]
 
 
-def _probe() -> Response:
+def _probe() -> BaseResponse:
+    response: BaseResponse
     if _clients().accepted(request.remote_addr or ""):
         status, body, mimetype = PROBES[request.path]
         response = Response(body, status=status, mimetype=mimetype)

@@ -68,7 +68,6 @@ def cohort(cohort_id: int):  # noqa: ANN201
 def _csv_response(rows, filename: str) -> Response:  # noqa: ANN001
     response = Response(dashboard.csv_text(rows), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.charset = "utf-8"
     return response
 
 

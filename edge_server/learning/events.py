@@ -353,10 +353,12 @@ def _store(user: User, events: list[CleanEvent], items: dict) -> IngestResult:
         summary = summaries.get(e.object)
         if kind == "quiz" and e.verb == "attempted":
             graded = _grade(e, quiz_data or "{}", summary)
+            assert e.result is not None  # _grade has filled it in
             out.graded.append(graded)
             answers += answer_rows(e.id, user.id, e.object, e.context, e.result["response"])
         rows.append(_row(user, e, server_ts))
         if kind == "quiz" and e.verb == "attempted":
+            assert e.result is not None
             outcome = "passed" if e.result["success"] else "failed"
             echo = CleanEvent(
                 e.index,

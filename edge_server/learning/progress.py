@@ -245,7 +245,8 @@ def rebuild() -> dict[str, int]:
 
 def snapshot() -> list[tuple]:
     """Return every summary and graded answer as sorted tuples (to compare two states)."""
-    rows = [tuple(r) for r in Progress.select().order_by(Progress.user_id, Progress.item).tuples()]
+    query = Progress.select().order_by(Progress.user_id, Progress.item)
+    rows = [tuple(r) for r in query.tuples().iterator()]
     rows += [
         ("answer", *r)
         for r in QuizAnswer.select(
@@ -259,5 +260,6 @@ def snapshot() -> list[tuple]:
         )
         .order_by(QuizAnswer.event_id, QuizAnswer.question)
         .tuples()
+        .iterator()
     ]
     return rows

@@ -176,9 +176,9 @@ def _grade_one(q: dict[str, Any], answer: Any) -> tuple[Any, bool]:
         number = _as_number(answer)
         if number is None:
             raise _bad(qid)
-        expected = _as_number(q.get("answer", q.get("correct")))
+        target = _as_number(q.get("answer", q.get("correct")))
         tolerance = _as_number(q.get("tolerance", 0)) or 0.0
-        return number, expected is not None and abs(number - expected) <= tolerance
+        return number, target is not None and abs(number - target) <= tolerance
     if qtype == "short_text":
         if not isinstance(answer, str) or len(answer) > MAX_TEXT_ANSWER:
             raise _bad(qid)

@@ -95,6 +95,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     csrf = CSRFProtect(app)
     i18n.init_app(app)
     # The site's layout, sign-in and error pages, with the central server's header.
+    assert app.jinja_loader is not None  # Flask makes one for the package's templates/
     app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(EDGE_TEMPLATES)])
     navigation.init_app(
         app,

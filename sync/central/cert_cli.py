@@ -91,7 +91,7 @@ def cert_run(ctx: CliContext, device_id: str | None, force: bool) -> None:
     real = _open(ctx)
     try:
         if force:
-            site_certs.force(_device(device_id))
+            site_certs.force(_device(device_id or ""))
         outcomes = cert_job.run_once(ctx.settings, ctx.home, device_id=device_id)
     finally:
         real.close()

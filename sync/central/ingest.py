@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from peewee import Case, Database, OperationalError
+from peewee import Case, Database, DatabaseProxy, OperationalError
 
 from edge_server.errors import N_, KruError
 from sync import protocol
@@ -49,8 +48,14 @@ class ServerBusy(KruError):
     retry_after = 2
 
 
+class HeaderSource(Protocol):
+    """Request headers as authenticate reads them: werkzeug's Headers or a plain dict."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+
 def authenticate(
-    method: str, path: str, headers: Mapping[str, str], body: bytes
+    method: str, path: str, headers: HeaderSource, body: bytes
 ) -> tuple[Device, int, int]:
     """Return (device, protocol version, Pi clock ms) of a signed request.
 
@@ -251,7 +256,11 @@ _EVENT_COLUMNS = (
 
 
 def _insert_events(
-    db: Database, device_pk: int, events: list[protocol.EventRecord], offset_ms: int, now_ms: int
+    db: Database | DatabaseProxy,
+    device_pk: int,
+    events: list[protocol.EventRecord],
+    offset_ms: int,
+    now_ms: int,
 ) -> int:
     """Insert the events not yet held and return how many were new.
 
@@ -301,7 +310,7 @@ def _insert_events(
 
 
 def ingest_batch(
-    db: Database,
+    db: Database | DatabaseProxy,
     device: Device,
     batch: Batch,
     *,

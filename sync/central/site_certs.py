@@ -303,7 +303,7 @@ def run_pass(
         device = row.device
         began = time.monotonic()
         try:
-            chain = issue(row.csr_pem.encode())
+            chain = issue((row.csr_pem or "").encode())
             check_issued(chain, row.name)
         except KruError as exc:
             record_failure(row, exc.message, moment)
@@ -374,7 +374,7 @@ def listing(now: datetime | None = None) -> list[dict[str, Any]]:
     """Return every device's certificate state, for ``kru central cert list``."""
     now = now or datetime.now(UTC)
     out = []
-    rows = {r.device_id: r for r in SiteCertificate.select()}
+    rows = {r.device.id: r for r in SiteCertificate.select(SiteCertificate, Device).join(Device)}
     for device in Device.select().order_by(Device.device_id):
         row = rows.get(device.id)
         end = _parse_iso(row.not_after) if row else None
@@ -385,7 +385,7 @@ def listing(now: datetime | None = None) -> list[dict[str, Any]]:
                 "state": row.state if row else cm.NONE,
                 "not_after": row.not_after if row else None,
                 "days_left": (end - now).days if end else None,
-                "renew_after": _iso(renew_after(row)) if row and renew_after(row) else None,
+                "renew_after": _iso(due) if row and (due := renew_after(row)) else None,
                 "last_error": row.last_error if row else None,
             }
         )
