@@ -77,7 +77,7 @@ def test_each_lock_pins_every_package_with_a_hash():
     [
         (TEST_LOCK, requirements("test", "postgres", build=True)),
         (RUNTIME_LOCK, requirements()),
-        (CENTRAL_LOCK, requirements("postgres")),
+        (CENTRAL_LOCK, requirements("postgres", "central")),
     ],
     ids=["test", "runtime", "central"],
 )
@@ -152,7 +152,7 @@ def third_party_imports() -> dict[str, set[str]]:
 
 def test_code_imports_only_what_pyproject_declares():
     """A module reached only through another package's requirements is not declared."""
-    declared = {canonicalize_name(r.name) for r in requirements("postgres")}
+    declared = {canonicalize_name(r.name) for r in requirements("postgres", "central")}
     providers = packages_distributions()
     undeclared = {
         module: sorted(files)[0]
