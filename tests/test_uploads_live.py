@@ -1,0 +1,101 @@
+"""Pack uploads and body limits against a real ``kru serve`` (waitress's own limits matter).
+
+Packs are real: the sample pack built by the project's build code, and packs of 5 MB and
+50 MB of random bytes. A 50 MB pack goes up in resumable chunks (docs/api.md); a pack up
+to one chunk may still go in one multipart request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from content_packs.build import build_pack
+from content_packs.demo import SAMPLE
+from tests.livesite import KRU, LiveSite
+from tests.upload_support import MIB, TUS, Client, random_pack, send_partly
+
+ENV = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_LOG_LEVEL": "WARNING"}
+
+
+def _kru(home: Path, *args: str) -> None:
+    subprocess.run([*KRU, "--data-dir", str(home), *args], check=True, timeout=120, env=ENV)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+    home = tmp_path_factory.mktemp("uploads") / "home"
+    _kru(home, "user", "add", "teacher", "--password", "secret123", "--role", "instructor")
+    _kru(home, "user", "add", "other", "--password", "secret123", "--role", "instructor")
+    _kru(home, "user", "add", "dara", "--password", "secret123")
+    with LiveSite(home, ["--workers", "2"]) as live:
+        yield live
+
+
+@pytest.fixture
+def teacher(site: LiveSite) -> Client:
+    return Client.sign_in(site.url, "teacher", "secret123")
+
+
+@pytest.fixture(scope="module")
+def packs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("packs")
+    sample = root / "classroom-reading.zip"
+    build_pack(SAMPLE, sample)
+    return {
+        "sample": sample,
+        "5mb": random_pack(root, 5, "five-mb"),
+        "50mb": random_pack(root, 50, "fifty-mb"),
+    }
+
+
+def _store_matches(site: LiveSite, pack_zip: Path) -> None:
+    """Every file of ``pack_zip`` is in the site's content store with the same bytes."""
+    with zipfile.ZipFile(pack_zip) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        for entry in manifest["files"]:
+            stored = site.data_dir / "content" / entry["sha256"][:2] / entry["sha256"]
+            assert stored.is_file(), entry["path"]
+            digest = hashlib.sha256(zf.read(entry["path"])).hexdigest()
+            assert digest == entry["sha256"] == hashlib.sha256(stored.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["sample", "5mb"])
+def test_pack_uploads_in_one_request(site, teacher, packs, name):
+    response = teacher.upload_one_request(packs[name], force="1")
+    assert response.status_code in (200, 201), response.text
+    _store_matches(site, packs[name])
+
+
+def test_fifty_mb_pack_uploads_in_chunks_and_installs(site, teacher, packs):
+    location = teacher.tus_upload(packs["50mb"])
+    response = teacher.install_upload(location)
+    assert response.status_code == 201, response.text
+    assert response.json()["pack"]["id"] == "fifty-mb"
+    _store_matches(site, packs["50mb"])
+    assert teacher.http.head(location, headers=TUS).status_code == 404  # used up
+
+
+def test_one_request_over_a_chunk_is_refused_before_the_body_is_read(site, teacher):
+    body_size = 100 * MIB
+    head = (
+        "POST /api/v1/packs HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{site.port}\r\n"
+        f"Cookie: {teacher.cookie_header()}\r\n"
+        f"X-CSRFToken: {teacher.token}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {body_size}\r\n\r\n"
+    )
+    # 1 MiB of a 100 MiB body is sent: the answer comes without the rest.
+    answer = send_partly(site.url, head, b"\0" * MIB, MIB)
+    status, _, rest = answer.partition(b"\r\n")
+    assert b" 413 " in status, answer[:300]
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["error"]["code"] == "pack_too_large"
