@@ -85,12 +85,51 @@ def current_error() -> BodyTooLarge:
     return limit_for(current_app, request.endpoint).error()
 
 
+class _CappedInput:
+    """A body stream of unknown length that raises the cap's error past ``cap.max_bytes``.
+
+    (Werkzeug's own maximum on such streams stops quietly at the limit, so a parser would
+    see a cut body and answer 400 instead of 413.)
+    """
+
+    def __init__(self, stream: Any, cap: BodyLimit) -> None:
+        self.stream = stream
+        self.cap = cap
+        self.seen = 0
+
+    def _count(self, data: bytes) -> bytes:
+        self.seen += len(data)
+        if self.seen > self.cap.max_bytes:
+            raise self.cap.error()
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            chunks = []
+            while chunk := self.read(64 * 1024):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        return self._count(self.stream.read(size))
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._count(self.stream.readline(size))
+
+    def close(self) -> None:
+        close = getattr(self.stream, "close", None)
+        if close is not None:
+            close()
+
+
 def _check() -> None:
     cap = limit_for(current_app, request.endpoint)
-    # Werkzeug enforces this on the stream too, for bodies without a Content-Length.
-    request.max_content_length = cap.max_bytes
     length = request.content_length
-    if length is not None and length > cap.max_bytes:
+    if length is None:
+        # waitress gives every body a Content-Length (it undoes chunked encoding); another
+        # server that terminates the stream gets it counted as it is read.
+        if request.environ.get("wsgi.input_terminated"):
+            request.environ["wsgi.input"] = _CappedInput(request.environ["wsgi.input"], cap)
+        return
+    if length > cap.max_bytes:
         raise cap.error()
 
 

@@ -16,7 +16,6 @@ Uploads untouched for ``EXPIRY_S`` are removed by ``sweep``, which runs at each 
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import errno
 import fcntl
@@ -107,7 +106,7 @@ def parse_metadata(header: str) -> dict[str, str]:
             )
         try:
             pairs[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8
             raise ValidationError(
                 N_("Upload-Metadata must be pairs of a key and a base64 value"),
                 code="invalid_metadata",

@@ -148,3 +148,18 @@ def _complete(answer: bytes) -> bool:
         if line.lower().startswith(b"content-length:"):
             return len(body) >= int(line.split(b":")[1])
     return False
+
+
+def cut_connection(url: str, head: str, body: bytes, send: int) -> bytes:
+    """Send ``head`` and ``send`` bytes of ``body``, wait a moment, then drop the connection
+    (as a phone leaving the Wi-Fi would); return whatever the server said meanwhile."""
+    where = urlsplit(url)
+    with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
+        sock.sendall(head.encode("latin-1") + body[:send])
+        sock.settimeout(0.5)
+        try:
+            return sock.recv(65536)
+        except TimeoutError:
+            return b""
+        finally:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
