@@ -43,7 +43,7 @@ from content_packs.store import ContentStore, is_sha256
 from .. import bodylimit, uploads
 from ..auth import role_required
 from ..db import db
-from ..errors import N_, KruError, PermissionDenied, ValidationError
+from ..errors import N_, KruError, ValidationError
 from . import uploads as uploads_bp
 
 if TYPE_CHECKING:
@@ -260,12 +260,18 @@ def api_list():  # noqa: ANN201
     return jsonify({"packs": installer.list_packs()})
 
 
+def _only_installed_by() -> str | None:
+    """Instructors may remove only the packs they installed; admins any (issue 12)."""
+    return None if current_user.role == "admin" else current_user.username
+
+
 @bp.delete("/api/v1/packs/<pack_id>")
 @role_required("instructor", "admin")
 def api_remove(pack_id: str):  # noqa: ANN201
     from content_packs import install as installer
 
-    return jsonify({"removed": installer.remove_pack(pack_id, _home())})
+    removed = installer.remove_pack(pack_id, _home(), installed_by=_only_installed_by())
+    return jsonify({"removed": removed})
 
 
 @bp.get("/packs/")
@@ -274,7 +280,12 @@ def index():  # noqa: ANN201
     from content_packs import install as installer
 
     shown_usb = usb.panel(current_app.config) if current_user.role == "admin" else None
-    return render_template("packs/index.html", packs=installer.list_packs(), panel=shown_usb)
+    mine = _only_installed_by()
+    packs = [
+        {**p, "removable": mine is None or p["installed_by"] == mine}
+        for p in installer.list_packs()
+    ]
+    return render_template("packs/index.html", packs=packs, panel=shown_usb)
 
 
 @bp.get("/packs/upload")
@@ -293,7 +304,7 @@ def remove(pack_id: str):  # noqa: ANN201
     from content_packs import install as installer
 
     try:
-        info = installer.remove_pack(pack_id, _home())
+        info = installer.remove_pack(pack_id, _home(), installed_by=_only_installed_by())
     except KruError as exc:
         flash(exc.localized(gettext), "error")
     else:
