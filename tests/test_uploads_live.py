@@ -19,8 +19,8 @@ import pytest
 
 from content_packs.build import build_pack
 from content_packs.demo import SAMPLE
-from tests.livesite import KRU, LiveSite
 from edge_server.uploads import CHUNK_BYTES
+from tests.livesite import KRU, LiveSite
 from tests.upload_support import MIB, TUS, Client, cut_connection, random_pack, send_partly
 
 ENV = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_LOG_LEVEL": "WARNING"}
