@@ -391,3 +391,13 @@ def test_another_instructor_cannot_touch_my_upload(client, app, login_as, make_u
     assert other.head(location, headers=TUS).status_code == 404
     assert_api_error(_patch(other, location, 0, b"x"), 404, "upload_not_found")
     assert client.head(location, headers=TUS).status_code == 200
+
+
+def test_the_server_removes_abandoned_uploads_when_it_starts(app_config, tmp_path):
+    from edge_server import create_app
+
+    home = DataHome(tmp_path / "kru-home").ensure()
+    store = UploadStore(home, clock=lambda: 1_000.0)  # long ago
+    old = store.create(1, "pack", 10)
+    create_app(app_config)
+    assert not (store.root / old.id).exists()

@@ -39,6 +39,14 @@ class Purpose:
     too_large: Callable[[Any], KruError]
 
 
+@bp.record_once
+def _sweep_at_start(state: Any) -> None:
+    """Remove uploads abandoned while the server was down (creation sweeps too)."""
+    home = state.app.config.get("KRU_HOME")
+    if home is not None:
+        uploads.UploadStore(home).sweep()
+
+
 def add_purpose(app: Flask, name: str, purpose: Purpose) -> None:
     """Let clients create uploads for ``name`` on ``app``."""
     app.extensions.setdefault(PURPOSES, {})[name] = purpose
