@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from .errors import N_, KruError
-from .server import BodyCap
+
+if TYPE_CHECKING:
+    from .server import BodyCap
 
 MIB = 1024 * 1024
 DEFAULT_BYTES = 1 * MIB
@@ -156,4 +158,6 @@ def waitress_answer(app: Flask) -> Callable[[str, str], tuple[str, str]]:
 
 def server_cap(app: Flask) -> BodyCap:
     """Return waitress's cap for ``app``: its largest body, answered past it in JSON."""
+    from .server import BodyCap  # the server (and waitress) only where it is served
+
     return BodyCap(largest(app), waitress_answer(app))

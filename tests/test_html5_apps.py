@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from content_packs import html5
+from edge_server.i18n import load_catalog
 from tests.livesite import KRU, LiveSite
 from tests.packs_factory import build_pack, install, media
 from tests.upload_support import MIB, Client
@@ -106,7 +107,10 @@ def _swap_token(app_url: str, token: str) -> str:
     ],
 )
 def test_an_unsigned_link_is_refused(client, app_url, token):
-    assert client.get(_swap_token(app_url, token)).status_code == 404
+    response = client.get(_swap_token(app_url, token))
+    assert response.status_code == 404
+    if token:  # (an empty one matches no route: the site's own 404 page)
+        assert "Set-Cookie" not in response.headers
 
 
 def test_a_link_for_another_item_is_refused(app, client, app_url):
@@ -126,7 +130,13 @@ def test_an_expired_link_is_refused(app, client, app_url):
     secret = app.config["SECRET_KEY"].encode()
     old = html5.app_token(secret, "demo-pack/game", time.time() - (html5.LINK_HOURS + 2) * 3600)
     html5.check_app_token(secret, "demo-pack/game", old, time.time() - 3 * 3600)  # was good
-    assert client.get(_swap_token(app_url, old)).status_code == 403
+    response = client.get(_swap_token(app_url, old))
+    assert response.status_code == 403
+    message = load_catalog("km").gettext(
+        "This activity's link has expired; open the activity again"
+    )
+    assert response.get_data(as_text=True) == message
+    assert "Set-Cookie" not in response.headers
 
 
 def test_opening_the_item_again_renews_the_link():

@@ -225,10 +225,8 @@ def app_file(pack: str, slug: str, sig: str, member: str):  # noqa: ANN201
     key = f"{pack}/{slug}"
     try:
         html5.check_app_token(_app_secret(), key, sig, time.time())
-    except html5.AppLinkExpired:
-        abort(403)
-    except KruError:
-        abort(404)
+    except KruError as exc:  # 404 for a bad token, 403 "open the activity again" if expired
+        return _app_refusal(exc)
     row = Item.select(Item.type, Item.data).where(Item.key == key).first()
     if row is None or row.type != "html5":
         abort(404)
@@ -249,6 +247,14 @@ def app_file(pack: str, slug: str, sig: str, member: str):  # noqa: ANN201
     if response.status_code == 206:
         start, stop = response.content_range.start, response.content_range.stop
     return _with_member_body(response, app_file, start, stop)
+
+
+def _app_refusal(exc: KruError) -> Response:
+    """Answer a refused app file with a bare message: no page layout, so no session."""
+    response = Response(exc.localized(gettext), status=exc.status, mimetype="text/plain")
+    response.headers["Content-Security-Policy"] = APP_CSP
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _with_member_body(
