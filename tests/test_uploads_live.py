@@ -50,9 +50,14 @@ def packs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("packs")
     sample = root / "classroom-reading.zip"
     build_pack(SAMPLE, sample)
+    # The largest pack one request carries: a whole chunk, less a little for the zip's own
+    # headers and manifest.
+    chunk = random_pack(root, (CHUNK_BYTES - 12_000) / 1_000_000, "one-chunk")
+    assert CHUNK_BYTES - 64 * 1024 < chunk.stat().st_size <= CHUNK_BYTES
     return {
         "sample": sample,
         "5mb": random_pack(root, 5, "five-mb"),
+        "chunk": chunk,
         "50mb": random_pack(root, 50, "fifty-mb"),
     }
 
@@ -68,7 +73,7 @@ def _store_matches(site: LiveSite, pack_zip: Path) -> None:
             assert digest == entry["sha256"] == hashlib.sha256(stored.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("name", ["sample", "5mb"])
+@pytest.mark.parametrize("name", ["sample", "5mb", "chunk"])
 def test_pack_uploads_in_one_request(site, teacher, packs, name):
     response = teacher.upload_one_request(packs[name], force="1")
     assert response.status_code in (200, 201), response.text
