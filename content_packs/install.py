@@ -23,7 +23,14 @@ from edge_server.errors import N_
 from edge_server.models import utcnow
 
 from . import search, zipsafe
-from .errors import InvalidPack, NotEnoughSpace, PackConflict, PackNotFound, Problem
+from .errors import (
+    InvalidPack,
+    NotEnoughSpace,
+    PackConflict,
+    PackNotFound,
+    PackNotYours,
+    Problem,
+)
 from .lessons import render_lesson
 from .manifest import iter_items, mime_for, semver_key
 from .models import Course, Item, Module, Pack, PackFile
@@ -418,16 +425,25 @@ def install_pack(
     )
 
 
-def remove_pack(pack_id: str, home: DataHome) -> dict[str, Any]:
+def remove_pack(pack_id: str, home: DataHome, *, installed_by: str | None = None) -> dict[str, Any]:
     """Remove an installed pack's catalog rows, index and unused files; events are kept.
+
+    With ``installed_by`` (an instructor's username) only a pack that person installed is
+    removed; admins and the CLI pass None and may remove any.
 
     Raises:
         PackNotFound: no pack ``pack_id`` is installed.
+        PackNotYours: the pack was installed by someone else than ``installed_by``.
     """
     with install_lock(home):
         pack = Pack.get_or_none(Pack.pack_id == pack_id)
         if pack is None:
             raise PackNotFound(N_("No pack %(pack)s is installed"), pack=pack_id)
+        if installed_by is not None and pack.installed_by != installed_by:
+            raise PackNotYours(
+                N_("Only the person who installed %(pack)s, or an admin, may remove it"),
+                pack=pack_id,
+            )
         info: dict[str, Any] = {"pack_id": pack.pack_id, "version": pack.version}
         with db.atomic():
             search.unindex_pack(pack_id)

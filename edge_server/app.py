@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from . import i18n, navigation, schema, sessions, web_errors
+from . import bodylimit, i18n, navigation, schema, sessions, web_errors
 from .auth import login_manager
 from .datahome import DataHome
 from .db import db
@@ -25,6 +25,7 @@ BLUEPRINTS = [
     "edge_server.blueprints.core:bp",
     "edge_server.blueprints.api_session:bp",
     "edge_server.blueprints.admin:bp",
+    "edge_server.blueprints.uploads:bp",
     "edge_server.blueprints.packs:bp",
     "edge_server.blueprints.search:bp",
     "sync.panel:bp",
@@ -79,11 +80,9 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         user_model=User,
         session_model=UserSession,
     )
-    app.config.update(
-        MAX_CONTENT_LENGTH=settings["packs.max_upload_mb"] * 1024 * 1024 + 1024 * 1024,
-        SEND_FILE_MAX_AGE_DEFAULT=timedelta(days=365),
-    )
+    app.config.update(SEND_FILE_MAX_AGE_DEFAULT=timedelta(days=365))
     app.config.update(flask_config)
+    bodylimit.install(app)
 
     login_manager.init_app(app)
     CSRFProtect(app)

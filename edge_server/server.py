@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import json
 import logging
 import os
 import signal
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from waitress.server import create_server
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
+from waitress.utilities import RequestEntityTooLarge
 
 from .errors import N_, KruError
 
@@ -94,8 +99,45 @@ def _bind_failed(host: str, port: int, exc: OSError) -> KruError:
     )
 
 
-def _waitress(app: Callable, threads: int, connection_limit: int, **where: Any):  # noqa: ANN202
-    return create_server(
+# (method, path) -> (error code, message) of the app's 413 for a body over every cap.
+TooLargeAnswer = Callable[[str, str], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class BodyCap:
+    """The largest request body waitress reads, and the app's JSON answer past it."""
+
+    max_bytes: int
+    answer: TooLargeAnswer
+
+
+def _json_error_channel(answer: TooLargeAnswer) -> type[HTTPChannel]:
+    """Return a waitress channel whose 413 is the app's JSON error, not waitress's text."""
+
+    class JsonTooLarge(ErrorTask):
+        def execute(self) -> None:
+            # waitress's stubs type ``request`` as its parser's base class, without these
+            # attributes; an ErrorTask's request is always an HTTPRequestParser.
+            request: Any = self.request
+            if not isinstance(request.error, RequestEntityTooLarge):
+                super().execute()
+                return
+            code, message = answer(request.command or "", request.path or "/")
+            body = json.dumps({"error": {"code": code, "message": message}}).encode()
+            self.status = "413 Request Entity Too Large"
+            self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    return type("KruChannel", (HTTPChannel,), {"error_task_class": JsonTooLarge})
+
+
+def _waitress(  # noqa: ANN202
+    app: Callable, threads: int, connection_limit: int, cap: BodyCap | None, **where: Any
+):
+    limits: dict[str, Any] = {} if cap is None else {"max_request_body_size": cap.max_bytes + 1}
+    server = create_server(
         app,
         threads=threads,
         connection_limit=connection_limit,
@@ -108,8 +150,15 @@ def _waitress(app: Callable, threads: int, connection_limit: int, **where: Any):
         trusted_proxy="127.0.0.1",
         trusted_proxy_count=1,
         trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
+        **limits,
         **where,
     )
+    if cap is not None:
+        channel = _json_error_channel(cap.answer)
+        for listener in [server, *getattr(server, "map", {}).values()]:
+            if isinstance(listener, BaseWSGIServer):
+                listener.channel_class = channel
+    return server
 
 
 def _run_until_stopped(server) -> None:  # noqa: ANN001 - a waitress server
@@ -133,17 +182,20 @@ def serve_wsgi(
     port: int,
     threads: int,
     connection_limit: int = 200,
+    body_cap: BodyCap | None = None,
     pid_file: Path | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``app`` in this process until SIGTERM or SIGINT.
+
+    ``body_cap``: waitress refuses larger bodies as soon as their headers arrive.
 
     Raises:
         KruError: the address is in use or cannot be bound.
     """
     bound_malloc_arenas()
     try:
-        server = _waitress(app, threads, connection_limit, host=host, port=port)
+        server = _waitress(app, threads, connection_limit, body_cap, host=host, port=port)
     except OSError as exc:
         raise _bind_failed(host, port, exc) from exc
     if pid_file is not None:
@@ -210,7 +262,12 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker(
-    app: Callable, sock: socket.socket, threads: int, connection_limit: int, parent: int
+    app: Callable,
+    sock: socket.socket,
+    threads: int,
+    connection_limit: int,
+    cap: BodyCap | None,
+    parent: int,
 ) -> None:
     """Body of a forked worker: serve on the shared socket until told to stop."""
     for sig in STOP_SIGNALS:
@@ -218,19 +275,21 @@ def _worker(
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _die_with_parent(parent)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {*STOP_SIGNALS, signal.SIGCHLD})
-    server = _waitress(with_worker_header(app), threads, connection_limit, sockets=[sock])
+    server = _waitress(with_worker_header(app), threads, connection_limit, cap, sockets=[sock])
     log.info("worker %s serving with %s threads", os.getpid(), threads)
     _run_until_stopped(server)
 
 
-def _fork_worker(app: Callable, sock: socket.socket, threads: int, connection_limit: int) -> int:
+def _fork_worker(
+    app: Callable, sock: socket.socket, threads: int, connection_limit: int, cap: BodyCap | None
+) -> int:
     parent = os.getpid()
     pid = os.fork()
     if pid:
         return pid
     code = 0
     try:
-        _worker(app, sock, threads, connection_limit, parent)
+        _worker(app, sock, threads, connection_limit, cap, parent)
     except _Stop:
         code = 0  # the parent is gone before this worker started
     except BaseException:  # noqa: BLE001 - a worker must never return into the parent's code
@@ -273,6 +332,7 @@ def serve_workers(
     threads: int,
     workers: int,
     connection_limit: int = 200,
+    body_cap: BodyCap | None = None,
     pid_file: Path | None = None,
     on_ready: Callable[[str], None] | None = None,
     before_fork: Callable[[], None] | None = None,
@@ -299,12 +359,12 @@ def serve_workers(
         for _ in range(workers):
             if before_fork:
                 before_fork()
-            pids.add(_fork_worker(app, sock, threads, connection_limit))
+            pids.add(_fork_worker(app, sock, threads, connection_limit, body_cap))
         url = f"http://{host}:{sock.getsockname()[1]}/"
         log.info("serving on %s with %s workers of %s threads", url, workers, threads)
         if on_ready:
             on_ready(url)
-        _supervise(app, sock, threads, connection_limit, pids, before_fork)
+        _supervise(app, sock, threads, connection_limit, body_cap, pids, before_fork)
     finally:
         _stop_workers(pids)
         sock.close()
@@ -317,6 +377,7 @@ def _supervise(
     sock: socket.socket,
     threads: int,
     connection_limit: int,
+    cap: BodyCap | None,
     pids: set[int],
     before_fork: Callable[[], None] | None,
 ) -> None:
@@ -343,7 +404,7 @@ def _supervise(
                     return
             if before_fork:
                 before_fork()
-            new = _fork_worker(app, sock, threads, connection_limit)
+            new = _fork_worker(app, sock, threads, connection_limit, cap)
             pids.add(new)
             started[new] = time.monotonic()
 

@@ -14,6 +14,7 @@ from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from . import bodylimit
 from .api import api_error, error_response, wants_json
 from .errors import N_, KruError
 
@@ -26,7 +27,6 @@ HTTP_MESSAGES = {
     403: ("forbidden", N_("You do not have permission to open this page.")),
     404: ("not_found", N_("This page does not exist.")),
     405: ("method_not_allowed", N_("This action is not allowed here.")),
-    413: ("too_large", N_("The file is too large.")),
     429: ("rate_limited", N_("Too many requests; wait a moment and try again.")),
 }
 
@@ -65,6 +65,8 @@ def install(app: Flask, template: str = "error.html") -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):  # noqa: ANN202
         status = exc.code or 500
+        if status == 413:  # a body over its endpoint's cap, found while reading it
+            return _kru_error(bodylimit.current_error())
         code, message = HTTP_MESSAGES.get(status, ("http_error", exc.description or ""))
         return render(status, code, gettext(message))
 

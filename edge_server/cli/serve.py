@@ -10,7 +10,7 @@ from .context import CliContext, pass_ctx
 
 
 def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object) -> None:
-    from .. import logs
+    from .. import bodylimit, logs
     from ..app import create_app
     from ..datahome import DataHome
     from ..db import close_db
@@ -34,6 +34,7 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
         "port": settings["port"],
         "threads": settings["threads"],
         "connection_limit": settings["connection_limit"],
+        "body_cap": bodylimit.server_cap(app),
         "pid_file": home.pid_file,
         "on_ready": ready,
     }

@@ -12,7 +12,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from edge_server import i18n, navigation, sessions, web_errors
+from edge_server import bodylimit, i18n, navigation, sessions, web_errors
 from edge_server.api import api_error
 from edge_server.datahome import DataHome
 from edge_server.navigation import Layout
@@ -79,6 +79,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         session_model=CentralSession,
     )
     app.config.update(flask_config)
+    bodylimit.install(app)
     login = LoginManager(app)
     login.login_view = "dashboard.login"
 

@@ -45,7 +45,7 @@ def central(ctx: CliContext, data_dir: str | None) -> None:
 @pass_ctx
 def serve(ctx: CliContext, host: str | None, port: int | None, threads: int | None) -> None:
     """Serve the central server on waitress (applies pending migrations first)."""
-    from edge_server import logs
+    from edge_server import bodylimit, logs
     from edge_server.server import serve_wsgi
 
     from .app import create_app
@@ -65,6 +65,7 @@ def serve(ctx: CliContext, host: str | None, port: int | None, threads: int | No
         port=settings["central.port"],
         threads=settings["threads"],
         connection_limit=settings["connection_limit"],
+        body_cap=bodylimit.server_cap(app),
         pid_file=home.root / "central.pid",
         on_ready=ready,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from edge_server import bodylimit
 from edge_server.errors import N_
 from sync import protocol
 
@@ -14,23 +15,8 @@ bp = Blueprint("central_sync", __name__)
 
 
 def _read_body() -> bytes:
-    """Return the request body, refusing more than the protocol's limit before reading it."""
-    if request.content_length is not None and request.content_length > protocol.MAX_BODY_BYTES:
-        raise protocol.ProtocolError(
-            N_("A batch body may have at most %(limit)s bytes; send smaller batches"),
-            code=protocol.E_BATCH_TOO_LARGE,
-            status=413,
-            limit=protocol.MAX_BODY_BYTES,
-        )
-    body = request.stream.read(protocol.MAX_BODY_BYTES + 1)
-    if len(body) > protocol.MAX_BODY_BYTES:
-        raise protocol.ProtocolError(
-            N_("A batch body may have at most %(limit)s bytes; send smaller batches"),
-            code=protocol.E_BATCH_TOO_LARGE,
-            status=413,
-            limit=protocol.MAX_BODY_BYTES,
-        )
-    return body
+    """Return the request body (its size is capped before this runs: ``bodylimit``)."""
+    return request.stream.read(protocol.MAX_BODY_BYTES + 1)
 
 
 @bp.get(protocol.HELLO_PATH)
@@ -40,6 +26,11 @@ def hello():  # noqa: ANN201
 
 
 @bp.post(protocol.BATCHES_PATH)
+@bodylimit.limit(
+    protocol.MAX_BODY_BYTES,
+    code=protocol.E_BATCH_TOO_LARGE,
+    message=N_("A batch body may have at most %(limit)s MB; send smaller batches"),
+)
 def batches():  # noqa: ANN201
     body = _read_body()
     device, _version, _clock = ingest.authenticate(
