@@ -203,7 +203,8 @@ class ItemRecord:
     course_key: str = ""
     course_title_km: str = ""
     course_title_en: str = ""
-    course_items: int = 0
+    course_items: int = 0  # items that count towards the course's completion
+    counts: bool = True  # this item counts (required, or its course has no required items)
 
 
 @dataclass
@@ -217,6 +218,7 @@ class Batch:
     acked: int | None = None  # the site's last acknowledgement; below ``after`` after quarantine
     site: dict[str, Any] = field(default_factory=dict)
     modem: dict[str, Any] | None = None
+    decisions: bool = True  # the site sends its decisions (false in batches of older sites)
     users: list[UserRecord] = field(default_factory=list)
     cohorts: list[CohortRecord] = field(default_factory=list)
     items: list[ItemRecord] = field(default_factory=list)
@@ -285,6 +287,7 @@ def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
         "acked": batch.after if batch.acked is None else batch.acked,
         "site": batch.site,
         "modem": batch.modem,
+        "decisions": batch.decisions,
     }
     dictionary = {
         "users": [[u.uid, u.username, u.display_name, u.role] for u in batch.users],
@@ -299,6 +302,7 @@ def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
                 it.course_title_km,
                 it.course_title_en,
                 it.course_items,
+                1 if it.counts else 0,
             ]
             for it in batch.items
         ],
@@ -398,7 +402,12 @@ def _decode_dictionary(batch: Batch, d: Any) -> tuple[list[str], list[str]]:
             for row in d.get("cohorts", [])
         ]
         batch.items = [
-            ItemRecord(*(_str(v, 2, "item") for v in row[:7]), _int(row[7], 2, "course_items"))
+            ItemRecord(
+                *(_str(v, 2, "item") for v in row[:7]),
+                _int(row[7], 2, "course_items"),
+                # Older sites send 8 fields: every item of theirs counts.
+                bool(_int(row[8], 2, "counts")) if len(row) > 8 else True,
+            )
             for row in d.get("items", [])
         ]
         verbs = [_str(v, 2, "verb", 200) for v in d.get("verbs", [])]
@@ -442,6 +451,7 @@ def decode_batch(body: bytes) -> Batch:
             acked=_int(header.get("acked", header.get("after")), 1, "acked"),
             site=header.get("site") or {},
             modem=header.get("modem"),
+            decisions=header.get("decisions") is True,
         )
         count = _int(header["count"], 1, "count")
         base = _int(header["base"], 1, "base")
@@ -480,6 +490,18 @@ def decode_batch(body: bytes) -> Batch:
                 client_ts = None
             else:
                 raise _bad(number, "client time")
+            if row[8] is not None and json_size(row[8]) > MAX_CONTEXT_CHARS:
+                raise ProtocolError(
+                    N_(
+                        "The event at line %(line)s has a context of %(size)s characters; "
+                        "at most %(limit)s are accepted"
+                    ),
+                    code=E_EVENT_TOO_LARGE,
+                    status=413,
+                    line=number,
+                    size=json_size(row[8]),
+                    limit=MAX_CONTEXT_CHARS,
+                )
             event = EventRecord(
                 seq=seq,
                 id=_unpack_id(row[1], number),
