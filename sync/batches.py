@@ -97,7 +97,7 @@ def read_batch(
             (json.dumps(list(objects)),),
         )
     }
-    items = [known.get(key) or ItemRecord(key) for key in objects]
+    items = [known.get(key) or ItemRecord(key, counts=False) for key in objects]
     last = events[-1].seq
     return Batch(
         batch_id=protocol.batch_id_for(device_id, after, last),
