@@ -498,6 +498,7 @@ def decode_batch(body: bytes) -> Batch:
                     ),
                     code=E_EVENT_TOO_LARGE,
                     status=413,
+                    details={"line": number, "limit": MAX_CONTEXT_CHARS},
                     line=number,
                     size=json_size(row[8]),
                     limit=MAX_CONTEXT_CHARS,
