@@ -348,7 +348,15 @@ class Agent:
             log.exception("pulling what central has for this site failed")
 
     def run(self) -> RunResult:
-        """Sync until caught up, out of link, out of budget, or refused; return the outcome."""
+        """Sync until caught up, out of link, out of budget, or refused; return the outcome.
+
+        ``pending`` is counted as ``kru sync status`` counts it, whatever the outcome.
+        """
+        result = self._run()
+        result.pending = state.pending_events(self.db)
+        return result
+
+    def _run(self) -> RunResult:
         result = RunResult()
         if not self.url:
             result.code, result.message = NOT_CONFIGURED, "no central server URL: provision first"
@@ -359,7 +367,6 @@ class Agent:
             result.code, result.message = NO_MODEM_LINK, "the modem is not registered on a network"
             result.details["modem"] = modem
             state.record_error(self.db, result.code, result.message)
-            result.pending = state.pending_events(self.db)
             return result
         max_retries = self.settings["sync.max_retries"]
         base = self.settings["sync.backoff_base_s"]
@@ -410,7 +417,6 @@ class Agent:
             if own_session and self.session is not None:
                 self.session.close()
                 self.session = None
-        result.pending = state.pending_events(self.db)
         return result
 
 

@@ -84,17 +84,20 @@ def read_batch(
             (json.dumps(list(cohorts)),),
         ):
             cohorts[cohort_id].members.append(member_uid)
+    # What counts towards a course is the site's rule (docs/progress-rules.md): its required
+    # items, or all its items when none is required. Central divides by this count.
     known = {
-        row[0]: ItemRecord(*row)
+        row[0]: ItemRecord(*row[:7], row[7] or row[8], bool(row[9] or not row[7]))  # type: ignore[call-arg]
         for row in db.execute_sql(
             "SELECT i.key, i.type, i.title_km, i.title_en, c.key, c.title_km, c.title_en, "
-            "(SELECT COUNT(*) FROM items r WHERE r.course_id = c.id AND r.required) "
+            "(SELECT COUNT(*) FROM items r WHERE r.course_id = c.id AND r.required), "
+            "(SELECT COUNT(*) FROM items r WHERE r.course_id = c.id), i.required "
             "FROM items i JOIN courses c ON c.id = i.course_id "
             "WHERE i.key IN (SELECT value FROM json_each(?))",
             (json.dumps(list(objects)),),
         )
     }
-    items = [known.get(key) or ItemRecord(key) for key in objects]
+    items = [known.get(key) or ItemRecord(key, counts=False) for key in objects]
     last = events[-1].seq
     return Batch(
         batch_id=protocol.batch_id_for(device_id, after, last),

@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sync.protocol import MAX_CONTEXT_CHARS, json_size
+
 from ..db import db
 from ..errors import N_, KruError, ValidationError
 from ..learning_models import Event
@@ -25,14 +27,24 @@ from . import quiz as quizzes
 from .courses import assigned_course_keys
 from .group_commit import GroupCommit
 from .models import QuizAnswer
-from .progress import ItemInfo, Summary, answer_rows, apply_event, load_summaries, save_summaries
+from .progress import (
+    INSERT_EVENT,
+    ItemInfo,
+    Summary,
+    answer_rows,
+    apply_event,
+    decided,
+    decision_row,
+    load_summaries,
+    save_summaries,
+)
 
 log = logging.getLogger(__name__)
 
 VERBS = ("viewed", "progressed", "completed", "answered", "attempted", "passed", "failed")
 RESULT_KEYS = ("score", "completion", "duration_s", "response", "position_s")
 MAX_BATCH = 200
-MAX_JSON = 20_000  # bytes of one event's result or context
+MAX_JSON = 20_000  # characters of one event's result as JSON text
 MAX_SECONDS = 86_400.0
 # Server-made events (quiz outcomes) get ids derived from the attempt, so a resend
 # of the attempt makes no second outcome.
@@ -77,7 +89,7 @@ class CleanEvent:
     object: str
     result: dict[str, Any] | None
     context: dict[str, Any] | None
-    client_ts: str
+    client_ts: str | None
 
 
 @dataclass
@@ -118,10 +130,6 @@ def _number(i: int, name: str, value: Any, low: float, high: float) -> float:
     return value
 
 
-def _json_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False))
-
-
 def validate_event(i: int, raw: Any) -> CleanEvent:
     """Return the checked event at index ``i`` of a batch.
 
@@ -134,11 +142,18 @@ def validate_event(i: int, raw: Any) -> CleanEvent:
     if unknown:
         raise InvalidEvent(i, N_("unknown field %(field)s"), field=", ".join(unknown))
     try:
-        event_id = str(uuid.UUID(str(raw.get("id"))))
+        parsed = uuid.UUID(str(raw.get("id")))
     except ValueError:
         raise InvalidEvent(
             i, N_("id must be a UUID made by the client"), code="invalid_id"
         ) from None
+    if parsed.version == 5:
+        # Name-based ids are the Pi's own (decisions, quiz outcomes): a phone sending one
+        # first would take the place of the record the Pi makes later.
+        raise InvalidEvent(
+            i, N_("id must be a random UUID; version 5 ids are made by the Pi"), code="invalid_id"
+        )
+    event_id = str(parsed)
     verb = raw.get("verb")
     if verb not in VERBS:
         raise InvalidEvent(
@@ -169,10 +184,12 @@ def validate_event(i: int, raw: Any) -> CleanEvent:
         ):
             if name in result:
                 _number(i, name, result[name], 0.0, high)
-        if _json_size(result) > MAX_JSON:
+        if json_size(result) > MAX_JSON:
             raise InvalidEvent(i, N_("result is too large"))
     context = raw.get("context")
-    if context is not None and (not isinstance(context, dict) or _json_size(context) > MAX_JSON):
+    if context is not None and (
+        not isinstance(context, dict) or json_size(context) > MAX_CONTEXT_CHARS
+    ):
         raise InvalidEvent(i, N_("context must be an object of at most 20 KB"))
     return CleanEvent(i, event_id, verb, obj, result, context, stamp)
 
@@ -267,6 +284,9 @@ def _grade(e: CleanEvent, quiz_data: str, summary: Summary | None) -> dict[str, 
     if claimed is not None and claimed != grade.score:
         e.context["claimed_score"] = claimed
         log.info("quiz %s: client claimed %s, server graded %s", e.object, claimed, grade.score)
+    if json_size(e.context) > MAX_CONTEXT_CHARS:
+        # The central server refuses larger contexts: never store one it would refuse.
+        raise InvalidEvent(e.index, N_("context must be an object of at most 20 KB"))
     return {
         "id": e.id,
         "object": e.object,
@@ -278,7 +298,7 @@ def _grade(e: CleanEvent, quiz_data: str, summary: Summary | None) -> dict[str, 
 
 
 def _row(user: User, e: CleanEvent, server_ts: str) -> tuple:
-    """Return the values of an events row in the order of ``_INSERT_EVENT``."""
+    """Return the values of an events row in the order of ``progress.INSERT_EVENT``."""
     return (
         e.id,
         user.id,
@@ -292,13 +312,6 @@ def _row(user: User, e: CleanEvent, server_ts: str) -> tuple:
     )
 
 
-# One prepared statement for a batch: peewee built the SQL of a 20-event insert value by
-# value, about a third of a request's CPU time.
-_INSERT_EVENT = (
-    "INSERT OR IGNORE INTO events "
-    "(id, user_id, verb, object, result, context, client_ts, server_ts, boot_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _COMMITTERS: dict[int, GroupCommit] = {}
 
 
@@ -370,10 +383,16 @@ def _store(user: User, events: list[CleanEvent], items: dict) -> IngestResult:
                 e.client_ts,
             )
             rows.append(_row(user, echo, server_ts))
-        summaries[e.object] = touched[e.object] = apply_event(
+        before = summary.status if summary else None
+        summaries[e.object] = touched[e.object] = after = apply_event(
             summary, user.id, e.verb, e.object, e.result, server_ts, info
         )
-    db.cursor().executemany(_INSERT_EVENT, rows)
+        made = decided(before, after.status)
+        if made:
+            rows.append(decision_row(user.uid, after, made, server_ts, boot_id()))
+    # One prepared statement for a batch: peewee built the SQL of a 20-event insert value by
+    # value, about a third of a request's CPU time.
+    db.cursor().executemany(INSERT_EVENT, rows)
     save_summaries(touched.values())
     if answers:
         QuizAnswer.insert_many(answers).execute()

@@ -3,9 +3,14 @@
 Idempotence lives in unique constraints, not in process state, so any number of central
 processes on one PostgreSQL may ingest at once: events are inserted with ON CONFLICT DO
 NOTHING on (device, event id), the batch record likewise on (device, batch id), and the
-device's acknowledged sequence moves in one conditional UPDATE. Rows shared between sites
-(catalog items) are written in key order and only when new or changed, so concurrent
-batches neither deadlock nor queue behind one another.
+device's acknowledged sequence moves in one conditional UPDATE. Rows are written in key
+order and only when new or changed, so concurrent batches neither deadlock nor queue
+behind one another.
+
+Everything a batch writes belongs to its device: the items as the site describes them
+(titles, course, required-item count) and the decisions the site made. One site's batch
+cannot change another site's figures. A replayed batch (an id already held) stores nothing
+new and refreshes neither the device's last contact nor its clock offset.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from sync.protocol import Batch
 
 from .db import is_postgres
 from .models import (
-    CatalogItem,
+    CentralDecision,
     Device,
+    DeviceItem,
     Person,
     SiteCohort,
     SiteCohortMember,
@@ -135,62 +141,94 @@ def _dumps(value: Any) -> str | None:
     return _encode(value)
 
 
-def _store_catalog(items: list[protocol.ItemRecord]) -> None:
+def _item_values(it: protocol.ItemRecord) -> dict[str, Any]:
+    return {
+        "type": it.type,
+        "title_km": it.title_km,
+        "title_en": it.title_en,
+        "course_key": it.course_key,
+        "course_title_km": it.course_title_km,
+        "course_title_en": it.course_title_en,
+        "course_items": it.course_items,
+        "counts": it.counts,
+    }
+
+
+def _store_items(device: Device, items: list[protocol.ItemRecord], *, latest: bool) -> None:
+    """Store the items as this device describes them.
+
+    New items are added from any batch. Changed titles, courses and required-item counts
+    are taken only from a ``latest`` batch (new, past everything acknowledged), so a replay
+    of an older batch cannot bring back an old title; the course's titles and count are
+    then set on all of the device's items of that course, which may not be in this batch.
+    """
     described = {it.key: it for it in items}
     if not described:
         return
     existing = {
-        row.key: row for row in CatalogItem.select().where(CatalogItem.key.in_(list(described)))
+        row.key: row
+        for row in DeviceItem.select().where(
+            (DeviceItem.device == device.id) & DeviceItem.key.in_(list(described))
+        )
     }
     new = [it for key, it in sorted(described.items()) if key not in existing]
     if new:
-        CatalogItem.insert_many(
-            [
-                {
-                    "key": it.key,
-                    "type": it.type,
-                    "title_km": it.title_km,
-                    "title_en": it.title_en,
-                    "course_key": it.course_key,
-                    "course_title_km": it.course_title_km,
-                    "course_title_en": it.course_title_en,
-                    "course_items": it.course_items,
-                }
-                for it in new
-            ]
+        DeviceItem.insert_many(
+            [{"device": device.id, "key": it.key, **_item_values(it)} for it in new]
         ).on_conflict_ignore().execute()
+    if not latest:
+        return
+    courses: dict[str, protocol.ItemRecord] = {}
     for key, it in sorted(described.items()):
-        old = existing.get(key)
-        if old is None or not it.type:
+        if not it.type:  # the site no longer knows this item: keep what it said before
             continue
-        fresh = (
-            it.type,
-            it.title_km,
-            it.title_en,
-            it.course_key,
-            it.course_title_km,
-            it.course_title_en,
-            it.course_items,
+        courses.setdefault(it.course_key, it)
+        old = existing.get(key)
+        fresh = _item_values(it)
+        if old is not None and any(getattr(old, k) != v for k, v in fresh.items()):
+            DeviceItem.update(fresh).where(DeviceItem.id == old.id).execute()
+    for course_key, it in sorted(courses.items()):
+        if not course_key:
+            continue
+        DeviceItem.update(
+            course_title_km=it.course_title_km,
+            course_title_en=it.course_title_en,
+            course_items=it.course_items,
+        ).where(
+            (DeviceItem.device == device.id)
+            & (DeviceItem.course_key == course_key)
+            & (
+                (DeviceItem.course_title_km != it.course_title_km)
+                | (DeviceItem.course_title_en != it.course_title_en)
+                | (DeviceItem.course_items != it.course_items)
+            )
+        ).execute()
+
+
+def _store_decisions(device: Device, events: list[protocol.EventRecord], offset_ms: int) -> None:
+    """Record the decisions among ``events`` (each at most once per learner, item, status)."""
+    decided = sorted(
+        (ev for ev in events if protocol.is_decision(ev.id, ev.user_uid, ev.object, ev.verb)),
+        key=lambda ev: (ev.user_uid, ev.object, ev.verb),
+    )
+    values = []
+    for ev in decided:
+        score = ev.result.get("score") if isinstance(ev.result, dict) else None
+        values.append(
+            {
+                "device": device.id,
+                "user_uid": ev.user_uid,
+                "item": ev.object,
+                "decision": ev.verb,
+                "event_id": ev.id,
+                "score": score if type(score) in (int, float) else None,
+                "decided_ms": ev.server_ms + offset_ms,
+            }
         )
-        stored = (
-            old.type,
-            old.title_km,
-            old.title_en,
-            old.course_key,
-            old.course_title_km,
-            old.course_title_en,
-            old.course_items,
-        )
-        if fresh != stored:
-            CatalogItem.update(
-                type=it.type,
-                title_km=it.title_km,
-                title_en=it.title_en,
-                course_key=it.course_key,
-                course_title_km=it.course_title_km,
-                course_title_en=it.course_title_en,
-                course_items=it.course_items,
-            ).where(CatalogItem.key == key).execute()
+    for start in range(0, len(values), INSERT_CHUNK):
+        CentralDecision.insert_many(
+            values[start : start + INSERT_CHUNK]
+        ).on_conflict_ignore().execute()
 
 
 def _store_people(device: Device, batch: Batch, *, latest: bool) -> None:
@@ -329,7 +367,6 @@ def ingest_batch(
     offset_ms = now_ms - batch.clock_ms
     try:
         with db.atomic():
-            _store_catalog(batch.items)
             new_batch = (
                 SyncBatch.insert(
                     device=device.id,
@@ -347,17 +384,16 @@ def ingest_batch(
                 .as_rowcount()
                 .execute()
             )
-            _store_people(
-                device, batch, latest=bool(new_batch) and batch.last > (device.acked_seq or 0)
-            )
+            latest = bool(new_batch) and batch.last > (device.acked_seq or 0)
+            _store_items(device, batch.items, latest=latest)
+            _store_people(device, batch, latest=latest)
             stored = _insert_events(db, device.id, batch.events, offset_ms, now_ms)
+            _store_decisions(device, batch.events, offset_ms)
             if new_batch:
                 SyncBatch.update(stored=stored).where(
                     (SyncBatch.device == device.id) & (SyncBatch.batch_id == batch.batch_id)
                 ).execute()
-            fresh = Device.acked_seq <= batch.last
             updates: dict[Any, Any] = {
-                Device.last_seen_at: utcnow(),
                 Device.events_received: Device.events_received + stored,
                 Device.acked_seq: Case(
                     None,
@@ -375,14 +411,11 @@ def ingest_batch(
                     ],
                     Device.acked_seq,
                 ),
-                Device.backlog: Case(None, [(fresh, batch.backlog)], Device.backlog),
-                Device.clock_offset_s: offset_ms / 1000,
-                Device.protocol: protocol.PROTOCOL_VERSION,
             }
-            if batch.site.get("kind") in ("TEC", "CTC"):
-                updates[Device.site_kind] = batch.site["kind"]
-            if batch.modem is not None:
-                updates[Device.modem] = _dumps(batch.modem)
+            if new_batch:
+                # Only a batch not seen before says the site is alive now and what its clock
+                # reads: a replayed request (captured on the link, sent again) must not.
+                updates.update(_fresh_contact(batch, offset_ms))
             Device.update(updates).where(Device.id == device.id).execute()
             acked = Device.select(Device.acked_seq).where(Device.id == device.id).scalar()
     except OperationalError as exc:
@@ -400,9 +433,44 @@ def ingest_batch(
     }
 
 
-def hello(device: Device) -> dict[str, Any]:
-    """Return the answer to a probe: versions, central time, what we hold of this device."""
-    Device.update(last_seen_at=utcnow()).where(Device.id == device.id).execute()
+def _fresh_contact(batch: Batch, offset_ms: int) -> dict[Any, Any]:
+    """Return the device updates a new batch brings: last contact, clock, backlog, modem."""
+    fresh = Device.acked_seq <= batch.last
+    updates: dict[Any, Any] = {
+        Device.last_seen_at: utcnow(),
+        Device.last_clock_ms: Case(
+            None,
+            [
+                (
+                    Device.last_clock_ms.is_null() | (Device.last_clock_ms < batch.clock_ms),
+                    batch.clock_ms,
+                )
+            ],
+            Device.last_clock_ms,
+        ),
+        Device.backlog: Case(None, [(fresh, batch.backlog)], Device.backlog),
+        Device.clock_offset_s: offset_ms / 1000,
+        Device.protocol: protocol.PROTOCOL_VERSION,
+        Device.decisions: batch.decisions,
+    }
+    if batch.site.get("kind") in ("TEC", "CTC"):
+        updates[Device.site_kind] = batch.site["kind"]
+    if batch.modem is not None:
+        updates[Device.modem] = _dumps(batch.modem)
+    return updates
+
+
+def hello(device: Device, clock_ms: int) -> dict[str, Any]:
+    """Return the answer to a probe: versions, central time, what we hold of this device.
+
+    The probe marks the device as seen only when its Pi clock is later than that of every
+    request accepted before, so a captured probe sent again cannot make a silent site look
+    alive.
+    """
+    Device.update(last_seen_at=utcnow(), last_clock_ms=clock_ms).where(
+        (Device.id == device.id)
+        & (Device.last_clock_ms.is_null() | (Device.last_clock_ms < clock_ms))
+    ).execute()
     return {
         "protocol_versions": list(protocol.SUPPORTED_VERSIONS),
         "server_time": int(time.time() * 1000),

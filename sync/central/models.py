@@ -87,6 +87,8 @@ class Device(CentralModel):
     clock_offset_s = FloatField(null=True)
     protocol = IntegerField(null=True)
     modem = TextField(null=True)
+    last_clock_ms = BigIntegerField(null=True)  # highest Pi clock of a fresh request
+    decisions = BooleanField(default=False)  # the site sends its decisions (Kru with issue 12)
 
     class Meta:
         table_name = "devices"
@@ -140,8 +142,12 @@ class SiteCohortMember(CentralModel):
         table_name = "site_cohort_members"
 
 
-class CatalogItem(CentralModel):
-    key = CharField(primary_key=True)
+class DeviceItem(CentralModel):
+    """An item as one site describes it; another site's batch never changes it."""
+
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="items")
+    key = CharField()
     type = CharField(default="")
     title_km = TextField(default="")
     title_en = TextField(default="")
@@ -149,9 +155,26 @@ class CatalogItem(CentralModel):
     course_title_km = TextField(default="")
     course_title_en = TextField(default="")
     course_items = IntegerField(default=0)
+    counts = BooleanField(default=True)  # counts towards its course's completion
 
     class Meta:
-        table_name = "catalog_items"
+        table_name = "device_items"
+
+
+class CentralDecision(CentralModel):
+    """A status a site decided for a learner on an item (completed, passed, failed)."""
+
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="decisions_made")
+    user_uid = CharField()
+    item = CharField()
+    decision = CharField()
+    event_id = CharField()
+    score = FloatField(null=True)
+    decided_ms = BigIntegerField()
+
+    class Meta:
+        table_name = "central_decisions"
 
 
 class CentralEvent(CentralModel):

@@ -21,8 +21,10 @@ def _read_body() -> bytes:
 
 @bp.get(protocol.HELLO_PATH)
 def hello():  # noqa: ANN201
-    device, _version, _clock = ingest.authenticate("GET", protocol.HELLO_PATH, request.headers, b"")
-    return jsonify(ingest.hello(device))
+    device, _version, clock_ms = ingest.authenticate(
+        "GET", protocol.HELLO_PATH, request.headers, b""
+    )
+    return jsonify(ingest.hello(device, clock_ms))
 
 
 @bp.post(protocol.BATCHES_PATH)
