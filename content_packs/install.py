@@ -55,7 +55,13 @@ def free_bytes(path: Path) -> int:
 
 
 def referenced_shas() -> set[str]:
-    return {row[0] for row in db.execute_sql("SELECT DISTINCT sha256 FROM pack_files")}
+    """Return the store files in use: installed packs' and the editor's drafts' media."""
+    return {
+        row[0]
+        for row in db.execute_sql(
+            "SELECT sha256 FROM pack_files UNION SELECT sha256 FROM authoring_media"
+        )
+    }
 
 
 def collect_garbage(home: DataHome) -> int:
