@@ -292,3 +292,22 @@ def test_an_installed_pack_opens_as_a_draft_and_publishes_with_history(
         assert "manifest.sig" in zf.namelist()
         assert json.loads(zf.read("manifest.json"))["version"] == "1.0.0+tec-battambang.1"
     assert_api_error(api(client, "POST", "/api/v1/authoring/packs/nope/draft"), 404)
+
+
+def test_the_lesson_preview_links_draft_images_to_a_url_that_serves_them(client, login_as):
+    login_as("instructor")
+    draft_id = make_course(client)
+    data = png_bytes(1024 * 1024)
+    ref = upload_image(client, draft_id, data).get_json()
+    response = api(
+        client,
+        "POST",
+        "/api/v1/authoring/preview",
+        json={"body_md": f"![រូប]({ref['path']})", "draft": draft_id},
+    )
+    import re
+
+    srcs = re.findall(r'src="([^"]+)"', response.get_json()["html"])
+    assert len(srcs) == 1
+    with client.get(srcs[0]) as served:
+        assert served.status_code == 200 and served.data == data

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..lessons import render_lesson
 from ..manifest import mime_for
+from ..urls import content_url
 from . import drafts
 from .models import DraftMedia
 
@@ -30,7 +31,7 @@ def render_markdown(text: str, draft_id: str | None = None, fmt: str = "markdown
     refs = _refs(draft_id)
     html, _text = render_lesson(text, fmt, "lessons/preview.md", refs)
     for ref in refs.values():
-        html = html.replace(f"/c/{ref['sha256']}", media_url(str(draft_id), ref["sha256"]))
+        html = html.replace(content_url(ref), media_url(str(draft_id), ref["sha256"]))
     return html
 
 

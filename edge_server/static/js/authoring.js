@@ -49,26 +49,39 @@
     state(T.offline);
   }
 
-  /* Send every change kept in this browser, one item at a time. */
-  function flush() {
-    clearTimeout(retryTimer);
-    if (blocked) return;
+  /* Every write goes through one queue, so no request carries a revision another of
+     this editor's requests is about to change (which would be a conflict with oneself). */
+  var chain = Promise.resolve();
+  function serial(fn) { var p = chain.then(fn); chain = p.catch(function () {}); return p; }
+
+  /* Send every change kept in this browser, one at a time ("_order" is the outline). */
+  function sendPending() {
+    if (blocked) return Promise.resolve(false);
     var all = pending(), ids = Object.keys(all);
-    if (!ids.length) { state(T.saved); return; }
+    if (!ids.length) { state(T.saved); return Promise.resolve(true); }
     var id = ids[0], change = all[id];
     state(T.saving);
-    call("PATCH", API + "/items/" + id, Object.assign({ revision: draft.revision }, change))
-      .then(function (res) {
-        if (res.status === 200) {
-          draft.revision = res.body.revision;
-          forget(id, change);
-          flush();
-        } else if (res.status === 409) conflict(res.body);
-        else if (res.status === 404) { forget(id, change); flush(); }
-        else state(res.body.error ? res.body.error.message : T.offline);
-      })
-      .catch(function () { state(T.offline); retryTimer = setTimeout(flush, 4000); });
+    var req = id === "_order"
+      ? call("PUT", API + "/order", Object.assign({ revision: draft.revision }, change))
+      : call("PATCH", API + "/items/" + id, Object.assign({ revision: draft.revision }, change));
+    return req.then(function (res) {
+      if (res.status === 200) {
+        draft.revision = res.body.revision;
+        forget(id, change);
+        return sendPending();
+      }
+      if (res.status === 409) { conflict(res.body); return false; }
+      if (res.status === 404) { forget(id, change); return sendPending(); }
+      state(res.body.error ? res.body.error.message : T.offline);
+      return false;
+    }, function () {
+      state(T.offline);
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(flush, 4000);
+      return false;
+    });
   }
+  function flush() { clearTimeout(retryTimer); return serial(sendPending); }
   function change(field, value) {
     if (!current) return;
     current[field] = value;
@@ -85,10 +98,10 @@
     return draft.modules.map(function (m) { return { id: m.id, items: m.items.map(function (i) { return i.id; }) }; });
   }
   function sendOrder() {
-    call("PUT", API + "/order", { revision: draft.revision, modules: order() }).then(function (res) {
-      if (res.status === 200) { draft.revision = res.body.revision; state(T.saved); }
-      else if (res.status === 409) conflict(res.body);
-    }).catch(function () { state(T.offline); });
+    var all = pending();
+    all._order = { modules: order() };
+    localStorage.setItem(KEY, JSON.stringify(all));
+    flush();
   }
   function move(itemId, delta) {
     var flat = [];
@@ -190,13 +203,37 @@
   $("body-md").addEventListener("input", function () { change("body_md", $("body-md").value); preview(); });
   $("alt-km").addEventListener("input", function () { change("alt", { km: $("alt-km").value }); });
 
-  function upload(file) {
-    var form = new FormData();
+  /* Uploads use XMLHttpRequest, the one browser API that reports upload progress. */
+  function send(form, onProgress) {
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", API + "/media");
+      xhr.setRequestHeader("X-CSRFToken", csrf);
+      xhr.upload.onprogress = function (e) { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+      xhr.onload = function () {
+        var body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
+        resolve({ status: xhr.status, body: body });
+      };
+      xhr.onerror = function () { reject(new Error(T.offline)); };
+      xhr.send(form);
+    });
+  }
+  function upload(file, extra) {
+    var form = new FormData(), bar = $("upload-progress"), label = $("upload-percent");
     form.append("file", file, file.name || "image.png");
-    return call("POST", API + "/media", form).then(function (res) {
-      if (res.status !== 201) throw new Error(res.body.error ? res.body.error.message : "upload");
+    Object.keys(extra || {}).forEach(function (k) { form.append(k, extra[k], extra[k].name); });
+    function shown(part) {
+      bar.value = Math.round(part * 100);
+      label.textContent = T.uploading.replace("%(percent)s", String(Math.round(part * 100)));
+    }
+    $("upload").hidden = false; shown(0);
+    return serial(function () { return send(form, shown); }).then(function (res) {
+      if (res.status !== 201) throw new Error(res.body.error ? res.body.error.message : T.failed);
+      shown(1);
       draft.revision = res.body.revision;
       draft.media.push({ path: res.body.path, sha256: res.body.sha256, size: res.body.size });
+      (res.body.extra || []).forEach(function (m) { draft.media.push(m); });
       return res.body;
     });
   }
@@ -304,10 +341,12 @@
   /* --- adding items and modules ---------------------------------------------- */
   function reload() { return call("GET", API).then(function (r) { draft = r.body; render(); }); }
   function addItem(body) {
-    return call("POST", API + "/items", body).then(function (res) {
-      if (res.status !== 201) { state(res.body.error.message); return; }
-      return reload().then(function () { select(res.body.id); });
-    });
+    return serial(function () {
+      return call("POST", API + "/items", body).then(function (res) {
+        if (res.status !== 201) { state(res.body.error.message); return null; }
+        return reload().then(function () { return res.body.id; });
+      });
+    }).then(function (id) { if (id) select(id); });
   }
   document.querySelectorAll("[data-add]").forEach(function (b) {
     b.addEventListener("click", function () {
@@ -326,11 +365,15 @@
     }).catch(function (e) { state(e.message); });
   });
   $("add-module").addEventListener("click", function () {
-    call("POST", API + "/modules", { title: { km: T.new_module } }).then(reload);
+    serial(function () {
+      return call("POST", API + "/modules", { title: { km: T.new_module } }).then(reload);
+    });
   });
   $("delete-item").addEventListener("click", function () {
     if (!current || !window.confirm(T.confirm_delete)) return;
-    call("DELETE", API + "/items/" + current.id, { revision: draft.revision }).then(function (res) {
+    serial(function () {
+      return call("DELETE", API + "/items/" + current.id, { revision: draft.revision });
+    }).then(function (res) {
       if (res.status === 409) return conflict(res.body);
       draft.revision = res.body.revision;
       var gone = current.id;
@@ -338,26 +381,75 @@
       current = null; $("item-editor").hidden = true; render();
     });
   });
+  /* After a conflict the server's draft wins, and the text this browser had not saved
+     is shown next to it (kept under KEY-unsaved until the editor uses or drops it). */
+  var UNSAVED = KEY + "-unsaved";
+  function describe(field, value) {
+    if (field === "questions") return value.map(function (q) { return q.prompt_km || q.prompt_en || ""; }).join("\n");
+    if (value && typeof value === "object") return value.km || value.en || "";
+    return String(value);
+  }
+  function showUnsaved() {
+    var kept = {};
+    try { kept = JSON.parse(localStorage.getItem(UNSAVED) || "{}"); } catch (e) { kept = {}; }
+    delete kept._order;
+    var list = $("unsaved-list"), ids = Object.keys(kept);
+    list.textContent = "";
+    $("unsaved").hidden = !ids.length;
+    ids.forEach(function (id) {
+      var item = find(id), li = document.createElement("li"), h = document.createElement("strong");
+      h.textContent = item ? title(item.title) : id;
+      li.appendChild(h);
+      Object.keys(kept[id]).forEach(function (f) {
+        var box = document.createElement("textarea");
+        box.readOnly = true; box.lang = "km"; box.className = "unsaved-text";
+        box.rows = f === "body_md" ? 8 : 2;
+        box.setAttribute("aria-label", (T.fields[f] || f) + ": " + h.textContent);
+        box.value = describe(f, kept[id][f]);
+        li.appendChild(box);
+      });
+      list.appendChild(li);
+    });
+  }
+  $("unsaved-use").addEventListener("click", function () {
+    // A deliberate choice, made after seeing the other editor's version: save this text over it.
+    var kept = JSON.parse(localStorage.getItem(UNSAVED) || "{}"), all = pending();
+    delete kept._order;
+    Object.keys(kept).forEach(function (id) { if (find(id)) all[id] = Object.assign(all[id] || {}, kept[id]); });
+    localStorage.setItem(KEY, JSON.stringify(all));
+    localStorage.removeItem(UNSAVED);
+    showUnsaved();
+    if (current && find(current.id)) select(current.id);
+    flush();
+  });
+  $("unsaved-drop").addEventListener("click", function () { localStorage.removeItem(UNSAVED); showUnsaved(); });
   $("reload-draft").addEventListener("click", function () {
-    // The server's draft wins; what this browser had typed is kept under a backup key.
-    var kept = localStorage.getItem(KEY);
-    if (kept && kept !== "{}") localStorage.setItem(KEY + "-backup-" + Date.now(), kept);
+    var kept = pending(), before = {};
+    try { before = JSON.parse(localStorage.getItem(UNSAVED) || "{}"); } catch (e) { before = {}; }
+    Object.keys(kept).forEach(function (id) { before[id] = Object.assign(before[id] || {}, kept[id]); });
+    if (Object.keys(before).length) localStorage.setItem(UNSAVED, JSON.stringify(before));
     localStorage.removeItem(KEY);
     reload().then(function () {
       blocked = false; $("conflict").hidden = true;
       if (current && find(current.id)) select(current.id);
+      else { current = null; $("item-editor").hidden = true; }
       state(T.saved);
+      showUnsaved();
     });
   });
   $("publish").addEventListener("click", function () {
     var out = $("publish-result");
-    call("POST", API + "/publish").then(function (res) {
-      out.hidden = false;
-      if (res.status === 201) out.textContent = T.published.replace("%(version)s", res.body.pack.version);
-      else out.textContent = T.failed + " " + res.body.error.message;
-    });
+    flush().then(function (sent) {
+      if (!sent) { out.hidden = false; out.textContent = T.failed + " " + T.offline; return; }
+      return serial(function () { return call("POST", API + "/publish"); }).then(function (res) {
+        out.hidden = false;
+        if (res.status === 201) out.textContent = T.published.replace("%(version)s", res.body.pack.version);
+        else out.textContent = T.failed + " " + res.body.error.message;
+      });
+    }).catch(function () { out.hidden = false; out.textContent = T.failed + " " + T.offline; });
   });
 
   render();
+  showUnsaved();
   flush(); // what an earlier visit typed while offline goes now
 })();

@@ -1,0 +1,199 @@
+"""Journey 4 (issue 17): an instructor makes a Khmer course in the browser editor.
+
+The editor runs in Debian's Chromium against a real ``kru serve``, in Khmer, on a laptop
+(1280x800) and on a phone (360x740): build, preview, publish, assign, a learner finishes it;
+typing survives a network cut; two editors of one draft are told about each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.harness import PHONE, km, sign_in
+
+LAPTOP = {"width": 1280, "height": 800}
+SIZES = {"laptop": LAPTOP, "phone": PHONE}
+
+
+def real_png(path: Path, width: int = 1000, height: int = 800) -> Path:
+    """Write a real PNG of random pixels (about 2.4 MB: random bytes do not compress)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + os.urandom(width * 3) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 1))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def new_context(browser, site, size: str):
+    context = browser.new_context(viewport=SIZES[size], base_url=site.url)
+    context.set_default_timeout(15_000)
+    return context
+
+
+def create_draft(page, title_km: str, title_en: str) -> str:
+    """Create a course draft from "Make a course"; return the draft's id."""
+    page.goto("/authoring/")
+    assert page.locator("h1").inner_text() == km("Make a course")
+    page.get_by_label(km("Title in Khmer")).fill(title_km)
+    page.get_by_label(km("Title in English")).fill(title_en)
+    with page.expect_navigation():
+        page.get_by_role("button", name=km("Create the draft")).click()
+    return page.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def wait_saved(page) -> None:
+    expect(page.locator("#save-state")).to_have_text(km("Saved"))
+    page.wait_for_function(
+        "() => (localStorage.getItem('kru-draft-' + %s) || '{}') === '{}'"
+        % json.dumps(page.url.rstrip("/").rsplit("/", 1)[-1])
+    )
+
+
+def server_draft(page, draft_id: str) -> dict:
+    return page.evaluate(
+        "async (id) => (await fetch('/api/v1/authoring/courses/' + id)).json()", draft_id
+    )
+
+
+def server_items(page, draft_id: str) -> list[dict]:
+    draft = server_draft(page, draft_id)
+    return [item for module in draft["modules"] for item in module["items"]]
+
+
+def add_lesson(page, title: str, body: str) -> None:
+    page.get_by_role("button", name="+ " + km("Lesson")).click()
+    expect(page.locator("#lesson-editor")).to_be_visible()
+    page.get_by_label(km("Title in Khmer")).fill(title)
+    page.locator("#body-md").click()
+    page.keyboard.type(body)
+
+
+@pytest.mark.parametrize("size", ["laptop", "phone"])
+def test_instructor_builds_publishes_and_a_learner_finishes_the_course(
+    browser, site, tmp_path, size
+):
+    image = real_png(tmp_path / "រូបថ្នាក់.png")
+    teacher = new_context(browser, site, size)
+    page = teacher.new_page()
+    sign_in(page, "instructor")
+    assert page.locator("html").get_attribute("lang") == "km"
+    draft_id = create_draft(page, f"ការអានឮៗ {size}", f"Reading aloud {size}")
+
+    # 1. A lesson with Khmer text and an uploaded image, shown in the live preview.
+    add_lesson(page, "មេរៀនទី១", "អានរឿងឱ្យសិស្សស្តាប់រាល់ថ្ងៃ។\n")
+    page.locator("#lesson-image").set_input_files(str(image))
+    expect(page.locator("#lesson-preview img")).to_have_count(1, timeout=30_000)
+    expect(page.locator("#lesson-preview")).to_contain_text("អានរឿងឱ្យសិស្សស្តាប់")
+    expect(page.locator("#lesson-preview img")).to_have_js_property("naturalWidth", 1000)
+    assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100  # progress shown
+    assert page.locator("#upload-percent").inner_text() == km(
+        "Sending the file: %(percent)s%%", percent="100"
+    )
+
+    # 2. An image item, uploaded, with a Khmer description.
+    page.get_by_role("button", name="+ " + km("Image")).click()  # opens the file chooser
+    page.locator("#image-file").set_input_files(str(image))
+    expect(page.locator("#image-editor")).to_be_visible(timeout=30_000)
+    expect(page.locator("#image-shown")).to_have_js_property("naturalWidth", 1000)
+    page.get_by_label(km("Description for people who cannot see it (Khmer)")).fill("សិស្សអង្គុយជារង្វង់")
+
+    # 3. A quiz: one question with two choices; the second is the right one.
+    page.get_by_role("button", name="+ " + km("Quiz")).click()
+    expect(page.locator("#quiz-editor")).to_be_visible()
+    question = page.locator("#questions > li").first
+    question.get_by_label(km("Question (Khmer)")).fill("តើគួរអានរឿងប៉ុន្មានដងក្នុងមួយសប្តាហ៍?")
+    choices = question.get_by_label(km("Choice (Khmer)"))
+    choices.nth(0).fill("ម្តង")
+    choices.nth(1).fill("រាល់ថ្ងៃ")
+    question.get_by_label(km("Correct")).nth(1).check()
+    wait_saved(page)
+
+    items = server_items(page, draft_id)
+    assert [i["type"] for i in items] == ["lesson", "image", "quiz"]
+    assert items[1]["alt"]["km"] == "សិស្សអង្គុយជារង្វង់"
+    quiz = items[2]["quiz"]["questions"][0]
+    assert [c["text_km"] for c in quiz["choices"]] == ["ម្តង", "រាល់ថ្ងៃ"]
+    assert quiz["answer"] == quiz["choices"][1]["id"]
+
+    # Reorder by button (keyboard and touch): the quiz moves up and back down.
+    quiz_row = page.locator("#tree [data-item]").nth(2)
+    quiz_row.get_by_role("button", name=km("Move up")).click()
+    expect(page.locator("#tree [data-item]").nth(1)).to_contain_text("[quiz]")
+    page.keyboard.press("Enter")  # focus stays on the button just pressed; Enter moves it again
+    expect(page.locator("#tree [data-item]").nth(0)).to_contain_text("[quiz]")
+    page.locator("#tree [data-item]").nth(0).get_by_role("button", name=km("Move down")).click()
+    page.locator("#tree [data-item]").nth(1).get_by_role("button", name=km("Move down")).click()
+    expect(page.locator("#tree [data-item]").nth(2)).to_contain_text("[quiz]")
+    wait_saved(page)
+    assert [i["type"] for i in server_items(page, draft_id)] == ["lesson", "image", "quiz"]
+
+    # Preview as learner, then back to the editor.
+    with page.expect_navigation():
+        page.get_by_role("link", name=km("Preview as learner")).click()
+    expect(page.locator("article.preview-item")).to_have_count(3)
+    assert page.locator("article.preview-item img").count() == 2
+    assert "រាល់ថ្ងៃ" in page.locator("article.preview-item").nth(2).inner_text()
+    with page.expect_navigation():
+        page.get_by_role("link", name=km("Back to the editor")).click()
+
+    # Publish, then assign to the demo cohort.
+    page.get_by_role("button", name=km("Publish")).click()
+    expect(page.locator("#publish-result")).to_contain_text("+", timeout=60_000)
+    pack_id = server_draft(page, draft_id)["pack_id"]
+    page.goto("/teach/")
+    with page.expect_navigation():
+        page.locator("main h2 a").first.click()
+    page.select_option("#assign-course", f"{pack_id}/{pack_id}")
+    with page.expect_navigation():
+        page.get_by_role("button", name=km("Assign"), exact=True).click()
+    assert page.locator(".flash.success").inner_text() == km("The course is assigned.")
+    teacher.close()
+
+    # A learner on a phone works through the three items.
+    learner = new_context(browser, site, "phone")
+    page = learner.new_page()
+    sign_in(page, "learner2" if size == "laptop" else "learner3")
+    card = page.locator(".course-card", has_text=f"ការអានឮៗ {size}")
+    with page.expect_navigation():
+        card.locator("a").first.click()
+    with page.expect_navigation():
+        page.locator("ul.items a").first.click()
+    assert page.locator("#item").get_attribute("data-type") == "lesson"
+    assert "អានរឿងឱ្យសិស្សស្តាប់" in page.locator(".lesson").inner_text()
+    expect(page.locator(".lesson img")).to_have_js_property("naturalWidth", 1000)
+    page.locator("#mark-done").click()
+    page.wait_for_function("KruEvents.pending() === 0")
+    with page.expect_navigation():
+        page.locator("#next").click()
+    assert page.locator("#item").get_attribute("data-type") == "image"
+    assert page.locator("img.figure").get_attribute("alt") == "សិស្សអង្គុយជារង្វង់"
+    expect(page.locator("img.figure")).to_have_js_property("naturalWidth", 1000)
+    page.locator("#mark-done[hidden]").wait_for(state="attached")  # an image counts once seen
+    page.wait_for_function("KruEvents.pending() === 0")
+    with page.expect_navigation():
+        page.locator("#next").click()
+    assert page.locator("#item").get_attribute("data-type") == "quiz"
+    page.get_by_label("រាល់ថ្ងៃ").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name=km("Submit answers")).click()
+    assert page.locator(".result .badge").inner_text() == km("Passed")
+    page.goto("/learn/")
+    card = page.locator(".course-card", has_text=f"ការអានឮៗ {size}")
+    assert card.locator("[role=progressbar]").get_attribute("aria-valuenow") == "100"
+    learner.close()
