@@ -197,3 +197,94 @@ def test_instructor_builds_publishes_and_a_learner_finishes_the_course(
     card = page.locator(".course-card", has_text=f"ការអានឮៗ {size}")
     assert card.locator("[role=progressbar]").get_attribute("aria-valuenow") == "100"
     learner.close()
+
+
+def open_item(page, draft_id: str, n: int = 0) -> None:
+    page.goto(f"/authoring/{draft_id}")
+    page.locator("#tree [data-item] .pick").nth(n).click()
+    expect(page.locator("#item-editor")).to_be_visible()
+
+
+def kept_in_browser(page, draft_id: str) -> dict:
+    return json.loads(page.evaluate("(id) => localStorage.getItem('kru-draft-' + id)", draft_id))
+
+
+def test_typing_survives_a_network_cut_and_reaches_the_server_once_back(browser, site):
+    context = new_context(browser, site, "phone")
+    page = context.new_page()
+    sign_in(page, "instructor")
+    draft_id = create_draft(page, "ការសរសេរ", "Writing")
+    add_lesson(page, "មេរៀនសរសេរ", "ប្រយោគទីមួយ។ ")
+    wait_saved(page)
+    lesson_id = server_items(page, draft_id)[0]["id"]
+
+    context.set_offline(True)
+    page.keyboard.type("ប្រយោគទីពីរ ដែលវាយពេលគ្មានអ៊ីនធឺណិត។")
+    expected = "ប្រយោគទីមួយ។ ប្រយោគទីពីរ ដែលវាយពេលគ្មានអ៊ីនធឺណិត។"
+    expect(page.locator("#save-state")).to_have_text(
+        km("Not saved yet: kept in this browser until the server answers")
+    )
+    page.wait_for_timeout(1500)  # past the autosave delay: the save is tried and fails
+    assert kept_in_browser(page, draft_id)[lesson_id]["body_md"] == expected
+    context.set_offline(False)  # the browser's "online" event sends what was kept
+    wait_saved(page)
+    assert server_items(page, draft_id)[0]["body_md"] == expected
+
+    # Typing kept while the page was closed offline goes on the next visit.
+    context.set_offline(True)
+    page.keyboard.type(" ទីបី។")
+    page.wait_for_timeout(1500)
+    assert kept_in_browser(page, draft_id)[lesson_id]["body_md"] == expected + " ទីបី។"
+    page.close()
+    context.set_offline(False)
+    page = context.new_page()
+    page.goto(f"/authoring/{draft_id}")
+    wait_saved(page)
+    assert server_items(page, draft_id)[0]["body_md"] == expected + " ទីបី។"
+    context.close()
+
+
+def test_two_editors_are_warned_and_the_second_sees_their_unsaved_text(browser, site):
+    first_context = new_context(browser, site, "laptop")
+    second_context = new_context(browser, site, "phone")
+    first, second = first_context.new_page(), second_context.new_page()
+    sign_in(first, "instructor")
+    sign_in(second, "admin")
+    if second.locator("html").get_attribute("lang") != "km":
+        with second.expect_navigation():
+            second.locator("header button[name=lang][value=km]").click()
+    draft_id = create_draft(first, "ការស្តាប់", "Listening")
+    add_lesson(first, "មេរៀនស្តាប់", "អត្ថបទដើម។")
+    wait_saved(first)
+    open_item(second, draft_id)
+    expect(second.locator("#body-md")).to_have_value("អត្ថបទដើម។")
+
+    first.locator("#body-md").fill("អត្ថបទរបស់អ្នកទីមួយ។")
+    wait_saved(first)
+    second.locator("#body-md").fill("អត្ថបទរបស់អ្នកទីពីរ ដែលមិនទាន់រក្សាទុក។")
+    expect(second.locator("#conflict")).to_be_visible()
+    assert (
+        km(
+            "Someone else changed this draft since you opened it. Your text is kept in this "
+            "browser; reload to see their changes."
+        )
+        + " (instructor)"
+        == second.locator("#conflict-text").inner_text()
+    )
+    assert server_items(first, draft_id)[0]["body_md"] == "អត្ថបទរបស់អ្នកទីមួយ។"  # not overwritten
+
+    second.get_by_role("button", name=km("Reload the draft")).click()
+    expect(second.locator("#conflict")).to_be_hidden()
+    expect(second.locator("#body-md")).to_have_value("អត្ថបទរបស់អ្នកទីមួយ។")
+    expect(second.locator("#unsaved")).to_be_visible()
+    expect(second.locator("#unsaved textarea")).to_have_value("អត្ថបទរបស់អ្នកទីពីរ ដែលមិនទាន់រក្សាទុក។")
+    second.reload()  # the unsaved text stays on show until the editor decides
+    expect(second.locator("#unsaved textarea")).to_have_value("អត្ថបទរបស់អ្នកទីពីរ ដែលមិនទាន់រក្សាទុក។")
+    second.locator("#tree [data-item] .pick").first.click()
+    second.get_by_role("button", name=km("Save my text over theirs")).click()
+    expect(second.locator("#unsaved")).to_be_hidden()
+    wait_saved(second)
+    assert server_items(second, draft_id)[0]["body_md"] == ("អត្ថបទរបស់អ្នកទីពីរ ដែលមិនទាន់រក្សាទុក។")
+    expect(second.locator("#body-md")).to_have_value("អត្ថបទរបស់អ្នកទីពីរ ដែលមិនទាន់រក្សាទុក។")
+    first_context.close()
+    second_context.close()
