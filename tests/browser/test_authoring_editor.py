@@ -122,6 +122,9 @@ def test_instructor_builds_publishes_and_a_learner_finishes_the_course(
     choices.nth(0).fill("ម្តង")
     choices.nth(1).fill("រាល់ថ្ងៃ")
     question.get_by_label(km("Correct")).nth(1).check()
+    question.get_by_label(km("Feedback when this choice is picked")).nth(1).fill(
+        "ល្អណាស់៖ ការអានរាល់ថ្ងៃបង្កើតទម្លាប់។"
+    )
     wait_saved(page)
 
     items = server_items(page, draft_id)
@@ -130,6 +133,7 @@ def test_instructor_builds_publishes_and_a_learner_finishes_the_course(
     quiz = items[2]["quiz"]["questions"][0]
     assert [c["text_km"] for c in quiz["choices"]] == ["ម្តង", "រាល់ថ្ងៃ"]
     assert quiz["answer"] == quiz["choices"][1]["id"]
+    assert quiz["choices"][1]["feedback_km"] == "ល្អណាស់៖ ការអានរាល់ថ្ងៃបង្កើតទម្លាប់។"
 
     # Reorder by button (keyboard and touch): the quiz moves up and back down.
     quiz_row = page.locator("#tree [data-item]").nth(2)
@@ -193,6 +197,7 @@ def test_instructor_builds_publishes_and_a_learner_finishes_the_course(
     with page.expect_navigation():
         page.get_by_role("button", name=km("Submit answers")).click()
     assert page.locator(".result .badge").inner_text() == km("Passed")
+    assert page.locator(".feedback").inner_text() == "ល្អណាស់៖ ការអានរាល់ថ្ងៃបង្កើតទម្លាប់។"
     page.goto("/learn/")
     card = page.locator(".course-card", has_text=f"ការអានឮៗ {size}")
     assert card.locator("[role=progressbar]").get_attribute("aria-valuenow") == "100"

@@ -278,7 +278,9 @@
         questionsChanged();
       });
       mark.append(box, " " + T.correct);
-      row.append(mark, button(T.remove, "", null, function () {
+      row.append(mark, field(T.choice_feedback, c.feedback_km, function (v) {
+        if (v) c.feedback_km = v; else delete c.feedback_km;
+      }, "km"), button(T.remove, "", null, function () {
         q.choices.splice(k, 1);
         if (q.type === "multiple") q.answer = q.answer.filter(function (a) { return a !== c.id; });
         else if (q.answer === c.id && q.choices.length) q.answer = q.choices[0].id;
