@@ -1,4 +1,4 @@
-"""Feedback per quiz choice (issue 17): written in the editor, kept by the pack, shown to learners."""
+"""Feedback per quiz choice (issue 17): written in the editor, kept by packs, shown to learners."""
 
 from __future__ import annotations
 

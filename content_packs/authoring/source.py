@@ -16,13 +16,14 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import tomli_w
+
 from edge_server.datahome import DataHome
 from edge_server.errors import N_
 
 from ..build import FRONT_MATTER
 from ..errors import BadSource, PackNotFound
 from ..manifest import MANIFEST, iter_items
-from . import toml_out
 
 # Writes the pack file ``path`` to the given destination file.
 FileWriter = Callable[[str, Path], None]
@@ -66,10 +67,7 @@ def _entry(item: dict[str, Any], quiz_file: str | None) -> dict[str, Any]:
 
 def _quiz_toml(quiz: dict[str, Any]) -> str:
     head = {k: quiz[k] for k in ("pass_mark", "attempts", "shuffle") if quiz.get(k) is not None}
-    text = toml_out.table(head)
-    for question in quiz["questions"]:
-        text += "\n[[questions]]\n" + toml_out.table(question)
-    return text
+    return tomli_w.dumps({**head, "questions": quiz["questions"]})
 
 
 def _lesson_text(body: bytes, path: str) -> bytes:
@@ -110,20 +108,23 @@ def pack_toml(manifest: dict[str, Any], quiz_files: dict[str, str]) -> str:
     head["title"] = manifest["title"]
     if manifest.get("description"):
         head["description"] = manifest["description"]
-    text = "# Written by kru pack export; build it with: kru pack build DIR -o PACK.zip\n"
-    text += toml_out.table(head)
+    courses = []
     for course in manifest["courses"]:
         fields = {"slug": course["slug"], "title": course["title"]}
         if course.get("description"):
             fields["description"] = course["description"]
         fields["open"] = bool(course.get("open", False))
-        text += "\n[[courses]]\n" + toml_out.table(fields)
-        for module in course["modules"]:
-            items = [_entry(i, quiz_files.get(i["slug"])) for i in module["items"]]
-            text += "\n[[courses.modules]]\n" + toml_out.table(
-                {"slug": module["slug"], "title": module["title"], "items": items}
-            )
-    return text
+        fields["modules"] = [
+            {
+                "slug": module["slug"],
+                "title": module["title"],
+                "items": [_entry(i, quiz_files.get(i["slug"])) for i in module["items"]],
+            }
+            for module in course["modules"]
+        ]
+        courses.append(fields)
+    text = "# Written by kru pack export; build it with: kru pack build DIR -o PACK.zip\n"
+    return text + tomli_w.dumps({**head, "courses": courses})
 
 
 def write_source(manifest: dict[str, Any], write_file: FileWriter, out_dir: Path) -> Path:

@@ -60,8 +60,8 @@ def create_draft(page, title_km: str, title_en: str) -> str:
 def wait_saved(page) -> None:
     expect(page.locator("#save-state")).to_have_text(km("Saved"))
     page.wait_for_function(
-        "() => (localStorage.getItem('kru-draft-' + %s) || '{}') === '{}'"
-        % json.dumps(page.url.rstrip("/").rsplit("/", 1)[-1])
+        "(id) => (localStorage.getItem('kru-draft-' + id) || '{}') === '{}'",
+        arg=page.url.rstrip("/").rsplit("/", 1)[-1],
     )
 
 
