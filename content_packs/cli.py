@@ -133,3 +133,29 @@ def remove(ctx: CliContext, pack_id: str) -> None:
     ctx.open_site_db()
     info = remove_pack(pack_id, ctx.home)
     click.echo(f"removed {info['pack_id']} {info['version']}")
+
+
+@pack.command("export")
+@click.argument("pack")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="New or empty folder for the pack's source (pack.toml, lessons, quizzes, media).",
+)
+@pass_ctx
+def export(ctx: CliContext, pack: str, out: Path) -> None:
+    """Write the source folder of a pack zip or an installed pack id.
+
+    `kru pack build` turns the folder back into the same manifest and files.
+    """
+    from .authoring.source import export_installed, export_zip
+
+    if Path(pack).is_file():
+        manifest = export_zip(Path(pack), out)
+    else:
+        ctx.open_site_db()
+        manifest = export_installed(pack, ctx.home, out)
+    click.echo(f"exported {manifest['id']} {manifest['version']} to {out}")

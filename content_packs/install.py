@@ -62,7 +62,13 @@ def free_bytes(path: Path) -> int:
 
 
 def referenced_shas() -> set[str]:
-    return {row[0] for row in db.execute_sql("SELECT DISTINCT sha256 FROM pack_files")}
+    """Return the store files in use: installed packs' and the editor's drafts' media."""
+    return {
+        row[0]
+        for row in db.execute_sql(
+            "SELECT sha256 FROM pack_files UNION SELECT sha256 FROM authoring_media"
+        )
+    }
 
 
 def collect_garbage(home: DataHome) -> int:
@@ -169,10 +175,7 @@ def _quiz_data(quiz: dict[str, Any]) -> dict[str, Any]:
             "type": q["type"],
             "prompt_km": q.get("prompt_km", ""),
             "prompt_en": q.get("prompt_en", ""),
-            "choices": [
-                {"id": c["id"], "text_km": c.get("text_km", ""), "text_en": c.get("text_en", "")}
-                for c in q.get("choices", [])
-            ],
+            "choices": [_choice(c) for c in q.get("choices", [])],
             "answer": q.get("answer"),
             "points": q.get("points", 1),
         }
@@ -190,6 +193,15 @@ def _quiz_data(quiz: dict[str, Any]) -> dict[str, Any]:
         "shuffle": quiz.get("shuffle", False),
         "questions": questions,
     }
+
+
+def _choice(c: dict[str, Any]) -> dict[str, Any]:
+    """A choice as stored: feedback only when the pack gives some (packs before issue 17)."""
+    out = {"id": c["id"], "text_km": c.get("text_km", ""), "text_en": c.get("text_en", "")}
+    for lang in ("km", "en"):
+        if c.get(f"feedback_{lang}"):
+            out[f"feedback_{lang}"] = c[f"feedback_{lang}"]
+    return out
 
 
 def item_row(

@@ -35,6 +35,7 @@ BLUEPRINTS = [
     "edge_server.blueprints.portal:bp",
     "edge_server.blueprints.compress:bp",
     "edge_server.blueprints.https_origin:bp",
+    "edge_server.blueprints.authoring:bp",
 ]
 
 

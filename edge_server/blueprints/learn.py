@@ -206,7 +206,7 @@ def attempt(pack: str, slug: str, attempt_id: str):  # noqa: ANN201
         result=stored["result"],
         graded=graded,
         questions=quizzes.questions(definition, _lang(), shuffle_seed=attempt_id),
-        feedback=quizzes.feedback(definition, graded, _lang()),
+        feedback=quizzes.feedback(definition, graded, _lang(), stored["result"].get("response")),
         pass_mark=quizzes.pass_mark(definition),
         number=stored["context"].get("attempt"),
         left=None if limit is None else max(limit - page.mine.attempts, 0),

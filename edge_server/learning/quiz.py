@@ -95,13 +95,30 @@ def questions(quiz: dict[str, Any], lang: str, shuffle_seed: str | None = None) 
     return shown
 
 
-def feedback(quiz: dict[str, Any], grade_correct: dict[str, bool], lang: str) -> dict[str, str]:
-    """Return the feedback text per question for a graded attempt."""
+def feedback(
+    quiz: dict[str, Any],
+    grade_correct: dict[str, bool],
+    lang: str,
+    response: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """Return the feedback text per question for a graded attempt.
+
+    The feedback of each choice the learner picked (``feedback_km``/``feedback_en`` of a
+    choice) comes first, then the question's feedback for a right or wrong answer.
+    """
     out: dict[str, str] = {}
     for q in quiz.get("questions", []):
         qid = str(q["id"])
+        picked = (response or {}).get(qid)
+        picked_ids = {str(p) for p in picked} if isinstance(picked, list) else {str(picked)}
+        texts = [
+            _field_text(c, "feedback", lang)
+            for c in q.get("choices") or []
+            if picked is not None and str(c.get("id")) in picked_ids
+        ]
         name = "feedback_correct" if grade_correct.get(qid, False) else "feedback_wrong"
-        shown = _field_text(q, name, lang)
+        texts.append(_field_text(q, name, lang))
+        shown = " ".join(t for t in texts if t)
         if shown:
             out[qid] = shown
     return out
