@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from .. import accounts
 from ..auth import role_required
+from ..csv_writer import csv_lines
 from ..errors import KruError
 from ..learning import assignments, dashboard
 from ..models import Cohort, CohortMember
@@ -66,7 +67,7 @@ def cohort(cohort_id: int):  # noqa: ANN201
 
 
 def _csv_response(rows, filename: str) -> Response:  # noqa: ANN001
-    response = Response(dashboard.csv_text(rows), mimetype="text/csv")
+    response = Response(csv_lines(rows), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.charset = "utf-8"
     return response

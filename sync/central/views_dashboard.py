@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -13,11 +15,13 @@ from flask import (
     render_template,
     request,
     session,
+    stream_with_context,
     url_for,
 )
 from flask_babel import gettext
 from flask_login import login_required, logout_user
 
+from edge_server.csv_writer import csv_lines
 from edge_server.i18n import LANGUAGES
 
 from . import reports
@@ -98,9 +102,9 @@ def site(device_id: str):  # noqa: ANN201
     )
 
 
-def _csv(text: str, name: str) -> Response:
+def _csv(rows: Iterator[list[Any]], name: str) -> Response:
     return Response(
-        "\ufeff" + text,  # BOM: spreadsheets then read the Khmer names as UTF-8
+        stream_with_context(csv_lines(rows)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -109,10 +113,10 @@ def _csv(text: str, name: str) -> Response:
 @bp.get("/export/sites.csv")
 @login_required
 def export_sites():  # noqa: ANN201
-    return _csv(reports.sites_csv(), "kru-sites.csv")
+    return _csv(reports.sites_csv_rows(), "kru-sites.csv")
 
 
 @bp.get("/export/completion.csv")
 @login_required
 def export_completion():  # noqa: ANN201
-    return _csv(reports.completion_csv(), "kru-completion.csv")
+    return _csv(reports.completion_csv_rows(), "kru-completion.csv")
