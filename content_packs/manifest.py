@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from edge_server import jsonlimits
 from edge_server.errors import N_
 
 from .errors import Problem
@@ -269,8 +270,8 @@ def _quiz_problems(slug: str, quiz: dict[str, Any]) -> list[Problem]:
 def parse_manifest(data: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
     """Return the manifest parsed from ``data`` and the problems found in it."""
     try:
-        manifest = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest = jsonlimits.loads(data.decode("utf-8"))
+    except ValueError as exc:  # not UTF-8, not JSON, or nested too deep
         return None, [
             Problem(
                 "manifest_malformed",

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from . import i18n, navigation, schema, sessions, web_errors
+from . import i18n, navigation, schema, sessions, web_errors, web_security
 from .auth import login_manager
 from .datahome import DataHome
 from .db import db
@@ -66,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     schema.upgrade(home)
 
     app = Flask(__name__)
+    web_security.install(app)
     sessions.init_sessions(
         app, settings, home, db, "flask_secret_key", days=settings["session_days"]
     )
