@@ -7,10 +7,10 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, got_request_exception
 from flask_wtf.csrf import CSRFProtect
 
-from . import i18n, navigation, schema, sessions, web_errors, web_security
+from . import i18n, integrity, navigation, schema, sessions, web_errors, web_security
 from .auth import login_manager
 from .datahome import DataHome
 from .db import db
@@ -64,9 +64,12 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     )
     home = DataHome(settings.data_dir).ensure()
     schema.upgrade(home)
+    checked = integrity.quick_check(home.database)  # once per start: it reads the whole file
 
     app = Flask(__name__)
     web_security.install(app)
+    app.extensions["kru_integrity"] = checked
+    got_request_exception.connect(_note_damage, app)
     sessions.init_sessions(
         app, settings, home, db, "flask_secret_key", days=settings["session_days"]
     )
@@ -87,6 +90,14 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         module, _, attr = spec.partition(":")
         app.register_blueprint(getattr(importlib.import_module(module), attr))
     return app
+
+
+def _note_damage(app: Flask, exception: BaseException, **extra: object) -> None:
+    """Remember that SQLite called the database damaged, so ``/healthz`` says so at once."""
+    if integrity.is_damage(exception) and app.extensions["kru_integrity"].ok:
+        found = integrity.Damaged(app.config["KRU_HOME"].database, str(exception))
+        log.error("%s", found.describe())
+        app.extensions["kru_integrity"] = found
 
 
 def _init_db_hooks(app: Flask) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, make_response, render_template, request
+from flask import Flask, current_app, got_request_exception, make_response, render_template, request
 from flask.globals import request_ctx
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
@@ -87,6 +87,9 @@ def install(app: Flask, template: str = "error.html") -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # noqa: ANN202
         log.exception("unexpected error on %s %s", request.method, request.path)
+        # Flask sends this only for exceptions no handler took; this handler takes them
+        # all, so it sends it itself (the site notes a damaged database from it).
+        got_request_exception.send(current_app._get_current_object(), exception=exc)
         return render(
             500, "internal_error", gettext("Something went wrong on the server; it was logged.")
         )

@@ -104,5 +104,7 @@ def language():  # noqa: ANN201
 
 @bp.get("/healthz")
 def healthz():  # noqa: ANN201
-    report = health.health(current_app.config["KRU_HOME"])
+    report = health.health(
+        current_app.config["KRU_HOME"], current_app.extensions.get("kru_integrity")
+    )
     return jsonify(report), 200 if report["status"] == "ok" else 503
