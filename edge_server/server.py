@@ -1,7 +1,9 @@
 """Run a WSGI app on waitress: fast start, clean stop on SIGTERM, a PID file that never blocks.
 
 Sites run on power banks: the server must be up within seconds and stop within seconds.
-A PID file left by a power cut is overwritten, since the listening socket is the real lock.
+A PID file left by a power cut is overwritten, since the listening socket is the real lock;
+the file is held with an flock while the server runs, so ``kru restore`` can tell a live
+server from a stale file (``pidlock``).
 
 With several workers (``serve_workers``) the parent binds the listening socket once, builds
 the app once (migrations included) and forks worker processes that each run waitress with
@@ -25,6 +27,7 @@ from pathlib import Path
 from waitress.server import create_server
 
 from .errors import N_, KruError
+from .pidlock import PidLock
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +52,14 @@ def _raise_stop(signum: int, frame: object) -> None:
     raise _Stop()
 
 
-def write_pid_file(path: Path) -> None:
-    """Record this process's PID; a stale file from a power cut is simply replaced."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{os.getpid()}\n")
-    os.replace(tmp, path)
+def write_pid_file(path: Path) -> PidLock:
+    """Record this process's PID, locked while it runs; a stale file is simply replaced."""
+    return PidLock.acquire(path)
 
 
-def _remove_pid_file(path: Path | None) -> None:
-    if path is None:
-        return
-    try:
-        if path.read_text().strip() == str(os.getpid()):
-            path.unlink()
-    except OSError:
-        pass
+def _remove_pid_file(lock: PidLock | None) -> None:
+    if lock is not None:
+        lock.release()
 
 
 def bound_malloc_arenas(arenas: int = 2) -> None:
@@ -140,8 +136,7 @@ def serve_wsgi(
         server = _waitress(app, threads, connection_limit, host=host, port=port)
     except OSError as exc:
         raise _bind_failed(host, port, exc) from exc
-    if pid_file is not None:
-        write_pid_file(pid_file)
+    lock = write_pid_file(pid_file) if pid_file is not None else None
     url = f"http://{host}:{server.effective_port}/"  # type: ignore[union-attr]
     log.info("serving on %s with %s threads", url, threads)
     if on_ready:
@@ -149,7 +144,7 @@ def serve_wsgi(
     try:
         _run_until_stopped(server)
     finally:
-        _remove_pid_file(pid_file)
+        _remove_pid_file(lock)
 
 
 def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
@@ -283,13 +278,14 @@ def serve_workers(
     watched = {*STOP_SIGNALS, signal.SIGCHLD}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     pids: set[int] = set()
+    lock: PidLock | None = None
     # Objects made so far (the app, its imports) move to a generation the collector never
     # scans, so workers do not write to those pages and copy-on-write keeps them shared.
     gc.collect()
     gc.freeze()
     try:
         if pid_file is not None:
-            write_pid_file(pid_file)
+            lock = write_pid_file(pid_file)
         for _ in range(workers):
             if before_fork:
                 before_fork()
@@ -303,7 +299,7 @@ def serve_workers(
         _stop_workers(pids)
         sock.close()
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        _remove_pid_file(pid_file)
+        _remove_pid_file(lock)
 
 
 def _supervise(
