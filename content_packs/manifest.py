@@ -26,14 +26,16 @@ SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 RESERVED = {MANIFEST, SIGNATURE}
 
 # Which file endings each item type accepts, and the MIME type each ending is served with.
+# No "; charset=" here: Werkzeug adds "; charset=utf-8" to every text type it sends, and a
+# type that carried its own was sent with the charset twice (issue 12).
 MIME_TYPES = {
-    ".md": "text/markdown; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".htm": "text/html; charset=utf-8",
+    ".md": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
     ".mp4": "video/mp4",
     ".m4v": "video/mp4",
     ".webm": "video/webm",
-    ".vtt": "text/vtt; charset=utf-8",
+    ".vtt": "text/vtt",
     ".mp3": "audio/mpeg",
     ".m4a": "audio/mp4",
     ".ogg": "audio/ogg",
@@ -48,9 +50,9 @@ MIME_TYPES = {
     ".webp": "image/webp",
     ".svg": "image/svg+xml",
     ".zip": "application/zip",
-    ".txt": "text/plain; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
+    ".txt": "text/plain",
+    ".css": "text/css",
+    ".js": "text/javascript",
     ".json": "application/json",
     ".woff2": "font/woff2",
     ".woff": "font/woff",
