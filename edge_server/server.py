@@ -18,6 +18,7 @@ import ctypes
 import gc
 import logging
 import os
+import secrets
 import signal
 import socket
 import time
@@ -171,13 +172,16 @@ def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
     return sock
 
 
-def with_worker_header(app: Callable) -> Callable:
-    """Wrap ``app`` so every answer names the worker process that gave it."""
-    pid = str(os.getpid())
+def with_worker_header(app: Callable, tag: str) -> Callable:
+    """Wrap ``app`` so every answer carries ``tag``, naming the worker process that gave it.
+
+    The tag is random, made when the worker starts and written to the log beside its PID:
+    it tells workers apart without giving anyone on the Wi-Fi the server's process ids.
+    """
 
     def tagged(environ: dict, start_response: Callable):  # noqa: ANN202
         def start(status: str, headers: list, exc_info: object = None):  # noqa: ANN202
-            headers.append((WORKER_HEADER, pid))
+            headers.append((WORKER_HEADER, tag))
             return start_response(status, headers, exc_info)
 
         return app(environ, start)
@@ -207,8 +211,9 @@ def _worker(
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _die_with_parent(parent)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {*STOP_SIGNALS, signal.SIGCHLD})
-    server = _waitress(with_worker_header(app), threads, connection_limit, sockets=[sock])
-    log.info("worker %s serving with %s threads", os.getpid(), threads)
+    tag = secrets.token_hex(4)
+    server = _waitress(with_worker_header(app, tag), threads, connection_limit, sockets=[sock])
+    log.info("worker %s (%s: %s) serving with %s threads", os.getpid(), WORKER_HEADER, tag, threads)
     _run_until_stopped(server)
 
 
