@@ -27,9 +27,13 @@ def _user():  # noqa: ANN202
 
 
 def _cohort(cohort_id: int) -> Cohort:
-    """Return a cohort the current user teaches (403 otherwise, before saying if it exists)."""
+    """Return a cohort the current user teaches.
+
+    Another instructor's cohort answers 404 like one that does not exist, so an instructor
+    cannot learn which cohort ids exist (issue 12).
+    """
     if not accounts.can_see_cohort(_user(), cohort_id):
-        abort(403)
+        abort(404)
     return accounts.get_cohort(cohort_id)
 
 
