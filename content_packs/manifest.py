@@ -109,29 +109,21 @@ def semver_key(version: str) -> tuple:
     return (*core, 0, idents)
 
 
-def _json_path(path: Any) -> str:
-    parts = ["manifest"]
-    for part in path:
-        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
-    return "".join(parts)
-
-
 def schema_problems(manifest: Any) -> list[Problem]:
-    """Return the places where ``manifest`` breaks the JSON Schema (at most 20)."""
+    """Return, in plain words, the places where ``manifest`` breaks the JSON Schema (<= 20)."""
     from jsonschema import Draft202012Validator  # imported here: 50 ms of server start-up
 
+    from .schema_messages import problems_for
+
     validator = Draft202012Validator(schema())
-    problems = []
-    for error in sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path))[:20]:
-        problems.append(
-            Problem(
-                "manifest_schema",
-                N_("%(where)s: %(problem)s"),
-                MANIFEST,
-                {"where": _json_path(error.absolute_path), "problem": error.message[:300]},
-            )
-        )
-    return problems
+    schema_json = SCHEMA_PATH.read_text(encoding="utf-8")
+    problems: list[Problem] = []
+    errors = sorted(validator.iter_errors(manifest), key=lambda e: [str(p) for p in e.path])
+    for error in errors:
+        for problem in problems_for(error, manifest, schema_json):
+            if problem not in problems:
+                problems.append(problem)
+    return problems[:20]
 
 
 def iter_items(manifest: dict[str, Any]) -> Iterator[tuple[dict, dict, dict]]:
