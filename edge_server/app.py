@@ -67,7 +67,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     checked = integrity.quick_check(home.database)  # once per start: it reads the whole file
 
     app = Flask(__name__)
-    web_security.install(app)
+    web_security.install(app, settings)
     app.extensions["kru_integrity"] = checked
     got_request_exception.connect(_note_damage, app)
     sessions.init_sessions(
@@ -85,7 +85,6 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     navigation.init_app(app)
     _init_db_hooks(app)
     web_errors.install(app)
-    _init_security_headers(app)
     for spec in BLUEPRINTS:
         module, _, attr = spec.partition(":")
         app.register_blueprint(getattr(importlib.import_module(module), attr))
@@ -117,14 +116,3 @@ def _init_db_hooks(app: Flask) -> None:
                 db.connection().rollback()
             return
         db.close()
-
-
-def _init_security_headers(app: Flask) -> None:
-    @app.after_request
-    def _headers(response):  # noqa: ANN001, ANN202
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
-            response.headers["Cache-Control"] = "no-store"
-        return response

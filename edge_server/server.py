@@ -90,7 +90,14 @@ def _bind_failed(host: str, port: int, exc: OSError) -> KruError:
     )
 
 
-def _waitress(app: Callable, threads: int, connection_limit: int, **where: object):  # noqa: ANN202
+def _trusted_proxies(app: Callable) -> int:
+    """Return how many reverse proxies the Flask ``app`` believes (setting trusted_proxies)."""
+    return int(getattr(app, "config", {}).get("KRU_TRUSTED_PROXIES", 0))
+
+
+def _waitress(  # noqa: ANN202
+    app: Callable, threads: int, connection_limit: int, trusted_proxies: int = 0, **where: object
+):
     return create_server(
         app,
         threads=threads,
@@ -98,7 +105,10 @@ def _waitress(app: Callable, threads: int, connection_limit: int, **where: objec
         channel_timeout=60,
         cleanup_interval=30,
         ident="kru",
-        clear_untrusted_proxy_headers=True,
+        # With no trusted proxy, X-Forwarded-* headers are dropped before the app sees them:
+        # anyone could send them. With some, they reach the app's ProxyFix, which takes
+        # only the hops it was told to trust.
+        clear_untrusted_proxy_headers=trusted_proxies == 0,
         **where,
     )
 
@@ -134,7 +144,9 @@ def serve_wsgi(
     """
     bound_malloc_arenas()
     try:
-        server = _waitress(app, threads, connection_limit, host=host, port=port)
+        server = _waitress(
+            app, threads, connection_limit, _trusted_proxies(app), host=host, port=port
+        )
     except OSError as exc:
         raise _bind_failed(host, port, exc) from exc
     lock = write_pid_file(pid_file) if pid_file is not None else None
@@ -212,7 +224,13 @@ def _worker(
     _die_with_parent(parent)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {*STOP_SIGNALS, signal.SIGCHLD})
     tag = secrets.token_hex(4)
-    server = _waitress(with_worker_header(app, tag), threads, connection_limit, sockets=[sock])
+    server = _waitress(
+        with_worker_header(app, tag),
+        threads,
+        connection_limit,
+        _trusted_proxies(app),
+        sockets=[sock],
+    )
     log.info("worker %s (%s: %s) serving with %s threads", os.getpid(), WORKER_HEADER, tag, threads)
     _run_until_stopped(server)
 

@@ -68,7 +68,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     real.close()
 
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
-    web_security.install(app)
+    web_security.install(app, settings)
     sessions.init_sessions(app, settings, home, database, "central_secret_key", days=7)
     app.config.update(flask_config)
     login = LoginManager(app)
