@@ -96,10 +96,17 @@ def sign(pack_zip: Path, key_file: Path) -> None:
 @pass_ctx
 def install(ctx: CliContext, pack_zip: Path, force: bool) -> None:
     """Install or upgrade a pack from a zip file (also on a USB drive under /media)."""
+    from .errors import InvalidPack
     from .install import install_pack
 
     ctx.open_site_db()
-    result = install_pack(pack_zip, ctx.settings, ctx.home, force=force, installed_by="cli")
+    try:
+        result = install_pack(pack_zip, ctx.settings, ctx.home, force=force, installed_by="cli")
+    except InvalidPack as exc:
+        # Every problem, one line each, as the upload page lists them.
+        for problem in exc.problems:
+            click.echo(f"Error: {problem.line()}", err=True)
+        raise SystemExit(1) from exc
     state = "signed" if result.signed else "unsigned"
     if result.already_installed:
         click.echo(f"{result.pack_id} {result.version} is installed already; nothing changed")

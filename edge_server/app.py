@@ -7,10 +7,10 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, got_request_exception
 from flask_wtf.csrf import CSRFProtect
 
-from . import bodylimit, i18n, navigation, schema, sessions, web_errors
+from . import bodylimit, i18n, integrity, navigation, schema, sessions, web_errors, web_security
 from .auth import login_manager
 from .datahome import DataHome
 from .db import db
@@ -69,8 +69,12 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     )
     home = DataHome(settings.data_dir).ensure()
     schema.upgrade(home)
+    checked = integrity.quick_check(home.database)  # once per start: it reads the whole file
 
     app = Flask(__name__)
+    web_security.install(app, settings)
+    app.extensions["kru_integrity"] = checked
+    got_request_exception.connect(_note_damage, app)
     sessions.init_sessions(
         app,
         settings,
@@ -91,12 +95,19 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     navigation.init_app(app)
     _init_db_hooks(app)
     web_errors.install(app)
-    _init_security_headers(app)
     for spec in BLUEPRINTS:
         module, _, attr = spec.partition(":")
         app.register_blueprint(getattr(importlib.import_module(module), attr))
     app.wsgi_app = TrustLocalFront(app.wsgi_app)  # type: ignore[method-assign]  # HTTPS through nginx on 127.0.0.1
     return app
+
+
+def _note_damage(app: Flask, exception: BaseException, **extra: object) -> None:
+    """Remember that SQLite called the database damaged, so ``/healthz`` says so at once."""
+    if integrity.is_damage(exception) and app.extensions["kru_integrity"].ok:
+        found = integrity.Damaged(app.config["KRU_HOME"].database, str(exception))
+        log.error("%s", found.describe())
+        app.extensions["kru_integrity"] = found
 
 
 def _init_db_hooks(app: Flask) -> None:
@@ -116,14 +127,3 @@ def _init_db_hooks(app: Flask) -> None:
                 db.connection().rollback()
             return
         db.close()
-
-
-def _init_security_headers(app: Flask) -> None:
-    @app.after_request
-    def _headers(response):  # noqa: ANN001, ANN202
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
-            response.headers["Cache-Control"] = "no-store"
-        return response

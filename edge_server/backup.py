@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import migrate, schema
+from . import migrate, pidlock, schema
 from .datahome import DataHome
 from .errors import N_, Conflict, KruError, StorageError, ValidationError
 from .health import kru_version
@@ -205,17 +205,8 @@ def check_schema(manifest: dict[str, Any]) -> list[str]:
 
 
 def _server_running(home: DataHome) -> bool:
-    try:
-        pid = int(home.pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether a site server holds ``kru.pid`` (a file left by a power cut does not count)."""
+    return pidlock.running_pid(home.pid_file) is not None
 
 
 def _safe_relative(relative: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from .accounts import (
     check_username,
     generate_password,
 )
+from .csv_writer import csv_lines
 from .db import db, sqlite_utils_db
 from .errors import N_, Conflict, KruError, ValidationError
 from .models import Cohort, User
@@ -219,13 +221,5 @@ def export_roster() -> Iterator[str]:
     The BOM makes Excel read Khmer names as UTF-8. A learner in several cohorts is listed
     with the first by name. Read through sqlite-utils on peewee's own connection.
     """
-    yield "\ufeff"
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for row in sqlite_utils_db().query(_EXPORT_SQL):
-        writer.writerow([row[c] for c in EXPORT_COLUMNS])
-        yield out.getvalue()
-        out.seek(0)
-        out.truncate()
-    yield out.getvalue()
+    rows = ([row[c] for c in EXPORT_COLUMNS] for row in sqlite_utils_db().query(_EXPORT_SQL))
+    yield from csv_lines(itertools.chain([EXPORT_COLUMNS], rows))

@@ -1,7 +1,9 @@
 """Run a WSGI app on waitress: fast start, clean stop on SIGTERM, a PID file that never blocks.
 
 Sites run on power banks: the server must be up within seconds and stop within seconds.
-A PID file left by a power cut is overwritten, since the listening socket is the real lock.
+A PID file left by a power cut is overwritten, since the listening socket is the real lock;
+the file is held with an flock while the server runs, so ``kru restore`` can tell a live
+server from a stale file (``pidlock``).
 
 With several workers (``serve_workers``) the parent binds the listening socket once, builds
 the app once (migrations included) and forks worker processes that each run waitress with
@@ -17,6 +19,7 @@ import gc
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import time
@@ -31,6 +34,7 @@ from waitress.task import ErrorTask
 from waitress.utilities import RequestEntityTooLarge
 
 from .errors import N_, KruError
+from .pidlock import PidLock
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +59,14 @@ def _raise_stop(signum: int, frame: object) -> None:
     raise _Stop()
 
 
-def write_pid_file(path: Path) -> None:
-    """Record this process's PID; a stale file from a power cut is simply replaced."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{os.getpid()}\n")
-    os.replace(tmp, path)
+def write_pid_file(path: Path) -> PidLock:
+    """Record this process's PID, locked while it runs; a stale file is simply replaced."""
+    return PidLock.acquire(path)
 
 
-def _remove_pid_file(path: Path | None) -> None:
-    if path is None:
-        return
-    try:
-        if path.read_text().strip() == str(os.getpid()):
-            path.unlink()
-    except OSError:
-        pass
+def _remove_pid_file(lock: PidLock | None) -> None:
+    if lock is not None:
+        lock.release()
 
 
 def bound_malloc_arenas(arenas: int = 2) -> None:
@@ -133,8 +130,36 @@ def _json_error_channel(answer: TooLargeAnswer) -> type[HTTPChannel]:
     return type("KruChannel", (HTTPChannel,), {"error_task_class": JsonTooLarge})
 
 
+def _trusted_proxies(app: Callable) -> int:
+    """Return how many reverse proxies the Flask ``app`` believes (setting trusted_proxies)."""
+    return int(getattr(app, "config", {}).get("KRU_TRUSTED_PROXIES", 0))
+
+
+def _proxy_options(trusted_proxies: int) -> dict[str, Any]:
+    """Return waitress's options for X-Forwarded-* headers.
+
+    With no configured proxy, only the site's own TLS front (nginx on the same Pi, issue 23)
+    is believed about which phone asked and that it came over HTTPS; other senders' headers
+    are dropped. With ``trusted_proxies`` set (a server behind the ministry's reverse proxy),
+    the headers reach the app's ProxyFix, which takes only the hops it was told to trust.
+    """
+    if trusted_proxies:
+        return {"clear_untrusted_proxy_headers": False}
+    return {
+        "clear_untrusted_proxy_headers": True,
+        "trusted_proxy": "127.0.0.1",
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+    }
+
+
 def _waitress(  # noqa: ANN202
-    app: Callable, threads: int, connection_limit: int, cap: BodyCap | None, **where: Any
+    app: Callable,
+    threads: int,
+    connection_limit: int,
+    cap: BodyCap | None,
+    trusted_proxies: int = 0,
+    **where: Any,
 ):
     limits: dict[str, Any] = {} if cap is None else {"max_request_body_size": cap.max_bytes + 1}
     server = create_server(
@@ -144,12 +169,7 @@ def _waitress(  # noqa: ANN202
         channel_timeout=60,
         cleanup_interval=30,
         ident="kru",
-        clear_untrusted_proxy_headers=True,
-        # The site's TLS front (nginx on the same Pi, issue 23) says which phone asked and
-        # that it came over HTTPS; nobody else is believed.
-        trusted_proxy="127.0.0.1",
-        trusted_proxy_count=1,
-        trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"},
+        **_proxy_options(trusted_proxies),
         **limits,
         **where,
     )
@@ -195,11 +215,12 @@ def serve_wsgi(
     """
     bound_malloc_arenas()
     try:
-        server = _waitress(app, threads, connection_limit, body_cap, host=host, port=port)
+        server = _waitress(
+            app, threads, connection_limit, body_cap, _trusted_proxies(app), host=host, port=port
+        )
     except OSError as exc:
         raise _bind_failed(host, port, exc) from exc
-    if pid_file is not None:
-        write_pid_file(pid_file)
+    lock = write_pid_file(pid_file) if pid_file is not None else None
     url = f"http://{host}:{server.effective_port}/"
     log.info("serving on %s with %s threads", url, threads)
     if on_ready:
@@ -207,7 +228,7 @@ def serve_wsgi(
     try:
         _run_until_stopped(server)
     finally:
-        _remove_pid_file(pid_file)
+        _remove_pid_file(lock)
 
 
 def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
@@ -234,13 +255,16 @@ def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
     return sock
 
 
-def with_worker_header(app: Callable) -> Callable:
-    """Wrap ``app`` so every answer names the worker process that gave it."""
-    pid = str(os.getpid())
+def with_worker_header(app: Callable, tag: str) -> Callable:
+    """Wrap ``app`` so every answer carries ``tag``, naming the worker process that gave it.
+
+    The tag is random, made when the worker starts and written to the log beside its PID:
+    it tells workers apart without giving anyone on the Wi-Fi the server's process ids.
+    """
 
     def tagged(environ: dict, start_response: Callable):  # noqa: ANN202
         def start(status: str, headers: list, exc_info: object = None):  # noqa: ANN202
-            headers.append((WORKER_HEADER, pid))
+            headers.append((WORKER_HEADER, tag))
             return start_response(status, headers, exc_info)
 
         return app(environ, start)
@@ -275,8 +299,16 @@ def _worker(
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _die_with_parent(parent)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {*STOP_SIGNALS, signal.SIGCHLD})
-    server = _waitress(with_worker_header(app), threads, connection_limit, cap, sockets=[sock])
-    log.info("worker %s serving with %s threads", os.getpid(), threads)
+    tag = secrets.token_hex(4)
+    server = _waitress(
+        with_worker_header(app, tag),
+        threads,
+        connection_limit,
+        cap,
+        _trusted_proxies(app),
+        sockets=[sock],
+    )
+    log.info("worker %s (%s: %s) serving with %s threads", os.getpid(), WORKER_HEADER, tag, threads)
     _run_until_stopped(server)
 
 
@@ -349,13 +381,14 @@ def serve_workers(
     watched = {*STOP_SIGNALS, signal.SIGCHLD}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     pids: set[int] = set()
+    lock: PidLock | None = None
     # Objects made so far (the app, its imports) move to a generation the collector never
     # scans, so workers do not write to those pages and copy-on-write keeps them shared.
     gc.collect()
     gc.freeze()
     try:
         if pid_file is not None:
-            write_pid_file(pid_file)
+            lock = write_pid_file(pid_file)
         for _ in range(workers):
             if before_fork:
                 before_fork()
@@ -369,7 +402,7 @@ def serve_workers(
         _stop_workers(pids)
         sock.close()
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        _remove_pid_file(pid_file)
+        _remove_pid_file(lock)
 
 
 def _supervise(

@@ -142,6 +142,14 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0,
     ),
     Setting(
+        "trusted_proxies",
+        "int",
+        0,
+        "Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host headers are "
+        "believed (nginx with TLS: 1); 0: none, the connecting address is the client's.",
+        minimum=0,
+    ),
+    Setting(
         "site_name", "str", "Kru", "Name of this site, shown in the page header and sent at sync."
     ),
     Setting(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from edge_server import pidlock
 from edge_server.datahome import DataHome
+from edge_server.errors import N_, KruError
 from edge_server.settings import Settings
 
 from .agent import AlreadyRunning, RunResult, sync_once
@@ -25,13 +26,12 @@ def pid_file(home: DataHome):  # noqa: ANN201 - a Path
 
 
 def wake_daemon(home: DataHome) -> bool:
-    """Ask a running daemon to sync now; return whether one was found."""
-    try:
-        pid = int(pid_file(home).read_text().strip())
-        os.kill(pid, signal.SIGUSR1)
-    except (OSError, ValueError):
-        return False
-    return True
+    """Ask a running daemon to sync now; return whether one was found.
+
+    Only the process holding the PID file's lock is signalled: a file left by a power cut
+    may name a PID that now belongs to any other process (``edge_server.pidlock``).
+    """
+    return pidlock.signal_owner(pid_file(home), signal.SIGUSR1)
 
 
 def _heartbeat(settings: Settings, status: dict[str, Any]) -> None:
@@ -66,8 +66,14 @@ def run_daemon(
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, stop_and_wake)
-    path = pid_file(home)
-    path.write_text(f"{os.getpid()}\n")
+    running = pidlock.running_pid(pid_file(home))
+    if running is not None:
+        raise KruError(
+            N_("The sync daemon is already running (PID %(pid)s)"),
+            code="daemon_running",
+            pid=running,
+        )
+    lock = pidlock.PidLock.acquire(pid_file(home))
     try:
         while not stop.is_set():
             wake.clear()
@@ -91,8 +97,4 @@ def run_daemon(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        try:
-            if path.read_text().strip() == str(os.getpid()):
-                path.unlink()
-        except OSError:
-            pass
+        lock.release()

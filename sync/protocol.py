@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from edge_server import jsonlimits
 from edge_server.errors import N_, KruError
 
 # --- versions and negotiation --------------------------------------------------------------
@@ -435,7 +436,9 @@ def decode_batch(body: bytes) -> Batch:
         if len(line) > MAX_LINE_BYTES:
             raise _bad(number, "line too long")
         try:
-            parsed.append(json.loads(line))
+            parsed.append(jsonlimits.loads(line))
+        except jsonlimits.JSONTooDeep as exc:
+            raise _bad(number, f"JSON nested more than {jsonlimits.MAX_DEPTH} deep") from exc
         except ValueError as exc:
             raise _bad(number, "not JSON") from exc
     header = parsed[0]

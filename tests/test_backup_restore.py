@@ -187,13 +187,3 @@ def test_restore_refuses_folder_that_is_not_a_backup(tmp_path):
     result = kru(tmp_path / "site", "restore", str(tmp_path / "holiday-photos"))
     assert result.exit_code == 1
     assert "is not a Kru backup" in result.stderr
-
-
-def test_restore_refuses_while_the_server_runs(site, stick, tmp_path):
-    made = make_backup(site, stick)
-    new_card = tmp_path / "new-card"
-    new_card.mkdir()
-    (new_card / "kru.pid").write_text(f"{os.getpid()}\n")  # this process is alive
-    result = kru(new_card, "restore", str(made))
-    assert result.exit_code == 1
-    assert "server is running" in result.stderr

@@ -51,7 +51,10 @@ def _panels() -> list[tuple[str, Any]]:
 def index():  # noqa: ANN201
     home = current_app.config["KRU_HOME"]
     return render_template(
-        "admin/index.html", health=health(home), storage=storage(home), panels=_panels()
+        "admin/index.html",
+        health=health(home, current_app.extensions.get("kru_integrity")),
+        storage=storage(home),
+        panels=_panels(),
     )
 
 

@@ -39,8 +39,13 @@ def _safe_next(target: str | None) -> str | None:
     """Accept only same-site relative paths as a post-login destination."""
     if not target:
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "http://[" and the like: no URL at all
+        return None
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if any(ord(ch) < 32 for ch in target):
         return None
     return target
 
@@ -99,5 +104,7 @@ def language():  # noqa: ANN201
 
 @bp.get("/healthz")
 def healthz():  # noqa: ANN201
-    report = health.health(current_app.config["KRU_HOME"])
+    report = health.health(
+        current_app.config["KRU_HOME"], current_app.extensions.get("kru_integrity")
+    )
     return jsonify(report), 200 if report["status"] == "ok" else 503

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from .. import accounts, sessions
 from ..auth import role_required
+from ..csv_writer import csv_lines
 from ..errors import KruError
 from ..learning import assignments, dashboard
 from ..models import Cohort, CohortMember
@@ -26,9 +27,13 @@ def _user():  # noqa: ANN202
 
 
 def _cohort(cohort_id: int) -> Cohort:
-    """Return a cohort the current user teaches (403 otherwise, before saying if it exists)."""
+    """Return a cohort the current user teaches.
+
+    Another instructor's cohort answers 404 like one that does not exist, so an instructor
+    cannot learn which cohort ids exist (issue 12).
+    """
     if not accounts.can_see_cohort(_user(), cohort_id):
-        abort(403)
+        abort(404)
     return accounts.get_cohort(cohort_id)
 
 
@@ -66,7 +71,7 @@ def cohort(cohort_id: int):  # noqa: ANN201
 
 
 def _csv_response(rows, filename: str) -> Response:  # noqa: ANN001
-    response = Response(dashboard.csv_text(rows), mimetype="text/csv")
+    response = Response(csv_lines(rows), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

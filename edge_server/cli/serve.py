@@ -69,14 +69,23 @@ def serve(
 @click.command()
 @click.option("--port", type=int, default=8080, show_default=True, help="TCP port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Keep the demo in this directory (also accepted before the command).",
+)
 @pass_ctx
-def demo(ctx: CliContext, port: int, host: str) -> None:
-    """Create demo accounts and the sample pack in a fresh data directory, then serve it.
+def demo(ctx: CliContext, port: int, host: str, data_dir: str | None) -> None:
+    """Create demo accounts and the sample pack in a data directory, then serve it.
 
-    Without --data-dir a temporary directory is used and forgotten afterwards.
+    Without --data-dir a temporary directory is used and forgotten afterwards; with it the
+    demo stays there, and running the command again serves it as it was.
     """
     from .. import demo as demo_data
 
+    if data_dir:
+        ctx.data_dir = data_dir
+        ctx._settings = None
     if not ctx.data_dir:
         ctx.data_dir = tempfile.mkdtemp(prefix="kru-demo-")
         ctx._settings = None

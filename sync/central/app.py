@@ -12,7 +12,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from edge_server import bodylimit, i18n, navigation, sessions, web_errors
+from edge_server import bodylimit, i18n, navigation, sessions, web_errors, web_security
 from edge_server.api import api_error
 from edge_server.datahome import DataHome
 from edge_server.navigation import Layout
@@ -68,6 +68,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     real.close()
 
     app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+    web_security.install(app, settings)
     sessions.init_sessions(
         app,
         settings,

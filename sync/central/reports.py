@@ -10,10 +10,9 @@ corrected by the clock offset recorded per batch (``corrected_ms``).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,62 +189,55 @@ def site_cohorts(device: Device) -> list[dict[str, Any]]:
     return result
 
 
-def sites_csv() -> str:
-    """Return the site list as CSV text."""
-    buf = io.StringIO()
-    columns = [
-        "id",
-        "name",
-        "province",
-        "site_kind",
-        "enabled",
-        "last_seen_at",
-        "events_received",
-        "backlog",
-        "clock_offset_s",
-    ]
-    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
+SITE_COLUMNS = [
+    "id",
+    "name",
+    "province",
+    "site_kind",
+    "enabled",
+    "last_seen_at",
+    "events_received",
+    "backlog",
+    "clock_offset_s",
+]
+COMPLETION_COLUMNS = [
+    "device_id",
+    "site",
+    "province",
+    "course_key",
+    "course_title_en",
+    "course_title_km",
+    "learners_started",
+    "learners_completed",
+    "completion_pct",
+]
+
+
+def sites_csv_rows() -> Iterator[list[Any]]:
+    """Yield the header and one row per site, for ``sites.csv``."""
+    yield SITE_COLUMNS
     for row in site_rows():
-        writer.writerow(row)
-    return buf.getvalue()
+        yield [row.get(c) for c in SITE_COLUMNS]
 
 
-def completion_csv() -> str:
-    """Return completion per course per site as CSV text."""
+def completion_csv_rows() -> Iterator[list[Any]]:
+    """Yield the header and one row per site and course, for ``completion.csv``."""
     devices = {d.id: d for d in Device.select()}
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(
-        [
-            "device_id",
-            "site",
-            "province",
-            "course_key",
-            "course_title_en",
-            "course_title_km",
-            "learners_started",
-            "learners_completed",
-            "completion_pct",
-        ]
-    )
+    yield COMPLETION_COLUMNS
     for dev_pk, courses in sorted(completion_by_site().items()):
         device = devices[dev_pk]
         for c in courses:
-            writer.writerow(
-                [
-                    device.device_id,
-                    device.name,
-                    device.province,
-                    c.course_key,
-                    c.title_en,
-                    c.title_km,
-                    c.learners,
-                    c.completed,
-                    round(100 * c.completion, 1),
-                ]
-            )
-    return buf.getvalue()
+            yield [
+                device.device_id,
+                device.name,
+                device.province,
+                c.course_key,
+                c.title_en,
+                c.title_km,
+                c.learners,
+                c.completed,
+                round(100 * c.completion, 1),
+            ]
 
 
 def xapi_statements(after: int = 0, limit: int = 100, homepage: str = "") -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -13,12 +15,14 @@ from flask import (
     render_template,
     request,
     session,
+    stream_with_context,
     url_for,
 )
 from flask_babel import gettext
 from flask_login import login_required
 
 from edge_server import sessions
+from edge_server.csv_writer import csv_lines
 from edge_server.i18n import LANGUAGES
 from edge_server.ratelimit import RateLimited
 
@@ -38,8 +42,13 @@ bp = Blueprint(
 def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "http://[" and the like: no URL at all
+        return None
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if any(ord(ch) < 32 for ch in target):
         return None
     return target
 
@@ -103,9 +112,9 @@ def site(device_id: str):  # noqa: ANN201
     )
 
 
-def _csv(text: str, name: str) -> Response:
+def _csv(rows: Iterator[list[Any]], name: str) -> Response:
     return Response(
-        "\ufeff" + text,  # BOM: spreadsheets then read the Khmer names as UTF-8
+        stream_with_context(csv_lines(rows)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -114,10 +123,10 @@ def _csv(text: str, name: str) -> Response:
 @bp.get("/export/sites.csv")
 @login_required
 def export_sites():  # noqa: ANN201
-    return _csv(reports.sites_csv(), "kru-sites.csv")
+    return _csv(reports.sites_csv_rows(), "kru-sites.csv")
 
 
 @bp.get("/export/completion.csv")
 @login_required
 def export_completion():  # noqa: ANN201
-    return _csv(reports.completion_csv(), "kru-completion.csv")
+    return _csv(reports.completion_csv_rows(), "kru-completion.csv")

@@ -52,7 +52,7 @@ def test_events_made_while_the_server_is_down_arrive_once_it_is_back(page, site,
     page.clock.install()
     sign_in(page, "learner1")
     page.goto(LESSON)
-    page.wait_for_function("KruEvents.pending() === 0", polling=100)  # "viewed" went through
+    page.wait_for_function("() => KruEvents.pending() === 0", polling=100)  # "viewed" went through
 
     site.stop()
     ids = study_while_unreachable(page)
@@ -62,7 +62,7 @@ def test_events_made_while_the_server_is_down_arrive_once_it_is_back(page, site,
     assert not arrived(site_db, "learner1") & set(ids)
 
     page.clock.run_for(6_000)  # the queue retries every 5 s
-    page.wait_for_function("KruEvents.pending() === 0", polling=100)
+    page.wait_for_function("() => KruEvents.pending() === 0", polling=100)
     assert_arrived_exactly_once(site_db, "learner1", ids)
 
 
@@ -70,7 +70,7 @@ def test_events_made_while_the_phone_is_offline_arrive_once_back_online(page, co
     page.clock.install()
     sign_in(page, "learner2")
     page.goto(LESSON)
-    page.wait_for_function("KruEvents.pending() === 0", polling=100)
+    page.wait_for_function("() => KruEvents.pending() === 0", polling=100)
 
     context.set_offline(True)
     ids = study_while_unreachable(page)
@@ -79,5 +79,5 @@ def test_events_made_while_the_phone_is_offline_arrive_once_back_online(page, co
     assert not arrived(site_db, "learner2") & set(ids)
 
     context.set_offline(False)  # the "online" event flushes the queue at once
-    page.wait_for_function("KruEvents.pending() === 0", polling=100)
+    page.wait_for_function("() => KruEvents.pending() === 0", polling=100)
     assert_arrived_exactly_once(site_db, "learner2", ids)
