@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from . import site_tls
 from .datahome import DataHome
 
 LOOPBACK_PEERS = ("127.0.0.1", "::1")
@@ -57,6 +56,10 @@ class HttpsOrigin:
         self._not_after: datetime | None = None
 
     def _refresh(self) -> None:
+        # Imported here: it brings in cryptography, which start-up avoids (issue 9) and a
+        # site without an HTTPS name never needs.
+        from . import site_tls
+
         mtime = site_tls.chain_mtime(self.home)
         if mtime == self._mtime:
             return

@@ -41,7 +41,7 @@ def _cells(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 
 
-def _sign_in_site(client, user, password: str = "secret123") -> None:  # noqa: ANN001
+def _sign_in_site(client, user, password: str = "lotus-pond-7") -> None:  # noqa: ANN001
     token = client.get("/api/v1/session").get_json()["csrf_token"]
     response = client.post(
         "/api/v1/session",

@@ -95,7 +95,7 @@ def _client(app, user):  # noqa: ANN001, ANN202
     client = app.test_client()
     response = client.post(
         "/api/v1/session",
-        json={"username": user.username, "password": "secret123"},
+        json={"username": user.username, "password": "lotus-pond-7"},
         headers={"X-CSRFToken": csrf_token(client)},
     )
     assert response.status_code == 200

@@ -167,7 +167,7 @@ def big_app_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Liv
     digest = hashlib.sha256(big).hexdigest()
     for args in (
         ["pack", "install", str(pack)],
-        ["user", "add", "dara", "--password", "secret123"],
+        ["user", "add", "dara", "--password", "lotus-pond-7"],
     ):
         subprocess.run([*KRU, "--data-dir", str(home), *args], check=True, timeout=120, env=env)
     with LiveSite(home, ["--workers", "1", "--threads", "8"]) as live:
@@ -184,7 +184,7 @@ def _vm(pid: int, key: str) -> int:
 @pytest.mark.parametrize("name", ["media/big.mp4", "media/big.bin"])
 def test_eight_downloads_of_a_big_app_file_keep_the_worker_small(big_app_site, name):
     live, digest = big_app_site
-    learner = Client.sign_in(live.url, "dara", "secret123")
+    learner = Client.sign_in(live.url, "dara", "lotus-pond-7")
     html = learner.http.get(f"{live.url}/learn/items/demo-pack/big", timeout=10).text
     src = re.search(r'<iframe class="app" src="([^"]+)"', html).group(1)
     url = urljoin(live.url + src, name)
@@ -217,7 +217,7 @@ def test_eight_downloads_of_a_big_app_file_keep_the_worker_small(big_app_site, n
 
 def test_a_range_of_a_big_app_file_from_a_real_server(big_app_site):
     live, _digest = big_app_site
-    learner = Client.sign_in(live.url, "dara", "secret123")
+    learner = Client.sign_in(live.url, "dara", "lotus-pond-7")
     html = learner.http.get(f"{live.url}/learn/items/demo-pack/big", timeout=10).text
     src = re.search(r'<iframe class="app" src="([^"]+)"', html).group(1)
     url = urljoin(live.url + src, "media/big.bin")

@@ -31,7 +31,7 @@ def make_site(home: Path, learners: int = 300) -> Path:
     """Create a real site database with accounts through the CLI; return the database file."""
     subprocess.run(
         [*KRU, "--data-dir", str(home), "user", "add", "admin", "--role", "admin",
-         "--password", "secret123"],
+         "--password", "lotus-pond-7"],
         check=True, capture_output=True, env=ENV, timeout=120,
     )  # fmt: skip
     database = home / "kru.sqlite3"
@@ -130,7 +130,7 @@ def test_healthz_reports_a_damaged_database_naming_the_file(tmp_path):
     with started(home) as url:
         status, body = get_json(f"{url}/healthz")
         sign_in = urllib.request.Request(
-            f"{url}/login", data=b"username=admin&password=secret123", method="POST"
+            f"{url}/login", data=b"username=admin&password=lotus-pond-7", method="POST"
         )
         with pytest.raises(urllib.error.HTTPError):  # what the learners see meanwhile
             urllib.request.urlopen(sign_in, timeout=10)  # noqa: S310 - loopback

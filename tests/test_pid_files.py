@@ -150,7 +150,7 @@ def test_daemon_removes_its_pid_file_on_sigterm(daemon):
 @pytest.fixture
 def backup(tmp_path: Path) -> Path:
     site = tmp_path / "site"
-    assert kru(site, "user", "add", "sokha", "--password", "secret123").returncode == 0
+    assert kru(site, "user", "add", "sokha", "--password", "lotus-pond-7").returncode == 0
     stick = tmp_path / "usb"
     stick.mkdir()
     made = kru(site, "backup", str(stick))

@@ -71,7 +71,7 @@ def test_every_site_page_has_the_policy_and_headers(app, pages, login_as, role):
         token = csrf_token(client)
         client.post(
             "/api/v1/session",
-            json={"username": users[role].username, "password": "secret123"},
+            json={"username": users[role].username, "password": "lotus-pond-7"},
             headers={"X-CSRFToken": token},
         )
     for path in SITE_PAGES[role]:

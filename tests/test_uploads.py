@@ -385,7 +385,7 @@ def test_another_instructor_cannot_touch_my_upload(client, app, login_as, make_u
     token = other.get("/api/v1/session").get_json()["csrf_token"]
     other.post(
         "/api/v1/session",
-        json={"username": user.username, "password": "secret123"},
+        json={"username": user.username, "password": "lotus-pond-7"},
         headers={"X-CSRFToken": token},
     )
     assert other.head(location, headers=TUS).status_code == 404

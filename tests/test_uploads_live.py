@@ -33,16 +33,16 @@ def _kru(home: Path, *args: str) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     home = tmp_path_factory.mktemp("uploads") / "home"
-    _kru(home, "user", "add", "teacher", "--password", "secret123", "--role", "instructor")
-    _kru(home, "user", "add", "other", "--password", "secret123", "--role", "instructor")
-    _kru(home, "user", "add", "dara", "--password", "secret123")
+    _kru(home, "user", "add", "teacher", "--password", "lotus-pond-7", "--role", "instructor")
+    _kru(home, "user", "add", "other", "--password", "lotus-pond-7", "--role", "instructor")
+    _kru(home, "user", "add", "dara", "--password", "lotus-pond-7")
     with LiveSite(home, ["--workers", "2"]) as live:
         yield live
 
 
 @pytest.fixture(scope="module")
 def teacher(site: LiveSite) -> Client:
-    return Client.sign_in(site.url, "teacher", "secret123")
+    return Client.sign_in(site.url, "teacher", "lotus-pond-7")
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_an_upload_cut_at_half_continues_from_there(site, packs):
     pack = packs["50mb"]
     size = pack.stat().st_size
     data = pack.read_bytes()
-    first = Client.sign_in(site.url, "teacher", "secret123")
+    first = Client.sign_in(site.url, "teacher", "lotus-pond-7")
     created = first.tus_create(size, pack.name)
     assert created.status_code == 201, created.text
     location = f"{site.url}{created.headers['Location']}"
@@ -141,7 +141,7 @@ def test_an_upload_cut_at_half_continues_from_there(site, packs):
     assert answer == b""  # nothing came back: the server waits for the rest, then gives up
 
     # Later, from another sign-in (a reloaded page), the client asks where it stands.
-    second = Client.sign_in(site.url, "teacher", "secret123")
+    second = Client.sign_in(site.url, "teacher", "lotus-pond-7")
     resumed_at = second.tus_offset(location)
     assert resumed_at == offset and resumed_at > 0
     second.tus_upload(pack, start=resumed_at, location=location)
@@ -153,7 +153,7 @@ def test_an_upload_cut_at_half_continues_from_there(site, packs):
 
 def test_another_user_cannot_see_or_finish_an_upload(site, teacher, packs):
     location = teacher.tus_upload(packs["sample"])
-    other = Client.sign_in(site.url, "other", "secret123")
+    other = Client.sign_in(site.url, "other", "lotus-pond-7")
     assert other.http.head(location, headers=TUS).status_code == 404
     assert other.install_upload(location).status_code == 404
     assert teacher.http.head(location, headers=TUS).status_code == 200
