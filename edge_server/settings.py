@@ -337,7 +337,18 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("central.host", "str", "127.0.0.1", "Address the central server listens on."),
     Setting("central.port", "int", 8090, "TCP port of the central server.", minimum=1),
-    Setting("central.public_url", "str", "", "Central server URL written in provisioning files."),
+    Setting(
+        "central.public_url",
+        "str",
+        "",
+        "Central server's public URL: written in provisioning files; the base of xAPI ids.",
+    ),
+    Setting(
+        "central.xapi_names",
+        "bool",
+        False,
+        "Put learners' names in xAPI statements (off: a pseudonymous id only).",
+    ),
     Setting(
         "central.https_domain",
         "str",
