@@ -350,6 +350,28 @@ SETTINGS: tuple[Setting, ...] = (
         "Put learners' names in xAPI statements (off: a pseudonymous id only).",
     ),
     Setting(
+        "central.lrs_url",
+        "str",
+        "",
+        "Learning record store (LRS) to forward xAPI statements to (base URL); empty: off.",
+    ),
+    Setting("central.lrs_username", "str", "", "Basic-auth user name at the LRS."),
+    Setting("central.lrs_password", "str", "", "Basic-auth password at the LRS."),
+    Setting(
+        "central.lrs_batch_size",
+        "int",
+        100,
+        "Statements per request to the learning record store.",
+        minimum=1,
+    ),
+    Setting(
+        "central.lrs_timeout_s",
+        "float",
+        30.0,
+        "Seconds to wait for the learning record store's answer.",
+        minimum=1,
+    ),
+    Setting(
         "central.https_domain",
         "str",
         "",

@@ -27,6 +27,7 @@ VENV = ROOT / ".venv-ralph"
 # ralph.api imports requests (OIDC auth) without declaring it: install it alongside.
 SPEC = ("ralph-malph[cli,lrs]==5.1.0", "requests>=2.31,<3")
 VALIDATOR = Path(__file__).resolve().parent / "xapi_validator.py"
+SHIM = Path(__file__).resolve().parent / "ralph_shim"
 
 
 def ralph_venv() -> Path:
@@ -116,20 +117,31 @@ class RalphLrs:
                 "RALPH_RUNSERVER_HOST": "127.0.0.1",
                 "RALPH_RUNSERVER_PORT": str(self.port),
                 "RALPH_RUNSERVER_AUTH_BACKENDS": "basic",
+                # sitecustomize.py there: the fs backend appends (see that file).
+                "PYTHONPATH": str(SHIM),
             }
         )
         return env
 
     def start(self) -> None:
         ralph = self.python.parent / "ralph"
-        log = open(self.home / "ralph.log", "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(  # noqa: S603 - our own venv's ralph
-            [str(ralph), "runserver", "-b", "fs", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=self.home,
-        )
+        with open(self.home / "ralph.log", "ab") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 - our own venv's ralph
+                [
+                    str(ralph),
+                    "runserver",
+                    "-b",
+                    "fs",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.home,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with contextlib.suppress(requests.RequestException):
