@@ -154,3 +154,25 @@ def test_forwarding_needs_the_public_url(monkeypatch, tmp_path):  # noqa: ANN001
     monkeypatch.setenv("KRU_CENTRAL_LRS_URL", "https://lrs.example.gov.kh")
     with pytest.raises(Exception, match="central.public_url"):
         lrs_forward.LrsConfig.from_settings(load_settings(overrides={"data_dir": str(tmp_path)}))
+
+
+def test_the_dashboard_shows_the_queue(tmp_path, monkeypatch):  # noqa: ANN001
+    from tests.test_central_api import sign_in
+    from tests.test_central_xapi import central
+
+    made = central(
+        tmp_path,
+        monkeypatch,
+        **{"central.public_url": PUBLIC, "central.lrs_url": "http://127.0.0.1:9/"},
+    )
+    device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
+    ingest_batch(database, device, every_kind(device.device_id)[0])
+    report = lrs_forward.run_pass(lrs_forward.LrsConfig.from_settings(made.config["KRU"]))
+    assert report.error
+    client = made.test_client()
+    sign_in(client)
+    with client.session_transaction() as browser:
+        browser["lang"] = "en"
+    page = client.get("/").get_data(as_text=True)
+    assert "Waiting: 14 · sent: 0 · refused: 0" in page
+    assert "did not answer" in page
