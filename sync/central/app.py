@@ -120,11 +120,12 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from .views_api import session_bp
     from .views_assigned import bp as assigned_bp
     from .views_dashboard import bp as dashboard_bp
+    from .views_health import bp as health_bp
     from .views_sync import bp as sync_bp
 
     csrf.exempt(sync_bp)  # signed with the device secret, not a browser session
     csrf.exempt(assigned_bp)
-    for bp in (sync_bp, assigned_bp, session_bp, api_bp, dashboard_bp):
+    for bp in (sync_bp, assigned_bp, session_bp, api_bp, dashboard_bp, health_bp):
         app.register_blueprint(bp)
     _hooks(app)
     return app
@@ -133,6 +134,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
 def _hooks(app: Flask) -> None:
     @app.before_request
     def _connect() -> None:
+        if request.path == "/healthz":  # connects itself, to answer 503 when it cannot
+            return
         database.connect(reuse_if_open=True)
 
     @app.teardown_request

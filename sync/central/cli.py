@@ -280,6 +280,9 @@ def _add_cert_group() -> None:
     from .cert_cli import cert
 
     central.add_command(cert)
+    from .lrs_cli import lrs
+
+    central.add_command(lrs)
 
 
 _add_cert_group()

@@ -16,28 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sync.protocol import ms_to_ts
-
 from .db import database
 from .models import Device, SiteCohort, SiteCohortMember
 
 DONE_DECISIONS = ("completed", "passed")
-XAPI_VERBS = {
-    "completed",
-    "passed",
-    "failed",
-    "attempted",
-    "experienced",
-    "answered",
-    "mastered",
-    "launched",
-    "initialized",
-    "terminated",
-    "progressed",
-    "scored",
-    "interacted",
-    "viewed",
-}
 
 
 @dataclass
@@ -238,75 +220,3 @@ def completion_csv_rows() -> Iterator[list[Any]]:
                 c.completed,
                 round(100 * c.completion, 1),
             ]
-
-
-def xapi_statements(after: int = 0, limit: int = 100, homepage: str = "") -> dict[str, Any]:
-    """Return up to ``limit`` events after row ``after`` as xAPI statements, with a cursor."""
-    rows = _sql(
-        "SELECT e.id, e.event_id, e.verb, e.object, e.result, e.context, e.corrected_ms, "
-        "e.received_ms, e.user_uid, d.device_id, d.name, p.display_name, i.title_km, i.title_en, "
-        "i.type, i.course_key FROM central_events e JOIN devices d ON d.id = e.device_id "
-        "LEFT JOIN people p ON p.device_id = e.device_id AND p.uid = e.user_uid "
-        "LEFT JOIN device_items i ON i.device_id = e.device_id AND i.key = e.object "
-        "WHERE e.id > ? ORDER BY e.id LIMIT ?",
-        (after, limit),
-    )
-    statements = []
-    home = homepage or "urn:kru"
-    for (
-        _pk,
-        event_id,
-        verb,
-        obj,
-        result,
-        context,
-        corrected,
-        received,
-        user_uid,
-        device_id,
-        site,
-        display_name,
-        title_km,
-        title_en,
-        item_type,
-        course_key,
-    ) in rows:
-        verb_id = (
-            f"http://adlnet.gov/expapi/verbs/{verb}"
-            if verb in XAPI_VERBS
-            else f"urn:kru:verb:{verb}"
-        )
-        statement: dict[str, Any] = {
-            "id": event_id,
-            "actor": {
-                "objectType": "Agent",
-                "name": display_name or user_uid,
-                "account": {"homePage": home, "name": user_uid},
-            },
-            "verb": {"id": verb_id, "display": {"en-US": verb}},
-            "object": {
-                "objectType": "Activity",
-                "id": f"urn:kru:item:{obj}",
-                "definition": {
-                    "name": {k: v for k, v in (("km", title_km), ("en", title_en)) if v},
-                    "type": f"urn:kru:item-type:{item_type}" if item_type else "urn:kru:item",
-                },
-            },
-            "timestamp": ms_to_ts(corrected),
-            "stored": ms_to_ts(received),
-            "context": {
-                "platform": "Kru",
-                "extensions": {
-                    "urn:kru:device": device_id,
-                    "urn:kru:site": site,
-                    "urn:kru:course": course_key or "",
-                    "urn:kru:context": json.loads(context) if context else None,
-                },
-            },
-        }
-        parsed = json.loads(result) if result else None
-        if isinstance(parsed, dict):
-            statement["result"] = parsed
-        statements.append(statement)
-    more = rows[-1][0] if len(rows) == limit else None
-    return {"statements": statements, "next_after": more}

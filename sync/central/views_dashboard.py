@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -26,7 +27,7 @@ from edge_server.csv_writer import csv_lines
 from edge_server.i18n import LANGUAGES
 from edge_server.ratelimit import RateLimited
 
-from . import reports
+from . import lrs_forward, reports
 from .models import Device
 from .views_api import sign_in
 
@@ -94,6 +95,8 @@ def index():  # noqa: ANN201
         sites=sites,
         by_site=[(names.get(pk, "?"), courses) for pk, courses in sorted(by_site.items())],
         by_province=sorted(reports.completion_by_province().items()),
+        lrs_url=current_app.config["KRU"]["central.lrs_url"],
+        lrs=lrs_forward.status(),
     )
 
 
