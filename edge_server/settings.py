@@ -269,6 +269,19 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0,
     ),
     Setting(
+        "sync.daily_download_budget_mb",
+        "float",
+        0.0,
+        "Most megabytes of packs sync may download per day; 0: the same as sync.daily_budget_mb.",
+        minimum=0,
+    ),
+    Setting(
+        "sync.download_window",
+        "str",
+        "",
+        "Local time window for pack downloads, e.g. 22:00-06:00; empty: any time.",
+    ),
+    Setting(
         "sync.interval_s", "int", 900, "Seconds between sync attempts of the daemon.", minimum=5
     ),
     Setting(

@@ -101,7 +101,16 @@ def pull(agent: Any) -> PullResult:
     manifest = response.json()
     result.manifest = True
     https = manifest.get("https") or {}
-    _https(agent, https, manifest.get("items") or [], result)
+    items = manifest.get("items") or []
+    _https(agent, https, items, result)
+    if manifest.get("minor", 1) >= 2:  # sync 1.2: packs (sync/downloads.py)
+        from . import downloads  # noqa: PLC0415
+
+        packs = downloads.pull_packs(agent, items)
+        result.installed += packs.installed
+        result.problems += [f"pack {p} failed" for p in packs.failed]
+        if not downloads.report(agent):
+            result.problems.append("central refused the pack report")
     return result
 
 

@@ -24,6 +24,7 @@ SPECIAL = {
     "packs.api_upload": (ONE_REQUEST_BYTES, "pack_too_large"),
     "uploads.append": (uploads.CHUNK_BYTES, "body_too_large"),
     "central_sync.batches": (protocol.MAX_BODY_BYTES, protocol.E_BATCH_TOO_LARGE),
+    "fleet.add": (64 * 1024 * 1024, "pack_too_large"),
 }
 
 
@@ -85,8 +86,10 @@ def test_no_site_route_takes_more_than_one_chunk(app):
     assert ONE_REQUEST_BYTES - uploads.CHUNK_BYTES <= 64 * 1024
 
 
-def test_central_takes_at_most_one_batch(central_app):
-    assert bodylimit.largest(central_app) == protocol.MAX_BODY_BYTES
+def test_central_takes_at_most_one_batch_or_one_pack_upload(central_app):
+    from sync.central.views_fleet import MAX_PAGE_UPLOAD
+
+    assert bodylimit.largest(central_app) == max(protocol.MAX_BODY_BYTES, MAX_PAGE_UPLOAD)
 
 
 @pytest.mark.parametrize("path", ["/api/v1/session", "/api/v1/events"])

@@ -285,4 +285,11 @@ def _add_cert_group() -> None:
     central.add_command(lrs)
 
 
+def _add_pack_group() -> None:
+    from .library_cli import pack
+
+    central.add_command(pack)
+
+
 _add_cert_group()
+_add_pack_group()
