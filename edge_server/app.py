@@ -34,6 +34,7 @@ BLUEPRINTS = [
     "edge_server.blueprints.portal:bp",
     "edge_server.blueprints.compress:bp",
     "edge_server.blueprints.https_origin:bp",
+    "edge_server.cpd.views_sessions:bp",
 ]
 
 

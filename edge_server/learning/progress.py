@@ -204,7 +204,9 @@ def _log_rows() -> Iterator[tuple]:
         Event.result,
         Event.context,
         Event.server_ts,
-    ).order_by(Event.seq)
+    )
+    # Attendance and certificate events (issue 16) name no item: no progress summary.
+    query = query.where(~Event.object.startswith("urn:")).order_by(Event.seq)
     yield from query.tuples().iterator()
 
 

@@ -136,7 +136,8 @@ def _dumps(value: Any) -> str | None:
 
 
 def _store_catalog(items: list[protocol.ItemRecord]) -> None:
-    described = {it.key: it for it in items}
+    # Sessions and certificates (issue 16) travel as "urn:kru:..." objects: no catalog item.
+    described = {it.key: it for it in items if not it.key.startswith("urn:")}
     if not described:
         return
     existing = {
