@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..db import db
-from ..models import CohortMember, User
+from ..models import User
 from . import attendance
 
 
@@ -33,7 +33,9 @@ def course_rule(course_key: str) -> CourseRule:
     if row is None:
         return CourseRule()
     manifest = json.loads(row[0])
-    course = next((c for c in manifest.get("courses", []) if c.get("slug") == row[1]), {})
+    course: dict[str, Any] = next(
+        (c for c in manifest.get("courses", []) if c.get("slug") == row[1]), {}
+    )
     completion = course.get("completion") or {}
     cert = course.get("certificate") or {}
     return CourseRule(
@@ -66,8 +68,10 @@ def rule_status(user: User, course_key: str, *, items_done: bool) -> RuleStatus:
     """Return whether ``user`` meets ``course_key``'s rule, given whether its items are done."""
     rule = course_rule(course_key)
     cohorts = [
-        m.cohort_id
-        for m in CohortMember.select(CohortMember.cohort).where(CohortMember.user == user)
+        int(cid)
+        for (cid,) in db.execute_sql(
+            "SELECT cohort_id FROM cohort_members WHERE user_id = ?", (user.id,)
+        )
     ]
     share = attendance.learner_attendance(user.id, cohorts, course_key)
     return RuleStatus(items_done, share, rule.attendance)
