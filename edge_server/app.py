@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import i18n, navigation, schema, sessions, web_errors
 from .auth import login_manager
+from .cpd import certificates
 from .datahome import DataHome
 from .db import db
 from .models import User, UserSession
@@ -68,6 +69,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     )
     home = DataHome(settings.data_dir).ensure()
     schema.upgrade(home)
+    certificates.configure(settings)
 
     app = Flask(__name__)
     sessions.init_sessions(

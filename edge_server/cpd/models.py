@@ -41,3 +41,22 @@ class Attendance(BaseModel):
     class Meta:
         table_name = "f2f_attendance"
         primary_key = CompositeKey("session", "user")
+
+
+class Certificate(BaseModel):
+    if TYPE_CHECKING:
+        user_id: int
+
+    event_id = TextField(unique=True)
+    code = TextField(unique=True)
+    user = ForeignKeyField(User, column_name="user_id", on_delete="CASCADE")
+    course = TextField()
+    record = TextField()  # canonical JSON, exactly the bytes the signature covers
+    signature = TextField()
+    issued_at = TextField()
+    revoked_at = TextField(null=True)
+    revoked_reason = TextField(default="")
+    revoked_by = ForeignKeyField(User, column_name="revoked_by", null=True)
+
+    class Meta:
+        table_name = "certificates"

@@ -375,6 +375,9 @@ def _store(user: User, events: list[CleanEvent], items: dict) -> IngestResult:
         )
     db.cursor().executemany(_INSERT_EVENT, rows)
     save_summaries(touched.values())
+    from ..cpd.certificates import after_progress  # noqa: PLC0415 - cpd builds on this module
+
+    after_progress(user, touched.values(), server_ts)  # issue 16: a course may now be complete
     if answers:
         QuizAnswer.insert_many(answers).execute()
     out.accepted = len(fresh)
