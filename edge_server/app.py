@@ -36,6 +36,7 @@ BLUEPRINTS = [
     "edge_server.blueprints.compress:bp",
     "edge_server.blueprints.https_origin:bp",
     "edge_server.cpd.views_sessions:bp",
+    "edge_server.cpd.views_certificates:bp",
 ]
 
 

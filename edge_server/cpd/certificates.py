@@ -247,6 +247,14 @@ def _view(cert: Certificate) -> CertificateView:
     return CertificateView(cert, json.loads(cert.record))
 
 
+def signature_holds(view: CertificateView) -> bool:
+    """Return whether the stored record still matches this site's signature."""
+    chosen = _issuer
+    if chosen is None:
+        return False
+    return rec.verify(public_key_b64(chosen.home), view.record, view.certificate.signature)
+
+
 def learner_certificates(user: User) -> list[CertificateView]:
     """Return ``user``'s certificates, newest first."""
     rows = Certificate.select().where(Certificate.user == user.id).order_by(Certificate.id.desc())
