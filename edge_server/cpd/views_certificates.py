@@ -22,7 +22,7 @@ from flask_login import current_user
 
 from .. import accounts
 from ..auth import role_required
-from ..errors import KruError
+from ..errors import N_, KruError
 from . import certificate_pdf, certificates
 from . import certificate_record as rec
 
@@ -146,7 +146,7 @@ def verify(code: str):  # noqa: ANN201
 def api_certificate(code: str):  # noqa: ANN201
     if rec.normalize_code(code) is None:
         raise certificates.CertificateError(
-            certificates.N_("A verification code has 10 letters and digits, like 7K3QP-M9XR2."),
+            N_("A verification code has 10 letters and digits, like 7K3QP-M9XR2."),
             code="invalid_code",
         )
     found = certificates.by_code(code)
