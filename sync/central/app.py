@@ -36,6 +36,7 @@ def central_links() -> list[tuple[str, str]]:
         ("dashboard.index", gettext("Sites")),
         ("dashboard.export_sites", gettext("Sites (CSV)")),
         ("dashboard.export_completion", gettext("Completion (CSV)")),
+        ("central_certificates.cpd", gettext("CPD records")),
     ]
 
 
@@ -117,12 +118,13 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from .views_api import bp as api_bp
     from .views_api import session_bp
     from .views_assigned import bp as assigned_bp
+    from .views_certificates import bp as certificates_bp
     from .views_dashboard import bp as dashboard_bp
     from .views_sync import bp as sync_bp
 
     csrf.exempt(sync_bp)  # signed with the device secret, not a browser session
     csrf.exempt(assigned_bp)
-    for bp in (sync_bp, assigned_bp, session_bp, api_bp, dashboard_bp):
+    for bp in (sync_bp, assigned_bp, session_bp, api_bp, dashboard_bp, certificates_bp):
         app.register_blueprint(bp)
     _hooks(app)
     return app

@@ -21,6 +21,7 @@ from edge_server.errors import N_, KruError
 from sync import protocol
 from sync.protocol import Batch
 
+from . import certificates
 from .db import is_postgres
 from .models import (
     CatalogItem,
@@ -352,6 +353,7 @@ def ingest_batch(
                 device, batch, latest=bool(new_batch) and batch.last > (device.acked_seq or 0)
             )
             stored = _insert_events(db, device.id, batch.events, offset_ms, now_ms)
+            certificates.store(device, batch)  # issue 16: signed certificates, the site's key
             if new_batch:
                 SyncBatch.update(stored=stored).where(
                     (SyncBatch.device == device.id) & (SyncBatch.batch_id == batch.batch_id)

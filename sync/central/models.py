@@ -87,6 +87,8 @@ class Device(CentralModel):
     clock_offset_s = FloatField(null=True)
     protocol = IntegerField(null=True)
     modem = TextField(null=True)
+    signing_key = TextField(null=True)  # the site's Ed25519 public key (issue 16)
+    offered_signing_key = TextField(null=True)  # a different key, held until an admin accepts
 
     class Meta:
         table_name = "devices"
@@ -172,3 +174,23 @@ class CentralEvent(CentralModel):
 
     class Meta:
         table_name = "central_events"
+
+
+class CentralCertificate(CentralModel):
+    """A certificate a site issued, as received (issue 16); checked against the site's key."""
+
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="certificates")
+    code = CharField(unique=True)
+    event_id = CharField()
+    user_uid = CharField()
+    name = TextField()
+    hours = FloatField()
+    issued = CharField()
+    record = TextField()
+    signature = TextField()
+    revoked_at = CharField(null=True)
+    revoked_reason = TextField(default="")
+
+    class Meta:
+        table_name = "central_certificates"
