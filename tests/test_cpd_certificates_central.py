@@ -4,6 +4,8 @@ at sync and a different key is held for an admin."""
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
 from contextlib import closing
 
@@ -57,6 +59,22 @@ def _says(page, en: str, km: str) -> bool:  # noqa: ANN001
     return en in text or km in text
 
 
+def _signed_in(central, role: str) -> requests.Session:  # noqa: ANN001
+    central.cli(
+        "user", "add", "--username", role, "--password", "mekong-river-2026", "--role", role
+    )
+    session = requests.Session()
+    token = session.get(f"{central.url}/api/v1/session", timeout=10).json()["csrf_token"]
+    response = session.post(
+        f"{central.url}/api/v1/session",
+        json={"username": role, "password": "mekong-river-2026"},
+        headers={"X-CSRFToken": token},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    return session
+
+
 def _central_db(central):  # noqa: ANN001, ANN202
     return closing(sqlite3.connect(central.data_dir / "central.sqlite3"))
 
@@ -78,6 +96,17 @@ def test_certificate_verifies_on_central_after_sync_and_fails_when_altered(tmp_p
     assert page.status_code == 200 and LEARNER_KM in page.content.decode("utf-8")
     assert _says(page, "Valid certificate", "វិញ្ញាបនបត្រត្រឹមត្រូវ")
 
+    anonymous = requests.get(f"{central.url}/cpd.csv", timeout=10, allow_redirects=False)
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    viewer = _signed_in(central, "viewer")
+    record_csv = viewer.get(f"{central.url}/cpd.csv", params={"q": "ចាន់"}, timeout=10)
+    rows = list(csv.reader(io.StringIO(record_csv.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["name", "username", "site"]
+    assert rows[1][:4] == [LEARNER_KM, "chantha", "tec-cert", device_id]
+    assert rows[1][7:] == ["12.0", body["issued"], code, "valid"]
+    page = viewer.get(f"{central.url}/cpd", params={"q": "nobody"}, timeout=10)
+    assert page.status_code == 200 and code not in page.content.decode("utf-8")
+
     with _central_db(central) as con, con:
         key = con.execute("SELECT signing_key FROM devices").fetchone()[0]
         record = con.execute("SELECT record FROM central_certificates").fetchone()[0]
@@ -90,6 +119,10 @@ def test_certificate_verifies_on_central_after_sync_and_fails_when_altered(tmp_p
     assert altered["valid"] is False and altered["status"] == "unverifiable"
     page = requests.get(f"{central.url}/verify/{code}", timeout=10)
     assert _says(page, "cannot be verified", "មិនអាចផ្ទៀងផ្ទាត់")
+    rows = list(csv.reader(io.StringIO(viewer.get(f"{central.url}/cpd.csv", timeout=10).text)))
+    assert (
+        rows[1][7] == "0.0" and rows[1][10] == "unverifiable"
+    )  # an altered record counts no hours
 
 
 def test_revocation_syncs_and_a_new_site_key_is_held_for_the_admin(tmp_path, central):

@@ -177,14 +177,14 @@ def cpd_record(query: str = "", limit: int = 500) -> list[CpdLine]:
         .order_by(CentralCertificate.name, CentralCertificate.issued)
         .limit(limit)
     )
-    people = {
-        (p.device_id, p.uid): p.username
-        for p in Person.select(Person.device, Person.uid, Person.username)
-    }
+    people: dict[tuple[int, str], str] = {}
+    query_people = Person.select(Person.device, Person.uid, Person.username).tuples()
+    for device_pk, uid, username in query_people.iterator():
+        people[(int(device_pk), str(uid))] = str(username)
     out = []
     needle = query.strip().casefold()
     for row in rows:
-        username = people.get((row.device_id, row.user_uid), "")
+        username = people.get((row.device.id, row.user_uid), "")
         if needle and needle not in row.name.casefold() and needle not in username.casefold():
             continue
         out.append(CpdLine(verify(row.code), username))

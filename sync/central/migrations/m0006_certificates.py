@@ -26,6 +26,7 @@ def apply(db: Database) -> None:
                 revoked_at VARCHAR(40),
                 revoked_reason TEXT NOT NULL DEFAULT ''
             )""",
-            "CREATE INDEX central_certificates_person ON central_certificates (device_id, user_uid)",
+            "CREATE INDEX central_certificates_person "
+            "ON central_certificates (device_id, user_uid)",
         ],
     )
