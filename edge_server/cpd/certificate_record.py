@@ -12,13 +12,10 @@ import base64
 import binascii
 import json
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 RECORD_VERSION = 1
 # Crockford base32: no I, L, O, U, so a code read aloud or copied from paper survives typing.
@@ -56,6 +53,10 @@ def sign(key: Ed25519PrivateKey, record: dict[str, Any]) -> str:
 
 def verify(public_key_b64: str, record: dict[str, Any], signature_b64: str) -> bool:
     """Return whether ``signature_b64`` is the signature of ``record`` by ``public_key_b64``."""
+    # cryptography is imported here, not at start: building the site app stays light.
+    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: PLC0415
+
     try:
         public = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
         public.verify(base64.b64decode(signature_b64, validate=True), canonical(record))

@@ -23,8 +23,8 @@ from flask_login import current_user
 from .. import accounts
 from ..auth import role_required
 from ..errors import N_, KruError
-from . import certificate_pdf, certificates
 from . import certificate_record as rec
+from . import certificates
 
 bp = Blueprint("certificates", __name__)
 
@@ -89,6 +89,8 @@ def printable(code: str):  # noqa: ANN201
 @role_required()
 def pdf(code: str):  # noqa: ANN201
     found = _mine(code)
+    from . import certificate_pdf  # noqa: PLC0415 - fpdf2 loads only when a PDF is asked for
+
     body = certificate_pdf.render(
         found.record, revoked=found.revoked, verify_url=_verify_url(found.code)
     )
