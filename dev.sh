@@ -136,9 +136,10 @@ axe_core() {
 
 cmd_test() {
     # System packages the suite drives for real: Chromium for browser tests, shellcheck and
-    # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media.
+    # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media,
+    # poppler-utils (pdftotext) for the certificate PDF.
     apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk \
-        pebble bind9 bind9-utils nginx hitch libnss3-tools openssl
+        pebble bind9 bind9-utils nginx hitch libnss3-tools openssl poppler-utils
     venv
     axe_core
     start_postgres

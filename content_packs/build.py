@@ -246,6 +246,14 @@ def _digest(data: bytes | Path) -> tuple[str, int]:
     return digest.hexdigest(), data.stat().st_size
 
 
+def _rule(table: dict[str, Any]) -> dict[str, Any]:
+    """Return a pack.toml rule table with ``title_km``/``title_en`` as one text object."""
+    out = {k: v for k, v in table.items() if k not in ("title_km", "title_en")}
+    if title := _text(table, "title"):
+        out["title"] = title
+    return out
+
+
 def make_manifest(src_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes | Path]]:
     """Return the manifest of the folder ``src_dir`` and the files that go into the zip.
 
@@ -269,6 +277,18 @@ def make_manifest(src_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes 
         if desc := _text(course, "description"):
             entry["description"] = desc
         entry["open"] = bool(course.get("open", False))
+        for part in ("completion", "certificate"):  # issue 16: passed through as written
+            if isinstance(course.get(part), dict):
+                entry[part] = _rule(course[part])
+        if plan := course.get("sessions"):
+            entry["sessions"] = [
+                {
+                    k: v
+                    for k, v in {**s, "title": _text(s, "title")}.items()
+                    if k not in ("title_km", "title_en")
+                }
+                for s in plan
+            ]
         courses.append(entry)
     builder.other_files()
     files = []

@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from . import bodylimit, i18n, integrity, navigation, schema, sessions, web_errors, web_security
 from .auth import login_manager
+from .cpd import certificates
 from .datahome import DataHome
 from .db import db
 from .models import User, UserSession
@@ -36,6 +37,8 @@ BLUEPRINTS = [
     "edge_server.blueprints.compress:bp",
     "edge_server.blueprints.https_origin:bp",
     "edge_server.blueprints.authoring:bp",
+    "edge_server.cpd.views_sessions:bp",
+    "edge_server.cpd.views_certificates:bp",
 ]
 
 
@@ -69,6 +72,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     )
     home = DataHome(settings.data_dir).ensure()
     schema.upgrade(home)
+    certificates.configure(settings)
     checked = integrity.quick_check(home.database)  # once per start: it reads the whole file
 
     app = Flask(__name__)

@@ -161,6 +161,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("province", "str", "", "Province of this site, used in the ministry's reports."),
     Setting(
+        "time_zone",
+        "str",
+        "Asia/Phnom_Penh",
+        "IANA time zone of the site: face-to-face sessions are entered and shown in it.",
+    ),
+    Setting(
         "default_language",
         "str",
         "km",

@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 
+from edge_server import site_signing
 from edge_server.datahome import DataHome
 from edge_server.errors import N_, KruError
 from edge_server.settings import Settings
@@ -312,7 +313,12 @@ class Agent:
     # --- the loop --------------------------------------------------------------------------
     def _site(self) -> dict[str, Any]:
         s = self.settings
-        return {"name": s["site_name"], "kind": s["site_kind"], "province": s["province"]}
+        return {
+            "name": s["site_name"],
+            "kind": s["site_kind"],
+            "province": s["province"],
+            "signing_key": site_signing.public_key_b64(self.home),  # issue 16: checks certificates
+        }
 
     def _one_batch(self, modem: dict[str, Any] | None, result: RunResult) -> bool:
         """Send the next batch; return False when nothing waits."""

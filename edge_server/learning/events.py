@@ -394,6 +394,9 @@ def _store(user: User, events: list[CleanEvent], items: dict) -> IngestResult:
     # value, about a third of a request's CPU time.
     db.cursor().executemany(INSERT_EVENT, rows)
     save_summaries(touched.values())
+    from ..cpd.certificates import after_progress  # noqa: PLC0415 - cpd builds on this module
+
+    after_progress(user, touched.values(), server_ts)  # issue 16: a course may now be complete
     if answers:
         QuizAnswer.insert_many(answers).execute()
     out.accepted = len(fresh)

@@ -264,7 +264,9 @@ def _log_rows() -> Iterator[tuple]:
         Event.context,
         Event.server_ts,
         Event.boot_id,
-    ).order_by(Event.seq)
+    )
+    # Attendance and certificate events (issue 16) name no item: no progress summary.
+    query = query.where(~Event.object.startswith("urn:")).order_by(Event.seq)
     yield from query.tuples().iterator()
 
 

@@ -37,6 +37,7 @@ def central_links() -> list[tuple[str, str]]:
         ("dashboard.export_sites", gettext("Sites (CSV)")),
         ("dashboard.export_completion", gettext("Completion (CSV)")),
         ("fleet.packs", gettext("Packs")),
+        ("central_certificates.cpd", gettext("CPD records")),
     ]
 
 
@@ -120,6 +121,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from .views_api import bp as api_bp
     from .views_api import session_bp
     from .views_assigned import bp as assigned_bp
+    from .views_certificates import bp as certificates_bp
     from .views_dashboard import bp as dashboard_bp
     from .views_fleet import bp as fleet_bp
     from .views_health import bp as health_bp
@@ -127,7 +129,16 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
 
     csrf.exempt(sync_bp)  # signed with the device secret, not a browser session
     csrf.exempt(assigned_bp)
-    for bp in (sync_bp, assigned_bp, session_bp, api_bp, dashboard_bp, health_bp, fleet_bp):
+    for bp in (
+        sync_bp,
+        assigned_bp,
+        session_bp,
+        api_bp,
+        dashboard_bp,
+        health_bp,
+        fleet_bp,
+        certificates_bp,
+    ):
         app.register_blueprint(bp)
     _hooks(app)
     return app

@@ -150,6 +150,12 @@ def device_list(ctx: CliContext) -> None:
                 f"{d.device_id}\t{d.name}\t{d.province or '-'}\t{state}\t"
                 f"last seen {d.last_seen_at or 'never'}\t{d.events_received} events"
             )
+            if d.offered_signing_key:
+                click.echo(
+                    f"  {d.device_id} offers a NEW signing key {d.offered_signing_key} "
+                    f"(registered: {d.signing_key}); check with the site, then: "
+                    f"kru central device accept-key {d.device_id}"
+                )
     finally:
         real.close()
 
@@ -179,6 +185,21 @@ def device_disable(ctx: CliContext, device_id: str) -> None:
 def device_enable(ctx: CliContext, device_id: str) -> None:
     """Enable a disabled device again."""
     _set_enabled(ctx, device_id, True)
+
+
+@device.command("accept-key")
+@click.argument("device_id")
+@pass_ctx
+def device_accept_key(ctx: CliContext, device_id: str) -> None:
+    """Accept the new signing key a device offers (after checking with the site)."""
+    from . import certificates
+
+    real = _open(ctx)
+    try:
+        key = certificates.accept_key(device_id)
+    finally:
+        real.close()
+    click.echo(f"Device {device_id} now signs certificates with key {key}.")
 
 
 @central.group()

@@ -26,6 +26,7 @@ from edge_server.errors import N_, KruError
 from sync import protocol
 from sync.protocol import Batch
 
+from . import certificates
 from .db import is_postgres
 from .models import (
     CentralDecision,
@@ -162,7 +163,8 @@ def _store_items(device: Device, items: list[protocol.ItemRecord], *, latest: bo
     of an older batch cannot bring back an old title; the course's titles and count are
     then set on all of the device's items of that course, which may not be in this batch.
     """
-    described = {it.key: it for it in items}
+    # Sessions and certificates (issue 16) travel as "urn:kru:..." objects: no catalog item.
+    described = {it.key: it for it in items if not it.key.startswith("urn:")}
     if not described:
         return
     existing = {
@@ -389,6 +391,7 @@ def ingest_batch(
             _store_people(device, batch, latest=latest)
             stored = _insert_events(db, device.id, batch.events, offset_ms, now_ms)
             _store_decisions(device, batch.events, offset_ms)
+            certificates.store(device, batch)  # issue 16: signed certificates, the site's key
             if new_batch:
                 SyncBatch.update(stored=stored).where(
                     (SyncBatch.device == device.id) & (SyncBatch.batch_id == batch.batch_id)

@@ -89,6 +89,8 @@ class Device(CentralModel):
     modem = TextField(null=True)
     last_clock_ms = BigIntegerField(null=True)  # highest Pi clock of a fresh request
     decisions = BooleanField(default=False)  # the site sends its decisions (Kru with issue 12)
+    signing_key = TextField(null=True)  # the site's Ed25519 public key (issue 16)
+    offered_signing_key = TextField(null=True)  # a different key, held until an admin accepts
 
     class Meta:
         table_name = "devices"
@@ -195,3 +197,23 @@ class CentralEvent(CentralModel):
 
     class Meta:
         table_name = "central_events"
+
+
+class CentralCertificate(CentralModel):
+    """A certificate a site issued, as received (issue 16); checked against the site's key."""
+
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="certificates")
+    code = CharField(unique=True)
+    event_id = CharField()
+    user_uid = CharField()
+    name = TextField()
+    hours = FloatField()
+    issued = CharField()
+    record = TextField()
+    signature = TextField()
+    revoked_at = CharField(null=True)
+    revoked_reason = TextField(default="")
+
+    class Meta:
+        table_name = "central_certificates"

@@ -52,6 +52,8 @@ def site_rows() -> list[dict[str, Any]]:
             "clock_offset_s": d.clock_offset_s,
             "modem": json.loads(d.modem) if d.modem else None,
             "sends_decisions": bool(d.decisions),
+            "signing_key": d.signing_key,
+            "offered_signing_key": d.offered_signing_key,
         }
         for d in Device.select().order_by(Device.province, Device.name)
     ]
