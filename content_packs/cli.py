@@ -133,3 +133,23 @@ def remove(ctx: CliContext, pack_id: str) -> None:
     ctx.open_site_db()
     info = remove_pack(pack_id, ctx.home)
     click.echo(f"removed {info['pack_id']} {info['version']}")
+
+
+@pack.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the pack zip (default: the file's name with .pack.zip).",
+)
+def import_(source: Path, out: Path | None) -> None:
+    """Turn a GIFT, Aiken, Moodle XML or QTI file into a pack zip; print what was converted."""
+    from .importers.convert import import_file
+
+    out = out or source.with_name(source.name.split(".")[0] + ".pack.zip")
+    report = import_file(source, out)
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"wrote {out}")

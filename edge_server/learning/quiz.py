@@ -225,8 +225,8 @@ def _grade_one(q: dict[str, Any], answer: Any) -> tuple[Any, bool]:
             raise _bad(qid)
         if not set(answer) <= pairs or not set(answer.values()) <= pairs:
             raise _bad(qid)
-        chosen = dict(sorted(answer.items()))
-        return chosen, all(chosen.get(p) == p for p in pairs)
+        matched = dict(sorted(answer.items()))
+        return matched, all(matched.get(p) == p for p in pairs)
     if qtype == "ordering":
         ids = [str(c["id"]) for c in q.get("choices", [])]
         if not isinstance(answer, list) or not all(isinstance(a, str) for a in answer):
