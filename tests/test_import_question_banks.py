@@ -332,3 +332,39 @@ def result_quiz(key: str) -> dict:
     from content_packs.models import Item
 
     return Item.get(Item.key == key).payload["quiz"]
+
+
+def _upload(client, data: bytes, name: str):  # noqa: ANN001, ANN202
+    from tests.conftest import api_headers
+
+    return client.post(
+        "/api/v1/packs",
+        data={"file": (io.BytesIO(data), name)},
+        headers=api_headers(client),
+        content_type="multipart/form-data",
+    )
+
+
+def test_the_web_upload_takes_a_question_file_and_reports_the_import(app, client, login_as):
+    login_as("instructor")
+    data = (QUIZ_FORMATS / "gift/moodle_questions.gift.txt").read_bytes()
+    response = _upload(client, data, "moodle_questions.gift.txt")
+    body = response.get_json()
+    assert response.status_code == 201, body
+    assert body["pack"]["id"] == "moodle-questions"
+    assert body["import"]["format"] == "GIFT"
+    assert (
+        body["import"]["not_converted"][0]["why"] == "a matching answer without a pair is dropped"
+    )
+
+
+def test_the_web_upload_refuses_a_broken_h5p_by_name(app, client, login_as):
+    from content_packs.models import Pack
+    from tests.conftest import assert_api_error
+
+    login_as("instructor")
+    data = (TESTDATA / "h5p/invalid/lumi_missing-preloaded-js.h5p").read_bytes()
+    response = _upload(client, data, "x.h5p")
+    error = assert_api_error(response, 400, "import_broken_file")
+    assert "H5P.GreetingCard-1.0/greetingcard.js" in error["message"]
+    assert Pack.select().count() == 0

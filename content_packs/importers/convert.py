@@ -221,3 +221,29 @@ def import_file(
     report.version = stable_version(None, file_hash(src), when)
     write_import(Path(out), report, default, items)
     return report
+
+
+def is_kru_pack(path: Path) -> bool:
+    """Return True if ``path`` is a zip with a Kru ``manifest.json`` at its root."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "manifest.json" in zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def as_pack(path: Path, name: str | None = None) -> tuple[Path, ImportReport | None]:
+    """Return a Kru pack for an uploaded file: the file itself, or the pack made from it.
+
+    The pack is written beside ``path``; an upload has no modification time, so the
+    version comes from the time of the upload.
+
+    Raises:
+        ImportRefused, InvalidPack: as ``import_file``.
+    """
+    # A .zip that is no zip at all gets the installer's own "not a zip" answer.
+    if is_kru_pack(path) or (path.suffix.lower() == ".zip" and not zipfile.is_zipfile(path)):
+        return path, None
+    out = path.with_name(f"{path.name}.pack.zip")
+    report = import_file(path, out, name=name, when=datetime.now(UTC))
+    return out, report

@@ -186,12 +186,15 @@ def _pack_json(result: installer.InstallResult) -> dict[str, Any]:
 def api_upload():  # noqa: ANN201
     """Install an uploaded pack: multipart field ``file``; ``force=1`` allows older versions."""
     from content_packs import install as installer
+    from content_packs.importers.convert import as_pack
 
     _check_csrf_header()
     with received_upload() as path:
         form = request.environ.get("kru.upload_form") or {}
         force = (request.args.get("force") or form.get("force") or "") in ("1", "true", "on")
         try:
+            # GIFT, Aiken, QTI ... files become a pack first (issue 18).
+            path, report = as_pack(path)
             result = installer.install_pack(
                 path, _settings(), _home(), force=force, installed_by=current_user.username
             )
@@ -199,7 +202,10 @@ def api_upload():  # noqa: ANN201
             exc.details = {"problems": [_problem_json(p) for p in exc.problems]}
             raise
     log.info("pack %s %s uploaded by %s", result.pack_id, result.version, current_user.username)
-    return jsonify(_pack_json(result)), 200 if result.already_installed else 201
+    body = _pack_json(result)
+    if report is not None:
+        body["import"] = report.as_dict()
+    return jsonify(body), 200 if result.already_installed else 201
 
 
 @bp.get("/api/v1/packs")

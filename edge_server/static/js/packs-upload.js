@@ -25,6 +25,16 @@
   var problems = document.getElementById("pack-problems");
   var button = form.querySelector("button[type=submit]");
 
+  // An imported file (GIFT, Aiken, QTI ...): list what was not converted and why (issue 18).
+  function showImportReport(report) {
+    if (!report) { return; }
+    report.not_converted.forEach(function (n) {
+      var li = document.createElement("li");
+      li.textContent = n.what + ": " + n.why;
+      problems.appendChild(li);
+    });
+  }
+
   function show(message, kind) {
     result.textContent = message;
     result.className = "flash " + kind;
@@ -62,6 +72,7 @@
       if (xhr.status === 200 || xhr.status === 201) {
         var template = body.already_installed ? form.dataset.same : form.dataset.done;
         show(fill(template, { pack: body.pack.id, version: body.pack.version }), "success");
+        showImportReport(body["import"]);
         form.reset();
         return;
       }
