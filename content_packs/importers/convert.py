@@ -14,9 +14,10 @@ from pathlib import Path, PurePosixPath
 
 from edge_server.errors import N_
 
+from ..build import slugify
 from ..errors import InvalidPack
 from ..zipsafe import Limits, entry_problems, read_member
-from . import aiken, gift, h5p, moodle_xml, qti21
+from . import aiken, gift, h5p, h5p_app, moodle_xml, qti21
 from .errors import BrokenFile, NotSupported, UnknownFormat
 from .pack import file_hash, quiz_items, stable_id, stable_version, write_import
 from .report import ImportReport
@@ -156,8 +157,15 @@ REFUSED = {
     "cc": N_("Common Cartridge import is not in this version of Kru yet"),
     "mbz": MBZ,
     "gz": MBZ,
-    "h5p": N_("H5P packages are checked but cannot be played on Kru yet (issue 18)"),
 }
+
+
+class _Converted(Exception):  # noqa: N818 - carries a finished conversion, not an error
+    """Items and files of a package that is not a question bank."""
+
+    def __init__(self, items: list[dict], files: dict[str, bytes | Path], title: str) -> None:
+        super().__init__(title)
+        self.items, self.files, self.title = items, files, title
 
 
 def _from_zip(path: Path, label: str, report: ImportReport, default: str) -> list:
@@ -174,19 +182,42 @@ def _from_zip(path: Path, label: str, report: ImportReport, default: str) -> lis
             report.format = "QTI 2.1 package"
             return _qti_package(zf, report, default)
         if kind == "h5p":
-            h5p.check(zf)
+            meta = h5p.check(zf)
+            report.format = f"H5P ({meta['mainLibrary']})"
+            title = str(meta.get("title") or default)
+            slug = slugify(default)
+            report.convert(f"html5 {slug}: {meta['mainLibrary']} played by h5p-standalone")
+            app = h5p_app.app_zip(zf, title, str(meta.get("language") or "km"))
+            raise _Converted(
+                [
+                    {
+                        "slug": slug,
+                        "type": "html5",
+                        "title": {"km": title[:300]},
+                        "file": f"{slug}.zip",
+                        "entry": "index.html",
+                    }
+                ],
+                {f"{slug}.zip": app},
+                title,
+            )
         if kind == "scorm":
             _scorm_problem(zf)
         raise NotSupported(REFUSED[kind])
 
 
 def import_file(
-    path: str | Path, out: str | Path, name: str | None = None, when: datetime | None = None
+    path: str | Path,
+    out: str | Path,
+    name: str | None = None,
+    when: datetime | None = None,
+    open_course: bool = False,
 ) -> ImportReport:
     """Turn the file ``path`` into the pack zip ``out``; return the report of the import.
 
     ``name`` is the file's original name (an upload's), ``when`` its modification time;
-    both default to the file's own.
+    both default to the file's own. ``open_course``: every learner of the site sees the
+    course (else it is assigned to cohorts).
 
     Raises:
         UnknownFormat: the file is none of the formats Kru reads.
@@ -203,8 +234,14 @@ def import_file(
     default = PurePosixPath(label).name.split(".")[0] or "questions"
     with open(src, "rb") as fh:
         head = fh.read(4)
+    report.pack_id = stable_id(None, label)
+    report.version = stable_version(None, file_hash(src), when)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
-        groups = _from_zip(src, label, report, default)
+        try:
+            groups = _from_zip(src, label, report, default)
+        except _Converted as done:
+            write_import(Path(out), report, done.title, done.items, done.files, open_course)
+            return report
     elif head.startswith(b"\x1f\x8b"):
         raise NotSupported(REFUSED["gz"])
     else:
@@ -217,9 +254,7 @@ def import_file(
         raise BrokenFile(
             N_("%(file)s holds no question Kru can use (%(why)s)"), file=label, why=why or "-"
         )
-    report.pack_id = stable_id(None, label)
-    report.version = stable_version(None, file_hash(src), when)
-    write_import(Path(out), report, default, items)
+    write_import(Path(out), report, default, items, open_course=open_course)
     return report
 
 

@@ -115,6 +115,7 @@ def write_import(
     pack_title: str,
     items: list[dict[str, Any]],
     files: dict[str, bytes | Path] | None = None,
+    open_course: bool = False,
     modules: list[tuple[str, str, list[dict[str, Any]]]] | None = None,
     license_: str = "unknown (imported; see the source)",
     authors: list[str] | None = None,
@@ -132,7 +133,7 @@ def write_import(
     course = {
         "slug": "course",
         "title": {"km": pack_title[:TITLE_MAX]},
-        "open": False,
+        "open": open_course,
         "modules": [
             {"slug": slug, "title": {"km": (name or slug)[:TITLE_MAX]}, "items": its}
             for slug, name, its in modules
