@@ -17,7 +17,7 @@ from edge_server.errors import N_
 from ..build import slugify
 from ..errors import InvalidPack
 from ..zipsafe import Limits, entry_problems, read_member
-from . import aiken, gift, h5p, h5p_app, moodle_xml, qti21
+from . import aiken, gift, h5p, h5p_app, moodle_xml, qti21, scorm
 from .errors import BrokenFile, NotSupported, UnknownFormat
 from .pack import file_hash, quiz_items, stable_id, stable_version, write_import
 from .report import ImportReport
@@ -127,19 +127,16 @@ def _zip_kind(zf: zipfile.ZipFile, label: str) -> str:
 
 
 def _scorm_problem(zf: zipfile.ZipFile) -> None:
-    """Raise the first problem of a SCORM manifest, else say SCORM does not play yet."""
-    root = parse_xml(_member(zf, "imsmanifest.xml"), "imsmanifest.xml")
-    resources = {r.get("identifier"): r for r in descendants(root, "resource")}
-    for item in descendants(root, "item"):
-        ref = item.get("identifierref")
-        if ref and ref not in resources:
-            raise BrokenFile(
-                N_("imsmanifest.xml: item %(item)s names resource %(ref)s, which is not there"),
-                item=item.get("identifier", ""),
-                ref=ref,
-            )
+    """Raise the first problem of a SCORM package, else say SCORM does not play yet."""
+    kind, found = scorm.check(zf)
     raise NotSupported(
-        N_("SCORM packages are recognised but cannot be played on Kru yet (issue 18)")
+        N_(
+            "SCORM %(version)s package with %(count)s SCOs (%(first)s): Kru cannot play "
+            "SCORM yet; it was not imported"
+        ),
+        version=kind,
+        count=len(found),
+        first=found[0].title or found[0].href,
     )
 
 
