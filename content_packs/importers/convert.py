@@ -17,7 +17,7 @@ from edge_server.errors import N_
 from ..build import slugify
 from ..errors import InvalidPack
 from ..zipsafe import Limits, entry_problems, read_member
-from . import aiken, gift, h5p, h5p_app, moodle_xml, qti21, scorm
+from . import aiken, cartridge, gift, h5p, h5p_app, moodle_xml, qti21, scorm
 from .errors import BrokenFile, NotSupported, UnknownFormat
 from .pack import file_hash, quiz_items, stable_id, stable_version, write_import
 from .report import ImportReport
@@ -151,7 +151,6 @@ MBZ = N_(
 REFUSED = {
     "cmi5": N_("cmi5 packages need an xAPI learning record store; Kru does not play them"),
     "xapi": N_("xAPI (Tin Can) packages need a learning record store; Kru does not play them"),
-    "cc": N_("Common Cartridge import is not in this version of Kru yet"),
     "mbz": MBZ,
     "gz": MBZ,
 }
@@ -160,9 +159,16 @@ REFUSED = {
 class _Converted(Exception):  # noqa: N818 - carries a finished conversion, not an error
     """Items and files of a package that is not a question bank."""
 
-    def __init__(self, items: list[dict], files: dict[str, bytes | Path], title: str) -> None:
+    def __init__(
+        self,
+        items: list[dict],
+        files: dict[str, bytes] | dict[str, bytes | Path],
+        title: str,
+        modules: list | None = None,
+    ) -> None:
         super().__init__(title)
-        self.items, self.files, self.title = items, files, title
+        self.items, self.files, self.title = items, dict(files), title
+        self.modules = modules
 
 
 def _from_zip(path: Path, label: str, report: ImportReport, default: str) -> list:
@@ -178,6 +184,15 @@ def _from_zip(path: Path, label: str, report: ImportReport, default: str) -> lis
         if kind == "qti":
             report.format = "QTI 2.1 package"
             return _qti_package(zf, report, default)
+        if kind == "cc":
+            report.format = "Common Cartridge"
+            modules, files, title = cartridge.convert(zf, report)
+            if not any(items for _, _, items in modules):
+                why = "; ".join(f"{what}: {reason}" for what, reason in report.skipped[:3])
+                raise BrokenFile(
+                    N_("%(file)s holds nothing Kru can use (%(why)s)"), file=label, why=why or "-"
+                )
+            raise _Converted([], files, title or default, modules)
         if kind == "h5p":
             meta = h5p.check(zf)
             report.format = f"H5P ({meta['mainLibrary']})"
@@ -237,7 +252,9 @@ def import_file(
         try:
             groups = _from_zip(src, label, report, default)
         except _Converted as done:
-            write_import(Path(out), report, done.title, done.items, done.files, open_course)
+            write_import(
+                Path(out), report, done.title, done.items, done.files, open_course, done.modules
+            )
             return report
     elif head.startswith(b"\x1f\x8b"):
         raise NotSupported(REFUSED["gz"])
