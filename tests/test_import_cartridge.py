@@ -34,7 +34,7 @@ def test_a_canvas_course_becomes_lessons_media_and_links_with_a_report(tmp_path)
     assert kinds["sample-document"] == "pdf" and kinds["photo-jpg"] == "image"
     assert kinds["first-module-discussion-1"] == "lesson"
     skipped = dict(report.skipped)
-    assert skipped["First Module Quiz 1"].startswith("QTI 1.2 assessments")
+    assert items["first-module-quiz-1"]["type"] == "quiz"
     assert skipped["First Module Assignment 1"] == "assignments are not converted"
 
 
@@ -55,9 +55,31 @@ def test_a_single_page_cartridge_without_organisation_items_imports_its_page(tmp
     assert list(_items(tmp_path / "p.zip")) == ["our-purpose"]
 
 
-def test_a_cartridge_of_quizzes_only_is_refused_saying_why(tmp_path):
-    with pytest.raises(BrokenFile, match="QTI 1.2 assessments in cartridges are not converted"):
-        import_file(CC / "canvas_quiz_groups_qti.imscc.zip", tmp_path / "p.zip")
+def test_qti_assessments_in_a_cartridge_become_quizzes(tmp_path):
+    import_file(CC / "canvas_all_question_types_qti.imscc", tmp_path / "p.zip")
+    (quiz,) = _items(tmp_path / "p.zip").values()
+    questions = quiz["quiz"]["questions"]
+    assert [q["type"] for q in questions] == ["single", "single", "multiple", "essay"]
+    assert questions[0]["prompt_en"] == 'How many letters does the word, "RED" have?'
+    assert questions[0]["answer"] == "c3"  # "3"
+
+
+def test_question_groups_become_one_quiz_per_assessment(tmp_path):
+    import_file(CC / "canvas_quiz_groups_qti.imscc.zip", tmp_path / "p.zip")
+    sizes = {slug: len(i["quiz"]["questions"]) for slug, i in _items(tmp_path / "p.zip").items()}
+    assert sizes == {"grouped-questions": 3, "mixed-quiz": 2, "ungrouped-quiz": 1}
+
+
+def test_a_cartridge_with_nothing_usable_is_refused(tmp_path):
+    src = tmp_path / "empty.imscc"
+    with zipfile.ZipFile(src, "w") as zf:
+        zf.writestr(
+            "imsmanifest.xml",
+            '<manifest xmlns="http://www.imsglobal.org/xsd/imsccv1p3/imscp_v1p1">'
+            "<organizations/><resources/></manifest>",
+        )
+    with pytest.raises(BrokenFile, match="holds nothing Kru can use"):
+        import_file(src, tmp_path / "p.zip")
     assert not (tmp_path / "p.zip").exists()
 
 

@@ -2,8 +2,8 @@
 
 Maps web content (HTML pages -> lessons; PDFs, images, audio and video -> media items),
 web links (-> a lesson holding the link, kept as a link), discussion topics (-> a lesson
-with the topic's text). QTI assessments, assignments, LTI tools and anything else are
-listed in the report. https://www.imsglobal.org/cc/index.html
+with the topic's text), QTI 1.2 assessments (-> a quiz, see qti12.py). Assignments, LTI
+tools and anything else are listed in the report. https://www.imsglobal.org/cc/index.html
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from ..build import slugify
 from ..manifest import TYPE_ENDINGS
 from ..zipsafe import read_member
+from . import qti12
 from .errors import BrokenFile
 from .report import ImportReport
 from .xmlsafe import child, children, descendants, local, parse_xml
@@ -91,6 +92,19 @@ class _Course:
         self.report.convert(f"{kind} {slug}: {href}")
         return {"slug": slug, "type": kind, "title": {"km": title}, "file": href}
 
+    def quiz(self, title: str, res: ET.Element) -> dict[str, Any] | None:
+        root = self.xml_of(res)
+        found = qti12.questions(root, self.report) if root is not None else []
+        if not found:
+            self.report.skip(title, "no question Kru can use in the assessment")
+            return None
+        for n, q in enumerate(found, 1):
+            q["id"] = f"q{n}"
+        slug = self.slug(title)
+        self.report.convert(f"quiz {slug}: {len(found)} questions")
+        quiz = {"pass_mark": 0.6, "attempts": None, "shuffle": False, "questions": found[:500]}
+        return {"slug": slug, "type": "quiz", "title": {"km": title}, "quiz": quiz}
+
     def xml_of(self, res: ET.Element) -> ET.Element | None:
         """Return a link's or topic's XML, or None (reported) if it is missing or broken."""
         name = res.get("href") or next((f.get("href", "") for f in children(res, "file")), "")
@@ -121,8 +135,9 @@ class _Course:
             text = child(root, "text") if root is not None else None
             body = (text.text or "") if text is not None else ""
             return self.lesson(title, body, "discussion topic, as text")
+        if "imsqti_xmlv1p2" in kind:
+            return self.quiz(title, res)
         why = {
-            "imsqti": "QTI 1.2 assessments in cartridges are not converted yet",
             "assignment": "assignments are not converted",
             "imsbasiclti": "external (LTI) tools need the internet",
         }
