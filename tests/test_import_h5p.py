@@ -97,3 +97,12 @@ def test_content_cannot_close_the_start_pages_script_element(tmp_path):
     _item, app = _app(tmp_path / "p.zip")
     page = app.read("index.html").decode()
     assert page.count("</script>") == 3  # main.bundle.js, the JSON, kru-h5p.js: nothing more
+
+
+def test_fonts_are_put_inline_so_the_sandbox_need_not_fetch_them(tmp_path):
+    import_file(H5P / "h5p_standalone_truefalse_hello_world.h5p", tmp_path / "p.zip")
+    _item, app = _app(tmp_path / "p.zip")
+    css = {n: app.read(n).decode() for n in app.namelist() if n.endswith(".css")}
+    font_urls = re.compile(r"url\((?!data:)[^)]*\.(?:woff2?|ttf|otf|eot)\b")
+    assert [n for n, text in css.items() if font_urls.search(text)] == []
+    assert "data:font/woff" in css["h5p/FontAwesome-4.5/h5p-font-awesome.min.css"]

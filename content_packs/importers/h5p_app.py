@@ -12,9 +12,13 @@ page. The app runs in the same sandbox as any html5 app (opaque origin, no cooki
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import posixpath
+import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ..build import _zip_info
@@ -22,6 +26,7 @@ from ..zipsafe import read_member
 
 PLAYER = Path(__file__).with_name("vendor") / "h5p-standalone"
 MAX_JSON = 2 * 1024 * 1024
+MAX_FONT = 8 * 1024 * 1024
 
 START_PAGE = """<!doctype html>
 <html lang="{lang}">
@@ -100,6 +105,34 @@ def _json_files(zf: zipfile.ZipFile) -> dict[str, str]:
     return {f"h5p/{n}": b"".join(read_member(zf, n, MAX_JSON)).decode("utf-8-sig") for n in wanted}
 
 
+_FONT_URL = re.compile(
+    r"""url\(\s*(['"]?)([^'")]+?\.(woff2|woff|ttf|otf|eot))(\?[^'")#]*)?(#[^'")]*)?\1\s*\)""", re.I
+)
+FONT_TYPES = {"woff2": "font/woff2", "woff": "font/woff", "ttf": "font/ttf", "otf": "font/otf"}
+FONT_TYPES["eot"] = "application/vnd.ms-fontobject"
+
+
+def inline_fonts(css: str, css_path: str, read: Callable[[str], bytes | None]) -> str:
+    """Return ``css`` with its font files put inline as data: URLs.
+
+    The sandboxed app has an opaque origin, and browsers fetch fonts with CORS, which the
+    app's own server does not answer; inline fonts need no fetch.
+    """
+
+    def swap(match: re.Match[str]) -> str:
+        ref = match.group(2)
+        if ref.startswith(("data:", "http:", "https:", "//")):
+            return match.group(0)
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(css_path), ref))
+        data = read(path)
+        if data is None:
+            return match.group(0)
+        kind = FONT_TYPES[match.group(3).lower()]
+        return f"url(data:{kind};base64,{base64.b64encode(data).decode('ascii')})"
+
+    return _FONT_URL.sub(swap, css)
+
+
 def _escape_script(text: str) -> str:
     """Return JSON safe inside a <script> element (no closing tag, no comment opener)."""
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -117,15 +150,31 @@ def app_zip(zf: zipfile.ZipFile, title: str, lang: str) -> bytes:
         )
         out.writestr(_zip_info("index.html", ".html"), page.encode("utf-8"))
         out.writestr(_zip_info("kru-h5p.js", ".js"), BOOT_JS.encode("utf-8"))
+
+        def player_file(rel: str) -> bytes | None:
+            path = PLAYER / rel
+            return path.read_bytes() if rel and path.is_file() else None
+
+        names = set(zf.namelist())
+
+        def package_file(rel: str) -> bytes | None:
+            return b"".join(read_member(zf, rel, MAX_FONT)) if rel in names else None
+
         for path in sorted(p for p in PLAYER.rglob("*") if p.is_file()):
             rel = path.relative_to(PLAYER).as_posix()
             if rel in ("README.md",):
                 continue
-            out.writestr(_zip_info(f"player/{rel}", path.suffix.lower()), path.read_bytes())
+            data = path.read_bytes()
+            if path.suffix == ".css":
+                data = inline_fonts(data.decode("utf-8"), rel, player_file).encode("utf-8")
+            out.writestr(_zip_info(f"player/{rel}", path.suffix.lower()), data)
         for info in zf.infolist():
             if info.is_dir():
                 continue
             data = b"".join(read_member(zf, info.filename, info.file_size))
+            if info.filename.lower().endswith(".css"):
+                css = data.decode("utf-8", errors="replace")
+                data = inline_fonts(css, info.filename, package_file).encode("utf-8")
             name = f"h5p/{info.filename}"
             out.writestr(_zip_info(name, Path(info.filename).suffix.lower()), data)
     return buf.getvalue()

@@ -58,6 +58,8 @@ def test_the_h5p_true_false_plays_and_its_score_reaches_the_dashboard(
     learner = browser.new_context(base_url=site.url)
     page = learner.new_page()
     sign_in(page, "learner1")
+    console: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
     page.goto(h5p_item)
     app = page.frame_locator("iframe.app")
     app.get_by_text("False", exact=True).click()
@@ -70,6 +72,7 @@ def test_the_h5p_true_false_plays_and_its_score_reaches_the_dashboard(
         f"{PACK}/{PACK}",
     )
     assert rows == [("passed", 1.0)]
+    assert [m for m in console if "CORS" in m] == []  # fonts inline, JSON from the page
     learner.close()
 
     teacher = browser.new_context(base_url=site.url)
