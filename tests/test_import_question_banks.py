@@ -368,3 +368,10 @@ def test_the_web_upload_refuses_a_broken_h5p_by_name(app, client, login_as):
     error = assert_api_error(response, 400, "import_broken_file")
     assert "H5P.GreetingCard-1.0/greetingcard.js" in error["message"]
     assert Pack.select().count() == 0
+
+
+def test_the_upload_page_offers_the_import_formats_in_khmer(app, client, login_as):
+    login_as("instructor")
+    html = client.get("/packs/upload").get_data(as_text=True)
+    assert 'accept=".zip,application/zip,.h5p,.imscc,.gift,.txt,.xml"' in html
+    assert "Kru នឹងបង្កើតកញ្ចប់ពីឯកសារទាំងនោះ" in html
