@@ -319,11 +319,23 @@ def build_pack(src_dir: str | Path, out_zip: str | Path) -> dict[str, Any]:
         BadSource: the folder has a mistake (missing file, bad TOML, ...).
         InvalidPack: the result would not pass ``kru pack validate``.
     """
+    manifest, files = make_manifest(src_dir)
+    write_pack(manifest, files, out_zip)
+    return manifest
+
+
+def write_pack(
+    manifest: dict[str, Any], files: dict[str, bytes | Path], out_zip: str | Path
+) -> None:
+    """Write ``manifest`` and ``files`` as the pack zip ``out_zip``, checked before it is kept.
+
+    Raises:
+        InvalidPack: the result would not pass ``kru pack validate`` (nothing is written).
+    """
     from edge_server.settings import load_settings
 
     from .validate import validate_pack
 
-    manifest, files = make_manifest(src_dir)
     out = Path(out_zip)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.building")
     try:
@@ -345,4 +357,3 @@ def build_pack(src_dir: str | Path, out_zip: str | Path) -> dict[str, Any]:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return manifest

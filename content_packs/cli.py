@@ -166,3 +166,26 @@ def export(ctx: CliContext, pack: str, out: Path) -> None:
         ctx.open_site_db()
         manifest = export_installed(pack, ctx.home, out)
     click.echo(f"exported {manifest['id']} {manifest['version']} to {out}")
+
+
+@pack.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the pack zip (default: the file's name with .pack.zip).",
+)
+@click.option(
+    "--open", "open_course", is_flag=True, help="Every learner of the site sees the course."
+)
+def import_(source: Path, out: Path | None, open_course: bool) -> None:
+    """Turn an H5P, GIFT, Aiken, Moodle XML or QTI file into a pack zip; print the report."""
+    from .importers.convert import import_file
+
+    out = out or source.with_name(source.name.split(".")[0] + ".pack.zip")
+    report = import_file(source, out, open_course=open_course)
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"wrote {out}")

@@ -183,6 +183,11 @@ def _quiz_data(quiz: dict[str, Any]) -> dict[str, Any]:
             question["tolerance"] = q.get("tolerance", 0)
         if q["type"] == "short_text":
             question["accept"] = q["accept"]
+        if q["type"] == "matching":
+            question["pairs"] = [
+                {k: p.get(k, "") for k in ("id", "text_km", "text_en", "match_km", "match_en")}
+                for p in q["pairs"]
+            ]
         for field in ("feedback_correct", "feedback_wrong"):
             for lang in ("km", "en"):
                 question[f"{field}_{lang}"] = q.get(f"{field}_{lang}", "")

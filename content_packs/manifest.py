@@ -242,6 +242,18 @@ def _quiz_problems(slug: str, quiz: dict[str, Any]) -> list[Problem]:
             )
         )
     for question in quiz["questions"]:
+        if question["type"] in ("matching", "ordering"):
+            ids = [c["id"] for c in question.get("pairs", question.get("choices", []))]
+            if dupes := _dupes(ids):
+                problems.append(
+                    Problem(
+                        "quiz_invalid",
+                        N_("quiz %(slug)s, question %(id)s: the ids %(what)s are used twice"),
+                        MANIFEST,
+                        {"slug": slug, "id": question["id"], "what": ", ".join(dupes)},
+                    )
+                )
+            continue
         if question["type"] not in ("single", "multiple"):
             continue
         ids = [c["id"] for c in question.get("choices", [])]

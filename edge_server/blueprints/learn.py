@@ -33,7 +33,7 @@ from content_packs.urls import content_url
 
 from ..auth import role_required
 from ..errors import KruError
-from ..learning import courses, events
+from ..learning import courses, events, quiz_forms
 from ..learning import quiz as quizzes
 
 bp = Blueprint("learn", __name__)
@@ -162,7 +162,10 @@ def _answers_from_form(definition: dict[str, Any]) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     for q in definition.get("questions", []):
         qid = str(q["id"])
-        if q.get("type") == "multiple":
+        if q.get("type") in ("matching", "ordering"):
+            if parts := quiz_forms.parts_from_form(q, request.form):
+                answers[qid] = parts
+        elif q.get("type") == "multiple":
             values = request.form.getlist(f"q-{qid}")
             if values:
                 answers[qid] = values

@@ -204,19 +204,24 @@ def _pack_json(result: installer.InstallResult) -> dict[str, Any]:
     }
 
 
-def _install(path: Path, force: bool) -> installer.InstallResult:
+def _install(path: Path, force: bool) -> tuple[installer.InstallResult, Any]:
+    """Install the pack at ``path``; GIFT, Aiken, QTI, H5P ... files become a pack first
+    (issue 18). Returns the result and the import report (None for a Kru pack)."""
     from content_packs import install as installer
+    from content_packs.importers.convert import as_pack
 
     try:
-        return installer.install_pack(
+        path, report = as_pack(path)
+        result = installer.install_pack(
             path, _settings(), _home(), force=force, installed_by=current_user.username
         )
+        return result, report
     except InvalidPack as exc:
         exc.details = {"problems": [_problem_json(p) for p in exc.problems]}
         raise
 
 
-def _install_upload() -> installer.InstallResult:
+def _install_upload() -> tuple[installer.InstallResult, Any]:
     """Install the finished resumable upload named by the JSON body ``{"upload": id}``."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("upload"), str):
@@ -246,14 +251,17 @@ def api_upload():  # noqa: ANN201
     ``{"upload": id, "force": false}`` naming a finished resumable upload."""
     _check_csrf_header()
     if request.is_json:
-        result = _install_upload()
+        result, report = _install_upload()
     else:
         with received_upload() as path:
             form = request.environ.get("kru.upload_form") or {}
             force = (request.args.get("force") or form.get("force") or "") in ("1", "true", "on")
-            result = _install(path, force)
+            result, report = _install(path, force)
     log.info("pack %s %s uploaded by %s", result.pack_id, result.version, current_user.username)
-    return jsonify(_pack_json(result)), 200 if result.already_installed else 201
+    body = _pack_json(result)
+    if report is not None:
+        body["import"] = report.as_dict()
+    return jsonify(body), 200 if result.already_installed else 201
 
 
 @bp.get("/api/v1/packs")

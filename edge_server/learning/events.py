@@ -275,6 +275,8 @@ def _grade(e: CleanEvent, quiz_data: str, summary: Summary | None) -> dict[str, 
     claimed = (e.result or {}).get("score")
     e.result = {**(e.result or {}), "score": grade.score, "response": grade.response}
     e.result["success"] = grade.success
+    if grade.pending:  # essays: kept for an instructor to mark, not counted as wrong
+        e.result["awaiting_marking"] = grade.pending
     e.context = {
         **(e.context or {}),
         "graded": grade.correct,
@@ -294,6 +296,7 @@ def _grade(e: CleanEvent, quiz_data: str, summary: Summary | None) -> dict[str, 
         "success": grade.success,
         "attempt": done + 1,
         "correct": grade.correct,
+        "awaiting_marking": grade.pending,
     }
 
 

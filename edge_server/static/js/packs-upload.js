@@ -33,6 +33,16 @@
     return document.querySelector("meta[name=csrf-token]").content;
   }
 
+  // An imported file (GIFT, Aiken, QTI ...): list what was not converted and why (issue 18).
+  function showImportReport(report) {
+    if (!report) { return; }
+    report.not_converted.forEach(function (n) {
+      var li = document.createElement("li");
+      li.textContent = n.what + ": " + n.why;
+      problems.appendChild(li);
+    });
+  }
+
   function show(message, kind) {
     result.textContent = message;
     result.className = "flash " + kind;
@@ -73,6 +83,7 @@
         var body = JSON.parse(xhr.responseText);
         var template = body.already_installed ? form.dataset.same : form.dataset.done;
         show(fill(template, { pack: body.pack.id, version: body.pack.version }), "success");
+        showImportReport(body["import"]);
         form.reset();
         return;
       }
