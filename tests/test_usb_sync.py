@@ -31,7 +31,7 @@ def central(tmp_path):  # noqa: ANN001, ANN201
 def kru_site(site: Site, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [KRU, "--data-dir", str(site.home.root), "sync", *args],
-        env=site.env(),
+        env={**site.env(), "KRU_SYNC_BATCH_SIZE": "60", "KRU_SYNC_MAX_BATCH_SIZE": "60"},
         capture_output=True,
         text=True,
         timeout=120,
