@@ -27,7 +27,7 @@ from edge_server.datahome import DataHome
 from edge_server.errors import N_, KruError
 from edge_server.settings import Settings
 
-from . import protocol, state
+from . import protocol, state, usb_protocol
 from .batches import read_batch
 from .identity import Identity, central_url, load_identity
 
@@ -253,6 +253,9 @@ class Agent:
                 log.warning("central server acknowledges only up to seq %s of this site", acked)
             offset = round((server_time - batch.clock_ms) / 1000, 1)
             state.record_ack(self.db, batch.last, batch.last, cost, received, batch.backlog, offset)
+            if acked > batch.last:
+                # Central holds more of this site than this batch (it came on a USB drive).
+                state.adopt_server_ack(self.db, acked)
             result.bytes_sent += cost
             result.batches += 1
             result.events_sent += len(batch.events)
@@ -276,6 +279,16 @@ class Agent:
         ):
             raise _Retry(code, message or f"HTTP {response.status_code}", _retry_after(response))
         raise _Stop(code, message or f"central server answered {response.status_code}")
+
+    def _adopt_hello_ack(self, hello: dict[str, Any]) -> None:
+        """Skip what central already holds (batches it got on a USB drive, protocol 1.3)."""
+        try:
+            acked = int(hello.get("acked_seq") or 0)
+        except (TypeError, ValueError):
+            return
+        if acked > state.read_state(self.db).cursor:
+            cursor = state.adopt_server_ack(self.db, acked)
+            log.info("central already holds this site's events up to seq %s", cursor)
 
     def _adapt_batch_size(self, sent: int, took_s: float) -> None:
         """Double the batch size after a full batch acknowledged quickly (a good link)."""
@@ -337,6 +350,7 @@ class Agent:
             return False
         batch.acked = min(current.server_acked, cursor)
         batch.backlog = state.pending_events(self.db, batch.last)
+        batch.boot = usb_protocol.current_boot()
         body = protocol.encode_batch(batch)
         if len(body) > protocol.MAX_BODY_BYTES and len(batch.events) > 1:
             self.batch_size = max(1, len(batch.events) // 2)
@@ -389,8 +403,9 @@ class Agent:
                         if state.bytes_today(self.db) + PROBE_BYTES > self.budget:
                             raise _Stop(BUDGET, "the daily data budget is used up")
                         state.record_attempt(self.db)
-                        self.probe()
+                        hello = self.probe()
                         probed = True
+                        self._adopt_hello_ack(hello)
                     if not self._one_batch(modem, result):
                         state.record_caught_up(self.db)
                         result.code = CAUGHT_UP

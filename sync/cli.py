@@ -77,3 +77,40 @@ def provision(ctx: CliContext, file: Path) -> None:
 
     identity = do_provision(ctx.home, file)
     click.echo(f"Provisioned as device {identity.device_id} for {identity.central_url}")
+
+
+@sync.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+def export(ctx: CliContext, directory: Path) -> None:
+    """Write the events not yet acknowledged to DIRECTORY (a USB drive), signed for central."""
+    from .agent import open_site
+    from .identity import load_identity
+    from .usb_export import export_batches
+
+    home, db = open_site(ctx.settings)
+    try:
+        result = export_batches(ctx.settings, db, load_identity(home), directory)
+    finally:
+        db.close()
+    click.echo(
+        f"Wrote {result.events} events in {result.batches} batches "
+        f"({result.bytes} bytes) to {result.directory}"
+    )
+
+
+@sync.command("import-ack")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+def import_ack(ctx: CliContext, directory: Path) -> None:
+    """Read the central server's signed acknowledgement from DIRECTORY (a USB drive)."""
+    from .agent import open_site
+    from .identity import load_identity
+    from .usb_export import import_ack as read_ack
+
+    home, db = open_site(ctx.settings)
+    try:
+        acked, cursor = read_ack(db, load_identity(home), directory)
+    finally:
+        db.close()
+    click.echo(f"Central holds this site's events up to seq {acked}; cursor now {cursor}")

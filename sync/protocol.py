@@ -220,6 +220,7 @@ class Batch:
     site: dict[str, Any] = field(default_factory=dict)
     modem: dict[str, Any] | None = None
     decisions: bool = True  # the site sends its decisions (false in batches of older sites)
+    boot: str = ""  # the Pi's boot id when it built the batch (its clock epoch), 1.3
     users: list[UserRecord] = field(default_factory=list)
     cohorts: list[CohortRecord] = field(default_factory=list)
     items: list[ItemRecord] = field(default_factory=list)
@@ -290,6 +291,8 @@ def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
         "modem": batch.modem,
         "decisions": batch.decisions,
     }
+    if batch.boot:
+        header["boot"] = batch.boot
     dictionary = {
         "users": [[u.uid, u.username, u.display_name, u.role] for u in batch.users],
         "cohorts": [[c.uid, c.name, c.members] for c in batch.cohorts],
@@ -456,6 +459,7 @@ def decode_batch(body: bytes) -> Batch:
             site=header.get("site") or {},
             modem=header.get("modem"),
             decisions=header.get("decisions") is True,
+            boot=_str(header.get("boot") or "", 1, "boot", 200),
         )
         count = _int(header["count"], 1, "count")
         base = _int(header["base"], 1, "base")

@@ -297,6 +297,28 @@ def user_unlock(ctx: CliContext, username: str) -> None:
     click.echo(f"Unlocked {found.username}.")
 
 
+@central.command("import")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+def import_usb(ctx: CliContext, directory: Path) -> None:
+    """Ingest site batches from DIRECTORY (a USB drive) and write acknowledgements back to it."""
+    import json
+
+    from .usb_import import import_dir
+
+    real = _open(ctx)
+    try:
+        report = import_dir(real, directory)
+    finally:
+        real.close()
+    click.echo(json.dumps(report.as_dict(), indent=2))
+    if report.refused:
+        raise click.ClickException(
+            f"{len(report.refused)} batch files refused: "
+            + "; ".join(f"{r['file']}: {r['message']}" for r in report.refused)
+        )
+
+
 def _add_cert_group() -> None:
     from .cert_cli import cert
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from peewee import Case, Database, DatabaseProxy, OperationalError
@@ -30,7 +31,9 @@ from . import certificates
 from .db import is_postgres
 from .models import (
     CentralDecision,
+    CentralEvent,
     Device,
+    DeviceBootClock,
     DeviceItem,
     Person,
     SiteCohort,
@@ -42,6 +45,11 @@ from .models import (
 log = logging.getLogger(__name__)
 
 INSERT_CHUNK = 1000
+VIA_ONLINE = "online"
+VIA_USB = "usb"
+
+# The clock offset (ms) to correct an event's Pi time with, or None when unknown.
+OffsetOf = Callable[[protocol.EventRecord], "int | None"]
 
 
 class SyncAuthError(KruError):
@@ -207,7 +215,9 @@ def _store_items(device: Device, items: list[protocol.ItemRecord], *, latest: bo
         ).execute()
 
 
-def _store_decisions(device: Device, events: list[protocol.EventRecord], offset_ms: int) -> None:
+def _store_decisions(
+    device: Device, events: list[protocol.EventRecord], offset_of: OffsetOf
+) -> None:
     """Record the decisions among ``events`` (each at most once per learner, item, status)."""
     decided = sorted(
         (ev for ev in events if protocol.is_decision(ev.id, ev.user_uid, ev.object, ev.verb)),
@@ -224,7 +234,7 @@ def _store_decisions(device: Device, events: list[protocol.EventRecord], offset_
                 "decision": ev.verb,
                 "event_id": ev.id,
                 "score": score if type(score) in (int, float) else None,
-                "decided_ms": ev.server_ms + offset_ms,
+                "decided_ms": ev.server_ms + (offset_of(ev) or 0),
             }
         )
     for start in range(0, len(values), INSERT_CHUNK):
@@ -291,7 +301,7 @@ def _store_people(device: Device, batch: Batch, *, latest: bool) -> None:
 
 _EVENT_COLUMNS = (
     "device_id, event_id, seq, user_uid, verb, object, result, context, client_ts, "
-    "server_ms, corrected_ms, boot_id, received_ms"
+    "server_ms, corrected_ms, boot_id, received_ms, clock_unknown"
 )
 
 
@@ -299,7 +309,7 @@ def _insert_events(
     db: Database | DatabaseProxy,
     device_pk: int,
     events: list[protocol.EventRecord],
-    offset_ms: int,
+    offset_of: OffsetOf,
     now_ms: int,
 ) -> int:
     """Insert the events not yet held and return how many were new.
@@ -308,6 +318,7 @@ def _insert_events(
     VALUES pages): building peewee's per-row SQL was half of the central server's CPU time
     per batch (docs/performance.md, item 7).
     """
+    offsets = [offset_of(ev) for ev in events]
     rows = [
         (
             device_pk,
@@ -320,11 +331,12 @@ def _insert_events(
             _dumps(ev.context),
             ev.client_ts,
             ev.server_ms,
-            ev.server_ms + offset_ms,
+            ev.server_ms + (offset or 0),
             ev.boot_id,
             now_ms,
+            offset is None,
         )
-        for ev in events
+        for ev, offset in zip(events, offsets, strict=True)
     ]
     if not rows:
         return 0
@@ -356,8 +368,13 @@ def ingest_batch(
     *,
     body_bytes: int = 0,
     received_ms: int | None = None,
+    via: str = VIA_ONLINE,
 ) -> dict[str, Any]:
     """Store ``batch`` of ``device`` in one transaction and return the acknowledgement.
+
+    ``via`` is ``usb`` for a batch carried on a drive (``usb_import``): it says nothing of
+    the site's last contact, and its times are corrected with the offset learned online for
+    the same boot of the Pi (events of a boot not heard online are marked clock unknown).
 
     Raises:
         ProtocolError: the batch names another device.
@@ -366,9 +383,21 @@ def ingest_batch(
     if batch.device_id != device.device_id:
         raise protocol.ProtocolError(N_("The batch belongs to another device"))
     now_ms = int(time.time() * 1000) if received_ms is None else received_ms
-    offset_ms = now_ms - batch.clock_ms
+    offset_ms: int | None = now_ms - batch.clock_ms
     try:
         with db.atomic():
+            if via == VIA_USB:
+                learned = _boot_offsets(device, {ev.boot_id for ev in batch.events} | {batch.boot})
+                offset_ms = learned.get(batch.boot)
+
+                def offset_of(ev: protocol.EventRecord) -> int | None:
+                    return learned.get(ev.boot_id)
+            else:
+                online_ms = offset_ms
+
+                def offset_of(ev: protocol.EventRecord) -> int | None:
+                    return online_ms
+
             new_batch = (
                 SyncBatch.insert(
                     device=device.id,
@@ -380,7 +409,8 @@ def ingest_batch(
                     body_bytes=body_bytes,
                     pi_clock_ms=batch.clock_ms,
                     received_ms=now_ms,
-                    clock_offset_s=offset_ms / 1000,
+                    clock_offset_s=(offset_ms or 0) / 1000,
+                    via=via,
                 )
                 .on_conflict_ignore()
                 .as_rowcount()
@@ -389,8 +419,10 @@ def ingest_batch(
             latest = bool(new_batch) and batch.last > (device.acked_seq or 0)
             _store_items(device, batch.items, latest=latest)
             _store_people(device, batch, latest=latest)
-            stored = _insert_events(db, device.id, batch.events, offset_ms, now_ms)
-            _store_decisions(device, batch.events, offset_ms)
+            stored = _insert_events(db, device.id, batch.events, offset_of, now_ms)
+            _store_decisions(device, batch.events, offset_of)
+            if new_batch and via == VIA_ONLINE and batch.boot and offset_ms is not None:
+                _learn_boot_offset(device, batch.boot, offset_ms, now_ms)
             certificates.store(device, batch)  # issue 16: signed certificates, the site's key
             if new_batch:
                 SyncBatch.update(stored=stored).where(
@@ -415,7 +447,7 @@ def ingest_batch(
                     Device.acked_seq,
                 ),
             }
-            if new_batch:
+            if new_batch and via == VIA_ONLINE and offset_ms is not None:
                 # Only a batch not seen before says the site is alive now and what its clock
                 # reads: a replayed request (captured on the link, sent again) must not.
                 updates.update(_fresh_contact(batch, offset_ms))
@@ -431,9 +463,46 @@ def ingest_batch(
         "duplicates": len(batch.events) - stored,
         "replay": not new_batch,
         "server_time": now_ms,
-        "clock_offset_s": round(offset_ms / 1000, 3),
+        "clock_offset_s": None if offset_ms is None else round(offset_ms / 1000, 3),
         "protocol": protocol.PROTOCOL_VERSION,
     }
+
+
+def _boot_offsets(device: Device, boots: set[str]) -> dict[str, int]:
+    """Return the clock offsets (ms) learned online for these boots of the device's Pi."""
+    return {
+        row.boot_id: round(row.clock_offset_s * 1000)
+        for row in DeviceBootClock.select().where(
+            (DeviceBootClock.device == device.id) & DeviceBootClock.boot_id.in_(sorted(boots))
+        )
+    }
+
+
+def _learn_boot_offset(device: Device, boot: str, offset_ms: int, now_ms: int) -> None:
+    """Remember the offset of this boot; the first time, correct what came by USB before."""
+    known = (
+        DeviceBootClock.update(clock_offset_s=offset_ms / 1000, learned_ms=now_ms)
+        .where((DeviceBootClock.device == device.id) & (DeviceBootClock.boot_id == boot))
+        .execute()
+    )
+    if known:
+        return
+    DeviceBootClock.insert(
+        device=device.id, boot_id=boot, clock_offset_s=offset_ms / 1000, learned_ms=now_ms
+    ).on_conflict_ignore().execute()
+    unknown = CentralEvent.select(CentralEvent.event_id).where(
+        (CentralEvent.device == device.id)
+        & (CentralEvent.boot_id == boot)
+        & CentralEvent.clock_unknown
+    )
+    CentralDecision.update(decided_ms=CentralDecision.decided_ms + offset_ms).where(
+        (CentralDecision.device == device.id) & CentralDecision.event_id.in_(unknown)
+    ).execute()
+    CentralEvent.update(corrected_ms=CentralEvent.server_ms + offset_ms, clock_unknown=False).where(
+        (CentralEvent.device == device.id)
+        & (CentralEvent.boot_id == boot)
+        & CentralEvent.clock_unknown
+    ).execute()
 
 
 def _fresh_contact(batch: Batch, offset_ms: int) -> dict[Any, Any]:

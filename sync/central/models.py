@@ -9,6 +9,7 @@ from peewee import (
     BigIntegerField,
     BooleanField,
     CharField,
+    CompositeKey,
     FloatField,
     ForeignKeyField,
     IntegerField,
@@ -108,9 +109,23 @@ class SyncBatch(CentralModel):
     pi_clock_ms = BigIntegerField()
     received_ms = BigIntegerField()
     clock_offset_s = FloatField()
+    via = CharField(default="online")  # online, or usb (kru central import)
 
     class Meta:
         table_name = "sync_batches"
+
+
+class DeviceBootClock(CentralModel):
+    """The clock offset of one boot of a site's Pi, learned from its online contacts."""
+
+    device = ForeignKeyField(Device, column_name="device_id")
+    boot_id = CharField()
+    clock_offset_s = FloatField()
+    learned_ms = BigIntegerField()
+
+    class Meta:
+        table_name = "device_boot_clocks"
+        primary_key = CompositeKey("device", "boot_id")
 
 
 class Person(CentralModel):
@@ -194,6 +209,7 @@ class CentralEvent(CentralModel):
     corrected_ms = BigIntegerField()
     boot_id = CharField()
     received_ms = BigIntegerField()
+    clock_unknown = BooleanField(default=False)  # came by USB before its boot was heard online
 
     class Meta:
         table_name = "central_events"
