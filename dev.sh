@@ -2,7 +2,9 @@
 # The dev loop in one file. README and .ci/run call these targets, so they cannot drift.
 #   ./dev.sh demo [kru demo options]   install into .venv and serve demo data
 #   ./dev.sh test [pytest options]     install test dependencies and run the whole suite
-#   ./dev.sh lint                      ruff check + ruff format --check
+#   ./dev.sh lint                      ruff check + ruff format --check, mypy, lint-imports
+#   ./dev.sh lock [--upgrade | --upgrade-package NAME ...]
+#                                      pin the dependencies again into requirements/*.txt
 #   ./dev.sh bench [--quick]           build a benchmark site, load it with wrk, write bench/results
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -37,18 +39,31 @@ apt_install() {
     fi
 }
 
+# The locks (written by ./dev.sh lock, never by hand): exact versions with hashes.
+# requirements/test.txt: runtime + test + postgres + lint tools + the build backend, what the
+# virtualenv holds. requirements/runtime.txt: the runtime part of it, what the Pi bundle ships.
+# requirements/central.txt: runtime + postgres, for the central server.
+LOCK=requirements/test.txt
+RUNTIME_LOCK=requirements/runtime.txt
+CENTRAL_LOCK=requirements/central.txt
+
 venv() {
+    # The virtualenv holds exactly the lock, then Kru itself (editable, no dependencies).
     need_python
     if [ ! -x "$VENV/bin/python" ]; then
         log "creating $VENV"
         "$PY" -m venv "$VENV"
     fi
-    local extra="$1"
-    local stamp="$VENV/.installed-$extra"
-    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-        log "pip install -e .[$extra]"
-        "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[$extra]"
-        touch "$stamp"
+    local stamp="$VENV/.installed-lock" want
+    want=$(cat "$LOCK" pyproject.toml | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+        log "pip install --require-hashes -r $LOCK"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$LOCK"
+        # -qq: setuptools warns about every editable install; errors still show.
+        "$VENV/bin/python" -m pip install -qq --disable-pip-version-check --no-deps \
+            --no-build-isolation -e .
+        "$VENV/bin/python" tools/venv_prune.py "$LOCK"
+        echo "$want" > "$stamp"
     fi
 }
 
@@ -68,14 +83,44 @@ start_postgres() {
 }
 
 cmd_demo() {
-    venv postgres
+    venv
     exec "$VENV/bin/kru" demo "$@"
 }
 
 cmd_lint() {
-    venv test
-    "$VENV/bin/ruff" check .
-    "$VENV/bin/ruff" format --check .
+    venv
+    local rc=0
+    "$VENV/bin/ruff" check . || rc=1
+    "$VENV/bin/ruff" format --check . || rc=1
+    "$VENV/bin/mypy" || rc=1
+    "$VENV/bin/lint-imports" --no-logo --no-cache || rc=1
+    return "$rc"
+}
+
+cmd_lock() {
+    # Pin every dependency (and the build backend) for Python 3.11+ on any platform, with
+    # hashes; then the runtime and central parts at the same versions, binary wheels only
+    # (no compiler on a Pi or a server); then check that each runtime pin has a wheel for the
+    # Pi (CPython 3.11, aarch64, glibc 2.36). Options (--upgrade, --upgrade-package NAME) go
+    # to every compile.
+    venv
+    local uv="$VENV/bin/uv"
+    local common=(--universal --python-version 3.11 --generate-hashes --quiet
+        --custom-compile-command "./dev.sh lock")
+    # The build backend too (from stdin), so `pip install --no-build-isolation -e .` above
+    # needs nothing from outside the lock.
+    local build_requires='import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")'
+    "$VENV/bin/python" -c "$build_requires" \
+        | "$uv" pip compile "${common[@]}" "$@" --extra test --extra postgres \
+            pyproject.toml - -o "$LOCK"
+    "$uv" pip compile "${common[@]}" "$@" --only-binary :all: -c "$LOCK" \
+        pyproject.toml -o "$RUNTIME_LOCK"
+    "$uv" pip compile "${common[@]}" "$@" --only-binary :all: -c "$LOCK" --extra postgres --extra central \
+        pyproject.toml -o "$CENTRAL_LOCK"
+    "$uv" pip compile --quiet --no-header --python-version 3.11 --only-binary :all: \
+        --python-platform aarch64-manylinux_2_36 --no-deps "$RUNTIME_LOCK" -o /dev/null \
+        || { echo "dev.sh: a runtime package has no wheel for the Pi (see above)" >&2; exit 1; }
+    log "wrote $LOCK, $RUNTIME_LOCK and $CENTRAL_LOCK"
 }
 
 axe_core() {
@@ -91,9 +136,11 @@ axe_core() {
 
 cmd_test() {
     # System packages the suite drives for real: Chromium for browser tests, shellcheck and
-    # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media.
-    apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk
-    venv test
+    # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media,
+    # poppler-utils (pdftotext) for the certificate PDF.
+    apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk \
+        pebble bind9 bind9-utils nginx hitch libnss3-tools openssl poppler-utils
+    venv
     axe_core
     start_postgres
     set +e
@@ -108,7 +155,7 @@ cmd_test() {
         exit 1
     fi
     if [ "$lint_rc" -ne 0 ]; then
-        echo "dev.sh: ruff found problems (see above)" >&2
+        echo "dev.sh: lint found problems (see above)" >&2
         [ "$rc" -eq 0 ] && rc=$lint_rc
     fi
     if [ "$rc" -eq 0 ] && [ "${CI:-}" = "true" ]; then
@@ -120,7 +167,7 @@ cmd_test() {
 
 cmd_bench() {
     apt_install wrk
-    venv test
+    venv
     start_postgres
     exec "$VENV/bin/python" -m bench "$@"
 }
@@ -129,6 +176,7 @@ case "${1:-}" in
     demo) shift; cmd_demo "$@" ;;
     test) shift; cmd_test "$@" ;;
     lint) shift; cmd_lint ;;
+    lock) shift; cmd_lock "$@" ;;
     bench) shift; cmd_bench "$@" ;;
-    *) echo "usage: ./dev.sh demo|test|lint|bench [args]" >&2; exit 2 ;;
+    *) echo "usage: ./dev.sh demo|test|lint|lock|bench [args]" >&2; exit 2 ;;
 esac

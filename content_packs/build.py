@@ -246,6 +246,14 @@ def _digest(data: bytes | Path) -> tuple[str, int]:
     return digest.hexdigest(), data.stat().st_size
 
 
+def _rule(table: dict[str, Any]) -> dict[str, Any]:
+    """Return a pack.toml rule table with ``title_km``/``title_en`` as one text object."""
+    out = {k: v for k, v in table.items() if k not in ("title_km", "title_en")}
+    if title := _text(table, "title"):
+        out["title"] = title
+    return out
+
+
 def make_manifest(src_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes | Path]]:
     """Return the manifest of the folder ``src_dir`` and the files that go into the zip.
 
@@ -269,6 +277,18 @@ def make_manifest(src_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes 
         if desc := _text(course, "description"):
             entry["description"] = desc
         entry["open"] = bool(course.get("open", False))
+        for part in ("completion", "certificate"):  # issue 16: passed through as written
+            if isinstance(course.get(part), dict):
+                entry[part] = _rule(course[part])
+        if plan := course.get("sessions"):
+            entry["sessions"] = [
+                {
+                    k: v
+                    for k, v in {**s, "title": _text(s, "title")}.items()
+                    if k not in ("title_km", "title_en")
+                }
+                for s in plan
+            ]
         courses.append(entry)
     builder.other_files()
     files = []
@@ -299,11 +319,23 @@ def build_pack(src_dir: str | Path, out_zip: str | Path) -> dict[str, Any]:
         BadSource: the folder has a mistake (missing file, bad TOML, ...).
         InvalidPack: the result would not pass ``kru pack validate``.
     """
+    manifest, files = make_manifest(src_dir)
+    write_pack(manifest, files, out_zip)
+    return manifest
+
+
+def write_pack(
+    manifest: dict[str, Any], files: dict[str, bytes | Path], out_zip: str | Path
+) -> None:
+    """Write ``manifest`` and ``files`` as the pack zip ``out_zip``, checked before it is kept.
+
+    Raises:
+        InvalidPack: the result would not pass ``kru pack validate`` (nothing is written).
+    """
     from edge_server.base.settings import load_settings
 
     from .validate import validate_pack
 
-    manifest, files = make_manifest(src_dir)
     out = Path(out_zip)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.building")
     try:
@@ -325,4 +357,3 @@ def build_pack(src_dir: str | Path, out_zip: str | Path) -> dict[str, Any]:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return manifest

@@ -178,18 +178,25 @@ def item_data(keys: Iterable[str]) -> dict[str, str]:
     return dict(db.execute_sql(f"SELECT key, data FROM items WHERE key IN ({marks})", params))  # noqa: S608
 
 
-def item_records(keys: Iterable[str]) -> dict[str, tuple[str, str, str, str, str, str, str, int]]:
+def item_records(
+    keys: Iterable[str],
+) -> dict[str, tuple[str, str, str, str, str, str, str, int, bool]]:
     """Return the installed items among ``keys`` as the sync protocol describes them, by key:
     (key, type, title_km, title_en, course key, course title_km, course title_en, number of
-    required items in the course); one query."""
+    items that count towards the course, whether this item counts); one query.
+
+    What counts towards a course is the site's rule (docs/progress-rules.md): its required
+    items, or all its items when none is required. Central divides by this count.
+    """
     sql = (
         "SELECT i.key, i.type, i.title_km, i.title_en, c.key, c.title_km, c.title_en, "
-        "(SELECT COUNT(*) FROM items r WHERE r.course_id = c.id AND r.required) "
+        "(SELECT COUNT(*) FROM items r WHERE r.course_id = c.id AND r.required), "
+        "(SELECT COUNT(*) FROM items r WHERE r.course_id = c.id), i.required "
         "FROM items i JOIN courses c ON c.id = i.course_id "
         "WHERE i.key IN (SELECT value FROM json_each(?))"
     )
     rows = db.execute_sql(sql, (json.dumps(sorted(set(keys))),))
-    return {row[0]: row for row in rows}
+    return {row[0]: (*row[:7], row[7] or row[8], bool(row[9] or not row[7])) for row in rows}
 
 
 def file_name(sha256: str) -> str | None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_server.base.errors import N_, Conflict, KruError, NotFound, StorageError, ValidationError
+from edge_server.base.errors import (
+    N_,
+    Conflict,
+    KruError,
+    NotFound,
+    PermissionDenied,
+    StorageError,
+    ValidationError,
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,10 @@ class PackConflict(Conflict):
 
 class PackNotFound(NotFound):
     code = "pack_not_found"
+
+
+class PackNotYours(PermissionDenied):
+    code = "pack_not_yours"
 
 
 class PackTooLarge(KruError):

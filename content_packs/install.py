@@ -22,7 +22,14 @@ from edge_server.base.db import db, utcnow
 from edge_server.base.errors import N_
 
 from . import search, zipsafe
-from .errors import InvalidPack, NotEnoughSpace, PackConflict, PackNotFound, Problem
+from .errors import (
+    InvalidPack,
+    NotEnoughSpace,
+    PackConflict,
+    PackNotFound,
+    PackNotYours,
+    Problem,
+)
 from .lessons import render_lesson
 from .manifest import iter_items, mime_for, semver_key
 from .models import Course, Item, Module, Pack, PackFile
@@ -54,7 +61,13 @@ def free_bytes(path: Path) -> int:
 
 
 def referenced_shas() -> set[str]:
-    return {row[0] for row in db.execute_sql("SELECT DISTINCT sha256 FROM pack_files")}
+    """Return the store files in use: installed packs' and the editor's drafts' media."""
+    return {
+        row[0]
+        for row in db.execute_sql(
+            "SELECT sha256 FROM pack_files UNION SELECT sha256 FROM authoring_media"
+        )
+    }
 
 
 def collect_garbage(home: DataHome) -> int:
@@ -161,10 +174,7 @@ def _quiz_data(quiz: dict[str, Any]) -> dict[str, Any]:
             "type": q["type"],
             "prompt_km": q.get("prompt_km", ""),
             "prompt_en": q.get("prompt_en", ""),
-            "choices": [
-                {"id": c["id"], "text_km": c.get("text_km", ""), "text_en": c.get("text_en", "")}
-                for c in q.get("choices", [])
-            ],
+            "choices": [_choice(c) for c in q.get("choices", [])],
             "answer": q.get("answer"),
             "points": q.get("points", 1),
         }
@@ -172,6 +182,11 @@ def _quiz_data(quiz: dict[str, Any]) -> dict[str, Any]:
             question["tolerance"] = q.get("tolerance", 0)
         if q["type"] == "short_text":
             question["accept"] = q["accept"]
+        if q["type"] == "matching":
+            question["pairs"] = [
+                {k: p.get(k, "") for k in ("id", "text_km", "text_en", "match_km", "match_en")}
+                for p in q["pairs"]
+            ]
         for field in ("feedback_correct", "feedback_wrong"):
             for lang in ("km", "en"):
                 question[f"{field}_{lang}"] = q.get(f"{field}_{lang}", "")
@@ -182,6 +197,15 @@ def _quiz_data(quiz: dict[str, Any]) -> dict[str, Any]:
         "shuffle": quiz.get("shuffle", False),
         "questions": questions,
     }
+
+
+def _choice(c: dict[str, Any]) -> dict[str, Any]:
+    """A choice as stored: feedback only when the pack gives some (packs before issue 17)."""
+    out = {"id": c["id"], "text_km": c.get("text_km", ""), "text_en": c.get("text_en", "")}
+    for lang in ("km", "en"):
+        if c.get(f"feedback_{lang}"):
+            out[f"feedback_{lang}"] = c[f"feedback_{lang}"]
+    return out
 
 
 def item_row(
@@ -417,17 +441,26 @@ def install_pack(
     )
 
 
-def remove_pack(pack_id: str, home: DataHome) -> dict[str, Any]:
+def remove_pack(pack_id: str, home: DataHome, *, installed_by: str | None = None) -> dict[str, Any]:
     """Remove an installed pack's catalog rows, index and unused files; events are kept.
+
+    With ``installed_by`` (an instructor's username) only a pack that person installed is
+    removed; admins and the CLI pass None and may remove any.
 
     Raises:
         PackNotFound: no pack ``pack_id`` is installed.
+        PackNotYours: the pack was installed by someone else than ``installed_by``.
     """
     with install_lock(home):
         pack = Pack.get_or_none(Pack.pack_id == pack_id)
         if pack is None:
             raise PackNotFound(N_("No pack %(pack)s is installed"), pack=pack_id)
-        info = {"pack_id": pack.pack_id, "version": pack.version}
+        if installed_by is not None and pack.installed_by != installed_by:
+            raise PackNotYours(
+                N_("Only the person who installed %(pack)s, or an admin, may remove it"),
+                pack=pack_id,
+            )
+        info: dict[str, Any] = {"pack_id": pack.pack_id, "version": pack.version}
         with db.atomic():
             search.unindex_pack(pack_id)
             pack.delete_instance()

@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from edge_server.base import jsonlimits
 from edge_server.base.errors import N_
 
 from .errors import Problem
@@ -25,14 +26,16 @@ SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 RESERVED = {MANIFEST, SIGNATURE}
 
 # Which file endings each item type accepts, and the MIME type each ending is served with.
+# No "; charset=" here: Werkzeug adds "; charset=utf-8" to every text type it sends, and a
+# type that carried its own was sent with the charset twice (issue 12).
 MIME_TYPES = {
-    ".md": "text/markdown; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".htm": "text/html; charset=utf-8",
+    ".md": "text/markdown",
+    ".html": "text/html",
+    ".htm": "text/html",
     ".mp4": "video/mp4",
     ".m4v": "video/mp4",
     ".webm": "video/webm",
-    ".vtt": "text/vtt; charset=utf-8",
+    ".vtt": "text/vtt",
     ".mp3": "audio/mpeg",
     ".m4a": "audio/mp4",
     ".ogg": "audio/ogg",
@@ -47,9 +50,9 @@ MIME_TYPES = {
     ".webp": "image/webp",
     ".svg": "image/svg+xml",
     ".zip": "application/zip",
-    ".txt": "text/plain; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
+    ".txt": "text/plain",
+    ".css": "text/css",
+    ".js": "text/javascript",
     ".json": "application/json",
     ".woff2": "font/woff2",
     ".woff": "font/woff",
@@ -106,29 +109,21 @@ def semver_key(version: str) -> tuple:
     return (*core, 0, idents)
 
 
-def _json_path(path: Any) -> str:
-    parts = ["manifest"]
-    for part in path:
-        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
-    return "".join(parts)
-
-
 def schema_problems(manifest: Any) -> list[Problem]:
-    """Return the places where ``manifest`` breaks the JSON Schema (at most 20)."""
+    """Return, in plain words, the places where ``manifest`` breaks the JSON Schema (<= 20)."""
     from jsonschema import Draft202012Validator  # imported here: 50 ms of server start-up
 
+    from .schema_messages import problems_for
+
     validator = Draft202012Validator(schema())
-    problems = []
-    for error in sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path))[:20]:
-        problems.append(
-            Problem(
-                "manifest_schema",
-                N_("%(where)s: %(problem)s"),
-                MANIFEST,
-                {"where": _json_path(error.absolute_path), "problem": error.message[:300]},
-            )
-        )
-    return problems
+    schema_json = SCHEMA_PATH.read_text(encoding="utf-8")
+    problems: list[Problem] = []
+    errors = sorted(validator.iter_errors(manifest), key=lambda e: [str(p) for p in e.path])
+    for error in errors:
+        for problem in problems_for(error, manifest, schema_json):
+            if problem not in problems:
+                problems.append(problem)
+    return problems[:20]
 
 
 def iter_items(manifest: dict[str, Any]) -> Iterator[tuple[dict, dict, dict]]:
@@ -247,6 +242,18 @@ def _quiz_problems(slug: str, quiz: dict[str, Any]) -> list[Problem]:
             )
         )
     for question in quiz["questions"]:
+        if question["type"] in ("matching", "ordering"):
+            ids = [c["id"] for c in question.get("pairs", question.get("choices", []))]
+            if dupes := _dupes(ids):
+                problems.append(
+                    Problem(
+                        "quiz_invalid",
+                        N_("quiz %(slug)s, question %(id)s: the ids %(what)s are used twice"),
+                        MANIFEST,
+                        {"slug": slug, "id": question["id"], "what": ", ".join(dupes)},
+                    )
+                )
+            continue
         if question["type"] not in ("single", "multiple"):
             continue
         ids = [c["id"] for c in question.get("choices", [])]
@@ -269,8 +276,8 @@ def _quiz_problems(slug: str, quiz: dict[str, Any]) -> list[Problem]:
 def parse_manifest(data: bytes) -> tuple[dict[str, Any] | None, list[Problem]]:
     """Return the manifest parsed from ``data`` and the problems found in it."""
     try:
-        manifest = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest = jsonlimits.loads(data.decode("utf-8"))
+    except ValueError as exc:  # not UTF-8, not JSON, or nested too deep
         return None, [
             Problem(
                 "manifest_malformed",

@@ -131,6 +131,22 @@ def _entry(name: str) -> zipfile.ZipInfo:
     return info
 
 
+def site_trusted_keys(settings: Any) -> list[str]:
+    """Return the keys the site trusts: ``packs.trusted_keys`` and the site's own key.
+
+    A site always trusts what it published itself (issue 17); its key exists once the site
+    has published a pack (``edge_server.base.site_signing``), and is never made here.
+    """
+    from edge_server.base.datahome import DataHome
+    from edge_server.base.site_signing import KEY_FILE, public_key_b64
+
+    keys = list(settings["packs.trusted_keys"])
+    data_dir = getattr(settings, "data_dir", None)
+    if data_dir is not None and (DataHome(Path(data_dir)).secrets / KEY_FILE).is_file():
+        keys.append(public_key_b64(DataHome(Path(data_dir))))
+    return keys
+
+
 def _decode_key(text: str) -> bytes | None:
     try:
         raw = base64.b64decode(text.strip(), validate=True)

@@ -57,7 +57,11 @@ def find_usb_packs(roots: list[str]) -> list[dict[str, Any]]:
                 path = Path(dirpath) / name
                 if path.is_symlink() or not path.is_file():
                     continue
-                entry = {"path": str(path), "name": name, "size_bytes": path.stat().st_size}
+                entry: dict[str, Any] = {
+                    "path": str(path),
+                    "name": name,
+                    "size_bytes": path.stat().st_size,
+                }
                 entry.update(_peek(path))
                 entry["installed_version"] = installed.get(entry.get("id", ""))
                 found.append(entry)

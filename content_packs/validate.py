@@ -19,7 +19,7 @@ from edge_server.base.errors import N_
 from . import zipsafe
 from .errors import InvalidPack, Problem
 from .manifest import MANIFEST, RESERVED, SIGNATURE, iter_items, parse_manifest
-from .signing import check_signature
+from .signing import check_signature, site_trusted_keys
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_LESSON_BYTES = 4 * 1024 * 1024
@@ -171,7 +171,7 @@ def inspect_pack(
         sig = check_signature(
             manifest,
             sig_data,
-            settings["packs.trusted_keys"],
+            site_trusted_keys(settings),
             settings["packs.allow_unsigned"],
         )
         problems += sig.problems

@@ -13,11 +13,13 @@ import hashlib
 import hmac
 import json
 import re
+import uuid
 import zlib
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from edge_server.base import jsonlimits
 from edge_server.base.errors import N_, KruError
 
 # --- versions and negotiation --------------------------------------------------------------
@@ -44,6 +46,10 @@ MAX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024  # gzip bomb guard
 MAX_EVENTS_PER_BATCH = 20_000
 MAX_LINE_BYTES = 256 * 1024
 MAX_ID_CHARS = 100
+# An event's context as JSON text (``json_size``): the site refuses a larger one from a phone
+# and never stores one, and the central server refuses a batch holding one (413
+# ``event_too_large``, so the agent narrows it down to the one event and quarantines it).
+MAX_CONTEXT_CHARS = 20_000
 
 # --- error codes (stable; the JSON body's error.code) ---------------------------------------
 E_MISSING_HEADER = "missing_header"  # 400, fix the client
@@ -54,10 +60,19 @@ E_DEVICE_DISABLED = "device_disabled"  # 403
 E_DIGEST_MISMATCH = "body_digest_mismatch"  # 400, damaged in transit: retry
 E_MALFORMED_BATCH = "malformed_batch"  # 400, quarantine, never retry
 E_BATCH_TOO_LARGE = "batch_too_large"  # 413, send smaller batches
+E_EVENT_TOO_LARGE = "event_too_large"  # 413, an event's context passes MAX_CONTEXT_CHARS
 E_BUSY = "server_busy"  # 503 with Retry-After
 
 RETRYABLE_CODES = frozenset({E_DIGEST_MISMATCH, E_BUSY})
 QUARANTINE_CODES = frozenset({E_MALFORMED_BATCH})
+
+# --- decisions: the site decides, central reports (docs/progress-rules.md) --------------------
+# The site records each status it gives a learner on an item (completed, passed, failed) as an
+# event of that verb, with an id derived from learner, item and status: making it again (a
+# rebuild, a resend) never makes a second one, and the central server tells a decision from a
+# phone's event of the same verb by recomputing the id. Central counts only decisions.
+DECISION_VERBS = ("completed", "passed", "failed")
+DECISION_NAMESPACE = uuid.UUID("5d1c6f0e-2a8b-4c3e-9f47-6b7275000010")
 
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -68,6 +83,21 @@ class ProtocolError(KruError):
 
     code = E_MALFORMED_BATCH
     status = 400
+
+
+def decision_id(user_uid: str, item: str, decision: str) -> str:
+    """Return the id of the site's ``decision`` on ``item`` for the learner ``user_uid``."""
+    return str(uuid.uuid5(DECISION_NAMESPACE, f"{user_uid}\n{item}\n{decision}"))
+
+
+def is_decision(event_id: str, user_uid: str, item: str, verb: str) -> bool:
+    """Return whether an event is a decision the site made (not a phone's claim)."""
+    return verb in DECISION_VERBS and event_id == decision_id(user_uid, item, verb)
+
+
+def json_size(value: Any) -> int:
+    """Return the length of ``value`` as JSON text, measured alike at both ends."""
+    return len(json.dumps(value, ensure_ascii=False))
 
 
 # --- signing -------------------------------------------------------------------------------
@@ -166,7 +196,8 @@ class ItemRecord:
     course_key: str = ""
     course_title_km: str = ""
     course_title_en: str = ""
-    course_items: int = 0
+    course_items: int = 0  # items that count towards the course's completion
+    counts: bool = True  # this item counts (required, or its course has no required items)
 
 
 # The fields of an item record, in the order a batch's dictionary lists them.
@@ -184,6 +215,8 @@ class Batch:
     acked: int | None = None  # the site's last acknowledgement; below ``after`` after quarantine
     site: dict[str, Any] = field(default_factory=dict)
     modem: dict[str, Any] | None = None
+    decisions: bool = True  # the site sends its decisions (false in batches of older sites)
+    boot: str = ""  # the Pi's boot id when it built the batch (its clock epoch), 1.3
     users: list[UserRecord] = field(default_factory=list)
     cohorts: list[CohortRecord] = field(default_factory=list)
     items: list[ItemRecord] = field(default_factory=list)
@@ -252,11 +285,27 @@ def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
         "acked": batch.after if batch.acked is None else batch.acked,
         "site": batch.site,
         "modem": batch.modem,
+        "decisions": batch.decisions,
     }
+    if batch.boot:
+        header["boot"] = batch.boot
     dictionary = {
         "users": [[u.uid, u.username, u.display_name, u.role] for u in batch.users],
         "cohorts": [[c.uid, c.name, c.members] for c in batch.cohorts],
-        "items": [list(astuple(it)) for it in batch.items],
+        "items": [
+            [
+                it.key,
+                it.type,
+                it.title_km,
+                it.title_en,
+                it.course_key,
+                it.course_title_km,
+                it.course_title_en,
+                it.course_items,
+                1 if it.counts else 0,
+            ]
+            for it in batch.items
+        ],
         "verbs": list(verbs),
         "boots": list(boots),
     }
@@ -353,7 +402,13 @@ def _decode_dictionary(batch: Batch, d: Any) -> tuple[list[str], list[str]]:
             for row in d.get("cohorts", [])
         ]
         batch.items = [
-            ItemRecord(*(_str(v, 2, "item") for v in row[:7]), _int(row[7], 2, "course_items"))
+            # mypy cannot count a starred generator: seven strings, then the ints.
+            ItemRecord(  # type: ignore[call-arg]
+                *(_str(v, 2, "item") for v in row[:7]),  # type: ignore[arg-type]
+                _int(row[7], 2, "course_items"),
+                # Older sites send 8 fields: every item of theirs counts.
+                bool(_int(row[8], 2, "counts")) if len(row) > 8 else True,
+            )
             for row in d.get("items", [])
         ]
         verbs = [_str(v, 2, "verb", 200) for v in d.get("verbs", [])]
@@ -380,7 +435,9 @@ def decode_batch(body: bytes) -> Batch:
         if len(line) > MAX_LINE_BYTES:
             raise _bad(number, "line too long")
         try:
-            parsed.append(json.loads(line))
+            parsed.append(jsonlimits.loads(line))
+        except jsonlimits.JSONTooDeep as exc:
+            raise _bad(number, f"JSON nested more than {jsonlimits.MAX_DEPTH} deep") from exc
         except ValueError as exc:
             raise _bad(number, "not JSON") from exc
     header = parsed[0]
@@ -397,6 +454,8 @@ def decode_batch(body: bytes) -> Batch:
             acked=_int(header.get("acked", header.get("after")), 1, "acked"),
             site=header.get("site") or {},
             modem=header.get("modem"),
+            decisions=header.get("decisions") is True,
+            boot=_str(header.get("boot") or "", 1, "boot", 200),
         )
         count = _int(header["count"], 1, "count")
         base = _int(header["base"], 1, "base")
@@ -435,6 +494,19 @@ def decode_batch(body: bytes) -> Batch:
                 client_ts = None
             else:
                 raise _bad(number, "client time")
+            if row[8] is not None and json_size(row[8]) > MAX_CONTEXT_CHARS:
+                raise ProtocolError(
+                    N_(
+                        "The event at line %(line)s has a context of %(size)s characters; "
+                        "at most %(limit)s are accepted"
+                    ),
+                    code=E_EVENT_TOO_LARGE,
+                    status=413,
+                    details={"line": number, "limit": MAX_CONTEXT_CHARS},
+                    line=number,
+                    size=json_size(row[8]),
+                    limit=MAX_CONTEXT_CHARS,
+                )
             event = EventRecord(
                 seq=seq,
                 id=_unpack_id(row[1], number),

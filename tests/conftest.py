@@ -15,6 +15,9 @@ from edge_server.base.db import db, sqlite_info
 
 _seq = itertools.count(1)
 
+# The factories' password: it passes Kru's password rule (8+ characters, not common).
+PASSWORD = "lotus-pond-7"
+
 # Cheap hashing in tests: the real cost is measured in bench/.
 FAST_HASH = {"auth.hash_memory_kib": 1024, "auth.hash_time_cost": 1}
 
@@ -77,7 +80,7 @@ def make_user(app) -> Callable:  # noqa: ANN001
     """Create a user with defaults: ``make_user(role="instructor", username="t1")``."""
     from edge_server import accounts
 
-    def make(role: str = "learner", password: str = "secret123", **overrides):  # noqa: ANN202
+    def make(role: str = "learner", password: str = PASSWORD, **overrides):  # noqa: ANN202
         username = overrides.pop("username", f"{role}{next(_seq)}")
         return accounts.create_user(username, password, role=role, **overrides)
 
@@ -112,7 +115,7 @@ def form_csrf(html: str) -> str:
 def login_as(client, make_user) -> Callable:  # noqa: ANN001
     """Sign ``client`` in as a new user of ``role`` (or as ``user``); returns the user."""
 
-    def login(role: str = "learner", user=None, password: str = "secret123"):  # noqa: ANN001, ANN202
+    def login(role: str = "learner", user=None, password: str = PASSWORD):  # noqa: ANN001, ANN202
         user = user or make_user(role=role, password=password)
         token = csrf_token(client)
         response = client.post(

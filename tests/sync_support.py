@@ -13,6 +13,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +112,7 @@ def add_events(
             for i in range(learners):
                 name = f"learner{i + 1}"
                 user = User.get_or_none(User.username == name) or accounts.create_user(
-                    name, "secret123", display_name=f"សិស្ស {i + 1}"
+                    name, "lotus-pond-7", display_name=f"សិស្ស {i + 1}"
                 )
                 users.append(user)
             group = Cohort.get_or_none(Cohort.name == cohort) or accounts.create_cohort(cohort)
@@ -412,6 +414,36 @@ class LossyProxy:
         self._accept.join(timeout=5)
         for t in self._threads:
             t.join(timeout=5)
+
+
+@contextmanager
+def pg_database(base_url: str) -> Iterator[str]:
+    """Create a fresh PostgreSQL database next to ``base_url``; yield its URL, then drop it."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg2
+
+    name = "kru_test_" + uuid.uuid4().hex[:12]
+    admin = psycopg2.connect(base_url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name}")
+        try:
+            yield urlunsplit(urlsplit(base_url)._replace(path="/" + name))
+        finally:
+            with admin.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        admin.close()
+
+
+def pg_base_url() -> str | None:
+    """Return KRU_TEST_DATABASE_URL, or None outside CI (where it must be set)."""
+    base = os.environ.get("KRU_TEST_DATABASE_URL")
+    if not base and os.environ.get("CI"):
+        raise AssertionError("KRU_TEST_DATABASE_URL is not set in CI")
+    return base
 
 
 def remove_tree(path: Path) -> None:

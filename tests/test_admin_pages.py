@@ -18,7 +18,7 @@ def test_admin_creates_an_account_in_a_cohort(client, login_as, make_cohort):
         "/admin/users/new",
         {
             "username": "Vichet",
-            "password": "secret123",
+            "password": "lotus-pond-7",
             "display_name": "វិចិត្រ",
             "role": "learner",
             "cohort_id": cohort.id,
@@ -32,7 +32,7 @@ def test_admin_creates_an_account_in_a_cohort(client, login_as, make_cohort):
 
 def test_bad_new_account_shows_the_problem_and_creates_nothing(client, login_as):
     login_as("admin")
-    response = _post(client, "/admin/users/new", {"username": "x", "password": "secret123"})
+    response = _post(client, "/admin/users/new", {"username": "x", "password": "lotus-pond-7"})
     assert response.status_code == 400
     assert "ឈ្មោះអ្នកប្រើ" in response.get_data(as_text=True)
     assert User.select().where(User.username == "x").count() == 0
@@ -53,16 +53,16 @@ def test_admin_resets_a_password(client, login_as, make_user):
     )
     assert response.status_code == 302
     assert accounts.authenticate("dara", "newpass99") is not None
-    assert accounts.authenticate("dara", "secret123") is None
+    assert accounts.authenticate("dara", "lotus-pond-7") is None
 
 
 def test_admin_deactivates_and_reactivates(client, login_as, make_user):
     login_as("admin")
     learner = make_user(username="dara")
     _post(client, f"/admin/users/{learner.id}", {"action": "deactivate"})
-    assert accounts.authenticate("dara", "secret123") is None
+    assert accounts.authenticate("dara", "lotus-pond-7") is None
     _post(client, f"/admin/users/{learner.id}", {"action": "activate"})
-    assert accounts.authenticate("dara", "secret123") is not None
+    assert accounts.authenticate("dara", "lotus-pond-7") is not None
 
 
 def test_admin_edits_name_role_and_language(client, login_as, make_user):

@@ -15,7 +15,7 @@ def test_api_sign_in_returns_the_user_and_keeps_the_session(client, make_user):
     user = make_user(role="instructor", username="sokha", display_name="សុខា")
     response = client.post(
         "/api/v1/session",
-        json={"username": "SOKHA", "password": "secret123"},
+        json={"username": "SOKHA", "password": "lotus-pond-7"},
         headers={"X-CSRFToken": csrf_token(client)},
     )
     assert response.status_code == 200
@@ -64,7 +64,7 @@ def test_deactivated_account_cannot_sign_in(client, make_user):
     accounts.update_user(user, active=False)
     response = client.post(
         "/api/v1/session",
-        json={"username": "gone", "password": "secret123"},
+        json={"username": "gone", "password": "lotus-pond-7"},
         headers={"X-CSRFToken": csrf_token(client)},
     )
     assert_api_error(response, 401, "bad_credentials")
@@ -82,7 +82,7 @@ def test_page_sign_in_and_sign_out(client, make_user):
     page = client.get("/login").get_data(as_text=True)
     response = client.post(
         "/login",
-        data={"username": "boss", "password": "secret123", "csrf_token": form_csrf(page)},
+        data={"username": "boss", "password": "lotus-pond-7", "csrf_token": form_csrf(page)},
     )
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/admin/")
@@ -108,7 +108,7 @@ def test_sign_in_never_redirects_off_site(client, make_user):
     page = client.get("/login").get_data(as_text=True)
     response = client.post(
         "/login?next=//evil.example/x",
-        data={"username": "boss", "password": "secret123", "csrf_token": form_csrf(page)},
+        data={"username": "boss", "password": "lotus-pond-7", "csrf_token": form_csrf(page)},
     )
     assert "evil.example" not in response.headers["Location"]
 
@@ -127,7 +127,7 @@ def test_rate_limit_blocks_repeated_attempts(client, make_user):
     assert statuses[:10] == [401] * 10
     response = client.post(
         "/api/v1/session",
-        json={"username": "dara", "password": "secret123"},
+        json={"username": "dara", "password": "lotus-pond-7"},
         headers={"X-CSRFToken": token},
     )
     error = assert_api_error(response, 429, "rate_limited")
@@ -147,7 +147,7 @@ def test_rate_limit_is_per_username(client, make_user):
         )
     response = client.post(
         "/api/v1/session",
-        json={"username": "sokha", "password": "secret123"},
+        json={"username": "sokha", "password": "lotus-pond-7"},
         headers={"X-CSRFToken": token},
     )
     assert response.status_code == 200
@@ -167,7 +167,7 @@ def test_api_calls_without_csrf_token_are_refused(client, method, path, kwargs):
 
 def test_form_without_csrf_token_is_refused_with_a_page(client, make_user):
     make_user(username="dara")
-    response = client.post("/login", data={"username": "dara", "password": "secret123"})
+    response = client.post("/login", data={"username": "dara", "password": "lotus-pond-7"})
     assert response.status_code == 400
     assert response.mimetype == "text/html"
     assert client.get("/api/v1/session").get_json()["user"] is None
@@ -199,7 +199,7 @@ def test_rate_limit_is_shared_by_every_server_process(app, app_config, make_user
     for c, token in zip(clients, tokens, strict=True):
         response = c.post(
             "/api/v1/session",
-            json={"username": "dara", "password": "secret123"},
+            json={"username": "dara", "password": "lotus-pond-7"},
             headers={"X-CSRFToken": token},
         )
         assert_api_error(response, 429, "rate_limited")

@@ -37,6 +37,11 @@ def device(central_app):  # noqa: ANN001, ANN201
 
 
 def make_batch(device_id: str, after: int = 0, count: int = 3, clock_ms: int | None = None):
+    """Return a batch of ``count`` events of learner u1 on item p/i1 (one of two in course p/c).
+
+    The first event of a batch starting at seq 0 is the site's decision that u1 completed
+    p/i1; the others are the phone's own events.
+    """
     now = int(time.time() * 1000)
     events = [
         EventRecord(
@@ -53,6 +58,8 @@ def make_batch(device_id: str, after: int = 0, count: int = 3, clock_ms: int | N
         )
         for i in range(count)
     ]
+    if after == 0 and events:
+        events[0].id = protocol.decision_id("u1", "p/i1", "completed")
     last = after + count
     return Batch(
         batch_id=protocol.batch_id_for(device_id, after, last),

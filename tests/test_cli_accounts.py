@@ -4,14 +4,14 @@ import pytest
 
 
 def test_user_add_and_list(runner):
-    result = runner("user", "add", "dara", "--password", "secret123", "--name", "សុខ ដារា")
+    result = runner("user", "add", "dara", "--password", "lotus-pond-7", "--name", "សុខ ដារា")
     assert result.exit_code == 0, result.stderr
     listed = runner("user", "list").stdout
     assert "dara\tlearner\tactive\tសុខ ដារា" in listed
 
 
 def test_user_add_reads_the_password_from_stdin(runner):
-    result = runner("user", "add", "kru1", "--role", "instructor", input="secret123\n")
+    result = runner("user", "add", "kru1", "--role", "instructor", input="lotus-pond-7\n")
     assert result.exit_code == 0, result.stderr
     assert "kru1\tinstructor" in runner("user", "list", "--role", "instructor").stdout
 
@@ -19,10 +19,10 @@ def test_user_add_reads_the_password_from_stdin(runner):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["user", "add", "x", "--password", "secret123"], "not valid"),
-        (["user", "add", "dara", "--password", "123"], "at least 6"),
-        (["user", "add", "dara", "--password", "secret123", "--cohort", "Nope"], "No cohort"),
-        (["user", "password", "ghost", "--password", "secret123"], "No user"),
+        (["user", "add", "x", "--password", "lotus-pond-7"], "not valid"),
+        (["user", "add", "dara", "--password", "123"], "at least 8"),
+        (["user", "add", "dara", "--password", "lotus-pond-7", "--cohort", "Nope"], "No cohort"),
+        (["user", "password", "ghost", "--password", "lotus-pond-7"], "No user"),
         (["cohort", "members", "Nope", "--add", "dara"], "No cohort"),
     ],
 )
@@ -34,26 +34,26 @@ def test_bad_input_is_one_line_on_stderr_and_exit_1(runner, args, needle):
 
 
 def test_failed_user_add_into_missing_cohort_creates_nothing(runner):
-    runner("user", "add", "dara", "--password", "secret123", "--cohort", "Nope")
+    runner("user", "add", "dara", "--password", "lotus-pond-7", "--cohort", "Nope")
     assert "dara" not in runner("user", "list").stdout
 
 
 def test_duplicate_username_is_refused(runner):
-    runner("user", "add", "dara", "--password", "secret123")
-    result = runner("user", "add", "DARA", "--password", "secret123")
+    runner("user", "add", "dara", "--password", "lotus-pond-7")
+    result = runner("user", "add", "DARA", "--password", "lotus-pond-7")
     assert result.exit_code == 1
     assert "already taken" in result.stderr
 
 
 def test_user_set_deactivates(runner):
-    runner("user", "add", "dara", "--password", "secret123")
+    runner("user", "add", "dara", "--password", "lotus-pond-7")
     assert runner("user", "set", "dara", "--inactive").exit_code == 0
     assert "dara\tlearner\tinactive" in runner("user", "list").stdout
 
 
 def test_cohort_add_with_instructor_and_members(runner):
-    runner("user", "add", "kru1", "--password", "secret123", "--role", "instructor")
-    runner("user", "add", "dara", "--password", "secret123")
+    runner("user", "add", "kru1", "--password", "lotus-pond-7", "--role", "instructor")
+    runner("user", "add", "dara", "--password", "lotus-pond-7")
     assert runner("cohort", "add", "ថ្នាក់ A", "--instructor", "kru1").exit_code == 0
     result = runner("cohort", "members", "ថ្នាក់ A", "--add", "dara")
     assert result.stdout.splitlines() == ["kru1\tinstructor\tkru1", "dara\tlearner\tdara"]

@@ -172,7 +172,11 @@ def test_provisioning_file_is_imported_and_removed(make_pi):
         (("site_kind", '"SCHOOL"'), "site_kind must be TEC or CTC"),
         (("wifi_passphrase", '"short"'), "wifi_passphrase must have 8 to 63 characters"),
         (("wifi_passphrase", '"' + "x" * 64 + '"'), "wifi_passphrase must have 8 to 63"),
-        (("admin_password", '"abc"'), "admin_password must have at least 8 characters"),
+        (("wifi_passphrase", '"change-me-please"'), "wifi_passphrase is the example"),
+        (
+            ("admin_password", '"abc"'),
+            "admin_password: The password must have at least 8 characters",
+        ),
         (("province", '""'), "province is missing"),
         (("site_name", '"តេក"'), "site_code is needed"),
     ],
@@ -277,3 +281,106 @@ def test_good_file_publishes_kru_local(make_pi):
     assert pi.first_boot().exit_code == 0
     assert "10.42.0.1 kru.local" in (pi.etc / "avahi" / "hosts").read_text()
     assert "<port>80</port>" in (pi.etc / "avahi" / "services" / "kru.service").read_text()
+
+
+# --- one set of account rules (issue 12) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("admin_username", '"a"', "Username 'a' is not valid"),
+        ("admin_username", '"' + "a" * 40 + '"', "is not valid"),
+        ("admin_username", '"_admin"', "is not valid"),
+        ("admin_password", '"change-me-too"', "example from Kru's instructions"),
+        ("admin_password", '"password1"', "most common passwords"),
+        ("admin_password", '"Admin"', "at least 8 characters"),
+    ],
+)
+def test_setup_check_refuses_what_account_creation_refuses(tmp_path, key, value, problem):
+    from edge_server import accounts
+    from edge_server.base.errors import ValidationError
+
+    setup = "\n".join(
+        [
+            *(line for line in GOOD.splitlines() if not line.startswith(key + " ")),
+            f"{key} = {value}",
+        ]
+    )
+    path = tmp_path / "kru-setup.toml"
+    path.write_text(setup + "\n")
+    result = CliRunner().invoke(get_cli(), ["setup", "check", str(path)])
+    assert result.exit_code == 1, result.output
+    assert problem in result.stderr
+    # ... and account creation refuses the same value.
+    parsed = tomllib.loads(setup)
+    with pytest.raises(ValidationError):
+        accounts.check_username(parsed.get("admin_username", "admin"))
+        accounts.check_password(parsed["admin_password"], parsed.get("admin_username", "admin"))
+
+
+def test_admin_password_equal_to_the_username_is_refused(tmp_path):
+    path = tmp_path / "kru-setup.toml"
+    path.write_text(
+        GOOD.replace('admin_password = "ministry-admin-1"', 'admin_password = "Site-Admin-01"')
+        + 'admin_username = "site-admin-01"\n'
+    )
+    result = CliRunner().invoke(get_cli(), ["setup", "check", str(path)])
+    assert result.exit_code == 1
+    assert "must not be the username" in result.stderr
+
+
+def test_setup_check_accepts_what_account_creation_accepts(tmp_path):
+    path = tmp_path / "kru-setup.toml"
+    path.write_text(GOOD + 'admin_username = "Site.Admin-01"\n')
+    result = CliRunner().invoke(get_cli(), ["setup", "check", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert "admin site.admin-01" in result.output  # as account creation stores it
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ('admin_password = "ministry-admin-1"', 'admin_password = "password1"'),
+        (
+            'admin_password = "ministry-admin-1"',
+            'admin_password = "ministry-admin-1"\nadmin_username = "a"',
+        ),
+    ],
+)
+def test_first_boot_with_a_bad_account_writes_nothing(make_pi, change):
+    pi = make_pi(setup=GOOD.replace(*change))
+    before = pi.config.read_text()
+    result = pi.first_boot()
+    assert result.exit_code == 1
+    assert pi.config.read_text() == before
+    assert not pi.data.exists()  # no secrets, no database
+    assert not (pi.etc / "hostapd").exists()
+    assert (pi.boot / "kru-setup.toml").exists()
+    assert (pi.boot / "kru-setup-errors.txt").exists()
+
+
+def test_first_boot_with_missing_hotspot_templates_writes_nothing(make_pi, tmp_path):
+    pi = make_pi()
+    before = pi.config.read_text()
+    args = ["--config", str(pi.config), "--data-dir", str(pi.data), "setup", "first-boot"]
+    args += ["--boot-dir", str(pi.boot), "--etc-dir", str(pi.etc)]
+    args += ["--templates", str(tmp_path / "no-templates")]
+    result = CliRunner().invoke(get_cli(), args)
+    if not db.is_closed():
+        db.close()
+    assert result.exit_code == 1
+    assert "no-templates" in (pi.boot / "kru-setup-errors.txt").read_text()
+    assert pi.config.read_text() == before
+    assert not pi.data.exists()
+    assert (pi.boot / "kru-setup.toml").exists()
+
+
+def test_first_boot_with_a_broken_site_config_writes_nothing(make_pi):
+    pi = make_pi()
+    pi.config.write_text('host = "0.0.0.0"\nport = "eighty"\n')
+    result = pi.first_boot()
+    assert result.exit_code == 1
+    assert "port" in (pi.boot / "kru-setup-errors.txt").read_text()
+    assert not pi.data.exists()
+    assert (pi.boot / "kru-setup.toml").exists()

@@ -21,13 +21,13 @@ PROBES = [
 
 
 def sign_in_from(client, make_user, address: dict) -> None:  # noqa: ANN001
-    user = make_user(password="secret123")
+    user = make_user(password="lotus-pond-7")
     page = client.get("/login", environ_base=address)
     response = client.post(
         "/login",
         data={
             "username": user.username,
-            "password": "secret123",
+            "password": "lotus-pond-7",
             "csrf_token": form_csrf(page.get_data(as_text=True)),
         },
         environ_base=address,

@@ -98,7 +98,10 @@ def test_rebuild_from_the_log_gives_the_same_summaries(client, learner, make_use
     before = progress.snapshot()
     assert len(before) > 8
     counts = progress.rebuild()
-    assert counts["events"] == 12  # 10 sent + 2 server-made quiz outcomes
+    # 10 sent + 2 server-made quiz outcomes + 6 decisions (video, quiz failed and passed,
+    # pdf, app, the second learner's lesson)
+    assert counts["events"] == 18
+    assert counts["decisions"] == 0
     assert progress.snapshot() == before
 
 
@@ -116,7 +119,7 @@ def test_kru_progress_rebuild_reports_what_it_did(client, learner, make_user, lo
     db.close()
     result = runner("progress", "rebuild")
     assert result.exit_code == 0, result.output
-    assert "from 12 events" in result.output
+    assert "from 18 events; 0 missing decisions recorded" in result.output
     db.connect(reuse_if_open=True)
     assert progress.snapshot() == before
 

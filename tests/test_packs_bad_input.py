@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import random
 import stat
 import zipfile
 
@@ -68,6 +71,44 @@ def test_total_uncompressed_size_over_the_limit_is_refused(app, tmp_path, app_co
 def test_compression_ratio_over_the_limit_is_refused(app, tmp_path, good):
     bomb = rewrite(good, tmp_path / "bomb.zip", add=[("media/zeros.bin", b"\0" * 5_000_000)])
     _refused(app, bomb, "zip_bomb")
+
+
+def test_many_small_entries_that_expand_too_much_together_are_refused(app, tmp_path, good):
+    # 150 entries of 1 MiB of zeros: a 180 KB zip that expands to 150 MiB.
+    zeros = [(f"media/z{n:03}.bin", b"\0" * (1024 * 1024)) for n in range(150)]
+    bomb = rewrite(good, tmp_path / "many.zip", add=zeros)
+    assert bomb.stat().st_size < 300_000
+    error = _refused(app, bomb, "zip_bomb")
+    assert "in all" in error.message
+
+
+def test_a_web_app_of_many_small_entries_that_expand_too_much_is_refused(app, tmp_path):
+    good = build_pack(tmp_path, items=[media("html5", "game")])
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:  # the builder refuses this
+        zf.writestr("index.html", "<h1>x</h1>")
+        for n in range(150):
+            zf.writestr(f"z{n:03}.txt", "0" * (1024 * 1024))
+    app_zip = buf.getvalue()
+
+    def swap(manifest: dict) -> None:
+        entry = next(f for f in manifest["files"] if f["path"] == "apps/game.zip")
+        entry.update(sha256=hashlib.sha256(app_zip).hexdigest(), size=len(app_zip))
+
+    edited = edit_manifest(good, tmp_path / "edited.zip", swap)
+    bomb = rewrite(edited, tmp_path / "app-bomb.zip", {"apps/game.zip": app_zip})
+    error = _refused(app, bomb, "zip_bomb")
+    assert error.problems[0].file == "apps/game.zip!"
+
+
+def test_many_lessons_of_text_are_not_a_bomb(app, tmp_path):
+    words = "ការ អាន ជាមួយ គ្នា ជួយ សិស្ស ឱ្យ យល់ ពាក្យ ថ្មី គ្រូ សៀវភៅ ថ្នាក់ រៀន".split()
+    pick = random.Random(12).choice
+    lessons = [
+        lesson(f"l{n}", body="# មេរៀន\n\n" + " ".join(pick(words) for _ in range(20_000)))
+        for n in range(60)
+    ]
+    assert install(app, build_pack(tmp_path, items=lessons)).pack_id == "demo-pack"
 
 
 def test_too_many_entries_are_refused(app, tmp_path):

@@ -132,22 +132,79 @@ def test_api_lists_installed_packs(app, client, login_as, tmp_path):
 
 
 def test_packs_page_shows_unsigned_badge_and_remove_button(app, client, login_as, tmp_path):
-    install(app, build_pack(tmp_path))
-    login_as("instructor")
+    user = login_as("instructor")
+    install(app, build_pack(tmp_path), installed_by=user.username)
     html = client.get("/packs/").get_data(as_text=True)
     assert "demo-pack" in html and "badge warn" in html
     assert 'action="/packs/demo-pack/remove"' in html
 
 
 def test_remove_button_removes_the_pack(app, client, login_as, tmp_path):
-    install(app, build_pack(tmp_path))
-    login_as("instructor")
+    user = login_as("instructor")
+    install(app, build_pack(tmp_path), installed_by=user.username)
     page = client.get("/packs/").get_data(as_text=True)
     from tests.conftest import form_csrf
 
     response = client.post("/packs/demo-pack/remove", data={"csrf_token": form_csrf(page)})
     assert response.status_code == 302
     assert Pack.select().count() == 0
+
+
+def test_packs_page_counts_courses_and_items(app, client, login_as, make_user, tmp_path):
+    install(app, build_pack(tmp_path, items=[lesson("a"), lesson("b"), video("c")]))
+    login_as(user=make_user(role="instructor", language="en"))
+    html = client.get("/packs/").get_data(as_text=True)
+    assert "1 courses, 3 items" in html
+    assert "built-in method" not in html
+
+
+@pytest.fixture
+def pack_by_someone_else(app, tmp_path, make_user):
+    other = make_user(role="instructor")
+    install(app, build_pack(tmp_path), installed_by=other.username)
+    return other
+
+
+def test_instructor_cannot_remove_a_pack_someone_else_installed(
+    pack_by_someone_else, client, login_as
+):
+    login_as("instructor")
+    html = client.get("/packs/").get_data(as_text=True)
+    assert "demo-pack" in html and 'action="/packs/demo-pack/remove"' not in html
+    response = client.delete("/api/v1/packs/demo-pack", headers=api_headers(client))
+    assert_api_error(response, 403, "pack_not_yours")
+    from tests.conftest import form_csrf
+
+    response = client.post(
+        "/packs/demo-pack/remove", data={"csrf_token": form_csrf(html)}, follow_redirects=True
+    )
+    assert "flash error" in response.get_data(as_text=True)
+    assert Pack.select().count() == 1
+
+
+@pytest.mark.parametrize("installer", ["cli", None])
+def test_instructor_cannot_remove_a_pack_installed_from_the_cli(
+    app, client, login_as, tmp_path, installer
+):
+    install(app, build_pack(tmp_path), installed_by=installer)
+    login_as("instructor")
+    response = client.delete("/api/v1/packs/demo-pack", headers=api_headers(client))
+    assert_api_error(response, 403, "pack_not_yours")
+
+
+def test_admin_removes_any_pack(pack_by_someone_else, client, login_as):
+    login_as("admin")
+    assert 'action="/packs/demo-pack/remove"' in client.get("/packs/").get_data(as_text=True)
+    response = client.delete("/api/v1/packs/demo-pack", headers=api_headers(client))
+    assert response.status_code == 200
+    assert Pack.select().count() == 0
+
+
+def test_instructor_removes_their_own_pack_through_the_api(app, client, login_as, tmp_path):
+    user = login_as("instructor")
+    install(app, build_pack(tmp_path), installed_by=user.username)
+    response = client.delete("/api/v1/packs/demo-pack", headers=api_headers(client))
+    assert response.status_code == 200 and Pack.select().count() == 0
 
 
 def test_upload_page_has_progress_bar_and_script(client, login_as):

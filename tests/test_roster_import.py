@@ -12,17 +12,17 @@ from tests.conftest import form_csrf
 
 GOOD = (
     "username,display_name,password,role,cohort,language\n"
-    "dara,សុខ ដារា,secret123,learner,ថ្នាក់ A,km\n"
+    "dara,សុខ ដារា,lotus-pond-7,learner,ថ្នាក់ A,km\n"
     "sophea,ចាន់ សុភា,,learner,ថ្នាក់ A,\n"
-    "teacher1,គ្រូ វិចិត្រ,secret123,instructor,ថ្នាក់ A,en\n"
+    "teacher1,គ្រូ វិចិត្រ,lotus-pond-7,instructor,ថ្នាក់ A,en\n"
 )
 
 BAD = (
     "username,display_name,password\n"
-    "dara,សុខ ដារា,secret123\n"
-    "bad name!,ឈ្មោះ,secret123\n"
-    "sophea,,secret123\n"
-    "dara,again,secret123\n"
+    "dara,សុខ ដារា,lotus-pond-7\n"
+    "bad name!,ឈ្មោះ,lotus-pond-7\n"
+    "sophea,,lotus-pond-7\n"
+    "dara,again,lotus-pond-7\n"
 )
 
 
@@ -37,7 +37,7 @@ def test_good_file_creates_accounts_and_cohort(app):
     cohort = Cohort.get(Cohort.name == "ថ្នាក់ A")
     assert {u.username for u in accounts.cohort_learners(cohort)} == {"dara", "sophea"}
     assert [u.username for u in accounts.cohort_instructors(cohort)] == ["teacher1"]
-    assert accounts.authenticate("dara", "secret123") is not None
+    assert accounts.authenticate("dara", "lotus-pond-7") is not None
 
 
 def test_missing_password_is_generated_and_works(app):
@@ -159,7 +159,7 @@ def test_export_round_trips_into_a_new_site(client, login_as, make_cohort, tmp_p
     text = data.decode("utf-8-sig")
     assert "dara,សុខ ដារា,learner,ថ្នាក់ A,km" in text
     assert "teacher1,គ្រូ វិចិត្រ,instructor,ថ្នាក់ A,en" in text
-    assert "secret123" not in text and "argon2" not in text
+    assert "lotus-pond-7" not in text and "argon2" not in text
 
     from edge_server.accounts.models import User
 

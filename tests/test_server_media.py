@@ -37,7 +37,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSite, o
     home = root / "home"
     _kru(home, "pack", "build", str(SAMPLE), "-o", str(root / "sample.zip"))
     _kru(home, "pack", "install", str(root / "sample.zip"))
-    _kru(home, "user", "add", "amy", "--password", "secret123")
+    _kru(home, "user", "add", "amy", "--password", "lotus-pond-7")
     with LiveSite(home, ["--workers", "2"]) as live:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
         url = f"{live.url}/api/v1/session"
@@ -45,7 +45,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSite, o
         opener.open(
             urllib.request.Request(
                 url,
-                data=json.dumps({"username": "amy", "password": "secret123"}).encode(),
+                data=json.dumps({"username": "amy", "password": "lotus-pond-7"}).encode(),
                 headers={"Content-Type": "application/json", "X-CSRFToken": token},
             ),
             timeout=5,

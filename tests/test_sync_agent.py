@@ -187,3 +187,44 @@ def test_disabled_device_stops_the_run_with_the_servers_reason(tmp_path, central
     result = run_in_process(site)
     assert result.code == agent_mod.REJECTED
     assert result.details["server_code"] == "device_disabled"
+
+
+def _cli(site, *args: str, url: str = ""):  # noqa: ANN001, ANN202
+    import subprocess
+
+    from tests.sync_support import KRU
+
+    return subprocess.run(
+        [KRU, "--data-dir", str(site.home.root), "sync", *args],
+        env=site.env(url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("link", ["not provisioned", "central unreachable", "caught up"])
+def test_sync_run_reports_the_pending_count_sync_status_reports(tmp_path, link):  # noqa: ANN001
+    import json
+    import re
+
+    site = make_site(tmp_path, "s9")
+    url = ""
+    server = None
+    if link == "central unreachable":
+        url = f"http://127.0.0.1:{free_port()}"
+    elif link == "caught up":
+        server = CentralServer(tmp_path / "central").start()
+        server.provision(site)
+    add_events(site, 25)
+    try:
+        run = _cli(site, "run", url=url)
+    finally:
+        if server is not None:
+            server.stop()
+    said = re.search(r"(\d+) pending", run.stdout + run.stderr)
+    assert said is not None, run.stdout + run.stderr
+    status = json.loads(_cli(site, "status", url=url).stdout)
+    assert int(said.group(1)) == status["pending_events"]
+    assert status["pending_events"] == (0 if link == "caught up" else 25)

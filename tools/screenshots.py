@@ -78,7 +78,7 @@ def _study_a_little(browser: Any, url: str) -> None:
         for slug in ("reading-classroom", "routines-and-rules"):
             page.goto(ITEM + slug)
             page.locator("#mark-done").click()
-            page.wait_for_function("KruEvents.pending() === 0")
+            page.wait_for_function("() => KruEvents.pending() === 0")
         for choice in ("read-fast", "show-cover"):
             page.goto(ITEM + "check-groups")
             page.check(f"input[name='q-before-reading'][value='{choice}']")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..core import Scenario
-from . import content, learner, lifecycle, login, sync, teach
+from . import content, learner, lifecycle, login, sync, teach, upload
 
 SCENARIOS: tuple[Scenario, ...] = (
     lifecycle.STARTUP,
@@ -13,6 +13,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     learner.LESSON_PAGE,
     learner.EVENTS,
     content.VIDEO,
+    upload.PACK_UPLOAD,
     teach.DASHBOARD,
     teach.CSV_EXPORT,
     content.SEARCH,

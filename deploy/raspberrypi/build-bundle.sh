@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the offline bundle a Pi installs from: Kru's wheel, a wheel of every dependency for the
-# target, install.sh, the systemd units, hotspot templates and site-care files, with checksums.
+# target at the version and hash of requirements/runtime.txt (the lock the test suite runs
+# with), install.sh, the systemd units, hotspot templates and site-care files, with checksums.
 #   deploy/raspberrypi/build-bundle.sh [--target pi|host] [--out DIR] [--debs DIR] [--tar]
 #     --target pi    Raspberry Pi OS 64-bit: aarch64 wheels for CPython 3.11 (default)
 #     --target host  this machine's architecture (tests, a PC running Debian)
@@ -12,6 +13,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+LOCK=$ROOT/requirements/runtime.txt
 PY=${PYTHON:-python3}
 TARGET=pi
 OUT=$PWD/dist
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
         --out) OUT=${2:-}; shift 2 ;;
         --debs) DEBS=${2:-}; shift 2 ;;
         --tar) TAR=1; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -42,6 +44,7 @@ if [ -n "$DEBS" ] && ! compgen -G "$DEBS/*.deb" >/dev/null; then
 fi
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
     || die "Python 3.11 or newer is needed (set PYTHON=...)"
+[ -f "$LOCK" ] || die "no $LOCK (./dev.sh lock writes it)"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
@@ -66,14 +69,19 @@ mkdir -p "$stage/wheels"
 cp "$kru_wheel" "$stage/wheels/"
 
 # Every dependency as a binary wheel for CPython 3.11 on glibc Linux of the target machine
-# (Debian bookworm has glibc 2.36, so manylinux_2_17 ... manylinux_2_36 all run).
-platforms=("--platform" "linux_$ARCH" "--platform" "manylinux2014_$ARCH")
-for minor in $(seq 17 36); do platforms+=("--platform" "manylinux_2_${minor}_$ARCH"); done
-say "downloading dependency wheels for $ARCH"
+# (Debian bookworm has glibc 2.36, so manylinux_2_17 ... manylinux_2_36 all run), exactly the
+# versions of the lock, each file checked against the lock's hashes.
+target=(--only-binary=:all: --python-version 3.11 --implementation cp
+    --platform "linux_$ARCH" --platform "manylinux2014_$ARCH")
+for minor in $(seq 17 36); do target+=(--platform "manylinux_2_${minor}_$ARCH"); done
+say "downloading the wheels of $(basename "$LOCK") for $ARCH"
 "$PY" -m pip download --quiet --disable-pip-version-check --dest "$stage/wheels" \
-    --only-binary=:all: --python-version 3.11 --implementation cp \
-    "${platforms[@]}" "$stage/wheels/$(basename "$kru_wheel")" \
-    || die "pip could not find wheels for every dependency on $ARCH (see above)"
+    "${target[@]}" --no-deps --require-hashes -r "$LOCK" \
+    || die "pip could not fetch a wheel of $LOCK for $ARCH (see above)"
+# Kru's own requirements must be met by these wheels alone, as install.sh will ask of them.
+"$PY" -m pip download --quiet --disable-pip-version-check --dest "$work/check" --no-index \
+    --find-links "$stage/wheels" "${target[@]}" "$stage/wheels/$(basename "$kru_wheel")" \
+    || die "$LOCK lacks a dependency of Kru (run ./dev.sh lock)"
 
 # Exact pins from the wheel names, so install.sh installs exactly this set.
 for whl in "$stage"/wheels/*.whl; do
@@ -83,7 +91,7 @@ done | sort > "$stage/requirements.txt"
 
 cp "$HERE/install.sh" "$stage/"
 cp "$HERE/README.md" "$stage/"
-cp -r "$HERE/systemd" "$HERE/hotspot" "$HERE/system" "$HERE/bin" "$stage/"
+cp -r "$HERE/systemd" "$HERE/hotspot" "$HERE/system" "$HERE/bin" "$HERE/tls" "$stage/"
 if [ -n "$DEBS" ]; then
     mkdir "$stage/debs"
     cp "$DEBS"/*.deb "$stage/debs/"

@@ -12,8 +12,11 @@ PREFIX=/opt/kru
 DATA=/var/lib/kru
 CONF=/etc/kru
 UNITDIR=/etc/systemd/system
-SYSTEM_PACKAGES=(python3 python3-venv hostapd dnsmasq avahi-daemon fake-hwclock iw rfkill iproute2 logrotate)
+SYSTEM_PACKAGES=(python3 python3-venv hostapd dnsmasq avahi-daemon fake-hwclock iw rfkill iproute2 logrotate nginx openssl)
 UNITS=(kru.service kru-sync.service kru-firstboot.service kru-wlan.service)
+# The TLS front: started only by kru-tls-apply (from its path unit and timer) when the site
+# holds a valid certificate (docs/device-admin-guide.md, "HTTPS on the site Wi-Fi").
+TLS_UNITS=(kru-https.service kru-tls-apply.service kru-tls-apply.path kru-tls-apply.timer)
 changed=0
 reload_units=0
 new_python=0
@@ -117,9 +120,11 @@ done
 install_file "$BUNDLE/README.md" "$PREFIX/deploy/README.md" 0644 || true
 install_file "$BUNDLE/bin/kru-firstboot" "$PREFIX/bin/kru-firstboot" 0755 || true
 install_file "$BUNDLE/bin/kru" /usr/local/bin/kru 0755 || true
+install_file "$BUNDLE/bin/kru-tls-apply" "$PREFIX/bin/kru-tls-apply" 0755 || true
+install_file "$BUNDLE/tls/nginx-kru.conf" "$CONF/nginx-kru.conf" 0644 || true
 install_file "$BUNDLE/system/logrotate-kru" /etc/logrotate.d/kru 0644 || true
 install_file "$BUNDLE/system/journald-kru.conf" /etc/systemd/journald.conf.d/kru.conf 0644 || true
-for unit in "${UNITS[@]}" kru-install.service; do
+for unit in "${UNITS[@]}" "${TLS_UNITS[@]}" kru-install.service; do
     if install_file "$BUNDLE/systemd/$unit" "$UNITDIR/$unit" 0644; then reload_units=1; fi
 done
 
@@ -140,9 +145,16 @@ enable() {
         did "enabled $unit"
     fi
 }
-for unit in "${UNITS[@]}" hostapd.service dnsmasq.service avahi-daemon.service fake-hwclock.service; do
+for unit in "${UNITS[@]}" hostapd.service dnsmasq.service avahi-daemon.service fake-hwclock.service \
+    kru-tls-apply.path kru-tls-apply.timer; do
     enable "$unit"
 done
+# Debian's own nginx site listens on port 80, which is Kru's: only kru-https.service runs nginx.
+if [ "$(systemctl is-enabled nginx.service 2>/dev/null || true)" != "masked" ]; then
+    if [ "$running_systemd" -eq 1 ]; then systemctl stop nginx.service >/dev/null 2>&1 || true; fi
+    systemctl mask nginx.service >/dev/null 2>&1
+    did "masked Debian's nginx.service (kru-https.service runs the TLS front)"
+fi
 if [ -f /lib/systemd/system/systemd-timesyncd.service ]; then enable systemd-timesyncd.service; fi
 
 # --- an upgrade restarts what runs; the data directory stays as it is

@@ -14,10 +14,10 @@ from peewee import IntegrityError
 from ..base import passwords
 from ..base.db import db, utcnow
 from ..base.errors import N_, Conflict, NotFound, ValidationError
-from .models import ROLES, Cohort, CohortInstructor, CohortMember, User
+from .models import ROLES, Cohort, CohortInstructor, CohortMember, User, UserSession
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
-MIN_PASSWORD = 6
+MIN_PASSWORD = passwords.MIN_LENGTH
 LANGUAGES = ("km", "en")
 
 
@@ -44,15 +44,13 @@ def check_username(username: str) -> str:
     return name
 
 
-def check_password(password: str) -> str:
-    """Raises: ValidationError when the password is shorter than the minimum."""
-    if not password or len(password) < MIN_PASSWORD:
-        raise ValidationError(
-            N_("The password must have at least %(minimum)s characters"),
-            code="weak_password",
-            minimum=MIN_PASSWORD,
-        )
-    return password
+def check_password(password: str, username: str | None = None) -> str:
+    """Return ``password`` when it may be set for ``username`` (the rule in ``passwords``).
+
+    Raises:
+        WeakPassword: a ValidationError with code ``weak_password`` and a ``reason``.
+    """
+    return passwords.check_new_password(password, username)
 
 
 def check_role(role: str) -> str:
@@ -87,8 +85,11 @@ def check_display_name(display_name: str) -> str:
 
 
 def generate_password() -> str:
-    """Return an easy-to-type password for a printed class list (8 digits)."""
-    return "".join(secrets.choice("23456789") for _ in range(8))
+    """Return an easy-to-type password for a printed class list (8 digits, never a common one)."""
+    while True:
+        made = "".join(secrets.choice("23456789") for _ in range(8))
+        if made not in passwords.common_passwords():
+            return made
 
 
 def create_user(
@@ -112,7 +113,7 @@ def create_user(
         "role": check_role(role),
         "language": check_language(language),
     }
-    check_password(password)
+    check_password(password, name)
     if User.select().where(User.username == name).exists():
         raise Conflict(
             N_("Username %(username)s is already taken"), code="username_taken", username=name
@@ -156,6 +157,7 @@ def update_user(
     """
     if display_name is not None:
         user.display_name = check_display_name(display_name)
+    was = (user.role, bool(user.active))
     if role is not None:
         user.role = check_role(role)
     if language is not None:
@@ -163,16 +165,31 @@ def update_user(
     if active is not None:
         user.active = bool(active)
     user.updated_at = utcnow()
-    user.save()
+    with db.atomic():
+        user.save()
+        # A new role or a deactivation must not ride on sessions opened under the old one.
+        if user.role != was[0] or (was[1] and not user.active):
+            end_sessions(user)
     return user
 
 
 def set_password(user: User, password: str) -> None:
-    """Raises: ValidationError when the password is too short."""
-    check_password(password)
+    """Set a new password and end every session of ``user`` (a lost phone stays signed out).
+
+    Raises:
+        WeakPassword: the password breaks the rule (``passwords.check_new_password``).
+    """
+    check_password(password, user.username)
     user.password_hash = passwords.hasher().hash(password)
     user.updated_at = utcnow()
-    user.save()
+    with db.atomic():
+        user.save()
+        end_sessions(user)
+
+
+def end_sessions(user: User) -> int:
+    """End every sign-in session of ``user`` on every phone; return how many there were."""
+    return UserSession.delete().where(UserSession.user == user.id).execute()
 
 
 def authenticate(username: str, password: str) -> User | None:

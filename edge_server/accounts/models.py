@@ -10,6 +10,7 @@ import uuid
 from peewee import (
     BooleanField,
     CharField,
+    FloatField,
     ForeignKeyField,
     TextField,
 )
@@ -52,6 +53,22 @@ class User(BaseModel):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class UserSession(BaseModel):
+    """One signed-in browser: the cookie holds a random token, this row its sha256.
+
+    Signing out deletes the row, so a copied cookie is refused from then on, in every server
+    process and after a restart (issue 12).
+    """
+
+    id = CharField(primary_key=True)  # type: ignore[assignment]  # sha256 hex of the token in the session cookie
+    user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created_at = FloatField()
+    expires_at = FloatField()
+
+    class Meta:
+        table_name = "user_sessions"
 
 
 class Cohort(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from .models import Cohort, CohortMember, User
 
@@ -12,7 +13,7 @@ Person = tuple[str, str, str, str]
 
 def people(user_ids: Iterable[int]) -> dict[int, Person]:
     """Return the accounts ``user_ids`` by id, in id order (one query)."""
-    query = (
+    query: Any = (
         User.select(User.id, User.uid, User.username, User.display_name, User.role)
         .where(User.id.in_(sorted(set(user_ids))))
         .order_by(User.id)
@@ -25,9 +26,8 @@ def cohorts_of(user_ids: Iterable[int]) -> list[tuple[str, str, list[str]]]:
     """Return (uid, name, member uids) of every cohort that any of ``user_ids`` learns in,
     in id order, with all its members (two queries)."""
     ids = sorted(set(user_ids))
-    found: dict[int, tuple[str, str, list[str]]] = {
-        cohort_id: (uid, name, [])
-        for cohort_id, uid, name in Cohort.select(Cohort.id, Cohort.uid, Cohort.name)
+    rows: Any = (
+        Cohort.select(Cohort.id, Cohort.uid, Cohort.name)
         .where(
             Cohort.id.in_(
                 CohortMember.select(CohortMember.cohort).where(CohortMember.user.in_(ids))
@@ -35,9 +35,12 @@ def cohorts_of(user_ids: Iterable[int]) -> list[tuple[str, str, list[str]]]:
         )
         .order_by(Cohort.id)
         .tuples()
+    )
+    found: dict[int, tuple[str, str, list[str]]] = {
+        cohort_id: (uid, name, []) for cohort_id, uid, name in rows
     }
     if found:
-        members = (
+        members: Any = (
             CohortMember.select(CohortMember.cohort, User.uid)
             .join(User)
             .where(CohortMember.cohort.in_(list(found)))

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..base import passwords
+from ..base.csv_writer import csv_lines
 from ..base.db import db, sqlite_utils_db
 from ..base.errors import N_, Conflict, KruError, ValidationError
 from . import (
@@ -126,7 +128,7 @@ def import_roster(
     rows, problems = _parse_rows(_decode(data))
     if not rows and not problems:
         raise ValidationError(N_("The class list has no rows"), code="empty_file")
-    existing = {u for (u,) in User.select(User.username).tuples()}
+    existing = {u for (u,) in User.select(User.username).tuples().iterator()}
     seen: set[str] = set()
     good: list[tuple[int, dict[str, object]]] = []
     for line, values in rows:
@@ -140,7 +142,7 @@ def import_roster(
                 )
             password = values.get("password") or ""
             if password:
-                check_password(password)
+                check_password(password, username)
             role = check_role(values.get("role") or "learner")
             cohort = values.get("cohort") or default_cohort or ""
             if cohort and role == "admin":
@@ -189,11 +191,11 @@ def import_roster(
             name = str(row["cohort"])
             if name:
                 if name not in cohorts:
-                    cohort = Cohort.select().where(Cohort.name == name).first()
-                    if cohort is None:
-                        cohort = Cohort.create(name=name)
+                    found = Cohort.select().where(Cohort.name == name).first()
+                    if found is None:
+                        found = Cohort.create(name=name)
                         result.cohorts_created.append(name)
-                    cohorts[name] = cohort
+                    cohorts[name] = found
                 add_to_cohort(cohorts[name], user)
     return result
 
@@ -219,13 +221,5 @@ def export_roster() -> Iterator[str]:
     The BOM makes Excel read Khmer names as UTF-8. A learner in several cohorts is listed
     with the first by name. Read through sqlite-utils on peewee's own connection.
     """
-    yield "\ufeff"
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for row in sqlite_utils_db().query(_EXPORT_SQL):
-        writer.writerow([row[c] for c in EXPORT_COLUMNS])
-        yield out.getvalue()
-        out.seek(0)
-        out.truncate()
-    yield out.getvalue()
+    rows = ([row[c] for c in EXPORT_COLUMNS] for row in sqlite_utils_db().query(_EXPORT_SQL))
+    yield from csv_lines(itertools.chain([EXPORT_COLUMNS], rows))

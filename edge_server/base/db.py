@@ -13,9 +13,9 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from peewee import Model, OperationalError, SqliteDatabase
+from peewee import AutoField, Model, OperationalError, SqliteDatabase
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -42,7 +42,7 @@ class SiteDatabase(SqliteDatabase):
     one commits; SQLite's lock and ``busy_timeout`` still guard every other writer.
     """
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._writer = threading.local()
 
@@ -55,7 +55,7 @@ class SiteDatabase(SqliteDatabase):
         """
         for attempt in range(_CONNECT_TRIES):
             try:
-                return super()._connect()
+                return super()._connect()  # type: ignore[misc]  # peewee's stubs omit it
             except OperationalError as exc:
                 if "locked" not in str(exc) or attempt == _CONNECT_TRIES - 1:
                     raise
@@ -117,6 +117,11 @@ db = SiteDatabase(None)
 
 class BaseModel(Model):
     """Base of every site model: bound to ``db``; tables are made by migrations only."""
+
+    if TYPE_CHECKING:
+        # peewee adds this primary key at run time to each model that names none of its own
+        # (Progress has a composite key instead); declared here for the type checker only.
+        id = AutoField()
 
     class Meta:
         database = db

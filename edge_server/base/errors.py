@@ -67,6 +67,11 @@ class Conflict(KruError):
     status = 409
 
 
+class PermissionDenied(KruError):
+    code = "forbidden"
+    status = 403
+
+
 class ConfigError(KruError):
     code = "config_error"
     status = 500

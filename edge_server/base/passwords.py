@@ -1,4 +1,9 @@
-"""Password hashing with Argon2id, memory-bounded for a 1 GB Pi.
+"""Passwords: the rule a new one must follow, and hashing with Argon2id bounded for a 1 GB Pi.
+
+The rule (``check_new_password``) is the one place every way of setting a password asks: the
+admin pages, the class-list import, ``kru user``, ``kru central user``, first boot's
+``kru-setup.toml`` and ``kru setup check``. Sign-in never asks it, so a password set before the
+rule existed keeps working until it is changed.
 
 Each hash takes ``hash_memory_kib`` of memory; a semaphore lets at most
 ``hash_concurrency`` run at once, so a login storm of a whole class queues instead of
@@ -7,10 +12,70 @@ multiplying memory (50 phones x 16 MiB would not fit beside everything else).
 
 from __future__ import annotations
 
+import functools
 import threading
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from .errors import N_, ValidationError
+
+MIN_LENGTH = 8
+# Passwords printed in Kru's own templates and guides: someone will leave one unchanged.
+# tests/test_password_rules.py finds every example password in deploy/ and docs/ and checks
+# that it is refused, so a new template cannot add one silently.
+PLACEHOLDERS = frozenset({"change-me", "change-me-too", "change-me-please", "changeme"})
+COMMON_LIST = Path(__file__).resolve().parent / "data" / "common-passwords.txt"
+
+
+class WeakPassword(ValidationError):
+    """A new password breaks the rule; ``details["reason"]`` says which part."""
+
+    code = "weak_password"
+
+    def __init__(self, message: str, reason: str, **params: object) -> None:
+        super().__init__(message, details={"reason": reason}, **params)  # type: ignore[arg-type]
+        self.reason = reason
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """Return the bundled list of common passwords, lowercase (read once per process)."""
+    with open(COMMON_LIST, encoding="utf-8") as fh:
+        return frozenset(
+            line.strip().lower() for line in fh if line.strip() and not line.startswith("#")
+        )
+
+
+def check_new_password(password: str, username: str | None = None) -> str:
+    """Return ``password`` when it may be set for ``username``.
+
+    Raises:
+        WeakPassword: shorter than MIN_LENGTH, the username itself (in any case), one of the
+            most common passwords, or a placeholder from Kru's own templates; ``reason`` is
+            ``too_short``, ``same_as_username``, ``common`` or ``placeholder``.
+    """
+    password = password or ""
+    if len(password) < MIN_LENGTH:
+        raise WeakPassword(
+            N_("The password must have at least %(minimum)s characters"),
+            "too_short",
+            minimum=MIN_LENGTH,
+        )
+    folded = password.strip().casefold()
+    if username and folded == username.strip().casefold():
+        raise WeakPassword(N_("The password must not be the username"), "same_as_username")
+    if folded in PLACEHOLDERS:
+        raise WeakPassword(
+            N_("This password is the example from Kru's instructions; choose your own"),
+            "placeholder",
+        )
+    if folded in common_passwords():
+        raise WeakPassword(
+            N_("This password is one of the most common passwords; choose another"), "common"
+        )
+    return password
 
 
 class Hasher:

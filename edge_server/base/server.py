@@ -1,7 +1,9 @@
 """Run a WSGI app on waitress: fast start, clean stop on SIGTERM, a PID file that never blocks.
 
 Sites run on power banks: the server must be up within seconds and stop within seconds.
-A PID file left by a power cut is overwritten, since the listening socket is the real lock.
+A PID file left by a power cut is overwritten, since the listening socket is the real lock;
+the file is held with an flock while the server runs, so ``kru restore`` can tell a live
+server from a stale file (``pidlock``).
 
 With several workers (``serve_workers``) the parent binds the listening socket once, builds
 the app once (migrations included) and forks worker processes that each run waitress with
@@ -14,17 +16,25 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from waitress.server import create_server
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
+from waitress.utilities import RequestEntityTooLarge
 
 from .errors import N_, KruError
+from .pidlock import PidLock
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +59,14 @@ def _raise_stop(signum: int, frame: object) -> None:
     raise _Stop()
 
 
-def write_pid_file(path: Path) -> None:
-    """Record this process's PID; a stale file from a power cut is simply replaced."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{os.getpid()}\n")
-    os.replace(tmp, path)
+def write_pid_file(path: Path) -> PidLock:
+    """Record this process's PID, locked while it runs; a stale file is simply replaced."""
+    return PidLock.acquire(path)
 
 
-def _remove_pid_file(path: Path | None) -> None:
-    if path is None:
-        return
-    try:
-        if path.read_text().strip() == str(os.getpid()):
-            path.unlink()
-    except OSError:
-        pass
+def _remove_pid_file(lock: PidLock | None) -> None:
+    if lock is not None:
+        lock.release()
 
 
 def bound_malloc_arenas(arenas: int = 2) -> None:
@@ -93,17 +96,89 @@ def _bind_failed(host: str, port: int, exc: OSError) -> KruError:
     )
 
 
-def _waitress(app: Callable, threads: int, connection_limit: int, **where: object):  # noqa: ANN202
-    return create_server(
+# (method, path) -> (error code, message) of the app's 413 for a body over every cap.
+TooLargeAnswer = Callable[[str, str], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class BodyCap:
+    """The largest request body waitress reads, and the app's JSON answer past it."""
+
+    max_bytes: int
+    answer: TooLargeAnswer
+
+
+def _json_error_channel(answer: TooLargeAnswer) -> type[HTTPChannel]:
+    """Return a waitress channel whose 413 is the app's JSON error, not waitress's text."""
+
+    class JsonTooLarge(ErrorTask):
+        def execute(self) -> None:
+            # waitress's stubs type ``request`` as its parser's base class, without these
+            # attributes; an ErrorTask's request is always an HTTPRequestParser.
+            request: Any = self.request
+            if not isinstance(request.error, RequestEntityTooLarge):
+                super().execute()
+                return
+            code, message = answer(request.command or "", request.path or "/")
+            body = json.dumps({"error": {"code": code, "message": message}}).encode()
+            self.status = "413 Request Entity Too Large"
+            self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    return type("KruChannel", (HTTPChannel,), {"error_task_class": JsonTooLarge})
+
+
+def _trusted_proxies(app: Callable) -> int:
+    """Return how many reverse proxies the Flask ``app`` believes (setting trusted_proxies)."""
+    return int(getattr(app, "config", {}).get("KRU_TRUSTED_PROXIES", 0))
+
+
+def _proxy_options(trusted_proxies: int) -> dict[str, Any]:
+    """Return waitress's options for X-Forwarded-* headers.
+
+    With no configured proxy, only the site's own TLS front (nginx on the same Pi, issue 23)
+    is believed about which phone asked and that it came over HTTPS; other senders' headers
+    are dropped. With ``trusted_proxies`` set (a server behind the ministry's reverse proxy),
+    the headers reach the app's ProxyFix, which takes only the hops it was told to trust.
+    """
+    if trusted_proxies:
+        return {"clear_untrusted_proxy_headers": False}
+    return {
+        "clear_untrusted_proxy_headers": True,
+        "trusted_proxy": "127.0.0.1",
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+    }
+
+
+def _waitress(  # noqa: ANN202
+    app: Callable,
+    threads: int,
+    connection_limit: int,
+    cap: BodyCap | None,
+    trusted_proxies: int = 0,
+    **where: Any,
+):
+    limits: dict[str, Any] = {} if cap is None else {"max_request_body_size": cap.max_bytes + 1}
+    server = create_server(
         app,
         threads=threads,
         connection_limit=connection_limit,
         channel_timeout=60,
         cleanup_interval=30,
         ident="kru",
-        clear_untrusted_proxy_headers=True,
+        **_proxy_options(trusted_proxies),
+        **limits,
         **where,
     )
+    if cap is not None:
+        channel = _json_error_channel(cap.answer)
+        for listener in [server, *getattr(server, "map", {}).values()]:
+            if isinstance(listener, BaseWSGIServer):
+                listener.channel_class = channel
+    return server
 
 
 def _run_until_stopped(server) -> None:  # noqa: ANN001 - a waitress server
@@ -127,29 +202,33 @@ def serve_wsgi(
     port: int,
     threads: int,
     connection_limit: int = 200,
+    body_cap: BodyCap | None = None,
     pid_file: Path | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``app`` in this process until SIGTERM or SIGINT.
+
+    ``body_cap``: waitress refuses larger bodies as soon as their headers arrive.
 
     Raises:
         KruError: the address is in use or cannot be bound.
     """
     bound_malloc_arenas()
     try:
-        server = _waitress(app, threads, connection_limit, host=host, port=port)
+        server = _waitress(
+            app, threads, connection_limit, body_cap, _trusted_proxies(app), host=host, port=port
+        )
     except OSError as exc:
         raise _bind_failed(host, port, exc) from exc
-    if pid_file is not None:
-        write_pid_file(pid_file)
-    url = f"http://{host}:{server.effective_port}/"  # type: ignore[union-attr]
+    lock = write_pid_file(pid_file) if pid_file is not None else None
+    url = f"http://{host}:{server.effective_port}/"
     log.info("serving on %s with %s threads", url, threads)
     if on_ready:
         on_ready(url)
     try:
         _run_until_stopped(server)
     finally:
-        _remove_pid_file(pid_file)
+        _remove_pid_file(lock)
 
 
 def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
@@ -176,13 +255,16 @@ def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
     return sock
 
 
-def with_worker_header(app: Callable) -> Callable:
-    """Wrap ``app`` so every answer names the worker process that gave it."""
-    pid = str(os.getpid())
+def with_worker_header(app: Callable, tag: str) -> Callable:
+    """Wrap ``app`` so every answer carries ``tag``, naming the worker process that gave it.
+
+    The tag is random, made when the worker starts and written to the log beside its PID:
+    it tells workers apart without giving anyone on the Wi-Fi the server's process ids.
+    """
 
     def tagged(environ: dict, start_response: Callable):  # noqa: ANN202
         def start(status: str, headers: list, exc_info: object = None):  # noqa: ANN202
-            headers.append((WORKER_HEADER, pid))
+            headers.append((WORKER_HEADER, tag))
             return start_response(status, headers, exc_info)
 
         return app(environ, start)
@@ -204,7 +286,12 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker(
-    app: Callable, sock: socket.socket, threads: int, connection_limit: int, parent: int
+    app: Callable,
+    sock: socket.socket,
+    threads: int,
+    connection_limit: int,
+    cap: BodyCap | None,
+    parent: int,
 ) -> None:
     """Body of a forked worker: serve on the shared socket until told to stop."""
     for sig in STOP_SIGNALS:
@@ -212,19 +299,29 @@ def _worker(
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _die_with_parent(parent)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {*STOP_SIGNALS, signal.SIGCHLD})
-    server = _waitress(with_worker_header(app), threads, connection_limit, sockets=[sock])
-    log.info("worker %s serving with %s threads", os.getpid(), threads)
+    tag = secrets.token_hex(4)
+    server = _waitress(
+        with_worker_header(app, tag),
+        threads,
+        connection_limit,
+        cap,
+        _trusted_proxies(app),
+        sockets=[sock],
+    )
+    log.info("worker %s (%s: %s) serving with %s threads", os.getpid(), WORKER_HEADER, tag, threads)
     _run_until_stopped(server)
 
 
-def _fork_worker(app: Callable, sock: socket.socket, threads: int, connection_limit: int) -> int:
+def _fork_worker(
+    app: Callable, sock: socket.socket, threads: int, connection_limit: int, cap: BodyCap | None
+) -> int:
     parent = os.getpid()
     pid = os.fork()
     if pid:
         return pid
     code = 0
     try:
-        _worker(app, sock, threads, connection_limit, parent)
+        _worker(app, sock, threads, connection_limit, cap, parent)
     except _Stop:
         code = 0  # the parent is gone before this worker started
     except BaseException:  # noqa: BLE001 - a worker must never return into the parent's code
@@ -267,6 +364,7 @@ def serve_workers(
     threads: int,
     workers: int,
     connection_limit: int = 200,
+    body_cap: BodyCap | None = None,
     pid_file: Path | None = None,
     on_ready: Callable[[str], None] | None = None,
     before_fork: Callable[[], None] | None = None,
@@ -283,27 +381,28 @@ def serve_workers(
     watched = {*STOP_SIGNALS, signal.SIGCHLD}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     pids: set[int] = set()
+    lock: PidLock | None = None
     # Objects made so far (the app, its imports) move to a generation the collector never
     # scans, so workers do not write to those pages and copy-on-write keeps them shared.
     gc.collect()
     gc.freeze()
     try:
         if pid_file is not None:
-            write_pid_file(pid_file)
+            lock = write_pid_file(pid_file)
         for _ in range(workers):
             if before_fork:
                 before_fork()
-            pids.add(_fork_worker(app, sock, threads, connection_limit))
+            pids.add(_fork_worker(app, sock, threads, connection_limit, body_cap))
         url = f"http://{host}:{sock.getsockname()[1]}/"
         log.info("serving on %s with %s workers of %s threads", url, workers, threads)
         if on_ready:
             on_ready(url)
-        _supervise(app, sock, threads, connection_limit, pids, before_fork)
+        _supervise(app, sock, threads, connection_limit, body_cap, pids, before_fork)
     finally:
         _stop_workers(pids)
         sock.close()
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        _remove_pid_file(pid_file)
+        _remove_pid_file(lock)
 
 
 def _supervise(
@@ -311,6 +410,7 @@ def _supervise(
     sock: socket.socket,
     threads: int,
     connection_limit: int,
+    cap: BodyCap | None,
     pids: set[int],
     before_fork: Callable[[], None] | None,
 ) -> None:
@@ -337,7 +437,7 @@ def _supervise(
                     return
             if before_fork:
                 before_fork()
-            new = _fork_worker(app, sock, threads, connection_limit)
+            new = _fork_worker(app, sock, threads, connection_limit, cap)
             pids.add(new)
             started[new] = time.monotonic()
 

@@ -142,6 +142,14 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0,
     ),
     Setting(
+        "trusted_proxies",
+        "int",
+        0,
+        "Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host headers are "
+        "believed (nginx with TLS: 1); 0: none, the connecting address is the client's.",
+        minimum=0,
+    ),
+    Setting(
         "site_name", "str", "Kru", "Name of this site, shown in the page header and sent at sync."
     ),
     Setting(
@@ -152,6 +160,12 @@ SETTINGS: tuple[Setting, ...] = (
         choices=("TEC", "CTC"),
     ),
     Setting("province", "str", "", "Province of this site, used in the ministry's reports."),
+    Setting(
+        "time_zone",
+        "str",
+        "Asia/Phnom_Penh",
+        "IANA time zone of the site: face-to-face sessions are entered and shown in it.",
+    ),
     Setting(
         "default_language",
         "str",
@@ -183,13 +197,21 @@ SETTINGS: tuple[Setting, ...] = (
         "auth.login_limit",
         "str",
         "10 per minute",
-        "Sign-in attempts allowed per address and username.",
+        "Failed sign-in attempts allowed per address and username.",
     ),
     Setting(
         "auth.login_limit_per_address",
         "str",
         "120 per minute",
-        "Sign-in attempts allowed per address.",
+        "Failed sign-in attempts allowed per address.",
+    ),
+    Setting(
+        "auth.login_limit_per_account",
+        "str",
+        "30 per hour",
+        "Failed sign-in attempts allowed per account from all addresses together; then the "
+        "account is locked until the oldest leaves the window or an instructor or admin "
+        "unlocks it.",
     ),
     Setting("auth.rate_limit", "bool", True, "Whether sign-in rate limiting is on."),
     # --- content packs
@@ -253,6 +275,19 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0,
     ),
     Setting(
+        "sync.daily_download_budget_mb",
+        "float",
+        0.0,
+        "Most megabytes of packs sync may download per day; 0: the same as sync.daily_budget_mb.",
+        minimum=0,
+    ),
+    Setting(
+        "sync.download_window",
+        "str",
+        "",
+        "Local time window for pack downloads, e.g. 22:00-06:00; empty: any time.",
+    ),
+    Setting(
         "sync.interval_s", "int", 900, "Seconds between sync attempts of the daemon.", minimum=5
     ),
     Setting(
@@ -306,6 +341,20 @@ SETTINGS: tuple[Setting, ...] = (
         "wlan0",
         "Wi-Fi interface of the hotspot, for counting connected phones.",
     ),
+    # --- HTTPS on the site Wi-Fi (issue 23)
+    Setting(
+        "https.domain",
+        "str",
+        "",
+        "Ministry domain the site is named under (e.g. kru.example.gov.kh); empty: HTTP only.",
+    ),
+    Setting(
+        "https.site_label",
+        "str",
+        "",
+        "This site's DNS label; empty: the one central assigns (from the provisioned name).",
+    ),
+    Setting("https.port", "int", 443, "Port the TLS front serves HTTPS on.", minimum=1),
     # --- central server
     Setting(
         "central.database_url",
@@ -315,7 +364,78 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("central.host", "str", "127.0.0.1", "Address the central server listens on."),
     Setting("central.port", "int", 8090, "TCP port of the central server.", minimum=1),
-    Setting("central.public_url", "str", "", "Central server URL written in provisioning files."),
+    Setting(
+        "central.public_url",
+        "str",
+        "",
+        "Central server's public URL: written in provisioning files; the base of xAPI ids.",
+    ),
+    Setting(
+        "central.xapi_names",
+        "bool",
+        False,
+        "Put learners' names in xAPI statements (off: a pseudonymous id only).",
+    ),
+    Setting(
+        "central.lrs_url",
+        "str",
+        "",
+        "Learning record store (LRS) to forward xAPI statements to (base URL); empty: off.",
+    ),
+    Setting("central.lrs_username", "str", "", "Basic-auth user name at the LRS."),
+    Setting("central.lrs_password", "str", "", "Basic-auth password at the LRS."),
+    Setting(
+        "central.lrs_batch_size",
+        "int",
+        100,
+        "Statements per request to the learning record store.",
+        minimum=1,
+    ),
+    Setting(
+        "central.lrs_timeout_s",
+        "float",
+        30.0,
+        "Seconds to wait for the learning record store's answer.",
+        minimum=1,
+    ),
+    Setting(
+        "central.https_domain",
+        "str",
+        "",
+        "Domain central obtains site certificates under (DNS-01); empty: no certificates.",
+    ),
+    Setting(
+        "central.acme_directory",
+        "str",
+        "https://acme-v02.api.letsencrypt.org/directory",
+        "ACME directory URL of the certificate authority.",
+    ),
+    Setting("central.acme_email", "str", "", "Contact address given to the certificate authority."),
+    Setting(
+        "central.acme_ca_bundle",
+        "str",
+        "",
+        "CA file to trust for the ACME server itself (tests); empty: the system's.",
+    ),
+    Setting(
+        "central.dns_provider",
+        "str",
+        "rfc2136",
+        "DNS plug-in that answers DNS-01 challenges (built in: rfc2136; see central-server.md).",
+    ),
+    Setting(
+        "central.dns_credentials",
+        "str",
+        "",
+        "TOML file with the DNS plug-in's settings; empty: secrets/dns.toml in the data dir.",
+    ),
+    Setting(
+        "central.cert_interval_s",
+        "int",
+        3600,
+        "Seconds between passes of `kru central cert daemon`.",
+        minimum=5,
+    ),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

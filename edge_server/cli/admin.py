@@ -23,7 +23,7 @@ def migrate(ctx: CliContext, target: str | None) -> None:
 @click.command()
 @pass_ctx
 def doctor(ctx: CliContext) -> None:
-    """Check SQLite, FTS5 trigram search, disk space and configuration; exit 1 on problems."""
+    """Check SQLite, search, disk, database integrity and configuration; exit 1 on problems."""
     from ..site.health import doctor as run_doctor
 
     rows = run_doctor(ctx.settings)

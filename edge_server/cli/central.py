@@ -9,6 +9,8 @@ import click
 
 from edge_server.cli.context import CliContext, pass_ctx
 
+from . import central_cert, central_library, central_lrs
+
 
 def _open(ctx: CliContext):  # noqa: ANN202 - the central peewee database, migrated
     from sync.central.db import open_central
@@ -39,6 +41,7 @@ def serve(ctx: CliContext, host: str | None, port: int | None, threads: int | No
     """Serve the central server on waitress (applies pending migrations first)."""
     from edge_server.base import logs
     from edge_server.base.server import serve_wsgi
+    from edge_server.web import bodylimit
     from sync.central.app import create_app
 
     settings = ctx.with_overrides(central__host=host, central__port=port, threads=threads)
@@ -56,6 +59,7 @@ def serve(ctx: CliContext, host: str | None, port: int | None, threads: int | No
         port=settings["central.port"],
         threads=settings["threads"],
         connection_limit=settings["connection_limit"],
+        body_cap=bodylimit.server_cap(app),
         pid_file=home.root / "central.pid",
         on_ready=ready,
     )
@@ -138,6 +142,12 @@ def device_list(ctx: CliContext) -> None:
                 f"{d.device_id}\t{d.name}\t{d.province or '-'}\t{state}\t"
                 f"last seen {d.last_seen_at or 'never'}\t{d.events_received} events"
             )
+            if d.offered_signing_key:
+                click.echo(
+                    f"  {d.device_id} offers a NEW signing key {d.offered_signing_key} "
+                    f"(registered: {d.signing_key}); check with the site, then: "
+                    f"kru central device accept-key {d.device_id}"
+                )
     finally:
         real.close()
 
@@ -167,6 +177,21 @@ def device_disable(ctx: CliContext, device_id: str) -> None:
 def device_enable(ctx: CliContext, device_id: str) -> None:
     """Enable a disabled device again."""
     _set_enabled(ctx, device_id, True)
+
+
+@device.command("accept-key")
+@click.argument("device_id")
+@pass_ctx
+def device_accept_key(ctx: CliContext, device_id: str) -> None:
+    """Accept the new signing key a device offers (after checking with the site)."""
+    from sync.central import certificates
+
+    real = _open(ctx)
+    try:
+        key = certificates.accept_key(device_id)
+    finally:
+        real.close()
+    click.echo(f"Device {device_id} now signs certificates with key {key}.")
 
 
 @central.group()
@@ -201,3 +226,90 @@ def user_add(ctx: CliContext, username: str, password: str | None, role: str) ->
     finally:
         real.close()
     click.echo(f"Created {made.role} {made.username}.")
+
+
+def _read_password(password: str | None) -> str:
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("New password", hide_input=True, confirmation_prompt=True)
+
+
+@user.command("password")
+@click.argument("username")
+@click.option("--password", help="New password (else read from stdin or prompted).")
+@pass_ctx
+def user_password(ctx: CliContext, username: str, password: str | None) -> None:
+    """Set a central account's password; every browser signed in as it is signed out."""
+    from sync.central import registry
+
+    new = _read_password(password)
+    real = _open(ctx)
+    try:
+        changed = registry.set_password(username, new)
+    finally:
+        real.close()
+    click.echo(f"Password changed for {changed.username}; its sessions were ended.")
+
+
+@user.command("set")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "viewer"]), help="New role.")
+@click.option("--active/--inactive", default=None, help="Reactivate or deactivate the account.")
+@pass_ctx
+def user_set(ctx: CliContext, username: str, role: str | None, active: bool | None) -> None:
+    """Change a central account's role or whether it may sign in (either signs it out)."""
+    from sync.central import registry
+
+    real = _open(ctx)
+    try:
+        changed = registry.update_user(username, role=role, active=active)
+    finally:
+        real.close()
+    state = "active" if changed.active else "inactive"
+    click.echo(f"Updated {changed.username}: {changed.role}, {state}.")
+
+
+@user.command("unlock")
+@click.argument("username")
+@pass_ctx
+def user_unlock(ctx: CliContext, username: str) -> None:
+    """Lift the sign-in lock that wrong passwords put on a central account."""
+    from edge_server.web.ratelimit import LoginLimiter
+    from sync.central import registry
+
+    real = _open(ctx)
+    try:
+        found = registry.get_user(username)
+        LoginLimiter.from_settings(real, ctx.settings).unlock(found.username)
+    finally:
+        real.close()
+    click.echo(f"Unlocked {found.username}.")
+
+
+@central.command("import")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+def import_usb(ctx: CliContext, directory: Path) -> None:
+    """Ingest site batches from DIRECTORY (a USB drive) and write acknowledgements back to it."""
+    import json
+
+    from sync.central.usb_import import import_dir
+
+    real = _open(ctx)
+    try:
+        report = import_dir(real, directory)
+    finally:
+        real.close()
+    click.echo(json.dumps(report.as_dict(), indent=2))
+    if report.refused:
+        raise click.ClickException(
+            f"{len(report.refused)} batch files refused: "
+            + "; ".join(f"{r['file']}: {r['message']}" for r in report.refused)
+        )
+
+
+central.add_command(central_cert.cert)
+central.add_command(central_lrs.lrs)
+central.add_command(central_library.pack)

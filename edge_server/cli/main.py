@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..base.errors import KruError
-from . import admin, backup, central, modem, packs, progress, serve, setup, sync, users
+from . import admin, backup, central, cpd, modem, packs, progress, serve, setup, sync, users
 from .context import CliContext
 
 
@@ -51,6 +51,7 @@ COMMANDS = (
     users.user,
     users.cohort,
     progress.progress,
+    cpd.cpd,
     sync.sync,
     central.central,
     packs.pack,

@@ -96,10 +96,17 @@ def sign(pack_zip: Path, key_file: Path) -> None:
 @pass_ctx
 def install(ctx: CliContext, pack_zip: Path, force: bool) -> None:
     """Install or upgrade a pack from a zip file (also on a USB drive under /media)."""
+    from content_packs.errors import InvalidPack
     from content_packs.install import install_pack
 
     ctx.open_site_db()
-    result = install_pack(pack_zip, ctx.settings, ctx.home, force=force, installed_by="cli")
+    try:
+        result = install_pack(pack_zip, ctx.settings, ctx.home, force=force, installed_by="cli")
+    except InvalidPack as exc:
+        # Every problem, one line each, as the upload page lists them.
+        for problem in exc.problems:
+            click.echo(f"Error: {problem.line()}", err=True)
+        raise SystemExit(1) from exc
     state = "signed" if result.signed else "unsigned"
     if result.already_installed:
         click.echo(f"{result.pack_id} {result.version} is installed already; nothing changed")
@@ -133,3 +140,52 @@ def remove(ctx: CliContext, pack_id: str) -> None:
     ctx.open_site_db()
     info = remove_pack(pack_id, ctx.home)
     click.echo(f"removed {info['pack_id']} {info['version']}")
+
+
+@pack.command("export")
+@click.argument("pack")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="New or empty folder for the pack's source (pack.toml, lessons, quizzes, media).",
+)
+@pass_ctx
+def export(ctx: CliContext, pack: str, out: Path) -> None:
+    """Write the source folder of a pack zip or an installed pack id.
+
+    `kru pack build` turns the folder back into the same manifest and files.
+    """
+    from content_packs.authoring.source import export_installed, export_zip
+
+    if Path(pack).is_file():
+        manifest = export_zip(Path(pack), out)
+    else:
+        ctx.open_site_db()
+        manifest = export_installed(pack, ctx.home, out)
+    click.echo(f"exported {manifest['id']} {manifest['version']} to {out}")
+
+
+@pack.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the pack zip (default: the file's name with .pack.zip).",
+)
+@click.option(
+    "--open", "open_course", is_flag=True, help="Every learner of the site sees the course."
+)
+def import_(source: Path, out: Path | None, open_course: bool) -> None:
+    """Turn an H5P, GIFT, Aiken, Moodle XML or QTI file into a pack zip; print the report."""
+    from content_packs.importers.convert import import_file
+
+    out = out or source.with_name(source.name.split(".")[0] + ".pack.zip")
+    report = import_file(source, out, open_course=open_course)
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"wrote {out}")

@@ -18,9 +18,10 @@ def progress() -> None:
 def rebuild(ctx: CliContext, check: bool) -> None:
     """Recompute every progress summary and graded quiz answer from the event log.
 
-    Safe to run at any time: the log is never changed, and the summaries are replaced in
-    one transaction. With --check nothing is written and the exit status is 1 when the
-    stored summaries differ from the log.
+    Safe to run at any time: the summaries are replaced in one transaction, and the log is
+    only added to (the decisions it lacks, which the next sync sends). With --check nothing
+    is written and the exit status is 1 when the stored summaries differ from the log or
+    the log lacks decisions.
     """
     from ..learning import progress as rules
 
@@ -36,6 +37,11 @@ def rebuild(ctx: CliContext, check: bool) -> None:
                 raise click.ClickException(
                     "the stored summaries differ from the event log; run: kru progress rebuild"
                 )
+            if counts["decisions"]:
+                raise click.ClickException(
+                    f"the event log lacks {counts['decisions']} decisions; "
+                    "run: kru progress rebuild"
+                )
             click.echo(f"summaries match the log ({counts['events']} events)")
             return
         counts = rules.rebuild()
@@ -43,5 +49,5 @@ def rebuild(ctx: CliContext, check: bool) -> None:
         db.close()
     click.echo(
         f"rebuilt {counts['summaries']} summaries and {counts['answers']} quiz answers "
-        f"from {counts['events']} events"
+        f"from {counts['events']} events; {counts['decisions']} missing decisions recorded"
     )

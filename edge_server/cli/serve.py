@@ -16,6 +16,7 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
     from ..base.server import auto_workers, serve_workers, serve_wsgi
     from ..site.app import create_app
     from ..site.worker_state import share_between_workers
+    from ..web import bodylimit
 
     settings = ctx.with_overrides(**overrides)
     home = DataHome(settings.data_dir).ensure()
@@ -34,6 +35,7 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
         "port": settings["port"],
         "threads": settings["threads"],
         "connection_limit": settings["connection_limit"],
+        "body_cap": bodylimit.server_cap(app),
         "pid_file": home.pid_file,
         "on_ready": ready,
     }
@@ -68,14 +70,23 @@ def serve(
 @click.command()
 @click.option("--port", type=int, default=8080, show_default=True, help="TCP port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Keep the demo in this directory (also accepted before the command).",
+)
 @pass_ctx
-def demo(ctx: CliContext, port: int, host: str) -> None:
-    """Create demo accounts and the sample pack in a fresh data directory, then serve it.
+def demo(ctx: CliContext, port: int, host: str, data_dir: str | None) -> None:
+    """Create demo accounts and the sample pack in a data directory, then serve it.
 
-    Without --data-dir a temporary directory is used and forgotten afterwards.
+    Without --data-dir a temporary directory is used and forgotten afterwards; with it the
+    demo stays there, and running the command again serves it as it was.
     """
     from ..site import demo as demo_data
 
+    if data_dir:
+        ctx.data_dir = data_dir
+        ctx._settings = None
     if not ctx.data_dir:
         ctx.data_dir = tempfile.mkdtemp(prefix="kru-demo-")
         ctx._settings = None

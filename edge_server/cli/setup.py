@@ -65,24 +65,26 @@ def setup_first_boot(ctx: CliContext, boot_dir: Path, etc_dir: Path, templates: 
     Run by kru-firstboot.service. Problems go to kru-setup-errors.txt on the boot partition
     and to stderr; nothing is done when this Pi was set up already and no new file is there.
     """
+    from ..base.errors import KruError
     from ..site import provisioning
 
     if not ctx.config_file:
         raise click.ClickException("first boot needs the site config file: --config or KRU_CONFIG")
     config_file = Path(ctx.config_file)
-    targets = provisioning.Targets(
-        config_file=config_file,
-        data_dir=Path(ctx.settings.data_dir),
-        etc_dir=etc_dir,
-        templates=templates,
-    )
-
-    def reload_settings():  # noqa: ANN202 - Settings
-        ctx._settings = None  # the site name changed in the file
-        return ctx.settings
-
     try:
-        applied = provisioning.first_boot(boot_dir, targets, reload_settings)
+        data_dir = Path(ctx.settings.data_dir)
+    except KruError as exc:  # a broken /etc/kru/kru.toml: say so where the admin looks
+        problem = f"the Pi cannot apply the file: {exc.message}"
+        provisioning.write_errors(boot_dir, [problem])
+        click.echo(f"kru-setup.toml: {problem}", err=True)
+        raise click.ClickException(
+            f"first boot stopped; the problems are in {boot_dir / provisioning.ERRORS_FILE}"
+        ) from exc
+    targets = provisioning.Targets(
+        config_file=config_file, data_dir=data_dir, etc_dir=etc_dir, templates=templates
+    )
+    try:
+        applied = provisioning.first_boot(boot_dir, targets, lambda: ctx.settings)
     except provisioning.SetupInvalid as exc:
         for problem in exc.problems:
             click.echo(f"kru-setup.toml: {problem}", err=True)

@@ -83,3 +83,38 @@ def provision(ctx: CliContext, file: Path) -> None:
 
     identity = do_provision(ctx.home, file)
     click.echo(f"Provisioned as device {identity.device_id} for {identity.central_url}")
+
+
+@sync.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+def export(ctx: CliContext, directory: Path) -> None:
+    """Write the events not yet acknowledged to DIRECTORY (a USB drive), signed for central."""
+    from sync.edge.identity import load_identity
+    from sync.edge.usb_export import export_batches
+
+    db = ctx.open_site_db()
+    try:
+        result = export_batches(ctx.settings, db, load_identity(ctx.home), directory)
+    finally:
+        db.close()
+    click.echo(
+        f"Wrote {result.events} events in {result.batches} batches "
+        f"({result.bytes} bytes) to {result.directory}"
+    )
+
+
+@sync.command("import-ack")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@pass_ctx
+def import_ack(ctx: CliContext, directory: Path) -> None:
+    """Read the central server's signed acknowledgement from DIRECTORY (a USB drive)."""
+    from sync.edge.identity import load_identity
+    from sync.edge.usb_export import import_ack as read_ack
+
+    db = ctx.open_site_db()
+    try:
+        acked, cursor = read_ack(db, load_identity(ctx.home), directory)
+    finally:
+        db.close()
+    click.echo(f"Central holds this site's events up to seq {acked}; cursor now {cursor}")

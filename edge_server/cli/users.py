@@ -153,13 +153,27 @@ def user_set(
 @click.option("--password", help="New password (else read from stdin or prompted).")
 @pass_ctx
 def user_password(ctx: CliContext, username: str, password: str | None) -> None:
-    """Reset an account's password."""
+    """Reset an account's password; every phone signed in as it is signed out."""
     from .. import accounts
 
     ctx.open_site_db()
     target = accounts.get_user(username=username)
     accounts.set_password(target, _read_password(password))
     click.echo(f"password changed for {target.username}")
+
+
+@user.command("unlock")
+@click.argument("username")
+@pass_ctx
+def user_unlock(ctx: CliContext, username: str) -> None:
+    """Lift the sign-in lock that wrong passwords (from any phone) put on an account."""
+    from .. import accounts
+    from ..web.ratelimit import LoginLimiter
+
+    db = ctx.open_site_db()
+    target = accounts.get_user(username=username)
+    LoginLimiter.from_settings(db, ctx.settings).unlock(target.username)
+    click.echo(f"unlocked {target.username}")
 
 
 @click.group()

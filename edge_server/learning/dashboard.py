@@ -7,11 +7,9 @@ three never disagree.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -27,7 +25,6 @@ from .courses import ItemStatus, progress_rows, statuses
 from .models import Assignment, Event, Progress, QuizAnswer
 from .progress import counted_items, is_done, percent
 
-BOM = "\ufeff"  # so Excel reads the CSV as UTF-8 and shows Khmer names
 _VALUE = SQL("?")  # a parameter of the queries built once
 
 
@@ -434,22 +431,3 @@ def cohort_event_rows(cohort: Cohort) -> Iterator[list[Any]]:
             server_ts,
             boot,
         ]
-
-
-def _safe_cell(value: Any) -> Any:
-    """Keep a spreadsheet from running a cell as a formula (a name like "=HYPERLINK(...)")."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def csv_text(rows: Iterable[list[Any]]) -> Iterator[str]:
-    """Yield CSV text for ``rows``: a UTF-8 BOM first, then one line at a time."""
-    yield BOM
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([_safe_cell(v) for v in row])
-        yield buf.getvalue()
-        buf.seek(0)
-        buf.truncate()

@@ -3,6 +3,8 @@ sequence number, oldest first, and how many wait."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from peewee import fn
 
 from .models import Event
@@ -31,7 +33,8 @@ def events_after(seq: int, limit: int) -> list[EventRow]:
         .limit(limit)
         .tuples()
     )
-    return list(query)
+    rows: Any = query
+    return list(rows)
 
 
 def count_after(seq: int) -> int:

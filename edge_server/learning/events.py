@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from content_packs.catalog import ItemFacts, item_facts
+from sync.protocol import MAX_CONTEXT_CHARS, json_size
 
 from ..accounts.models import User
 from ..base.db import db
@@ -26,14 +28,24 @@ from . import quiz as quizzes
 from .courses import assigned_course_keys
 from .group_commit import GroupCommit
 from .models import Event, QuizAnswer
-from .progress import ItemInfo, Summary, answer_rows, apply_event, load_summaries, save_summaries
+from .progress import (
+    INSERT_EVENT,
+    ItemInfo,
+    Summary,
+    answer_rows,
+    apply_event,
+    decided,
+    decision_row,
+    load_summaries,
+    save_summaries,
+)
 
 log = logging.getLogger(__name__)
 
 VERBS = ("viewed", "progressed", "completed", "answered", "attempted", "passed", "failed")
 RESULT_KEYS = ("score", "completion", "duration_s", "response", "position_s")
 MAX_BATCH = 200
-MAX_JSON = 20_000  # bytes of one event's result or context
+MAX_JSON = 20_000  # characters of one event's result as JSON text
 MAX_SECONDS = 86_400.0
 # Server-made events (quiz outcomes) get ids derived from the attempt, so a resend
 # of the attempt makes no second outcome.
@@ -78,7 +90,7 @@ class CleanEvent:
     object: str
     result: dict[str, Any] | None
     context: dict[str, Any] | None
-    client_ts: str
+    client_ts: str | None
 
 
 @dataclass
@@ -119,10 +131,6 @@ def _number(i: int, name: str, value: Any, low: float, high: float) -> float:
     return value
 
 
-def _json_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False))
-
-
 def validate_event(i: int, raw: Any) -> CleanEvent:
     """Return the checked event at index ``i`` of a batch.
 
@@ -135,11 +143,18 @@ def validate_event(i: int, raw: Any) -> CleanEvent:
     if unknown:
         raise InvalidEvent(i, N_("unknown field %(field)s"), field=", ".join(unknown))
     try:
-        event_id = str(uuid.UUID(str(raw.get("id"))))
+        parsed = uuid.UUID(str(raw.get("id")))
     except ValueError:
         raise InvalidEvent(
             i, N_("id must be a UUID made by the client"), code="invalid_id"
         ) from None
+    if parsed.version == 5:
+        # Name-based ids are the Pi's own (decisions, quiz outcomes): a phone sending one
+        # first would take the place of the record the Pi makes later.
+        raise InvalidEvent(
+            i, N_("id must be a random UUID; version 5 ids are made by the Pi"), code="invalid_id"
+        )
+    event_id = str(parsed)
     verb = raw.get("verb")
     if verb not in VERBS:
         raise InvalidEvent(
@@ -170,10 +185,12 @@ def validate_event(i: int, raw: Any) -> CleanEvent:
         ):
             if name in result:
                 _number(i, name, result[name], 0.0, high)
-        if _json_size(result) > MAX_JSON:
+        if json_size(result) > MAX_JSON:
             raise InvalidEvent(i, N_("result is too large"))
     context = raw.get("context")
-    if context is not None and (not isinstance(context, dict) or _json_size(context) > MAX_JSON):
+    if context is not None and (
+        not isinstance(context, dict) or json_size(context) > MAX_CONTEXT_CHARS
+    ):
         raise InvalidEvent(i, N_("context must be an object of at most 20 KB"))
     return CleanEvent(i, event_id, verb, obj, result, context, stamp)
 
@@ -253,6 +270,8 @@ def _grade(e: CleanEvent, quiz_data: str, summary: Summary | None) -> dict[str, 
     claimed = (e.result or {}).get("score")
     e.result = {**(e.result or {}), "score": grade.score, "response": grade.response}
     e.result["success"] = grade.success
+    if grade.pending:  # essays: kept for an instructor to mark, not counted as wrong
+        e.result["awaiting_marking"] = grade.pending
     e.context = {
         **(e.context or {}),
         "graded": grade.correct,
@@ -262,6 +281,9 @@ def _grade(e: CleanEvent, quiz_data: str, summary: Summary | None) -> dict[str, 
     if claimed is not None and claimed != grade.score:
         e.context["claimed_score"] = claimed
         log.info("quiz %s: client claimed %s, server graded %s", e.object, claimed, grade.score)
+    if json_size(e.context) > MAX_CONTEXT_CHARS:
+        # The central server refuses larger contexts: never store one it would refuse.
+        raise InvalidEvent(e.index, N_("context must be an object of at most 20 KB"))
     return {
         "id": e.id,
         "object": e.object,
@@ -269,11 +291,12 @@ def _grade(e: CleanEvent, quiz_data: str, summary: Summary | None) -> dict[str, 
         "success": grade.success,
         "attempt": done + 1,
         "correct": grade.correct,
+        "awaiting_marking": grade.pending,
     }
 
 
 def _row(user: User, e: CleanEvent, server_ts: str) -> tuple:
-    """Return the values of an events row in the order of ``_INSERT_EVENT``."""
+    """Return the values of an events row in the order of ``progress.INSERT_EVENT``."""
     return (
         e.id,
         user.id,
@@ -287,14 +310,19 @@ def _row(user: User, e: CleanEvent, server_ts: str) -> tuple:
     )
 
 
-# One prepared statement for a batch: peewee built the SQL of a 20-event insert value by
-# value, about a third of a request's CPU time.
-_INSERT_EVENT = (
-    "INSERT OR IGNORE INTO events "
-    "(id, user_id, verb, object, result, context, client_ts, server_ts, boot_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _COMMITTERS: dict[int, GroupCommit] = {}
+
+
+ProgressListener = Callable[[User, Iterable[Summary], str], None]
+_progress_listeners: list[ProgressListener] = []
+
+
+def on_progress(listener: ProgressListener) -> None:
+    """Call ``listener(user, summaries, server_ts)`` after each stored batch of events, in its
+    transaction: features built on learning (CPD certificates) watch progress this way, so
+    learning need not know them. Registering the same listener twice keeps one."""
+    if listener not in _progress_listeners:
+        _progress_listeners.append(listener)
 
 
 def _committer() -> GroupCommit:
@@ -348,10 +376,12 @@ def _store(user: User, events: list[CleanEvent], items: dict) -> IngestResult:
         summary = summaries.get(e.object)
         if kind == "quiz" and e.verb == "attempted":
             graded = _grade(e, quiz_data or "{}", summary)
+            assert e.result is not None  # _grade has filled it in
             out.graded.append(graded)
             answers += answer_rows(e.id, user.id, e.object, e.context, e.result["response"])
         rows.append(_row(user, e, server_ts))
         if kind == "quiz" and e.verb == "attempted":
+            assert e.result is not None
             outcome = "passed" if e.result["success"] else "failed"
             echo = CleanEvent(
                 e.index,
@@ -363,11 +393,19 @@ def _store(user: User, events: list[CleanEvent], items: dict) -> IngestResult:
                 e.client_ts,
             )
             rows.append(_row(user, echo, server_ts))
-        summaries[e.object] = touched[e.object] = apply_event(
+        before = summary.status if summary else None
+        summaries[e.object] = touched[e.object] = after = apply_event(
             summary, user.id, e.verb, e.object, e.result, server_ts, info
         )
-    db.cursor().executemany(_INSERT_EVENT, rows)
+        made = decided(before, after.status)
+        if made:
+            rows.append(decision_row(user.uid, after, made, server_ts, boot_id()))
+    # One prepared statement for a batch: peewee built the SQL of a 20-event insert value by
+    # value, about a third of a request's CPU time.
+    db.cursor().executemany(INSERT_EVENT, rows)
     save_summaries(touched.values())
+    for listener in _progress_listeners:  # issue 16: a course may now be complete
+        listener(user, touched.values(), server_ts)
     if answers:
         QuizAnswer.insert_many(answers).execute()
     out.accepted = len(fresh)

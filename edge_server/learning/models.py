@@ -64,7 +64,7 @@ class Assignment(BaseModel):
 
 class Event(BaseModel):
     seq = AutoField()
-    id = CharField(unique=True)
+    id = CharField(unique=True)  # type: ignore[assignment]  # the event UUID; seq is the key
     user = ForeignKeyField(User, backref="events", column_name="user_id")
     verb = CharField()
     object = TextField()

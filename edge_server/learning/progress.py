@@ -3,6 +3,13 @@
 One pure function, ``apply_event``, folds an event into a summary; event ingest calls it
 in the batch's transaction and ``rebuild`` replays the whole log through it, so both give
 the same rows. The rules are written for instructors in docs/progress-rules.md.
+
+Each status the rules give (completed, passed, failed) is also written to the log as a
+**decision** event with an id derived from learner, item and status
+(``sync.protocol.decision_id``), in the transaction that changes the summary. The central
+server counts those decisions and never applies rules of its own, so the site and the
+ministry see the same figures. ``rebuild`` honours decisions already in the log and appends
+any it finds missing (a log from before decisions, or rules that changed).
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from content_packs.catalog import item_facts
+from sync.protocol import DECISION_VERBS, decision_id, is_decision
 
+from ..accounts.models import User
 from ..base.db import db
 from .models import DONE, Event, Progress, QuizAnswer
 
@@ -29,6 +38,15 @@ MEDIA_TYPES = ("video", "audio")
 OPENED_IS_DONE = ("pdf", "image")  # opening one is all a server can know
 # Longest time one event may add; a phone asleep for hours must not count as study.
 MAX_DURATION_S = 3600
+# Statuses only move up this order (a pass is never undone), so a decision already in the log
+# can be honoured by raising the status to it.
+RANK = {"in_progress": 0, "failed": 1, "completed": 2, "passed": 3}
+# The columns of an events row, in the order of the values ``decision_row`` and ingest make.
+INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events "
+    "(id, user_id, verb, object, result, context, client_ts, server_ts, boot_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass
@@ -129,6 +147,46 @@ def apply_event(
     return s
 
 
+def decided(before: str | None, after: str) -> str | None:
+    """Return the status just decided when a summary went from ``before`` to ``after``."""
+    return after if after in DECISION_VERBS and after != before else None
+
+
+def apply_decision(
+    summary: Summary | None, user_id: int, verb: str, item: str, server_ts: str
+) -> Summary:
+    """Return ``summary`` with a decision from the log honoured: the site's word stands."""
+    s = summary or Summary.start(user_id, item, server_ts)
+    if RANK[verb] > RANK.get(s.status, 0):
+        if verb in DONE:
+            s.done_ts = server_ts
+        if verb == "passed":
+            s.completion = 1.0
+        s.status = verb
+    return s
+
+
+def decision_row(user_uid: str, s: Summary, decision: str, server_ts: str, boot: str) -> tuple:
+    """Return the events row recording ``decision`` on ``s`` (values of ``INSERT_EVENT``).
+
+    It follows the event that met the rule in the log (same time and boot). The context
+    names no cause: a decision is sent to the ministry over prepaid SIMs, and an event id
+    is the costliest thing on the wire.
+    """
+    result = {"score": s.score} if s.score is not None else None
+    return (
+        decision_id(user_uid, s.item, decision),
+        s.user_id,
+        decision,
+        s.item,
+        json.dumps(result) if result is not None else None,
+        json.dumps({"decided_by": "site"}),
+        None,
+        server_ts,
+        boot,
+    )
+
+
 def item_info(item_type: str, data: str | None) -> ItemInfo:
     """Return the rule inputs of an item row (``data`` is only needed for quizzes)."""
     if item_type != "quiz" or not data:
@@ -200,48 +258,102 @@ def _log_rows() -> Iterator[tuple]:
         Event.result,
         Event.context,
         Event.server_ts,
-    ).order_by(Event.seq)
+        Event.boot_id,
+    )
+    # Attendance and certificate events (issue 16) name no item: no progress summary.
+    query = query.where(~Event.object.startswith("urn:")).order_by(Event.seq)
     yield from query.tuples().iterator()
+
+
+@dataclass
+class Replay:
+    """Summaries, graded answers and missing decisions folded from the whole log."""
+
+    events: int
+    summaries: dict[tuple[int, str], Summary]
+    answers: list[dict[str, Any]]
+    missing: list[tuple]
+
+
+def replay() -> Replay:
+    """Fold the whole event log by the rules; list the decisions the log lacks."""
+    infos = load_item_infos()
+    uids: dict[int, str] = dict(User.select(User.id, User.uid).tuples().iterator())
+    in_log = {
+        row[0]
+        for row in db.execute_sql(
+            f"SELECT id FROM events WHERE verb IN ({','.join('?' * len(DECISION_VERBS))})",  # noqa: S608
+            DECISION_VERBS,
+        )
+    }
+    out = Replay(0, {}, [], [])
+    for event_id, user_id, verb, item, result, context, server_ts, boot in _log_rows():
+        out.events += 1
+        key = (user_id, item)
+        uid = uids.get(user_id, "")
+        before = out.summaries.get(key)
+        if is_decision(event_id, uid, item, verb):
+            out.summaries[key] = apply_decision(before, user_id, verb, item, server_ts)
+            continue
+        status = before.status if before else None
+        r = json.loads(result) if result else None
+        s = out.summaries[key] = apply_event(
+            before, user_id, verb, item, r, server_ts, infos.get(item)
+        )
+        made = decided(status, s.status)
+        if made and decision_id(uid, item, made) not in in_log:
+            out.missing.append(decision_row(uid, s, made, server_ts, boot))
+            in_log.add(decision_id(uid, item, made))
+        if verb == "attempted" and context:
+            out.answers.extend(
+                answer_rows(event_id, user_id, item, json.loads(context), (r or {}).get("response"))
+            )
+    return out
+
+
+def record_missing_decisions() -> int:
+    """Append to the log the decisions it lacks (a log from before decisions); return how many."""
+    with db.atomic("IMMEDIATE"):
+        missing = replay().missing
+        db.cursor().executemany(INSERT_EVENT, missing)
+    log.info("recorded %s missing decisions", len(missing))
+    return len(missing)
 
 
 def rebuild() -> dict[str, int]:
     """Recompute every progress summary and graded answer from the event log.
 
-    Runs in one transaction; returns counts of events read and rows written.
+    Runs in one transaction; decisions the log lacks are appended to it. Returns counts of
+    events read, rows written and decisions added.
     """
-    infos = load_item_infos()
-    summaries: dict[tuple[int, str], Summary] = {}
-    answers: list[dict[str, Any]] = []
-    events = 0
     with db.atomic("IMMEDIATE"):
-        for event_id, user_id, verb, item, result, context, server_ts in _log_rows():
-            events += 1
-            r = json.loads(result) if result else None
-            key = (user_id, item)
-            info = infos.get(item)
-            summaries[key] = apply_event(
-                summaries.get(key), user_id, verb, item, r, server_ts, info
-            )
-            if verb == "attempted" and context:
-                answers.extend(
-                    answer_rows(
-                        event_id, user_id, item, json.loads(context), (r or {}).get("response")
-                    )
-                )
+        folded = replay()
         Progress.delete().execute()
         QuizAnswer.delete().execute()
-        values = list(summaries.values())
+        values = list(folded.summaries.values())
         for start in range(0, len(values), 500):
             save_summaries(values[start : start + 500])
-        for start in range(0, len(answers), 500):
-            QuizAnswer.insert_many(answers[start : start + 500]).execute()
-    log.info("rebuilt %s summaries from %s events", len(summaries), events)
-    return {"events": events, "summaries": len(summaries), "answers": len(answers)}
+        for start in range(0, len(folded.answers), 500):
+            QuizAnswer.insert_many(folded.answers[start : start + 500]).execute()
+        db.cursor().executemany(INSERT_EVENT, folded.missing)
+    log.info(
+        "rebuilt %s summaries from %s events, %s decisions added",
+        len(values),
+        folded.events,
+        len(folded.missing),
+    )
+    return {
+        "events": folded.events,
+        "summaries": len(values),
+        "answers": len(folded.answers),
+        "decisions": len(folded.missing),
+    }
 
 
 def snapshot() -> list[tuple]:
     """Return every summary and graded answer as sorted tuples (to compare two states)."""
-    rows = [tuple(r) for r in Progress.select().order_by(Progress.user_id, Progress.item).tuples()]
+    query = Progress.select().order_by(Progress.user_id, Progress.item)
+    rows = [tuple(r) for r in query.tuples().iterator()]
     rows += [
         ("answer", *r)
         for r in QuizAnswer.select(
@@ -255,6 +367,7 @@ def snapshot() -> list[tuple]:
         )
         .order_by(QuizAnswer.event_id, QuizAnswer.question)
         .tuples()
+        .iterator()
     ]
     return rows
 

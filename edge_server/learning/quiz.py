@@ -2,10 +2,12 @@
 
 A client never decides a score: it sends its answers (``response``: question id -> answer)
 and this module grades them. The definition (docs/content-packs.md, ``quiz`` of an item)
-holds ``questions`` (types single, multiple, true_false, numeric, short_text, with
-``prompt_km``/``prompt_en``, ``choices``, ``answer`` or ``accept``, ``tolerance``,
-``points``, ``feedback_correct_*``/``feedback_wrong_*``), ``pass_mark`` (0..1) and
-``attempts`` (null: unlimited).
+holds ``questions`` (types single, multiple, true_false, numeric, short_text, matching,
+ordering and essay, with ``prompt_km``/``prompt_en``, ``choices``, ``pairs``, ``answer`` or
+``accept``, ``tolerance``, ``points``, ``feedback_correct_*``/``feedback_wrong_*``),
+``pass_mark`` (0..1) and ``attempts`` (null: unlimited). Essay answers are kept for an
+instructor to mark: they are "awaiting marking", neither right nor wrong, and left out of
+the score until marked (issue 18).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..base.errors import N_, ValidationError
 
 DEFAULT_PASS_MARK = 0.8
 MAX_TEXT_ANSWER = 500
+MAX_ESSAY_ANSWER = 20000
 
 
 class InvalidResponse(ValidationError):
@@ -30,8 +33,9 @@ class InvalidResponse(ValidationError):
 class Grade:
     score: float  # 0..1
     success: bool
-    correct: dict[str, bool]  # question id -> correct
+    correct: dict[str, bool]  # question id -> correct (essays are not in it)
     response: dict[str, Any]  # normalised answers
+    pending: list[str] = field(default_factory=list)  # essays awaiting an instructor's mark
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Question:
     type: str
     prompt: str
     choices: list[tuple[str, str]] = field(default_factory=list)  # (choice id, text)
+    # matching: the texts to match each choice with, as (pair id, text), in shown order
+    matches: list[tuple[str, str]] = field(default_factory=list)
 
 
 def text(value: Any, lang: str) -> str:
@@ -83,24 +89,56 @@ def questions(quiz: dict[str, Any], lang: str, shuffle_seed: str | None = None) 
     for q in quiz.get("questions", []):
         qtype = q.get("type", "single")
         choices: list[tuple[str, str]] = []
-        if qtype in ("single", "multiple"):
+        matches: list[tuple[str, str]] = []
+        if qtype in ("single", "multiple", "ordering"):
             choices = [(str(c.get("id")), _field_text(c, "text", lang)) for c in q["choices"]]
-        shown.append(Question(str(q["id"]), qtype, _field_text(q, "prompt", lang), choices))
+        elif qtype == "matching":
+            pairs = q.get("pairs", [])
+            choices = [(str(p["id"]), _field_text(p, "text", lang)) for p in pairs]
+            matches = [(str(p["id"]), _field_text(p, "match", lang)) for p in pairs]
+            matches.sort(key=lambda m: m[1])  # never in the pairs' own order
+        prompt = _field_text(q, "prompt", lang)
+        shown.append(Question(str(q["id"]), qtype, prompt, choices, matches))
+    seed = shuffle_seed or "kru"
+    rng = random.Random(seed)  # noqa: S311 - an order, not a secret
     if shuffle_seed and quiz.get("shuffle") is True:
-        rng = random.Random(shuffle_seed)  # noqa: S311 - an order, not a secret
         rng.shuffle(shown)
         for q in shown:
-            rng.shuffle(q.choices)
+            if q.type != "ordering":
+                rng.shuffle(q.choices)
+    for q in shown:
+        # An ordering question shown in its right order would answer itself.
+        if q.type == "ordering" and len(q.choices) > 1:
+            right = list(q.choices)
+            while q.choices == right:
+                rng.shuffle(q.choices)
     return shown
 
 
-def feedback(quiz: dict[str, Any], grade_correct: dict[str, bool], lang: str) -> dict[str, str]:
-    """Return the feedback text per question for a graded attempt."""
+def feedback(
+    quiz: dict[str, Any],
+    grade_correct: dict[str, bool],
+    lang: str,
+    response: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """Return the feedback text per question for a graded attempt.
+
+    The feedback of each choice the learner picked (``feedback_km``/``feedback_en`` of a
+    choice) comes first, then the question's feedback for a right or wrong answer.
+    """
     out: dict[str, str] = {}
     for q in quiz.get("questions", []):
         qid = str(q["id"])
+        picked = (response or {}).get(qid)
+        picked_ids = {str(p) for p in picked} if isinstance(picked, list) else {str(picked)}
+        texts = [
+            _field_text(c, "feedback", lang)
+            for c in q.get("choices") or []
+            if picked is not None and str(c.get("id")) in picked_ids
+        ]
         name = "feedback_correct" if grade_correct.get(qid, False) else "feedback_wrong"
-        shown = _field_text(q, name, lang)
+        texts.append(_field_text(q, name, lang))
+        shown = " ".join(t for t in texts if t)
         if shown:
             out[qid] = shown
     return out
@@ -175,9 +213,9 @@ def _grade_one(q: dict[str, Any], answer: Any) -> tuple[Any, bool]:
         number = _as_number(answer)
         if number is None:
             raise _bad(qid)
-        expected = _as_number(q.get("answer", q.get("correct")))
+        target = _as_number(q.get("answer", q.get("correct")))
         tolerance = _as_number(q.get("tolerance", 0)) or 0.0
-        return number, expected is not None and abs(number - expected) <= tolerance
+        return number, target is not None and abs(number - target) <= tolerance
     if qtype == "short_text":
         if not isinstance(answer, str) or len(answer) > MAX_TEXT_ANSWER:
             raise _bad(qid)
@@ -186,6 +224,23 @@ def _grade_one(q: dict[str, Any], answer: Any) -> tuple[Any, bool]:
             accepted = [accepted]
         ok = normalise_text(answer) in {normalise_text(str(a)) for a in accepted}
         return answer.strip(), ok
+    if qtype == "matching":
+        pairs = {str(p["id"]) for p in q.get("pairs", [])}
+        if not isinstance(answer, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in answer.items()
+        ):
+            raise _bad(qid)
+        if not set(answer) <= pairs or not set(answer.values()) <= pairs:
+            raise _bad(qid)
+        matched = dict(sorted(answer.items()))
+        return matched, all(matched.get(p) == p for p in pairs)
+    if qtype == "ordering":
+        ids = [str(c["id"]) for c in q.get("choices", [])]
+        if not isinstance(answer, list) or not all(isinstance(a, str) for a in answer):
+            raise _bad(qid)
+        if not set(answer) <= set(ids):
+            raise _bad(qid)
+        return answer, answer == ids
     raise InvalidResponse(
         N_("Question %(question)s has an unknown type %(type)s"), question=qid, type=qtype
     )
@@ -194,7 +249,8 @@ def _grade_one(q: dict[str, Any], answer: Any) -> tuple[Any, bool]:
 def grade(quiz: dict[str, Any], response: Any) -> Grade:
     """Grade ``response`` (question id -> answer) against the quiz definition.
 
-    Unanswered questions count as wrong.
+    Unanswered questions count as wrong. Essay answers are kept, listed in ``pending`` and
+    left out of the score (their points too) until an instructor marks them.
 
     Raises:
         InvalidResponse: the response is not an object, names an unknown question, or an
@@ -210,15 +266,24 @@ def grade(quiz: dict[str, Any], response: Any) -> Grade:
         )
     correct: dict[str, bool] = {}
     normalised: dict[str, Any] = {}
+    pending: list[str] = []
     total = earned = 0.0
     for qid, q in defs.items():
         points = _as_number(q.get("points", 1)) or 1.0
+        if q.get("type") == "essay":
+            essay = response.get(qid)
+            if essay not in (None, ""):
+                if not isinstance(essay, str) or len(essay) > MAX_ESSAY_ANSWER:
+                    raise _bad(qid)
+                normalised[qid] = essay.strip()
+                pending.append(qid)
+            continue
         total += points
-        if qid not in response or response[qid] in (None, "", []):
+        if qid not in response or response[qid] in (None, "", [], {}):
             correct[qid] = False
             continue
         normalised[qid], correct[qid] = _grade_one(q, response[qid])
         if correct[qid]:
             earned += points
     score = round(earned / total, 4) if total else 0.0
-    return Grade(score, score >= pass_mark(quiz), correct, normalised)
+    return Grade(score, score >= pass_mark(quiz), correct, normalised, pending)

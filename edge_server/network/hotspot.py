@@ -63,12 +63,23 @@ def render(template: str, config: HotspotConfig) -> str:
     return Template(template).substitute(config.values())
 
 
+def render_configs(
+    templates: Path, etc_dir: Path, config: HotspotConfig
+) -> list[tuple[Path, str, int]]:
+    """Return (path below ``etc_dir``, text, file mode) of every hotspot file; write nothing.
+
+    Raises:
+        OSError: a template cannot be read. KeyError: a template names an unknown value.
+    """
+    return [
+        (etc_dir / relative, render((templates / name).read_text(encoding="utf-8"), config), mode)
+        for name, (relative, mode) in FILES.items()
+    ]
+
+
 def write_configs(templates: Path, etc_dir: Path, config: HotspotConfig) -> list[Path]:
     """Render every hotspot template from ``templates`` into ``etc_dir``; return the paths."""
-    written = []
-    for name, (relative, mode) in FILES.items():
-        text = render((templates / name).read_text(encoding="utf-8"), config)
-        target = etc_dir / relative
+    rendered = render_configs(templates, etc_dir, config)
+    for target, text, mode in rendered:
         write_file_atomically(target, text, mode)
-        written.append(target)
-    return written
+    return [target for target, _text, _mode in rendered]

@@ -6,28 +6,36 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, got_request_exception
 from flask_wtf.csrf import CSRFProtect
 
-from ..accounts.models import User
+from ..accounts.models import User, UserSession
+from ..base import integrity
 from ..base.db import db
 from ..base.settings import BY_NAME, Settings, load_settings
-from ..web import auth, i18n, sessions
+from ..cpd import certificates
+from ..web import auth, bodylimit, i18n, sessions, web_security
 from ..web import error_handlers as web_errors
 from . import database, navigation
 from .blueprints import (
     admin,
     api_learning,
     api_session,
+    authoring,
     compress,
     core,
+    cpd_certificates,
+    cpd_sessions,
+    https_origin,
     learn,
     packs,
     portal,
     search,
     sync_panel,
     teach,
+    uploads,
 )
+from .tls_front import TrustLocalFront
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,7 @@ BLUEPRINTS = (
     core.bp,
     api_session.bp,
     admin.bp,
+    uploads.bp,
     packs.bp,
     search.bp,
     sync_panel.bp,
@@ -43,6 +52,10 @@ BLUEPRINTS = (
     api_learning.bp,
     portal.bp,
     compress.bp,
+    https_origin.bp,
+    authoring.bp,
+    cpd_sessions.bp,
+    cpd_certificates.bp,
 )
 
 
@@ -75,31 +88,45 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         else load_settings(overrides=overrides)
     )
     home, _db = database.open_site(settings)
+    certificates.configure(settings)
+    checked = integrity.quick_check(home.database)  # once per start: it reads the whole file
 
     app = Flask(__name__)
+    web_security.install(app, settings)
+    app.extensions["kru_integrity"] = checked
+    got_request_exception.connect(_note_damage, app)
     sessions.init_sessions(
-        app, settings, home, db, "flask_secret_key", days=settings["session_days"]
+        app,
+        settings,
+        home,
+        db,
+        "flask_secret_key",
+        days=settings["session_days"],
+        user_model=User,
+        session_model=UserSession,
     )
-    app.config.update(
-        MAX_CONTENT_LENGTH=settings["packs.max_upload_mb"] * 1024 * 1024 + 1024 * 1024,
-        SEND_FILE_MAX_AGE_DEFAULT=timedelta(days=365),
-    )
+    app.config.update(SEND_FILE_MAX_AGE_DEFAULT=timedelta(days=365))
     app.config.update(flask_config)
+    bodylimit.install(app)
 
-    auth.init_login(app, _find_user, "core.login")
+    auth.init_login(app, "core.login")
     CSRFProtect(app)
     i18n.init_app(app)
     navigation.init_app(app)
     _init_db_hooks(app)
     web_errors.install(app)
-    _init_security_headers(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    app.wsgi_app = TrustLocalFront(app.wsgi_app)  # type: ignore[method-assign]  # HTTPS through nginx on 127.0.0.1
     return app
 
 
-def _find_user(user_id: int) -> User | None:
-    return User.get_or_none(User.id == user_id)
+def _note_damage(app: Flask, exception: BaseException, **extra: object) -> None:
+    """Remember that SQLite called the database damaged, so ``/healthz`` says so at once."""
+    if integrity.is_damage(exception) and app.extensions["kru_integrity"].ok:
+        found = integrity.Damaged(app.config["KRU_HOME"].database, str(exception))
+        log.error("%s", found.describe())
+        app.extensions["kru_integrity"] = found
 
 
 def _init_db_hooks(app: Flask) -> None:
@@ -119,14 +146,3 @@ def _init_db_hooks(app: Flask) -> None:
                 db.connection().rollback()
             return
         db.close()
-
-
-def _init_security_headers(app: Flask) -> None:
-    @app.after_request
-    def _headers(response):  # noqa: ANN001, ANN202
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
-            response.headers["Cache-Control"] = "no-store"
-        return response

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..base import migrate
+from ..base import migrate, pidlock
 from ..base.datahome import DataHome
 from ..base.errors import N_, Conflict, KruError, StorageError, ValidationError
 from . import database
@@ -206,17 +206,8 @@ def check_schema(manifest: dict[str, Any]) -> list[str]:
 
 
 def _server_running(home: DataHome) -> bool:
-    try:
-        pid = int(home.pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether a site server holds ``kru.pid`` (a file left by a power cut does not count)."""
+    return pidlock.running_pid(home.pid_file) is not None
 
 
 def _safe_relative(relative: str) -> str:
@@ -260,7 +251,7 @@ def restore_site(home: DataHome, src: Path, *, force: bool = False) -> dict[str,
 
 def _stage(src: Path, manifest: dict[str, Any], staging: Path) -> None:
     """Copy every file of the backup into ``staging``, checking each checksum."""
-    entries = [(DATABASE, manifest.get("database", {}), None)]
+    entries: list[tuple[str, Any, int | None]] = [(DATABASE, manifest.get("database", {}), None)]
     if manifest.get("content_included"):
         entries += [(f"content/{_safe_relative(e['path'])}", e, None) for e in manifest["content"]]
     entries += [(f"secrets/{_safe_relative(e['path'])}", e, 0o600) for e in manifest["secrets"]]

@@ -16,6 +16,7 @@ from pathlib import Path
 from peewee import Database, SqliteDatabase
 
 from content_packs import migrations as packs_migrations
+from content_packs.authoring import migrations as authoring_migrations
 from sync.edge import migrations as sync_migrations
 from sync.modem import migrations as modem_migrations
 
@@ -24,13 +25,15 @@ from ..base import migrate, passwords
 from ..base.datahome import DataHome
 from ..base.db import init_db
 from ..base.settings import Settings
+from ..cpd import migrations as cpd_migrations
 from ..learning import migrations as learning_migrations
 from ..web import migrations as web_migrations
 
 log = logging.getLogger(__name__)
 
 # Numbers: accounts 0001-0009 (and the web base's sign-in attempts, 0002), packs 0010-0019,
-# learning 0020-0029, sync 0030-0039, modem 0040-0049; a new feature takes the next decade.
+# learning 0020-0029, sync 0030-0039, modem 0040-0049, CPD 0060-0069, authoring 0070-0079;
+# a new feature takes the next free decade.
 MIGRATIONS = (
     accounts_migrations,
     web_migrations,
@@ -38,6 +41,8 @@ MIGRATIONS = (
     learning_migrations,
     sync_migrations,
     modem_migrations,
+    cpd_migrations,
+    authoring_migrations,
 )
 COMMAND = "kru migrate"
 KEEP_BACKUPS = 3

@@ -1,4 +1,4 @@
-"""What ``/healthz`` and ``kru doctor`` report: version, database, disk, configuration."""
+"""What ``/healthz`` and ``kru doctor`` report: version, database (integrity too), disk, config."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from ..base.datahome import DataHome
 from ..base.db import db, sqlite_info
+from ..base.integrity import Damaged, IntegrityResult, quick_check
 from ..base.settings import Settings
 from .database import open_database, pending
 
@@ -53,22 +54,52 @@ def storage(home: DataHome) -> dict[str, int]:
     }
 
 
-def health(home: DataHome) -> dict[str, Any]:
-    """Return the health summary served at ``/healthz``."""
-    try:
-        db.execute_sql("SELECT 1").fetchone()
-        waiting = pending(db)
-        database = "ok" if not waiting else "migrations_pending"
-    except Exception as exc:  # noqa: BLE001 - health reports any failure as text
-        database = f"error: {exc}"
+def health(home: DataHome, checked: IntegrityResult | None = None) -> dict[str, Any]:
+    """Return the health summary served at ``/healthz``.
+
+    ``checked`` is the integrity check the server ran at start (kept, not rerun: it reads
+    the whole file); a damaged database makes the status ``degraded``, naming the file.
+    """
+    problem: dict[str, str] = {}
+    if isinstance(checked, Damaged):
+        database = "damaged"
+        problem = {"database_file": str(checked.path), "database_problem": checked.message}
+    else:
+        try:
+            db.execute_sql("SELECT 1").fetchone()
+            waiting = pending(db)
+            database = "ok" if not waiting else "migrations_pending"
+        except Exception as exc:  # noqa: BLE001 - health reports any failure as text
+            database = f"error: {exc}"
     free = disk_free(home)
     return {
         "status": "ok" if database == "ok" else "degraded",
         "version": kru_version(),
         "database": database,
+        **problem,
         "disk_free_bytes": free,
         "disk_low": free < LOW_DISK_BYTES,
     }
+
+
+def _database_rows(home: DataHome) -> list[tuple[str, str, bool]]:
+    checked = quick_check(home.database)
+    if isinstance(checked, Damaged):
+        return [("Database integrity", checked.describe(), False)]
+    rows = [("Database integrity", f"{home.database} passed SQLite's quick_check", True)]
+    db_handle = open_database(home)
+    try:
+        waiting = pending(db_handle)
+    finally:
+        db_handle.close()
+    rows.append(
+        (
+            "Database schema",
+            "current" if not waiting else f"{len(waiting)} migration(s) pending: run kru migrate",
+            not waiting,
+        )
+    )
+    return rows
 
 
 def doctor(settings: Settings) -> list[tuple[str, str, bool]]:
@@ -93,18 +124,7 @@ def doctor(settings: Settings) -> list[tuple[str, str, bool]]:
             mode = secrets_dir.stat().st_mode & 0o777
             rows.append(("Secrets directory mode", oct(mode), mode & 0o077 == 0))
         if home.database.exists():
-            db_handle = open_database(home)
-            waiting = pending(db_handle)
-            rows.append(
-                (
-                    "Database schema",
-                    "current"
-                    if not waiting
-                    else f"{len(waiting)} migration(s) pending: run kru migrate",
-                    not waiting,
-                )
-            )
-            db_handle.close()
+            rows += _database_rows(home)
     if settings["host"] not in ("127.0.0.1", "::1", "localhost"):
         rows.append(
             (

@@ -18,6 +18,7 @@ NAV = [
     (("learner", "instructor", "admin"), "search.index", _l("Search")),
     (("instructor", "admin"), "teach.cohorts", _l("Cohorts")),
     (("instructor", "admin"), "packs.index", _l("Content packs")),
+    (("instructor", "admin"), "authoring.index", _l("Make a course")),
     (("admin",), "admin.index", _l("Site")),
     (("admin",), "admin.users", _l("Accounts")),
 ]

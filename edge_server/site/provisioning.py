@@ -26,8 +26,10 @@ import tomli_w
 
 from sync.edge import identity
 
+from .. import accounts
+from ..base import passwords
 from ..base.datahome import DataHome, write_file_atomically
-from ..base.errors import N_, KruError
+from ..base.errors import N_, KruError, ValidationError
 from ..network import hotspot
 
 log = logging.getLogger(__name__)
@@ -148,18 +150,27 @@ def parse_setup(text: str, boot_dir: Path) -> SiteSetup:
         problems.append("wifi_passphrase must have 8 to 63 characters")
     elif not all(32 <= ord(c) < 127 for c in passphrase):
         problems.append("wifi_passphrase may use only Latin letters, digits and punctuation")
+    elif passphrase.strip().casefold() in passwords.PLACEHOLDERS:
+        problems.append("wifi_passphrase is the example from Kru's instructions; choose your own")
     country = (_text(raw, "wifi_country", problems, required=False) or "KH").upper()
     if not re.fullmatch(r"[A-Z]{2}", country):
         problems.append("wifi_country must be a two-letter country code such as KH")
 
+    # The admin account obeys exactly the rules of account creation (issue 12): checked by the
+    # same functions, so `kru setup check` cannot pass what first boot then refuses.
     admin = _text(raw, "admin_username", problems, required=False) or "admin"
-    if not re.fullmatch(r"[a-z0-9_.-]{1,50}", admin):
-        problems.append("admin_username may use only small Latin letters, digits, '_', '.', '-'")
+    try:
+        admin = accounts.check_username(admin)
+    except ValidationError as exc:
+        problems.append(f"admin_username: {exc.message}")
     password = raw.get("admin_password", "")
     if not isinstance(password, str) or not password:
         problems.append("admin_password is missing")
-    elif len(password) < 8:
-        problems.append("admin_password must have at least 8 characters")
+    else:
+        try:
+            accounts.check_password(password, admin)
+        except ValidationError as exc:
+            problems.append(f"admin_password: {exc.message}")
 
     provisioning: Path | None = None
     prov_name = _text(raw, "sync_provisioning_file", problems, required=False)
@@ -216,20 +227,28 @@ def read_setup(boot_dir: Path) -> SiteSetup:
     return parse_setup(text, boot_dir)
 
 
-def write_site_config(config_file: Path, setup: SiteSetup) -> None:
-    """Set the site's name, kind and province in the TOML config, keeping its other settings."""
+def site_config_text(config_file: Path, setup: SiteSetup) -> str:
+    """Return the TOML config with the site's name, kind and province set, others kept.
+
+    Raises:
+        OSError, tomllib.TOMLDecodeError: the config file cannot be read.
+    """
     try:
         with open(config_file, "rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
         data = {}
     data.update(site_name=setup.site_name, site_kind=setup.site_kind, province=setup.province)
-    write_file_atomically(config_file, tomli_w.dumps(data), 0o640)
+    return tomli_w.dumps(data)
+
+
+def write_site_config(config_file: Path, setup: SiteSetup) -> None:
+    """Set the site's name, kind and province in the TOML config, keeping its other settings."""
+    write_file_atomically(config_file, site_config_text(config_file, setup), 0o640)
 
 
 def create_admin(settings: Any, username: str, password: str) -> None:
     """Create the site admin account, or reset its password when it exists already."""
-    from .. import accounts
     from ..base.errors import NotFound
     from .database import open_site
 
@@ -273,8 +292,11 @@ def first_boot(
     """Apply ``boot_dir/kru-setup.toml`` once; return it, or None when this Pi is set up already.
 
     A provisioning file named in the setup is imported as ``kru sync provision FILE`` does.
-    On a problem the setup file stays (so a fixed file can be tried at the next boot) and the
-    problems are written to ``kru-setup-errors.txt`` on the boot partition.
+    Everything is read, checked and rendered before the first write (the site config, the
+    settings it makes, the admin account's rules, the hotspot templates), so a problem leaves
+    this Pi exactly as it was. On a problem the setup file stays (so a fixed file can be tried
+    at the next boot) and the problems are written to ``kru-setup-errors.txt`` on the boot
+    partition.
 
     Raises:
         SetupInvalid: the file is missing or wrong (the errors file is written first).
@@ -288,24 +310,45 @@ def first_boot(
         _write_errors(errors, exc.problems)
         raise
     try:
-        settings = _apply(setup, targets, load_settings)
+        plan = _prepare(setup, targets, load_settings)
+    except (KruError, OSError, KeyError, ValueError) as exc:
+        problem = f"the Pi cannot apply the file: {getattr(exc, 'message', None) or exc}"
+        _write_errors(errors, [problem])
+        raise SetupInvalid([problem]) from exc
+    try:
+        _apply(setup, targets, plan)
     except (KruError, OSError) as exc:
         problem = f"applying the file failed: {getattr(exc, 'message', None) or exc}"
         _write_errors(errors, [problem])
         raise SetupInvalid([problem]) from exc
-    log.info("first boot applied for %s on port %s", setup.ssid, settings["port"])
+    log.info("first boot applied for %s on port %s", setup.ssid, plan.settings["port"])
     _finish(boot_dir, setup, targets)
     return setup
 
 
-def _apply(setup: SiteSetup, targets: Targets, load_settings: Callable[[], Any]) -> Any:
-    write_site_config(targets.config_file, setup)
-    make_device_secrets(targets.data_dir)
-    settings = load_settings()
-    create_admin(settings, setup.admin_username, setup.admin_password)
-    if setup.sync_provisioning_file is not None:
-        identity.provision(DataHome(targets.data_dir), setup.sync_provisioning_file)
-    hotspot.write_configs(
+@dataclass(frozen=True)
+class _Plan:
+    """What first boot will write, all of it read and checked before anything is written."""
+
+    config_text: str
+    settings: Any
+    hotspot_files: list[tuple[Path, str, int]]
+
+
+def _prepare(setup: SiteSetup, targets: Targets, load_settings: Callable[[], Any]) -> _Plan:
+    """Read, check and render everything first boot writes; write nothing.
+
+    Raises:
+        KruError, OSError, KeyError, ValueError: something first boot would need is wrong.
+    """
+    config_text = site_config_text(targets.config_file, setup)
+    settings = load_settings().replace(
+        site_name=setup.site_name, site_kind=setup.site_kind, province=setup.province
+    )
+    # The account rules again, with this Pi's Kru: `kru setup check` may have been another one.
+    accounts.check_username(setup.admin_username)
+    accounts.check_password(setup.admin_password, setup.admin_username)
+    hotspot_files = hotspot.render_configs(
         targets.templates,
         targets.etc_dir,
         hotspot.HotspotConfig(
@@ -316,7 +359,22 @@ def _apply(setup: SiteSetup, targets: Targets, load_settings: Callable[[], Any])
             interface=settings["wifi.interface"],
         ),
     )
-    return settings
+    return _Plan(config_text, settings, hotspot_files)
+
+
+def _apply(setup: SiteSetup, targets: Targets, plan: _Plan) -> None:
+    write_file_atomically(targets.config_file, plan.config_text, 0o640)
+    make_device_secrets(targets.data_dir)
+    create_admin(plan.settings, setup.admin_username, setup.admin_password)
+    if setup.sync_provisioning_file is not None:
+        identity.provision(DataHome(targets.data_dir), setup.sync_provisioning_file)
+    for target, text, mode in plan.hotspot_files:
+        write_file_atomically(target, text, mode)
+
+
+def write_errors(boot_dir: Path, problems: list[str]) -> None:
+    """Write ``problems`` to kru-setup-errors.txt on the boot partition (best effort)."""
+    _write_errors(boot_dir / ERRORS_FILE, problems)
 
 
 def _write_errors(path: Path, problems: list[str]) -> None:

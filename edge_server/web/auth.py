@@ -10,25 +10,19 @@ from flask import Flask, abort, current_app, redirect, request, url_for
 from flask_babel import gettext
 from flask_login import LoginManager, current_user
 
+from . import sessions
 from .api_errors import api_error
 
 
-def init_login(app: Flask, load_user: Callable[[int], Any | None], login_endpoint: str) -> None:
-    """Give ``app`` sign-in sessions.
+def init_login(app: Flask, login_endpoint: str) -> None:
+    """Give ``app`` sign-in sessions (``sessions.init_sessions`` must have set up its store).
 
-    ``load_user(id)`` returns the account with that id or None; only active ones are signed
-    in. A page that needs a user sends the visitor to ``login_endpoint`` and back; the API
-    answers 401 in the JSON error shape.
+    The user of a request is the active user of the open server-side session named in its
+    cookie (``sessions.load_user``). A page that needs a user sends the visitor to
+    ``login_endpoint`` and back; the API answers 401 in the JSON error shape.
     """
     manager = LoginManager(app)
-
-    @manager.user_loader
-    def _load_user(user_id: str) -> Any | None:
-        try:
-            user = load_user(int(user_id))
-        except ValueError:
-            return None
-        return user if user is not None and user.is_active else None
+    manager.user_loader(sessions.load_user)
 
     @manager.unauthorized_handler
     def _unauthorized():  # noqa: ANN202
@@ -44,7 +38,7 @@ def role_required(*roles: str) -> Callable:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
-                return current_app.login_manager.unauthorized()
+                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]  # Flask-Login sets it
             if roles and current_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)

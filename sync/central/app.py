@@ -5,19 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
 from edge_server.base.datahome import DataHome
 from edge_server.base.settings import BY_NAME, Settings, load_settings
-from edge_server.web import auth, i18n, layout, sessions
+from edge_server.web import auth, bodylimit, i18n, layout, sessions, web_security
 from edge_server.web import error_handlers as web_errors
 
 from . import charts
 from .db import database, open_central
-from .models import CentralUser
+from .models import CentralSession, CentralUser
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ def central_links() -> list[tuple[str, str]]:
         ("dashboard.index", gettext("Sites")),
         ("dashboard.export_sites", gettext("Sites (CSV)")),
         ("dashboard.export_completion", gettext("Completion (CSV)")),
+        ("fleet.packs", gettext("Packs")),
+        ("central_certificates.cpd", gettext("CPD records")),
     ]
 
 
@@ -70,9 +72,20 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
 
     # The shared layout's files come from the web base; the dashboard's own from its blueprint.
     app = Flask(__name__, static_folder=None)
-    sessions.init_sessions(app, settings, home, database, "central_secret_key", days=7)
+    web_security.install(app, settings)
+    sessions.init_sessions(
+        app,
+        settings,
+        home,
+        database,
+        "central_secret_key",
+        days=7,
+        user_model=CentralUser,
+        session_model=CentralSession,
+    )
     app.config.update(flask_config)
-    auth.init_login(app, _find_user, "dashboard.login")
+    bodylimit.install(app)
+    auth.init_login(app, "dashboard.login")
     csrf = CSRFProtect(app)
     i18n.init_app(app)
     layout.init_app(app, LAYOUT, central_links)
@@ -84,23 +97,35 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
 
     from .views_api import bp as api_bp
     from .views_api import session_bp
+    from .views_assigned import bp as assigned_bp
+    from .views_certificates import bp as certificates_bp
     from .views_dashboard import bp as dashboard_bp
+    from .views_fleet import bp as fleet_bp
+    from .views_health import bp as health_bp
     from .views_sync import bp as sync_bp
 
     csrf.exempt(sync_bp)  # signed with the device secret, not a browser session
-    for bp in (sync_bp, session_bp, api_bp, dashboard_bp):
+    csrf.exempt(assigned_bp)
+    for bp in (
+        sync_bp,
+        assigned_bp,
+        session_bp,
+        api_bp,
+        dashboard_bp,
+        health_bp,
+        fleet_bp,
+        certificates_bp,
+    ):
         app.register_blueprint(bp)
     _hooks(app)
     return app
 
 
-def _find_user(user_id: int) -> CentralUser | None:
-    return CentralUser.get_or_none(CentralUser.id == user_id)
-
-
 def _hooks(app: Flask) -> None:
     @app.before_request
     def _connect() -> None:
+        if request.path == "/healthz":  # connects itself, to answer 503 when it cannot
+            return
         database.connect(reuse_if_open=True)
 
     @app.teardown_request

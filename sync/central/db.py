@@ -54,7 +54,6 @@ def postgres_from_url(url: str) -> PostgresqlDatabase:
         host=parts.hostname or None,
         port=parts.port or 5432,
         connect_timeout=10,
-        autorollback=True,
     )
 
 

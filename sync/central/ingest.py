@@ -3,9 +3,14 @@
 Idempotence lives in unique constraints, not in process state, so any number of central
 processes on one PostgreSQL may ingest at once: events are inserted with ON CONFLICT DO
 NOTHING on (device, event id), the batch record likewise on (device, batch id), and the
-device's acknowledged sequence moves in one conditional UPDATE. Rows shared between sites
-(catalog items) are written in key order and only when new or changed, so concurrent
-batches neither deadlock nor queue behind one another.
+device's acknowledged sequence moves in one conditional UPDATE. Rows are written in key
+order and only when new or changed, so concurrent batches neither deadlock nor queue
+behind one another.
+
+Everything a batch writes belongs to its device: the items as the site describes them
+(titles, course, required-item count) and the decisions the site made. One site's batch
+cannot change another site's figures. A replayed batch (an id already held) stores nothing
+new and refreshes neither the device's last contact nor its clock offset.
 """
 
 from __future__ import annotations
@@ -13,30 +18,38 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import asdict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from peewee import Case, Database, OperationalError
+from peewee import Case, Database, DatabaseProxy, OperationalError
 
+from edge_server.base.db import utcnow
 from edge_server.base.errors import N_, KruError
 from sync import protocol
 from sync.protocol import Batch
 
+from . import certificates
 from .db import is_postgres
 from .models import (
-    CatalogItem,
+    CentralDecision,
+    CentralEvent,
     Device,
+    DeviceBootClock,
+    DeviceItem,
     Person,
     SiteCohort,
     SiteCohortMember,
     SyncBatch,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
 
 INSERT_CHUNK = 1000
+VIA_ONLINE = "online"
+VIA_USB = "usb"
+
+# The clock offset (ms) to correct an event's Pi time with, or None when unknown.
+OffsetOf = Callable[[protocol.EventRecord], "int | None"]
 
 
 class SyncAuthError(KruError):
@@ -50,8 +63,14 @@ class ServerBusy(KruError):
     retry_after = 2
 
 
+class HeaderSource(Protocol):
+    """Request headers as authenticate reads them: werkzeug's Headers or a plain dict."""
+
+    def get(self, key: str, /) -> str | None: ...
+
+
 def authenticate(
-    method: str, path: str, headers: Mapping[str, str], body: bytes
+    method: str, path: str, headers: HeaderSource, body: bytes
 ) -> tuple[Device, int, int]:
     """Return (device, protocol version, Pi clock ms) of a signed request.
 
@@ -131,24 +150,97 @@ def _dumps(value: Any) -> str | None:
     return _encode(value)
 
 
-def _store_catalog(items: list[protocol.ItemRecord]) -> None:
-    described = {it.key: it for it in items}
+def _item_values(it: protocol.ItemRecord) -> dict[str, Any]:
+    return {
+        "type": it.type,
+        "title_km": it.title_km,
+        "title_en": it.title_en,
+        "course_key": it.course_key,
+        "course_title_km": it.course_title_km,
+        "course_title_en": it.course_title_en,
+        "course_items": it.course_items,
+        "counts": it.counts,
+    }
+
+
+def _store_items(device: Device, items: list[protocol.ItemRecord], *, latest: bool) -> None:
+    """Store the items as this device describes them.
+
+    New items are added from any batch. Changed titles, courses and required-item counts
+    are taken only from a ``latest`` batch (new, past everything acknowledged), so a replay
+    of an older batch cannot bring back an old title; the course's titles and count are
+    then set on all of the device's items of that course, which may not be in this batch.
+    """
+    # Sessions and certificates (issue 16) travel as "urn:kru:..." objects: no catalog item.
+    described = {it.key: it for it in items if not it.key.startswith("urn:")}
     if not described:
         return
     existing = {
-        row.key: row for row in CatalogItem.select().where(CatalogItem.key.in_(list(described)))
+        row.key: row
+        for row in DeviceItem.select().where(
+            (DeviceItem.device == device.id) & DeviceItem.key.in_(list(described))
+        )
     }
     new = [it for key, it in sorted(described.items()) if key not in existing]
     if new:
-        CatalogItem.insert_many([asdict(it) for it in new]).on_conflict_ignore().execute()
-    described_fields = protocol.ITEM_FIELDS[1:]  # all but the key
+        DeviceItem.insert_many(
+            [{"device": device.id, "key": it.key, **_item_values(it)} for it in new]
+        ).on_conflict_ignore().execute()
+    if not latest:
+        return
+    courses: dict[str, protocol.ItemRecord] = {}
     for key, it in sorted(described.items()):
-        old = existing.get(key)
-        if old is None or not it.type:
+        if not it.type:  # the site no longer knows this item: keep what it said before
             continue
-        fresh = {name: getattr(it, name) for name in described_fields}
-        if any(getattr(old, name) != value for name, value in fresh.items()):
-            CatalogItem.update(**fresh).where(CatalogItem.key == key).execute()
+        courses.setdefault(it.course_key, it)
+        old = existing.get(key)
+        fresh = _item_values(it)
+        if old is not None and any(getattr(old, k) != v for k, v in fresh.items()):
+            DeviceItem.update(fresh).where(DeviceItem.id == old.id).execute()
+    for course_key, it in sorted(courses.items()):
+        if not course_key:
+            continue
+        DeviceItem.update(
+            course_title_km=it.course_title_km,
+            course_title_en=it.course_title_en,
+            course_items=it.course_items,
+        ).where(
+            (DeviceItem.device == device.id)
+            & (DeviceItem.course_key == course_key)
+            & (
+                (DeviceItem.course_title_km != it.course_title_km)
+                | (DeviceItem.course_title_en != it.course_title_en)
+                | (DeviceItem.course_items != it.course_items)
+            )
+        ).execute()
+
+
+def _store_decisions(
+    device: Device, events: list[protocol.EventRecord], offset_of: OffsetOf
+) -> None:
+    """Record the decisions among ``events`` (each at most once per learner, item, status)."""
+    decided = sorted(
+        (ev for ev in events if protocol.is_decision(ev.id, ev.user_uid, ev.object, ev.verb)),
+        key=lambda ev: (ev.user_uid, ev.object, ev.verb),
+    )
+    values = []
+    for ev in decided:
+        score = ev.result.get("score") if isinstance(ev.result, dict) else None
+        values.append(
+            {
+                "device": device.id,
+                "user_uid": ev.user_uid,
+                "item": ev.object,
+                "decision": ev.verb,
+                "event_id": ev.id,
+                "score": score if type(score) in (int, float) else None,
+                "decided_ms": ev.server_ms + (offset_of(ev) or 0),
+            }
+        )
+    for start in range(0, len(values), INSERT_CHUNK):
+        CentralDecision.insert_many(
+            values[start : start + INSERT_CHUNK]
+        ).on_conflict_ignore().execute()
 
 
 def _store_people(device: Device, batch: Batch, *, latest: bool) -> None:
@@ -209,12 +301,16 @@ def _store_people(device: Device, batch: Batch, *, latest: bool) -> None:
 
 _EVENT_COLUMNS = (
     "device_id, event_id, seq, user_uid, verb, object, result, context, client_ts, "
-    "server_ms, corrected_ms, boot_id, received_ms"
+    "server_ms, corrected_ms, boot_id, received_ms, clock_unknown"
 )
 
 
 def _insert_events(
-    db: Database, device_pk: int, events: list[protocol.EventRecord], offset_ms: int, now_ms: int
+    db: Database | DatabaseProxy,
+    device_pk: int,
+    events: list[protocol.EventRecord],
+    offset_of: OffsetOf,
+    now_ms: int,
 ) -> int:
     """Insert the events not yet held and return how many were new.
 
@@ -222,6 +318,7 @@ def _insert_events(
     VALUES pages): building peewee's per-row SQL was half of the central server's CPU time
     per batch (docs/performance.md, item 7).
     """
+    offsets = [offset_of(ev) for ev in events]
     rows = [
         (
             device_pk,
@@ -234,11 +331,12 @@ def _insert_events(
             _dumps(ev.context),
             ev.client_ts,
             ev.server_ms,
-            ev.server_ms + offset_ms,
+            ev.server_ms + (offset or 0),
             ev.boot_id,
             now_ms,
+            offset is None,
         )
-        for ev in events
+        for ev, offset in zip(events, offsets, strict=True)
     ]
     if not rows:
         return 0
@@ -264,14 +362,19 @@ def _insert_events(
 
 
 def ingest_batch(
-    db: Database,
+    db: Database | DatabaseProxy,
     device: Device,
     batch: Batch,
     *,
     body_bytes: int = 0,
     received_ms: int | None = None,
+    via: str = VIA_ONLINE,
 ) -> dict[str, Any]:
     """Store ``batch`` of ``device`` in one transaction and return the acknowledgement.
+
+    ``via`` is ``usb`` for a batch carried on a drive (``usb_import``): it says nothing of
+    the site's last contact, and its times are corrected with the offset learned online for
+    the same boot of the Pi (events of a boot not heard online are marked clock unknown).
 
     Raises:
         ProtocolError: the batch names another device.
@@ -280,10 +383,21 @@ def ingest_batch(
     if batch.device_id != device.device_id:
         raise protocol.ProtocolError(N_("The batch belongs to another device"))
     now_ms = int(time.time() * 1000) if received_ms is None else received_ms
-    offset_ms = now_ms - batch.clock_ms
+    offset_ms: int | None = now_ms - batch.clock_ms
     try:
         with db.atomic():
-            _store_catalog(batch.items)
+            if via == VIA_USB:
+                learned = _boot_offsets(device, {ev.boot_id for ev in batch.events} | {batch.boot})
+                offset_ms = learned.get(batch.boot)
+
+                def offset_of(ev: protocol.EventRecord) -> int | None:
+                    return learned.get(ev.boot_id)
+            else:
+                online_ms = offset_ms
+
+                def offset_of(ev: protocol.EventRecord) -> int | None:
+                    return online_ms
+
             new_batch = (
                 SyncBatch.insert(
                     device=device.id,
@@ -295,23 +409,26 @@ def ingest_batch(
                     body_bytes=body_bytes,
                     pi_clock_ms=batch.clock_ms,
                     received_ms=now_ms,
-                    clock_offset_s=offset_ms / 1000,
+                    clock_offset_s=(offset_ms or 0) / 1000,
+                    via=via,
                 )
                 .on_conflict_ignore()
                 .as_rowcount()
                 .execute()
             )
-            _store_people(
-                device, batch, latest=bool(new_batch) and batch.last > (device.acked_seq or 0)
-            )
-            stored = _insert_events(db, device.id, batch.events, offset_ms, now_ms)
+            latest = bool(new_batch) and batch.last > (device.acked_seq or 0)
+            _store_items(device, batch.items, latest=latest)
+            _store_people(device, batch, latest=latest)
+            stored = _insert_events(db, device.id, batch.events, offset_of, now_ms)
+            _store_decisions(device, batch.events, offset_of)
+            if new_batch and via == VIA_ONLINE and batch.boot and offset_ms is not None:
+                _learn_boot_offset(device, batch.boot, offset_ms, now_ms)
+            certificates.store(device, batch)  # issue 16: signed certificates, the site's key
             if new_batch:
                 SyncBatch.update(stored=stored).where(
                     (SyncBatch.device == device.id) & (SyncBatch.batch_id == batch.batch_id)
                 ).execute()
-            fresh = Device.acked_seq <= batch.last
             updates: dict[Any, Any] = {
-                Device.last_seen_at: utcnow(),
                 Device.events_received: Device.events_received + stored,
                 Device.acked_seq: Case(
                     None,
@@ -329,14 +446,11 @@ def ingest_batch(
                     ],
                     Device.acked_seq,
                 ),
-                Device.backlog: Case(None, [(fresh, batch.backlog)], Device.backlog),
-                Device.clock_offset_s: offset_ms / 1000,
-                Device.protocol: protocol.PROTOCOL_VERSION,
             }
-            if batch.site.get("kind") in ("TEC", "CTC"):
-                updates[Device.site_kind] = batch.site["kind"]
-            if batch.modem is not None:
-                updates[Device.modem] = _dumps(batch.modem)
+            if new_batch and via == VIA_ONLINE and offset_ms is not None:
+                # Only a batch not seen before says the site is alive now and what its clock
+                # reads: a replayed request (captured on the link, sent again) must not.
+                updates.update(_fresh_contact(batch, offset_ms))
             Device.update(updates).where(Device.id == device.id).execute()
             acked = Device.select(Device.acked_seq).where(Device.id == device.id).scalar()
     except OperationalError as exc:
@@ -349,14 +463,86 @@ def ingest_batch(
         "duplicates": len(batch.events) - stored,
         "replay": not new_batch,
         "server_time": now_ms,
-        "clock_offset_s": round(offset_ms / 1000, 3),
+        "clock_offset_s": None if offset_ms is None else round(offset_ms / 1000, 3),
         "protocol": protocol.PROTOCOL_VERSION,
     }
 
 
-def hello(device: Device) -> dict[str, Any]:
-    """Return the answer to a probe: versions, central time, what we hold of this device."""
-    Device.update(last_seen_at=utcnow()).where(Device.id == device.id).execute()
+def _boot_offsets(device: Device, boots: set[str]) -> dict[str, int]:
+    """Return the clock offsets (ms) learned online for these boots of the device's Pi."""
+    return {
+        row.boot_id: round(row.clock_offset_s * 1000)
+        for row in DeviceBootClock.select().where(
+            (DeviceBootClock.device == device.id) & DeviceBootClock.boot_id.in_(sorted(boots))
+        )
+    }
+
+
+def _learn_boot_offset(device: Device, boot: str, offset_ms: int, now_ms: int) -> None:
+    """Remember the offset of this boot; the first time, correct what came by USB before."""
+    known = (
+        DeviceBootClock.update(clock_offset_s=offset_ms / 1000, learned_ms=now_ms)
+        .where((DeviceBootClock.device == device.id) & (DeviceBootClock.boot_id == boot))
+        .execute()
+    )
+    if known:
+        return
+    DeviceBootClock.insert(
+        device=device.id, boot_id=boot, clock_offset_s=offset_ms / 1000, learned_ms=now_ms
+    ).on_conflict_ignore().execute()
+    unknown = CentralEvent.select(CentralEvent.event_id).where(
+        (CentralEvent.device == device.id)
+        & (CentralEvent.boot_id == boot)
+        & CentralEvent.clock_unknown
+    )
+    CentralDecision.update(decided_ms=CentralDecision.decided_ms + offset_ms).where(
+        (CentralDecision.device == device.id) & CentralDecision.event_id.in_(unknown)
+    ).execute()
+    CentralEvent.update(corrected_ms=CentralEvent.server_ms + offset_ms, clock_unknown=False).where(
+        (CentralEvent.device == device.id)
+        & (CentralEvent.boot_id == boot)
+        & CentralEvent.clock_unknown
+    ).execute()
+
+
+def _fresh_contact(batch: Batch, offset_ms: int) -> dict[Any, Any]:
+    """Return the device updates a new batch brings: last contact, clock, backlog, modem."""
+    fresh = Device.acked_seq <= batch.last
+    updates: dict[Any, Any] = {
+        Device.last_seen_at: utcnow(),
+        Device.last_clock_ms: Case(
+            None,
+            [
+                (
+                    Device.last_clock_ms.is_null() | (Device.last_clock_ms < batch.clock_ms),
+                    batch.clock_ms,
+                )
+            ],
+            Device.last_clock_ms,
+        ),
+        Device.backlog: Case(None, [(fresh, batch.backlog)], Device.backlog),
+        Device.clock_offset_s: offset_ms / 1000,
+        Device.protocol: protocol.PROTOCOL_VERSION,
+        Device.decisions: batch.decisions,
+    }
+    if batch.site.get("kind") in ("TEC", "CTC"):
+        updates[Device.site_kind] = batch.site["kind"]
+    if batch.modem is not None:
+        updates[Device.modem] = _dumps(batch.modem)
+    return updates
+
+
+def hello(device: Device, clock_ms: int) -> dict[str, Any]:
+    """Return the answer to a probe: versions, central time, what we hold of this device.
+
+    The probe marks the device as seen only when its Pi clock is later than that of every
+    request accepted before, so a captured probe sent again cannot make a silent site look
+    alive.
+    """
+    Device.update(last_seen_at=utcnow(), last_clock_ms=clock_ms).where(
+        (Device.id == device.id)
+        & (Device.last_clock_ms.is_null() | (Device.last_clock_ms < clock_ms))
+    ).execute()
     return {
         "protocol_versions": list(protocol.SUPPORTED_VERSIONS),
         "server_time": int(time.time() * 1000),

@@ -7,6 +7,7 @@ from peewee import (
     BigIntegerField,
     BooleanField,
     CharField,
+    CompositeKey,
     FloatField,
     ForeignKeyField,
     IntegerField,
@@ -55,6 +56,19 @@ class CentralUser(CentralModel):
         return str(self.id)
 
 
+class CentralSession(CentralModel):
+    """One signed-in browser of a central account (as ``edge_server.accounts.models.UserSession``
+    is on a site)."""
+
+    id = CharField(primary_key=True)
+    user = ForeignKeyField(CentralUser, backref="sessions", on_delete="CASCADE")
+    created_at = FloatField()
+    expires_at = FloatField()
+
+    class Meta:
+        table_name = "central_sessions"
+
+
 class Device(CentralModel):
     id = AutoField()
     device_id = CharField(unique=True)
@@ -71,6 +85,10 @@ class Device(CentralModel):
     clock_offset_s = FloatField(null=True)
     protocol = IntegerField(null=True)
     modem = TextField(null=True)
+    last_clock_ms = BigIntegerField(null=True)  # highest Pi clock of a fresh request
+    decisions = BooleanField(default=False)  # the site sends its decisions (Kru with issue 12)
+    signing_key = TextField(null=True)  # the site's Ed25519 public key (issue 16)
+    offered_signing_key = TextField(null=True)  # a different key, held until an admin accepts
 
     class Meta:
         table_name = "devices"
@@ -88,9 +106,23 @@ class SyncBatch(CentralModel):
     pi_clock_ms = BigIntegerField()
     received_ms = BigIntegerField()
     clock_offset_s = FloatField()
+    via = CharField(default="online")  # online, or usb (kru central import)
 
     class Meta:
         table_name = "sync_batches"
+
+
+class DeviceBootClock(CentralModel):
+    """The clock offset of one boot of a site's Pi, learned from its online contacts."""
+
+    device = ForeignKeyField(Device, column_name="device_id")
+    boot_id = CharField()
+    clock_offset_s = FloatField()
+    learned_ms = BigIntegerField()
+
+    class Meta:
+        table_name = "device_boot_clocks"
+        primary_key = CompositeKey("device", "boot_id")
 
 
 class Person(CentralModel):
@@ -124,8 +156,12 @@ class SiteCohortMember(CentralModel):
         table_name = "site_cohort_members"
 
 
-class CatalogItem(CentralModel):
-    key = CharField(primary_key=True)
+class DeviceItem(CentralModel):
+    """An item as one site describes it; another site's batch never changes it."""
+
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="items")
+    key = CharField()
     type = CharField(default="")
     title_km = TextField(default="")
     title_en = TextField(default="")
@@ -133,9 +169,26 @@ class CatalogItem(CentralModel):
     course_title_km = TextField(default="")
     course_title_en = TextField(default="")
     course_items = IntegerField(default=0)
+    counts = BooleanField(default=True)  # counts towards its course's completion
 
     class Meta:
-        table_name = "catalog_items"
+        table_name = "device_items"
+
+
+class CentralDecision(CentralModel):
+    """A status a site decided for a learner on an item (completed, passed, failed)."""
+
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="decisions_made")
+    user_uid = CharField()
+    item = CharField()
+    decision = CharField()
+    event_id = CharField()
+    score = FloatField(null=True)
+    decided_ms = BigIntegerField()
+
+    class Meta:
+        table_name = "central_decisions"
 
 
 class CentralEvent(CentralModel):
@@ -153,6 +206,27 @@ class CentralEvent(CentralModel):
     corrected_ms = BigIntegerField()
     boot_id = CharField()
     received_ms = BigIntegerField()
+    clock_unknown = BooleanField(default=False)  # came by USB before its boot was heard online
 
     class Meta:
         table_name = "central_events"
+
+
+class CentralCertificate(CentralModel):
+    """A certificate a site issued, as received (issue 16); checked against the site's key."""
+
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="certificates")
+    code = CharField(unique=True)
+    event_id = CharField()
+    user_uid = CharField()
+    name = TextField()
+    hours = FloatField()
+    issued = CharField()
+    record = TextField()
+    signature = TextField()
+    revoked_at = CharField(null=True)
+    revoked_reason = TextField(default="")
+
+    class Meta:
+        table_name = "central_certificates"

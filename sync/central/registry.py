@@ -11,10 +11,10 @@ from edge_server.base import passwords
 from edge_server.base.errors import N_, Conflict, NotFound, ValidationError
 from sync.provisioning import DEVICE_ID_RE, new_device_id, new_secret, provisioning_toml
 
-from .models import CENTRAL_ROLES, CentralUser, Device
+from .db import database
+from .models import CENTRAL_ROLES, CentralSession, CentralUser, Device
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-MIN_PASSWORD = 8
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,8 @@ def add_user(username: str, password: str, role: str) -> CentralUser:
     """Create a central account (admin or viewer).
 
     Raises:
-        ValidationError: bad username, short password or unknown role.
+        ValidationError: bad username or unknown role; WeakPassword: the password breaks the
+            rule every Kru password follows (``edge_server.base.passwords``).
         Conflict: the username is taken.
     """
     username = (username or "").strip().lower()
@@ -96,16 +97,8 @@ def add_user(username: str, password: str, role: str) -> CentralUser:
         raise ValidationError(
             N_("Username %(username)s is not valid"), code="invalid_username", username=username
         )
-    if not password or len(password) < MIN_PASSWORD:
-        raise ValidationError(
-            N_("The password must have at least %(minimum)s characters"),
-            code="weak_password",
-            minimum=MIN_PASSWORD,
-        )
-    if role not in CENTRAL_ROLES:
-        raise ValidationError(
-            N_("Role %(role)s is not one of admin, viewer"), code="invalid_role", role=role
-        )
+    passwords.check_new_password(password, username)
+    _check_role(role)
     try:
         return CentralUser.create(
             username=username, password_hash=passwords.hasher().hash(password), role=role
@@ -114,6 +107,61 @@ def add_user(username: str, password: str, role: str) -> CentralUser:
         raise Conflict(
             N_("Username %(username)s is already taken"), code="username_taken", username=username
         ) from exc
+
+
+def _check_role(role: str) -> str:
+    if role not in CENTRAL_ROLES:
+        raise ValidationError(
+            N_("Role %(role)s is not one of admin, viewer"), code="invalid_role", role=role
+        )
+    return role
+
+
+def get_user(username: str) -> CentralUser:
+    """Raises: NotFound when no central account has this username."""
+    user = CentralUser.get_or_none(CentralUser.username == (username or "").strip().lower())
+    if user is None:
+        raise NotFound(N_("No user %(user)s"), code="user_not_found", user=username)
+    return user
+
+
+def end_sessions(user: CentralUser) -> int:
+    """End every sign-in session of ``user``; return how many there were."""
+    return CentralSession.delete().where(CentralSession.user == user.id).execute()
+
+
+def set_password(username: str, password: str) -> CentralUser:
+    """Set a new password and end every session of the account.
+
+    Raises:
+        NotFound: no such account. WeakPassword: the password breaks the rule.
+    """
+    user = get_user(username)
+    passwords.check_new_password(password, user.username)
+    user.password_hash = passwords.hasher().hash(password)
+    with database.atomic():
+        user.save()
+        end_sessions(user)
+    return user
+
+
+def update_user(username: str, role: str | None = None, active: bool | None = None) -> CentralUser:
+    """Change an account's role or whether it may sign in; either ends its sessions.
+
+    Raises:
+        NotFound: no such account. ValidationError: unknown role.
+    """
+    user = get_user(username)
+    was = (user.role, bool(user.active))
+    if role is not None:
+        user.role = _check_role(role)
+    if active is not None:
+        user.active = bool(active)
+    with database.atomic():
+        user.save()
+        if user.role != was[0] or (was[1] and not user.active):
+            end_sessions(user)
+    return user
 
 
 def authenticate(username: str, password: str) -> CentralUser | None:

@@ -15,7 +15,7 @@ from edge_server.web import sessions
 from edge_server.web.api_errors import api_error
 from edge_server.web.sessions import session_blueprint, user_json
 
-from . import registry, reports
+from . import registry, reports, xapi
 
 bp = Blueprint("central_api", __name__, url_prefix="/api/v1")
 
@@ -44,7 +44,9 @@ def sign_in(username: str, password: str):  # noqa: ANN201 - a CentralUser or No
     return sessions.sign_in(registry.authenticate, username, password)
 
 
-session_bp = session_blueprint(registry.authenticate, user_json)
+session_bp = session_blueprint(
+    registry.authenticate, user_json, lambda user, new: registry.set_password(user.username, new)
+)
 
 
 @bp.get("/devices")
@@ -93,7 +95,10 @@ def xapi_statements():  # noqa: ANN201
             gettext("limit must be 1 to %(max)s and after not negative.", max=MAX_PAGE),
             400,
         )
-    page = reports.xapi_statements(after, limit, current_app.config["KRU"]["central.public_url"])
+    settings = current_app.config["KRU"]
+    page = xapi.statements_page(
+        after, limit, settings["central.public_url"], names=settings["central.xapi_names"]
+    )
     body: dict[str, Any] = {"statements": page["statements"], "more": ""}
     if page["next_after"] is not None:
         body["more"] = f"{request.path}?after={page['next_after']}&limit={limit}"

@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
     request,
     session,
+    stream_with_context,
     url_for,
 )
 from flask_babel import gettext
-from flask_login import login_required, logout_user
+from flask_login import login_required
 
+from edge_server.base.csv_writer import csv_lines
+from edge_server.web import sessions
 from edge_server.web.i18n import LANGUAGES
+from edge_server.web.ratelimit import RateLimited
 from edge_server.web.sessions import safe_next
 
-from . import reports
+from . import lrs_forward, reports
 from .models import Device
 from .views_api import sign_in
 
@@ -37,7 +45,11 @@ def login():  # noqa: ANN201
     next_url = safe_next(request.values.get("next"))
     if request.method == "POST":
         username = request.form.get("username", "")
-        if sign_in(username, request.form.get("password", "")) is not None:
+        try:
+            user = sign_in(username, request.form.get("password", ""))
+        except RateLimited as exc:
+            return sessions.rate_limited_page(exc, username, next_url)
+        if user is not None:
             return redirect(next_url or url_for("dashboard.index"))
         flash(gettext("Wrong username or password."), "error")
         return render_template("login.html", username=username, next=next_url), 401
@@ -46,8 +58,7 @@ def login():  # noqa: ANN201
 
 @bp.post("/logout")
 def logout():  # noqa: ANN201
-    logout_user()
-    session.clear()
+    sessions.sign_out()
     return redirect(url_for("dashboard.login"))
 
 
@@ -70,6 +81,8 @@ def index():  # noqa: ANN201
         sites=sites,
         by_site=[(names.get(pk, "?"), courses) for pk, courses in sorted(by_site.items())],
         by_province=sorted(reports.completion_by_province().items()),
+        lrs_url=current_app.config["KRU"]["central.lrs_url"],
+        lrs=lrs_forward.status(),
     )
 
 
@@ -88,9 +101,9 @@ def site(device_id: str):  # noqa: ANN201
     )
 
 
-def _csv(text: str, name: str) -> Response:
+def _csv(rows: Iterator[list[Any]], name: str) -> Response:
     return Response(
-        "\ufeff" + text,  # BOM: spreadsheets then read the Khmer names as UTF-8
+        stream_with_context(csv_lines(rows)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -99,10 +112,10 @@ def _csv(text: str, name: str) -> Response:
 @bp.get("/export/sites.csv")
 @login_required
 def export_sites():  # noqa: ANN201
-    return _csv(reports.sites_csv(), "kru-sites.csv")
+    return _csv(reports.sites_csv_rows(), "kru-sites.csv")
 
 
 @bp.get("/export/completion.csv")
 @login_required
 def export_completion():  # noqa: ANN201
-    return _csv(reports.completion_csv(), "kru-completion.csv")
+    return _csv(reports.completion_csv_rows(), "kru-completion.csv")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from edge_server.base.errors import N_
+from edge_server.web import bodylimit
 from sync import protocol
 
 from . import ingest
@@ -14,32 +15,24 @@ bp = Blueprint("central_sync", __name__)
 
 
 def _read_body() -> bytes:
-    """Return the request body, refusing more than the protocol's limit before reading it."""
-    if request.content_length is not None and request.content_length > protocol.MAX_BODY_BYTES:
-        raise protocol.ProtocolError(
-            N_("A batch body may have at most %(limit)s bytes; send smaller batches"),
-            code=protocol.E_BATCH_TOO_LARGE,
-            status=413,
-            limit=protocol.MAX_BODY_BYTES,
-        )
-    body = request.stream.read(protocol.MAX_BODY_BYTES + 1)
-    if len(body) > protocol.MAX_BODY_BYTES:
-        raise protocol.ProtocolError(
-            N_("A batch body may have at most %(limit)s bytes; send smaller batches"),
-            code=protocol.E_BATCH_TOO_LARGE,
-            status=413,
-            limit=protocol.MAX_BODY_BYTES,
-        )
-    return body
+    """Return the request body (its size is capped before this runs: ``bodylimit``)."""
+    return request.stream.read(protocol.MAX_BODY_BYTES + 1)
 
 
 @bp.get(protocol.HELLO_PATH)
 def hello():  # noqa: ANN201
-    device, _version, _clock = ingest.authenticate("GET", protocol.HELLO_PATH, request.headers, b"")
-    return jsonify(ingest.hello(device))
+    device, _version, clock_ms = ingest.authenticate(
+        "GET", protocol.HELLO_PATH, request.headers, b""
+    )
+    return jsonify(ingest.hello(device, clock_ms))
 
 
 @bp.post(protocol.BATCHES_PATH)
+@bodylimit.limit(
+    protocol.MAX_BODY_BYTES,
+    code=protocol.E_BATCH_TOO_LARGE,
+    message=N_("A batch body may have at most %(limit)s MB; send smaller batches"),
+)
 def batches():  # noqa: ANN201
     body = _read_body()
     device, _version, _clock = ingest.authenticate(

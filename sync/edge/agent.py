@@ -22,11 +22,12 @@ from typing import Any
 
 import requests
 
+from edge_server.base import site_signing
 from edge_server.base.datahome import DataHome
 from edge_server.base.errors import N_, KruError
 from edge_server.base.settings import Settings
 
-from .. import protocol
+from .. import protocol, usb_protocol
 from ..modem import status as modem
 from . import state
 from .batches import read_batch
@@ -250,6 +251,9 @@ class Agent:
                 log.warning("central server acknowledges only up to seq %s of this site", acked)
             offset = round((server_time - batch.clock_ms) / 1000, 1)
             state.record_ack(self.db, batch.last, batch.last, cost, received, batch.backlog, offset)
+            if acked > batch.last:
+                # Central holds more of this site than this batch (it came on a USB drive).
+                state.adopt_server_ack(self.db, acked)
             result.bytes_sent += cost
             result.batches += 1
             result.events_sent += len(batch.events)
@@ -273,6 +277,16 @@ class Agent:
         ):
             raise _Retry(code, message or f"HTTP {response.status_code}", _retry_after(response))
         raise _Stop(code, message or f"central server answered {response.status_code}")
+
+    def _adopt_hello_ack(self, hello: dict[str, Any]) -> None:
+        """Skip what central already holds (batches it got on a USB drive, protocol 1.3)."""
+        try:
+            acked = int(hello.get("acked_seq") or 0)
+        except (TypeError, ValueError):
+            return
+        if acked > state.read_state(self.db).cursor:
+            cursor = state.adopt_server_ack(self.db, acked)
+            log.info("central already holds this site's events up to seq %s", cursor)
 
     def _adapt_batch_size(self, sent: int, took_s: float) -> None:
         """Double the batch size after a full batch acknowledged quickly (a good link)."""
@@ -310,7 +324,12 @@ class Agent:
     # --- the loop --------------------------------------------------------------------------
     def _site(self) -> dict[str, Any]:
         s = self.settings
-        return {"name": s["site_name"], "kind": s["site_kind"], "province": s["province"]}
+        return {
+            "name": s["site_name"],
+            "kind": s["site_kind"],
+            "province": s["province"],
+            "signing_key": site_signing.public_key_b64(self.home),  # issue 16: checks certificates
+        }
 
     def _one_batch(self, modem: dict[str, Any] | None, result: RunResult) -> bool:
         """Send the next batch; return False when nothing waits."""
@@ -329,6 +348,7 @@ class Agent:
             return False
         batch.acked = min(current.server_acked, cursor)
         batch.backlog = state.pending_events(self.db, batch.last)
+        batch.boot = usb_protocol.current_boot()
         body = protocol.encode_batch(batch)
         if len(body) > protocol.MAX_BODY_BYTES and len(batch.events) > 1:
             self.batch_size = max(1, len(batch.events) // 2)
@@ -336,8 +356,25 @@ class Agent:
         self._send(batch, body, result)
         return True
 
+    def _pull_assigned(self, result: RunResult) -> None:
+        """Fetch what central has for this site (sync 1.1: the HTTPS certificate)."""
+        from .assigned import pull  # noqa: PLC0415
+
+        try:
+            result.details["assigned"] = pull(self)
+        except Exception:  # noqa: BLE001 - pushing the learning data succeeded all the same
+            log.exception("pulling what central has for this site failed")
+
     def run(self) -> RunResult:
-        """Sync until caught up, out of link, out of budget, or refused; return the outcome."""
+        """Sync until caught up, out of link, out of budget, or refused; return the outcome.
+
+        ``pending`` is counted as ``kru sync status`` counts it, whatever the outcome.
+        """
+        result = self._run()
+        result.pending = state.pending_events(self.db)
+        return result
+
+    def _run(self) -> RunResult:
         result = RunResult()
         if not self.url:
             result.code, result.message = NOT_CONFIGURED, "no central server URL: provision first"
@@ -348,7 +385,6 @@ class Agent:
             result.code, result.message = NO_MODEM_LINK, "the modem is not registered on a network"
             result.details["modem"] = modem
             state.record_error(self.db, result.code, result.message)
-            result.pending = state.pending_events(self.db)
             return result
         max_retries = self.settings["sync.max_retries"]
         base = self.settings["sync.backoff_base_s"]
@@ -365,11 +401,13 @@ class Agent:
                         if state.bytes_today(self.db) + PROBE_BYTES > self.budget:
                             raise _Stop(BUDGET, "the daily data budget is used up")
                         state.record_attempt(self.db)
-                        self.probe()
+                        hello = self.probe()
                         probed = True
+                        self._adopt_hello_ack(hello)
                     if not self._one_batch(modem, result):
                         state.record_caught_up(self.db)
                         result.code = CAUGHT_UP
+                        self._pull_assigned(result)
                         break
                     failures = 0
                 except _Retry as retry:
@@ -398,7 +436,6 @@ class Agent:
             if own_session and self.session is not None:
                 self.session.close()
                 self.session = None
-        result.pending = state.pending_events(self.db)
         return result
 
 

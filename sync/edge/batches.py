@@ -64,7 +64,10 @@ def read_batch(
     users = [UserRecord(*person) for person in accounts.values()]
     cohorts = [CohortRecord(*cohort) for cohort in people.cohorts_of(accounts)]
     known = catalog.item_records(objects)
-    items = [ItemRecord(*known[key]) if key in known else ItemRecord(key) for key in objects]
+    items = [
+        ItemRecord(*known[key]) if key in known else ItemRecord(key, counts=False)
+        for key in objects
+    ]
     last = events[-1].seq
     return Batch(
         batch_id=protocol.batch_id_for(device_id, after, last),

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from edge_server.base import pidlock
 from edge_server.base.datahome import DataHome
+from edge_server.base.errors import N_, KruError
 from edge_server.base.settings import Settings
 
 from ..modem import heartbeat
@@ -26,13 +27,12 @@ def pid_file(home: DataHome):  # noqa: ANN201 - a Path
 
 
 def wake_daemon(home: DataHome) -> bool:
-    """Ask a running daemon to sync now; return whether one was found."""
-    try:
-        pid = int(pid_file(home).read_text().strip())
-        os.kill(pid, signal.SIGUSR1)
-    except (OSError, ValueError):
-        return False
-    return True
+    """Ask a running daemon to sync now; return whether one was found.
+
+    Only the process holding the PID file's lock is signalled: a file left by a power cut
+    may name a PID that now belongs to any other process (``edge_server.pidlock``).
+    """
+    return pidlock.signal_owner(pid_file(home), signal.SIGUSR1)
 
 
 def _heartbeat(settings: Settings, status: dict[str, Any]) -> None:
@@ -57,13 +57,24 @@ def run_daemon(
     stop = stop or threading.Event()
     wake = threading.Event()
     in_main = threading.current_thread() is threading.main_thread()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if in_main:
         previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, lambda *_: wake.set())
+
+        def stop_and_wake(*_: object) -> None:
+            stop.set()
+            wake.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, lambda *_: (stop.set(), wake.set()))
-    path = pid_file(home)
-    path.write_text(f"{os.getpid()}\n")
+            previous[sig] = signal.signal(sig, stop_and_wake)
+    running = pidlock.running_pid(pid_file(home))
+    if running is not None:
+        raise KruError(
+            N_("The sync daemon is already running (PID %(pid)s)"),
+            code="daemon_running",
+            pid=running,
+        )
+    lock = pidlock.PidLock.acquire(pid_file(home))
     try:
         while not stop.is_set():
             wake.clear()
@@ -89,8 +100,4 @@ def run_daemon(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        try:
-            if path.read_text().strip() == str(os.getpid()):
-                path.unlink()
-        except OSError:
-            pass
+        lock.release()

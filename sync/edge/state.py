@@ -143,3 +143,21 @@ def quarantined(db: Database) -> list[dict[str, Any]]:
     )
     names = [c[0] for c in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def adopt_server_ack(db: Database, acked_seq: int) -> int:
+    """Move the cursor up to what central says it holds (never back); return the cursor.
+
+    Central's ``acked_seq`` counts every event of this site it holds contiguously, whichever
+    way they came (online or on a USB drive). The cursor never passes this site's own last
+    event, nor goes back when an older acknowledgement arrives after a newer one.
+    """
+    with db.atomic():
+        db.execute_sql(
+            "UPDATE sync_state SET "
+            "cursor = MAX(cursor, MIN(?, (SELECT COALESCE(MAX(seq), 0) FROM events))), "
+            "server_acked = MAX(server_acked, MIN(?, (SELECT COALESCE(MAX(seq), 0) FROM events))) "
+            "WHERE id = 1",
+            (acked_seq, acked_seq),
+        )
+        return read_state(db).cursor

@@ -268,7 +268,7 @@ class AtClient:
             line = self._next_line(deadline, prompt=waiting_prompt)
             if line is None:
                 raise AtTimeout(cmd, heard, self.garbage_lines > garbage_before)
-            if line == ">" and waiting_prompt:
+            if line == ">" and waiting_prompt and payload is not None:
                 waiting_prompt = False
                 self._write(payload.encode("ascii", "replace") + b"\x1a")
                 continue

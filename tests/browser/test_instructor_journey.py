@@ -40,7 +40,7 @@ def learner_progress(browser, site) -> None:
         sign_in(page, "learner1")
         page.goto(LESSON)
         page.locator("#mark-done").click()
-        page.wait_for_function("KruEvents.pending() === 0")
+        page.wait_for_function("() => KruEvents.pending() === 0")
     finally:
         phone.close()
 

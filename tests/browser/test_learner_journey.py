@@ -18,7 +18,7 @@ def course_percent(page) -> int:
 
 def wait_until_sent(page) -> None:
     """Wait until the page's event queue is empty (the server accepted everything)."""
-    page.wait_for_function("window.KruEvents && KruEvents.pending() === 0")
+    page.wait_for_function("() => window.KruEvents && KruEvents.pending() === 0")
 
 
 def read_lesson_to_the_end(page) -> None:
@@ -30,7 +30,7 @@ def read_lesson_to_the_end(page) -> None:
 
 def watch_video_near_the_end(page) -> None:
     page.goto(VIDEO)
-    page.wait_for_function("document.getElementById('media').readyState >= 1")
+    page.wait_for_function("() => document.getElementById('media').readyState >= 1")
     page.evaluate(
         """async () => {
              const v = document.getElementById('media');

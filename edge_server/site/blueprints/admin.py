@@ -18,12 +18,14 @@ from flask import (
 from flask_babel import gettext
 
 from content_packs import usb
+from sync.edge import https_panel
 
 from ... import accounts
 from ...accounts import roster
 from ...accounts.models import Cohort
 from ...base.errors import KruError
 from ...network import wifi
+from ...web import sessions
 from ...web.auth import role_required
 from ...web.i18n import khmer_digits
 from ..health import health, storage
@@ -43,6 +45,7 @@ def _panels() -> list[tuple[str, Any]]:
         ("sync/_panel.html", sync_panel.panel(config)),
         ("modem/_panel.html", modem_panel.panel(config)),
         ("deploy/wifi_panel.html", wifi.wifi_panel(config)),
+        ("https/_panel.html", https_panel.panel(config)),
     ]
 
 
@@ -51,7 +54,10 @@ def _panels() -> list[tuple[str, Any]]:
 def index():  # noqa: ANN201
     home = current_app.config["KRU_HOME"]
     return render_template(
-        "admin/index.html", health=health(home), storage=storage(home), panels=_panels()
+        "admin/index.html",
+        health=health(home, current_app.extensions.get("kru_integrity")),
+        storage=storage(home),
+        panels=_panels(),
     )
 
 
@@ -113,6 +119,9 @@ def user_edit(user_id: int):  # noqa: ANN201
             if action == "password":
                 accounts.set_password(user, form.get("password", ""))
                 flash(gettext("Password changed for %(name)s.", name=user.username), "success")
+            elif action == "unlock":
+                sessions.login_limiter().unlock(user.username)
+                flash(gettext("%(name)s can sign in again.", name=user.username), "success")
             elif action in ("deactivate", "activate"):
                 accounts.update_user(user, active=action == "activate")
                 flash(gettext("Account updated."), "success")
@@ -133,7 +142,12 @@ def user_edit(user_id: int):  # noqa: ANN201
 
 def _render_user(user) -> str:  # noqa: ANN001
     member_of = [c for c in accounts.visible_cohorts(user)] if user.role != "admin" else []
-    return render_template("admin/user_edit.html", user=user, cohorts=member_of)
+    return render_template(
+        "admin/user_edit.html",
+        user=user,
+        cohorts=member_of,
+        lock_minutes=sessions.account_lock_minutes(user.username),
+    )
 
 
 def _all_cohorts() -> list[Cohort]:

@@ -91,8 +91,8 @@ def cohort_list():  # noqa: ANN201
 @bp.get("/cohorts/<int:cohort_id>/progress")
 @role_required("instructor", "admin")
 def cohort_progress(cohort_id: int):  # noqa: ANN201
+    if not accounts.can_see_cohort(_user(), cohort_id):
+        abort(404)  # as for a cohort that does not exist: ids of others stay unknown
     cohort = accounts.get_cohort(cohort_id)
-    if not accounts.can_see_cohort(_user(), cohort.id):
-        abort(403)
     keys = request.args.getlist("course") or None
     return jsonify(dashboard.cohort_matrix(cohort, _lang(), keys).json())

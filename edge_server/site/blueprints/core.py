@@ -14,11 +14,12 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 
 from ... import accounts
 from ...web import sessions
 from ...web.i18n import LANGUAGES
+from ...web.ratelimit import RateLimited
 from ...web.sessions import safe_next
 from .. import health
 
@@ -29,7 +30,10 @@ ROLE_HOME = {"learner": "learn.home", "instructor": "teach.cohorts", "admin": "a
 
 
 def home_url_for(role: str) -> str:
-    return url_for(ROLE_HOME.get(role, "core.welcome"))
+    endpoint = ROLE_HOME.get(role, "core.index")
+    if endpoint not in current_app.view_functions:
+        endpoint = "admin.index" if role == "admin" else "core.welcome"
+    return url_for(endpoint)
 
 
 def sign_in(username: str, password: str):  # noqa: ANN201 - returns a User or None
@@ -55,7 +59,10 @@ def login():  # noqa: ANN201
     next_url = safe_next(request.values.get("next"))
     if request.method == "POST":
         username = request.form.get("username", "")
-        user = sign_in(username, request.form.get("password", ""))
+        try:
+            user = sign_in(username, request.form.get("password", ""))
+        except RateLimited as exc:
+            return sessions.rate_limited_page(exc, username, next_url)
         if user is not None:
             return redirect(next_url or home_url_for(user.role))
         flash(gettext("Wrong username or password."), "error")
@@ -67,11 +74,7 @@ def login():  # noqa: ANN201
 
 @bp.post("/logout")
 def logout():  # noqa: ANN201
-    logout_user()
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    sessions.sign_out()
     return redirect(url_for("core.login"))
 
 
@@ -87,5 +90,7 @@ def language():  # noqa: ANN201
 
 @bp.get("/healthz")
 def healthz():  # noqa: ANN201
-    report = health.health(current_app.config["KRU_HOME"])
+    report = health.health(
+        current_app.config["KRU_HOME"], current_app.extensions.get("kru_integrity")
+    )
     return jsonify(report), 200 if report["status"] == "ok" else 503

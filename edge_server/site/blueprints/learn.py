@@ -5,8 +5,7 @@ Also serves html5 apps' files under /apps/ with a sandboxing CSP (see ``app_file
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import time
 import uuid
 import weakref
 from typing import Any
@@ -28,13 +27,13 @@ from flask_babel import get_locale, gettext
 from flask_login import current_user
 from markupsafe import Markup
 
+from content_packs import html5
 from content_packs.catalog import Catalog
-from content_packs.html5 import open_member
 from content_packs.models import Item
 from content_packs.urls import content_url
 
 from ...base.errors import KruError
-from ...learning import courses, events
+from ...learning import courses, events, quiz_forms
 from ...learning import quiz as quizzes
 from ...web.auth import role_required
 
@@ -69,10 +68,16 @@ def file_url(ref: Any) -> str | None:
     return content_url(ref)
 
 
-def app_signature(item_key: str) -> str:
-    """Return the unguessable path part that lets an html5 app load its own files."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, b"app:" + item_key.encode(), hashlib.sha256).hexdigest()[:24]
+APP_STREAM_BLOCK = 64 * 1024
+
+
+def _app_secret() -> bytes:
+    return current_app.config["SECRET_KEY"].encode()
+
+
+def app_token(item_key: str) -> str:
+    """Return the signed, expiring path part that lets an html5 app load its own files."""
+    return html5.app_token(_app_secret(), item_key, time.time())
 
 
 @bp.app_template_global()
@@ -87,7 +92,7 @@ def learn_url(endpoint: str, key: str, **values: Any) -> str:
 def home():  # noqa: ANN201
     mine = courses.my_courses(_user(), _lang())
     started = [c for c in mine if c.started and not c.completed]
-    target = (started or [c for c in mine if not c.completed] or [None])[0]
+    target = next(iter(started or [c for c in mine if not c.completed]), None)
     return render_template("learn/home.html", courses=mine, continue_course=target)
 
 
@@ -148,7 +153,7 @@ def item(pack: str, slug: str):  # noqa: ANN201
     elif kind == "html5":
         entry = page.data.get("entry") or "index.html"
         extra["app_url"] = url_for(
-            "learn.app_file", pack=pack, slug=slug, sig=app_signature(page.item.key), member=entry
+            "learn.app_file", pack=pack, slug=slug, sig=app_token(page.item.key), member=entry
         )
     return render_template("learn/item.html", page=page, file_url=file_url, **extra)
 
@@ -157,7 +162,10 @@ def _answers_from_form(definition: dict[str, Any]) -> dict[str, Any]:
     answers: dict[str, Any] = {}
     for q in definition.get("questions", []):
         qid = str(q["id"])
-        if q.get("type") == "multiple":
+        if q.get("type") in ("matching", "ordering"):
+            if parts := quiz_forms.parts_from_form(q, request.form):
+                answers[qid] = parts
+        elif q.get("type") == "multiple":
             values = request.form.getlist(f"q-{qid}")
             if values:
                 answers[qid] = values
@@ -201,7 +209,7 @@ def attempt(pack: str, slug: str, attempt_id: str):  # noqa: ANN201
         result=stored["result"],
         graded=graded,
         questions=quizzes.questions(definition, _lang(), shuffle_seed=attempt_id),
-        feedback=quizzes.feedback(definition, graded, _lang()),
+        feedback=quizzes.feedback(definition, graded, _lang(), stored["result"].get("response")),
         pass_mark=quizzes.pass_mark(definition),
         number=stored["context"].get("attempt"),
         left=None if limit is None else max(limit - page.mine.attempts, 0),
@@ -212,21 +220,60 @@ def attempt(pack: str, slug: str, attempt_id: str):  # noqa: ANN201
 def app_file(pack: str, slug: str, sig: str, member: str):  # noqa: ANN201
     """Serve a file of an html5 app, sandboxed by CSP so it runs in an opaque origin.
 
-    No sign-in: the sandboxed app's own requests carry no cookies. The signature in the
-    path keeps the URL unguessable; the session is never read, so no cookie is set.
+    No sign-in: the sandboxed app's own requests carry no cookies. The token in the path
+    (``html5.app_token``: expiry and HMAC) stands for the learner who opened the item page;
+    the session is never read, so no cookie is set. The member is streamed from the zip,
+    with Range answered 206.
     """
     key = f"{pack}/{slug}"
-    if not hmac.compare_digest(sig, app_signature(key)):
-        abort(404)
+    try:
+        html5.check_app_token(_app_secret(), key, sig, time.time())
+    except KruError as exc:  # 404 for a bad token, 403 "open the activity again" if expired
+        return _app_refusal(exc)
     row = Item.select(Item.type, Item.data).where(Item.key == key).first()
     if row is None or row.type != "html5":
         abort(404)
     ref = row.payload.get("file") or {}
     try:
-        data, mime = open_member(current_app.config["KRU_HOME"], ref.get("sha256", ""), member)
+        app_file = html5.open_member(current_app.config["KRU_HOME"], ref.get("sha256", ""), member)
     except KruError:
         abort(404)
-    response = Response(data, mimetype=mime)
+    response: Any = Response(mimetype=app_file.mime, direct_passthrough=True)
+    response.content_length = app_file.size
+    response.set_etag(app_file.etag)
     response.headers["Content-Security-Policy"] = APP_CSP
     response.headers["Cache-Control"] = "private, max-age=3600"
+    response = response.make_conditional(request, accept_ranges=True, complete_length=app_file.size)
+    if response.status_code not in (200, 206):
+        return response  # 304 or 412: no body
+    start, stop = 0, app_file.size
+    if response.status_code == 206:
+        start, stop = response.content_range.start, response.content_range.stop
+    return _with_member_body(response, app_file, start, stop)
+
+
+def _app_refusal(exc: KruError) -> Response:
+    """Answer a refused app file with a bare message: no page layout, so no session."""
+    response = Response(exc.localized(gettext), status=exc.status, mimetype="text/plain")
+    response.headers["Content-Security-Policy"] = APP_CSP
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _with_member_body(
+    response: Response, app_file: html5.AppFile, start: int, stop: int
+) -> Response:
+    """Give ``response`` bytes ``start``..``stop`` of the member, streamed.
+
+    A stored member (media, which the pack builder never compresses) goes out through the
+    server's file wrapper straight from the zip, as pack files do; others are inflated a
+    block at a time.
+    """
+    wrapper: Any = request.environ.get("wsgi.file_wrapper")
+    raw = app_file.open_raw(start) if wrapper is not None else None
+    if raw is not None:
+        response.response = wrapper(raw, APP_STREAM_BLOCK)
+    else:
+        response.response = app_file.iter_range(start, stop, APP_STREAM_BLOCK)
+    response.content_length = stop - start
     return response

@@ -1,7 +1,9 @@
-"""Content-pack pages and API: list, upload (streamed), remove, USB install, content files.
+"""Content-pack pages and API: list, upload, remove, USB install, content files.
 
-Views are thin: the work is in ``content_packs`` (no Flask there). Uploads are streamed to
-a file in the data home's tmp, never held in memory, then installed all or nothing.
+Views are thin: the work is in ``content_packs`` (no Flask there). A pack comes either in
+one multipart request (up to one upload chunk, for scripts) streamed to a file in the data
+home's tmp, or as a finished resumable upload (``edge_server.uploads``, what the upload
+page sends); either way it is installed all or nothing.
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ from content_packs.errors import InvalidPack, PackTooLarge, Problem
 from content_packs.manifest import mime_for
 from content_packs.store import ContentStore, is_sha256
 
+from ...base import uploads
 from ...base.errors import N_, KruError, ValidationError
+from ...web import bodylimit
 from ...web.auth import role_required
+from . import uploads as uploads_bp
 
 if TYPE_CHECKING:
     from content_packs import install as installer
@@ -56,6 +61,9 @@ SANDBOX_CSP = (
     "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
 )
 ACTIVE_TYPES = ("text/html", "image/svg+xml", "text/xml", "application/xml")
+# One multipart request carries a pack of up to one upload chunk, plus the form's framing.
+ONE_REQUEST_BYTES = uploads.CHUNK_BYTES + 64 * 1024
+FORM_FIELD_BYTES = 1024 * 1024  # the multipart decoder's buffer; the file goes to disk
 
 
 @bp.record_once
@@ -65,6 +73,20 @@ def _stream_uploads(state: Any) -> None:
     csrf = state.app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(f"{__name__}.api_upload")
+
+
+@bp.record_once
+def _upload_purpose(state: Any) -> None:
+    """Let instructors and admins send packs as resumable uploads (purpose ``pack``)."""
+    uploads_bp.add_purpose(
+        state.app,
+        "pack",
+        uploads_bp.Purpose(
+            roles=("instructor", "admin"),
+            max_bytes=lambda settings: settings["packs.max_upload_mb"] * 1024 * 1024,
+            too_large=lambda settings: _too_large(settings["packs.max_upload_mb"]),
+        ),
+    )
 
 
 def _check_csrf_header() -> None:
@@ -90,10 +112,10 @@ def _limit_bytes() -> int:
     return _settings()["packs.max_upload_mb"] * 1024 * 1024
 
 
-def _too_large() -> PackTooLarge:
+def _too_large(limit_mb: int | None = None) -> PackTooLarge:
     return PackTooLarge(
         N_("The pack is larger than this site's upload limit of %(limit)s MB"),
-        limit=_settings()["packs.max_upload_mb"],
+        limit=limit_mb if limit_mb is not None else _settings()["packs.max_upload_mb"],
     )
 
 
@@ -124,9 +146,6 @@ def received_upload():  # noqa: ANN201 - yields the Path of the uploaded pack
         ValidationError: the request holds no field ``file``.
     """
     limit = _limit_bytes()
-    # Multipart framing adds a little to the file itself.
-    if request.content_length is not None and request.content_length > limit + 64 * 1024:
-        raise _too_large()
     if request.mimetype != "multipart/form-data":
         raise ValidationError(
             N_("Send the pack as a form upload (multipart/form-data) in the field 'file'"),
@@ -145,7 +164,13 @@ def received_upload():  # noqa: ANN201 - yields the Path of the uploaded pack
         made.append(capped)
         return capped
 
-    parser = FormDataParser(stream_factory=factory, max_form_memory_size=64 * 1024)
+    # The body is at most ONE_REQUEST_BYTES (bodylimit). The decoder's buffer limit counts
+    # file parts too: at 64 KiB it refused most real packs with 413 (issue 12).
+    # werkzeug passes the factory's arguments by keyword; its type names them positionally.
+    parser = FormDataParser(
+        stream_factory=factory,  # type: ignore[arg-type]
+        max_form_memory_size=FORM_FIELD_BYTES,
+    )
     try:
         _stream, form, files = parser.parse(
             request.stream, request.mimetype, request.content_length, request.mimetype_params
@@ -160,7 +185,7 @@ def received_upload():  # noqa: ANN201 - yields the Path of the uploaded pack
         for capped in made:
             capped.close()
         request.environ["kru.upload_form"] = form
-        yield target.path
+        yield target.path  # type: ignore[attr-defined]  # the _CappedFile made above
     finally:
         for capped in made:
             capped.close()
@@ -179,25 +204,64 @@ def _pack_json(result: installer.InstallResult) -> dict[str, Any]:
     }
 
 
+def _install(path: Path, force: bool) -> tuple[installer.InstallResult, Any]:
+    """Install the pack at ``path``; GIFT, Aiken, QTI, H5P ... files become a pack first
+    (issue 18). Returns the result and the import report (None for a Kru pack)."""
+    from content_packs import install as installer
+    from content_packs.importers.convert import as_pack
+
+    try:
+        path, report = as_pack(path)
+        result = installer.install_pack(
+            path, _settings(), _home(), force=force, installed_by=current_user.username
+        )
+        return result, report
+    except InvalidPack as exc:
+        exc.details = {"problems": [_problem_json(p) for p in exc.problems]}
+        raise
+
+
+def _install_upload() -> tuple[installer.InstallResult, Any]:
+    """Install the finished resumable upload named by the JSON body ``{"upload": id}``."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("upload"), str):
+        raise ValidationError(
+            N_('Send JSON {"upload": "<id>"} naming a finished upload'), code="invalid_body"
+        )
+    force = data.get("force") in (True, 1, "1", "true", "on")
+    store = uploads.UploadStore(_home())
+    upload = store.get(data["upload"], current_user.id)
+    name = secure_filename(upload.metadata.get("filename", "")) or "pack.zip"
+    with store.claim(upload.id, current_user.id, "pack", name=name) as path:
+        return _install(path, force)
+
+
 @bp.post("/api/v1/packs")
 @role_required("instructor", "admin")
+@bodylimit.limit(
+    ONE_REQUEST_BYTES,
+    code=PackTooLarge.code,
+    message=N_(
+        "A pack sent in one request may have at most %(limit)s MB; larger packs go up in "
+        "parts, as the upload page sends them (see the resumable uploads in docs/api.md)."
+    ),
+)
 def api_upload():  # noqa: ANN201
-    """Install an uploaded pack: multipart field ``file``; ``force=1`` allows older versions."""
-    from content_packs import install as installer
-
+    """Install a pack: multipart field ``file`` (``force=1`` allows older versions), or JSON
+    ``{"upload": id, "force": false}`` naming a finished resumable upload."""
     _check_csrf_header()
-    with received_upload() as path:
-        form = request.environ.get("kru.upload_form") or {}
-        force = (request.args.get("force") or form.get("force") or "") in ("1", "true", "on")
-        try:
-            result = installer.install_pack(
-                path, _settings(), _home(), force=force, installed_by=current_user.username
-            )
-        except InvalidPack as exc:
-            exc.details = {"problems": [_problem_json(p) for p in exc.problems]}
-            raise
+    if request.is_json:
+        result, report = _install_upload()
+    else:
+        with received_upload() as path:
+            form = request.environ.get("kru.upload_form") or {}
+            force = (request.args.get("force") or form.get("force") or "") in ("1", "true", "on")
+            result, report = _install(path, force)
     log.info("pack %s %s uploaded by %s", result.pack_id, result.version, current_user.username)
-    return jsonify(_pack_json(result)), 200 if result.already_installed else 201
+    body = _pack_json(result)
+    if report is not None:
+        body["import"] = report.as_dict()
+    return jsonify(body), 200 if result.already_installed else 201
 
 
 @bp.get("/api/v1/packs")
@@ -208,12 +272,18 @@ def api_list():  # noqa: ANN201
     return jsonify({"packs": installer.list_packs()})
 
 
+def _only_installed_by() -> str | None:
+    """Instructors may remove only the packs they installed; admins any (issue 12)."""
+    return None if current_user.role == "admin" else current_user.username
+
+
 @bp.delete("/api/v1/packs/<pack_id>")
 @role_required("instructor", "admin")
 def api_remove(pack_id: str):  # noqa: ANN201
     from content_packs import install as installer
 
-    return jsonify({"removed": installer.remove_pack(pack_id, _home())})
+    removed = installer.remove_pack(pack_id, _home(), installed_by=_only_installed_by())
+    return jsonify({"removed": removed})
 
 
 @bp.get("/packs/")
@@ -222,13 +292,22 @@ def index():  # noqa: ANN201
     from content_packs import install as installer
 
     shown_usb = usb.panel(current_app.config) if current_user.role == "admin" else None
-    return render_template("packs/index.html", packs=installer.list_packs(), panel=shown_usb)
+    mine = _only_installed_by()
+    packs = [
+        {**p, "removable": mine is None or p["installed_by"] == mine}
+        for p in installer.list_packs()
+    ]
+    return render_template("packs/index.html", packs=packs, panel=shown_usb)
 
 
 @bp.get("/packs/upload")
 @role_required("instructor", "admin")
 def upload():  # noqa: ANN201
-    return render_template("packs/upload.html", limit_mb=_settings()["packs.max_upload_mb"])
+    return render_template(
+        "packs/upload.html",
+        limit_mb=_settings()["packs.max_upload_mb"],
+        chunk_bytes=uploads.CHUNK_BYTES,
+    )
 
 
 @bp.post("/packs/<pack_id>/remove")
@@ -237,7 +316,7 @@ def remove(pack_id: str):  # noqa: ANN201
     from content_packs import install as installer
 
     try:
-        info = installer.remove_pack(pack_id, _home())
+        info = installer.remove_pack(pack_id, _home(), installed_by=_only_installed_by())
     except KruError as exc:
         flash(exc.localized(gettext), "error")
     else:

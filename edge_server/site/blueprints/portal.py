@@ -17,6 +17,7 @@ import time
 
 from flask import Blueprint, Flask, Response, current_app, redirect, request, url_for
 from flask_login import user_logged_in
+from werkzeug.wrappers import Response as BaseResponse
 
 PORTAL_HOST = "kru.local"
 ACCEPT_SECONDS = 12 * 3600  # the hotspot's DHCP lease: a phone keeps its address that long
@@ -95,7 +96,8 @@ def _clients() -> PortalClients:
     return current_app.extensions["kru_portal"]
 
 
-def _probe() -> Response:
+def _probe() -> BaseResponse:
+    response: BaseResponse
     if _clients().accepted(request.remote_addr or ""):
         status, body, mimetype = PROBES[request.path]
         response = Response(body, status=status, mimetype=mimetype)
@@ -116,11 +118,18 @@ def _foreign_host():  # noqa: ANN202 - a redirect or None
     """Send a request for a foreign site (answered by the captive DNS) to the sign-in page."""
     if request.path in PROBES or request.method not in ("GET", "HEAD"):
         return None
-    if is_site_host(split_host(request.host)[0]):
+    name = split_host(request.host)[0]
+    if is_site_host(name) or _is_https_name(name):
         return None
     response = redirect(_sign_in_url(), code=302)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _is_https_name(name: str) -> bool:
+    """Whether ``name`` is this site's HTTPS name (issue 23), which is not a foreign site."""
+    origin = current_app.extensions.get("kru_https")
+    return origin is not None and bool(name) and name.rstrip(".").lower() == origin.host()
 
 
 def _remember_sign_in(sender: Flask, user: object, **extra: object) -> None:

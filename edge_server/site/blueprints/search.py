@@ -6,6 +6,7 @@ cohorts); instructors and admins find everything installed.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request, url_for
@@ -23,6 +24,7 @@ from ...web.auth import role_required
 bp = Blueprint("search", __name__)
 
 MAX_QUERY = 200
+_WHITESPACE = str.maketrans("\t\n\r\x0b\x0c", "     ")
 
 
 def _lang() -> str:
@@ -42,12 +44,29 @@ def _item_url(key: str) -> str:
     return url_for("learn.item", pack=pack, slug=slug)
 
 
+def clean_query(query: str) -> str:
+    """Return ``query`` with tabs and line breaks as spaces.
+
+    Raises:
+        ValidationError: the query holds other control characters (NUL cut SQLite's
+            full-text query short: "unterminated string", a 500 before issue 12).
+    """
+    query = query.translate(_WHITESPACE).strip()
+    if any(unicodedata.category(ch) == "Cc" for ch in query):
+        raise ValidationError(
+            N_("The search text has characters that cannot be searched for; type words only"),
+            code="invalid_query",
+        )
+    return query
+
+
 def run_search(query: str, limit: int = 20) -> list[dict[str, Any]]:
     """Return the hits for ``query`` that the signed-in user may see, each with its URL.
 
     Raises:
-        ValidationError: the query is longer than 200 characters.
+        ValidationError: the query is longer than 200 characters or holds control characters.
     """
+    query = clean_query(query)
     if len(query) > MAX_QUERY:
         raise ValidationError(
             N_("The search text is too long; use at most %(limit)s characters"),

@@ -9,8 +9,10 @@ from flask_login import current_user
 
 from ... import accounts
 from ...accounts.models import Cohort, CohortMember
+from ...base.csv_writer import csv_lines
 from ...base.errors import KruError
 from ...learning import assignments, dashboard
+from ...web import sessions
 from ...web.auth import role_required
 
 bp = Blueprint("teach", __name__, url_prefix="/teach")
@@ -26,9 +28,13 @@ def _user():  # noqa: ANN202
 
 
 def _cohort(cohort_id: int) -> Cohort:
-    """Return a cohort the current user teaches (403 otherwise, before saying if it exists)."""
+    """Return a cohort the current user teaches.
+
+    Another instructor's cohort answers 404 like one that does not exist, so an instructor
+    cannot learn which cohort ids exist (issue 12).
+    """
     if not accounts.can_see_cohort(_user(), cohort_id):
-        abort(403)
+        abort(404)
     return accounts.get_cohort(cohort_id)
 
 
@@ -66,9 +72,8 @@ def cohort(cohort_id: int):  # noqa: ANN201
 
 
 def _csv_response(rows, filename: str) -> Response:  # noqa: ANN001
-    response = Response(dashboard.csv_text(rows), mimetype="text/csv")
+    response = Response(csv_lines(rows), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.charset = "utf-8"
     return response
 
 
@@ -87,10 +92,8 @@ def events_csv(cohort_id: int):  # noqa: ANN201
     return _csv_response(dashboard.cohort_event_rows(group), f"cohort-{group.id}-events.csv")
 
 
-@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>")
-@role_required("instructor", "admin")
-def learner(cohort_id: int, user_id: int):  # noqa: ANN201
-    group = _cohort(cohort_id)
+def _member(group: Cohort, user_id: int):  # noqa: ANN202 - a User
+    """Return learner ``user_id`` of ``group`` (404 when not a member)."""
     member = (
         CohortMember.select()
         .where((CohortMember.cohort == group) & (CohortMember.user == user_id))
@@ -98,10 +101,35 @@ def learner(cohort_id: int, user_id: int):  # noqa: ANN201
     )
     if member is None:
         abort(404)
+    return accounts.get_user(user_id)
+
+
+@bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>")
+@role_required("instructor", "admin")
+def learner(cohort_id: int, user_id: int):  # noqa: ANN201
+    group = _cohort(cohort_id)
+    person = _member(group, user_id)
     keys = dashboard.cohort_course_keys(group)
     titles = dict(assignments.all_courses(_lang()))
-    detail = dashboard.learner_detail(accounts.get_user(user_id), keys, _lang())
-    return render_template("teach/learner.html", cohort=group, detail=detail, titles=titles)
+    detail = dashboard.learner_detail(person, keys, _lang())
+    return render_template(
+        "teach/learner.html",
+        cohort=group,
+        detail=detail,
+        titles=titles,
+        lock_minutes=sessions.account_lock_minutes(person.username),
+    )
+
+
+@bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/unlock")
+@role_required("instructor", "admin")
+def unlock(cohort_id: int, user_id: int):  # noqa: ANN201
+    """Lift the sign-in lock a classmate's guessing put on a learner of this cohort."""
+    group = _cohort(cohort_id)
+    person = _member(group, user_id)
+    sessions.login_limiter().unlock(person.username)
+    flash(gettext("%(name)s can sign in again.", name=person.display_name), "success")
+    return redirect(url_for("teach.learner", cohort_id=group.id, user_id=person.id)), 303
 
 
 @bp.post("/cohorts/<int:cohort_id>/assignments")

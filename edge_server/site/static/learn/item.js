@@ -1,7 +1,8 @@
 /* Item page behaviour: report viewing, time, media position and completion to the queue.
  * Completion rules (docs/progress-rules.md): lessons when read to the end or after the
  * reading time; video/audio at 90 % played; PDFs and images when opened; activities when
- * the learner says they finished or the app posts {"kru": "completed"}.
+ * the learner says they finished or the app posts {"kru": "completed"}. An app may also post
+ * {"kru": "passed"} or {"kru": "failed"} with an optional "score" from 0 to 1.
  */
 (function () {
   "use strict";
@@ -26,16 +27,33 @@
     if (secs > 0) { result.duration_s = secs; active = 0; }
     if (Object.keys(result).length) { KruEvents.track("progressed", item, result); }
   }
-  function complete(result) {
-    if (done) { return; }
-    done = true;
+  function withTime(result) {
     tick();
     var r = result || {};
     var secs = Math.round(active / 1000);
     if (secs > 0) { r.duration_s = secs; active = 0; }
-    KruEvents.track("completed", item, r);
-    KruEvents.flush();
+    return r;
+  }
+  function finished() {
+    done = true;
     var b = document.getElementById("mark-done"); if (b) { b.hidden = true; }
+  }
+  function complete(result) {
+    if (done) { return; }
+    KruEvents.track("completed", item, withTime(result));
+    KruEvents.flush();
+    finished();
+  }
+  var reported = {};
+  function outcome(verb, score) {  // an html5 app's own result; the Pi keeps the best score
+    var r = {};
+    if (typeof score === "number" && isFinite(score) && score >= 0 && score <= 1) { r.score = score; }
+    var key = verb + ":" + (r.score === undefined ? "" : r.score);
+    if (reported[key]) { return; }  // an app repeating itself is recorded once
+    reported[key] = true;
+    KruEvents.track(verb, item, withTime(r));
+    KruEvents.flush();
+    if (verb === "passed") { finished(); }
   }
   setInterval(function () { report(null); }, 30000);
   document.addEventListener("visibilitychange", function () {
@@ -83,7 +101,10 @@
   if (kind === "image") { complete(null); }
   window.addEventListener("message", function (e) {  // an html5 app saying it is finished
     var frame = document.querySelector("iframe.app");
-    if (frame && e.source === frame.contentWindow && e.data && e.data.kru === "completed") { complete(null); }
+    if (!frame || e.source !== frame.contentWindow || !e.data) { return; }
+    var said = e.data.kru;
+    if (said === "completed") { complete(null); }
+    else if (said === "passed" || said === "failed") { outcome(said, e.data.score); }
   });
   var mark = document.getElementById("mark-done");
   if (mark) { mark.addEventListener("click", function () { complete(null); }); }

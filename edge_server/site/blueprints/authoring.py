@@ -1,0 +1,280 @@
+"""Course authoring: the editor pages and ``/api/v1/authoring`` (issue 17).
+
+Thin views over ``content_packs.authoring``; the editor page is a small vanilla-JS app
+(static/js/authoring.js) that talks to the same JSON API documented in docs/api.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext
+from flask_login import current_user
+
+from content_packs.authoring import drafts
+from content_packs.errors import InvalidPack, Problem
+from content_packs.store import ContentStore, is_sha256
+
+from ...base.errors import N_, ValidationError
+from ...web.auth import role_required
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("authoring", __name__)
+API = "/api/v1/authoring"
+AUTHORS = ("instructor", "admin")
+
+
+def _settings() -> Any:
+    return current_app.config["KRU"]
+
+
+def _home() -> Any:
+    return current_app.config["KRU_HOME"]
+
+
+def _user() -> str:
+    return current_user.username
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError(N_("Send a JSON object"), code="bad_json")
+    return body
+
+
+def _problems(exc: InvalidPack) -> None:
+    def one(p: Problem) -> dict[str, str]:
+        return {"code": p.code, "file": p.file, "message": p.localized(gettext)}
+
+    exc.details = {"problems": [one(p) for p in exc.problems]}
+
+
+@bp.post(f"{API}/courses")
+@role_required(*AUTHORS)
+def api_create():  # noqa: ANN201
+    draft = drafts.create(_body().get("title"), _user(), drafts.site_label(_settings()))
+    return jsonify({"id": draft.id, "revision": draft.revision}), 201
+
+
+@bp.get(f"{API}/courses")
+@role_required(*AUTHORS)
+def api_list():  # noqa: ANN201
+    return jsonify({"drafts": drafts.list_drafts()})
+
+
+@bp.get(f"{API}/courses/<draft_id>")
+@role_required(*AUTHORS)
+def api_get(draft_id: str):  # noqa: ANN201
+    return jsonify(drafts.as_json(draft_id))
+
+
+@bp.patch(f"{API}/courses/<draft_id>")
+@role_required(*AUTHORS)
+def api_update(draft_id: str):  # noqa: ANN201
+    return jsonify({"revision": drafts.update(draft_id, _body(), _user())})
+
+
+@bp.delete(f"{API}/courses/<draft_id>")
+@role_required(*AUTHORS)
+def api_delete(draft_id: str):  # noqa: ANN201
+    drafts.delete(draft_id)
+    return jsonify({"deleted": draft_id})
+
+
+@bp.post(f"{API}/courses/<draft_id>/modules")
+@role_required(*AUTHORS)
+def api_add_module(draft_id: str):  # noqa: ANN201
+    module_id, revision = drafts.add_module(draft_id, _body(), _user())
+    return jsonify({"id": module_id, "revision": revision}), 201
+
+
+@bp.patch(f"{API}/courses/<draft_id>/modules/<module_id>")
+@role_required(*AUTHORS)
+def api_update_module(draft_id: str, module_id: str):  # noqa: ANN201
+    return jsonify({"revision": drafts.update_module(draft_id, module_id, _body(), _user())})
+
+
+@bp.delete(f"{API}/courses/<draft_id>/modules/<module_id>")
+@role_required(*AUTHORS)
+def api_delete_module(draft_id: str, module_id: str):  # noqa: ANN201
+    return jsonify({"revision": drafts.delete_module(draft_id, module_id, _body(), _user())})
+
+
+@bp.post(f"{API}/courses/<draft_id>/items")
+@role_required(*AUTHORS)
+def api_add_item(draft_id: str):  # noqa: ANN201
+    item_id, revision = drafts.add_item(draft_id, _body(), _user())
+    return jsonify({"id": item_id, "revision": revision}), 201
+
+
+@bp.patch(f"{API}/courses/<draft_id>/items/<item_id>")
+@role_required(*AUTHORS)
+def api_update_item(draft_id: str, item_id: str):  # noqa: ANN201
+    return jsonify({"revision": drafts.update_item(draft_id, item_id, _body(), _user())})
+
+
+@bp.delete(f"{API}/courses/<draft_id>/items/<item_id>")
+@role_required(*AUTHORS)
+def api_delete_item(draft_id: str, item_id: str):  # noqa: ANN201
+    return jsonify({"revision": drafts.delete_item(draft_id, item_id, _body(), _user())})
+
+
+@bp.put(f"{API}/courses/<draft_id>/order")
+@role_required(*AUTHORS)
+def api_order(draft_id: str):  # noqa: ANN201
+    return jsonify({"revision": drafts.reorder(draft_id, _body(), _user())})
+
+
+@bp.post(f"{API}/courses/<draft_id>/media")
+@role_required(*AUTHORS)
+def api_media(draft_id: str):  # noqa: ANN201
+    """Take an image or small media file (multipart field ``file``, up to 8 MB)."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError(N_("Choose a file to upload"), code="upload_missing_file")
+    _home().tmp.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="media-", dir=_home().tmp))
+    try:
+        path = folder / "upload"
+        upload.save(path)
+        ref = drafts.add_media(draft_id, upload.filename, path, _home(), _user())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    ref["url"] = url_for("authoring.media", draft_id=draft_id, sha256=ref["sha256"])
+    return jsonify(ref), 201
+
+
+@bp.get("/authoring/<draft_id>/media/<sha256>")
+@role_required(*AUTHORS)
+def media(draft_id: str, sha256: str):  # noqa: ANN201
+    """Serve a draft's file to its editors (learners see it once published, under /c/)."""
+    from content_packs.manifest import mime_for
+
+    row = drafts.media_sha(draft_id, sha256) if is_sha256(sha256) else None
+    if row is None:
+        abort(404)
+    response = send_file(
+        ContentStore(_home()).path_for(sha256), mimetype=mime_for(row.path), etag=sha256
+    )
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+@bp.post(f"{API}/preview")
+@role_required(*AUTHORS)
+def api_preview():  # noqa: ANN201
+    """Render Markdown with the server's own sanitiser, as learners will see it."""
+    from content_packs.authoring.preview import render_markdown
+
+    body = _body()
+    text = body.get("body_md")
+    if not isinstance(text, str):
+        raise ValidationError(N_("body_md must be text (Markdown)"), code="draft_invalid")
+    return jsonify({"html": render_markdown(text, body.get("draft"))})
+
+
+@bp.post(f"{API}/courses/<draft_id>/publish")
+@role_required(*AUTHORS)
+def api_publish(draft_id: str):  # noqa: ANN201
+    from content_packs.authoring import publish
+
+    try:
+        result = publish.publish(draft_id, _settings(), _home(), _user())
+    except InvalidPack as exc:
+        _problems(exc)
+        raise
+    body = {
+        "pack": {"id": result.pack_id, "version": result.version, "signed": result.signed},
+        "upgraded_from": result.upgraded_from,
+        "already_installed": result.already_installed,
+    }
+    return jsonify(body), 201
+
+
+@bp.post(f"{API}/packs/<pack_id>/draft")
+@role_required(*AUTHORS)
+def api_open_pack(pack_id: str):  # noqa: ANN201
+    from content_packs.authoring import publish
+
+    draft = publish.open_pack(pack_id, _home(), _user())
+    return jsonify({"id": draft.id, "revision": draft.revision}), 201
+
+
+@bp.get("/api/v1/packs/<pack_id>/download")
+@role_required(*AUTHORS)
+def api_download(pack_id: str):  # noqa: ANN201
+    """Send an installed pack as a zip, rebuilt from the content store and signed here."""
+    from content_packs.authoring.exports import pack_zip
+
+    path = pack_zip(pack_id, _home())
+    response = send_file(
+        path,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=path.name.split("--", 1)[-1],
+    )
+    response.call_on_close(lambda: shutil.rmtree(path.parent, ignore_errors=True))
+    return response
+
+
+# --- pages ------------------------------------------------------------------------
+
+
+@bp.get("/authoring/")
+@role_required(*AUTHORS)
+def index():  # noqa: ANN201
+    from content_packs import install as installer
+
+    return render_template(
+        "authoring/index.html", drafts=drafts.list_drafts(), packs=installer.list_packs()
+    )
+
+
+@bp.post("/authoring/new")
+@role_required(*AUTHORS)
+def new():  # noqa: ANN201
+    title = {"km": request.form.get("title_km", ""), "en": request.form.get("title_en", "")}
+    draft = drafts.create(title, _user(), drafts.site_label(_settings()))
+    return redirect(url_for("authoring.edit", draft_id=draft.id))
+
+
+@bp.post("/authoring/open/<pack_id>")
+@role_required(*AUTHORS)
+def open_pack(pack_id: str):  # noqa: ANN201
+    from content_packs.authoring import publish
+
+    draft = publish.open_pack(pack_id, _home(), _user())
+    return redirect(url_for("authoring.edit", draft_id=draft.id))
+
+
+@bp.get("/authoring/<draft_id>")
+@role_required(*AUTHORS)
+def edit(draft_id: str):  # noqa: ANN201
+    draft = drafts.as_json(draft_id)
+    return render_template("authoring/edit.html", draft=draft)
+
+
+@bp.get("/authoring/<draft_id>/preview")
+@role_required(*AUTHORS)
+def preview(draft_id: str):  # noqa: ANN201
+    from content_packs.authoring.preview import preview_items
+
+    draft = drafts.as_json(draft_id)
+    return render_template("authoring/preview.html", draft=draft, items=preview_items(draft_id))

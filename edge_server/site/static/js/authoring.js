@@ -1,0 +1,457 @@
+/* The course editor (issue 17): outline, lesson, image and quiz editing over
+   /api/v1/authoring. Autosave: every change goes to localStorage first and leaves it
+   only when the server has it, so a Wi-Fi drop loses no typing. A save against an old
+   revision gets 409 draft_conflict and the editor says so instead of overwriting. */
+(function () {
+  "use strict";
+  var root = document.getElementById("editor");
+  if (!root) return;
+  var T = JSON.parse(document.getElementById("editor-text").textContent);
+  var draft = JSON.parse(document.getElementById("draft-data").textContent);
+  var API = "/api/v1/authoring/courses/" + draft.id;
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var KEY = "kru-draft-" + draft.id;
+  var current = null;
+  var timer = null, previewTimer = null, retryTimer = null, blocked = false;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function call(method, url, body) {
+    var opts = { method: method, headers: { "X-CSRFToken": csrf }, credentials: "same-origin" };
+    if (body instanceof FormData) opts.body = body;
+    else if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    return fetch(url, opts).then(function (r) {
+      return r.json().then(function (j) { return { status: r.status, body: j }; });
+    });
+  }
+  function state(text) { $("save-state").textContent = text; }
+  function pending() { try { return JSON.parse(localStorage.getItem(KEY) || "{}"); } catch (e) { return {}; } }
+  function keep(itemId, change) {
+    var all = pending();
+    all[itemId] = Object.assign(all[itemId] || {}, change);
+    localStorage.setItem(KEY, JSON.stringify(all));
+  }
+  function forget(itemId, sent) {
+    var all = pending();
+    if (all[itemId] && JSON.stringify(all[itemId]) === JSON.stringify(sent)) delete all[itemId];
+    localStorage.setItem(KEY, JSON.stringify(all));
+  }
+  function items() { var out = []; draft.modules.forEach(function (m) { out = out.concat(m.items); }); return out; }
+  function find(id) { return items().filter(function (i) { return i.id === id; })[0]; }
+  function title(obj) { return (document.documentElement.lang === "en" && obj.en) || obj.km || obj.en; }
+
+  function conflict(body) {
+    blocked = true;
+    $("conflict-text").textContent = T.conflict + ((body && body.error && body.error.updated_by) ? " (" + body.error.updated_by + ")" : "");
+    $("conflict").hidden = false;
+    state(T.offline);
+  }
+
+  /* Every write goes through one queue, so no request carries a revision another of
+     this editor's requests is about to change (which would be a conflict with oneself). */
+  var chain = Promise.resolve();
+  function serial(fn) { var p = chain.then(fn); chain = p.catch(function () {}); return p; }
+
+  /* Send every change kept in this browser, one at a time ("_order" is the outline). */
+  function sendPending() {
+    if (blocked) return Promise.resolve(false);
+    var all = pending(), ids = Object.keys(all);
+    if (!ids.length) { state(T.saved); return Promise.resolve(true); }
+    var id = ids[0], change = all[id];
+    state(T.saving);
+    var req = id === "_order"
+      ? call("PUT", API + "/order", Object.assign({ revision: draft.revision }, change))
+      : call("PATCH", API + "/items/" + id, Object.assign({ revision: draft.revision }, change));
+    return req.then(function (res) {
+      if (res.status === 200) {
+        draft.revision = res.body.revision;
+        forget(id, change);
+        return sendPending();
+      }
+      if (res.status === 409) { conflict(res.body); return false; }
+      if (res.status === 404) { forget(id, change); return sendPending(); }
+      state(res.body.error ? res.body.error.message : T.offline);
+      return false;
+    }, function () {
+      state(T.offline);
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(flush, 4000);
+      return false;
+    });
+  }
+  function flush() { clearTimeout(retryTimer); return serial(sendPending); }
+  function change(field, value) {
+    if (!current) return;
+    current[field] = value;
+    var c = {}; c[field] = value;
+    keep(current.id, c);
+    state(T.offline);
+    clearTimeout(timer);
+    timer = setTimeout(flush, 700);
+  }
+  window.addEventListener("online", flush);
+
+  /* --- the outline: buttons (keyboard, touch) and drag ------------------------ */
+  function order() {
+    return draft.modules.map(function (m) { return { id: m.id, items: m.items.map(function (i) { return i.id; }) }; });
+  }
+  function sendOrder() {
+    var all = pending();
+    all._order = { modules: order() };
+    localStorage.setItem(KEY, JSON.stringify(all));
+    flush();
+  }
+  function move(itemId, delta) {
+    var flat = [];
+    draft.modules.forEach(function (m) { m.items.forEach(function (i, n) { flat.push([m, n]); }); });
+    var at = flat.findIndex(function (p) { return p[0].items[p[1]].id === itemId; });
+    var to = at + delta;
+    if (at < 0 || to < 0 || to >= flat.length) return;
+    var a = flat[at], b = flat[to];
+    var item = a[0].items.splice(a[1], 1)[0];
+    if (a[0] === b[0]) a[0].items.splice(b[1], 0, item);
+    else b[0].items.splice(delta > 0 ? 0 : b[0].items.length, 0, item);
+    render(); sendOrder();
+    var again = document.querySelector('[data-item="' + itemId + '"] .move-' + (delta < 0 ? "up" : "down"));
+    if (again) again.focus();
+  }
+  var dragged = null;
+  function button(text, cls, label, onClick) {
+    var b = document.createElement("button");
+    b.type = "button"; b.className = cls; b.textContent = text;
+    if (label) b.setAttribute("aria-label", label);
+    b.addEventListener("click", onClick);
+    return b;
+  }
+  function render() {
+    var tree = $("tree");
+    tree.textContent = "";
+    draft.modules.forEach(function (m) {
+      var li = document.createElement("li");
+      li.className = "module";
+      var h = document.createElement("strong");
+      h.textContent = title(m.title);
+      li.appendChild(h);
+      var ol = document.createElement("ol");
+      ol.addEventListener("dragover", function (e) { e.preventDefault(); });
+      ol.addEventListener("drop", function (e) {
+        e.preventDefault();
+        if (!dragged) return;
+        var target = e.target.closest("[data-item]");
+        draft.modules.forEach(function (mm) { mm.items = mm.items.filter(function (i) { return i.id !== dragged.id; }); });
+        var at = target ? m.items.findIndex(function (i) { return i.id === target.dataset.item; }) : -1;
+        m.items.splice(at < 0 ? m.items.length : at, 0, dragged);
+        dragged = null; render(); sendOrder();
+      });
+      m.items.forEach(function (item) {
+        var row = document.createElement("li");
+        row.dataset.item = item.id;
+        row.draggable = true;
+        row.className = "item" + (current && current.id === item.id ? " selected" : "");
+        row.addEventListener("dragstart", function () { dragged = item; });
+        row.append(
+          button("[" + item.type + "] " + title(item.title), "link pick", null, function () { select(item.id); }),
+          button("↑", "move-up", T.up, function () { move(item.id, -1); }),
+          button("↓", "move-down", T.down, function () { move(item.id, 1); })
+        );
+        ol.appendChild(row);
+      });
+      li.appendChild(ol);
+      tree.appendChild(li);
+    });
+  }
+
+  /* --- item editors ----------------------------------------------------------- */
+  function preview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(function () {
+      call("POST", "/api/v1/authoring/preview", { body_md: $("body-md").value, draft: draft.id })
+        .then(function (res) { if (res.status === 200) $("lesson-preview").innerHTML = res.body.html; })
+        .catch(function () {});
+    }, 300);
+  }
+  function mediaUrl(path) {
+    var m = draft.media.filter(function (x) { return x.path === path; })[0];
+    return m ? "/authoring/" + draft.id + "/media/" + m.sha256 : "";
+  }
+  function select(id) {
+    current = find(id);
+    var kept = pending()[id];
+    if (kept) Object.assign(current, kept);
+    $("item-editor").hidden = false;
+    $("item-title-km").value = current.title.km || "";
+    $("item-title-en").value = current.title.en || "";
+    $("lesson-editor").hidden = current.type !== "lesson";
+    $("image-editor").hidden = current.type !== "image";
+    $("quiz-editor").hidden = current.type !== "quiz";
+    if (current.type === "lesson") { $("body-md").value = current.body_md || ""; preview(); }
+    if (current.type === "image") {
+      $("image-shown").src = mediaUrl(current.file);
+      $("alt-km").value = (current.alt && current.alt.km) || "";
+    }
+    if (current.type === "quiz") renderQuiz();
+    render();
+  }
+  function titleChange() {
+    change("title", { km: $("item-title-km").value, en: $("item-title-en").value });
+    render();
+  }
+  $("item-title-km").addEventListener("input", titleChange);
+  $("item-title-en").addEventListener("input", titleChange);
+  $("body-md").addEventListener("input", function () { change("body_md", $("body-md").value); preview(); });
+  $("alt-km").addEventListener("input", function () { change("alt", { km: $("alt-km").value }); });
+
+  /* Uploads use XMLHttpRequest, the one browser API that reports upload progress. */
+  function send(form, onProgress) {
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", API + "/media");
+      xhr.setRequestHeader("X-CSRFToken", csrf);
+      xhr.upload.onprogress = function (e) { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+      xhr.onload = function () {
+        var body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
+        resolve({ status: xhr.status, body: body });
+      };
+      xhr.onerror = function () { reject(new Error(T.offline)); };
+      xhr.send(form);
+    });
+  }
+  function upload(file, extra) {
+    var form = new FormData(), bar = $("upload-progress"), label = $("upload-percent");
+    form.append("file", file, file.name || "image.png");
+    Object.keys(extra || {}).forEach(function (k) { form.append(k, extra[k], extra[k].name); });
+    function shown(part) {
+      bar.value = Math.round(part * 100);
+      label.textContent = T.uploading.replace("%(percent)s", String(Math.round(part * 100)));
+    }
+    $("upload").hidden = false; shown(0);
+    return serial(function () { return send(form, shown); }).then(function (res) {
+      if (res.status !== 201) throw new Error(res.body.error ? res.body.error.message : T.failed);
+      shown(1);
+      draft.revision = res.body.revision;
+      draft.media.push({ path: res.body.path, sha256: res.body.sha256, size: res.body.size });
+      (res.body.extra || []).forEach(function (m) { draft.media.push(m); });
+      return res.body;
+    });
+  }
+  function insertImage(file) {
+    upload(file).then(function (ref) {
+      var area = $("body-md"), at = area.selectionStart || area.value.length;
+      area.value = area.value.slice(0, at) + "\n![](" + ref.path + ")\n" + area.value.slice(at);
+      change("body_md", area.value); preview();
+    }).catch(function (e) { state(e.message); });
+  }
+  $("body-md").addEventListener("paste", function (e) {
+    var files = (e.clipboardData && e.clipboardData.files) || [];
+    if (files.length && files[0].type.indexOf("image/") === 0) { e.preventDefault(); insertImage(files[0]); }
+  });
+  $("lesson-image").addEventListener("change", function () { if (this.files[0]) insertImage(this.files[0]); this.value = ""; });
+
+  /* Quiz: every question type of the pack format, feedback when right and wrong. */
+  function questionsChanged() { change("questions", current.quiz.questions); }
+  function field(label, value, onInput, lang) {
+    var l = document.createElement("label");
+    l.textContent = label + " ";
+    var input = document.createElement("input");
+    input.value = value === undefined || value === null ? "" : value;
+    if (lang) input.lang = lang;
+    input.addEventListener("input", function () { onInput(input.value); questionsChanged(); });
+    l.appendChild(input);
+    return l;
+  }
+  function choiceEditor(q, ul) {
+    q.choices.forEach(function (c, k) {
+      var row = document.createElement("li");
+      row.appendChild(field(T.choice, c.text_km, function (v) { c.text_km = v; }, "km"));
+      var mark = document.createElement("label");
+      var box = document.createElement("input");
+      box.type = q.type === "multiple" ? "checkbox" : "radio";
+      box.name = "answer-" + q.id;
+      box.checked = q.type === "multiple" ? q.answer.indexOf(c.id) >= 0 : q.answer === c.id;
+      box.addEventListener("change", function () {
+        if (q.type === "single") q.answer = c.id;
+        else if (box.checked) q.answer = q.answer.concat([c.id]);
+        else q.answer = q.answer.filter(function (a) { return a !== c.id; });
+        questionsChanged();
+      });
+      mark.append(box, " " + T.correct);
+      row.append(mark, field(T.choice_feedback, c.feedback_km, function (v) {
+        if (v) c.feedback_km = v; else delete c.feedback_km;
+      }, "km"), button(T.remove, "", null, function () {
+        q.choices.splice(k, 1);
+        if (q.type === "multiple") q.answer = q.answer.filter(function (a) { return a !== c.id; });
+        else if (q.answer === c.id && q.choices.length) q.answer = q.choices[0].id;
+        questionsChanged(); renderQuiz();
+      }));
+      ul.appendChild(row);
+    });
+  }
+  function renderQuiz() {
+    var list = $("questions");
+    list.textContent = "";
+    current.quiz.questions.forEach(function (q, n) {
+      var li = document.createElement("li");
+      li.className = "question card";
+      li.appendChild(field(T.prompt, q.prompt_km, function (v) { q.prompt_km = v; }, "km"));
+      if (q.type === "single" || q.type === "multiple") {
+        var ul = document.createElement("ul");
+        choiceEditor(q, ul);
+        li.append(ul, button(T.add_choice, "", null, function () {
+          q.choices.push({ id: "c" + Date.now().toString(36), text_km: "…" });
+          questionsChanged(); renderQuiz();
+        }));
+      } else if (q.type === "true_false") {
+        var sel = document.createElement("select");
+        sel.setAttribute("aria-label", T.answer);
+        sel.add(new Option(T["true"], "true", false, q.answer === true));
+        sel.add(new Option(T["false"], "false", false, q.answer === false));
+        sel.addEventListener("change", function () { q.answer = sel.value === "true"; questionsChanged(); });
+        li.appendChild(sel);
+      } else if (q.type === "numeric") {
+        li.appendChild(field(T.answer, String(q.answer), function (v) { q.answer = Number(v); }));
+      } else {
+        li.appendChild(field(T.answer, (q.accept || []).join(" | "), function (v) {
+          q.accept = v.split("|").map(function (s) { return s.trim(); }).filter(Boolean);
+        }, "km"));
+      }
+      li.appendChild(field(T.feedback_right, q.feedback_correct_km, function (v) { q.feedback_correct_km = v; }, "km"));
+      li.appendChild(field(T.feedback_wrong, q.feedback_wrong_km, function (v) { q.feedback_wrong_km = v; }, "km"));
+      li.appendChild(button(T.remove, "danger", null, function () {
+        current.quiz.questions.splice(n, 1); questionsChanged(); renderQuiz();
+      }));
+      list.appendChild(li);
+    });
+  }
+  function newQuestion(type) {
+    var q = { id: "q" + Date.now().toString(36), type: type, prompt_km: "…" };
+    if (type === "single" || type === "multiple") {
+      q.choices = [{ id: "a", text_km: "ក" }, { id: "b", text_km: "ខ" }];
+      q.answer = type === "single" ? "a" : ["a"];
+    } else if (type === "true_false") q.answer = true;
+    else if (type === "numeric") q.answer = 0;
+    else q.accept = ["…"];
+    return q;
+  }
+  $("add-question").addEventListener("click", function () {
+    current.quiz.questions.push(newQuestion($("question-type").value));
+    questionsChanged(); renderQuiz();
+  });
+
+  /* --- adding items and modules ---------------------------------------------- */
+  function reload() { return call("GET", API).then(function (r) { draft = r.body; render(); }); }
+  function addItem(body) {
+    return serial(function () {
+      return call("POST", API + "/items", body).then(function (res) {
+        if (res.status !== 201) { state(res.body.error.message); return null; }
+        return reload().then(function () { return res.body.id; });
+      });
+    }).then(function (id) { if (id) select(id); });
+  }
+  document.querySelectorAll("[data-add]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var kind = b.dataset.add;
+      if (kind === "lesson") addItem({ type: "lesson", title: { km: T.new_lesson }, body_md: "" });
+      else if (kind === "quiz") addItem({ type: "quiz", title: { km: T.new_quiz }, questions: [newQuestion("single")] });
+      else $("image-file").click();
+    });
+  });
+  $("image-file").addEventListener("change", function () {
+    var file = this.files[0];
+    this.value = "";
+    if (!file) return;
+    upload(file).then(function (ref) {
+      return addItem({ type: "image", title: { km: file.name.replace(/\.[^.]+$/, "") }, file: ref.path });
+    }).catch(function (e) { state(e.message); });
+  });
+  $("add-module").addEventListener("click", function () {
+    serial(function () {
+      return call("POST", API + "/modules", { title: { km: T.new_module } }).then(reload);
+    });
+  });
+  $("delete-item").addEventListener("click", function () {
+    if (!current || !window.confirm(T.confirm_delete)) return;
+    serial(function () {
+      return call("DELETE", API + "/items/" + current.id, { revision: draft.revision });
+    }).then(function (res) {
+      if (res.status === 409) return conflict(res.body);
+      draft.revision = res.body.revision;
+      var gone = current.id;
+      draft.modules.forEach(function (m) { m.items = m.items.filter(function (i) { return i.id !== gone; }); });
+      current = null; $("item-editor").hidden = true; render();
+    });
+  });
+  /* After a conflict the server's draft wins, and the text this browser had not saved
+     is shown next to it (kept under KEY-unsaved until the editor uses or drops it). */
+  var UNSAVED = KEY + "-unsaved";
+  function describe(field, value) {
+    if (field === "questions") return value.map(function (q) { return q.prompt_km || q.prompt_en || ""; }).join("\n");
+    if (value && typeof value === "object") return value.km || value.en || "";
+    return String(value);
+  }
+  function showUnsaved() {
+    var kept = {};
+    try { kept = JSON.parse(localStorage.getItem(UNSAVED) || "{}"); } catch (e) { kept = {}; }
+    delete kept._order;
+    var list = $("unsaved-list"), ids = Object.keys(kept);
+    list.textContent = "";
+    $("unsaved").hidden = !ids.length;
+    ids.forEach(function (id) {
+      var item = find(id), li = document.createElement("li"), h = document.createElement("strong");
+      h.textContent = item ? title(item.title) : id;
+      li.appendChild(h);
+      Object.keys(kept[id]).forEach(function (f) {
+        var box = document.createElement("textarea");
+        box.readOnly = true; box.lang = "km"; box.className = "unsaved-text";
+        box.rows = f === "body_md" ? 8 : 2;
+        box.setAttribute("aria-label", (T.fields[f] || f) + ": " + h.textContent);
+        box.value = describe(f, kept[id][f]);
+        li.appendChild(box);
+      });
+      list.appendChild(li);
+    });
+  }
+  $("unsaved-use").addEventListener("click", function () {
+    // A deliberate choice, made after seeing the other editor's version: save this text over it.
+    var kept = JSON.parse(localStorage.getItem(UNSAVED) || "{}"), all = pending();
+    delete kept._order;
+    Object.keys(kept).forEach(function (id) { if (find(id)) all[id] = Object.assign(all[id] || {}, kept[id]); });
+    localStorage.setItem(KEY, JSON.stringify(all));
+    localStorage.removeItem(UNSAVED);
+    showUnsaved();
+    if (current && find(current.id)) select(current.id);
+    flush();
+  });
+  $("unsaved-drop").addEventListener("click", function () { localStorage.removeItem(UNSAVED); showUnsaved(); });
+  $("reload-draft").addEventListener("click", function () {
+    var kept = pending(), before = {};
+    try { before = JSON.parse(localStorage.getItem(UNSAVED) || "{}"); } catch (e) { before = {}; }
+    Object.keys(kept).forEach(function (id) { before[id] = Object.assign(before[id] || {}, kept[id]); });
+    if (Object.keys(before).length) localStorage.setItem(UNSAVED, JSON.stringify(before));
+    localStorage.removeItem(KEY);
+    reload().then(function () {
+      blocked = false; $("conflict").hidden = true;
+      if (current && find(current.id)) select(current.id);
+      else { current = null; $("item-editor").hidden = true; }
+      state(T.saved);
+      showUnsaved();
+    });
+  });
+  $("publish").addEventListener("click", function () {
+    var out = $("publish-result");
+    flush().then(function (sent) {
+      if (!sent) { out.hidden = false; out.textContent = T.failed + " " + T.offline; return; }
+      return serial(function () { return call("POST", API + "/publish"); }).then(function (res) {
+        out.hidden = false;
+        if (res.status === 201) out.textContent = T.published.replace("%(version)s", res.body.pack.version);
+        else out.textContent = T.failed + " " + res.body.error.message;
+      });
+    }).catch(function () { out.hidden = false; out.textContent = T.failed + " " + T.offline; });
+  });
+
+  render();
+  showUnsaved();
+  flush(); // what an earlier visit typed while offline goes now
+})();
