@@ -1,6 +1,6 @@
 """Account models: users, cohorts, and who learns or teaches in which cohort.
 
-Tables are created by migrations (``edge_server/migrations``), never by ``create_tables``.
+Tables are created by migrations (``edge_server/accounts/migrations``), never by ``create_tables``.
 """
 
 from __future__ import annotations
