@@ -24,10 +24,14 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
     app.config["KRU_KEEP_DB_CONNECTIONS"] = True
     workers = settings["workers"] or auto_workers()
 
+    scheduler = snapshot_scheduler(settings, home)
+
     def ready(url: str) -> None:
         click.echo(f"Kru is serving on {url}", err=False)
         for line in banner or []:
             click.echo(line)
+        if scheduler is not None:  # here: after the workers are forked, in the parent only
+            scheduler.start()
 
     where = {
         "host": settings["host"],
@@ -38,11 +42,29 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
         "pid_file": home.pid_file,
         "on_ready": ready,
     }
-    if workers == 1:
-        serve_wsgi(app, **where)
-    else:
-        share_between_workers(app, home.tmp)
-        serve_workers(app, workers=workers, before_fork=close_db, **where)
+    try:
+        if workers == 1:
+            serve_wsgi(app, **where)
+        else:
+            share_between_workers(app, home.tmp)
+            serve_workers(app, workers=workers, before_fork=close_db, **where)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
+def snapshot_scheduler(settings, home):  # noqa: ANN001, ANN201
+    """Return the snapshot scheduler the serving process runs, or None when turned off."""
+    from ..snapshots import Scheduler
+
+    if not settings["snapshots.interval_s"]:
+        return None
+    return Scheduler(
+        home,
+        settings["snapshots.interval_s"],
+        settings["snapshots.keep_hourly"],
+        settings["snapshots.keep_daily"],
+    )
 
 
 @click.command()
