@@ -138,7 +138,7 @@ cmd_test() {
     # System packages the suite drives for real: Chromium for browser tests, shellcheck and
     # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media.
     apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk \
-        pebble bind9 bind9-utils nginx hitch libnss3-tools openssl
+        pebble bind9 bind9-utils nginx hitch libnss3-tools openssl sqlite3
     venv
     axe_core
     start_postgres
