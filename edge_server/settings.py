@@ -436,6 +436,26 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between passes of `kru central cert daemon`.",
         minimum=5,
     ),
+    # --- a site that looks after itself (issue 19)
+    Setting(
+        "snapshots.interval_s",
+        "int",
+        3600,
+        "Seconds between automatic database snapshots (taken only when something changed); "
+        "0 turns them off.",
+        minimum=0,
+    ),
+    Setting("snapshots.keep_hourly", "int", 24, "Newest snapshots kept.", minimum=1),
+    Setting(
+        "snapshots.keep_daily", "int", 7, "Days for which one snapshot a day is kept.", minimum=0
+    ),
+    Setting(
+        "recovery.code_file",
+        "path",
+        "/run/kru/recovery-code",
+        "Where a server in recovery mode keeps its recovery code (mode 0600) for `kru doctor`; "
+        "on a tmpfs (/run), never on the SD card.",
+    ),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -29,6 +29,7 @@ COMMANDS = [
     "edge_server.cli.setup:setup",
     "edge_server.cli.backup:backup",
     "edge_server.cli.backup:restore",
+    "edge_server.cli.snapshot:snapshot",
 ]
 
 
