@@ -13,12 +13,14 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from content_packs.manifest import schema_problems
 from content_packs.models import Pack
 from edge_server.cpd import discussion
 from edge_server.cpd.discussion_models import Post
 from edge_server.errors import NotFound, PermissionDenied
 from edge_server.learning import assignments
 from edge_server.learning_models import Event
+from edge_server.models import Cohort
 from tests.conftest import form_csrf
 from tests.learning_catalog import COURSE, make_catalog
 
@@ -268,3 +270,29 @@ def test_text_travels_when_the_pack_marks_the_discussion_for_review(boards):
     thread = discussion.start_thread(boards["a"][0], boards["ca"], COURSE, "ប្រធានបទ", "អត្ថបទពិនិត្យ")
     ctx = json.loads(Event.get(Event.id == thread.event_id).context)
     assert ctx["text"] == "អត្ថបទពិនិត្យ" and ctx["title"] == "ប្រធានបទ"
+
+
+def test_sample_pack_opens_its_board_with_a_prompt_and_no_review(app, tmp_path, client, login_as):  # noqa: ANN001
+    from content_packs.build import build_pack
+    from content_packs.demo import SAMPLE
+    from edge_server.models import CohortMember
+    from tests.packs_factory import install
+
+    out = tmp_path / "sample.zip"
+    build_pack(SAMPLE, out)
+    install(app, out)  # the manifest passes the JSON Schema with the discussion table
+    key = "classroom-reading/classroom-reading"
+    rule = discussion.board_rule(key)
+    assert rule.review is False and rule.prompt["km"].startswith("តើអ្នករៀបចំជ្រុងអាន")
+    learner = login_as()
+    cohort = Cohort.create(name="ក្រុម ក")
+    CohortMember.create(cohort=cohort, user=learner)
+    assignments.assign(cohort, key, None, None)
+    html = client.get(f"/discuss/{cohort.id}/{key}").get_data(as_text=True)
+    assert 'id="prompt"' in html and 'id="review-note"' not in html
+
+
+def test_a_manifest_with_a_bad_discussion_table_is_refused():
+    manifest = {"courses": [{"slug": "c", "discussion": {"review": "yes", "vote": 1}}]}
+    problems = " ".join(str(p) for p in schema_problems(manifest))
+    assert "review" in problems and "vote" in problems
