@@ -74,7 +74,9 @@ def board_rule(course_key: str) -> BoardRule:
     if row is None:
         return BoardRule()
     manifest = json.loads(row[0])
-    course = next((c for c in manifest.get("courses", []) if c.get("slug") == row[1]), {})
+    course: dict[str, Any] = next(
+        (c for c in manifest.get("courses", []) if c.get("slug") == row[1]), {}
+    )
     part = course.get("discussion") or {}
     return BoardRule(review=bool(part.get("review")), prompt=part.get("prompt") or {})
 
@@ -301,8 +303,9 @@ def board(user: User, cohort: Cohort, course: str) -> list[ThreadLine]:
         NotFound, PermissionDenied: see ``check_access``.
     """
     moderator = check_access(user, cohort.id, course)
-    rows = db.execute_sql(  # noqa: S608 - a constant clause, values as placeholders
-        "SELECT t.id, "
+    hidden = "" if moderator else "AND NOT t.hidden "  # a constant clause; values are placeholders
+    sql = (
+        "SELECT t.id, "  # noqa: S608 - constant clauses, values as placeholders
         " (SELECT COUNT(*) FROM discussion_posts r WHERE r.thread_id = t.id AND NOT r.hidden), "
         " COALESCE((SELECT MAX(r.created_at) FROM discussion_posts r WHERE r.thread_id = t.id),"
         "  t.created_at), "
@@ -312,9 +315,9 @@ def board(user: User, cohort: Cohort, course: str) -> list[ThreadLine]:
         " (SELECT COUNT(*) FROM discussion_reports x JOIN discussion_posts r ON r.id = x.post_id "
         "  WHERE r.id = t.id OR r.thread_id = t.id) "
         "FROM discussion_posts t WHERE t.cohort_id = ? AND t.course = ? AND t.thread_id IS NULL "
-        + ("" if moderator else "AND NOT t.hidden "),
-        (user.id, user.id, cohort.id, course),
-    ).fetchall()
+        + hidden
+    )
+    rows = db.execute_sql(sql, (user.id, user.id, cohort.id, course)).fetchall()
     posts = {p.id: p for p in Post.select().where(Post.id.in_([r[0] for r in rows]))}
     lines = [ThreadLine(posts[r[0]], r[1], r[2], r[3], r[4] if moderator else 0) for r in rows]
     lines.sort(key=lambda t: t.last_at, reverse=True)

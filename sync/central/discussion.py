@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .models import CentralEvent, Device, SiteCohort
+from .db import database
+from .models import CentralEvent, Device
 
 PREFIX = "urn:kru:discussion:"
 
@@ -28,7 +29,10 @@ class Participation:
 
 def participation() -> list[Participation]:
     """Return one line per site, cohort and course with posts, busiest first."""
-    names = {(c.device_id, c.uid): c.name for c in SiteCohort.select()}
+    names: dict[tuple[int, str], str] = {
+        (row[0], row[1]): row[2]
+        for row in database.execute_sql("SELECT device_id, uid, name FROM site_cohorts")
+    }
     devices = {d.id: d for d in Device.select(Device.id, Device.name, Device.province)}
     lines: dict[tuple[int, str, str], Participation] = {}
     query = (
