@@ -280,6 +280,10 @@ def make_manifest(src_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes 
         for part in ("completion", "certificate"):  # issue 16: passed through as written
             if isinstance(course.get(part), dict):
                 entry[part] = _rule(course[part])
+        if isinstance(board := course.get("discussion"), dict):  # issue 16: board per cohort
+            entry["discussion"] = {"review": bool(board.get("review", False))}
+            if prompt := _text(board, "prompt"):
+                entry["discussion"]["prompt"] = prompt
         if plan := course.get("sessions"):
             entry["sessions"] = [
                 {

@@ -39,6 +39,7 @@ BLUEPRINTS = [
     "edge_server.blueprints.authoring:bp",
     "edge_server.cpd.views_sessions:bp",
     "edge_server.cpd.views_certificates:bp",
+    "edge_server.cpd.views_discussion:bp",
 ]
 
 

@@ -38,6 +38,7 @@ def central_links() -> list[tuple[str, str]]:
         ("dashboard.export_completion", gettext("Completion (CSV)")),
         ("fleet.packs", gettext("Packs")),
         ("central_certificates.cpd", gettext("CPD records")),
+        ("central_discussion.participation", gettext("Discussion")),
     ]
 
 
@@ -123,6 +124,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from .views_assigned import bp as assigned_bp
     from .views_certificates import bp as certificates_bp
     from .views_dashboard import bp as dashboard_bp
+    from .views_discussion import bp as discussion_bp
     from .views_fleet import bp as fleet_bp
     from .views_health import bp as health_bp
     from .views_sync import bp as sync_bp
@@ -138,6 +140,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         health_bp,
         fleet_bp,
         certificates_bp,
+        discussion_bp,
     ):
         app.register_blueprint(bp)
     _hooks(app)
