@@ -125,6 +125,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from .views_dashboard import bp as dashboard_bp
     from .views_fleet import bp as fleet_bp
     from .views_health import bp as health_bp
+    from .views_metrics import bp as metrics_bp
+    from .views_metrics import install as install_metrics
     from .views_sync import bp as sync_bp
 
     csrf.exempt(sync_bp)  # signed with the device secret, not a browser session
@@ -136,10 +138,12 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         api_bp,
         dashboard_bp,
         health_bp,
+        metrics_bp,
         fleet_bp,
         certificates_bp,
     ):
         app.register_blueprint(bp)
+    install_metrics(app)
     _hooks(app)
     return app
 
