@@ -18,7 +18,7 @@ from edge_server.datahome import DataHome
 from edge_server.navigation import Layout
 from edge_server.settings import BY_NAME, Settings, load_settings
 
-from . import charts
+from . import charts, request_ids
 from .db import connect_database, database, upgrade
 from .models import CentralSession, CentralUser
 
@@ -144,6 +144,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     ):
         app.register_blueprint(bp)
     install_metrics(app)
+    request_ids.install(app)
     _hooks(app)
     return app
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -12,6 +13,8 @@ from flask_babel import gettext
 from edge_server.api import api_error
 
 from . import metrics
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("central_metrics", __name__)
 
@@ -71,5 +74,7 @@ def install(app: Flask) -> None:
             body = response.get_json(silent=True) or {}
             error = body.get("error") if isinstance(body, dict) else None
             code = error.get("code") if isinstance(error, dict) else None
-            metrics.record_reject(str(code or f"http_{response.status_code}"))
+            reason = str(code or f"http_{response.status_code}")
+            log.warning("sync batch refused: %s (HTTP %s)", reason, response.status_code)
+            metrics.record_reject(reason)
         return response
