@@ -118,6 +118,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         course_title=charts.course_title,
     )
 
+    from .openapi import bp as openapi_bp
     from .views_api import bp as api_bp
     from .views_api import session_bp
     from .views_assigned import bp as assigned_bp
@@ -139,6 +140,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         dashboard_bp,
         health_bp,
         metrics_bp,
+        openapi_bp,
         fleet_bp,
         certificates_bp,
     ):
