@@ -399,6 +399,32 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "central.metrics_allow",
+        "list",
+        ["127.0.0.1", "::1"],
+        "Addresses or networks (CIDR) that may read /metrics without a token.",
+    ),
+    Setting(
+        "central.metrics_token",
+        "str",
+        "",
+        "Bearer token that also opens /metrics (from any address); empty: none.",
+    ),
+    Setting(
+        "central.silent_days",
+        "int",
+        7,
+        "Days without contact after which /metrics counts a site as silent.",
+        minimum=1,
+    ),
+    Setting(
+        "central.log_format",
+        "str",
+        "text",
+        "Central server log lines: text, or json (one object per line, with the request id).",
+        choices=("text", "json"),
+    ),
+    Setting(
         "central.https_domain",
         "str",
         "",

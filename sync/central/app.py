@@ -18,7 +18,7 @@ from edge_server.datahome import DataHome
 from edge_server.navigation import Layout
 from edge_server.settings import BY_NAME, Settings, load_settings
 
-from . import charts
+from . import charts, request_ids
 from .db import connect_database, database, upgrade
 from .models import CentralSession, CentralUser
 
@@ -119,6 +119,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         course_title=charts.course_title,
     )
 
+    from .openapi import bp as openapi_bp
     from .views_api import bp as api_bp
     from .views_api import session_bp
     from .views_assigned import bp as assigned_bp
@@ -127,6 +128,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from .views_discussion import bp as discussion_bp
     from .views_fleet import bp as fleet_bp
     from .views_health import bp as health_bp
+    from .views_metrics import bp as metrics_bp
+    from .views_metrics import install as install_metrics
     from .views_sync import bp as sync_bp
 
     csrf.exempt(sync_bp)  # signed with the device secret, not a browser session
@@ -138,11 +141,15 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         api_bp,
         dashboard_bp,
         health_bp,
+        metrics_bp,
+        openapi_bp,
         fleet_bp,
         certificates_bp,
         discussion_bp,
     ):
         app.register_blueprint(bp)
+    install_metrics(app)
+    request_ids.install(app)
     _hooks(app)
     return app
 
