@@ -21,6 +21,7 @@ COMMANDS = [
     "edge_server.cli.users:user",
     "edge_server.cli.users:cohort",
     "edge_server.cli.progress:progress",
+    "edge_server.cli.submissions:submissions",
     "sync.cli:sync",
     "sync.central.cli:central",
     "content_packs.cli:pack",

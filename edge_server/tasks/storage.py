@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ..datahome import DataHome
 from ..db import db
@@ -22,7 +23,6 @@ from .models import Submission, SubmissionFile
 
 log = logging.getLogger(__name__)
 
-FOLDER = "submissions"
 _BLOCK = 1024 * 1024
 
 
@@ -39,7 +39,7 @@ class Usage:
 
 
 def root(home: DataHome) -> Path:
-    return home.root / FOLDER
+    return home.submissions
 
 
 def path_of(home: DataHome, sha256: str) -> Path:
@@ -137,3 +137,15 @@ def prune(home: DataHome, retention_days: int, now: datetime | None = None) -> i
     if old:
         log.info("retention removed %s submitted files", len(old))
     return len(old)
+
+
+def panel(app_config: Any) -> dict[str, Any]:
+    """Return the admin page's panel: space used by submitted files, quota, retention."""
+    used = usage(app_config["KRU"])
+    return {
+        "used_mb": round(used.used_bytes / 1048576, 1),
+        "quota_mb": used.quota_bytes // 1048576,
+        "files": used.files,
+        "retention_days": used.retention_days,
+        "full": used.used_bytes >= used.quota_bytes,
+    }
