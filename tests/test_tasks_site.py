@@ -184,3 +184,22 @@ def test_retention_removes_old_accepted_files_and_keeps_the_record(client, site,
     assert shown["files"][0]["kept"] is False and shown["review"]["score"] == 1.0
     with client.get(f"/submissions/{sid}/files/0") as gone:
         assert gone.status_code == 404
+
+
+def test_the_cli_shows_usage_and_prunes_by_the_retention_setting(
+    client, site, app, runner, monkeypatch
+):
+    signin(client, site["learner"])
+    sid = submit(client, [("photo.png", png_bytes(300))]).get_json()["id"]
+    signin(client, site["teacher"])
+    review(client, sid, ALL_CLEAR)
+    db.execute_sql(
+        "UPDATE task_submissions SET reviewed_at = ? WHERE id = ?",
+        [(datetime.now(UTC) - timedelta(days=40)).isoformat(), sid],
+    )
+    db.close()
+    used = runner("submissions", "usage")
+    assert used.exit_code == 0 and used.output.startswith("1 files") and "forever" in used.output
+    assert runner("submissions", "prune").output == "removed 0 files\n"  # 0 days: keep all
+    monkeypatch.setenv("KRU_SUBMISSIONS_RETENTION_DAYS", "30")
+    assert runner("submissions", "prune").output == "removed 1 files\n"
