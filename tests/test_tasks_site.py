@@ -203,3 +203,20 @@ def test_the_cli_shows_usage_and_prunes_by_the_retention_setting(
     assert runner("submissions", "prune").output == "removed 0 files\n"  # 0 days: keep all
     monkeypatch.setenv("KRU_SUBMISSIONS_RETENTION_DAYS", "30")
     assert runner("submissions", "prune").output == "removed 1 files\n"
+
+
+def test_the_submissions_tables_are_rebuilt_from_the_event_log(client, site, app):
+    from edge_server.tasks import replay
+
+    signin(client, site["learner"])
+    first = submit(client, [("p.pdf", pdf_bytes())], note="v1").get_json()["id"]
+    signin(client, site["teacher"])
+    review(client, first, ALL_CLEAR, decision="returned", comment="More.")
+    signin(client, site["learner"])
+    second = submit(client, [("photo.png", png_bytes(200))]).get_json()["id"]
+    before = {sid: client.get(f"/api/v1/submissions/{sid}").get_json() for sid in (first, second)}
+    db.execute_sql("DELETE FROM task_files")
+    db.execute_sql("DELETE FROM task_submissions")
+    assert replay.rebuild(app.config["KRU_HOME"]) == {"submissions": 2, "files": 2}
+    after = {sid: client.get(f"/api/v1/submissions/{sid}").get_json() for sid in (first, second)}
+    assert after == before

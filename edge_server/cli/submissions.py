@@ -45,3 +45,20 @@ def prune(ctx: CliContext) -> None:
     finally:
         db.close()
     click.echo(f"removed {removed} files")
+
+
+@submissions.command("rebuild")
+@pass_ctx
+def rebuild(ctx: CliContext) -> None:
+    """Make the submissions tables again from the event log (the record of learning).
+
+    Safe at any time: one transaction; files no longer on the Pi are marked removed.
+    """
+    from ..tasks import replay
+
+    db = ctx.open_site_db()
+    try:
+        counts = replay.rebuild(ctx.home)
+    finally:
+        db.close()
+    click.echo(f"rebuilt {counts['submissions']} submissions with {counts['files']} files")
