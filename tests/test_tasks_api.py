@@ -96,6 +96,9 @@ def test_a_learner_submits_an_image_and_a_pdf_and_the_event_carries_checksums(cl
     with client.get(f"/submissions/{body['id']}/files/0") as got:
         assert got.status_code == 200 and got.data == image and got.mimetype == "image/png"
         assert "sandbox" in got.headers["Content-Security-Policy"]
+    with client.get(f"/submissions/{body['id']}/files/1") as got:
+        assert got.data == pdf and got.mimetype == "application/pdf"
+        assert got.headers["X-Content-Type-Options"] == "nosniff"
     assert progress_of(site["learner"]).status == "in_progress"
 
 
