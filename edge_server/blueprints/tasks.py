@@ -45,6 +45,10 @@ bp = Blueprint("tasks", __name__)
 
 PURPOSE = "submission"
 ONE_REQUEST_BYTES = uploads.CHUNK_BYTES + 64 * 1024
+TOO_LARGE = N_(
+    "One request may carry at most %(limit)s MB of files; larger files go up in parts first "
+    "(resumable uploads, docs/api.md), as the task page sends them."
+)
 FILE_CSP = (
     "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 )
@@ -138,7 +142,7 @@ def _submit_from_request() -> tuple[Any, bool]:
 
 @bp.post("/api/v1/submissions")
 @role_required()
-@bodylimit.limit(ONE_REQUEST_BYTES)
+@bodylimit.limit(ONE_REQUEST_BYTES, message=TOO_LARGE)
 def api_submit():  # noqa: ANN201
     """Submit work: multipart ``item``, ``note``, ``file`` (repeatable), ``upload`` (upload
     ids), optional ``id``; or JSON ``{"item", "note", "uploads": [...], "id"}``."""
@@ -251,7 +255,7 @@ def _accept_attr(kinds: tuple[str, ...]) -> str:
 
 @bp.post("/learn/items/<pack>/<slug>/submissions")
 @role_required()
-@bodylimit.limit(ONE_REQUEST_BYTES)
+@bodylimit.limit(ONE_REQUEST_BYTES, message=TOO_LARGE)
 def submit_page(pack: str, slug: str):  # noqa: ANN201
     """The task page's form without JavaScript (files up to one chunk)."""
     back = url_for("learn.item", pack=pack, slug=slug)
