@@ -264,3 +264,54 @@ def test_the_quota_refuses_new_work_when_full(client, site, app):
     signin(client, site["learner"])
     assert_api_error(submit(client, [("big.png", png_bytes())]), 507, "submission_quota_full")
     assert db.execute_sql("SELECT COUNT(*) FROM task_submissions").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("item", "files", "sid", "status", "code"),
+    [
+        ("classroom-reading/no-such-task", [("p.pdf", b"%PDF-1.4\n")], None, 404, "item_not_found"),
+        (
+            "classroom-reading/reading-classroom",
+            [("p.pdf", b"%PDF-1.4\n")],
+            None,
+            404,
+            "not_a_task",
+        ),
+        (TASK, [], None, 400, "submission_missing_file"),
+        (TASK, [("p.pdf", b"")], None, 400, "empty_file"),
+        (TASK, [("p.pdf", b"%PDF-1.4\n")], "not-a-uuid", 400, "invalid_id"),
+        (
+            TASK,
+            [("p.pdf", b"%PDF-1.4\n")],
+            str(uuid.uuid5(uuid.NAMESPACE_URL, "x")),
+            400,
+            "invalid_id",
+        ),
+    ],
+)
+def test_bad_submissions_get_one_clear_error_and_store_nothing(
+    client, site, item, files, sid, status, code
+):
+    signin(client, site["learner"])
+    assert_api_error(submit(client, files, item=item, sid=sid), status, code)
+    assert db.execute_sql("SELECT COUNT(*) FROM task_submissions").fetchone()[0] == 0
+    assert Event.select().where(Event.verb == "submitted").count() == 0
+
+
+def test_a_bad_page_form_shows_the_message_in_khmer(client, site):
+    from tests.conftest import form_csrf
+
+    signin(client, site["learner"])
+    url = "/learn/items/classroom-reading/plan-reading-lesson"
+    token = form_csrf(client.get(url).get_data(as_text=True))
+    data = MultiDict([("csrf_token", token), ("item", TASK)])
+    data.add("file", FileStorage(io.BytesIO(b"<html>" * 100), filename="plan.pdf"))
+    boundary, body = encode_multipart(data)
+    response = client.post(
+        f"{url}/submissions",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "មិនមែនជាប្រភេទឯកសារដែលកិច្ចការនេះទទួលទេ" in page and "plan.pdf" in page
