@@ -9,7 +9,7 @@ from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextF
 
 from edge_server.models import BaseModel
 
-ITEM_TYPES = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5")
+ITEM_TYPES = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5", "task")
 
 
 class Pack(BaseModel):

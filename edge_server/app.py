@@ -32,6 +32,7 @@ BLUEPRINTS = [
     "sync.panel:bp",
     "edge_server.blueprints.learn:bp",
     "edge_server.blueprints.teach:bp",
+    "edge_server.blueprints.tasks:bp",
     "edge_server.blueprints.api_learning:bp",
     "edge_server.blueprints.portal:bp",
     "edge_server.blueprints.compress:bp",

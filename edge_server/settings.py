@@ -223,6 +223,28 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "submissions.max_upload_mb",
+        "int",
+        1024,
+        "Largest file a learner may submit for a task, in MB (a task may set less).",
+        minimum=1,
+    ),
+    Setting(
+        "submissions.quota_mb",
+        "int",
+        20480,
+        "Space for all files learners submit, in MB; new submissions are refused past it.",
+        minimum=1,
+    ),
+    Setting(
+        "submissions.retention_days",
+        "int",
+        0,
+        "Days the files of accepted submissions are kept after review (0: keep forever); "
+        "kru submissions prune removes older ones, their checksums and reviews stay.",
+        minimum=0,
+    ),
+    Setting(
         "packs.max_uncompressed_mb",
         "int",
         8192,

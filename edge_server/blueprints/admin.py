@@ -35,6 +35,7 @@ PANELS: list[tuple[str, str]] = [
     ("modem/_panel.html", "sync.modem_panel:panel"),
     ("deploy/wifi_panel.html", "edge_server.wifi:wifi_panel"),
     ("https/_panel.html", "sync.https_panel:panel"),
+    ("tasks/_admin_panel.html", "edge_server.tasks.storage:panel"),
 ]
 
 

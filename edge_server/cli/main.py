@@ -22,6 +22,7 @@ COMMANDS = [
     "edge_server.cli.users:cohort",
     "edge_server.cli.progress:progress",
     "edge_server.cli.cpd:cpd",
+    "edge_server.cli.submissions:submissions",
     "sync.cli:sync",
     "sync.central.cli:central",
     "content_packs.cli:pack",

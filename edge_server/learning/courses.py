@@ -23,7 +23,7 @@ from ..errors import N_, NotFound
 from ..models import User
 from .models import DONE
 
-TYPES_WITH_ICONS = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5")
+TYPES_WITH_ICONS = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5", "task")
 # Catalogs kept in memory at most; a site has a handful of courses in two languages.
 CACHE_LIMIT = 256
 
