@@ -139,7 +139,7 @@ cmd_test() {
     # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media,
     # poppler-utils (pdftotext) for the certificate PDF.
     apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk \
-        pebble bind9 bind9-utils nginx hitch libnss3-tools openssl poppler-utils
+        pebble bind9 bind9-utils nginx hitch libnss3-tools openssl poppler-utils sqlite3
     venv
     axe_core
     start_postgres

@@ -3,8 +3,12 @@
 The folder holds ``pack.toml`` (the pack, its courses, modules and the list of items),
 lessons as Markdown (or HTML) with TOML front matter between ``+++`` lines, quizzes as
 TOML files, and media. Every file in the folder goes into the pack except ``pack.toml``,
-the quiz ``.toml`` files (they become data in the manifest) and hidden files; a folder
-named as an ``html5`` item is zipped into one file. Checksums are computed here.
+the quiz and task ``.toml`` files (they become data in the manifest) and hidden files; a
+folder named as an ``html5`` item is zipped into one file. Checksums are computed here.
+
+A ``.toml`` item is a quiz, or a task when it says ``type = "task"`` (in the file or its
+pack.toml entry): Markdown instructions, accepted kinds, a size limit, a due date, a pass
+mark and a rubric of criteria with levels (docs/content-packs.md, "Tasks").
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ STORED |= {".jpeg", ".gif", ".webp", ".pdf", ".zip", ".woff2", ".woff"}
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same folder builds the same zip
 ITEM_KEYS = {"slug", "type", "title_km", "title_en", "required", "duration_s", "duration_min"}
 QUIZ_KEYS = {"pass_mark", "attempts", "shuffle", "questions"}
+TASK_KEYS = {"instructions_km", "instructions_en", "accept", "max_mb", "due", "pass_mark", "rubric"}
 
 
 def slugify(text: str) -> str:
@@ -150,8 +155,12 @@ class _Builder:
         default_slug = slugify(PurePosixPath(rel).stem)
         if kind == "lesson":
             return self._lesson(entry, rel, path, default_slug)
+        if kind == "quiz" and (entry.get("type") == "task" or _says_task(path)):
+            kind = "task"
         if kind == "quiz":
             return self._quiz(entry, rel, path, default_slug)
+        if kind == "task":
+            return self._task(entry, rel, path, default_slug)
         if kind == "html5" and path.is_dir():
             rel = self._zip_folder(rel, path)
         if kind not in TYPE_ENDINGS:
@@ -200,6 +209,25 @@ class _Builder:
         item["quiz"] = quiz
         return item
 
+    def _task(self, entry: dict, rel: str, path: Path, default_slug: str) -> dict[str, Any]:
+        data = _read_toml(path, rel)
+        self.consumed.add(rel)
+        item = _common(entry, data, default_slug)
+        item["type"] = "task"
+        unknown = sorted(set(data) - TASK_KEYS - ITEM_KEYS)
+        if unknown:
+            raise BadSource(
+                N_("%(file)s: unknown keys %(keys)s"), file=rel, keys=", ".join(unknown)
+            )
+        task: dict[str, Any] = {"instructions": _text(data, "instructions")}
+        task["accept"] = list(data.get("accept") or [])
+        for key in ("max_mb", "due", "pass_mark"):
+            if key in data:
+                task[key] = str(data[key]) if key == "due" else data[key]
+        task["rubric"] = [_criterion(c) for c in data.get("rubric") or []]
+        item["task"] = task
+        return item
+
     def _zip_folder(self, rel: str, path: Path) -> str:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -227,6 +255,27 @@ class _Builder:
             if path.is_symlink():
                 raise BadSource(N_("%(file)s is a symbolic link; copy the file in"), file=rel)
             self.files[rel] = path
+
+
+def _says_task(path: Path) -> bool:
+    """Return whether a ``.toml`` item file declares ``type = "task"``."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")).get("type") == "task"
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False  # the quiz reader reports the mistake
+
+
+def _criterion(raw: Any) -> dict[str, Any]:
+    """Return a rubric criterion of the manifest from its TOML table (``[[rubric]]``)."""
+    if not isinstance(raw, dict):
+        return {}
+    levels = []
+    for level in raw.get("levels") or []:
+        out = {"id": level.get("id"), "label": _text(level, "label"), "points": level.get("points")}
+        if descriptor := _text(level, "descriptor"):
+            out["descriptor"] = descriptor
+        levels.append(out)
+    return {"id": raw.get("id"), "title": _text(raw, "title"), "levels": levels}
 
 
 def _zip_info(name: str, ending: str) -> zipfile.ZipInfo:
@@ -280,6 +329,10 @@ def make_manifest(src_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes 
         for part in ("completion", "certificate"):  # issue 16: passed through as written
             if isinstance(course.get(part), dict):
                 entry[part] = _rule(course[part])
+        if isinstance(board := course.get("discussion"), dict):  # issue 16: board per cohort
+            entry["discussion"] = {"review": bool(board.get("review", False))}
+            if prompt := _text(board, "prompt"):
+                entry["discussion"]["prompt"] = prompt
         if plan := course.get("sessions"):
             entry["sessions"] = [
                 {

@@ -208,6 +208,16 @@ def _choice(c: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _task_data(task: dict[str, Any], checked: CheckedPack) -> dict[str, Any]:
+    """Return a task's catalog data: its fields, with the instructions rendered to safe HTML."""
+    html = {
+        lang: render_lesson(text, "markdown", "task.md", _all_refs(checked))[0]
+        for lang, text in task["instructions"].items()
+        if text
+    }
+    return {**task, "instructions_html": html, "pass_mark": task.get("pass_mark", 0.6)}
+
+
 def item_row(
     zf: zipfile.ZipFile, checked: CheckedPack, item: dict[str, Any]
 ) -> tuple[dict[str, Any], str]:
@@ -244,6 +254,9 @@ def item_row(
         data = {"file": ref, "entry": item.get("entry") or "index.html"}
     elif kind == "quiz":
         data = {"quiz": _quiz_data(item["quiz"])}
+    elif kind == "task":
+        data = {"task": _task_data(item["task"], checked)}
+        text = " ".join(item["task"]["instructions"].values())
     else:
         data = {"file": ref}
     return {"body": body, "data": json.dumps(data, ensure_ascii=False)}, text

@@ -227,6 +227,33 @@ def semantic_problems(manifest: dict[str, Any]) -> list[Problem]:
             )
         if kind == "quiz":
             problems += _quiz_problems(slug, item["quiz"])
+        if kind == "task":
+            problems += _task_problems(slug, item["task"])
+    return problems
+
+
+def _task_problems(slug: str, task: dict[str, Any]) -> list[Problem]:
+    """Return what the schema cannot say of a task's rubric: unique ids, points to earn."""
+    problems: list[Problem] = []
+
+    def add(what: str) -> None:
+        problems.append(
+            Problem(
+                "task_invalid",
+                N_("task %(slug)s: the rubric is wrong (%(what)s)"),
+                MANIFEST,
+                {"slug": slug, "what": what},
+            )
+        )
+
+    criteria = task["rubric"]
+    for cid in _dupes([c["id"] for c in criteria]):
+        add(f"criterion {cid} twice")
+    for criterion in criteria:
+        for lid in _dupes([level["id"] for level in criterion["levels"]]):
+            add(f"level {lid} twice in {criterion['id']}")
+    if sum(max(level["points"] for level in c["levels"]) for c in criteria) <= 0:
+        add("no points to earn")
     return problems
 
 

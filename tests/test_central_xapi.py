@@ -84,6 +84,7 @@ def every_kind(device_id: str) -> tuple[Batch, dict[str, str]]:
         ("certified", None, "certified", "p/c", None, None),
         ("submitted", None, "submitted", "p/app", None, None),
         ("reviewed", None, "reviewed", "p/app", {"score": 0.75, "success": True}, None),
+        ("posted", None, "posted", "p/app", None, None),
     ]
     events, kinds = [], {}
     for seq, (kind, event_id, verb, item, *rest) in enumerate(plan, start=1):

@@ -133,8 +133,9 @@ def test_my_progress_shows_items_done_scores_and_time(client, learner):
 
 @pytest.mark.parametrize(
     ("url", "queries"),
-    # /learn/ also lists the next face-to-face sessions (issue 16): one query more.
-    [("/learn/", 4), ("/learn/courses/teach101/basics", 3), ("/learn/items/teach101/welcome", 3)],
+    # /learn/ also lists the next face-to-face sessions and counts the new replies in the
+    # learner's discussion threads (issue 16): one query more each.
+    [("/learn/", 5), ("/learn/courses/teach101/basics", 3), ("/learn/items/teach101/welcome", 3)],
 )
 def test_hot_pages_use_a_fixed_number_of_queries(client, learner, url, queries):
     post_events(client, [ev("completed", LESSON)])

@@ -3,6 +3,8 @@ site, a ``Secure`` cookie over HTTPS, and client addresses from trusted proxies 
 
 from __future__ import annotations
 
+import functools
+import http.client
 import json
 import os
 import re
@@ -127,12 +129,12 @@ def _session_cookie(response) -> str:  # noqa: ANN001
 def test_central_cookie_is_secure_over_https(central_app):  # noqa: F811, ANN001
     from sync.central import registry
 
-    registry.add_user("viewer1", "password123", "viewer")
+    registry.add_user("viewer1", "lotus-pond-7", "viewer")
     client = central_app.test_client()
     token = client.get("/api/v1/session", base_url="https://central.example").get_json()
     response = client.post(
         "/api/v1/session",
-        json={"username": "viewer1", "password": "password123"},
+        json={"username": "viewer1", "password": "lotus-pond-7"},
         # Over HTTPS the CSRF check also wants a Referer from the same site, as a browser sends.
         headers={"X-CSRFToken": token["csrf_token"], "Referer": "https://central.example/"},
         base_url="https://central.example",
@@ -163,9 +165,21 @@ ENV = {
 }
 
 
+class _FromPhoneAddress(urllib.request.HTTPHandler):
+    """Connect from 127.0.0.2: a phone's address, not the site's own TLS front (127.0.0.1),
+    which alone may say who asked (issue 23)."""
+
+    def http_open(self, req):  # noqa: ANN001, ANN201
+        return self.do_open(
+            functools.partial(http.client.HTTPConnection, source_address=("127.0.0.2", 0)), req
+        )
+
+
 def _sign_in_as(site: LiveSite, username: str, headers: dict[str, str]) -> int:
     """Try a wrong password for ``username`` from the client the headers name; the status."""
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(CookieJar()), _FromPhoneAddress()
+    )
     url = f"{site.url}/api/v1/session"
     get = urllib.request.Request(url, headers=headers)
     token = json.loads(opener.open(get, timeout=10).read())["csrf_token"]

@@ -50,6 +50,43 @@ def _import_with_a_bad_row(page: Any) -> None:
     page.locator("#problems").scroll_into_view_if_needed()
 
 
+def _open_first_review(page: Any) -> None:
+    """From the review queue, open the oldest work and click the rubric's levels."""
+    with page.expect_navigation():
+        page.locator("#queue a").first.click()
+    for criterion, level in (("objective", "clear"), ("timing", "partial"), ("support", "planned")):
+        page.check(f"input[name='c-{criterion}'][value='{level}']")
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+def _hand_in_work(browser: Any, url: str) -> None:
+    """Let learner2 hand in a photo of a handwritten plan, so the review pages have work."""
+    import io
+
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (480, 360), "#fbf7ea")
+    draw = ImageDraw.Draw(image)
+    for row in range(7):
+        draw.line((30, 40 + row * 44, 450, 40 + row * 44), fill="#2a3550", width=3)
+    photo = io.BytesIO()
+    image.save(photo, "JPEG", quality=80)
+    context = new_phone_context(browser, url)
+    try:
+        page = context.new_page()
+        sign_in(page, "learner2")
+        page.goto(ITEM + "plan-reading-lesson")
+        page.set_input_files(
+            "#task-files",
+            files=[{"name": "plan.jpg", "mimeType": "image/jpeg", "buffer": photo.getvalue()}],
+        )
+        page.fill("#task-note", "ផែនការមេរៀនអាន ថ្នាក់ទី២")
+        with page.expect_navigation():
+            page.locator("#task-submit button[type=submit]").click()
+    finally:
+        context.close()
+
+
 # (file name, who signs in, path, what to do on the page before the photo)
 PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
     ("login", None, "/login", None),
@@ -59,6 +96,9 @@ PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
     ("video", "learner1", ITEM + "read-aloud-video", None),
     ("quiz", "learner1", ITEM + "check-groups", None),
     ("my-progress", "learner1", "/learn/progress", None),
+    ("task", "learner1", ITEM + "plan-reading-lesson", None),
+    ("review-queue", "instructor", "/teach/cohorts/1/submissions", None),
+    ("review", "instructor", "/teach/cohorts/1/submissions", _open_first_review),
     ("cohort-dashboard", "instructor", "/teach/cohorts/1", None),
     ("pack-upload", "instructor", "/packs/upload", None),
     ("site-status", "admin", "/admin/", None),
@@ -67,6 +107,7 @@ PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
 
 
 NEEDS_PROGRESS = {"learner-home", "course", "my-progress", "cohort-dashboard"}
+NEEDS_WORK = {"review-queue", "review"}
 
 
 def _study_a_little(browser: Any, url: str) -> None:
@@ -156,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     if not args.only or set(args.only) & NEEDS_PROGRESS:
                         _study_a_little(browser, site.url)
+                    if not args.only or set(args.only) & NEEDS_WORK:
+                        _hand_in_work(browser, site.url)
                     files = capture(browser, site.url, args.out, set(args.only or ()))
                 finally:
                     browser.close()

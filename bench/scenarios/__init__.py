@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..core import Scenario
-from . import content, learner, lifecycle, login, sync, teach, upload
+from . import content, learner, lifecycle, login, submission, sync, teach, upload
 
 SCENARIOS: tuple[Scenario, ...] = (
     lifecycle.STARTUP,
@@ -14,6 +14,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     learner.EVENTS,
     content.VIDEO,
     upload.PACK_UPLOAD,
+    submission.SUBMISSION_UPLOAD,
     teach.DASHBOARD,
     teach.CSV_EXPORT,
     content.SEARCH,

@@ -114,6 +114,10 @@ def pack_toml(manifest: dict[str, Any], quiz_files: dict[str, str]) -> str:
         if course.get("description"):
             fields["description"] = course["description"]
         fields["open"] = bool(course.get("open", False))
+        # Issue 16's course rules, board and session plan: the build reads them back as written.
+        for part in ("completion", "certificate", "discussion", "sessions"):
+            if course.get(part):
+                fields[part] = course[part]
         fields["modules"] = [
             {
                 "slug": module["slug"],

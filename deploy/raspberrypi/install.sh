@@ -12,7 +12,7 @@ PREFIX=/opt/kru
 DATA=/var/lib/kru
 CONF=/etc/kru
 UNITDIR=/etc/systemd/system
-SYSTEM_PACKAGES=(python3 python3-venv hostapd dnsmasq avahi-daemon fake-hwclock iw rfkill iproute2 logrotate nginx openssl)
+SYSTEM_PACKAGES=(python3 python3-venv hostapd dnsmasq avahi-daemon fake-hwclock iw rfkill iproute2 logrotate nginx openssl sqlite3)
 UNITS=(kru.service kru-sync.service kru-firstboot.service kru-wlan.service)
 # The TLS front: started only by kru-tls-apply (from its path unit and timer) when the site
 # holds a valid certificate (docs/device-admin-guide.md, "HTTPS on the site Wi-Fi").

@@ -24,6 +24,11 @@ class DataHome:
         return self.root / "content"
 
     @property
+    def submissions(self) -> Path:
+        """Files learners submitted for tasks, by sha256 (edge_server/tasks/storage.py)."""
+        return self.root / "submissions"
+
+    @property
     def secrets(self) -> Path:
         return self.root / "secrets"
 

@@ -223,6 +223,28 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "submissions.max_upload_mb",
+        "int",
+        1024,
+        "Largest file a learner may submit for a task, in MB (a task may set less).",
+        minimum=1,
+    ),
+    Setting(
+        "submissions.quota_mb",
+        "int",
+        20480,
+        "Space for all files learners submit, in MB; new submissions are refused past it.",
+        minimum=1,
+    ),
+    Setting(
+        "submissions.retention_days",
+        "int",
+        0,
+        "Days the files of accepted submissions are kept after review (0: keep forever); "
+        "kru submissions prune removes older ones, their checksums and reviews stay.",
+        minimum=0,
+    ),
+    Setting(
         "packs.max_uncompressed_mb",
         "int",
         8192,
@@ -399,6 +421,32 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "central.metrics_allow",
+        "list",
+        ["127.0.0.1", "::1"],
+        "Addresses or networks (CIDR) that may read /metrics without a token.",
+    ),
+    Setting(
+        "central.metrics_token",
+        "str",
+        "",
+        "Bearer token that also opens /metrics (from any address); empty: none.",
+    ),
+    Setting(
+        "central.silent_days",
+        "int",
+        7,
+        "Days without contact after which /metrics counts a site as silent.",
+        minimum=1,
+    ),
+    Setting(
+        "central.log_format",
+        "str",
+        "text",
+        "Central server log lines: text, or json (one object per line, with the request id).",
+        choices=("text", "json"),
+    ),
+    Setting(
         "central.https_domain",
         "str",
         "",
@@ -435,6 +483,26 @@ SETTINGS: tuple[Setting, ...] = (
         3600,
         "Seconds between passes of `kru central cert daemon`.",
         minimum=5,
+    ),
+    # --- a site that looks after itself (issue 19)
+    Setting(
+        "snapshots.interval_s",
+        "int",
+        3600,
+        "Seconds between automatic database snapshots (taken only when something changed); "
+        "0 turns them off.",
+        minimum=0,
+    ),
+    Setting("snapshots.keep_hourly", "int", 24, "Newest snapshots kept.", minimum=1),
+    Setting(
+        "snapshots.keep_daily", "int", 7, "Days for which one snapshot a day is kept.", minimum=0
+    ),
+    Setting(
+        "recovery.code_file",
+        "path",
+        "/run/kru/recovery-code",
+        "Where a server in recovery mode keeps its recovery code (mode 0600) for `kru doctor`; "
+        "on a tmpfs (/run), never on the SD card.",
     ),
 )
 

@@ -46,7 +46,9 @@ def serve(ctx: CliContext, host: str | None, port: int | None, threads: int | No
 
     settings = ctx.with_overrides(central__host=host, central__port=port, threads=threads)
     home = ctx.home
-    logs.configure(settings["log_level"], home.logs, filename="central.log")
+    logs.configure(
+        settings["log_level"], home.logs, filename="central.log", fmt=settings["central.log_format"]
+    )
     app = create_app(settings=settings)
 
     def ready(url: str) -> None:

@@ -8,7 +8,21 @@ import sys
 import click
 
 from ..base.errors import KruError
-from . import admin, backup, central, cpd, modem, packs, progress, serve, setup, sync, users
+from . import (
+    admin,
+    backup,
+    central,
+    cpd,
+    modem,
+    packs,
+    progress,
+    serve,
+    setup,
+    snapshot,
+    submissions,
+    sync,
+    users,
+)
 from .context import CliContext
 
 
@@ -52,6 +66,7 @@ COMMANDS = (
     users.cohort,
     progress.progress,
     cpd.cpd,
+    submissions.submissions,
     sync.sync,
     central.central,
     packs.pack,
@@ -59,6 +74,7 @@ COMMANDS = (
     setup.setup,
     backup.backup,
     backup.restore,
+    snapshot.snapshot,
 )
 for _command in COMMANDS:
     cli.add_command(_command)

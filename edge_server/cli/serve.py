@@ -10,7 +10,7 @@ from .context import CliContext, pass_ctx
 
 
 def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object) -> None:
-    from ..base import logs
+    from ..base import integrity, logs
     from ..base.datahome import DataHome
     from ..base.db import close_db
     from ..base.server import auto_workers, serve_workers, serve_wsgi
@@ -21,14 +21,22 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
     settings = ctx.with_overrides(**overrides)
     home = DataHome(settings.data_dir).ensure()
     logs.configure(settings["log_level"], home.logs)
+    checked = integrity.quick_check(home.database) if home.database.exists() else None
+    if isinstance(checked, integrity.Damaged):
+        _serve_recovery(settings, home, checked)
+        return
     app = create_app(settings=settings)  # migrations run here, once, before any worker
     app.config["KRU_KEEP_DB_CONNECTIONS"] = True
     workers = settings["workers"] or auto_workers()
+
+    scheduler = snapshot_scheduler(settings, home)
 
     def ready(url: str) -> None:
         click.echo(f"Kru is serving on {url}", err=False)
         for line in banner or []:
             click.echo(line)
+        if scheduler is not None:  # here: after the workers are forked, in the parent only
+            scheduler.start()
 
     where = {
         "host": settings["host"],
@@ -39,11 +47,29 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
         "pid_file": home.pid_file,
         "on_ready": ready,
     }
-    if workers == 1:
-        serve_wsgi(app, **where)
-    else:
-        share_between_workers(app, home.tmp)
-        serve_workers(app, workers=workers, before_fork=close_db, **where)
+    try:
+        if workers == 1:
+            serve_wsgi(app, **where)
+        else:
+            share_between_workers(app, home.tmp)
+            serve_workers(app, workers=workers, before_fork=close_db, **where)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
+def snapshot_scheduler(settings, home):  # noqa: ANN001, ANN201
+    """Return the snapshot scheduler the serving process runs, or None when turned off."""
+    from ..base.snapshots import Scheduler
+
+    if not settings["snapshots.interval_s"]:
+        return None
+    return Scheduler(
+        home,
+        settings["snapshots.interval_s"],
+        settings["snapshots.keep_hourly"],
+        settings["snapshots.keep_daily"],
+    )
 
 
 @click.command()
@@ -95,3 +121,60 @@ def demo(ctx: CliContext, port: int, host: str, data_dir: str | None) -> None:
     banner = [f"Data directory: {ctx.settings.data_dir}", "Demo sign-ins (password demo1234):"]
     banner += [f"  {user:<12} {role}" for user, _pw, role in demo_data.demo_logins()]
     _serve(ctx, banner=banner, host=host, port=port)
+
+
+def _serve_recovery(settings, home, damaged) -> None:  # noqa: ANN001
+    """Serve the recovery app (one process) until a snapshot is restored, then the site."""
+    from ..base.db import close_db, db
+    from ..base.server import serve_wsgi
+    from ..learning import progress
+    from ..site import recovery
+    from ..site.app import create_app
+    from ..site.recovery_app import SwitchableApp, create_recovery_app
+
+    code = recovery.new_code()
+    code_file = settings["recovery.code_file"]
+    recovery.publish_code(code, code_file)
+    scheduler = snapshot_scheduler(settings, home)
+    holder: SwitchableApp
+
+    def restored(snap, salvaged) -> int:  # noqa: ANN001
+        app = create_app(settings=settings)  # migrations of the restored file run here
+        app.config["KRU_KEEP_DB_CONNECTIONS"] = True
+        count = 0
+        if salvaged is not None:
+            db.connect(reuse_if_open=True)
+            try:
+                count = recovery.reingest(db, salvaged)
+                if count:
+                    progress.rebuild()
+            finally:
+                close_db()
+        holder.switch(app)
+        recovery.forget_code(code_file)
+        if scheduler is not None:
+            scheduler.start()
+        click.echo(f"Restored {snap.name}; {count} salvaged event(s) put back; serving the site")
+        return count
+
+    holder = SwitchableApp(create_recovery_app(settings, home, damaged, code, restored))
+
+    def ready(url: str) -> None:
+        click.echo(f"The database is damaged: {damaged.describe()}")
+        click.echo(f"Kru is in RECOVERY MODE on {url}")
+        click.echo(f"Open {url}recovery and sign in with the recovery code {code}")
+
+    try:
+        serve_wsgi(
+            holder,
+            host=settings["host"],
+            port=settings["port"],
+            threads=settings["threads"],
+            connection_limit=settings["connection_limit"],
+            pid_file=home.pid_file,
+            on_ready=ready,
+        )
+    finally:
+        recovery.forget_code(code_file)
+        if scheduler is not None:
+            scheduler.stop()

@@ -124,7 +124,7 @@ class Matrix:
         header += [f"{t} (%)" for _k, t in self.courses]
         for c in self.columns:
             header.append(c.title)
-            if c.type in ("quiz", "html5"):
+            if c.type in ("quiz", "html5", "task"):
                 header.append(f"{c.title} (score)")
         yield header
         for r in self.rows:
@@ -132,7 +132,7 @@ class Matrix:
             line += [r.percent(k) for k, _t in self.courses]
             for c, cell in zip(self.columns, r.cells, strict=True):
                 line.append(cell.status)
-                if c.type in ("quiz", "html5"):
+                if c.type in ("quiz", "html5", "task"):
                     line.append("" if cell.score is None else cell.score)
             yield line
 

@@ -232,6 +232,13 @@ def _check_items(user: User, events: list[CleanEvent], items: dict) -> None:
                 item=e.object,
             )
         kind = found[0]
+        if kind == "task" and e.verb in ("passed", "failed", "completed", "attempted"):
+            # A task is decided by an instructor's review (edge_server/tasks), never a phone.
+            raise InvalidEvent(
+                e.index,
+                N_("tasks are decided by an instructor's review; submit the work instead"),
+                code="reviewed_on_server",
+            )
         if kind == "quiz" and e.verb in ("passed", "failed", "completed"):
             raise InvalidEvent(
                 e.index,

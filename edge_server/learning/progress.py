@@ -129,6 +129,9 @@ def apply_event(
                 s.status = "failed"
         return s
 
+    if kind == "task":
+        return _apply_task(s, verb, r, server_ts)
+
     if verb in ("passed", "failed"):  # html5 apps reporting their own result
         if isinstance(r.get("score"), int | float):
             s.score = r["score"] if s.score is None else max(s.score, r["score"])
@@ -144,6 +147,27 @@ def apply_event(
     threshold = MEDIA_DONE if kind in MEDIA_TYPES else 1.0
     if s.status not in DONE and s.completion >= threshold:
         s.status, s.done_ts = "completed", server_ts
+    return s
+
+
+def _apply_task(s: Summary, verb: str, r: dict[str, Any], server_ts: str) -> Summary:
+    """Fold a task's events: only an instructor's review decides (docs/progress-rules.md).
+
+    ``submitted`` counts an attempt; ``reviewed`` with decision ``accepted`` passes when the
+    rubric score reached the pass mark (``success``, set by the Pi) and fails otherwise;
+    ``returned`` leaves the status as it was (the learner revises and submits again).
+    """
+    if verb == "submitted":
+        s.attempts += 1
+    elif verb == "reviewed" and r.get("decision") == "accepted":
+        if isinstance(r.get("score"), int | float):
+            s.score = r["score"] if s.score is None else max(s.score, r["score"])
+        if r.get("success") is True:
+            if s.status != "passed":
+                s.done_ts = server_ts
+            s.status, s.completion = "passed", 1.0
+        elif s.status != "passed":
+            s.status = "failed"
     return s
 
 

@@ -25,6 +25,7 @@ from .blueprints import (
     compress,
     core,
     cpd_certificates,
+    cpd_discussion,
     cpd_sessions,
     https_origin,
     learn,
@@ -32,6 +33,7 @@ from .blueprints import (
     portal,
     search,
     sync_panel,
+    tasks,
     teach,
     uploads,
 )
@@ -49,6 +51,7 @@ BLUEPRINTS = (
     sync_panel.bp,
     learn.bp,
     teach.bp,
+    tasks.bp,
     api_learning.bp,
     portal.bp,
     compress.bp,
@@ -56,6 +59,7 @@ BLUEPRINTS = (
     authoring.bp,
     cpd_sessions.bp,
     cpd_certificates.bp,
+    cpd_discussion.bp,
 )
 
 

@@ -3,8 +3,9 @@
 A backup is a folder ``kru-backup-<UTC time>/`` holding ``kru-backup.json`` (the manifest:
 Kru version, schema migrations, and every file with its size and sha256), ``kru.sqlite3``
 made with SQLite's online backup API (safe while the server runs), the content store
-(``content/``) and the site's secrets (``secrets/``: the device identity and session key,
-so a restored site is the same device to the central server). It is written under a
+(``content/``), the files learners submitted for tasks (``submissions/``, always: unlike
+packs they exist nowhere else) and the site's secrets (``secrets/``: the device identity and
+session key, so a restored site is the same device to the central server). It is written under a
 ``.partial`` name and renamed when complete, so a pulled stick never looks like a backup.
 
 Restore checks everything before it changes anything: the manifest, every checksum, and the
@@ -146,6 +147,11 @@ def _write_backup(home: DataHome, work: Path, include_content: bool) -> dict[str
         else:
             digest, size = _sha256(path), path.stat().st_size
         content.append({"path": relative, "sha256": digest, "size": size})
+    submissions = []
+    for path in _files(home.submissions):
+        relative = path.relative_to(home.submissions).as_posix()
+        digest, size = _copy_hashed(path, work / "submissions" / relative, 0o600)
+        submissions.append({"path": relative, "sha256": digest, "size": size})
     secrets = []
     for path in _files(home.secrets):
         relative = path.relative_to(home.secrets).as_posix()
@@ -158,6 +164,7 @@ def _write_backup(home: DataHome, work: Path, include_content: bool) -> dict[str
         "database": {"sha256": _sha256(db_copy), "size": db_copy.stat().st_size},
         "content_included": include_content,
         "content": content,
+        "submissions": submissions,
         "secrets": secrets,
     }
 
@@ -254,6 +261,10 @@ def _stage(src: Path, manifest: dict[str, Any], staging: Path) -> None:
     entries: list[tuple[str, Any, int | None]] = [(DATABASE, manifest.get("database", {}), None)]
     if manifest.get("content_included"):
         entries += [(f"content/{_safe_relative(e['path'])}", e, None) for e in manifest["content"]]
+    entries += [
+        (f"submissions/{_safe_relative(e['path'])}", e, 0o600)
+        for e in manifest.get("submissions", [])  # backups made before tasks have none
+    ]
     entries += [(f"secrets/{_safe_relative(e['path'])}", e, 0o600) for e in manifest["secrets"]]
     for relative, entry, mode in entries:
         try:
@@ -290,7 +301,11 @@ def _swap_in(home: DataHome, staging: Path, manifest: dict[str, Any]) -> None:
         with contextlib.suppress(FileNotFoundError):
             Path(f"{home.database}{suffix}").unlink()
     os.replace(staging / DATABASE, home.database)
-    for sub, target in (("content", home.content), ("secrets", home.secrets)):
+    for sub, target in (
+        ("content", home.content),
+        ("submissions", home.submissions),
+        ("secrets", home.secrets),
+    ):
         for path in _files(staging / sub):
             dest = target / path.relative_to(staging / sub)
             dest.parent.mkdir(parents=True, exist_ok=True)

@@ -27,13 +27,14 @@ from ..base.db import init_db
 from ..base.settings import Settings
 from ..cpd import migrations as cpd_migrations
 from ..learning import migrations as learning_migrations
+from ..tasks import migrations as tasks_migrations
 from ..web import migrations as web_migrations
 
 log = logging.getLogger(__name__)
 
 # Numbers: accounts 0001-0009 (and the web base's sign-in attempts, 0002), packs 0010-0019,
-# learning 0020-0029, sync 0030-0039, modem 0040-0049, CPD 0060-0069, authoring 0070-0079;
-# a new feature takes the next free decade.
+# learning 0020-0029, sync 0030-0039, modem 0040-0049, CPD 0060-0069, authoring 0070-0079,
+# tasks 0090-0099; a new feature takes the next free decade.
 MIGRATIONS = (
     accounts_migrations,
     web_migrations,
@@ -43,6 +44,7 @@ MIGRATIONS = (
     modem_migrations,
     cpd_migrations,
     authoring_migrations,
+    tasks_migrations,
 )
 COMMAND = "kru migrate"
 KEEP_BACKUPS = 3

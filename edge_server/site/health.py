@@ -82,10 +82,29 @@ def health(home: DataHome, checked: IntegrityResult | None = None) -> dict[str, 
     }
 
 
-def _database_rows(home: DataHome) -> list[tuple[str, str, bool]]:
+def _database_rows(home: DataHome, settings: Settings) -> list[tuple[str, str, bool]]:
     checked = quick_check(home.database)
     if isinstance(checked, Damaged):
-        return [("Database integrity", checked.describe(), False)]
+        from .recovery import read_code
+
+        rows = [
+            (
+                "Database integrity",
+                f"{checked.describe()}. Fix: restart Kru (systemctl restart kru); it starts in "
+                "recovery mode, where you restore a snapshot at http://<this Pi>/recovery",
+                False,
+            )
+        ]
+        code = read_code(settings["recovery.code_file"])
+        if code:
+            rows.append(
+                (
+                    "Recovery code",
+                    f"{code}: open http://<this Pi>/recovery and sign in with it",
+                    False,
+                )
+            )
+        return rows
     rows = [("Database integrity", f"{home.database} passed SQLite's quick_check", True)]
     db_handle = open_database(home)
     try:
@@ -124,7 +143,7 @@ def doctor(settings: Settings) -> list[tuple[str, str, bool]]:
             mode = secrets_dir.stat().st_mode & 0o777
             rows.append(("Secrets directory mode", oct(mode), mode & 0o077 == 0))
         if home.database.exists():
-            rows += _database_rows(home)
+            rows += _database_rows(home, settings)
     if settings["host"] not in ("127.0.0.1", "::1", "localhost"):
         rows.append(
             (

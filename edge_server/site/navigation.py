@@ -15,6 +15,7 @@ from ..web.layout import init_app as init_layout
 NAV = [
     (("learner",), "learn.home", _l("My courses")),
     (("learner",), "learn.progress", _l("My progress")),
+    (("learner", "instructor", "admin"), "discuss.boards", _l("Discussion")),
     (("learner", "instructor", "admin"), "search.index", _l("Search")),
     (("instructor", "admin"), "teach.cohorts", _l("Cohorts")),
     (("instructor", "admin"), "packs.index", _l("Content packs")),

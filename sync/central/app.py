@@ -15,7 +15,7 @@ from edge_server.base.settings import BY_NAME, Settings, load_settings
 from edge_server.web import auth, bodylimit, i18n, layout, sessions, web_security
 from edge_server.web import error_handlers as web_errors
 
-from . import charts
+from . import charts, request_ids
 from .db import database, open_central
 from .models import CentralSession, CentralUser
 
@@ -41,6 +41,7 @@ def central_links() -> list[tuple[str, str]]:
         ("dashboard.export_completion", gettext("Completion (CSV)")),
         ("fleet.packs", gettext("Packs")),
         ("central_certificates.cpd", gettext("CPD records")),
+        ("central_discussion.participation", gettext("Discussion")),
     ]
 
 
@@ -95,13 +96,17 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         course_title=charts.course_title,
     )
 
+    from .openapi import bp as openapi_bp
     from .views_api import bp as api_bp
     from .views_api import session_bp
     from .views_assigned import bp as assigned_bp
     from .views_certificates import bp as certificates_bp
     from .views_dashboard import bp as dashboard_bp
+    from .views_discussion import bp as discussion_bp
     from .views_fleet import bp as fleet_bp
     from .views_health import bp as health_bp
+    from .views_metrics import bp as metrics_bp
+    from .views_metrics import install as install_metrics
     from .views_sync import bp as sync_bp
 
     csrf.exempt(sync_bp)  # signed with the device secret, not a browser session
@@ -113,10 +118,15 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         api_bp,
         dashboard_bp,
         health_bp,
+        metrics_bp,
+        openapi_bp,
         fleet_bp,
         certificates_bp,
+        discussion_bp,
     ):
         app.register_blueprint(bp)
+    install_metrics(app)
+    request_ids.install(app)
     _hooks(app)
     return app
 

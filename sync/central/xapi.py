@@ -69,6 +69,7 @@ VERBS: dict[str, Verb] = {
     "certified": Verb("certified", "was certified", "បានទទួលវិញ្ញាបនបត្រ"),
     "submitted": Verb("submitted", "submitted", "បានដាក់ស្នើ"),
     "reviewed": Verb("reviewed", "was reviewed", "ត្រូវបានពិនិត្យ"),
+    "posted": Verb(ADL + "commented", "posted", "បានបង្ហោះ"),
 }
 # A verb no line above knows yet (a newer site): Kru's IRI of the verb itself.
 

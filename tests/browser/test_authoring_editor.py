@@ -182,14 +182,14 @@ def test_instructor_builds_publishes_and_a_learner_finishes_the_course(
     assert "អានរឿងឱ្យសិស្សស្តាប់" in page.locator(".lesson").inner_text()
     expect(page.locator(".lesson img")).to_have_js_property("naturalWidth", 1000)
     page.locator("#mark-done").click()
-    page.wait_for_function("KruEvents.pending() === 0")
+    page.wait_for_function("() => KruEvents.pending() === 0")
     with page.expect_navigation():
         page.locator("#next").click()
     assert page.locator("#item").get_attribute("data-type") == "image"
     assert page.locator("img.figure").get_attribute("alt") == "សិស្សអង្គុយជារង្វង់"
     expect(page.locator("img.figure")).to_have_js_property("naturalWidth", 1000)
     page.locator("#mark-done[hidden]").wait_for(state="attached")  # an image counts once seen
-    page.wait_for_function("KruEvents.pending() === 0")
+    page.wait_for_function("() => KruEvents.pending() === 0")
     with page.expect_navigation():
         page.locator("#next").click()
     assert page.locator("#item").get_attribute("data-type") == "quiz"

@@ -134,7 +134,7 @@ def test_the_html5_app_runs_its_scripts_and_reports_completion(browser, site, st
 @pytest.fixture(scope="module")
 def central(tmp_path_factory) -> Iterator[CentralServer]:
     server = CentralServer(tmp_path_factory.mktemp("csp-central") / "central").start()
-    server.cli("user", "add", "--username", "viewer1", "--password", "password123")
+    server.cli("user", "add", "--username", "viewer1", "--password", "lotus-pond-7")
     yield server
     server.stop()
 
@@ -147,7 +147,7 @@ def test_central_pages_have_a_policy_and_no_violation(browser, central, path):
         console = _watch(page)
         page.goto("/login")
         page.fill("#username", "viewer1")
-        page.fill("#password", "password123")
+        page.fill("#password", "lotus-pond-7")
         with page.expect_navigation():
             page.locator("main form button[type=submit]").click()
         response = page.goto(path)

@@ -198,7 +198,7 @@ def test_events_queued_on_the_http_origin_are_not_stranded(world: dict) -> None:
     assert set(mine) <= set(carried)
     # The next lesson page on HTTPS sends them: each arrives once.
     page.goto(world["https"] + LESSON)
-    page.wait_for_function("KruEvents.pending() === 0", polling=100)
+    page.wait_for_function("() => KruEvents.pending() === 0", polling=100)
     assert sorted(stored_ids(site_home, mine)) == sorted(mine)
     context.close()
 

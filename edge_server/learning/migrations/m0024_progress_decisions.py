@@ -10,7 +10,8 @@ from peewee import Database
 
 
 def apply(db: Database) -> None:
-    # ``db`` is the shared site handle (edge_server.site.database.upgrade opened it), which the models use.
+    # ``db`` is the shared site handle (edge_server.site.database.upgrade opened it), which
+    # the models use.
     from edge_server.learning import progress
 
     progress.record_missing_decisions()

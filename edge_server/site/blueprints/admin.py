@@ -25,6 +25,7 @@ from ...accounts import roster
 from ...accounts.models import Cohort
 from ...base.errors import KruError
 from ...network import wifi
+from ...tasks import storage as task_storage
 from ...web import sessions
 from ...web.auth import role_required
 from ...web.i18n import khmer_digits
@@ -46,6 +47,7 @@ def _panels() -> list[tuple[str, Any]]:
         ("modem/_panel.html", modem_panel.panel(config)),
         ("deploy/wifi_panel.html", wifi.wifi_panel(config)),
         ("https/_panel.html", https_panel.panel(config)),
+        ("tasks/_admin_panel.html", task_storage.panel(config)),
     ]
 
 

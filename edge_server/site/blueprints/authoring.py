@@ -30,7 +30,9 @@ from content_packs.authoring import drafts
 from content_packs.errors import InvalidPack, Problem
 from content_packs.store import ContentStore, is_sha256
 
+from ...base import uploads
 from ...base.errors import N_, ValidationError
+from ...web import bodylimit
 from ...web.auth import role_required
 
 log = logging.getLogger(__name__)
@@ -144,6 +146,9 @@ def api_order(draft_id: str):  # noqa: ANN201
 
 @bp.post(f"{API}/courses/<draft_id>/media")
 @role_required(*AUTHORS)
+# An image or short clip goes up in one request, as big as one upload chunk (issue 12:
+# every route's body is capped; the default 1 MiB refused ordinary photos).
+@bodylimit.limit(uploads.CHUNK_BYTES + 64 * 1024)
 def api_media(draft_id: str):  # noqa: ANN201
     """Take an image or small media file (multipart field ``file``, up to 8 MB)."""
     upload = request.files.get("file")
