@@ -32,7 +32,9 @@ CACHE = Path(os.environ.get("KRU_TEST_CACHE", "/var/cache/kru-tests"))
 PACKAGES = (
     "systemd,systemd-timesyncd,dbus,python3,python3-venv,hostapd,dnsmasq,avahi-daemon,"
     "fake-hwclock,iw,rfkill,"
-    "iproute2,logrotate,ca-certificates"
+    "iproute2,logrotate,ca-certificates,"
+    # The TLS front (issue 23) and the recovery salvage (issue 19).
+    "nginx,openssl,sqlite3"
 )
 SETUP = """\
 site_name = "CTC Kampot"
