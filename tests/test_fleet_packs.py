@@ -13,13 +13,23 @@ from pathlib import Path
 import pytest
 
 from content_packs.models import Pack
+from edge_server.site.database import open_site
 from sync.edge import downloads
-from sync.edge.agent import sync_once
+from sync.edge.agent import sync_once as agent_sync_once
 from tests.fleet_support import CountingProxy, random_files, signed_pack, signing_key
 from tests.packs_factory import build_pack
 from tests.sync_support import CentralServer, make_site
 
 MB = 1024 * 1024
+
+
+def sync_once(settings):  # noqa: ANN001, ANN201
+    """One pass of the sync agent on the site in ``settings`` (opened the one way)."""
+    home, db = open_site(settings)
+    try:
+        return agent_sync_once(settings, home, db)
+    finally:
+        db.close()
 
 
 @pytest.fixture
