@@ -18,7 +18,6 @@ from flask import (
 from flask_babel import gettext
 
 from content_packs import usb
-from sync.edge import https_panel
 
 from ... import accounts
 from ...accounts import roster
@@ -37,7 +36,9 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 def _panels() -> list[tuple[str, Any]]:
     """Return the site page's status panels: (template, what it shows as ``panel``)."""
-    # Imported here: the modem panel brings pyserial, which only this page needs.
+    # Imported here: the modem panel brings pyserial, the HTTPS panel cryptography and
+    # requests, which only this page needs (building the app stays light).
+    from sync.edge import https_panel
     from sync.modem import panel as modem_panel
 
     config = current_app.config
