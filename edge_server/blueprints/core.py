@@ -89,7 +89,10 @@ def login():  # noqa: ANN201
 @bp.post("/logout")
 def logout():  # noqa: ANN201
     sessions.sign_out()
-    return redirect(url_for("core.login"))
+    response = redirect(url_for("core.login"))
+    # A shared phone: the next person must not page Back into this learner's cached pages.
+    response.headers["Clear-Site-Data"] = '"cache"'
+    return response
 
 
 @bp.post("/language")
