@@ -147,6 +147,7 @@ def _quiz_context(page: courses.ItemPage) -> dict[str, Any]:
         "limit": limit,
         "left": None if limit is None else max(limit - used, 0),
         "attempt_id": attempt_id,
+        "past": events.past_attempts(_user(), page.item.key) if used else [],
     }
 
 
@@ -209,7 +210,10 @@ def submit_quiz(pack: str, slug: str):  # noqa: ANN201
             _user(), page.item.key, attempt_id, _answers_from_form(quizzes.definition(page.data))
         )
     except KruError as exc:
-        flash(exc.localized(gettext), "error")
+        if exc.code == "empty_attempt":
+            flash(gettext("Answer at least one question, then submit."), "error")
+        else:
+            flash(exc.localized(gettext), "error")
         return redirect(url_for("learn.item", pack=pack, slug=slug))
     return redirect(url_for("learn.attempt", pack=pack, slug=slug, attempt_id=attempt_id))
 

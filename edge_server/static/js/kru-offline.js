@@ -74,7 +74,12 @@
       return;
     }
     if (/\/logout$/.test(form.getAttribute("action") || "")) {
-      try { localStorage.setItem(USER_KEY, ""); } catch (err) { /* blocked storage */ }
+      try {
+        localStorage.setItem(USER_KEY, "");
+        Object.keys(sessionStorage).forEach(function (k) {  // quiz drafts (quiz.js)
+          if (k.indexOf("kru.quiz.") === 0) { sessionStorage.removeItem(k); }
+        });
+      } catch (err) { /* blocked storage */ }
     }
   }, true);
   function checkUser() {
