@@ -12,6 +12,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     session,
     url_for,
 )
@@ -103,6 +104,14 @@ def language():  # noqa: ANN201
         if current_user.is_authenticated:
             accounts.update_user(current_user._get_current_object(), language=lang)
     return redirect(_safe_next(request.form.get("next")) or url_for("core.index"))
+
+
+@bp.get("/favicon.ico")
+def favicon():  # noqa: ANN201
+    """Serve the icon browsers ask for on their own (it was a 404 HTML page, issue 14)."""
+    return send_from_directory(
+        current_app.static_folder or "", "favicon.ico", mimetype="image/vnd.microsoft.icon"
+    )
 
 
 @bp.get("/healthz")
