@@ -244,11 +244,12 @@ def _check_items(user: User, events: list[CleanEvent], items: dict) -> None:
                 code="graded_on_server",
             )
         if e.verb == "attempted" and kind == "quiz":
-            if not isinstance((e.result or {}).get("response"), dict):
+            response = (e.result or {}).get("response")
+            if not isinstance(response, dict):
                 raise InvalidEvent(
                     e.index, N_("an attempted event needs result.response with the answers")
                 )
-            if not any(_answered(v) for v in e.result["response"].values()):
+            if not any(_answered(v) for v in response.values()):
                 # A tap on "Submit" with nothing filled in must not use up an attempt.
                 raise InvalidEvent(
                     e.index,
@@ -459,7 +460,7 @@ def past_attempts(user: User, item_key: str) -> list[dict[str, Any]]:
         .where((Event.user == user.id) & (Event.verb == "attempted") & (Event.object == item_key))
         .order_by(Event.server_ts, Event.id)
     )
-    out = []
+    out: list[dict[str, Any]] = []
     for row in rows:
         result = json.loads(row.result or "{}")
         context = json.loads(row.context or "{}")
