@@ -17,7 +17,7 @@ from flask import current_app, g, request, session
 from flask_babel import Babel, Domain, get_locale
 from flask_login import current_user
 
-from .localtime import local_text
+from .localtime import date_words, is_past, local_text
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 LANGUAGES = {"km": "ខ្មែរ", "en": "English"}
@@ -88,6 +88,12 @@ def local_time(value: object) -> str:
     return khmer_digits(local_text(value, site_zone()))
 
 
+def local_date(value: object) -> str:
+    """Return a ``YYYY-MM-DD`` date in words of the page's language ("២០ ធ្នូ ២០២៦")."""
+    locale = get_locale()
+    return khmer_digits(date_words(value, locale.language if locale else "km"))
+
+
 def _request_translations() -> Translations | NullTranslations:
     """Return this request's catalog, found once per request and kept on ``g``."""
     found = g.get("_kru_translations")
@@ -116,6 +122,8 @@ def init_app(app) -> None:  # noqa: ANN001
     _install_fast_gettext(app)
     app.jinja_env.filters["kn"] = khmer_digits
     app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.filters["datewords"] = local_date
+    app.jinja_env.tests["past"] = lambda value: is_past(value, site_zone())
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
 
     @app.context_processor

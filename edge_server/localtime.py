@@ -6,8 +6,10 @@ Flask here: the Jinja filter ``localtime`` (edge_server.i18n) and the CSV export
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_date
 
 DEFAULT_ZONE = "Asia/Phnom_Penh"
 
@@ -49,3 +51,23 @@ def local_text(value: object, zone_name: str, *, seconds: bool = False) -> str:
         return "" if value is None else str(value)
     shown = moment.astimezone(zone(zone_name))
     return shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def date_words(value: object, lang: str) -> str:
+    """Return a ``YYYY-MM-DD`` date as people write it: "20 ធ្នូ 2026" in Khmer (digits are
+    made Khmer by the caller), "20 Dec 2026" in English; other text unchanged."""
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        return "" if value is None else str(value)
+    return format_date(day, "d MMMM y" if lang == "km" else "d MMM y", locale=lang)
+
+
+def is_past(value: object, zone_name: str, now: datetime | None = None) -> bool:
+    """Return whether a ``YYYY-MM-DD`` date is before today in the zone (False if unreadable)."""
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    today = (now or datetime.now(UTC)).astimezone(zone(zone_name)).date()
+    return day < today

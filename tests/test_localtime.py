@@ -46,3 +46,24 @@ def test_events_csv_names_its_zone():
     assert "client_time (Asia/Phnom_Penh)" in header
     assert not {"server_ts", "client_ts"} & set(header)
     assert any(s.name == "time_zone" for s in SETTINGS)
+
+
+def test_due_dates_read_as_dates():
+    from edge_server.localtime import date_words
+
+    assert date_words("2026-12-20", "km") == "20 ធ្នូ 2026"  # the page makes digits Khmer
+    assert date_words("2026-12-20", "en") == "20 Dec 2026"
+    assert date_words("soon", "en") == "soon"
+
+
+def test_a_date_is_past_by_the_sites_calendar():
+    from datetime import UTC, datetime
+
+    from edge_server.localtime import is_past
+
+    # 18:00 UTC on 19 Dec is already 20 Dec in Phnom Penh: 19 Dec is past there, not in UTC.
+    now = datetime(2026, 12, 19, 18, 0, tzinfo=UTC)
+    assert is_past("2026-12-19", "Asia/Phnom_Penh", now)
+    assert not is_past("2026-12-19", "UTC", now)
+    assert not is_past("2026-12-20", "Asia/Phnom_Penh", now)
+    assert not is_past("", "Asia/Phnom_Penh", now)
