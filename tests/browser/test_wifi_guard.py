@@ -40,8 +40,10 @@ def test_a_tap_while_offline_keeps_the_learner_on_the_page_and_says_the_work_is_
 def test_back_shows_the_previous_learner_page_while_offline(page, context):
     sign_in(page, "learner4")
     page.goto(COURSE)
+    page.wait_for_load_state("networkidle")  # the page is whole in the phone's cache
     title = page.locator("h1").inner_text()
     page.goto(LESSON)
+    page.wait_for_function("() => KruEvents.pending() === 0", polling=100)
     context.set_offline(True)
     page.go_back()
     assert page.url.endswith(COURSE)
