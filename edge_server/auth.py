@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import abort, redirect, request, url_for
 from flask_login import LoginManager, current_user
@@ -24,7 +25,18 @@ def _load_user(user_id: str) -> User | None:
 def _unauthorized():  # noqa: ANN202
     if request.path.startswith("/api/"):
         abort(401)
-    return redirect(url_for("core.login", next=request.full_path.rstrip("?")))
+    return redirect(url_for("core.login", next=_come_back_to()))
+
+
+def _come_back_to() -> str | None:
+    """Return where signing in should lead: this page, or for a form sent after the session
+    expired (a quiz, issue 14) the page the form was on, whose script kept the answers."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path.startswith("/"):
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return None
 
 
 def role_required(*roles: str) -> Callable:
