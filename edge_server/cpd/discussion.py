@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import markdown
 import nh3
 
 from ..db import db
@@ -48,6 +47,8 @@ def object_of(course: str, cohort: Cohort) -> str:
 
 def render(source: str) -> str:
     """Return the sanitised HTML of a post's Markdown ``source`` (hostile markup inert)."""
+    import markdown  # only when a post is written: start-up stays light (issue 9)
+
     raw = markdown.markdown(source, extensions=["sane_lists"])
     return nh3.clean(
         raw,
