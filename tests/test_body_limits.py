@@ -26,6 +26,7 @@ SPECIAL = {
     "uploads.append": (uploads.CHUNK_BYTES, "body_too_large"),
     "tasks.api_submit": (ONE_REQUEST_BYTES, "body_too_large"),
     "tasks.submit_page": (ONE_REQUEST_BYTES, "body_too_large"),
+    "authoring.api_media": (ONE_REQUEST_BYTES, "body_too_large"),
     "central_sync.batches": (protocol.MAX_BODY_BYTES, protocol.E_BATCH_TOO_LARGE),
     "fleet.add": (64 * 1024 * 1024, "pack_too_large"),
 }

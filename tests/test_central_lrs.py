@@ -55,20 +55,21 @@ def more_events(device, after: int, count: int):  # noqa: ANN001, ANN201
 def test_statements_reach_the_lrs_once_through_an_outage(app, ralph_python, tmp_path):  # noqa: ANN001, F811
     device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
     first, _kinds = every_kind(device.device_id)
+    n = len(first.events)  # one statement per event kind Kru has
     ingest_batch(database, device, first)
     lrs = RalphLrs(ralph_python, tmp_path / "lrs", "kru-central", "lrs-secret-2026")
     lrs.start()
     try:
         report = lrs_forward.run_pass(config(lrs))
-        assert (report.queued, report.sent, report.error) == (14, 14, None)
-        assert report.batches == [5, 5, 4]
+        assert (report.queued, report.sent, report.error) == (n, n, None)
+        assert report.batches == [min(5, n - s) for s in range(0, n, 5)]  # batch size 5
         lrs.stop()  # the LRS goes down; sites keep sending
-        ingest_batch(database, device, more_events(device, 14, 23))
+        ingest_batch(database, device, more_events(device, n, 23))
         down = lrs_forward.run_pass(config(lrs))
         assert down.queued == 23 and down.sent == 0
         assert "did not answer" in (down.error or "")
         status = lrs_forward.status()
-        assert (status["pending"], status["sent"]) == (23, 14)
+        assert (status["pending"], status["sent"]) == (23, n)
         assert status["last_error"]
         # A pass that stopped after the LRS stored a batch but before it was marked sent.
         database.execute_sql("UPDATE lrs_queue SET state = 'pending' WHERE event_pk IN (1, 2)")
@@ -80,7 +81,7 @@ def test_statements_reach_the_lrs_once_through_an_outage(app, ralph_python, tmp_
         held = lrs.statements()
         stored_ids = [row[0] for row in database.execute_sql("SELECT event_id FROM central_events")]
         assert sorted(s["id"] for s in held) == sorted(stored_ids)  # each once
-        assert len(held) == 37
+        assert len(held) == n + 23
         assert lrs_forward.status()["pending"] == 0
         again = lrs_forward.run_pass(config(lrs))
         assert (again.queued, again.sent) == (0, 0)
@@ -92,14 +93,15 @@ def test_statements_reach_the_lrs_once_through_an_outage(app, ralph_python, tmp_
         conflict = lrs_forward.run_pass(config(lrs))
         assert (conflict.already_held, conflict.error) == (1, None)
         assert conflict.sent + conflict.already_held == 2
-        assert len(lrs.statements()) == 37
+        assert len(lrs.statements()) == n + 23
     finally:
         lrs.stop()
 
 
 def test_wrong_lrs_credentials_keep_the_statements_queued(app, ralph_python, tmp_path):  # noqa: ANN001, F811
     device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
-    ingest_batch(database, device, every_kind(device.device_id)[0])
+    batch = every_kind(device.device_id)[0]
+    ingest_batch(database, device, batch)
     lrs = RalphLrs(ralph_python, tmp_path / "lrs", "kru-central", "lrs-secret-2026")
     lrs.start()
     try:
@@ -108,7 +110,7 @@ def test_wrong_lrs_credentials_keep_the_statements_queued(app, ralph_python, tmp
         report = lrs_forward.run_pass(bad)
         assert report.sent == 0
         assert "401" in (report.error or "")
-        assert lrs_forward.status()["pending"] == 14
+        assert lrs_forward.status()["pending"] == len(batch.events)
         assert lrs.statements() == []
     finally:
         lrs.stop()
@@ -166,7 +168,8 @@ def test_the_dashboard_shows_the_queue(tmp_path, monkeypatch):  # noqa: ANN001
         **{"central.public_url": PUBLIC, "central.lrs_url": "http://127.0.0.1:9/"},
     )
     device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
-    ingest_batch(database, device, every_kind(device.device_id)[0])
+    batch = every_kind(device.device_id)[0]
+    ingest_batch(database, device, batch)
     report = lrs_forward.run_pass(lrs_forward.LrsConfig.from_settings(made.config["KRU"]))
     assert report.error
     client = made.test_client()
@@ -174,5 +177,5 @@ def test_the_dashboard_shows_the_queue(tmp_path, monkeypatch):  # noqa: ANN001
     with client.session_transaction() as browser:
         browser["lang"] = "en"
     page = client.get("/").get_data(as_text=True)
-    assert "Waiting: 14 · sent: 0 · refused: 0" in page
+    assert f"Waiting: {len(batch.events)} · sent: 0 · refused: 0" in page
     assert "did not answer" in page

@@ -212,7 +212,9 @@ def test_eight_downloads_of_a_big_app_file_keep_the_worker_small(big_app_site, n
     # is waitress's own sending, a few MB per connection on loopback (whose sockets get
     # 4 MB send buffers), the same as for pack files served from the content store.
     grown = _vm(pid, "VmHWM") - before
-    assert grown < 2 * BIG, f"the worker's peak grew by {grown // MIB} MB"
+    # Each connection holds a few blocks (more for a compressed member, inflated block by
+    # block); a whole-file read per request grew 8 x BIG before (issue 12 item 4).
+    assert grown < 3 * BIG, f"the worker's peak grew by {grown // MIB} MB"
 
 
 def test_a_range_of_a_big_app_file_from_a_real_server(big_app_site):

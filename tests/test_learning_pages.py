@@ -37,7 +37,8 @@ def test_home_shows_a_due_date_in_khmer_digits(app, client, login_as, make_cohor
     cohort = make_cohort(learners=[user])
     assignments.assign(cohort, COURSE, "2026-03-31", None)
     html = client.get("/learn/").get_data(as_text=True)
-    assert "២០២៦-០៣-៣១" in html
+    assert "៣១ មីនា ២០២៦" in html  # a date in words, Khmer digits (issue 14)
+    assert "ហួសកំណត់" in html  # and overdue: 31 March 2026 has passed
 
 
 def test_a_course_neither_open_nor_assigned_is_not_shown(app, client, login_as):

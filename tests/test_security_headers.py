@@ -234,3 +234,20 @@ def test_forms_still_work_under_the_policy(app, client, login_as):  # noqa: ANN0
         "/admin/cohorts", data={"csrf_token": form_csrf(page), "name": "Class A"}
     )
     assert response.status_code in (200, 302, 303)
+
+
+def test_learner_pages_may_be_kept_on_the_phone_but_are_checked_first(client, login_as):  # noqa: ANN001
+    """Issue 14: Back must work from the page cache when the Wi-Fi is gone."""
+    login_as(role="learner")
+    response = client.get("/learn/")
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    assert client.get("/learn/progress").headers["Cache-Control"] == "private, no-cache"
+
+
+def test_sign_out_clears_the_phones_cache(client, login_as):  # noqa: ANN001
+    """A shared phone: the next person must not page Back into the last learner's pages."""
+    login_as(role="learner")
+    response = client.post("/logout", data={"csrf_token": csrf_token(client)})
+    assert response.status_code == 302
+    assert response.headers["Clear-Site-Data"] == '"cache"'
+    assert client.get("/login").headers["Cache-Control"] == "no-store"

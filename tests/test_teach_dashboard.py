@@ -66,7 +66,8 @@ def test_learner_detail_shows_answers_and_time_line(client, login_as, site):
     html = client.get(url).get_data(as_text=True)
     assert "Siem Reap" in html  # an answer of the first attempt
     assert html.count('class="card attempt"') == 2
-    assert "completed" in html and "attempted" in html
+    assert "<td>Completed</td><td>Welcome</td>" in html  # words and titles, not verbs and keys
+    assert "<td>Answered the quiz</td>" in html
 
 
 def test_progress_csv_has_a_bom_and_khmer_names(client, login_as, site):

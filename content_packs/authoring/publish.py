@@ -90,6 +90,9 @@ def draft_manifest(draft_id: str, version: str) -> tuple[dict[str, Any], dict[st
                 quiz.setdefault("pass_mark", 0.6)
                 quiz.setdefault("shuffle", False)
                 item["quiz"] = quiz
+            elif "file" not in data:
+                # Types the editor does not edit yet (tasks, issue 15) go out as the pack had them.
+                item.update({k: v for k, v in data.items() if k not in item})
             else:
                 item["file"] = data["file"]
                 for name in ("alt", "captions", "poster", "entry"):

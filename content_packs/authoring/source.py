@@ -157,8 +157,24 @@ def write_source(manifest: dict[str, Any], write_file: FileWriter, out_dir: Path
             quiz_files[item["slug"]] = rel
             (out / "quizzes").mkdir(exist_ok=True)
             (out / rel).write_text(_quiz_toml(item["quiz"]), encoding="utf-8")
+        elif item["type"] == "task":
+            rel = f"tasks/{item['slug']}.toml"
+            quiz_files[item["slug"]] = rel
+            (out / "tasks").mkdir(exist_ok=True)
+            (out / rel).write_text(_task_toml(item["task"]), encoding="utf-8")
     (out / "pack.toml").write_text(pack_toml(manifest, quiz_files), encoding="utf-8")
     return out
+
+
+def _task_toml(task: dict[str, Any]) -> str:
+    """Return a task's .toml file (issue 15), which the build reads back into the same task."""
+    head: dict[str, Any] = {"type": "task"}
+    for lang, text in task.get("instructions", {}).items():
+        head[f"instructions_{lang}"] = text
+    for key in ("accept", "max_mb", "due", "pass_mark", "rubric"):
+        if task.get(key) is not None:
+            head[key] = task[key]
+    return tomli_w.dumps(head)
 
 
 def export_zip(zip_path: Path, out_dir: Path) -> dict[str, Any]:

@@ -67,6 +67,13 @@ def _to_path(value: Any) -> Path:
     return Path(os.path.expanduser(_to_str(value)))
 
 
+def _to_time_zone(value: Any) -> str:
+    from .localtime import zone  # zoneinfo's data is read when a value is checked
+
+    zone(_to_str(value))
+    return value
+
+
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "bool": _to_bool,
     "int": _to_int,
@@ -74,6 +81,7 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "str": _to_str,
     "list": _to_list,
     "path": _to_path,
+    "time_zone": _to_time_zone,
 }
 
 
@@ -153,6 +161,13 @@ SETTINGS: tuple[Setting, ...] = (
         "site_name", "str", "Kru", "Name of this site, shown in the page header and sent at sync."
     ),
     Setting(
+        "time_zone",
+        "time_zone",
+        "Asia/Phnom_Penh",
+        "Time zone of the times shown on pages and written in CSV exports, and in which "
+        "face-to-face sessions are entered (an IANA name); times are stored in UTC.",
+    ),
+    Setting(
         "site_kind",
         "str",
         "TEC",
@@ -160,12 +175,6 @@ SETTINGS: tuple[Setting, ...] = (
         choices=("TEC", "CTC"),
     ),
     Setting("province", "str", "", "Province of this site, used in the ministry's reports."),
-    Setting(
-        "time_zone",
-        "str",
-        "Asia/Phnom_Penh",
-        "IANA time zone of the site: face-to-face sessions are entered and shown in it.",
-    ),
     Setting(
         "default_language",
         "str",

@@ -20,6 +20,7 @@ from content_packs import catalog
 
 from ..accounts.models import Cohort, CohortMember, User
 from ..base.db import compiled, db
+from ..base.localtime import DEFAULT_ZONE, local_text
 from . import quiz as quizzes
 from .courses import ItemStatus, progress_rows, statuses
 from .models import Assignment, Event, Progress, QuizAnswer
@@ -381,9 +382,16 @@ EVENT_COLUMNS = [
 ]
 
 
-def cohort_event_rows(cohort: Cohort) -> Iterator[list[Any]]:
-    """Yield the header and every event of the cohort's learners, oldest first (streamed)."""
-    yield EVENT_COLUMNS
+def event_columns(zone_name: str) -> list[str]:
+    """Return the events CSV header; the time columns name the zone they are written in."""
+    timed = {"client_ts": "client_time", "server_ts": "server_time"}
+    return [f"{timed[c]} ({zone_name})" if c in timed else c for c in EVENT_COLUMNS]
+
+
+def cohort_event_rows(cohort: Cohort, zone_name: str = DEFAULT_ZONE) -> Iterator[list[Any]]:
+    """Yield the header and every event of the cohort's learners, oldest first (streamed),
+    with times local to ``zone_name`` (stored in UTC)."""
+    yield event_columns(zone_name)
     query = (
         Event.select(
             Event.seq,
@@ -427,7 +435,7 @@ def cohort_event_rows(cohort: Cohort) -> Iterator[list[Any]]:
             r.get("duration_s", ""),
             r.get("position_s", ""),
             "" if response is None else json.dumps(response, ensure_ascii=False),
-            client_ts or "",
-            server_ts,
+            local_text(client_ts, zone_name, seconds=True) if client_ts else "",
+            local_text(server_ts, zone_name, seconds=True),
             boot,
         ]

@@ -246,9 +246,17 @@ def _check_items(user: User, events: list[CleanEvent], items: dict) -> None:
                 code="graded_on_server",
             )
         if e.verb == "attempted" and kind == "quiz":
-            if not isinstance((e.result or {}).get("response"), dict):
+            response = (e.result or {}).get("response")
+            if not isinstance(response, dict):
                 raise InvalidEvent(
                     e.index, N_("an attempted event needs result.response with the answers")
+                )
+            if not any(_answered(v) for v in response.values()):
+                # A tap on "Submit" with nothing filled in must not use up an attempt.
+                raise InvalidEvent(
+                    e.index,
+                    N_("no question is answered; answer at least one"),
+                    code="empty_attempt",
                 )
         elif e.verb in ("attempted", "passed", "failed") and kind != "html5":
             raise InvalidEvent(
@@ -257,6 +265,15 @@ def _check_items(user: User, events: list[CleanEvent], items: dict) -> None:
                 code="invalid_verb",
                 verb=e.verb,
             )
+
+
+def _answered(value: Any) -> bool:
+    """Return whether one answer of a quiz response says anything."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, list):
+        return any(_answered(v) for v in value)
+    return value is not None
 
 
 def _grade(e: CleanEvent, quiz_data: str, summary: Summary | None) -> dict[str, Any]:
@@ -453,6 +470,28 @@ def submit_attempt(
         },
     )
     return ingest(user, [event])
+
+
+def past_attempts(user: User, item_key: str) -> list[dict[str, Any]]:
+    """Return ``user``'s graded attempts at a quiz, oldest first: id, number, score, success."""
+    rows = (
+        Event.select(Event.id, Event.result, Event.context)
+        .where((Event.user == user.id) & (Event.verb == "attempted") & (Event.object == item_key))
+        .order_by(Event.server_ts, Event.id)
+    )
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        result = json.loads(row.result or "{}")
+        context = json.loads(row.context or "{}")
+        out.append(
+            {
+                "id": str(row.id),
+                "number": context.get("attempt") or len(out) + 1,
+                "score": result.get("score"),
+                "success": bool(result.get("success")),
+            }
+        )
+    return out
 
 
 def graded_attempt(user: User, attempt_id: str) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, redirect, request, url_for
 from flask_babel import gettext
@@ -28,7 +29,18 @@ def init_login(app: Flask, login_endpoint: str) -> None:
     def _unauthorized():  # noqa: ANN202
         if request.path.startswith("/api/"):
             return api_error("unauthorized", gettext("Please sign in first."), 401)
-        return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?")))
+        return redirect(url_for(login_endpoint, next=_come_back_to()))
+
+
+def _come_back_to() -> str | None:
+    """Return where signing in should lead: this page, or for a form sent after the session
+    expired (a quiz, issue 14) the page the form was on, whose script kept the answers."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path.startswith("/"):
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return None
 
 
 def role_required(*roles: str) -> Callable:

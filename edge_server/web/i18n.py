@@ -17,6 +17,8 @@ from flask import current_app, g, request, session
 from flask_babel import Babel, Domain, get_locale
 from flask_login import current_user
 
+from ..base.localtime import date_words, is_past, local_text
+
 TRANSLATIONS = Path(__file__).parent / "translations"
 LANGUAGES = {"km": "ខ្មែរ", "en": "English"}
 _KHMER_DIGITS = str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩")
@@ -76,6 +78,22 @@ def khmer_digits(value: object) -> str:
     return text
 
 
+def site_zone() -> str:
+    """Return the time zone times are shown in (the site's ``time_zone``; UTC on central)."""
+    return current_app.config["KRU"].get("time_zone", "UTC")
+
+
+def local_time(value: object) -> str:
+    """Return a stored UTC time as the site's local time, with Khmer digits on Khmer pages."""
+    return khmer_digits(local_text(value, site_zone()))
+
+
+def local_date(value: object) -> str:
+    """Return a ``YYYY-MM-DD`` date in words of the page's language ("២០ ធ្នូ ២០២៦")."""
+    locale = get_locale()
+    return khmer_digits(date_words(value, locale.language if locale else "km"))
+
+
 def _request_translations() -> Translations | NullTranslations:
     """Return this request's catalog, found once per request and kept on ``g``."""
     found = g.get("_kru_translations")
@@ -103,6 +121,9 @@ def init_app(app) -> None:  # noqa: ANN001
     KruBabel(app, locale_selector=select_locale, default_locale="km")
     _install_fast_gettext(app)
     app.jinja_env.filters["kn"] = khmer_digits
+    app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.filters["datewords"] = local_date
+    app.jinja_env.tests["past"] = lambda value: is_past(value, site_zone())
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
 
     @app.context_processor

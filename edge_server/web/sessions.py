@@ -206,7 +206,10 @@ def rate_limited_page(exc: RateLimited, username: str, next_url: str | None) -> 
     """Return the sign-in page again, saying how long to wait (429 with Retry-After)."""
     flash(exc.localized(gettext), "error")
     response = make_response(
-        render_template("login.html", username=username, next=next_url), exc.status
+        render_template(
+            "login.html", username=username, next=next_url, retry_after=exc.retry_after
+        ),
+        exc.status,
     )
     response.headers["Retry-After"] = str(exc.retry_after)
     return response

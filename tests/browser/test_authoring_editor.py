@@ -103,7 +103,8 @@ def test_instructor_builds_publishes_and_a_learner_finishes_the_course(
     expect(page.locator("#lesson-preview img")).to_have_js_property("naturalWidth", 1000)
     assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100  # progress shown
     assert page.locator("#upload-percent").inner_text() == km(
-        "Sending the file: %(percent)s%%", percent="100"
+        "Sending the file: %(percent)s%%",
+        percent="១០០",  # Khmer digits (issue 14 item 17)
     )
 
     # 2. An image item, uploaded, with a Khmer description.

@@ -14,7 +14,6 @@ import subprocess
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
 from edge_server.base import site_tls
 from edge_server.base.datahome import DataHome
@@ -51,7 +50,7 @@ def sync_site(site) -> None:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def world(tmp_path_factory: pytest.TempPathFactory, browser):  # noqa: ANN001, ANN201
     """Pebble + BIND, central, a provisioned demo site holding a certificate, nginx, Chromium."""
     root = tmp_path_factory.mktemp("https-world")
     named = acme_support.Named(root / "named", DOMAIN).start()
@@ -105,22 +104,24 @@ def world(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         ],
         check=True,
     )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {NAME} 127.0.0.1"],
-            env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
-        )
-        yield {
-            "browser": browser,
-            "site": site,
-            "live": live,
-            "front": front,
-            "central": central,
-            "https": f"https://{NAME}:{https_port}",
-        }
-        browser.close()
+    # One Playwright per test session (the ``browser`` fixture's): this Chromium, with its
+    # own NSS store, is launched through it; a second sync_playwright() would be refused.
+    chromium = browser.browser_type
+    browser = chromium.launch(
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {NAME} 127.0.0.1"],
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+    )
+    yield {
+        "browser": browser,
+        "site": site,
+        "live": live,
+        "front": front,
+        "central": central,
+        "https": f"https://{NAME}:{https_port}",
+    }
+    browser.close()
     front.stop()
     live.stop()
     central.stop()

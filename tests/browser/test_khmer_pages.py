@@ -13,7 +13,13 @@ from tests.browser.harness import MAIN_PAGES, sign_in
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tools.i18n_check import extracted  # noqa: E402
 
-PAGES = MAIN_PAGES
+# Beyond each role's main page (issue 14): a learner's detail, the admin's other pages.
+PAGES = MAIN_PAGES + [
+    ("instructor", "/teach/cohorts/1/learners/{learner1}"),
+    ("admin", "/admin/cohorts"),
+    ("admin", "/admin/cohorts/1"),
+    ("admin", "/admin/users/new"),
+]
 
 
 def english_fragments() -> list[str]:
@@ -33,7 +39,10 @@ def fragments() -> list[str]:
 
 
 @pytest.mark.parametrize(("user", "path"), PAGES, ids=[f"{u}:{p}" for u, p in PAGES])
-def test_khmer_page_has_no_english_ui_text(page, fragments, user, path):
+def test_khmer_page_has_no_english_ui_text(page, site_db, fragments, user, path):
+    if "{learner1}" in path:
+        ((learner_id,),) = site_db("SELECT id FROM users WHERE username = 'learner1'")
+        path = path.format(learner1=learner_id)
     if user:
         sign_in(page, user)
     page.goto(path)

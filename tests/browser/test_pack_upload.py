@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 
 import pytest
@@ -88,3 +89,27 @@ def test_a_file_over_the_limit_is_refused_before_sending(page, tmp_path):
         f"The pack is larger than this site's upload limit of {limit // (1024 * 1024)} MB"
     )
     assert sent == []
+
+
+def test_the_upload_bar_counts_in_khmer_digits_on_a_khmer_page(page, tmp_path_factory):
+    """Issue 14 item 17: "43%" written by the script is "៤៣%" on a Khmer page."""
+    pack = str(random_pack(tmp_path_factory.mktemp("upload-km"), 12, "khmer-digits-pack"))
+    sign_in(page, "instructor")
+    if page.locator("html").get_attribute("lang") != "km":
+        with page.expect_navigation():
+            page.locator("header button[name=lang][value=km]").click()
+    page.goto("/packs/upload")
+    page.evaluate(
+        """() => {
+             window.seenPercents = [];
+             const shown = document.getElementById('pack-percent');
+             new MutationObserver(() => window.seenPercents.push(shown.textContent))
+               .observe(shown, {childList: true, characterData: true, subtree: true});
+           }"""
+    )
+    page.set_input_files("#pack-file", pack)
+    page.locator("#pack-upload button[type=submit]").click()
+    page.wait_for_function("() => window.seenPercents.includes('១០០%')", timeout=120_000)
+    seen = page.evaluate("() => window.seenPercents")
+    assert len(seen) >= 2, seen
+    assert all(re.fullmatch("[០-៩]+%", text) for text in seen), seen

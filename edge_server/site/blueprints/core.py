@@ -10,6 +10,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     session,
     url_for,
 )
@@ -17,7 +18,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from ... import accounts
-from ...web import sessions
+from ...web import layout, sessions
 from ...web.i18n import LANGUAGES
 from ...web.ratelimit import RateLimited
 from ...web.sessions import safe_next
@@ -75,7 +76,10 @@ def login():  # noqa: ANN201
 @bp.post("/logout")
 def logout():  # noqa: ANN201
     sessions.sign_out()
-    return redirect(url_for("core.login"))
+    response = redirect(url_for("core.login"))
+    # A shared phone: the next person must not page Back into this learner's cached pages.
+    response.headers["Clear-Site-Data"] = '"cache"'
+    return response
 
 
 @bp.post("/language")
@@ -86,6 +90,14 @@ def language():  # noqa: ANN201
         if current_user.is_authenticated:
             accounts.update_user(current_user._get_current_object(), language=lang)
     return redirect(safe_next(request.form.get("next")) or url_for("core.index"))
+
+
+@bp.get("/favicon.ico")
+def favicon():  # noqa: ANN201
+    """Serve the icon browsers ask for on their own (it was a 404 HTML page, issue 14)."""
+    return send_from_directory(
+        layout.bp.static_folder or "", "favicon.ico", mimetype="image/vnd.microsoft.icon"
+    )
 
 
 @bp.get("/healthz")

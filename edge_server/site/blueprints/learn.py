@@ -5,6 +5,7 @@ Also serves html5 apps' files under /apps/ with a sandboxing CSP (see ``app_file
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 import weakref
@@ -50,6 +51,18 @@ APP_CSP = (
 _item_heads: weakref.WeakKeyDictionary[Catalog, tuple[str, dict[str, Markup]]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+@bp.after_request
+def _cache_privately(response: Response) -> Response:
+    """Let Back show a learner page from the phone's cache when the Wi-Fi is gone (issue 14).
+
+    ``private, no-cache`` rather than the site's ``no-store``: the page may be kept on this
+    phone and is checked with the Pi before it is used again; signing out clears the cache.
+    """
+    if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 def _lang() -> str:
@@ -134,6 +147,7 @@ def _quiz_context(page: courses.ItemPage) -> dict[str, Any]:
         "limit": limit,
         "left": None if limit is None else max(limit - used, 0),
         "attempt_id": attempt_id,
+        "past": events.past_attempts(_user(), page.item.key) if used else [],
     }
 
 
@@ -144,7 +158,7 @@ def item(pack: str, slug: str):  # noqa: ANN201
     extra: dict[str, Any] = {}
     kind = page.item.type
     if kind == "lesson":
-        extra["body"] = nh3.clean(page.item.body or "")
+        extra["body"] = without_title(nh3.clean(page.item.body or ""), page.title)
     elif kind == "quiz":
         extra.update(_quiz_context(page))
     elif kind == "image":
@@ -156,6 +170,17 @@ def item(pack: str, slug: str):  # noqa: ANN201
             "learn.app_file", pack=pack, slug=slug, sig=app_token(page.item.key), member=entry
         )
     return render_template("learn/item.html", page=page, file_url=file_url, **extra)
+
+
+_LEADING_H1 = re.compile(r"^\s*<h1[^>]*>(.*?)</h1>\s*", re.DOTALL)
+
+
+def without_title(body: str, title: str) -> str:
+    """Drop the lesson's own first heading when it repeats the page's title (issue 14)."""
+    match = _LEADING_H1.match(body)
+    if match and re.sub(r"<[^>]+>", "", match.group(1)).strip() == title.strip():
+        return body[match.end() :]
+    return body
 
 
 def _answers_from_form(definition: dict[str, Any]) -> dict[str, Any]:
@@ -188,7 +213,10 @@ def submit_quiz(pack: str, slug: str):  # noqa: ANN201
             _user(), page.item.key, attempt_id, _answers_from_form(quizzes.definition(page.data))
         )
     except KruError as exc:
-        flash(exc.localized(gettext), "error")
+        if exc.code == "empty_attempt":
+            flash(gettext("Answer at least one question, then submit."), "error")
+        else:
+            flash(exc.localized(gettext), "error")
         return redirect(url_for("learn.item", pack=pack, slug=slug))
     return redirect(url_for("learn.attempt", pack=pack, slug=slug, attempt_id=attempt_id))
 
@@ -256,7 +284,7 @@ def _app_refusal(exc: KruError) -> Response:
     """Answer a refused app file with a bare message: no page layout, so no session."""
     response = Response(exc.localized(gettext), status=exc.status, mimetype="text/plain")
     response.headers["Content-Security-Policy"] = APP_CSP
-    response.headers["Cache-Control"] = "no-store"
+    response.headers["Cache-Control"] = "private, no-cache"
     return response
 
 

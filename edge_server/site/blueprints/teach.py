@@ -3,7 +3,17 @@ course assignments. Instructors see only the cohorts they teach; admins see all.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 
@@ -89,7 +99,8 @@ def progress_csv(cohort_id: int):  # noqa: ANN201
 @role_required("instructor", "admin")
 def events_csv(cohort_id: int):  # noqa: ANN201
     group = _cohort(cohort_id)
-    return _csv_response(dashboard.cohort_event_rows(group), f"cohort-{group.id}-events.csv")
+    rows = dashboard.cohort_event_rows(group, current_app.config["KRU"]["time_zone"])
+    return _csv_response(rows, f"cohort-{group.id}-events.csv")
 
 
 def _member(group: Cohort, user_id: int):  # noqa: ANN202 - a User

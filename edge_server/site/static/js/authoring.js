@@ -225,7 +225,7 @@
     Object.keys(extra || {}).forEach(function (k) { form.append(k, extra[k], extra[k].name); });
     function shown(part) {
       bar.value = Math.round(part * 100);
-      label.textContent = T.uploading.replace("%(percent)s", String(Math.round(part * 100)));
+      label.textContent = T.uploading.replace("%(percent)s", window.KruDigits(Math.round(part * 100)));
     }
     $("upload").hidden = false; shown(0);
     return serial(function () { return send(form, shown); }).then(function (res) {

@@ -39,6 +39,9 @@
     var queue = load(); queue.push(ev); save(queue);
     return ev;
   }
+  function told(detail) {  // the Wi-Fi guard (kru-offline.js) listens
+    try { window.dispatchEvent(new CustomEvent("kru-events", { detail: detail })); } catch (e) { /* old browser */ }
+  }
   function drop(ids) {
     save(load().filter(function (e) { return ids.indexOf(e.id) < 0; }));
   }
@@ -55,13 +58,14 @@
       return r.json().catch(function () { return {}; }).then(function (body) {
         if (r.ok) {
           drop(batch.map(function (e) { return e.id; }));
+          told({ ok: true, sent: batch.length, pending: load().length });
           if (load().length) { setTimeout(flush, 0); }
         } else if (body && body.error && typeof body.error.index === "number" && batch[body.error.index]) {
           drop([batch[body.error.index].id]);  // can never be accepted; keep the others
           setTimeout(flush, 0);
         }  /* else: signed out, server busy: keep and retry later */
       });
-    }).catch(function () { /* offline: retry on the next tick */ })
+    }).catch(function () { told({ ok: false, offline: true }); /* retry on the next tick */ })
       .then(function () { state.sending = false; });
   }
   function beacon() {

@@ -51,7 +51,7 @@
   function progress(sent, total) {
     var p = total ? Math.floor((sent / total) * 100) : 0;
     bar.value = p;
-    percent.textContent = p + "%";
+    percent.textContent = window.KruDigits(p) + "%";
   }
 
   // Show an error body of the API ({"error": {"message", "problems"}}), or the fallback.

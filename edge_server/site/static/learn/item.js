@@ -34,15 +34,33 @@
     if (secs > 0) { r.duration_s = secs; active = 0; }
     return r;
   }
-  function finished() {
+  function finished(verb) {  // the badge changes in place and the learner is told it is saved
     done = true;
     var b = document.getElementById("mark-done"); if (b) { b.hidden = true; }
+    var badge = document.querySelector("#status .badge"), note = document.getElementById("saved");
+    if (badge && note) {
+      badge.textContent = note.dataset[verb];
+      badge.className = "badge st-" + verb;
+    }
+    if (!note) { return; }
+    function say(key) {
+      note.textContent = note.dataset[key];
+      note.className = "flash " + (key === "saved" ? "success" : "warn");
+      note.hidden = false;
+      window.removeEventListener("kru-events", heard);
+    }
+    function heard(e) {
+      if (e.detail.ok && e.detail.pending === 0) { say("saved"); }
+      else if (!e.detail.ok) { say("savedHere"); }
+    }
+    if (!navigator.onLine || (window.KruOffline && KruOffline.lost())) { say("savedHere"); return; }
+    window.addEventListener("kru-events", heard);
   }
   function complete(result) {
     if (done) { return; }
+    finished("completed");  // listens before the send below can answer
     KruEvents.track("completed", item, withTime(result));
     KruEvents.flush();
-    finished();
   }
   var reported = {};
   function outcome(verb, score) {  // an html5 app's own result; the Pi keeps the best score
@@ -51,9 +69,9 @@
     var key = verb + ":" + (r.score === undefined ? "" : r.score);
     if (reported[key]) { return; }  // an app repeating itself is recorded once
     reported[key] = true;
+    if (verb === "passed") { finished("passed"); }
     KruEvents.track(verb, item, withTime(r));
     KruEvents.flush();
-    if (verb === "passed") { finished(); }
   }
   setInterval(function () { report(null); }, 30000);
   document.addEventListener("visibilitychange", function () {
