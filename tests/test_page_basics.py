@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.learning_catalog import make_catalog
 
-STATIC = Path(__file__).resolve().parents[1] / "edge_server" / "static"
+EDGE = Path(__file__).resolve().parents[1] / "edge_server"
 
 
 def test_the_favicon_is_an_icon_not_a_404_page(client):  # noqa: ANN001
@@ -37,11 +37,11 @@ def test_the_packs_caption_track_is_on_when_none_matches(app, client, login_as):
 
 
 def test_captions_use_the_bundled_khmer_font():
-    css = (STATIC / "learn" / "learn.css").read_text()
+    css = (EDGE / "site" / "static" / "learn" / "learn.css").read_text()
     assert re.search(r'::cue \{[^}]*font-family: "Noto Sans Khmer"', css)
 
 
 def test_the_regular_khmer_face_declares_its_real_weight_so_bold_is_bold():
-    css = (STATIC / "css" / "kru.css").read_text()
+    css = (EDGE / "web" / "static" / "css" / "kru.css").read_text()
     face = re.search(r"@font-face \{[^}]*\}", css).group(0)
     assert re.search(r"font-weight: 400;", face)
