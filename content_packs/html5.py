@@ -83,7 +83,7 @@ class AppFile:
         for a server to send straight from the file."""
         if self.raw_offset is None:
             return None
-        fh = open(self.zip_path, "rb")  # noqa: SIM115 - the caller (the server) closes it
+        fh = open(self.zip_path, "rb")  # the caller (the server) closes it
         fh.seek(self.raw_offset + start)
         return fh
 

@@ -65,7 +65,7 @@ class ContentStore:
         target = self.path_for(sha256)
         self.home.tmp.mkdir(parents=True, exist_ok=True)
         tmp = self.home.tmp / f"{TMP_PREFIX}{sha256[:16]}-{os.getpid()}-{time.monotonic_ns()}"
-        fh = open(tmp, "xb")  # noqa: SIM115 - closed below on every path
+        fh = open(tmp, "xb")  # closed below on every path
         try:
             yield fh
             fh.flush()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def create_app(config: dict[str, Any] | None = None, **kwargs: Any):  # noqa: ANN201
+def create_app(config: dict[str, Any] | None = None, **kwargs: Any):
     """Build the site server Flask app (see ``edge_server.site.app.create_app``)."""
     from .site.app import create_app as _create_app
 

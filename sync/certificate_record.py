@@ -54,8 +54,8 @@ def sign(key: Ed25519PrivateKey, record: dict[str, Any]) -> str:
 def verify(public_key_b64: str, record: dict[str, Any], signature_b64: str) -> bool:
     """Return whether ``signature_b64`` is the signature of ``record`` by ``public_key_b64``."""
     # cryptography is imported here, not at start: building the site app stays light.
-    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: PLC0415
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     try:
         public = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))

@@ -61,7 +61,7 @@ def available() -> str | None:
     return None
 
 
-def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen, log: Path) -> None:  # noqa: ANN001
+def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -52,7 +52,7 @@ def app(app_config: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator:
 
 
 @pytest.fixture
-def client(app):  # noqa: ANN001, ANN201
+def client(app):
     return app.test_client()
 
 
@@ -64,7 +64,7 @@ def runner(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable:
     monkeypatch.setenv("KRU_AUTH_HASH_MEMORY_KIB", "1024")
     monkeypatch.setenv("KRU_AUTH_HASH_TIME_COST", "1")
 
-    def run(*args: str, input: str | bytes | None = None):  # noqa: A002, ANN202
+    def run(*args: str, input: str | bytes | None = None):
         result = CliRunner().invoke(
             get_cli(), ["--data-dir", str(data_dir), *args], input=input, catch_exceptions=False
         )
@@ -76,11 +76,11 @@ def runner(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Callable:
 
 
 @pytest.fixture
-def make_user(app) -> Callable:  # noqa: ANN001
+def make_user(app) -> Callable:
     """Create a user with defaults: ``make_user(role="instructor", username="t1")``."""
     from edge_server import accounts
 
-    def make(role: str = "learner", password: str = PASSWORD, **overrides):  # noqa: ANN202
+    def make(role: str = "learner", password: str = PASSWORD, **overrides):
         username = overrides.pop("username", f"{role}{next(_seq)}")
         return accounts.create_user(username, password, role=role, **overrides)
 
@@ -88,10 +88,10 @@ def make_user(app) -> Callable:  # noqa: ANN001
 
 
 @pytest.fixture
-def make_cohort(app) -> Callable:  # noqa: ANN001
+def make_cohort(app) -> Callable:
     from edge_server import accounts
 
-    def make(name: str | None = None, learners=(), instructors=()):  # noqa: ANN001, ANN202
+    def make(name: str | None = None, learners=(), instructors=()):
         cohort = accounts.create_cohort(name or f"Cohort {next(_seq)}")
         for user in [*learners, *instructors]:
             accounts.add_to_cohort(cohort, user)
@@ -100,7 +100,7 @@ def make_cohort(app) -> Callable:  # noqa: ANN001
     return make
 
 
-def csrf_token(client) -> str:  # noqa: ANN001
+def csrf_token(client) -> str:
     """Return the CSRF token of ``client``'s session (from the JSON API)."""
     return client.get("/api/v1/session").get_json()["csrf_token"]
 
@@ -112,10 +112,10 @@ def form_csrf(html: str) -> str:
 
 
 @pytest.fixture
-def login_as(client, make_user) -> Callable:  # noqa: ANN001
+def login_as(client, make_user) -> Callable:
     """Sign ``client`` in as a new user of ``role`` (or as ``user``); returns the user."""
 
-    def login(role: str = "learner", user=None, password: str = PASSWORD):  # noqa: ANN001, ANN202
+    def login(role: str = "learner", user=None, password: str = PASSWORD):
         user = user or make_user(role=role, password=password)
         token = csrf_token(client)
         response = client.post(
@@ -129,11 +129,11 @@ def login_as(client, make_user) -> Callable:  # noqa: ANN001
     return login
 
 
-def api_headers(client) -> dict[str, str]:  # noqa: ANN001
+def api_headers(client) -> dict[str, str]:
     return {"X-CSRFToken": csrf_token(client)}
 
 
-def assert_api_error(response, status: int, code: str | None = None) -> dict:  # noqa: ANN001
+def assert_api_error(response, status: int, code: str | None = None) -> dict:
     """Check the one JSON error shape of the API and return the error object."""
     assert response.status_code == status, response.data[:500]
     assert response.mimetype == "application/json"

@@ -34,7 +34,7 @@ def wait_until_ready(url: str, timeout: float = 20.0, proc: subprocess.Popen | N
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=2) as response:  # loopback
                 return json.loads(response.read())
         except OSError as exc:
             last = exc
@@ -57,7 +57,7 @@ class LiveSite:
     def start(self, timeout: float = 20.0) -> LiveSite:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
+            self.proc = subprocess.Popen(  # our own CLI
                 [
                     *KRU,
                     "--data-dir",

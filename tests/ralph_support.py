@@ -126,7 +126,7 @@ class RalphLrs:
     def start(self) -> None:
         ralph = self.python.parent / "ralph"
         with open(self.home / "ralph.log", "ab") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own venv's ralph
+            self.proc = subprocess.Popen(  # our own venv's ralph
                 [
                     str(ralph),
                     "runserver",

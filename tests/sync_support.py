@@ -54,7 +54,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:  # noqa: ANN001
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -68,7 +68,7 @@ class Site:
     settings: Settings
     home: DataHome
 
-    def open(self):  # noqa: ANN201 - the shared edge db handle, on this site's database
+    def open(self):  # the shared edge db handle, on this site's database
         passwords.configure(1024, 1, 2)
         self.home.ensure()
         schema.upgrade(self.home)
@@ -145,7 +145,7 @@ def add_events(
         db.close()
 
 
-def _catalog(db, course: str, items: int) -> None:  # noqa: ANN001
+def _catalog(db, course: str, items: int) -> None:
     """Make a pack with one course of ``items`` items in the site catalog (raw SQL)."""
     pack = course.split("/")[0]
     if db.execute_sql("SELECT 1 FROM courses WHERE key = ?", (course,)).fetchone():
@@ -294,7 +294,7 @@ def central_counts(data_dir: Path) -> dict[str, Any]:
     return {"total": total, "distinct": distinct, "ids": ids}
 
 
-def run_agent(site: Site, central_url: str, *args: str, timeout: float = 120):  # noqa: ANN201
+def run_agent(site: Site, central_url: str, *args: str, timeout: float = 120):
     return subprocess.run(
         [KRU, "--data-dir", str(site.home.root), "sync", "run", *args],
         env=site.env(central_url),

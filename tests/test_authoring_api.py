@@ -27,11 +27,11 @@ from tests.learning_catalog import ev
 
 
 @pytest.fixture
-def app_config(app_config):  # noqa: ANN001, ANN201
+def app_config(app_config):
     return {**app_config, "site_name": "TEC Battambang"}
 
 
-def draft(client, draft_id):  # noqa: ANN001, ANN201
+def draft(client, draft_id):
     response = client.get(f"/api/v1/authoring/courses/{draft_id}")
     assert response.status_code == 200
     return response.get_json()

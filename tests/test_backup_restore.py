@@ -22,7 +22,7 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KRU_AUTH_HASH_TIME_COST", "1")
 
 
-def kru(data_dir: Path, *args: str):  # noqa: ANN201 - click Result
+def kru(data_dir: Path, *args: str):  # click Result
     result = CliRunner().invoke(get_cli(), ["--data-dir", str(data_dir), *args])
     if not db.is_closed():
         db.close()

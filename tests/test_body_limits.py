@@ -33,7 +33,7 @@ SPECIAL = {
 
 
 @pytest.fixture
-def central_app(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+def central_app(tmp_path, monkeypatch):
     from sync.central import create_app
     from sync.central.db import database
 
@@ -50,7 +50,7 @@ def _url(rule: Rule) -> str:
     return re.sub(r"<(?:int:)?[^>]+>", lambda m: "1" if "int:" in m.group(0) else "x", rule.rule)
 
 
-def _routes(app) -> list[tuple[str, str, str]]:  # noqa: ANN001
+def _routes(app) -> list[tuple[str, str, str]]:
     found = []
     for rule in app.url_map.iter_rules():
         for method in sorted(set(rule.methods or ()) & set(BODY_METHODS)):
@@ -58,7 +58,7 @@ def _routes(app) -> list[tuple[str, str, str]]:  # noqa: ANN001
     return found
 
 
-def _check_every_route(app) -> int:  # noqa: ANN001
+def _check_every_route(app) -> int:
     """Send each body-taking route one byte more than its cap, signed out; count them."""
     client = app.test_client()
     checked = 0

@@ -27,7 +27,7 @@ def described() -> set[tuple[str, str]]:
     }
 
 
-def routes(flask_app) -> set[tuple[str, str]]:  # noqa: ANN001
+def routes(flask_app) -> set[tuple[str, str]]:
     found = set()
     for rule in flask_app.url_map.iter_rules():
         if JSON_ROUTE.search(rule.rule):
@@ -36,12 +36,12 @@ def routes(flask_app) -> set[tuple[str, str]]:  # noqa: ANN001
     return found
 
 
-def test_every_json_route_is_described_and_every_description_is_a_route(app):  # noqa: ANN001, F811
+def test_every_json_route_is_described_and_every_description_is_a_route(app):  # noqa: F811
     assert routes(app) - described() == set(), "routes missing from openapi.json"
     assert described() - routes(app) == set(), "openapi.json describes routes that do not exist"
 
 
-def test_the_document_is_served_and_is_the_one_in_docs(app):  # noqa: ANN001, F811
+def test_the_document_is_served_and_is_the_one_in_docs(app):  # noqa: F811
     response = app.test_client().get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert response.get_json() == openapi.document()
@@ -59,7 +59,7 @@ def test_every_reference_resolves():
             node = node[part]  # KeyError names a dangling reference
 
 
-def check(path: str, method: str, response) -> None:  # noqa: ANN001
+def check(path: str, method: str, response) -> None:
     """Validate ``response``'s JSON body against what openapi.json says for its status."""
     doc = openapi.document()
     answers = doc["paths"][path][method.lower()]["responses"]
@@ -70,7 +70,7 @@ def check(path: str, method: str, response) -> None:  # noqa: ANN001
     assert errors == [], (path, method, errors)
 
 
-def test_real_responses_validate_against_the_description(app):  # noqa: ANN001, F811
+def test_real_responses_validate_against_the_description(app):  # noqa: F811
     client = app.test_client()
     site = registry.add_device("TEC Kandal", "http://central.example", "Kandal").device
     check("/api/v1/sync/batches", "POST", post(client, site, make_batch(site.device_id)))
@@ -94,7 +94,7 @@ def test_real_responses_validate_against_the_description(app):  # noqa: ANN001, 
 
 
 @pytest.mark.parametrize("status", ["401", "403", "409"])
-def test_errors_use_the_one_error_shape(status):  # noqa: ANN001
+def test_errors_use_the_one_error_shape(status):
     doc = openapi.document()
     for path, item in doc["paths"].items():
         for method, op in item.items():

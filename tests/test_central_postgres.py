@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture
-def pg_url():  # noqa: ANN201
+def pg_url():
     base = os.environ.get("KRU_TEST_DATABASE_URL")
     if not base:
         if os.environ.get("CI"):
@@ -54,7 +54,7 @@ def _count(url: str, sql: str) -> int:
 
 
 @pytest.fixture
-def two_centrals(tmp_path, pg_url):  # noqa: ANN001, ANN201
+def two_centrals(tmp_path, pg_url):
     servers = [CentralServer(tmp_path / f"central{n}", database_url=pg_url) for n in range(2)]
     started = []
     threads = [threading.Thread(target=lambda s=s: started.append(s.start())) for s in servers]
@@ -87,7 +87,7 @@ def _batch(device_id: str, count: int) -> Batch:
     )
 
 
-def test_same_batch_sent_to_both_processes_at_once_is_stored_once(two_centrals, pg_url, tmp_path):  # noqa: ANN001, E501
+def test_same_batch_sent_to_both_processes_at_once_is_stored_once(two_centrals, pg_url, tmp_path):
     a, b = two_centrals
     out = a.cli("device", "add", "--name", "TEC", "--url", a.url, "-o", str(tmp_path / "p.toml"))
     device_id = out.stdout.splitlines()[0]
@@ -115,7 +115,7 @@ def test_same_batch_sent_to_both_processes_at_once_is_stored_once(two_centrals, 
     assert _count(pg_url, "SELECT events_received FROM devices") == 2000
 
 
-def test_sites_syncing_through_two_processes_arrive_exactly_once(two_centrals, pg_url, tmp_path):  # noqa: ANN001, E501
+def test_sites_syncing_through_two_processes_arrive_exactly_once(two_centrals, pg_url, tmp_path):
     sites = [make_site(tmp_path, f"pg-site-{n}") for n in range(4)]
     ids = []
     for n, site in enumerate(sites):

@@ -16,7 +16,7 @@ from tests.test_central_ingest import central_app  # noqa: F401 - fixture
 from tests.test_central_postgres import pg_url  # noqa: F401 - fixture
 
 
-def sign_in(client, username: str = "boss", role: str = "admin") -> None:  # noqa: ANN001
+def sign_in(client, username: str = "boss", role: str = "admin") -> None:
     if registry.CentralUser.get_or_none(registry.CentralUser.username == username) is None:
         registry.add_user(username, PASSWORD, role)
     response = client.post(
@@ -27,7 +27,7 @@ def sign_in(client, username: str = "boss", role: str = "admin") -> None:  # noq
     assert response.status_code == 200, response.get_json()
 
 
-def copied(app, client):  # noqa: ANN001, ANN201
+def copied(app, client):
     thief = app.test_client()
     thief.set_cookie("session", client.get_cookie("session").value)
     assert thief.get("/api/v1/devices").status_code == 200
@@ -52,7 +52,7 @@ def test_copied_cookie_goes_to_sign_in_after_page_sign_out(central_app):  # noqa
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def kru_central(central_app, *args: str, input: str | None = None):  # noqa: A002, ANN001, ANN201, F811
+def kru_central(central_app, *args: str, input: str | None = None):  # noqa: F811
     data_dir = central_app.config["KRU"].data_dir
     result = CliRunner().invoke(
         get_cli(), ["--data-dir", str(data_dir), "central", *args], input=input

@@ -30,7 +30,7 @@ def ralph_python() -> Path:
     return ralph_venv()
 
 
-def central(tmp_path, monkeypatch, **settings):  # noqa: ANN001, ANN003, ANN201
+def central(tmp_path, monkeypatch, **settings):
     from sync.central import create_app
 
     for var in [v for v in __import__("os").environ if v.startswith("KRU_")]:
@@ -41,7 +41,7 @@ def central(tmp_path, monkeypatch, **settings):  # noqa: ANN001, ANN003, ANN201
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+def app(tmp_path, monkeypatch):
     made = central(tmp_path, monkeypatch, **{"central.public_url": PUBLIC + "/"})
     yield made
     if not database.is_closed():
@@ -108,7 +108,7 @@ def every_kind(device_id: str) -> tuple[Batch, dict[str, str]]:
     return batch, kinds
 
 
-def exported(app, limit: int = 7) -> list[dict]:  # noqa: ANN001
+def exported(app, limit: int = 7) -> list[dict]:
     client = app.test_client()
     sign_in(client)
     seen, url = [], f"/api/v1/xapi/statements?limit={limit}"
@@ -120,7 +120,7 @@ def exported(app, limit: int = 7) -> list[dict]:  # noqa: ANN001
     return seen
 
 
-def test_every_kind_of_event_is_a_valid_statement(app, ralph_python):  # noqa: ANN001
+def test_every_kind_of_event_is_a_valid_statement(app, ralph_python):
     device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
     batch, kinds = every_kind(device.device_id)
     ingest_batch(database, device, batch)
@@ -165,7 +165,7 @@ def test_every_kind_of_event_is_a_valid_statement(app, ralph_python):  # noqa: A
     assert len({s["context"]["registration"] for s in in_course}) == 1
 
 
-def test_names_only_when_the_setting_allows(tmp_path, monkeypatch, ralph_python):  # noqa: ANN001
+def test_names_only_when_the_setting_allows(tmp_path, monkeypatch, ralph_python):
     app = central(
         tmp_path, monkeypatch, **{"central.public_url": PUBLIC, "central.xapi_names": True}
     )
@@ -177,7 +177,7 @@ def test_names_only_when_the_setting_allows(tmp_path, monkeypatch, ralph_python)
     assert validate(ralph_python, statements[:3]) == [[], [], []]
 
 
-def test_export_without_a_public_url_is_refused(tmp_path, monkeypatch):  # noqa: ANN001
+def test_export_without_a_public_url_is_refused(tmp_path, monkeypatch):
     app = central(tmp_path, monkeypatch)
     client = app.test_client()
     sign_in(client)
@@ -185,14 +185,14 @@ def test_export_without_a_public_url_is_refused(tmp_path, monkeypatch):  # noqa:
     assert "central.public_url" in body["message"]
 
 
-def test_export_rejects_bad_paging(app):  # noqa: ANN001
+def test_export_rejects_bad_paging(app):
     client = app.test_client()
     sign_in(client)
     assert_api_error(client.get("/api/v1/xapi/statements?limit=0"), 400, "invalid_paging")
     assert_api_error(client.get("/api/v1/xapi/statements?after=x"), 400, "invalid_paging")
 
 
-def test_export_is_for_admins(app):  # noqa: ANN001
+def test_export_is_for_admins(app):
     client = app.test_client()
     sign_in(client, "viewer")
     assert_api_error(client.get("/api/v1/xapi/statements"), 403, "forbidden")
@@ -202,11 +202,11 @@ def test_export_is_for_admins(app):  # noqa: ANN001
     ("seconds", "text"),
     [(0, "PT0S"), (59.5, "PT59.5S"), (60, "PT1M"), (3725, "PT1H2M5S"), (0.25, "PT0.25S")],
 )
-def test_durations_are_iso_8601(seconds, text):  # noqa: ANN001
+def test_durations_are_iso_8601(seconds, text):
     assert xapi.duration(seconds) == text
 
 
-def test_the_validator_passes_the_spec_examples_and_rejects_bad_statements(ralph_python):  # noqa: ANN001
+def test_the_validator_passes_the_spec_examples_and_rejects_bad_statements(ralph_python):
     examples = []
     for name in ("appendixA_example_statements.json",):
         examples += json.loads((SPEC_EXAMPLES / name).read_text())

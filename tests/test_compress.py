@@ -12,7 +12,7 @@ GZIP = {"Accept-Encoding": "gzip, deflate"}
 
 
 @pytest.fixture
-def lesson_url(app, login_as) -> str:  # noqa: ANN001
+def lesson_url(app, login_as) -> str:
     make_catalog(open_course=True)
     login_as("learner")
     pack, _, slug = LESSON.partition("/")

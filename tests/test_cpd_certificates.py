@@ -27,7 +27,7 @@ TZ = attendance.zone("Asia/Phnom_Penh")
 
 
 @pytest.fixture
-def learner(app, login_as, make_user):  # noqa: ANN001, ANN201
+def learner(app, login_as, make_user):
     return login_as(user=make_user(display_name=LEARNER_KM))
 
 

@@ -17,13 +17,13 @@ from tests.sync_support import CentralServer, make_site, run_agent
 
 
 @pytest.fixture
-def central(tmp_path):  # noqa: ANN001, ANN201
+def central(tmp_path):
     server = CentralServer(tmp_path / "central").start()
     yield server
     server.stop()
 
 
-def _issue(site) -> str:  # noqa: ANN001
+def _issue(site) -> str:
     from edge_server import accounts
     from edge_server.cpd import certificates
     from edge_server.learning.models import Progress
@@ -54,12 +54,12 @@ def _issue(site) -> str:  # noqa: ANN001
         db.close()
 
 
-def _says(page, en: str, km: str) -> bool:  # noqa: ANN001
+def _says(page, en: str, km: str) -> bool:
     text = page.content.decode("utf-8")
     return en in text or km in text
 
 
-def _signed_in(central, role: str) -> requests.Session:  # noqa: ANN001
+def _signed_in(central, role: str) -> requests.Session:
     central.cli(
         "user", "add", "--username", role, "--password", "mekong-river-2026", "--role", role
     )
@@ -75,7 +75,7 @@ def _signed_in(central, role: str) -> requests.Session:  # noqa: ANN001
     return session
 
 
-def _central_db(central):  # noqa: ANN001, ANN202
+def _central_db(central):
     return closing(sqlite3.connect(central.data_dir / "central.sqlite3"))
 
 

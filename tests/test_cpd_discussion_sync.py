@@ -17,13 +17,13 @@ COURSE = "pack1/course1"
 
 
 @pytest.fixture
-def central(tmp_path):  # noqa: ANN001, ANN201
+def central(tmp_path):
     server = CentralServer(tmp_path / "central").start()
     yield server
     server.stop()
 
 
-def _discuss(site, *, review: bool) -> tuple[str, list[str]]:  # noqa: ANN001
+def _discuss(site, *, review: bool) -> tuple[str, list[str]]:
     from edge_server.accounts.models import Cohort, User
     from edge_server.cpd import discussion
     from edge_server.learning import assignments
@@ -45,7 +45,7 @@ def _discuss(site, *, review: bool) -> tuple[str, list[str]]:  # noqa: ANN001
         db.close()
 
 
-def _posted(central) -> list[tuple]:  # noqa: ANN001
+def _posted(central) -> list[tuple]:
     with closing(sqlite3.connect(central.data_dir / "central.sqlite3")) as con:
         return con.execute(
             "SELECT event_id, object, context FROM central_events WHERE verb = 'posted' "

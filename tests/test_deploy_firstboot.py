@@ -38,7 +38,7 @@ class Pi:
         # what install.sh writes
         self.config.write_text('host = "0.0.0.0"\nport = 80\n')
 
-    def first_boot(self):  # noqa: ANN201 - click Result
+    def first_boot(self):  # click Result
         args = ["--config", str(self.config), "--data-dir", str(self.data), "setup", "first-boot"]
         args += ["--boot-dir", str(self.boot), "--etc-dir", str(self.etc)]
         args += ["--templates", str(TEMPLATES)]
@@ -57,7 +57,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_pi(tmp_path: Path):  # noqa: ANN201
+def make_pi(tmp_path: Path):
     def make(name: str = "pi", setup: str | None = GOOD) -> Pi:
         pi = Pi(tmp_path / name)
         if setup is not None:

@@ -83,7 +83,7 @@ def bookworm_tarball() -> Path:
     return tarball
 
 
-def in_root(root: Path, *command: str, net: bool = False, **kwargs) -> list[str]:  # noqa: ANN003
+def in_root(root: Path, *command: str, net: bool = False, **kwargs) -> list[str]:
     """Return argv running ``command`` chrooted in ``root`` with /proc, in its own mounts."""
     isolate = ["unshare", "--mount", "--propagation", "private", "--fork", "--pid"]
     if not net:

@@ -20,7 +20,7 @@ PROBES = [
 ]
 
 
-def sign_in_from(client, make_user, address: dict) -> None:  # noqa: ANN001
+def sign_in_from(client, make_user, address: dict) -> None:
     user = make_user(password="lotus-pond-7")
     page = client.get("/login", environ_base=address)
     response = client.post(

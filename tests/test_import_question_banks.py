@@ -334,7 +334,7 @@ def result_quiz(key: str) -> dict:
     return Item.get(Item.key == key).payload["quiz"]
 
 
-def _upload(client, data: bytes, name: str):  # noqa: ANN001, ANN202
+def _upload(client, data: bytes, name: str):
     from tests.conftest import api_headers
 
     return client.post(

@@ -22,7 +22,7 @@ from tests.learning_catalog import (
 
 
 @pytest.fixture
-def learner(app, login_as, make_cohort):  # noqa: ANN001, ANN201
+def learner(app, login_as, make_cohort):
     make_catalog(open_course=True)
     return login_as("learner")
 

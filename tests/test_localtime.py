@@ -10,12 +10,12 @@ from edge_server.base.settings import SETTINGS, load_settings
 from edge_server.learning import dashboard
 
 
-def test_the_site_time_zone_is_phnom_penh_by_default(tmp_path):  # noqa: ANN001
+def test_the_site_time_zone_is_phnom_penh_by_default(tmp_path):
     settings = load_settings(environ={}, overrides={"data_dir": tmp_path})
     assert settings["time_zone"] == "Asia/Phnom_Penh"
 
 
-def test_an_unknown_time_zone_is_refused(tmp_path):  # noqa: ANN001
+def test_an_unknown_time_zone_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="time_zone"):
         load_settings(environ={}, overrides={"data_dir": tmp_path, "time_zone": "Asia/Atlantis"})
 
@@ -30,7 +30,7 @@ def test_an_unknown_time_zone_is_refused(tmp_path):  # noqa: ANN001
         (0, "Asia/Phnom_Penh", "1970-01-01 07:00"),
     ],
 )
-def test_stored_times_are_shown_local(stored, zone, shown):  # noqa: ANN001
+def test_stored_times_are_shown_local(stored, zone, shown):
     assert local_text(stored, zone) == shown
 
 

@@ -84,7 +84,7 @@ def test_device_vanishing_mid_command_raises_modem_gone(fake: FakeModem, client:
         client.command("AT+COPS?", "+COPS:")
 
 
-def test_missing_port_raises_modem_gone(tmp_path) -> None:  # noqa: ANN001
+def test_missing_port_raises_modem_gone(tmp_path) -> None:
     with pytest.raises(ModemGone):
         AtClient(str(tmp_path / "ttyUSB9")).open()
 

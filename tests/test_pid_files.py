@@ -24,7 +24,7 @@ from tests.livesite import KRU, LiveSite
 ENV = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_AUTH_HASH_TIME_COST": "1"}
 
 
-def wait_for(predicate, timeout: float = 20.0) -> bool:  # noqa: ANN001
+def wait_for(predicate, timeout: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -36,7 +36,7 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:  # noqa: ANN001
 @pytest.fixture
 def bystander() -> Iterator[subprocess.Popen]:
     """Another process of this user, alive, whose PID a stale PID file happens to hold."""
-    proc = subprocess.Popen(["sleep", "120"])  # noqa: S607 - coreutils
+    proc = subprocess.Popen(["sleep", "120"])  # coreutils
     yield proc
     proc.kill()
     proc.wait()

@@ -28,7 +28,7 @@ from tests.learning_catalog import (
 
 
 @pytest.fixture
-def learner(app, login_as):  # noqa: ANN001, ANN201
+def learner(app, login_as):
     make_catalog(open_course=True)
     return login_as("learner")
 
@@ -118,7 +118,7 @@ def test_a_graded_attempt_whose_context_would_pass_the_cap_is_refused(client, le
     assert status(QUIZ) == "not_started"
 
 
-def _busy_log(client, login_as) -> None:  # noqa: ANN001
+def _busy_log(client, login_as) -> None:
     post_events(client, [ev("viewed", LESSON), ev("progressed", LESSON, {"duration_s": 12})])
     post_events(client, [ev("progressed", VIDEO, {"completion": 0.95, "position_s": 100})])
     post_events(client, [ev("attempted", QUIZ, {"response": WRONG})])
@@ -185,7 +185,7 @@ def test_rebuild_honours_a_decision_the_rules_would_no_longer_reach(client, lear
     assert status(VIDEO) == "completed"
 
 
-def test_kru_progress_rebuild_check_reports_missing_decisions(client, learner, login_as, runner):  # noqa: ANN001, E501
+def test_kru_progress_rebuild_check_reports_missing_decisions(client, learner, login_as, runner):
     _busy_log(client, login_as)
     _drop_decisions()
     db.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from edge_server.base.db import db
 
 
-def _connection_of_a_request(client) -> object:  # noqa: ANN001
+def _connection_of_a_request(client) -> object:
     assert client.get("/healthz").status_code == 200
     return db.connection()
 
@@ -37,7 +37,7 @@ def test_kept_connection_keeps_the_design_pragmas(app, client):
 def test_a_failed_request_does_not_leave_its_transaction_open(app, client):
     app.config.update(KRU_KEEP_DB_CONNECTIONS=True, PROPAGATE_EXCEPTIONS=False)
 
-    def half_done():  # noqa: ANN202
+    def half_done():
         db.execute_sql("BEGIN IMMEDIATE")
         db.execute_sql("CREATE TABLE half_done (x)")
         raise RuntimeError("the request failed half-way")
@@ -71,7 +71,7 @@ def test_a_writer_waits_for_another_process_instead_of_failing_locked(tmp_path):
     path = tmp_path / "site.sqlite3"
     handle = init_db(path, busy_timeout=100)  # far shorter than the other's transaction
     handle.execute_sql("CREATE TABLE t (who TEXT)")
-    other = subprocess.Popen(  # noqa: S603 - our own interpreter
+    other = subprocess.Popen(  # our own interpreter
         [sys.executable, "-c", HOLD_WRITE_LOCK, str(path)], stdout=subprocess.PIPE, text=True
     )
     try:

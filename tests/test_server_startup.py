@@ -20,7 +20,7 @@ print(json.dumps(sorted(sys.modules)))
 @pytest.fixture(scope="module")
 def modules_after_start(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     home = tmp_path_factory.mktemp("startup") / "home"
-    result = subprocess.run(  # noqa: S603 - our own interpreter
+    result = subprocess.run(  # our own interpreter
         [sys.executable, "-c", PROBE, str(home)],
         capture_output=True,
         text=True,

@@ -12,11 +12,11 @@ from edge_server import accounts
 from tests.conftest import PASSWORD, api_headers, assert_api_error, form_csrf
 
 
-def copy_cookie(source, target) -> None:  # noqa: ANN001
+def copy_cookie(source, target) -> None:
     target.set_cookie("session", source.get_cookie("session").value)
 
 
-def signed_in_copy(app, client, login_as, role: str = "learner"):  # noqa: ANN001, ANN201
+def signed_in_copy(app, client, login_as, role: str = "learner"):
     """Sign ``client`` in and return (user, a second client holding a copy of its cookie)."""
     user = login_as(role)
     thief = app.test_client()
@@ -62,15 +62,15 @@ def test_a_session_survives_a_restart(app, app_config, client, login_as):
     assert restarted.get("/api/v1/progress/me").status_code == 200
 
 
-def _reset_password(user) -> None:  # noqa: ANN001
+def _reset_password(user) -> None:
     accounts.set_password(user, "a-new-pass-2026")
 
 
-def _new_role(user) -> None:  # noqa: ANN001
+def _new_role(user) -> None:
     accounts.update_user(user, role="instructor")
 
 
-def _deactivate(user) -> None:  # noqa: ANN001
+def _deactivate(user) -> None:
     accounts.update_user(user, active=False)
 
 

@@ -19,7 +19,7 @@ def phone(n: int) -> dict:
     return {"REMOTE_ADDR": f"10.42.{n // 200}.{n % 200 + 10}"}
 
 
-def api_sign_in(client, username: str, password: str, n: int):  # noqa: ANN001, ANN201
+def api_sign_in(client, username: str, password: str, n: int):
     return client.post(
         "/api/v1/session",
         json={"username": username, "password": password},
@@ -28,7 +28,7 @@ def api_sign_in(client, username: str, password: str, n: int):  # noqa: ANN001, 
     )
 
 
-def guess_from_many_phones(client, username: str, count: int = 30) -> None:  # noqa: ANN001
+def guess_from_many_phones(client, username: str, count: int = 30) -> None:
     """A classmate's guesses, each from another phone (or a phone that changed address)."""
     for i in range(count):
         assert api_sign_in(client, username, f"guess-{i}", i).status_code == 401
@@ -101,7 +101,7 @@ def test_account_lock_is_shared_by_every_server_process(app, app_config, client,
 
 
 @pytest.fixture
-def locked(app, client, make_user, make_cohort):  # noqa: ANN001, ANN201
+def locked(app, client, make_user, make_cohort):
     dara = make_user(username="dara")
     teacher = make_user(role="instructor", username="teacher")
     other_teacher = make_user(role="instructor", username="stranger")

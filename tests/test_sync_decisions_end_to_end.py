@@ -71,7 +71,7 @@ STUDY: dict[str, list[list[dict[str, Any]]]] = {
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres])])
-def central(request, tmp_path) -> Iterator[tuple[CentralServer, str]]:  # noqa: ANN001
+def central(request, tmp_path) -> Iterator[tuple[CentralServer, str]]:
     base = pg_base_url()
     with ExitStack() as stack:
         url = ""
@@ -102,7 +102,7 @@ def central_rows(server: CentralServer, url: str, sql: str) -> list[tuple]:
         con.close()
 
 
-def _study_on_site(site) -> dict[str, Any]:  # noqa: ANN001
+def _study_on_site(site) -> dict[str, Any]:
     """Install the pack, make the learners, store their events; return the site's view."""
     from content_packs.install import install_pack
     from edge_server import accounts
@@ -152,7 +152,7 @@ def _study_on_site(site) -> dict[str, Any]:  # noqa: ANN001
 RANK = {"failed": 1, "completed": 2, "passed": 3}
 
 
-def test_site_and_central_agree_on_every_item_type(tmp_path, central):  # noqa: ANN001
+def test_site_and_central_agree_on_every_item_type(tmp_path, central):
     server, url = central
     site = make_site(tmp_path, "tec-kandal")
     server.provision(site, name="TEC Kandal")

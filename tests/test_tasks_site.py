@@ -21,7 +21,7 @@ from tests.test_tasks_api import review, signin, submit
 
 
 @pytest.fixture
-def site(app, tmp_path, make_user, make_cohort):  # noqa: ANN001, ANN201
+def site(app, tmp_path, make_user, make_cohort):
     install_sample(app, tmp_path)
     learner = make_user("learner")
     teacher = make_user("instructor")

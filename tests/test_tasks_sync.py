@@ -11,7 +11,7 @@ from tests.tasks_support import ALL_CLEAR, BELOW, SAMPLE, TASK
 from tests.test_sync_decisions_end_to_end import PASSWORD, central, central_rows  # noqa: F401
 
 
-def _work_on_site(site, tmp_path):  # noqa: ANN001, ANN201
+def _work_on_site(site, tmp_path):
     """Install the sample pack; two learners hand in work; an instructor reviews it."""
     from content_packs.build import build_pack
     from content_packs.install import install_pack

@@ -17,7 +17,7 @@ from tests.learning_catalog import COURSE, LESSON, QUIZ, RIGHT, WRONG, ev, make_
 
 
 @pytest.fixture
-def site(app, client, make_user, make_cohort, login_as):  # noqa: ANN001, ANN201
+def site(app, client, make_user, make_cohort, login_as):
     """A cohort with two Khmer-named learners (one active), its instructor, an assigned course."""
     make_catalog(open_course=False)
     dara = make_user(display_name="សុខ ដារា")
@@ -147,7 +147,7 @@ def test_another_cohort_and_no_cohort_look_the_same(client, login_as, site, path
     missing = "/teach/cohorts/9999" + path.format(dara=site["dara"].id)
     first, second = client.get(other), client.get(missing)
 
-    def main(response) -> str:  # noqa: ANN001 - the page without its per-request CSRF tokens
+    def main(response) -> str:  # the page without its per-request CSRF tokens
         return re.search(r"<main.*</main>", response.get_data(as_text=True), re.S).group(0)
 
     assert (first.status_code, main(first)) == (second.status_code, main(second))

@@ -116,7 +116,7 @@ def _copy_site(src: Path, dest: Path, keep_events: int | None = None) -> Path:
 
 def _check_available() -> None:
     try:
-        import sync.central.ingest  # noqa: F401
+        import sync.central.ingest
         import sync.edge.agent  # noqa: F401
     except ImportError as exc:
         raise NotAvailable(f"the sync agent or central server is missing ({exc})") from exc

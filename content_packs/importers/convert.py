@@ -156,7 +156,7 @@ REFUSED = {
 }
 
 
-class _Converted(Exception):  # noqa: N818 - carries a finished conversion, not an error
+class _Converted(Exception):  # carries a finished conversion, not an error
     """Items and files of a package that is not a question bank."""
 
     def __init__(

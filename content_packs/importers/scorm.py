@@ -4,7 +4,7 @@ valid package is refused saying what it holds (issue 18 item 3 is open)."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - parsing goes through xmlsafe
+import xml.etree.ElementTree as ET  # parsing goes through xmlsafe
 import zipfile
 from dataclasses import dataclass
 

@@ -46,7 +46,7 @@ class SiteDatabase(SqliteDatabase):
         super().__init__(*args, **kwargs)
         self._writer = threading.local()
 
-    def _connect(self):  # noqa: ANN202 - peewee's signature
+    def _connect(self):  # peewee's signature
         """Open a connection, retrying while another process switches a new file to WAL.
 
         ``PRAGMA journal_mode=wal`` on a brand-new database needs an exclusive lock and

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+def N_(message: str) -> str:  # the conventional gettext marker name
     """Mark a string for translation without translating it (Babel keyword ``N_``)."""
     return message
 

@@ -139,7 +139,7 @@ def migrate(db: Database, packages: Packages, target: str | None = None) -> list
     return done
 
 
-def _exclusive(db: Database):  # noqa: ANN202 - a context manager
+def _exclusive(db: Database):  # a context manager
     """Return a transaction that holds the database's write lock from its first statement."""
     if isinstance(db, SqliteDatabase):
         return db.atomic("IMMEDIATE")
@@ -147,12 +147,12 @@ def _exclusive(db: Database):  # noqa: ANN202 - a context manager
     if isinstance(db, PostgresqlDatabase):
 
         class _Locked:
-            def __enter__(self):  # noqa: ANN204
+            def __enter__(self):
                 transaction.__enter__()
                 db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
                 return transaction
 
-            def __exit__(self, *exc):  # noqa: ANN002, ANN204
+            def __exit__(self, *exc):
                 return transaction.__exit__(*exc)
 
         return _Locked()

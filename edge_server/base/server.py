@@ -153,7 +153,7 @@ def _proxy_options(trusted_proxies: int) -> dict[str, Any]:
     }
 
 
-def _waitress(  # noqa: ANN202
+def _waitress(
     app: Callable,
     threads: int,
     connection_limit: int,
@@ -181,7 +181,7 @@ def _waitress(  # noqa: ANN202
     return server
 
 
-def _run_until_stopped(server) -> None:  # noqa: ANN001 - a waitress server
+def _run_until_stopped(server) -> None:  # a waitress server
     """Run ``server`` until SIGTERM or SIGINT, then close it and its threads."""
     previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
     try:
@@ -262,8 +262,8 @@ def with_worker_header(app: Callable, tag: str) -> Callable:
     it tells workers apart without giving anyone on the Wi-Fi the server's process ids.
     """
 
-    def tagged(environ: dict, start_response: Callable):  # noqa: ANN202
-        def start(status: str, headers: list, exc_info: object = None):  # noqa: ANN202
+    def tagged(environ: dict, start_response: Callable):
+        def start(status: str, headers: list, exc_info: object = None):
             headers.append((WORKER_HEADER, tag))
             return start_response(status, headers, exc_info)
 
@@ -324,7 +324,7 @@ def _fork_worker(
         _worker(app, sock, threads, connection_limit, cap, parent)
     except _Stop:
         code = 0  # the parent is gone before this worker started
-    except BaseException:  # noqa: BLE001 - a worker must never return into the parent's code
+    except BaseException:  # a worker must never return into the parent's code
         log.exception("worker %s failed", os.getpid())
         code = 1
     finally:

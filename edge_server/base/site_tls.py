@@ -216,7 +216,7 @@ def check_chain(
     for child, parent in zip(chain, chain[1:], strict=False):
         try:
             child.verify_directly_issued_by(parent)
-        except (ValueError, TypeError, Exception) as exc:  # noqa: BLE001 - InvalidSignature too
+        except (ValueError, TypeError, Exception) as exc:  # InvalidSignature too
             raise CertificateRejected(
                 N_("The certificate chain is broken"), code="certificate_chain"
             ) from exc

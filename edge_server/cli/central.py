@@ -12,7 +12,7 @@ from edge_server.cli.context import CliContext, pass_ctx
 from . import central_cert, central_library, central_lrs
 
 
-def _open(ctx: CliContext):  # noqa: ANN202 - the central peewee database, migrated
+def _open(ctx: CliContext):  # the central peewee database, migrated
     from sync.central.db import open_central
 
     return open_central(ctx.settings)

@@ -11,13 +11,13 @@ import click
 from edge_server.cli.context import CliContext, pass_ctx
 
 
-def _open(ctx: CliContext):  # noqa: ANN202
+def _open(ctx: CliContext):
     from edge_server.cli.central import _open as open_central
 
     return open_central(ctx)
 
 
-def _device(device_id: str):  # noqa: ANN202
+def _device(device_id: str):
     from sync.central.registry import get_device
 
     return get_device(device_id)

@@ -9,7 +9,7 @@ import click
 from edge_server.cli.context import CliContext, pass_ctx
 
 
-def _open(ctx: CliContext):  # noqa: ANN202
+def _open(ctx: CliContext):
     from edge_server.cli.central import _open as open_central
 
     return open_central(ctx)

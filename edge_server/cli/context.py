@@ -33,13 +33,13 @@ class CliContext:
     def home(self) -> DataHome:
         return DataHome(Path(self.settings.data_dir)).ensure()
 
-    def open_site_db(self):  # noqa: ANN201 - a peewee SqliteDatabase
+    def open_site_db(self):  # a peewee SqliteDatabase
         """Open the site database, applying pending migrations first (as the server does)."""
         from ..site.database import open_site
 
         return open_site(self.settings)[1]
 
-    def read_site_db(self):  # noqa: ANN201 - a peewee SqliteDatabase
+    def read_site_db(self):  # a peewee SqliteDatabase
         """Open the site database for a command that only reads: never migrate it.
 
         Raises:

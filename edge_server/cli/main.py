@@ -29,7 +29,7 @@ from .context import CliContext
 class KruGroup(click.Group):
     """A click group that reports Kru's typed errors as ``Error: message`` and exit 1."""
 
-    def invoke(self, ctx: click.Context):  # noqa: ANN201
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except KruError as exc:

@@ -58,7 +58,7 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
             scheduler.stop()
 
 
-def snapshot_scheduler(settings, home):  # noqa: ANN001, ANN201
+def snapshot_scheduler(settings, home):
     """Return the snapshot scheduler the serving process runs, or None when turned off."""
     from ..base.snapshots import Scheduler
 
@@ -123,7 +123,7 @@ def demo(ctx: CliContext, port: int, host: str, data_dir: str | None) -> None:
     _serve(ctx, banner=banner, host=host, port=port)
 
 
-def _serve_recovery(settings, home, damaged) -> None:  # noqa: ANN001
+def _serve_recovery(settings, home, damaged) -> None:
     """Serve the recovery app (one process) until a snapshot is restored, then the site."""
     from ..base.db import close_db, db
     from ..base.server import serve_wsgi
@@ -138,7 +138,7 @@ def _serve_recovery(settings, home, damaged) -> None:  # noqa: ANN001
     scheduler = snapshot_scheduler(settings, home)
     holder: SwitchableApp
 
-    def restored(snap, salvaged) -> int:  # noqa: ANN001
+    def restored(snap, salvaged) -> int:
         app = create_app(settings=settings)  # migrations of the restored file run here
         app.config["KRU_KEEP_DB_CONNECTIONS"] = True
         count = 0

@@ -80,7 +80,7 @@ def user_list(ctx: CliContext, role: str | None) -> None:
 @click.option("--skip-bad-rows", is_flag=True, help="Import the good rows even if some are bad.")
 @click.option("--cohort", help="Cohort for rows that name none (created if missing).")
 @pass_ctx
-def user_import(ctx: CliContext, csv_file, skip_bad_rows: bool, cohort: str | None) -> None:  # noqa: ANN001
+def user_import(ctx: CliContext, csv_file, skip_bad_rows: bool, cohort: str | None) -> None:
     """Import a class list (CSV; columns in docs/admin-guide.md).
 
     Prints each created username with its generated password, if one was generated.
@@ -113,7 +113,7 @@ def user_import(ctx: CliContext, csv_file, skip_bad_rows: bool, cohort: str | No
     help="File (default: stdout).",
 )
 @pass_ctx
-def user_export(ctx: CliContext, output) -> None:  # noqa: ANN001
+def user_export(ctx: CliContext, output) -> None:
     """Write every account as a class list (CSV, UTF-8 with BOM; no passwords)."""
     from ..accounts import roster
 

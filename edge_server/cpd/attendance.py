@@ -286,7 +286,7 @@ def mark(
             session=session, user=learner, status=status, marks=number, event_id=eid, marked_at=ts
         ).on_conflict_replace().execute()
         if session.course and status in ATTENDED:
-            from .certificates import check  # noqa: PLC0415 - certificates build on attendance
+            from .certificates import check  # certificates build on attendance
 
             check(learner, session.course)  # this mark may complete the attendance share
     return True

@@ -62,7 +62,7 @@ class Issuer:
     def device(self) -> str:
         if self.device_id:
             return self.device_id
-        from sync.edge.identity import load_identity  # noqa: PLC0415 - the sync feature, if present
+        from sync.edge.identity import load_identity  # the sync feature, if present
 
         return load_identity(self.home).device_id
 
@@ -155,7 +155,7 @@ def _issue(user: User, course_key: str, rule: rules.CourseRule, by: Issuer) -> C
         "issued": issued,
         "site": {"name": by.site_name, "device": by.device()},
     }
-    from ..base.site_signing import public_key_b64, signing_key  # noqa: PLC0415 - cryptography
+    from ..base.site_signing import public_key_b64, signing_key  # cryptography
 
     signature = rec.sign(signing_key(by.home), record)
     context = {"record": record, "signature": signature, "key": public_key_b64(by.home)}
@@ -257,7 +257,7 @@ def signature_holds(view: CertificateView) -> bool:
     chosen = _issuer
     if chosen is None:
         return False
-    from ..base.site_signing import public_key_b64  # noqa: PLC0415 - cryptography, when needed
+    from ..base.site_signing import public_key_b64  # cryptography, when needed
 
     return rec.verify(public_key_b64(chosen.home), view.record, view.certificate.signature)
 

@@ -47,7 +47,7 @@ def object_of(course: str, cohort: Cohort) -> str:
 
 def render(source: str) -> str:
     """Return the sanitised HTML of a post's Markdown ``source`` (hostile markup inert)."""
-    import markdown  # noqa: PLC0415 - only when a post is shown; building the app stays light
+    import markdown  # only when a post is shown; building the app stays light
 
     raw = markdown.markdown(source, extensions=["sane_lists"])
     return nh3.clean(

@@ -32,7 +32,7 @@ def store(root: Path, data: bytes) -> str:
     Raises:
         ImageError: not a PNG, JPEG, GIF or WebP picture, or too many pixels.
     """
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - only when a post has one
+    from PIL import Image, UnidentifiedImageError  # only when a post has one
 
     try:
         with Image.open(io.BytesIO(data)) as img:

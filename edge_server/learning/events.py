@@ -67,7 +67,7 @@ class InvalidEvent(ValidationError):
         )
         self.index = index
 
-    def localized(self, gettext) -> str:  # noqa: ANN001
+    def localized(self, gettext) -> str:
         """Translate the prefix and the reason separately (they are two catalog entries)."""
         prefix = gettext(N_("Event %(index)s: ")) % {"index": self.index}
         return prefix + gettext(self.template[len(N_("Event %(index)s: ")) :]) % self.params

@@ -56,7 +56,7 @@ class SharedPortalClients:
                 pass
 
 
-def share_between_workers(app, home_tmp: Path) -> None:  # noqa: ANN001 - a Flask app
+def share_between_workers(app, home_tmp: Path) -> None:  # a Flask app
     """Replace the app's per-process state with state every worker shares."""
     if "kru_portal" in app.extensions:
         app.extensions["kru_portal"] = SharedPortalClients(home_tmp / "portal-clients")

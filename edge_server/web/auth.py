@@ -26,7 +26,7 @@ def init_login(app: Flask, login_endpoint: str) -> None:
     manager.user_loader(sessions.load_user)
 
     @manager.unauthorized_handler
-    def _unauthorized():  # noqa: ANN202
+    def _unauthorized():
         if request.path.startswith("/api/"):
             return api_error("unauthorized", gettext("Please sign in first."), 401)
         return redirect(url_for(login_endpoint, next=_come_back_to()))

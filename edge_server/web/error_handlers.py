@@ -49,14 +49,14 @@ def _ensure_url_adapter() -> None:
 def install(app: Flask) -> None:
     """Register handlers for Kru's typed errors, CSRF failures, HTTP errors and crashes."""
 
-    def render(status: int, code: str, message: str, **extra: Any):  # noqa: ANN202
+    def render(status: int, code: str, message: str, **extra: Any):
         if wants_json():
             return api_error(code, message, status, **extra)
         _ensure_url_adapter()
         return make_response(render_template("error.html", status=status, message=message), status)
 
     @app.errorhandler(KruError)
-    def _kru_error(exc: KruError):  # noqa: ANN202
+    def _kru_error(exc: KruError):
         message = exc.localized(gettext)
         if wants_json():
             response, status = error_response(exc, message)
@@ -69,7 +69,7 @@ def install(app: Flask) -> None:
         return response, status
 
     @app.errorhandler(CSRFError)
-    def _csrf_error(exc: CSRFError):  # noqa: ANN202
+    def _csrf_error(exc: CSRFError):
         return render(
             400,
             "csrf_failed",
@@ -79,7 +79,7 @@ def install(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):  # noqa: ANN202
+    def _http_error(exc: HTTPException):
         status = exc.code or 500
         if status == 413:  # a body over its endpoint's cap, found while reading it
             return _kru_error(bodylimit.current_error())
@@ -87,7 +87,7 @@ def install(app: Flask) -> None:
         return render(status, code, gettext(message))
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # noqa: ANN202
+    def _unexpected(exc: Exception):
         log.exception("unexpected error on %s %s", request.method, request.path)
         # Flask sends this only for exceptions no handler took; this handler takes them
         # all, so it sends it itself (the site notes a damaged database from it).

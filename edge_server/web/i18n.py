@@ -43,7 +43,7 @@ def load_catalog(language: str) -> Translations | NullTranslations:
 
 
 class PoDomain(Domain):
-    def get_translations(self):  # noqa: ANN201 - Flask-Babel's signature
+    def get_translations(self):  # Flask-Babel's signature
         locale = get_locale()
         if locale is None or locale.language == "en":
             return NullTranslations()
@@ -102,7 +102,7 @@ def _request_translations() -> Translations | NullTranslations:
     return found
 
 
-def _install_fast_gettext(app) -> None:  # noqa: ANN001
+def _install_fast_gettext(app) -> None:
     """Let templates' _() find the catalog once per request, not once per string.
 
     A course page calls _() about 600 times; Flask-Babel's lookup of locale and catalog on
@@ -117,7 +117,7 @@ def _install_fast_gettext(app) -> None:  # noqa: ANN001
     )
 
 
-def init_app(app) -> None:  # noqa: ANN001
+def init_app(app) -> None:
     KruBabel(app, locale_selector=select_locale, default_locale="km")
     _install_fast_gettext(app)
     app.jinja_env.filters["kn"] = khmer_digits

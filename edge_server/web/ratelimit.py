@@ -128,7 +128,7 @@ class LoginLimiter:
             enabled=settings["auth.rate_limit"],
         )
 
-    def _atomic(self):  # noqa: ANN202 - a peewee transaction
+    def _atomic(self):  # a peewee transaction
         lock = ("IMMEDIATE",) if isinstance(self.db, SqliteDatabase) else ()
         return self.db.atomic(*lock)
 

@@ -243,11 +243,11 @@ def session_blueprint(
         return {"user": to_json(user), "csrf_token": generate_csrf()}
 
     @bp.get("/session")
-    def get_session():  # noqa: ANN202
+    def get_session():
         return jsonify(body())
 
     @bp.post("/session")
-    def create_session():  # noqa: ANN202
+    def create_session():
         data = request.get_json(silent=True)
         if (
             not isinstance(data, dict)
@@ -262,12 +262,12 @@ def session_blueprint(
         return jsonify(body())
 
     @bp.delete("/session")
-    def delete_session():  # noqa: ANN202
+    def delete_session():
         sign_out()
         return jsonify(body())
 
     @bp.post("/session/password")
-    def change_password():  # noqa: ANN202
+    def change_password():
         if not current_user.is_authenticated:
             return api_error("unauthorized", gettext("Please sign in first."), 401)
         data = request.get_json(silent=True)

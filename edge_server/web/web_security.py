@@ -64,7 +64,7 @@ class BoundedJSONProvider(DefaultJSONProvider):
 class DatabaseIntConverter(IntegerConverter):
     """``<int:...>`` that matches only ids SQLite can hold."""
 
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002 - Werkzeug's name
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # Werkzeug's name
         kwargs.setdefault("max", SQLITE_MAX_INT)
         super().__init__(map, *args, **kwargs)
 
@@ -80,7 +80,7 @@ def secure_cookies_on_https(app: Callable) -> Callable:
         if environ.get("wsgi.url_scheme") != "https":
             return app(environ, start_response)
 
-        def start(status: str, headers: list, exc_info: object = None):  # noqa: ANN202
+        def start(status: str, headers: list, exc_info: object = None):
             headers[:] = [
                 (name, _secure(value) if name.lower() == "set-cookie" else value)
                 for name, value in headers
@@ -123,7 +123,7 @@ def install(app: Flask, settings: Any = None) -> None:
             raise request.routing_exception
 
     @app.after_request
-    def _headers(response):  # noqa: ANN001, ANN202
+    def _headers(response):
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
         if response.mimetype == "text/html":

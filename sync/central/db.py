@@ -44,7 +44,7 @@ def postgres_from_url(url: str) -> PostgresqlDatabase:
             url=parts.scheme + "://" + (parts.hostname or ""),
         )
     try:
-        import psycopg2  # noqa: F401, PLC0415 - only needed on PostgreSQL
+        import psycopg2  # noqa: F401 - only needed on PostgreSQL
     except ImportError as exc:
         raise ConfigError(N_("PostgreSQL needs psycopg2: pip install 'kru[postgres]'")) from exc
     return PostgresqlDatabase(

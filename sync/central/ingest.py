@@ -342,7 +342,7 @@ def _insert_events(
         return 0
     cursor = db.cursor()
     if is_postgres(db):
-        from psycopg2.extras import execute_values  # noqa: PLC0415 - only on PostgreSQL
+        from psycopg2.extras import execute_values  # only on PostgreSQL
 
         returned = execute_values(
             cursor,

@@ -41,7 +41,7 @@ bp = Blueprint(
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():  # noqa: ANN201
+def login():
     next_url = safe_next(request.values.get("next"))
     if request.method == "POST":
         username = request.form.get("username", "")
@@ -57,13 +57,13 @@ def login():  # noqa: ANN201
 
 
 @bp.post("/logout")
-def logout():  # noqa: ANN201
+def logout():
     sessions.sign_out()
     return redirect(url_for("dashboard.login"))
 
 
 @bp.post("/language")
-def language():  # noqa: ANN201
+def language():
     lang = request.form.get("lang", "")
     if lang in LANGUAGES:
         session["lang"] = lang
@@ -72,7 +72,7 @@ def language():  # noqa: ANN201
 
 @bp.get("/")
 @login_required
-def index():  # noqa: ANN201
+def index():
     sites = reports.site_rows()
     by_site = reports.completion_by_site()
     names = {d.id: d.name for d in Device.select(Device.id, Device.name)}
@@ -88,7 +88,7 @@ def index():  # noqa: ANN201
 
 @bp.get("/sites/<device_id>")
 @login_required
-def site(device_id: str):  # noqa: ANN201
+def site(device_id: str):
     device = Device.get_or_none(Device.device_id == device_id)
     if device is None:
         abort(404)
@@ -111,11 +111,11 @@ def _csv(rows: Iterator[list[Any]], name: str) -> Response:
 
 @bp.get("/export/sites.csv")
 @login_required
-def export_sites():  # noqa: ANN201
+def export_sites():
     return _csv(reports.sites_csv_rows(), "kru-sites.csv")
 
 
 @bp.get("/export/completion.csv")
 @login_required
-def export_completion():  # noqa: ANN201
+def export_completion():
     return _csv(reports.completion_csv_rows(), "kru-completion.csv")

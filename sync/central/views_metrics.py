@@ -43,7 +43,7 @@ def allowed(remote: str | None, authorization: str | None, settings: object) -> 
 
 
 @bp.get("/metrics")
-def scrape():  # noqa: ANN201
+def scrape():
     settings = current_app.config["KRU"]
     if not allowed(request.remote_addr, request.headers.get("Authorization"), settings):
         return api_error(

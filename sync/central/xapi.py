@@ -297,7 +297,7 @@ def load_rows(*, after: int = 0, limit: int = 100, ids: list[str] | None = None)
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        raw = _sql(_ROWS_SQL + f"WHERE e.event_id IN ({marks}) ORDER BY e.id", ids)  # noqa: S608
+        raw = _sql(_ROWS_SQL + f"WHERE e.event_id IN ({marks}) ORDER BY e.id", ids)
     else:
         raw = _sql(_ROWS_SQL + "WHERE e.id > ? ORDER BY e.id LIMIT ?", (after, limit))
     wanted = {(r[18], r[7]) for r in raw}

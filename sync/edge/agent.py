@@ -97,13 +97,13 @@ def modem_status(settings: Settings) -> dict[str, Any] | None:
     """Return the modem's status for the batch header, or None when there is no modem."""
     try:
         return modem.status_for_sync(settings)
-    except Exception:  # noqa: BLE001 - a broken modem must not stop sync over Ethernet
+    except Exception:  # a broken modem must not stop sync over Ethernet
         log.exception("modem status failed")
         return None
 
 
 @contextmanager
-def agent_lock(home: DataHome):  # noqa: ANN201
+def agent_lock(home: DataHome):
     """Hold the data home's sync lock, so one agent runs at a time.
 
     Raises:
@@ -358,11 +358,11 @@ class Agent:
 
     def _pull_assigned(self, result: RunResult) -> None:
         """Fetch what central has for this site (sync 1.1: the HTTPS certificate)."""
-        from .assigned import pull  # noqa: PLC0415
+        from .assigned import pull
 
         try:
             result.details["assigned"] = pull(self)
-        except Exception:  # noqa: BLE001 - pushing the learning data succeeded all the same
+        except Exception:  # pushing the learning data succeeded all the same
             log.exception("pulling what central has for this site failed")
 
     def run(self) -> RunResult:

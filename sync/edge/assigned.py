@@ -105,7 +105,7 @@ def pull(agent: Any) -> PullResult:
     items = manifest.get("items") or []
     _https(agent, https, items, result)
     if manifest.get("minor", 1) >= 2:  # sync 1.2: packs (sync/edge/downloads.py)
-        from . import downloads  # noqa: PLC0415
+        from . import downloads
 
         packs = downloads.pull_packs(agent, items)
         result.installed += packs.installed

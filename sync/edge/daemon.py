@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 PID_FILE = "sync-daemon.pid"
 
 
-def pid_file(home: DataHome):  # noqa: ANN201 - a Path
+def pid_file(home: DataHome):  # a Path
     return home.root / PID_FILE
 
 
@@ -38,7 +38,7 @@ def wake_daemon(home: DataHome) -> bool:
 def _heartbeat(settings: Settings, status: dict[str, Any]) -> None:
     try:
         heartbeat.maybe_send_heartbeat(settings, status)
-    except Exception:  # noqa: BLE001 - the heartbeat must never stop the daemon
+    except Exception:  # the heartbeat must never stop the daemon
         log.exception("heartbeat failed")
 
 
@@ -84,11 +84,11 @@ def run_daemon(
                 log.info("sync: %s (%s events sent)", result.code, result.events_sent)
             except AlreadyRunning:
                 log.info("sync: another run is in progress")
-            except Exception:  # noqa: BLE001 - the daemon outlives any one failure
+            except Exception:  # the daemon outlives any one failure
                 log.exception("sync run failed")
             try:
                 _heartbeat(settings, status_from_db(settings, home, db))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("sync status failed")
             finally:
                 db.close()  # no connection held while waiting for the next cycle

@@ -241,6 +241,6 @@ def maybe_send_heartbeat(
     except KruError as exc:
         log.warning("no heartbeat: %s", exc.message)
         return False
-    except Exception:  # noqa: BLE001 - the sync daemon must keep running
+    except Exception:  # the sync daemon must keep running
         log.exception("heartbeat failed")
         return False

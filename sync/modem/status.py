@@ -238,7 +238,7 @@ def modem_status(settings: Mapping[str, Any], port: str | None = None) -> dict[s
                 return empty_status("no_modem", None, "no port answered AT")
             chosen = found
         return status_on_port(chosen, baud, timeout)
-    except Exception as exc:  # noqa: BLE001 - the server and the agent must never crash here
+    except Exception as exc:  # the server and the agent must never crash here
         log.exception("modem status failed")
         return empty_status("no_answer", chosen, f"unexpected error: {exc}")
 

@@ -33,7 +33,7 @@ for title in ("Roll by taps", "Roll by code"):
 
 
 @pytest.fixture(scope="module")
-def sessions(site) -> list[int]:  # noqa: ANN001
+def sessions(site) -> list[int]:
     import os
 
     out = subprocess.run(

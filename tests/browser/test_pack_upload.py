@@ -46,7 +46,7 @@ def test_a_twenty_mb_pack_uploads_in_chunks_through_the_page(page, site, site_db
     patches: list[str] = []
     dropped: list[str] = []
 
-    def drop_the_second_chunk(route, request) -> None:  # noqa: ANN001
+    def drop_the_second_chunk(route, request) -> None:
         if request.method == "PATCH":
             patches.append(request.headers["upload-offset"])
             if request.headers["upload-offset"] == str(CHUNK_BYTES) and not dropped:

@@ -54,7 +54,7 @@ def _panels() -> list[tuple[str, Any]]:
 
 @bp.get("/")
 @role_required("admin")
-def index():  # noqa: ANN201
+def index():
     home = current_app.config["KRU_HOME"]
     return render_template(
         "admin/index.html",
@@ -69,7 +69,7 @@ def index():  # noqa: ANN201
 
 @bp.get("/users")
 @role_required("admin")
-def users():  # noqa: ANN201
+def users():
     role = request.args.get("role") or None
     listed = accounts.list_users(role if role in ("learner", "instructor", "admin") else None)
     return render_template("admin/users.html", users=listed, role=role)
@@ -77,7 +77,7 @@ def users():  # noqa: ANN201
 
 @bp.get("/users.csv")
 @role_required("admin")
-def users_csv():  # noqa: ANN201
+def users_csv():
     return Response(
         stream_with_context(roster.export_roster()),
         mimetype="text/csv",
@@ -87,7 +87,7 @@ def users_csv():  # noqa: ANN201
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @role_required("admin")
-def user_new():  # noqa: ANN201
+def user_new():
     form = request.form
     if request.method == "POST":
         try:
@@ -113,7 +113,7 @@ def user_new():  # noqa: ANN201
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @role_required("admin")
-def user_edit(user_id: int):  # noqa: ANN201
+def user_edit(user_id: int):
     user = accounts.get_user(user_id)
     if request.method == "POST":
         form = request.form
@@ -143,7 +143,7 @@ def user_edit(user_id: int):  # noqa: ANN201
     return _render_user(user)
 
 
-def _render_user(user) -> str:  # noqa: ANN001
+def _render_user(user) -> str:
     member_of = [c for c in accounts.visible_cohorts(user)] if user.role != "admin" else []
     return render_template(
         "admin/user_edit.html",
@@ -162,7 +162,7 @@ def _all_cohorts() -> list[Cohort]:
 
 @bp.route("/users/import", methods=["GET", "POST"])
 @role_required("admin")
-def user_import():  # noqa: ANN201
+def user_import():
     if request.method == "GET":
         return render_template("admin/import.html", result=None, problems=[])
     upload = request.files.get("file")
@@ -200,7 +200,7 @@ def _localized(problems: list[roster.RowProblem]) -> list[tuple[int, str]]:
 
 @bp.route("/cohorts", methods=["GET", "POST"])
 @role_required("admin")
-def cohorts():  # noqa: ANN201
+def cohorts():
     if request.method == "POST":
         try:
             cohort = accounts.create_cohort(
@@ -227,7 +227,7 @@ def _cohort_rows() -> list[dict[str, Any]]:
 
 @bp.route("/cohorts/<int:cohort_id>", methods=["GET", "POST"])
 @role_required("admin")
-def cohort(cohort_id: int):  # noqa: ANN201
+def cohort(cohort_id: int):
     target = accounts.get_cohort(cohort_id)
     status = 200
     if request.method == "POST":

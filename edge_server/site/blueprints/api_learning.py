@@ -21,7 +21,7 @@ _EVENTS_VIEW = f"{__name__}.post_events"
 
 
 @bp.record_once
-def _exempt(state) -> None:  # noqa: ANN001
+def _exempt(state) -> None:
     state.app.extensions["csrf"].exempt(_EVENTS_VIEW)
 
 
@@ -30,13 +30,13 @@ def _lang() -> str:
     return locale.language if locale else "km"
 
 
-def _user():  # noqa: ANN202
+def _user():
     return current_user._get_current_object()
 
 
 @bp.post("/events")
 @role_required()
-def post_events():  # noqa: ANN201
+def post_events():
     body = request.get_json(force=True, silent=True)
     token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
     if isinstance(body, dict) and "csrf_token" in body:
@@ -57,27 +57,27 @@ def post_events():  # noqa: ANN201
 
 @bp.get("/progress/me")
 @role_required()
-def progress_me():  # noqa: ANN201
+def progress_me():
     mine = courses.my_courses(_user(), _lang())
     return jsonify({"courses": [c.json() for c in mine]})
 
 
 @bp.get("/courses")
 @role_required()
-def course_list():  # noqa: ANN201
+def course_list():
     mine = courses.my_courses(_user(), _lang())
     return jsonify({"courses": [c.json(with_items=False) for c in mine]})
 
 
 @bp.get("/courses/<pack>/<slug>")
 @role_required()
-def course_detail(pack: str, slug: str):  # noqa: ANN201
+def course_detail(pack: str, slug: str):
     return jsonify(courses.course_outline(_user(), f"{pack}/{slug}", _lang()).json())
 
 
 @bp.get("/cohorts")
 @role_required()
-def cohort_list():  # noqa: ANN201
+def cohort_list():
     return jsonify(
         {
             "cohorts": [
@@ -90,7 +90,7 @@ def cohort_list():  # noqa: ANN201
 
 @bp.get("/cohorts/<int:cohort_id>/progress")
 @role_required("instructor", "admin")
-def cohort_progress(cohort_id: int):  # noqa: ANN201
+def cohort_progress(cohort_id: int):
     if not accounts.can_see_cohort(_user(), cohort_id):
         abort(404)  # as for a cohort that does not exist: ids of others stay unknown
     cohort = accounts.get_cohort(cohort_id)

@@ -70,77 +70,77 @@ def _problems(exc: InvalidPack) -> None:
 
 @bp.post(f"{API}/courses")
 @role_required(*AUTHORS)
-def api_create():  # noqa: ANN201
+def api_create():
     draft = drafts.create(_body().get("title"), _user(), drafts.site_label(_settings()))
     return jsonify({"id": draft.id, "revision": draft.revision}), 201
 
 
 @bp.get(f"{API}/courses")
 @role_required(*AUTHORS)
-def api_list():  # noqa: ANN201
+def api_list():
     return jsonify({"drafts": drafts.list_drafts()})
 
 
 @bp.get(f"{API}/courses/<draft_id>")
 @role_required(*AUTHORS)
-def api_get(draft_id: str):  # noqa: ANN201
+def api_get(draft_id: str):
     return jsonify(drafts.as_json(draft_id))
 
 
 @bp.patch(f"{API}/courses/<draft_id>")
 @role_required(*AUTHORS)
-def api_update(draft_id: str):  # noqa: ANN201
+def api_update(draft_id: str):
     return jsonify({"revision": drafts.update(draft_id, _body(), _user())})
 
 
 @bp.delete(f"{API}/courses/<draft_id>")
 @role_required(*AUTHORS)
-def api_delete(draft_id: str):  # noqa: ANN201
+def api_delete(draft_id: str):
     drafts.delete(draft_id)
     return jsonify({"deleted": draft_id})
 
 
 @bp.post(f"{API}/courses/<draft_id>/modules")
 @role_required(*AUTHORS)
-def api_add_module(draft_id: str):  # noqa: ANN201
+def api_add_module(draft_id: str):
     module_id, revision = drafts.add_module(draft_id, _body(), _user())
     return jsonify({"id": module_id, "revision": revision}), 201
 
 
 @bp.patch(f"{API}/courses/<draft_id>/modules/<module_id>")
 @role_required(*AUTHORS)
-def api_update_module(draft_id: str, module_id: str):  # noqa: ANN201
+def api_update_module(draft_id: str, module_id: str):
     return jsonify({"revision": drafts.update_module(draft_id, module_id, _body(), _user())})
 
 
 @bp.delete(f"{API}/courses/<draft_id>/modules/<module_id>")
 @role_required(*AUTHORS)
-def api_delete_module(draft_id: str, module_id: str):  # noqa: ANN201
+def api_delete_module(draft_id: str, module_id: str):
     return jsonify({"revision": drafts.delete_module(draft_id, module_id, _body(), _user())})
 
 
 @bp.post(f"{API}/courses/<draft_id>/items")
 @role_required(*AUTHORS)
-def api_add_item(draft_id: str):  # noqa: ANN201
+def api_add_item(draft_id: str):
     item_id, revision = drafts.add_item(draft_id, _body(), _user())
     return jsonify({"id": item_id, "revision": revision}), 201
 
 
 @bp.patch(f"{API}/courses/<draft_id>/items/<item_id>")
 @role_required(*AUTHORS)
-def api_update_item(draft_id: str, item_id: str):  # noqa: ANN201
+def api_update_item(draft_id: str, item_id: str):
     return jsonify({"revision": drafts.update_item(draft_id, item_id, _body(), _user())})
 
 
 @bp.delete(f"{API}/courses/<draft_id>/items/<item_id>")
 @role_required(*AUTHORS)
-def api_delete_item(draft_id: str, item_id: str):  # noqa: ANN201
+def api_delete_item(draft_id: str, item_id: str):
     return jsonify({"revision": drafts.delete_item(draft_id, item_id, _body(), _user())})
 
 
 @bp.put(f"{API}/courses/<draft_id>/order")
 @role_required(*AUTHORS)
-def api_order(draft_id: str):  # noqa: ANN201
+def api_order(draft_id: str):
     return jsonify({"revision": drafts.reorder(draft_id, _body(), _user())})
 
 
@@ -149,7 +149,7 @@ def api_order(draft_id: str):  # noqa: ANN201
 # An image or short clip goes up in one request, as big as one upload chunk (issue 12:
 # every route's body is capped; the default 1 MiB refused ordinary photos).
 @bodylimit.limit(uploads.CHUNK_BYTES + 64 * 1024)
-def api_media(draft_id: str):  # noqa: ANN201
+def api_media(draft_id: str):
     """Take an image or small media file (multipart field ``file``, up to 8 MB)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -168,7 +168,7 @@ def api_media(draft_id: str):  # noqa: ANN201
 
 @bp.get("/authoring/<draft_id>/media/<sha256>")
 @role_required(*AUTHORS)
-def media(draft_id: str, sha256: str):  # noqa: ANN201
+def media(draft_id: str, sha256: str):
     """Serve a draft's file to its editors (learners see it once published, under /c/)."""
     from content_packs.manifest import mime_for
 
@@ -184,7 +184,7 @@ def media(draft_id: str, sha256: str):  # noqa: ANN201
 
 @bp.post(f"{API}/preview")
 @role_required(*AUTHORS)
-def api_preview():  # noqa: ANN201
+def api_preview():
     """Render Markdown with the server's own sanitiser, as learners will see it."""
     from content_packs.authoring.preview import render_markdown
 
@@ -197,7 +197,7 @@ def api_preview():  # noqa: ANN201
 
 @bp.post(f"{API}/courses/<draft_id>/publish")
 @role_required(*AUTHORS)
-def api_publish(draft_id: str):  # noqa: ANN201
+def api_publish(draft_id: str):
     from content_packs.authoring import publish
 
     try:
@@ -215,7 +215,7 @@ def api_publish(draft_id: str):  # noqa: ANN201
 
 @bp.post(f"{API}/packs/<pack_id>/draft")
 @role_required(*AUTHORS)
-def api_open_pack(pack_id: str):  # noqa: ANN201
+def api_open_pack(pack_id: str):
     from content_packs.authoring import publish
 
     draft = publish.open_pack(pack_id, _home(), _user())
@@ -224,7 +224,7 @@ def api_open_pack(pack_id: str):  # noqa: ANN201
 
 @bp.get("/api/v1/packs/<pack_id>/download")
 @role_required(*AUTHORS)
-def api_download(pack_id: str):  # noqa: ANN201
+def api_download(pack_id: str):
     """Send an installed pack as a zip, rebuilt from the content store and signed here."""
     from content_packs.authoring.exports import pack_zip
 
@@ -244,7 +244,7 @@ def api_download(pack_id: str):  # noqa: ANN201
 
 @bp.get("/authoring/")
 @role_required(*AUTHORS)
-def index():  # noqa: ANN201
+def index():
     from content_packs import install as installer
 
     return render_template(
@@ -254,7 +254,7 @@ def index():  # noqa: ANN201
 
 @bp.post("/authoring/new")
 @role_required(*AUTHORS)
-def new():  # noqa: ANN201
+def new():
     title = {"km": request.form.get("title_km", ""), "en": request.form.get("title_en", "")}
     draft = drafts.create(title, _user(), drafts.site_label(_settings()))
     return redirect(url_for("authoring.edit", draft_id=draft.id))
@@ -262,7 +262,7 @@ def new():  # noqa: ANN201
 
 @bp.post("/authoring/open/<pack_id>")
 @role_required(*AUTHORS)
-def open_pack(pack_id: str):  # noqa: ANN201
+def open_pack(pack_id: str):
     from content_packs.authoring import publish
 
     draft = publish.open_pack(pack_id, _home(), _user())
@@ -271,14 +271,14 @@ def open_pack(pack_id: str):  # noqa: ANN201
 
 @bp.get("/authoring/<draft_id>")
 @role_required(*AUTHORS)
-def edit(draft_id: str):  # noqa: ANN201
+def edit(draft_id: str):
     draft = drafts.as_json(draft_id)
     return render_template("authoring/edit.html", draft=draft)
 
 
 @bp.get("/authoring/<draft_id>/preview")
 @role_required(*AUTHORS)
-def preview(draft_id: str):  # noqa: ANN201
+def preview(draft_id: str):
     from content_packs.authoring.preview import preview_items
 
     draft = drafts.as_json(draft_id)

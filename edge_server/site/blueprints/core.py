@@ -37,13 +37,13 @@ def home_url_for(role: str) -> str:
     return url_for(endpoint)
 
 
-def sign_in(username: str, password: str):  # noqa: ANN201 - returns a User or None
+def sign_in(username: str, password: str):  # returns a User or None
     """Sign in to the site (rate limited); return the user or None."""
     return sessions.sign_in(accounts.authenticate, username, password)
 
 
 @bp.get("/")
-def index():  # noqa: ANN201
+def index():
     if current_user.is_authenticated:
         return redirect(home_url_for(current_user.role))
     return redirect(url_for("core.login"))
@@ -51,12 +51,12 @@ def index():  # noqa: ANN201
 
 @bp.get("/welcome")
 @login_required
-def welcome():  # noqa: ANN201
+def welcome():
     return render_template("welcome.html")
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():  # noqa: ANN201
+def login():
     next_url = safe_next(request.values.get("next"))
     if request.method == "POST":
         username = request.form.get("username", "")
@@ -74,7 +74,7 @@ def login():  # noqa: ANN201
 
 
 @bp.post("/logout")
-def logout():  # noqa: ANN201
+def logout():
     sessions.sign_out()
     response = redirect(url_for("core.login"))
     # A shared phone: the next person must not page Back into this learner's cached pages.
@@ -83,7 +83,7 @@ def logout():  # noqa: ANN201
 
 
 @bp.post("/language")
-def language():  # noqa: ANN201
+def language():
     lang = request.form.get("lang", "")
     if lang in LANGUAGES:
         session["lang"] = lang
@@ -93,7 +93,7 @@ def language():  # noqa: ANN201
 
 
 @bp.get("/favicon.ico")
-def favicon():  # noqa: ANN201
+def favicon():
     """Serve the icon browsers ask for on their own (it was a 404 HTML page, issue 14)."""
     return send_from_directory(
         layout.bp.static_folder or "", "favicon.ico", mimetype="image/vnd.microsoft.icon"
@@ -101,7 +101,7 @@ def favicon():  # noqa: ANN201
 
 
 @bp.get("/healthz")
-def healthz():  # noqa: ANN201
+def healthz():
     report = health.health(
         current_app.config["KRU_HOME"], current_app.extensions.get("kru_integrity")
     )

@@ -35,7 +35,7 @@ def _lang() -> str:
     return locale.language if locale else "km"
 
 
-def _user():  # noqa: ANN202
+def _user():
     return current_user._get_current_object()
 
 
@@ -52,7 +52,7 @@ def _verify_url(code: str) -> str:
     base = current_app.config["KRU"]["sync.central_url"]
     if not base:
         try:
-            from sync.edge.identity import load_identity  # noqa: PLC0415 - the sync feature
+            from sync.edge.identity import load_identity  # the sync feature
 
             base = load_identity(certificates.issuer().home).central_url  # type: ignore[union-attr]
         except (ImportError, AttributeError, OSError):
@@ -76,7 +76,7 @@ def _mine(code: str) -> certificates.CertificateView:
 
 @bp.get("/certificates/<code>")
 @role_required()
-def printable(code: str):  # noqa: ANN201
+def printable(code: str):
     found = _mine(code)
     return render_template(
         "cpd/certificate.html",
@@ -88,9 +88,9 @@ def printable(code: str):  # noqa: ANN201
 
 @bp.get("/certificates/<code>.pdf")
 @role_required()
-def pdf(code: str):  # noqa: ANN201
+def pdf(code: str):
     found = _mine(code)
-    from ...cpd import certificate_pdf  # noqa: PLC0415 - fpdf2 loads only when a PDF is asked for
+    from ...cpd import certificate_pdf  # fpdf2 loads only when a PDF is asked for
 
     body = certificate_pdf.render(
         found.record, revoked=found.revoked, verify_url=_verify_url(found.code)
@@ -104,7 +104,7 @@ def pdf(code: str):  # noqa: ANN201
 
 @bp.post("/certificates/<code>/revoke")
 @role_required("instructor", "admin")
-def revoke(code: str):  # noqa: ANN201
+def revoke(code: str):
     found = _mine(code)
     try:
         certificates.revoke(found.certificate, by=_user(), reason=request.form.get("reason", ""))
@@ -116,7 +116,7 @@ def revoke(code: str):  # noqa: ANN201
 
 
 @bp.get("/verify")
-def verify_form():  # noqa: ANN201
+def verify_form():
     typed = request.args.get("code", "")
     if typed:
         return redirect(url_for(".verify", code=rec.normalize_code(typed) or typed.strip()[:40]))
@@ -131,7 +131,7 @@ def _lookup(code: str) -> certificates.CertificateView | None:
 
 
 @bp.get("/verify/<code>")
-def verify(code: str):  # noqa: ANN201
+def verify(code: str):
     found = _lookup(code)
     return (
         render_template(
@@ -146,7 +146,7 @@ def verify(code: str):  # noqa: ANN201
 
 
 @bp.get("/api/v1/certificates/<code>")
-def api_certificate(code: str):  # noqa: ANN201
+def api_certificate(code: str):
     if rec.normalize_code(code) is None:
         raise certificates.CertificateError(
             N_("A verification code has 10 letters and digits, like 7K3QP-M9XR2."),

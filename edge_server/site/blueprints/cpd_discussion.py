@@ -33,7 +33,7 @@ def _lang() -> str:
     return locale.language if locale else "km"
 
 
-def _user():  # noqa: ANN202
+def _user():
     return current_user._get_current_object()
 
 
@@ -58,7 +58,7 @@ def new_replies() -> int:
 
 @bp.get("/discuss/")
 @role_required()
-def boards():  # noqa: ANN201
+def boards():
     return render_template(
         "cpd/discuss_boards.html",
         boards=[
@@ -70,7 +70,7 @@ def boards():  # noqa: ANN201
 
 @bp.route("/discuss/<int:cohort_id>/<pack>/<slug>", methods=["GET", "POST"])
 @role_required()
-def board(cohort_id: int, pack: str, slug: str):  # noqa: ANN201
+def board(cohort_id: int, pack: str, slug: str):
     course = f"{pack}/{slug}"
     group = accounts.get_cohort(cohort_id)
     if request.method == "POST":
@@ -91,7 +91,7 @@ def board(cohort_id: int, pack: str, slug: str):  # noqa: ANN201
     return _board_page(group, course)
 
 
-def _board_page(group, course: str, form=None):  # noqa: ANN001, ANN202
+def _board_page(group, course: str, form=None):
     lines = discussion.board(_user(), group, course)
     moderator = discussion.is_moderator(_user(), group.id)
     rule = discussion.board_rule(course)
@@ -117,7 +117,7 @@ def _thread(thread_id: int) -> Post:
 
 @bp.route("/discuss/threads/<int:thread_id>", methods=["GET", "POST"])
 @role_required()
-def thread(thread_id: int):  # noqa: ANN201
+def thread(thread_id: int):
     found = _thread(thread_id)
     status = 200
     text = ""
@@ -144,7 +144,7 @@ def thread(thread_id: int):  # noqa: ANN201
 
 @bp.post("/discuss/posts/<int:post_id>/moderate")
 @role_required("instructor", "admin")
-def moderate(post_id: int):  # noqa: ANN201
+def moderate(post_id: int):
     post = discussion.get_post(post_id)
     discussion.moderate(_user(), post, request.form.get("action", ""))
     root = post.thread_id or post.id
@@ -153,7 +153,7 @@ def moderate(post_id: int):  # noqa: ANN201
 
 @bp.post("/discuss/posts/<int:post_id>/report")
 @role_required()
-def report(post_id: int):  # noqa: ANN201
+def report(post_id: int):
     post = discussion.get_post(post_id)
     if post.hidden and not discussion.is_moderator(_user(), post.cohort_id):
         abort(404)
@@ -167,7 +167,7 @@ def report(post_id: int):  # noqa: ANN201
 
 @bp.get("/teach/cohorts/<int:cohort_id>/reports")
 @role_required("instructor", "admin")
-def reports(cohort_id: int):  # noqa: ANN201
+def reports(cohort_id: int):
     if not accounts.can_see_cohort(_user(), cohort_id):
         abort(403)
     group = accounts.get_cohort(cohort_id)
@@ -178,7 +178,7 @@ def reports(cohort_id: int):  # noqa: ANN201
 
 @bp.get("/discuss/posts/<int:post_id>/image")
 @role_required()
-def image(post_id: int):  # noqa: ANN201
+def image(post_id: int):
     post = discussion.get_post(post_id)
     moderator = discussion.check_access(_user(), post.cohort_id, post.course)
     if not post.image or (post.hidden and not moderator):

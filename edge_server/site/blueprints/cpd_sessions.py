@@ -42,11 +42,11 @@ def _lang() -> str:
     return locale.language if locale else "km"
 
 
-def _user():  # noqa: ANN202
+def _user():
     return current_user._get_current_object()
 
 
-def _tz():  # noqa: ANN202
+def _tz():
     return attendance.zone(current_app.config["KRU"]["time_zone"])
 
 
@@ -54,7 +54,7 @@ def _wants_json() -> bool:
     return request.headers.get("X-Requested-With") == "fetch"
 
 
-def _cohort(cohort_id: int):  # noqa: ANN202
+def _cohort(cohort_id: int):
     if not accounts.can_see_cohort(_user(), cohort_id):
         abort(403)
     return accounts.get_cohort(cohort_id)
@@ -92,7 +92,7 @@ def _item_choices(keys: list[str]) -> list[tuple[str, str, list[tuple[str, str]]
 
 @bp.route("/teach/cohorts/<int:cohort_id>/sessions", methods=["GET", "POST"])
 @role_required("instructor", "admin")
-def sessions(cohort_id: int):  # noqa: ANN201
+def sessions(cohort_id: int):
     group = _cohort(cohort_id)
     if request.method == "POST":
         form = request.form
@@ -130,7 +130,7 @@ def sessions(cohort_id: int):  # noqa: ANN201
 
 @bp.get("/teach/sessions/<int:session_id>")
 @role_required("instructor", "admin")
-def session_page(session_id: int):  # noqa: ANN201
+def session_page(session_id: int):
     found = _session(session_id)
     view = attendance.cohort_sessions(found.cohort, _tz())
     current = next(v for v in view if v.id == found.id)
@@ -145,7 +145,7 @@ def session_page(session_id: int):  # noqa: ANN201
 
 @bp.post("/teach/sessions/<int:session_id>/marks")
 @role_required("instructor", "admin")
-def mark(session_id: int):  # noqa: ANN201
+def mark(session_id: int):
     found = _session(session_id)
     try:
         learner = attendance.session_learner(found, int(request.form.get("user_id", "0")))
@@ -165,7 +165,7 @@ def mark(session_id: int):  # noqa: ANN201
 
 @bp.post("/teach/sessions/<int:session_id>/checkin")
 @role_required("instructor", "admin")
-def toggle_checkin(session_id: int):  # noqa: ANN201
+def toggle_checkin(session_id: int):
     found = _session(session_id)
     attendance.set_checkin(found, request.form.get("open") == "1")
     return redirect(url_for("cpd.session_page", session_id=found.id)), 303
@@ -173,7 +173,7 @@ def toggle_checkin(session_id: int):  # noqa: ANN201
 
 @bp.get("/teach/sessions/<int:session_id>/qr.svg")
 @role_required("instructor", "admin")
-def qr(session_id: int):  # noqa: ANN201
+def qr(session_id: int):
     found = _session(session_id)
     buf = io.BytesIO()
     url = url_for("cpd.checkin", code=found.code, _external=True)
@@ -185,7 +185,7 @@ def qr(session_id: int):  # noqa: ANN201
 
 @bp.get("/teach/cohorts/<int:cohort_id>/attendance.csv")
 @role_required("instructor", "admin")
-def attendance_csv(cohort_id: int):  # noqa: ANN201
+def attendance_csv(cohort_id: int):
     group = _cohort(cohort_id)
     response = Response(csv_text(attendance.attendance_rows(group, _tz())), mimetype="text/csv")
     response.headers["Content-Disposition"] = (
@@ -196,7 +196,7 @@ def attendance_csv(cohort_id: int):  # noqa: ANN201
 
 @bp.route("/checkin", methods=["GET", "POST"])
 @role_required()
-def checkin():  # noqa: ANN201
+def checkin():
     code = request.values.get("code", "")
     if request.method == "POST":
         try:

@@ -67,7 +67,7 @@ class UsedTokens:
 
 
 @bp.before_app_request
-def _move_to_https():  # noqa: ANN202 - a page or None
+def _move_to_https():  # a page or None
     if request.scheme != "http" or request.method != "GET":
         return None
     if request.path.startswith(STAY_PREFIXES) or request.path in PROBES:
@@ -92,7 +92,7 @@ def _move_to_https():  # noqa: ANN202 - a page or None
 
 
 @bp.get("/https/handover")
-def handover():  # noqa: ANN201
+def handover():
     """Sign the user in on the HTTPS origin from a token made on the HTTP origin."""
     from ...accounts.models import User
 
@@ -117,7 +117,7 @@ def handover():  # noqa: ANN201
 
 
 @bp.record_once
-def _init(state) -> None:  # noqa: ANN001 - flask BlueprintSetupState
+def _init(state) -> None:  # flask BlueprintSetupState
     app = state.app
     app.extensions["kru_https"] = HttpsOrigin(app.config["KRU"], app.config["KRU_HOME"])
     app.extensions["kru_https_tokens"] = UsedTokens()

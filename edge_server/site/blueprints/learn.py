@@ -70,7 +70,7 @@ def _lang() -> str:
     return locale.language if locale else "km"
 
 
-def _user():  # noqa: ANN202
+def _user():
     return current_user._get_current_object()
 
 
@@ -102,7 +102,7 @@ def learn_url(endpoint: str, key: str, **values: Any) -> str:
 
 @bp.get("/learn/")
 @role_required()
-def home():  # noqa: ANN201
+def home():
     mine = courses.my_courses(_user(), _lang())
     started = [c for c in mine if c.started and not c.completed]
     target = next(iter(started or [c for c in mine if not c.completed]), None)
@@ -111,7 +111,7 @@ def home():  # noqa: ANN201
 
 @bp.get("/learn/progress")
 @role_required()
-def progress():  # noqa: ANN201
+def progress():
     return render_template("learn/progress.html", courses=courses.my_courses(_user(), _lang()))
 
 
@@ -131,7 +131,7 @@ def item_heads(catalog: Catalog | None) -> dict[str, Markup]:
 
 @bp.get("/learn/courses/<pack>/<slug>")
 @role_required()
-def course(pack: str, slug: str):  # noqa: ANN201
+def course(pack: str, slug: str):
     outline = courses.course_outline(_user(), f"{pack}/{slug}", _lang())
     return render_template("learn/course.html", course=outline, heads=item_heads(outline.catalog))
 
@@ -153,7 +153,7 @@ def _quiz_context(page: courses.ItemPage) -> dict[str, Any]:
 
 @bp.get("/learn/items/<pack>/<slug>")
 @role_required()
-def item(pack: str, slug: str):  # noqa: ANN201
+def item(pack: str, slug: str):
     page = courses.item_page(_user(), f"{pack}/{slug}", _lang())
     extra: dict[str, Any] = {}
     kind = page.item.type
@@ -203,7 +203,7 @@ def _answers_from_form(definition: dict[str, Any]) -> dict[str, Any]:
 
 @bp.post("/learn/items/<pack>/<slug>/attempts")
 @role_required()
-def submit_quiz(pack: str, slug: str):  # noqa: ANN201
+def submit_quiz(pack: str, slug: str):
     page = courses.item_page(_user(), f"{pack}/{slug}", _lang())
     if page.item.type != "quiz":
         abort(404)
@@ -223,7 +223,7 @@ def submit_quiz(pack: str, slug: str):  # noqa: ANN201
 
 @bp.get("/learn/items/<pack>/<slug>/attempts/<attempt_id>")
 @role_required()
-def attempt(pack: str, slug: str, attempt_id: str):  # noqa: ANN201
+def attempt(pack: str, slug: str, attempt_id: str):
     page = courses.item_page(_user(), f"{pack}/{slug}", _lang())
     stored = events.graded_attempt(_user(), attempt_id)
     if stored is None or stored["object"] != page.item.key:
@@ -245,7 +245,7 @@ def attempt(pack: str, slug: str, attempt_id: str):  # noqa: ANN201
 
 
 @bp.get("/apps/<pack>/<slug>/<sig>/<path:member>")
-def app_file(pack: str, slug: str, sig: str, member: str):  # noqa: ANN201
+def app_file(pack: str, slug: str, sig: str, member: str):
     """Serve a file of an html5 app, sandboxed by CSP so it runs in an opaque origin.
 
     No sign-in: the sandboxed app's own requests carry no cookies. The token in the path

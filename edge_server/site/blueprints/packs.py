@@ -138,7 +138,7 @@ class _CappedFile:
 
 
 @contextlib.contextmanager
-def received_upload():  # noqa: ANN201 - yields the Path of the uploaded pack
+def received_upload():  # yields the Path of the uploaded pack
     """Stream the multipart field ``file`` to a temporary file and yield its path.
 
     Raises:
@@ -159,7 +159,7 @@ def received_upload():  # noqa: ANN201 - yields the Path of the uploaded pack
         # A folder per upload keeps the instructor's file name for messages.
         folder = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX, dir=tmp_dir))
         path = folder / (secure_filename(filename or "") or "pack.zip")
-        capped = _CappedFile(open(path, "xb"), limit)  # noqa: SIM115 - closed in finally
+        capped = _CappedFile(open(path, "xb"), limit)  # closed in finally
         capped.path = path  # type: ignore[attr-defined]
         made.append(capped)
         return capped
@@ -246,7 +246,7 @@ def _install_upload() -> tuple[installer.InstallResult, Any]:
         "parts, as the upload page sends them (see the resumable uploads in docs/api.md)."
     ),
 )
-def api_upload():  # noqa: ANN201
+def api_upload():
     """Install a pack: multipart field ``file`` (``force=1`` allows older versions), or JSON
     ``{"upload": id, "force": false}`` naming a finished resumable upload."""
     _check_csrf_header()
@@ -266,7 +266,7 @@ def api_upload():  # noqa: ANN201
 
 @bp.get("/api/v1/packs")
 @role_required("instructor", "admin")
-def api_list():  # noqa: ANN201
+def api_list():
     from content_packs import install as installer
 
     return jsonify({"packs": installer.list_packs()})
@@ -279,7 +279,7 @@ def _only_installed_by() -> str | None:
 
 @bp.delete("/api/v1/packs/<pack_id>")
 @role_required("instructor", "admin")
-def api_remove(pack_id: str):  # noqa: ANN201
+def api_remove(pack_id: str):
     from content_packs import install as installer
 
     removed = installer.remove_pack(pack_id, _home(), installed_by=_only_installed_by())
@@ -288,7 +288,7 @@ def api_remove(pack_id: str):  # noqa: ANN201
 
 @bp.get("/packs/")
 @role_required("instructor", "admin")
-def index():  # noqa: ANN201
+def index():
     from content_packs import install as installer
 
     shown_usb = usb.panel(current_app.config) if current_user.role == "admin" else None
@@ -302,7 +302,7 @@ def index():  # noqa: ANN201
 
 @bp.get("/packs/upload")
 @role_required("instructor", "admin")
-def upload():  # noqa: ANN201
+def upload():
     return render_template(
         "packs/upload.html",
         limit_mb=_settings()["packs.max_upload_mb"],
@@ -312,7 +312,7 @@ def upload():  # noqa: ANN201
 
 @bp.post("/packs/<pack_id>/remove")
 @role_required("instructor", "admin")
-def remove(pack_id: str):  # noqa: ANN201
+def remove(pack_id: str):
     from content_packs import install as installer
 
     try:
@@ -329,7 +329,7 @@ def remove(pack_id: str):  # noqa: ANN201
 
 @bp.post("/packs/usb/install")
 @role_required("admin")
-def usb_install():  # noqa: ANN201
+def usb_install():
     from content_packs import install as installer
 
     roots = list(_settings()["packs.usb_roots"])
@@ -371,7 +371,7 @@ def _stream_range(response: Response, path: Path) -> Response:
     if wrapper is None or span.start is None or span.stop is None:
         return response
     response.close()  # the file send_file opened
-    stream = open(path, "rb")  # noqa: SIM115 - closed by the server after sending
+    stream = open(path, "rb")  # closed by the server after sending
     stream.seek(span.start)
     response.response = wrapper(stream, STREAM_BLOCK)
     response.content_length = span.stop - span.start
@@ -381,7 +381,7 @@ def _stream_range(response: Response, path: Path) -> Response:
 @bp.get("/c/<sha256>")
 @bp.get("/c/<sha256>/<path:filename>")
 @login_required
-def content(sha256: str, filename: str | None = None):  # noqa: ANN201
+def content(sha256: str, filename: str | None = None):
     """Serve a pack file by sha256, streamed, with Range and a year-long private cache."""
     if not is_sha256(sha256):
         abort(404)

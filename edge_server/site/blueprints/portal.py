@@ -114,7 +114,7 @@ for _path in PROBES:
 
 
 @bp.before_app_request
-def _foreign_host():  # noqa: ANN202 - a redirect or None
+def _foreign_host():  # a redirect or None
     """Send a request for a foreign site (answered by the captive DNS) to the sign-in page."""
     if request.path in PROBES or request.method not in ("GET", "HEAD"):
         return None
@@ -138,6 +138,6 @@ def _remember_sign_in(sender: Flask, user: object, **extra: object) -> None:
 
 
 @bp.record_once
-def _init(state) -> None:  # noqa: ANN001 - flask BlueprintSetupState
+def _init(state) -> None:  # flask BlueprintSetupState
     state.app.extensions["kru_portal"] = PortalClients()
     user_logged_in.connect(_remember_sign_in, state.app)

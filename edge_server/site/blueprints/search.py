@@ -99,7 +99,7 @@ def highlight(text: str, query: str) -> Markup:
 
 @bp.get("/search")
 @role_required()
-def index():  # noqa: ANN201
+def index():
     query = request.args.get("q", "").strip()
     hits = run_search(query) if query else []
     return render_template("search/index.html", query=query, hits=hits, highlight=highlight)
@@ -107,7 +107,7 @@ def index():  # noqa: ANN201
 
 @bp.get("/api/v1/search")
 @role_required()
-def api_search():  # noqa: ANN201
+def api_search():
     query = request.args.get("q", "").strip()
     if not query:
         raise ValidationError(N_("Type something to search for (?q=...)"), code="missing_query")

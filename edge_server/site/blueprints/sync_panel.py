@@ -29,7 +29,7 @@ def panel(app_config: Any) -> dict[str, Any]:
 
 @bp.post("/run")
 @role_required("admin")
-def run_now():  # noqa: ANN201
+def run_now():
     from sync.edge.daemon import wake_daemon  # imported here: the agent pulls in requests
 
     if wake_daemon(current_app.config["KRU_HOME"]):

@@ -78,7 +78,7 @@ def _lang() -> str:
     return locale.language if locale else "km"
 
 
-def _user():  # noqa: ANN202
+def _user():
     return current_user._get_current_object()
 
 
@@ -91,7 +91,7 @@ def _settings() -> Any:
 
 
 @contextlib.contextmanager
-def _received(upload_ids: list[str]):  # noqa: ANN202 - yields list[service.Incoming]
+def _received(upload_ids: list[str]):  # yields list[service.Incoming]
     """Yield the files of the request: multipart ``file`` fields and claimed uploads."""
     tmp = _home().tmp
     tmp.mkdir(parents=True, exist_ok=True)
@@ -145,7 +145,7 @@ def _submit_from_request() -> tuple[Any, bool]:
 @bp.post("/api/v1/submissions")
 @role_required()
 @bodylimit.limit(ONE_REQUEST_BYTES, message=TOO_LARGE)
-def api_submit():  # noqa: ANN201
+def api_submit():
     """Submit work: multipart ``item``, ``note``, ``file`` (repeatable), ``upload`` (upload
     ids), optional ``id``; or JSON ``{"item", "note", "uploads": [...], "id"}``."""
     row, new = _submit_from_request()
@@ -156,13 +156,13 @@ def api_submit():  # noqa: ANN201
 
 @bp.get("/api/v1/submissions/<submission_id>")
 @role_required()
-def api_get(submission_id: str):  # noqa: ANN201
+def api_get(submission_id: str):
     return jsonify(service.as_json(service.get(_user(), submission_id), _lang()))
 
 
 @bp.post("/api/v1/submissions/<submission_id>/review")
 @role_required()
-def api_review(submission_id: str):  # noqa: ANN201
+def api_review(submission_id: str):
     """Review: JSON ``{"rubric": {criterion: level}, "comment", "decision"}``."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -181,7 +181,7 @@ def api_review(submission_id: str):  # noqa: ANN201
 
 @bp.get("/api/v1/cohorts/<int:cohort_id>/submissions")
 @role_required()
-def api_queue(cohort_id: int):  # noqa: ANN201
+def api_queue(cohort_id: int):
     entries = service.queue(
         _user(),
         cohort_id,
@@ -198,7 +198,7 @@ def api_queue(cohort_id: int):  # noqa: ANN201
 
 @bp.get("/submissions/<submission_id>/files/<int:position>")
 @role_required()
-def file(submission_id: str, position: int):  # noqa: ANN201
+def file(submission_id: str, position: int):
     """Send a submitted file to its owner or a reviewer, as the type its bytes showed."""
     row = service.get(_user(), submission_id)
     found = service.file_of(row, position)
@@ -258,7 +258,7 @@ def _accept_attr(kinds: tuple[str, ...]) -> str:
 @bp.post("/learn/items/<pack>/<slug>/submissions")
 @role_required()
 @bodylimit.limit(ONE_REQUEST_BYTES, message=TOO_LARGE)
-def submit_page(pack: str, slug: str):  # noqa: ANN201
+def submit_page(pack: str, slug: str):
     """The task page's form without JavaScript (files up to one chunk)."""
     back = url_for("learn.item", pack=pack, slug=slug)
     try:
@@ -273,7 +273,7 @@ def submit_page(pack: str, slug: str):  # noqa: ANN201
 # --- instructor pages -------------------------------------------------------------------------
 
 
-def _cohort(cohort_id: int):  # noqa: ANN202
+def _cohort(cohort_id: int):
     if not accounts.can_see_cohort(_user(), cohort_id):
         abort(403)
     return accounts.get_cohort(cohort_id)
@@ -281,7 +281,7 @@ def _cohort(cohort_id: int):  # noqa: ANN202
 
 @bp.get("/teach/cohorts/<int:cohort_id>/submissions")
 @role_required("instructor", "admin")
-def queue_page(cohort_id: int):  # noqa: ANN201
+def queue_page(cohort_id: int):
     group = _cohort(cohort_id)
     status = request.args.get("status", "submitted")
     status = status if status in STATUSES else ""
@@ -300,7 +300,7 @@ def queue_page(cohort_id: int):  # noqa: ANN201
 
 @bp.get("/teach/cohorts/<int:cohort_id>/submissions.csv")
 @role_required("instructor", "admin")
-def queue_csv(cohort_id: int):  # noqa: ANN201
+def queue_csv(cohort_id: int):
     group = _cohort(cohort_id)
     entries = service.queue(_user(), cohort_id, _lang())
     rows: list[list[Any]] = [
@@ -320,7 +320,7 @@ def queue_csv(cohort_id: int):  # noqa: ANN201
 
 @bp.get("/teach/submissions/<submission_id>")
 @role_required("instructor", "admin")
-def review_page(submission_id: str):  # noqa: ANN201
+def review_page(submission_id: str):
     row = service.get(_user(), submission_id)
     if row.user_id == current_user.id:
         raise PermissionDenied(N_("Only the cohort's instructors and admins review work"))
@@ -338,7 +338,7 @@ def review_page(submission_id: str):  # noqa: ANN201
 
 @bp.post("/teach/submissions/<submission_id>/review")
 @role_required("instructor", "admin")
-def review_form(submission_id: str):  # noqa: ANN201
+def review_form(submission_id: str):
     back = url_for("tasks.review_page", submission_id=submission_id)
     row = service.get(_user(), submission_id)
     task = service.task_of(row.item)

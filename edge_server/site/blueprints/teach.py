@@ -33,7 +33,7 @@ def _lang() -> str:
     return locale.language if locale else "km"
 
 
-def _user():  # noqa: ANN202
+def _user():
     return current_user._get_current_object()
 
 
@@ -54,7 +54,7 @@ def _course_keys(cohort: Cohort) -> list[str]:
 
 @bp.get("/")
 @role_required("instructor", "admin")
-def cohorts():  # noqa: ANN201
+def cohorts():
     shown = [
         (c, len(accounts.cohort_learners(c)), assignments.assigned(c, _lang()))
         for c in accounts.visible_cohorts(_user())
@@ -64,7 +64,7 @@ def cohorts():  # noqa: ANN201
 
 @bp.get("/cohorts/<int:cohort_id>")
 @role_required("instructor", "admin")
-def cohort(cohort_id: int):  # noqa: ANN201
+def cohort(cohort_id: int):
     group = _cohort(cohort_id)
     keys = dashboard.cohort_course_keys(group)
     chosen = request.args.get("course") or (keys[0] if keys else None)
@@ -81,7 +81,7 @@ def cohort(cohort_id: int):  # noqa: ANN201
     )
 
 
-def _csv_response(rows, filename: str) -> Response:  # noqa: ANN001
+def _csv_response(rows, filename: str) -> Response:
     response = Response(csv_lines(rows), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -89,7 +89,7 @@ def _csv_response(rows, filename: str) -> Response:  # noqa: ANN001
 
 @bp.get("/cohorts/<int:cohort_id>/progress.csv")
 @role_required("instructor", "admin")
-def progress_csv(cohort_id: int):  # noqa: ANN201
+def progress_csv(cohort_id: int):
     group = _cohort(cohort_id)
     matrix = dashboard.cohort_matrix(group, _lang(), _course_keys(group))
     return _csv_response(matrix.csv_rows(), f"cohort-{group.id}-progress.csv")
@@ -97,13 +97,13 @@ def progress_csv(cohort_id: int):  # noqa: ANN201
 
 @bp.get("/cohorts/<int:cohort_id>/events.csv")
 @role_required("instructor", "admin")
-def events_csv(cohort_id: int):  # noqa: ANN201
+def events_csv(cohort_id: int):
     group = _cohort(cohort_id)
     rows = dashboard.cohort_event_rows(group, current_app.config["KRU"]["time_zone"])
     return _csv_response(rows, f"cohort-{group.id}-events.csv")
 
 
-def _member(group: Cohort, user_id: int):  # noqa: ANN202 - a User
+def _member(group: Cohort, user_id: int):  # a User
     """Return learner ``user_id`` of ``group`` (404 when not a member)."""
     member = (
         CohortMember.select()
@@ -117,7 +117,7 @@ def _member(group: Cohort, user_id: int):  # noqa: ANN202 - a User
 
 @bp.get("/cohorts/<int:cohort_id>/learners/<int:user_id>")
 @role_required("instructor", "admin")
-def learner(cohort_id: int, user_id: int):  # noqa: ANN201
+def learner(cohort_id: int, user_id: int):
     group = _cohort(cohort_id)
     person = _member(group, user_id)
     keys = dashboard.cohort_course_keys(group)
@@ -134,7 +134,7 @@ def learner(cohort_id: int, user_id: int):  # noqa: ANN201
 
 @bp.post("/cohorts/<int:cohort_id>/learners/<int:user_id>/unlock")
 @role_required("instructor", "admin")
-def unlock(cohort_id: int, user_id: int):  # noqa: ANN201
+def unlock(cohort_id: int, user_id: int):
     """Lift the sign-in lock a classmate's guessing put on a learner of this cohort."""
     group = _cohort(cohort_id)
     person = _member(group, user_id)
@@ -145,7 +145,7 @@ def unlock(cohort_id: int, user_id: int):  # noqa: ANN201
 
 @bp.post("/cohorts/<int:cohort_id>/assignments")
 @role_required("instructor", "admin")
-def assign(cohort_id: int):  # noqa: ANN201
+def assign(cohort_id: int):
     group = _cohort(cohort_id)
     course = request.form.get("course", "")
     try:

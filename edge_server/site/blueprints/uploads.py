@@ -92,7 +92,7 @@ def _tus_headers(response: Response) -> Response:
 
 
 @bp.route("", methods=["OPTIONS"], provide_automatic_options=False)
-def options():  # noqa: ANN201
+def options():
     """tus discovery: version and extensions."""
     response = _answer(204)
     response.headers["Tus-Version"] = uploads.TUS_VERSION
@@ -102,7 +102,7 @@ def options():  # noqa: ANN201
 
 @bp.post("")
 @role_required()
-def create():  # noqa: ANN201
+def create():
     """Start an upload: ``Upload-Length`` and ``Upload-Metadata`` (``purpose``, ``filename``)."""
     _tus_version()
     if "Upload-Defer-Length" in request.headers:
@@ -132,7 +132,7 @@ def create():  # noqa: ANN201
 
 @bp.route("/<upload_id>", methods=["HEAD"])
 @role_required()
-def upload(upload_id: str):  # noqa: ANN201
+def upload(upload_id: str):
     """Where the upload stands: ``Upload-Offset`` of ``Upload-Length``."""
     _tus_version()
     return _answer(200, store().get(upload_id, current_user.id))
@@ -141,7 +141,7 @@ def upload(upload_id: str):  # noqa: ANN201
 @bp.patch("/<upload_id>")
 @role_required()
 @bodylimit.limit(uploads.CHUNK_BYTES)
-def append(upload_id: str):  # noqa: ANN201
+def append(upload_id: str):
     """Add one chunk at ``Upload-Offset``; answer 204 with the new offset."""
     _tus_version()
     if request.mimetype != OFFSET_STREAM:
@@ -159,7 +159,7 @@ def append(upload_id: str):  # noqa: ANN201
 
 @bp.delete("/<upload_id>")
 @role_required()
-def delete(upload_id: str):  # noqa: ANN201
+def delete(upload_id: str):
     """Cancel the upload and remove what was sent (tus termination)."""
     _tus_version()
     store().delete(upload_id, current_user.id)
