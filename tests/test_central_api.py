@@ -109,4 +109,4 @@ def test_completion_csv_has_one_row_per_site_and_course(central_app, device):  #
     lines = response.get_data(as_text=True).lstrip("\ufeff").strip().splitlines()
     assert lines[0].startswith("device_id,site,province,course_key")
     assert lines[1].split(",")[:4] == [device.device_id, "TEC Takeo", "Takeo", "p/c"]
-    assert lines[1].endswith(",50.0")
+    assert lines[1].endswith(",50.0,,")  # no date range: from and to empty

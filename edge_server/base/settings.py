@@ -449,6 +449,12 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "central.time_zone",
+        "time_zone",
+        "Asia/Phnom_Penh",
+        "The ministry's time zone: days of export filters and times in exports (storage: UTC).",
+    ),
+    Setting(
         "central.log_format",
         "str",
         "text",

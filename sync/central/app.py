@@ -37,8 +37,7 @@ def central_links() -> list[tuple[str, str]]:
         return []
     return [
         ("dashboard.index", gettext("Sites")),
-        ("dashboard.export_sites", gettext("Sites (CSV)")),
-        ("dashboard.export_completion", gettext("Completion (CSV)")),
+        ("dashboard.exports_page", gettext("Exports")),
         ("fleet.packs", gettext("Packs")),
         ("central_certificates.cpd", gettext("CPD records")),
         ("central_discussion.participation", gettext("Discussion")),

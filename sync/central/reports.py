@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,15 +84,25 @@ _DONE_GROUP = " GROUP BY d.device_id, i.course_key, d.user_uid"
 
 
 def _progress(
-    device_pk: int | None = None,
+    device_pk: int | None = None, period: tuple[int, int] | None = None
 ) -> tuple[dict[tuple[int, str], set[str]], dict[tuple[int, str, str], int]]:
-    """Return learners who started each (device, course) and items done per learner."""
+    """Return learners who started each (device, course) and items done per learner.
+
+    With ``period`` (first and last millisecond, UTC), a learner counts as started when they
+    did something on the course within it, and items count as done when decided by its end.
+    """
     started: dict[tuple[int, str], set[str]] = defaultdict(set)
     where, params = ("", ()) if device_pk is None else (" AND e.device_id = ?", (device_pk,))
+    if period is not None:
+        where += " AND e.corrected_ms BETWEEN ? AND ?"
+        params = (*params, *period)
     for device, course, user in _sql("".join((_STARTED_SQL, where)), params):
         started[(device, course)].add(user)
     done: dict[tuple[int, str, str], int] = {}
-    where = "" if device_pk is None else " AND d.device_id = ?"
+    where, params = ("", ()) if device_pk is None else (" AND d.device_id = ?", (device_pk,))
+    if period is not None:
+        where += " AND d.decided_ms <= ?"
+        params = (*params, period[1])
     query = "".join((_DONE_SQL, where, _DONE_GROUP))
     for device, course, user, count in _sql(query, (*DONE_DECISIONS, *params)):
         done[(device, course, user)] = count
@@ -126,9 +135,12 @@ def _summarise(
     return out
 
 
-def completion_by_site() -> dict[int, list[CourseCompletion]]:
-    """Return course completion per site (keyed by the device's row id)."""
-    started, done = _progress()
+def completion_by_site(
+    period: tuple[int, int] | None = None,
+) -> dict[int, list[CourseCompletion]]:
+    """Return course completion per site (keyed by the device's row id), of learners active
+    within ``period`` (first and last millisecond, UTC) when one is given."""
+    started, done = _progress(period=period)
     groups = {(dev, course): [(dev, u) for u in users] for (dev, course), users in started.items()}
     return _summarise(_courses(), groups, done)
 
@@ -173,52 +185,12 @@ def site_cohorts(device: Device) -> list[dict[str, Any]]:
     return result
 
 
-SITE_COLUMNS = [
-    "id",
-    "name",
-    "province",
-    "site_kind",
-    "enabled",
-    "last_seen_at",
-    "events_received",
-    "backlog",
-    "clock_offset_s",
-]
-COMPLETION_COLUMNS = [
-    "device_id",
-    "site",
-    "province",
-    "course_key",
-    "course_title_en",
-    "course_title_km",
-    "learners_started",
-    "learners_completed",
-    "completion_pct",
-]
-
-
-def sites_csv_rows() -> Iterator[list[Any]]:
-    """Yield the header and one row per site, for ``sites.csv``."""
-    yield SITE_COLUMNS
-    for row in site_rows():
-        yield [row.get(c) for c in SITE_COLUMNS]
-
-
-def completion_csv_rows() -> Iterator[list[Any]]:
-    """Yield the header and one row per site and course, for ``completion.csv``."""
-    devices = {d.id: d for d in Device.select()}
-    yield COMPLETION_COLUMNS
-    for dev_pk, courses in sorted(completion_by_site().items()):
-        device = devices[dev_pk]
-        for c in courses:
-            yield [
-                device.device_id,
-                device.name,
-                device.province,
-                c.course_key,
-                c.title_en,
-                c.title_km,
-                c.learners,
-                c.completed,
-                round(100 * c.completion, 1),
-            ]
+def course_choices() -> list[tuple[str, str, str]]:
+    """Return (course key, title km, title en) of every course a site described, by key."""
+    return [
+        (key, km or "", en or "")
+        for key, km, en in _sql(
+            "SELECT course_key, MAX(course_title_km), MAX(course_title_en) FROM device_items "
+            "WHERE course_key <> '' GROUP BY course_key ORDER BY course_key"
+        )
+    ]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 from flask import (
     Blueprint,
     Response,
@@ -22,14 +19,18 @@ from flask_babel import gettext
 from flask_login import login_required
 
 from edge_server.base.csv_writer import csv_lines
+from edge_server.base.errors import N_
 from edge_server.web import sessions
+from edge_server.web.api_errors import api_error
 from edge_server.web.i18n import LANGUAGES
 from edge_server.web.ratelimit import RateLimited
 from edge_server.web.sessions import safe_next
 
-from . import lrs_forward, reports
+from . import exports, lrs_forward, reports
 from .models import Device
 from .views_api import sign_in
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 bp = Blueprint(
     "dashboard",
@@ -101,21 +102,43 @@ def site(device_id: str):
     )
 
 
-def _csv(rows: Iterator[list[Any]], name: str) -> Response:
-    return Response(
-        stream_with_context(csv_lines(rows)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+_EXPORT_ERRORS = {
+    "bad_date": N_("A date could not be read. Choose the days with the date fields."),
+    "bad_date_range": N_("The date range ends before it starts, or is longer than ten years."),
+    "unknown_site": N_("That site is not registered."),
+}
+
+
+@bp.get("/exports")
+@login_required
+def exports_page():
+    """The export form: filters, then a file (CSV or Excel)."""
+    sites = reports.site_rows()
+    return render_template(
+        "central/exports.html",
+        sites=sites,
+        provinces=sorted({s["province"] for s in sites if s["province"]}),
+        courses=reports.course_choices(),
+        export_args=request.args,
     )
 
 
-@bp.get("/export/sites.csv")
+@bp.get("/export/<any(sites, completion):table>.<any(csv, xlsx):fmt>")
 @login_required
-def export_sites():
-    return _csv(reports.sites_csv_rows(), "kru-sites.csv")
-
-
-@bp.get("/export/completion.csv")
-@login_required
-def export_completion():
-    return _csv(reports.completion_csv_rows(), "kru-completion.csv")
+def export(table: str, fmt: str):
+    """Download an export as CSV or XLSX, narrowed by the filter in the query string."""
+    try:
+        flt = exports.parse_filter(request.args)
+    except exports.ExportError as exc:
+        if request.accept_mimetypes.best == "application/json":
+            return api_error(exc.code, str(exc), 400)
+        flash(gettext(_EXPORT_ERRORS[exc.code]), "error")
+        back = url_for("dashboard.exports_page", **request.args.to_dict())  # type: ignore[arg-type]
+        return redirect(back, code=303)
+    zone_name = current_app.config["KRU"]["central.time_zone"]
+    rows = exports.rows(table, flt, zone_name)
+    name = exports.file_name(table, flt, fmt)
+    disposition = {"Content-Disposition": exports.disposition(name)}
+    if fmt == "xlsx":
+        return Response(exports.xlsx_bytes(rows, table), mimetype=XLSX, headers=disposition)
+    return Response(stream_with_context(csv_lines(rows)), mimetype="text/csv", headers=disposition)
