@@ -62,7 +62,7 @@ def serve(ctx: CliContext, host: str | None, port: int | None, threads: int | No
         threads=settings["threads"],
         connection_limit=settings["connection_limit"],
         body_cap=bodylimit.server_cap(app),
-        pid_file=home.root / "central.pid",
+        pid_file=home.root / f"central-{settings['central.port']}.pid",  # one per process
         on_ready=ready,
     )
 
