@@ -229,3 +229,31 @@ def test_an_unknown_export_or_format_is_not_found(central_app, term):  # noqa: F
 def test_exports_need_a_sign_in(central_app):  # noqa: F811
     response = central_app.test_client().get("/export/completion.xlsx")
     assert response.status_code == 302
+
+
+def test_a_cohort_page_lists_each_learner_with_courses_score_and_last_activity(central_app):  # noqa: F811
+    from sync.protocol import CohortRecord
+
+    device = registry.add_device("TEC Pursat", "http://c", "Pursat").device
+    plan = [
+        ("a", "experienced", "lit/i1", "2026-11-30T20:00:00"),
+        ("a", "completed", "lit/i1", "2026-11-30T20:05:00"),
+        ("b", "experienced", "lit/i1", "2026-11-02T01:00:00"),
+    ]
+    batch = term_batch(device.device_id, plan)
+    batch.events[1].result = {"score": 0.8}
+    batch.cohorts = [CohortRecord("c1", "ក្រុម ក", ["a", "b", "c"])]
+    ingest_batch(database, device, batch)
+    client = signed_in(central_app)
+    site = client.get(f"/sites/{device.device_id}").get_data(as_text=True)
+    assert f'/sites/{device.device_id}/cohorts/c1"' in site
+    page = client.get(f"/sites/{device.device_id}/cohorts/c1").get_data(as_text=True)
+    rows = page.split('<table id="learners">')[1].split("</table>")[0].split("<tr>")[2:]
+    assert len(rows) == 3  # every member, also one with no activity yet
+    first = next(r for r in rows if "សិស្ស a" in r)
+    assert "១/២" in first  # one of the course's two items decided done (Khmer digits)
+    assert "៨០%" in first  # its average score
+    assert "២០២៦-១២-០១ ០៣:០៥" in first  # last activity in Phnom Penh time
+    assert 'id="data-as-of"' in page
+    assert client.get(f"/sites/{device.device_id}/cohorts/nope").status_code == 404
+    assert client.get("/sites/nope/cohorts/c1").status_code == 404

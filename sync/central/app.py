@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
 from edge_server.base.datahome import DataHome
+from edge_server.base.localtime import local_text
 from edge_server.base.settings import BY_NAME, Settings, load_settings
 from edge_server.web import auth, bodylimit, i18n, layout, sessions, web_security
 from edge_server.web import error_handlers as web_errors
@@ -42,6 +43,11 @@ def central_links() -> list[tuple[str, str]]:
         ("central_certificates.cpd", gettext("CPD records")),
         ("central_discussion.participation", gettext("Discussion")),
     ]
+
+
+def _central_time(value: object, zone_name: str) -> str:
+    """Return a stored UTC time (text, or seconds) in the ministry's zone, Khmer digits in km."""
+    return i18n.khmer_digits(local_text(value, zone_name))
 
 
 def _split(config: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -89,6 +95,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     csrf = CSRFProtect(app)
     i18n.init_app(app)
     layout.init_app(app, LAYOUT, central_links)
+    app.jinja_env.filters["central_time"] = _central_time
     app.jinja_env.globals.update(
         bar_chart=charts.bar_chart,
         courses_rows=charts.courses_rows,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .db import database
-from .models import Device, SiteCohort, SiteCohortMember
+from .models import Device, Person, SiteCohort, SiteCohortMember
 
 DONE_DECISIONS = ("completed", "passed")
 
@@ -194,3 +194,72 @@ def course_choices() -> list[tuple[str, str, str]]:
             "WHERE course_key <> '' GROUP BY course_key ORDER BY course_key"
         )
     ]
+
+
+@dataclass
+class LearnerRow:
+    uid: str
+    name: str
+    username: str
+    courses: dict[str, tuple[int, int]]  # course key -> (items done, items that count)
+    average_score: float | None  # mean score of the items the site decided with a score, 0..1
+    events: int
+    last_active_ms: int | None
+
+
+def cohort_learners(device: Device, cohort: SiteCohort) -> list[LearnerRow]:
+    """Return each member of one site's cohort with their courses, score and last activity."""
+    members = [
+        m.person_uid
+        for m in SiteCohortMember.select(SiteCohortMember.person_uid).where(
+            SiteCohortMember.cohort == cohort.id
+        )
+    ]
+    if not members:
+        return []
+    people = {
+        p.uid: p
+        for p in Person.select().where((Person.device == device.id) & (Person.uid.in_(members)))
+    }
+    started, done = _progress(device.id)
+    totals = _courses()
+    activity = {
+        uid: (int(n), int(last) if last is not None else None)
+        for uid, n, last in _sql(
+            "SELECT user_uid, COUNT(*), MAX(corrected_ms) FROM central_events "
+            "WHERE device_id = ? GROUP BY user_uid",
+            (device.id,),
+        )
+    }
+    scores = {
+        uid: float(avg)
+        for uid, avg in _sql(
+            "SELECT user_uid, AVG(score) FROM central_decisions WHERE device_id = ? "
+            "AND score IS NOT NULL GROUP BY user_uid",
+            (device.id,),
+        )
+    }
+    rows = []
+    for uid in members:
+        person = people.get(uid)
+        courses = {
+            course: (
+                done.get((device.id, course, uid), 0),
+                totals.get((dev, course), ("", "", 0))[2],
+            )
+            for (dev, course), users in sorted(started.items())
+            if uid in users
+        }
+        events, last = activity.get(uid, (0, None))
+        rows.append(
+            LearnerRow(
+                uid,
+                person.display_name if person else uid,
+                person.username if person else "",
+                courses,
+                scores.get(uid),
+                events,
+                last,
+            )
+        )
+    return sorted(rows, key=lambda r: r.name)

@@ -27,7 +27,7 @@ from edge_server.web.ratelimit import RateLimited
 from edge_server.web.sessions import safe_next
 
 from . import exports, lrs_forward, reports
-from .models import Device
+from .models import Device, SiteCohort
 from .views_api import sign_in
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -99,6 +99,31 @@ def site(device_id: str):
         site=row,
         courses=reports.completion_by_site().get(device.id, []),
         cohorts=reports.site_cohorts(device),
+    )
+
+
+@bp.get("/sites/<device_id>/cohorts/<cohort_uid>")
+@login_required
+def cohort(device_id: str, cohort_uid: str):
+    """One cohort of a site: each learner's courses, average score and last activity."""
+    device = Device.get_or_none(Device.device_id == device_id)
+    if device is None:
+        abort(404)
+    group = SiteCohort.get_or_none(
+        (SiteCohort.device == device.id) & (SiteCohort.uid == cohort_uid)
+    )
+    if group is None:
+        abort(404)
+    learners = reports.cohort_learners(device, group)
+    keys = sorted({key for row in learners for key in row.courses})
+    titles = {key: (km, en) for key, km, en in reports.course_choices()}
+    return render_template(
+        "central/cohort.html",
+        device=device,
+        cohort=group,
+        learners=learners,
+        courses=[(key, *titles.get(key, (key, key))) for key in keys],
+        zone=current_app.config["KRU"]["central.time_zone"],
     )
 
 
