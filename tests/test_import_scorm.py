@@ -179,3 +179,25 @@ def test_cmi5_packages_are_recognised_and_refused_clearly(tmp_path, name, messag
 def test_xapi_tin_can_packages_are_refused(tmp_path, name):
     with pytest.raises(NotSupported, match="xAPI"):
         import_file(TESTDATA / "xapi" / "tincan_package" / name, tmp_path / "p.zip")
+
+
+def test_the_web_upload_takes_a_scorm_package_with_the_manifest_id(app, client, login_as):
+    from tests.conftest import api_headers
+
+    login_as("instructor")
+    data = (SCORM / "golf_scorm12_RuntimeBasicCalls.zip").read_bytes()
+
+    def upload(name: str):
+        return client.post(
+            "/api/v1/packs",
+            data={"file": (io.BytesIO(data), name)},
+            headers=api_headers(client),
+            content_type="multipart/form-data",
+        )
+
+    first = upload("golf.zip").get_json()
+    assert first["pack"]["id"] == "com-scorm-golfsamples-runtime-basicruntime-12", first
+    assert first["import"]["format"] == "SCORM 1.2"
+    second = upload("golf.zip").get_json()  # the same file again: same pack, nothing lost
+    assert second["pack"]["id"] == first["pack"]["id"], second
+    assert second["already_installed"] or second["upgraded_from"] == first["pack"]["version"]
