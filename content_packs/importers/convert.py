@@ -1,7 +1,8 @@
 """``import_file``: tell a file's format from its content and turn it into a pack zip.
 
 Question banks (GIFT, Aiken, Moodle XML, QTI 2.1 items and QTI packages) become quiz
-items; H5P and SCORM packages html5 apps; Common Cartridges courses. cmi5/xAPI packages are
+items; H5P and SCORM packages html5 apps; Common Cartridges and Moodle backups
+courses. cmi5/xAPI packages are
 recognised and refused with the reason named (see docs/content-packs.md, "Bring in existing
 content"). Nothing is written unless the whole pack passes the pack checks.
 """
@@ -17,13 +18,25 @@ from edge_server.base.errors import N_
 from ..build import slugify
 from ..errors import InvalidPack
 from ..zipsafe import Limits, entry_problems, read_member
-from . import aiken, cartridge, gift, h5p, h5p_app, moodle_xml, qti21, scorm, scorm_app
+from . import (
+    aiken,
+    cartridge,
+    gift,
+    h5p,
+    h5p_app,
+    moodle_backup,
+    moodle_xml,
+    qti21,
+    scorm,
+    scorm_app,
+)
 from .errors import BrokenFile, NotSupported, UnknownFormat
 from .pack import file_hash, quiz_items, stable_id, stable_version, write_import
 from .report import ImportReport
 from .xmlsafe import descendants, local, parse_xml
 
 MAX_TEXT = 20 * 1024 * 1024  # a question bank larger than this is not a question bank
+MAX_MEMBER = 256 * 1024 * 1024  # one file of a Moodle backup
 
 
 def _decode(data: bytes, label: str) -> str:
@@ -162,16 +175,32 @@ def _scorm(zf: zipfile.ZipFile, report: ImportReport, default: str) -> _Converte
     )
 
 
-MBZ = N_(
-    "Moodle course backups (.mbz) cannot be imported yet; "
-    "export the questions as Moodle XML or GIFT"
-)
 REFUSED = {
-    "cmi5": N_("cmi5 packages need an xAPI learning record store; Kru does not play them"),
-    "xapi": N_("xAPI (Tin Can) packages need a learning record store; Kru does not play them"),
-    "mbz": MBZ,
-    "gz": MBZ,
+    "cmi5": N_(
+        "cmi5 packages need an xAPI learning record store, which Kru does not run; ask for "
+        "a SCORM or H5P export of the course"
+    ),
+    "xapi": N_(
+        "xAPI (Tin Can) packages need a learning record store, which Kru does not run; ask "
+        "for a SCORM or H5P export of the course"
+    ),
 }
+
+
+def _moodle_backup(members: dict, label: str, report: ImportReport, default: str) -> _Converted:
+    """Return a Moodle backup's course.
+
+    Raises:
+        BrokenFile: the backup holds nothing Kru can use (the first reasons named).
+    """
+    report.format = "Moodle backup"
+    modules, files, title, own_id = moodle_backup.convert(members, report)
+    if not any(items for _, _, items in modules):
+        why = "; ".join(f"{what}: {reason}" for what, reason in report.skipped[:3])
+        raise BrokenFile(
+            N_("%(file)s holds nothing Kru can use (%(why)s)"), file=label, why=why or "-"
+        )
+    return _Converted([], files, title or default, modules, own_id=own_id)
 
 
 class _Converted(Exception):  # carries a finished conversion, not an error
@@ -236,6 +265,10 @@ def _from_zip(path: Path, label: str, report: ImportReport, default: str) -> lis
             )
         if kind == "scorm":
             raise _scorm(zf, report, default)
+        if kind == "mbz":  # backups of Moodle 2.0-2.5 are zips
+            names = [i.filename for i in zf.infolist() if not i.is_dir()]
+            members = {n: (lambda n=n: b"".join(read_member(zf, n, MAX_MEMBER))) for n in names}
+            raise _moodle_backup(members, label, report, default)
         raise NotSupported(REFUSED[kind])
 
 
@@ -282,7 +315,12 @@ def import_file(
             )
             return report
     elif head.startswith(b"\x1f\x8b"):
-        raise NotSupported(REFUSED["gz"])
+        members = moodle_backup.read_tar(src, label, _limits())
+        course = _moodle_backup(members, label, report, default)
+        if course.own_id:
+            report.pack_id = stable_id(course.own_id, label)
+        write_import(Path(out), report, course.title, [], course.files, open_course, course.modules)
+        return report
     else:
         if src.stat().st_size > MAX_TEXT:
             raise BrokenFile(N_("%(file)s is too large for a question file"), file=label)
