@@ -252,6 +252,8 @@ def item_row(
         }
     elif kind == "html5":
         data = {"file": ref, "entry": item.get("entry") or "index.html"}
+        if item.get("scorm"):
+            data["scorm"] = item["scorm"]
     elif kind == "quiz":
         data = {"quiz": _quiz_data(item["quiz"])}
     elif kind == "task":

@@ -436,6 +436,13 @@ def _store(user: User, events: list[CleanEvent], items: dict) -> IngestResult:
     return out
 
 
+def record_decided(user: User, made: list[CleanEvent]) -> IngestResult:
+    """Store events the Pi made itself for ``user`` (an instructor's mark of an essay), in
+    one transaction, with their summaries; the rules for phones' events do not apply."""
+    items = _load_items(made)
+    return _committer().run(lambda: _store(user, made, items))
+
+
 def ingest_body(user: User, body: Any) -> IngestResult:
     """Validate and store a request body ``{"events": [...]}`` (see ``ingest``).
 

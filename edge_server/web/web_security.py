@@ -125,6 +125,8 @@ def install(app: Flask, settings: Any = None) -> None:
     @app.after_request
     def _headers(response):
         for name, value in HEADERS.items():
+            if name == "X-Frame-Options" and getattr(response, "any_frame", False):
+                continue  # a view that may be framed by any page says so (SCORM pages)
             response.headers.setdefault(name, value)
         if response.mimetype == "text/html":
             response.headers.setdefault("Content-Security-Policy", PAGE_CSP)

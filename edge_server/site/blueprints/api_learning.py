@@ -9,20 +9,40 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError as CsrfInvalid
 
 from ... import accounts
-from ...learning import courses, dashboard, events
+from ...learning import courses, dashboard, events, scorm
 from ...web.api_errors import api_error
 from ...web.auth import role_required
 
 bp = Blueprint("api_learning", __name__, url_prefix="/api/v1")
 
-# navigator.sendBeacon cannot set headers, so /api/v1/events takes the CSRF token from the
-# JSON body as well; the view is exempt from CSRFProtect and checks the token itself.
+# navigator.sendBeacon cannot set headers, so /api/v1/events and /api/v1/scorm take the CSRF
+# token from the JSON body as well; the views are exempt from CSRFProtect and check it.
 _EVENTS_VIEW = f"{__name__}.post_events"
+_SCORM_VIEW = f"{__name__}.post_scorm"
 
 
 @bp.record_once
 def _exempt(state) -> None:
     state.app.extensions["csrf"].exempt(_EVENTS_VIEW)
+    state.app.extensions["csrf"].exempt(_SCORM_VIEW)
+
+
+def _checked_body():
+    """Return the JSON body without its CSRF token, or the JSON error if the token is bad."""
+    body = request.get_json(force=True, silent=True)
+    token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
+    if isinstance(body, dict) and "csrf_token" in body:
+        token = token or body.get("csrf_token")
+        body = {k: v for k, v in body.items() if k != "csrf_token"}
+    try:
+        validate_csrf(token if isinstance(token, str) else None)
+    except CsrfInvalid:
+        return None, api_error(
+            "csrf_failed",
+            gettext("The page's security token is missing or expired; reload the page."),
+            400,
+        )
+    return body, None
 
 
 def _lang() -> str:
@@ -37,22 +57,22 @@ def _user():
 @bp.post("/events")
 @role_required()
 def post_events():
-    body = request.get_json(force=True, silent=True)
-    token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
-    if isinstance(body, dict) and "csrf_token" in body:
-        token = token or body.get("csrf_token")
-        body = {k: v for k, v in body.items() if k != "csrf_token"}
-    try:
-        validate_csrf(token if isinstance(token, str) else None)
-    except CsrfInvalid:
-        return api_error(
-            "csrf_failed",
-            gettext("The page's security token is missing or expired; reload the page."),
-            400,
-        )
+    body, refused = _checked_body()
+    if refused is not None:
+        return refused
     result = events.ingest_body(_user(), body)
     current_app.logger.debug("events: %s", result.json())
     return jsonify(result.json())
+
+
+@bp.post("/scorm/<pack>/<slug>")
+@role_required()
+def post_scorm(pack: str, slug: str):
+    """Keep what a SCORM activity set for the learner (docs/content-packs.md, the SCORM bridge)."""
+    body, refused = _checked_body()
+    if refused is not None:
+        return refused
+    return jsonify(scorm.save(_user(), f"{pack}/{slug}", body))
 
 
 @bp.get("/progress/me")

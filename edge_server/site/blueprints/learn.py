@@ -34,7 +34,7 @@ from content_packs.models import Item
 from content_packs.urls import content_url
 
 from ...base.errors import KruError
-from ...learning import courses, events, quiz_forms
+from ...learning import courses, events, quiz_forms, scorm
 from ...learning import quiz as quizzes
 from ...web.auth import role_required
 
@@ -45,6 +45,13 @@ APP_CSP = (
     "sandbox allow-scripts; default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; "
     "connect-src 'self'; form-action 'none'; frame-ancestors 'self'"
 )
+# SCORM content asks "resume where you left?" with confirm() (the golf samples do), and
+# frames its own pages: a page framed by a sandboxed page has an ancestor with an opaque
+# origin, which "frame-ancestors 'self'" refuses (Chromium blocked the golf samples' pages).
+# The pages carry no session and no secret, so any frame may hold them.
+SCORM_CSP = APP_CSP.replace(
+    "sandbox allow-scripts;", "sandbox allow-scripts allow-modals;"
+).replace("; frame-ancestors 'self'", "")
 
 # Catalog -> (script root, item key -> rendered catalog part of its line on the course page).
 # A catalog is per course version and language, so a new pack version renders anew.
@@ -169,6 +176,8 @@ def item(pack: str, slug: str):
         extra["app_url"] = url_for(
             "learn.app_file", pack=pack, slug=slug, sig=app_token(page.item.key), member=entry
         )
+        if page.data.get("scorm") in scorm.VERSIONS:
+            extra["scorm_start"] = scorm.start(_user(), page.item.key, page.data["scorm"])
     return render_template("learn/item.html", page=page, file_url=file_url, **extra)
 
 
@@ -270,6 +279,9 @@ def app_file(pack: str, slug: str, sig: str, member: str):
     response.content_length = app_file.size
     response.set_etag(app_file.etag)
     response.headers["Content-Security-Policy"] = APP_CSP
+    if row.payload.get("scorm"):
+        response.headers["Content-Security-Policy"] = SCORM_CSP
+        response.any_frame = True  # no X-Frame-Options either (see SCORM_CSP)
     response.headers["Cache-Control"] = "private, max-age=3600"
     response = response.make_conditional(request, accept_ranges=True, complete_length=app_file.size)
     if response.status_code not in (200, 206):
