@@ -77,7 +77,10 @@ def server_items(page, draft_id: str) -> list[dict]:
 
 
 def add_lesson(page, title: str, body: str) -> None:
+    before = page.locator("#tree [data-item]").count()
     page.get_by_role("button", name="+ " + km("Lesson")).click()
+    expect(page.locator("#tree [data-item]")).to_have_count(before + 1)
+    expect(page.locator("#tree [data-item]").last).to_have_class("item selected")
     expect(page.locator("#lesson-editor")).to_be_visible()
     page.get_by_label(km("Title in Khmer")).fill(title)
     page.locator("#body-md").click()

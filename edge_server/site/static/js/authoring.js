@@ -540,7 +540,17 @@
   });
 
   /* --- adding items and modules ---------------------------------------------- */
-  function reload() { return call("GET", API).then(function (r) { draft = r.body; render(); }); }
+  /* The server's draft, with this browser's unsaved changes on top (they are still on
+     their way), and the item being edited pointing into it. */
+  function reload() {
+    return call("GET", API).then(function (r) {
+      draft = r.body;
+      var all = pending();
+      Object.keys(all).forEach(function (id) { var it = find(id); if (it) Object.assign(it, all[id]); });
+      if (current) current = find(current.id) || current;
+      render();
+    });
+  }
   function addItem(body) {
     return serial(function () {
       return call("POST", API + "/items", body).then(function (res) {
