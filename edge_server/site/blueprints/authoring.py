@@ -301,8 +301,45 @@ def index():
     from content_packs import install as installer
 
     return render_template(
-        "authoring/index.html", drafts=drafts.list_drafts(), packs=installer.list_packs()
+        "authoring/index.html",
+        drafts=drafts.list_drafts(),
+        packs=installer.list_packs(),
+        waiting=_waiting(),
     )
+
+
+def _waiting() -> list[dict[str, Any]]:
+    from sync.edge import downloads, local_versions
+
+    return local_versions.waiting(_home(), downloads.read_state(_home())["packs"])
+
+
+def _choose(pack_id: str, choice: Any) -> None:
+    from sync.edge import downloads, local_versions
+
+    state = downloads.read_state(_home())["packs"]
+    local_versions.choose(_home(), state, pack_id, str(choice or ""), _user())
+
+
+@bp.post("/authoring/versions/<pack_id>")
+@role_required("admin")
+def choose_version(pack_id: str):
+    """The admin keeps this site's version of a pack, or takes central's (issue 17, 4)."""
+    _choose(pack_id, request.form.get("choice"))
+    return redirect(url_for("authoring.index"))
+
+
+@bp.get(f"{API}/versions")
+@role_required(*AUTHORS)
+def api_waiting():
+    return jsonify({"waiting": _waiting()})
+
+
+@bp.post(f"{API}/versions/<pack_id>")
+@role_required("admin")
+def api_choose_version(pack_id: str):
+    _choose(pack_id, _body().get("choice"))
+    return jsonify({"pack": pack_id, "choice": _body()["choice"]})
 
 
 @bp.post("/authoring/new")
