@@ -113,6 +113,27 @@ def _editor(page: Any) -> None:
     page.evaluate("window.scrollTo(0, 0)")
 
 
+def _scroll_to(page: Any, element_id: str) -> None:
+    """Scroll so the element ``element_id`` is at the top of the phone's screen."""
+    page.evaluate(
+        "(id) => window.scrollBy(0, document.getElementById(id).getBoundingClientRect().top - 16)",
+        element_id,
+    )
+
+
+def _editor_lesson(page: Any) -> None:
+    _editor(page)
+    _scroll_to(page, "item-title-km")
+
+
+def _editor_task(page: Any) -> None:
+    _new_draft(page)
+    page.locator("[data-add=task]").click()
+    page.locator("#task-editor").wait_for(state="visible")
+    page.fill("#task-instructions", "ថតរូបផែនការមេរៀនអានរបស់អ្នក ហើយផ្ញើមក។")
+    _scroll_to(page, "task-editor")
+
+
 def _editor_quiz(page: Any) -> None:
     _new_draft(page)
     page.locator("[data-add=quiz]").click()
@@ -148,7 +169,9 @@ PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
     ("pack-upload", "instructor", "/packs/upload", None),
     ("make-course", "instructor", "/authoring/", None),
     ("editor", "instructor", "/authoring/", _editor),
+    ("editor-lesson", "instructor", "/authoring/", _editor_lesson),
     ("editor-quiz", "instructor", "/authoring/", _editor_quiz),
+    ("editor-task", "instructor", "/authoring/", _editor_task),
     ("editor-preview", "instructor", "/authoring/", _preview),
     ("site-status", "admin", "/admin/", None),
     ("class-list-import", "admin", "/admin/users/import", _import_with_a_bad_row),

@@ -423,3 +423,39 @@ def test_items_are_reordered_by_dragging_with_a_mouse_and_a_finger(browser, site
     wait_saved(page)
     assert [i["title"]["km"] for i in server_items(page, draft_id)] == ["ក", "ខ", "គ"]
     phone.close()
+
+
+def test_an_assignment_with_a_rubric_is_made_in_the_editor_and_published(browser, site):
+    context = new_context(browser, site, "phone")
+    page = context.new_page()
+    sign_in(page, "instructor")
+    draft_id = create_draft(page, "ផែនការមេរៀន", "Lesson plan")
+    page.get_by_role("button", name="+ " + km("Assignment")).click()
+    expect(page.locator("#task-editor")).to_be_visible()
+    page.get_by_label(km("What learners must do (Khmer, Markdown)")).fill(
+        "ថតរូបផែនការមេរៀនអានរបស់អ្នក ហើយផ្ញើមក។"
+    )
+    page.get_by_label(km("Audio"), exact=True).check()
+    page.get_by_label(km("Documents")).uncheck()
+    criterion = page.locator("#rubric > li").first
+    criterion.get_by_label(km("Criterion (Khmer)")).fill("គោលបំណងច្បាស់")
+    criterion.get_by_label(km("Points")).first.fill("3")
+    criterion.get_by_role("button", name=km("+ Level")).click()
+    expect(page.locator("#rubric > li").first.get_by_label(km("Level (Khmer)"))).to_have_count(3)
+    wait_saved(page)
+    [task] = server_items(page, draft_id)
+    assert task["type"] == "task"
+    assert task["task"]["instructions"]["km"] == "ថតរូបផែនការមេរៀនអានរបស់អ្នក ហើយផ្ញើមក។"
+    assert sorted(task["task"]["accept"]) == ["audio", "image"]
+    rubric = task["task"]["rubric"][0]
+    assert rubric["title"]["km"] == "គោលបំណងច្បាស់"
+    assert [level["points"] for level in rubric["levels"]] == [3, 0, 0]
+
+    with page.expect_navigation():
+        page.get_by_role("link", name=km("Preview as learner")).click()
+    assert "ថតរូបផែនការមេរៀនអាន" in page.locator("article.preview-item").inner_text()
+    with page.expect_navigation():
+        page.get_by_role("link", name=km("Back to the editor")).click()
+    page.get_by_role("button", name=km("Publish")).click()
+    expect(page.locator("#publish-result")).to_contain_text("1.0.0+", timeout=60_000)
+    context.close()

@@ -442,7 +442,7 @@
     });
   }
   function newCriterion() {
-    return { id: "c" + Date.now().toString(36), title: { km: T.criterion },
+    return { id: "c" + Date.now().toString(36), title: { km: T.criterion_new },
       levels: [{ id: "good", label: { km: T.good }, points: 2 }, { id: "not-yet", label: { km: T.not_yet }, points: 0 }] };
   }
   $("add-criterion").addEventListener("click", function () {
