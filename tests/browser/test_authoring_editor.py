@@ -142,12 +142,12 @@ def test_instructor_builds_publishes_and_a_learner_finishes_the_course(
     # Reorder by button (keyboard and touch): the quiz moves up and back down.
     quiz_row = page.locator("#tree [data-item]").nth(2)
     quiz_row.get_by_role("button", name=km("Move up")).click()
-    expect(page.locator("#tree [data-item]").nth(1)).to_contain_text("[quiz]")
+    expect(page.locator("#tree [data-item]").nth(1)).to_contain_text(f"[{km('Quiz')}]")
     page.keyboard.press("Enter")  # focus stays on the button just pressed; Enter moves it again
-    expect(page.locator("#tree [data-item]").nth(0)).to_contain_text("[quiz]")
+    expect(page.locator("#tree [data-item]").nth(0)).to_contain_text(f"[{km('Quiz')}]")
     page.locator("#tree [data-item]").nth(0).get_by_role("button", name=km("Move down")).click()
     page.locator("#tree [data-item]").nth(1).get_by_role("button", name=km("Move down")).click()
-    expect(page.locator("#tree [data-item]").nth(2)).to_contain_text("[quiz]")
+    expect(page.locator("#tree [data-item]").nth(2)).to_contain_text(f"[{km('Quiz')}]")
     wait_saved(page)
     assert [i["type"] for i in server_items(page, draft_id)] == ["lesson", "image", "quiz"]
 
@@ -366,6 +366,9 @@ def test_a_video_goes_up_with_progress_and_gets_khmer_captions(
     context.close()
 
 
+LESSON = f"[{km('Lesson')}] "  # the outline names each type in the page's language
+
+
 def tree_titles(page) -> list[str]:
     return [t.strip() for t in page.locator("#tree [data-item] .pick").all_inner_texts()]
 
@@ -378,7 +381,7 @@ def test_items_are_reordered_by_dragging_with_a_mouse_and_a_finger(browser, site
     for name in ("ក", "ខ", "គ"):
         add_lesson(page, name, name)
     wait_saved(page)
-    assert tree_titles(page) == ["[lesson] ក", "[lesson] ខ", "[lesson] គ"]
+    assert tree_titles(page) == [LESSON + "ក", LESSON + "ខ", LESSON + "គ"]
 
     # A mouse drags the first lesson by its handle to below the last.
     handle = page.locator("#tree [data-item] .handle").first
@@ -388,7 +391,7 @@ def test_items_are_reordered_by_dragging_with_a_mouse_and_a_finger(browser, site
     page.mouse.move(last["x"] + 40, last["y"] + last["height"] * 0.8, steps=8)
     expect(page.locator("#tree .item.drop-after")).to_have_count(1)
     page.mouse.up()
-    assert tree_titles(page) == ["[lesson] ខ", "[lesson] គ", "[lesson] ក"]
+    assert tree_titles(page) == [LESSON + "ខ", LESSON + "គ", LESSON + "ក"]
     wait_saved(page)
     assert [i["title"]["km"] for i in server_items(page, draft_id)] == ["ខ", "គ", "ក"]
     context.close()
@@ -418,8 +421,8 @@ def test_items_are_reordered_by_dragging_with_a_mouse_and_a_finger(browser, site
             start[1] + (end[1] - start[1]) * step / 8,
         )
     touch("touchEnd", *end)
-    expect(page.locator("#tree [data-item] .pick").first).to_have_text("[lesson] ក")
-    assert tree_titles(page) == ["[lesson] ក", "[lesson] ខ", "[lesson] គ"]
+    expect(page.locator("#tree [data-item] .pick").first).to_have_text(LESSON + "ក")
+    assert tree_titles(page) == [LESSON + "ក", LESSON + "ខ", LESSON + "គ"]
     wait_saved(page)
     assert [i["title"]["km"] for i in server_items(page, draft_id)] == ["ក", "ខ", "គ"]
     phone.close()

@@ -146,7 +146,7 @@
         handle.addEventListener("pointerdown", function (e) { startDrag(e, item, row); });
         row.append(
           handle,
-          button("[" + item.type + "] " + title(item.title), "link pick", null, function () { select(item.id); }),
+          button("[" + (T.types[item.type] || item.type) + "] " + title(item.title), "link pick", null, function () { select(item.id); }),
           button("↑", "move-up", T.up, function () { move(item.id, -1); }),
           button("↓", "move-down", T.down, function () { move(item.id, 1); })
         );
@@ -346,9 +346,10 @@
     video.textContent = "";
     if (current.type === "video") {
       video.src = url;
-      (current.captions || []).forEach(function (c) {
+      (current.captions || []).forEach(function (c, n) {
         var track = document.createElement("track");
         track.kind = "captions"; track.srclang = c.lang; track.label = c.label || c.lang;
+        track.default = n === 0;
         track.src = mediaUrl(c.file);
         video.appendChild(track);
       });
