@@ -462,3 +462,18 @@ def test_an_assignment_with_a_rubric_is_made_in_the_editor_and_published(browser
     page.get_by_role("button", name=km("Publish")).click()
     expect(page.locator("#publish-result")).to_contain_text("1.0.0+", timeout=60_000)
     context.close()
+
+
+def test_a_photo_larger_than_one_request_goes_up_in_parts(browser, site, tmp_path):
+    photo = real_png(tmp_path / "រូបធំ.png", 1900, 1700)
+    assert photo.stat().st_size > 9 * 1024 * 1024  # over the 8 MB one request may carry
+    context = new_context(browser, site, "phone")
+    page = context.new_page()
+    sign_in(page, "instructor")
+    draft_id = create_draft(page, "រូបធំ", "Big photo")
+    page.get_by_role("button", name="+ " + km("Image")).click()
+    page.locator("#image-file").set_input_files(str(photo))
+    expect(page.locator("#image-editor")).to_be_visible(timeout=60_000)
+    expect(page.locator("#image-shown")).to_have_js_property("naturalWidth", 1900)
+    assert server_draft(page, draft_id)["media"][0]["size"] == photo.stat().st_size
+    context.close()

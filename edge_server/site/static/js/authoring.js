@@ -268,6 +268,8 @@
     });
   }
   function upload(file, extra) {
+    // A photo larger than one request may carry goes up in parts, as videos do.
+    if (!extra && file.size > 8 * 1024 * 1024) return tusSend(file);
     var form = new FormData(), bar = $("upload-progress"), label = $("upload-percent");
     form.append("file", file, file.name || "image.png");
     Object.keys(extra || {}).forEach(function (k) { form.append(k, extra[k], extra[k].name); });
