@@ -8,6 +8,8 @@ the next sync, "local" keeps the site's version and stops fetching that content.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,10 +19,23 @@ from content_packs.authoring.models import DraftItem
 from edge_server.site.database import open_site
 from sync.edge import downloads, local_versions
 from tests.fleet_support import random_files, signed_pack, signing_key
+from tests.livesite import KRU
 from tests.sync_support import CentralServer, make_site
 from tests.test_fleet_packs import _installed, _site_settings, sync_once
 
 MB = 1024 * 1024
+
+
+def _kru(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [*KRU, "--data-dir", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -85,13 +100,17 @@ def test_a_newer_official_version_waits_for_the_admin(tmp_path, central, key, ch
     [edit] = waiting["edits"]
     assert edit["published_by"] == "sokha" and edit["changes"]["changed"] == ["welcome"]
 
-    home, db = open_site(settings)
-    try:
-        local_versions.choose(
-            home, downloads.read_state(home)["packs"], "fleet-pack", choice, "admin"
-        )
-    finally:
-        db.close()
+    if choice == "official":
+        home, db = open_site(settings)
+        try:
+            packs = downloads.read_state(home)["packs"]
+            local_versions.choose(home, packs, "fleet-pack", choice, "admin")
+        finally:
+            db.close()
+    else:  # the same choice from the command line, which lists the local edits
+        chosen = _kru(site.home.root, "pack", "choose", "fleet-pack", "local")
+        assert chosen.returncode == 0, chosen.stderr
+        assert chosen.stdout.splitlines()[0].startswith("1.0.0+kandal.1\tsokha\tchanged welcome")
     sync_once(settings)
     if choice == "official":
         assert _installed(site) == {"fleet-pack": "2.0.0"}
@@ -105,6 +124,11 @@ def test_a_newer_official_version_waits_for_the_admin(tmp_path, central, key, ch
 
 def test_a_choice_with_nothing_waiting_is_refused(tmp_path):
     site = make_site(tmp_path, "takeo")
+    refused = _kru(site.home.root, "pack", "choose", "fleet-pack", "official")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "Error: No version of fleet-pack from central is waiting for a choice"
+    ]
     with pytest.raises(local_versions.NothingToChoose):
         local_versions.choose(site.home, {}, "fleet-pack", "official", "admin")
     with pytest.raises(local_versions.ValidationError):

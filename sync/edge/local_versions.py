@@ -2,11 +2,11 @@
 
 A version published by the site's editor carries build metadata (``1.2.0+tec-battambang.3``).
 When central assigns other content for such a pack, the agent does not install it by itself:
-the pack waits ("held") until an admin chooses, on the **Make a course** page or with
-``POST /api/v1/authoring/versions/<pack>``, either the official version (installed at the
-next sync; the local edits stay listed in the pack's history so they can be made again on
-a draft of it) or the local version (kept; central's version is not fetched again until
-central assigns yet another).
+the pack waits ("held") until an admin chooses, on the **Make a course** page, with
+``POST /api/v1/authoring/versions/<pack>`` or with ``kru pack choose``, either the official
+version (installed at the next sync; the local edits stay listed in the pack's history so
+they can be made again on a draft of it) or the local version (kept; central's version is
+not fetched again until central assigns yet another).
 
 The choices live in ``downloads/choices.json``, written only by the admin's side and read by
 the agent, so the agent's own state file has one writer.
