@@ -87,6 +87,72 @@ def _hand_in_work(browser: Any, url: str) -> None:
         context.close()
 
 
+def _new_draft(page: Any) -> None:
+    """On "Make a course", create a Khmer course and write its first lesson."""
+    page.fill("#new-course input[name=title_km]", "ការអានឮៗក្នុងថ្នាក់")
+    page.fill("#new-course input[name=title_en]", "Reading aloud in class")
+    with page.expect_navigation():
+        page.locator("#new-course button[type=submit]").click()
+    page.locator("[data-add=lesson]").click()
+    page.locator("#lesson-editor").wait_for(state="visible")
+    page.fill("#item-title-km", "ហេតុអ្វីអានឮៗ")
+    page.fill(
+        "#body-md",
+        "# ហេតុអ្វីអានឮៗ\n\nការអានឮៗរាល់ថ្ងៃជួយសិស្ស៖\n\n- ស្តាប់សំឡេងពាក្យ\n- ស្រឡាញ់សៀវភៅ\n- និយាយអំពីរឿង\n",
+    )
+    page.locator("#lesson-preview h1").wait_for()
+    page.wait_for_function("() => document.getElementById('save-state').textContent.length > 0")
+
+
+def _editor(page: Any) -> None:
+    _new_draft(page)
+    page.wait_for_function(
+        "() => (localStorage.getItem('kru-draft-' + "
+        "document.getElementById('editor').dataset.draft) || '{}') === '{}'"
+    )
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+def _scroll_to(page: Any, element_id: str) -> None:
+    """Scroll so the element ``element_id`` is at the top of the phone's screen."""
+    page.evaluate(
+        "(id) => window.scrollBy(0, document.getElementById(id).getBoundingClientRect().top - 16)",
+        element_id,
+    )
+
+
+def _editor_lesson(page: Any) -> None:
+    _editor(page)
+    _scroll_to(page, "item-title-km")
+
+
+def _editor_task(page: Any) -> None:
+    _new_draft(page)
+    page.locator("[data-add=task]").click()
+    page.locator("#task-editor").wait_for(state="visible")
+    page.fill("#task-instructions", "ថតរូបផែនការមេរៀនអានរបស់អ្នក ហើយផ្ញើមក។")
+    _scroll_to(page, "task-editor")
+
+
+def _editor_quiz(page: Any) -> None:
+    _new_draft(page)
+    page.locator("[data-add=quiz]").click()
+    page.locator("#quiz-editor").wait_for(state="visible")
+    question = page.locator("#questions > li").first
+    question.locator("input").first.fill("តើគួរអានឮៗប៉ុន្មានដងក្នុងមួយសប្តាហ៍?")
+    page.locator("#quiz-editor").scroll_into_view_if_needed()
+
+
+def _preview(page: Any) -> None:
+    _new_draft(page)
+    page.wait_for_function(
+        "() => (localStorage.getItem('kru-draft-' + "
+        "document.getElementById('editor').dataset.draft) || '{}') === '{}'"
+    )
+    with page.expect_navigation():
+        page.locator("#preview-learner").click()
+
+
 # (file name, who signs in, path, what to do on the page before the photo)
 PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
     ("login", None, "/login", None),
@@ -101,6 +167,12 @@ PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
     ("review", "instructor", "/teach/cohorts/1/submissions", _open_first_review),
     ("cohort-dashboard", "instructor", "/teach/cohorts/1", None),
     ("pack-upload", "instructor", "/packs/upload", None),
+    ("make-course", "instructor", "/authoring/", None),
+    ("editor", "instructor", "/authoring/", _editor),
+    ("editor-lesson", "instructor", "/authoring/", _editor_lesson),
+    ("editor-quiz", "instructor", "/authoring/", _editor_quiz),
+    ("editor-task", "instructor", "/authoring/", _editor_task),
+    ("editor-preview", "instructor", "/authoring/", _preview),
     ("site-status", "admin", "/admin/", None),
     ("class-list-import", "admin", "/admin/users/import", _import_with_a_bad_row),
 ]

@@ -142,6 +142,31 @@ def remove(ctx: CliContext, pack_id: str) -> None:
     click.echo(f"removed {info['pack_id']} {info['version']}")
 
 
+@pack.command("choose")
+@click.argument("pack_id")
+@click.argument("choice", type=click.Choice(["official", "local"]))
+@pass_ctx
+def choose(ctx: CliContext, pack_id: str, choice: str) -> None:
+    """Keep this site's version of a pack it edited (local), or take central's (official).
+
+    Lists what this site's versions changed, which the official version does not have.
+    """
+    from sync.edge import downloads, local_versions
+
+    ctx.open_site_db()
+    state = downloads.read_state(ctx.home)["packs"]
+    local_versions.choose(ctx.home, state, pack_id, choice, "kru")
+    for held in local_versions.waiting(ctx.home, state):
+        if held["pack_id"] != pack_id:
+            continue
+        for edit in held["edits"]:
+            changes = "; ".join(
+                f"{kind} {', '.join(slugs)}" for kind, slugs in edit["changes"].items() if slugs
+            )
+            click.echo(f"{edit['version']}\t{edit['published_by']}\t{changes or 'no item changes'}")
+    click.echo(f"{pack_id}: {choice} version chosen; it applies at the next sync")
+
+
 @pack.command("export")
 @click.argument("pack")
 @click.option(

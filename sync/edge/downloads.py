@@ -38,6 +38,7 @@ from edge_server.base.errors import N_, KruError, ValidationError
 
 from .. import assigned_protocol as ap
 from .. import protocol
+from . import local_versions
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +290,10 @@ def pull_packs(agent: Any, items: list[dict[str, Any]], now: datetime | None = N
         if row is not None and row.manifest_sha256 == item["sha256"]:
             states[pid] = {"version": row.version, "state": INSTALLED, "reason": ""}
             continue
+        chosen = _local_choice(home, row, item, states, outcome)
+        if chosen in (local_versions.HELD, local_versions.LOCAL):
+            continue
+        force = chosen == local_versions.OFFICIAL
         before = states.get(pid, {})
         if before.get("state") == FAILED and before.get("sha256") == item["sha256"]:
             outcome.failed.append(pid)
@@ -314,7 +319,7 @@ def pull_packs(agent: Any, items: list[dict[str, Any]], now: datetime | None = N
             except KruError as exc:
                 entry["reason"] = exc.message
             else:
-                _install(agent, dl, item, entry)
+                _install(agent, dl, item, entry, force=force)
         bucket = {INSTALLED: outcome.installed, FAILED: outcome.failed}.get(entry["state"])
         (bucket if bucket is not None else outcome.pending).append(pid)
         _write_state(home, data)
@@ -329,11 +334,46 @@ def pull_packs(agent: Any, items: list[dict[str, Any]], now: datetime | None = N
     return outcome
 
 
-def _install(agent: Any, dl: Downloader, item: dict[str, Any], entry: dict[str, Any]) -> None:
+def _local_choice(
+    home: DataHome,
+    row: Pack | None,
+    item: dict[str, Any],
+    states: dict[str, Any],
+    outcome: PackOutcome,
+) -> str | None:
+    """Return the admin's choice for a pack this site edited (``local_versions``); record a
+    held or kept pack in ``states`` and ``outcome``."""
+    if row is None:
+        return None
+    pid = item["id"]
+    chosen = local_versions.decision(home, pid, row.version, item["sha256"])
+    if chosen == local_versions.HELD:
+        states[pid] = {
+            "version": str(item.get("version", "")),
+            "state": PENDING,
+            "reason": local_versions.HELD_REASON % row.version,
+            "sha256": item["sha256"],
+            "held": True,
+        }
+        outcome.pending.append(pid)
+    elif chosen == local_versions.LOCAL:
+        states[pid] = {
+            "version": row.version,
+            "state": INSTALLED,
+            "reason": local_versions.KEPT_REASON % row.version,
+            "sha256": item["sha256"],
+        }
+    return chosen
+
+
+def _install(
+    agent: Any, dl: Downloader, item: dict[str, Any], entry: dict[str, Any], force: bool = False
+) -> None:
     out = dl.dir / f"{item['sha256']}.zip"
     try:
         _assemble(dl, item, out)
-        result = install_pack(out, agent.settings, agent.home)
+        # ``force``: the admin chose central's version over one made here (local_versions).
+        result = install_pack(out, agent.settings, agent.home, force=force)
     except KruError as exc:
         entry.update(state=FAILED, reason=exc.message)
         log.error("pack %s from central not installed: %s", item["id"], exc.message)

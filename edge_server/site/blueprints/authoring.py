@@ -25,6 +25,7 @@ from flask import (
 )
 from flask_babel import gettext
 from flask_login import current_user
+from werkzeug.utils import secure_filename
 
 from content_packs.authoring import drafts
 from content_packs.errors import InvalidPack, Problem
@@ -34,12 +35,39 @@ from ...base import uploads
 from ...base.errors import N_, ValidationError
 from ...web import bodylimit
 from ...web.auth import role_required
+from . import uploads as uploads_bp
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("authoring", __name__)
 API = "/api/v1/authoring"
 AUTHORS = ("instructor", "admin")
+
+
+MEDIA_PURPOSE = "authoring_media"
+
+
+def _media_limit(settings: Any) -> int:
+    """Largest video, audio or PDF an editor may send: as large as a pack may be."""
+    return settings["packs.max_upload_mb"] * 1024 * 1024
+
+
+@bp.record_once
+def _upload_purpose(state: Any) -> None:
+    """Let authors send large media as resumable uploads (purpose ``authoring_media``)."""
+    uploads_bp.add_purpose(
+        state.app,
+        MEDIA_PURPOSE,
+        uploads_bp.Purpose(
+            roles=AUTHORS,
+            max_bytes=_media_limit,
+            too_large=lambda settings: drafts.BadDraft(
+                N_("The file is larger than %(mb)s MB; upload it as a pack instead"),
+                mb=settings["packs.max_upload_mb"],
+                code="draft_media_too_large",
+            ),
+        ),
+    )
 
 
 def _settings() -> Any:
@@ -150,7 +178,11 @@ def api_order(draft_id: str):
 # every route's body is capped; the default 1 MiB refused ordinary photos).
 @bodylimit.limit(uploads.CHUNK_BYTES + 64 * 1024)
 def api_media(draft_id: str):
-    """Take an image or small media file (multipart field ``file``, up to 8 MB)."""
+    """Take a file for the draft: multipart field ``file`` (up to 8 MB), or JSON
+    ``{"upload": id}`` naming a finished resumable upload (video, audio, PDF, captions)."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if isinstance(body, dict):
+        return _media_from_upload(draft_id, body.get("upload"))
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationError(N_("Choose a file to upload"), code="upload_missing_file")
@@ -162,6 +194,27 @@ def api_media(draft_id: str):
         ref = drafts.add_media(draft_id, upload.filename, path, _home(), _user())
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    return _media_ref(draft_id, ref)
+
+
+def _media_from_upload(draft_id: str, upload_id: Any):
+    if not isinstance(upload_id, str):
+        raise ValidationError(
+            N_('Send JSON {"upload": "<id>"} naming a finished upload'), code="invalid_body"
+        )
+    drafts.get(draft_id)
+    store = uploads.UploadStore(_home())
+    upload = store.get(upload_id, current_user.id)
+    filename = upload.metadata.get("filename") or "file"
+    name = secure_filename(filename) or "upload"
+    with store.claim(upload.id, current_user.id, MEDIA_PURPOSE, name=name) as path:
+        ref = drafts.add_media(
+            draft_id, filename, path, _home(), _user(), max_bytes=_media_limit(_settings())
+        )
+    return _media_ref(draft_id, ref)
+
+
+def _media_ref(draft_id: str, ref: dict[str, Any]):
     ref["url"] = url_for("authoring.media", draft_id=draft_id, sha256=ref["sha256"])
     return jsonify(ref), 201
 
@@ -248,8 +301,45 @@ def index():
     from content_packs import install as installer
 
     return render_template(
-        "authoring/index.html", drafts=drafts.list_drafts(), packs=installer.list_packs()
+        "authoring/index.html",
+        drafts=drafts.list_drafts(),
+        packs=installer.list_packs(),
+        waiting=_waiting(),
     )
+
+
+def _waiting() -> list[dict[str, Any]]:
+    from sync.edge import downloads, local_versions
+
+    return local_versions.waiting(_home(), downloads.read_state(_home())["packs"])
+
+
+def _choose(pack_id: str, choice: Any) -> None:
+    from sync.edge import downloads, local_versions
+
+    state = downloads.read_state(_home())["packs"]
+    local_versions.choose(_home(), state, pack_id, str(choice or ""), _user())
+
+
+@bp.post("/authoring/versions/<pack_id>")
+@role_required("admin")
+def choose_version(pack_id: str):
+    """The admin keeps this site's version of a pack, or takes central's (issue 17, 4)."""
+    _choose(pack_id, request.form.get("choice"))
+    return redirect(url_for("authoring.index"))
+
+
+@bp.get(f"{API}/versions")
+@role_required(*AUTHORS)
+def api_waiting():
+    return jsonify({"waiting": _waiting()})
+
+
+@bp.post(f"{API}/versions/<pack_id>")
+@role_required("admin")
+def api_choose_version(pack_id: str):
+    _choose(pack_id, _body().get("choice"))
+    return jsonify({"pack": pack_id, "choice": _body()["choice"]})
 
 
 @bp.post("/authoring/new")
@@ -273,7 +363,12 @@ def open_pack(pack_id: str):
 @role_required(*AUTHORS)
 def edit(draft_id: str):
     draft = drafts.as_json(draft_id)
-    return render_template("authoring/edit.html", draft=draft)
+    return render_template(
+        "authoring/edit.html",
+        draft=draft,
+        chunk_bytes=uploads.CHUNK_BYTES,
+        media_limit=_media_limit(_settings()),
+    )
 
 
 @bp.get("/authoring/<draft_id>/preview")

@@ -1,4 +1,5 @@
-/* The course editor (issue 17): outline, lesson, image and quiz editing over
+/* The course editor (issue 17): outline, lesson, image, video, audio, PDF, quiz and
+   assignment editing over
    /api/v1/authoring. Autosave: every change goes to localStorage first and leaves it
    only when the server has it, so a Wi-Fi drop loses no typing. A save against an old
    revision gets 409 draft_conflict and the editor says so instead of overwriting. */
@@ -117,7 +118,6 @@
     var again = document.querySelector('[data-item="' + itemId + '"] .move-' + (delta < 0 ? "up" : "down"));
     if (again) again.focus();
   }
-  var dragged = null;
   function button(text, cls, label, onClick) {
     var b = document.createElement("button");
     b.type = "button"; b.className = cls; b.textContent = text;
@@ -134,25 +134,19 @@
       var h = document.createElement("strong");
       h.textContent = title(m.title);
       li.appendChild(h);
+      li.dataset.module = m.id;
       var ol = document.createElement("ol");
-      ol.addEventListener("dragover", function (e) { e.preventDefault(); });
-      ol.addEventListener("drop", function (e) {
-        e.preventDefault();
-        if (!dragged) return;
-        var target = e.target.closest("[data-item]");
-        draft.modules.forEach(function (mm) { mm.items = mm.items.filter(function (i) { return i.id !== dragged.id; }); });
-        var at = target ? m.items.findIndex(function (i) { return i.id === target.dataset.item; }) : -1;
-        m.items.splice(at < 0 ? m.items.length : at, 0, dragged);
-        dragged = null; render(); sendOrder();
-      });
       m.items.forEach(function (item) {
         var row = document.createElement("li");
         row.dataset.item = item.id;
-        row.draggable = true;
         row.className = "item" + (current && current.id === item.id ? " selected" : "");
-        row.addEventListener("dragstart", function () { dragged = item; });
+        var handle = document.createElement("span");
+        handle.className = "handle"; handle.textContent = "⠿";
+        handle.title = T.drag; handle.setAttribute("aria-hidden", "true");
+        handle.addEventListener("pointerdown", function (e) { startDrag(e, item, row); });
         row.append(
-          button("[" + item.type + "] " + title(item.title), "link pick", null, function () { select(item.id); }),
+          handle,
+          button("[" + (T.types[item.type] || item.type) + "] " + title(item.title), "link pick", null, function () { select(item.id); }),
           button("↑", "move-up", T.up, function () { move(item.id, -1); }),
           button("↓", "move-down", T.down, function () { move(item.id, 1); })
         );
@@ -161,6 +155,56 @@
       li.appendChild(ol);
       tree.appendChild(li);
     });
+  }
+
+  /* Drag by the handle with pointer events, so a mouse, a finger and a pen all work (the
+     HTML5 drag events never fire for touch). The arrows do the same from the keyboard. */
+  function dropTarget(x, y) {
+    var el = document.elementFromPoint(x, y);
+    if (!el) return null;
+    var row = el.closest("#tree [data-item]"), mod = el.closest("#tree [data-module]");
+    if (!mod) return null;
+    var before = null;
+    if (row) {
+      var box = row.getBoundingClientRect();
+      before = y < box.top + box.height / 2 ? row.dataset.item : (row.nextElementSibling ? row.nextElementSibling.dataset.item : null);
+    }
+    return { module: mod.dataset.module, before: before, row: row };
+  }
+  function startDrag(e, item, row) {
+    if (e.button !== undefined && e.button > 0) return;
+    e.preventDefault();
+    var handle = e.currentTarget, shown = null;
+    handle.setPointerCapture(e.pointerId);
+    row.classList.add("dragging");
+    function mark(target) {
+      if (shown) shown.classList.remove("drop-before", "drop-after");
+      shown = target && target.row && target.row !== row ? target.row : null;
+      if (shown) shown.classList.add(target.before === shown.dataset.item ? "drop-before" : "drop-after");
+    }
+    function moveTo(ev) { mark(dropTarget(ev.clientX, ev.clientY)); }
+    function end(ev) {
+      handle.removeEventListener("pointermove", moveTo);
+      handle.removeEventListener("pointerup", end);
+      handle.removeEventListener("pointercancel", cancel);
+      mark(null); row.classList.remove("dragging");
+      var target = dropTarget(ev.clientX, ev.clientY);
+      if (!target || target.before === item.id) return;
+      var mod = draft.modules.filter(function (m) { return m.id === target.module; })[0];
+      draft.modules.forEach(function (m) { m.items = m.items.filter(function (i) { return i.id !== item.id; }); });
+      var at = target.before ? mod.items.findIndex(function (i) { return i.id === target.before; }) : -1;
+      mod.items.splice(at < 0 ? mod.items.length : at, 0, item);
+      render(); sendOrder();
+    }
+    function cancel() {
+      handle.removeEventListener("pointermove", moveTo);
+      handle.removeEventListener("pointerup", end);
+      handle.removeEventListener("pointercancel", cancel);
+      mark(null); row.classList.remove("dragging");
+    }
+    handle.addEventListener("pointermove", moveTo);
+    handle.addEventListener("pointerup", end);
+    handle.addEventListener("pointercancel", cancel);
   }
 
   /* --- item editors ----------------------------------------------------------- */
@@ -186,6 +230,10 @@
     $("lesson-editor").hidden = current.type !== "lesson";
     $("image-editor").hidden = current.type !== "image";
     $("quiz-editor").hidden = current.type !== "quiz";
+    $("media-editor").hidden = ["video", "audio", "pdf"].indexOf(current.type) < 0;
+    $("task-editor").hidden = current.type !== "task";
+    if (!$("media-editor").hidden) showMedia();
+    if (current.type === "task") showTask();
     if (current.type === "lesson") { $("body-md").value = current.body_md || ""; preview(); }
     if (current.type === "image") {
       $("image-shown").src = mediaUrl(current.file);
@@ -220,6 +268,8 @@
     });
   }
   function upload(file, extra) {
+    // A photo larger than one request may carry goes up in parts, as videos do.
+    if (!extra && file.size > 8 * 1024 * 1024) return tusSend(file);
     var form = new FormData(), bar = $("upload-progress"), label = $("upload-percent");
     form.append("file", file, file.name || "image.png");
     Object.keys(extra || {}).forEach(function (k) { form.append(k, extra[k], extra[k].name); });
@@ -249,6 +299,158 @@
     if (files.length && files[0].type.indexOf("image/") === 0) { e.preventDefault(); insertImage(files[0]); }
   });
   $("lesson-image").addEventListener("change", function () { if (this.files[0]) insertImage(this.files[0]); this.value = ""; });
+
+  /* Video, audio and PDF go up as resumable uploads (tus, like packs): a cut connection
+     goes on from where it stopped, and the bar shows how far it is. */
+  function tusSend(file) {
+    var bar = $("upload-progress"), label = $("upload-percent");
+    function shown(part) {
+      bar.value = Math.round(part * 100);
+      label.textContent = T.uploading.replace("%(percent)s", window.KruDigits(Math.round(part * 100)));
+    }
+    if (file.size > Number(root.dataset.limit)) return Promise.reject(new Error(T.too_large));
+    $("upload").hidden = false; shown(0);
+    return new Promise(function (resolve, reject) {
+      var up = new window.tus.Upload(file, {
+        endpoint: "/api/v1/uploads",
+        chunkSize: Number(root.dataset.chunk),
+        retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+        metadata: { filename: file.name, purpose: "authoring_media" },
+        headers: { "X-CSRFToken": csrf },
+        removeFingerprintOnSuccess: true,
+        onProgress: function (sent, total) { shown(total ? sent / total : 0); },
+        onError: function (error) {
+          var r = error && error.originalResponse, body = {};
+          try { body = JSON.parse(r ? r.getBody() : "{}"); } catch (e) { body = {}; }
+          reject(new Error(body.error ? body.error.message : T.offline));
+        },
+        onSuccess: function () { resolve(up.url.replace(/\/+$/, "").split("/").pop()); }
+      });
+      up.findPreviousUploads().then(function (previous) {
+        if (previous.length) up.resumeFromPreviousUpload(previous[0]);
+        up.start();
+      });
+    }).then(function (uploadId) {
+      return serial(function () { return call("POST", API + "/media", { upload: uploadId }); });
+    }).then(function (res) {
+      if (res.status !== 201) throw new Error(res.body.error ? res.body.error.message : T.failed);
+      shown(1);
+      draft.revision = res.body.revision;
+      if (!draft.media.some(function (m) { return m.path === res.body.path; })) {
+        draft.media.push({ path: res.body.path, sha256: res.body.sha256, size: res.body.size });
+      }
+      return res.body;
+    });
+  }
+  function showMedia() {
+    var url = mediaUrl(current.file), video = $("video-shown"), audio = $("audio-shown");
+    video.hidden = current.type !== "video"; audio.hidden = current.type !== "audio";
+    video.textContent = "";
+    if (current.type === "video") {
+      video.src = url;
+      (current.captions || []).forEach(function (c, n) {
+        var track = document.createElement("track");
+        track.kind = "captions"; track.srclang = c.lang; track.label = c.label || c.lang;
+        track.default = n === 0;
+        track.src = mediaUrl(c.file);
+        video.appendChild(track);
+      });
+    } else video.removeAttribute("src");
+    if (current.type === "audio") audio.src = url; else audio.removeAttribute("src");
+    $("file-link").href = url; $("file-link").textContent = current.file;
+    $("captions-editor").hidden = current.type !== "video";
+    var list = $("captions-list");
+    list.textContent = "";
+    (current.captions || []).forEach(function (c, n) {
+      var li = document.createElement("li");
+      li.append((c.label || c.lang) + " · " + c.file + " ", button(T.remove, "", null, function () {
+        var kept = current.captions.slice(); kept.splice(n, 1);
+        change("captions", kept); showMedia();
+      }));
+      list.appendChild(li);
+    });
+  }
+  $("captions-file").addEventListener("change", function () {
+    var file = this.files[0], item = current, lang = $("captions-lang").value;
+    this.value = "";
+    if (!file || !item) return;
+    tusSend(file).then(function (ref) {
+      var kept = (item.captions || []).filter(function (c) { return c.lang !== lang; });
+      kept.push({ lang: lang, label: T["captions_" + lang], file: ref.path });
+      if (current === item) { change("captions", kept); showMedia(); }
+    }).catch(function (e) { state(e.message); });
+  });
+
+  /* Assignment (a task item): instructions, what may be handed in, a rubric. */
+  function taskChanged() { change("task", current.task); }
+  function showTask() {
+    var task = current.task;
+    $("task-instructions").value = (task.instructions && task.instructions.km) || "";
+    $("task-due").value = task.due || "";
+    document.querySelectorAll("input[name=task-accept]").forEach(function (box) {
+      box.checked = task.accept.indexOf(box.value) >= 0;
+    });
+    renderRubric();
+  }
+  $("task-instructions").addEventListener("input", function () {
+    current.task.instructions = Object.assign({}, current.task.instructions, { km: this.value });
+    taskChanged();
+  });
+  $("task-due").addEventListener("input", function () {
+    if (this.value) current.task.due = this.value; else delete current.task.due;
+    taskChanged();
+  });
+  document.querySelectorAll("input[name=task-accept]").forEach(function (box) {
+    box.addEventListener("change", function () {
+      var accept = current.task.accept.filter(function (a) { return a !== box.value; });
+      if (box.checked) accept.push(box.value);
+      current.task.accept = accept; taskChanged();
+    });
+  });
+  function taskField(label, value, onInput, type) {
+    var l = document.createElement("label");
+    l.textContent = label + " ";
+    var input = document.createElement("input");
+    input.value = value === undefined || value === null ? "" : value;
+    if (type) { input.type = type; input.min = "0"; } else input.lang = "km";
+    input.addEventListener("input", function () { onInput(input.value); taskChanged(); });
+    l.appendChild(input);
+    return l;
+  }
+  function renderRubric() {
+    var list = $("rubric");
+    list.textContent = "";
+    current.task.rubric.forEach(function (c, n) {
+      var li = document.createElement("li");
+      li.className = "question card";
+      li.appendChild(taskField(T.criterion, c.title.km, function (v) { c.title.km = v; }));
+      var ul = document.createElement("ul");
+      c.levels.forEach(function (level, k) {
+        var row = document.createElement("li");
+        row.className = "row";
+        row.append(
+          taskField(T.level, level.label.km, function (v) { level.label.km = v; }),
+          taskField(T.points, level.points, function (v) { level.points = Number(v) || 0; }, "number"),
+          button(T.remove, "", null, function () { c.levels.splice(k, 1); taskChanged(); renderRubric(); })
+        );
+        ul.appendChild(row);
+      });
+      li.append(ul, button(T.add_level, "", null, function () {
+        c.levels.push({ id: "l" + Date.now().toString(36), label: { km: "…" }, points: 0 });
+        taskChanged(); renderRubric();
+      }), button(T.remove, "danger", null, function () {
+        current.task.rubric.splice(n, 1); taskChanged(); renderRubric();
+      }));
+      list.appendChild(li);
+    });
+  }
+  function newCriterion() {
+    return { id: "c" + Date.now().toString(36), title: { km: T.criterion_new },
+      levels: [{ id: "good", label: { km: T.good }, points: 2 }, { id: "not-yet", label: { km: T.not_yet }, points: 0 }] };
+  }
+  $("add-criterion").addEventListener("click", function () {
+    current.task.rubric.push(newCriterion()); taskChanged(); renderRubric();
+  });
 
   /* Quiz: every question type of the pack format, feedback when right and wrong. */
   function questionsChanged() { change("questions", current.quiz.questions); }
@@ -341,7 +543,17 @@
   });
 
   /* --- adding items and modules ---------------------------------------------- */
-  function reload() { return call("GET", API).then(function (r) { draft = r.body; render(); }); }
+  /* The server's draft, with this browser's unsaved changes on top (they are still on
+     their way), and the item being edited pointing into it. */
+  function reload() {
+    return call("GET", API).then(function (r) {
+      draft = r.body;
+      var all = pending();
+      Object.keys(all).forEach(function (id) { var it = find(id); if (it) Object.assign(it, all[id]); });
+      if (current) current = find(current.id) || current;
+      render();
+    });
+  }
   function addItem(body) {
     return serial(function () {
       return call("POST", API + "/items", body).then(function (res) {
@@ -355,7 +567,22 @@
       var kind = b.dataset.add;
       if (kind === "lesson") addItem({ type: "lesson", title: { km: T.new_lesson }, body_md: "" });
       else if (kind === "quiz") addItem({ type: "quiz", title: { km: T.new_quiz }, questions: [newQuestion("single")] });
-      else $("image-file").click();
+      else if (kind === "task") {
+        addItem({ type: "task", title: { km: T.new_task }, task: {
+          instructions: { km: T.new_task }, accept: ["document", "image"], rubric: [newCriterion()] } });
+      } else $(kind + "-file").click();
+    });
+  });
+  ["video", "audio", "pdf"].forEach(function (kind) {
+    $(kind + "-file").addEventListener("change", function () {
+      var file = this.files[0];
+      this.value = "";
+      if (!file) return;
+      tusSend(file).then(function (ref) {
+        var body = { type: kind, title: { km: file.name.replace(/\.[^.]+$/, "") }, file: ref.path };
+        if (kind === "video") body.captions = [];
+        return addItem(body);
+      }).catch(function (e) { state(e.message); });
     });
   });
   $("image-file").addEventListener("change", function () {
