@@ -211,6 +211,7 @@ def test_a_bad_form_is_told_in_khmer_on_the_page(client, login_as, site):
     page = client.get(f"/observe/{site['learner'].id}")
     form = {"csrf_token": form_csrf(page.text), "form": FORM, "school": "", "class": "ក"}
     form["date"] = "2026-11-30"
+    form.update({f"c-{c}": lv for c, lv in LEVELS.items()})
     response = client.post(f"/observe/{site['learner'].id}", data=form, follow_redirects=True)
     assert "សូមបំពេញ school" in response.text
     assert not Event.select().where(Event.verb == "observed").exists()
