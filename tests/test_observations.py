@@ -234,6 +234,20 @@ def test_who_may_not_observe_a_student_teacher(client, login_as, site, make_user
         assert client.get(f"/observe/{site['learner'].id}").status_code == 403
 
 
+def test_a_mentor_signs_in_to_their_student_teachers(client, site):
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": form_csrf(page.text),
+            "username": site["mentor"].username,
+            "password": "lotus-pond-7",
+        },
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith("/observe")
+    assert client.get("/").headers["Location"].endswith("/observe")
+
+
 def test_the_mentor_sees_the_form_and_only_their_student(client, login_as, site):
     login_as(user=site["mentor"])
     page = client.get("/observe")
