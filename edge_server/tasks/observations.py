@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 from content_packs.models import Item
+from sync.protocol import COMPETENCY_DOMAINS, competency_domain
 
 from .. import accounts
 from ..accounts.models import Cohort, User
@@ -38,14 +39,7 @@ MAX_REFLECTION = 5000
 # A reflection's id derives from its observation: one reflection per observation.
 REFLECTION_NAMESPACE = uuid.UUID("9a3c1e55-0d4b-4f0e-8f7a-6b7275000015")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-# The four domains of the Cambodian Teacher Professional Standards, by the first number of a
-# competency code (CTPS.<domain>.<standard>.<indicator>).
-DOMAINS = {
-    "1": {"km": "ចំណេះដឹងវិជ្ជាជីវៈ", "en": "Professional knowledge"},
-    "2": {"km": "ការអនុវត្តវិជ្ជាជីវៈ", "en": "Professional practice"},
-    "3": {"km": "ការរៀនសូត្រវិជ្ជាជីវៈ", "en": "Professional learning"},
-    "4": {"km": "ក្រមសីលធម៌វិជ្ជាជីវៈ", "en": "Professional ethics"},
-}
+DOMAINS = COMPETENCY_DOMAINS
 
 
 class NotAForm(NotFound):
@@ -347,14 +341,6 @@ def reflect(learner: User, obs_id: str, text: Any) -> bool:
     return learning_events.ingest(learner, [event]).accepted == 1
 
 
-def domain_of(code: str | None) -> str | None:
-    """Return the domain ("1".."4") of a competency code ``CTPS.2.3``, or None."""
-    if not code:
-        return None
-    parts = code.split(".")
-    return parts[1] if len(parts) > 1 and parts[1] in DOMAINS else None
-
-
 @dataclass
 class MatrixRow:
     learner: User
@@ -382,7 +368,7 @@ def cohort_matrix(viewer: User, cohort: Cohort) -> list[MatrixRow]:
         sums = {d: [0.0, 0.0] for d in DOMAINS}
         for obs in by_learner.get(learner.id, []):
             for c in obs.criteria:
-                d = domain_of(c.get("competency"))
+                d = competency_domain(c.get("competency"))
                 if d and isinstance(c.get("level"), int | float) and c.get("max"):
                     sums[d][0] += c["level"]
                     sums[d][1] += c["max"]

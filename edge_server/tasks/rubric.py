@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+# Where a rubric's per-criterion result goes in an event (re-exported for the tasks' callers).
+from sync.protocol import CRITERIA_EXTENSION as CRITERIA_EXTENSION
+
 from ..base.errors import N_, ValidationError
 
 KINDS = ("document", "image", "audio", "video")
 DEFAULT_PASS_MARK = 0.6
-# Where a rubric's per-criterion result goes in an event (task reviews and observations alike;
-# the competency profiles of issue 16 read it: /work/wt/CONTRACT-competencies.md, docs/xapi.md).
-CRITERIA_EXTENSION = "https://kru.example/xapi/criteria"
 
 
 class InvalidRubric(ValidationError):

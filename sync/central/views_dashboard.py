@@ -26,8 +26,9 @@ from edge_server.web import sessions
 from edge_server.web.i18n import LANGUAGES
 from edge_server.web.ratelimit import RateLimited
 from edge_server.web.sessions import safe_next
+from sync.protocol import COMPETENCY_DOMAINS
 
-from . import lrs_forward, reports
+from . import lrs_forward, practicum, reports
 from .models import Device
 from .views_api import sign_in
 
@@ -83,6 +84,8 @@ def index():
         by_province=sorted(reports.completion_by_province().items()),
         lrs_url=current_app.config["KRU"]["central.lrs_url"],
         lrs=lrs_forward.status(),
+        practicum=practicum.by_site(),
+        domains=COMPETENCY_DOMAINS,
     )
 
 
