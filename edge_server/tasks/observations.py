@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -302,7 +303,28 @@ def _of_learners(learner_ids: list[int]) -> list[Observation]:
     for obs_id, (text, ts) in reflections.items():
         if obs_id in found:
             found[obs_id].reflection, found[obs_id].reflected_at = text, ts
+    _name_criteria(found.values())
     return sorted(found.values(), key=lambda o: (o.date, o.recorded_at), reverse=True)
+
+
+def _name_criteria(found: Iterable[Observation]) -> None:
+    """Give each criterion its title and its level's label, from the installed form."""
+    criteria: dict[str, dict[str, rubrics.Criterion]] = {}
+    for obs in found:
+        if obs.form not in criteria:
+            try:
+                criteria[obs.form] = {c.id: c for c in form_of(obs.form).criteria}
+            except NotAForm:  # the pack was removed: the ids and points remain
+                criteria[obs.form] = {}
+        for entry in obs.criteria:
+            known = criteria[obs.form].get(entry.get("criterion"))
+            level = (
+                next((lv for lv in known.levels if lv.id == entry.get("level_id")), None)
+                if known
+                else None
+            )
+            entry["title"] = known.title if known else {"en": entry.get("criterion", "")}
+            entry["label"] = level.label if level else {}
 
 
 def of_learner(viewer: User, learner_id: int) -> list[Observation]:

@@ -4,41 +4,17 @@ Wi-Fi; the observation is kept on the phone and arrives exactly once when it is 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from tests.browser.harness import SITE_ENV, km, sign_in
-from tests.observe_support import FORM, LEVELS
-
-_PRACTICUM = """
-import sys
-from pathlib import Path
-from edge_server import accounts
-from edge_server.cli.context import CliContext
-from tests.observe_support import install_practicum
-
-ctx = CliContext(data_dir=sys.argv[1])
-ctx.open_site_db()
-install_practicum(ctx.settings, ctx.home, Path(sys.argv[1]) / "tmp")
-mentor = accounts.create_user("mentor1", "lotus-pond-7", role="mentor", display_name="លោកគ្រូ វណ្ណា")
-admin = accounts.list_users("admin")[0]
-accounts.assign_mentor(admin, mentor, accounts.get_user(username="learner1"))
-"""
+from tests.observe_support import FORM, MENTOR_PASSWORD, fill_in_form, seed_practicum
 
 
 @pytest.fixture(scope="module")
 def practicum(site):
     """Install the practicum pack and a mentor of learner1 on the module's live site."""
-    subprocess.run(
-        [sys.executable, "-c", _PRACTICUM, str(site.data_dir)],
-        check=True,
-        capture_output=True,
-        env={**os.environ, **SITE_ENV},
-        timeout=120,
-    )
+    seed_practicum(site.data_dir, SITE_ENV)
     return site
 
 
@@ -50,15 +26,6 @@ def observed(site_db) -> list[tuple[str, str]]:
     )
 
 
-def fill_in(page) -> None:
-    page.fill("input[name=school]", "សាលាបឋមសិក្សាតាខ្មៅ")
-    page.fill("input[name=class]", "ថ្នាក់ទី២ ខ")
-    for criterion, level in LEVELS.items():
-        page.check(f"input[name='c-{criterion}'][value='{level}']")
-    page.fill("textarea[name='n-engages-pupils']", "សិស្សនៅខាងក្រោយមិនបានអាន។")
-    page.fill("textarea[name=comment]", "មេរៀនល្អ។")
-
-
 def outbox(page) -> list[dict]:
     stored = json.loads(page.evaluate("() => localStorage.getItem('kru.observations.v1') || '{}'"))
     return [o for queue in stored.values() for o in queue]
@@ -68,9 +35,10 @@ def test_an_observation_made_offline_arrives_once_and_the_student_teacher_reflec
     practicum, page, context, site_db
 ):
     page.clock.install()
-    sign_in(page, "mentor1", "lotus-pond-7")
+    sign_in(page, "mentor1", MENTOR_PASSWORD)
     page.goto("/observe")
-    page.get_by_role("link", name=km("Observe")).last.click()
+    row = page.locator("#students tr", has_text="learner1")
+    row.get_by_role("link", name=km("Observe"), exact=True).click()
     page.wait_for_selector("#observe-form")
     assert km(
         "This form keeps working when the phone leaves the Wi-Fi: press Save, and it is kept "
@@ -78,7 +46,7 @@ def test_an_observation_made_offline_arrives_once_and_the_student_teacher_reflec
     ) in page.inner_text("main")
 
     context.set_offline(True)  # the mentor walks to the practicum school
-    fill_in(page)
+    fill_in_form(page)
     page.get_by_role("button", name=km("Save the observation")).click()
     status = page.locator("#observe-status")
     status.wait_for(state="visible")
