@@ -317,7 +317,7 @@ def _name_criteria(found: Iterable[Observation]) -> None:
             except NotAForm:  # the pack was removed: the ids and points remain
                 criteria[obs.form] = {}
         for entry in obs.criteria:
-            known = criteria[obs.form].get(entry.get("criterion"))
+            known = criteria[obs.form].get(str(entry.get("criterion")))
             level = (
                 next((lv for lv in known.levels if lv.id == entry.get("level_id")), None)
                 if known
