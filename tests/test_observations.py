@@ -331,3 +331,13 @@ def test_the_cohort_matrix_shows_each_domain(client, login_as, site):
 def test_the_matrix_is_for_the_cohorts_instructors(client, login_as, site, make_user):
     login_as(user=make_user("instructor"))
     assert client.get(f"/teach/cohorts/{site['cohort'].id}/observations").status_code == 403
+
+
+def test_the_form_item_in_the_practicum_course_leads_to_my_observations(client, login_as, site):
+    login_as(user=site["learner"])
+    course = client.get("/learn/courses/practicum/practicum")
+    assert course.status_code == 200
+    page = client.get("/learn/items/practicum/reading-lesson-observation")
+    assert page.status_code == 200
+    assert 'href="/my/observations"' in page.text
+    assert 'id="mark-done"' not in page.text  # evidence a mentor records, nothing to finish
