@@ -341,3 +341,22 @@ def test_the_form_item_in_the_practicum_course_leads_to_my_observations(client, 
     assert page.status_code == 200
     assert 'href="/my/observations"' in page.text
     assert 'id="mark-done"' not in page.text  # evidence a mentor records, nothing to finish
+
+
+def test_a_mentor_reads_only_their_students_work_and_reviews_none(
+    app, client, tmp_path, site, make_user
+):
+    from tests.tasks_support import ALL_CLEAR, install_sample, pdf_bytes
+    from tests.test_tasks_api import review, signin, submit
+
+    install_sample(app, tmp_path)
+    signin(client, site["learner"])
+    mine = submit(client, [("plan.pdf", pdf_bytes())]).get_json()["id"]
+    signin(client, site["other"])
+    theirs = submit(client, [("plan.pdf", pdf_bytes())]).get_json()["id"]
+    signin(client, site["mentor"])
+    assert client.get(f"/api/v1/submissions/{mine}").status_code == 200
+    assert_api_error(client.get(f"/api/v1/submissions/{theirs}"), 404, "submission_not_found")
+    assert_api_error(review(client, mine, ALL_CLEAR), 403)
+    cohort = site["cohort"].id
+    assert_api_error(client.get(f"/api/v1/cohorts/{cohort}/submissions"), 403)
