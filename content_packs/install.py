@@ -259,6 +259,14 @@ def item_row(
     elif kind == "task":
         data = {"task": _task_data(item["task"], checked)}
         text = " ".join(item["task"]["instructions"].values())
+    elif kind == "observation":
+        form = item["observation"]
+        html = {
+            lang: render_lesson(text, "markdown", "form.md", _all_refs(checked))[0]
+            for lang, text in (form.get("instructions") or {}).items()
+            if text
+        }
+        data = {"observation": {"rubric": form["rubric"], "instructions_html": html}}
     else:
         data = {"file": ref}
     return {"body": body, "data": json.dumps(data, ensure_ascii=False)}, text

@@ -229,6 +229,8 @@ def semantic_problems(manifest: dict[str, Any]) -> list[Problem]:
             problems += _quiz_problems(slug, item["quiz"])
         if kind == "task":
             problems += _task_problems(slug, item["task"])
+        if kind == "observation":
+            problems += _task_problems(slug, item["observation"])
     return problems
 
 

@@ -528,3 +528,26 @@ def decode_batch(body: bytes) -> Batch:
     if batch.last < batch.after:
         raise _bad(1, "last before after")
     return batch
+
+
+# Rubric results in events (issue 15): task reviews (``reviewed``) and practicum observations
+# (``observed``) list each criterion's level under this key of ``result.extensions``:
+# [{"criterion", "competency": "CTPS.2.3" or null, "level", "max", "level_id"}]. The site
+# writes it, central reports it, the competency profiles (issue 16) read it.
+CRITERIA_EXTENSION = "https://kru.example/xapi/criteria"
+# The four domains of the Cambodian Teacher Professional Standards, by the first number of a
+# competency code ``CTPS.<domain>.<standard>.<indicator>``.
+COMPETENCY_DOMAINS = {
+    "1": {"km": "ចំណេះដឹងវិជ្ជាជីវៈ", "en": "Professional knowledge"},
+    "2": {"km": "ការអនុវត្តវិជ្ជាជីវៈ", "en": "Professional practice"},
+    "3": {"km": "ការរៀនសូត្រវិជ្ជាជីវៈ", "en": "Professional learning"},
+    "4": {"km": "ក្រមសីលធម៌វិជ្ជាជីវៈ", "en": "Professional ethics"},
+}
+
+
+def competency_domain(code: str | None) -> str | None:
+    """Return the domain ("1".."4") of a competency code such as ``CTPS.2.3``, or None."""
+    if not code:
+        return None
+    parts = str(code).split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in COMPETENCY_DOMAINS else None

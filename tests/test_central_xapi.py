@@ -54,6 +54,16 @@ ITEMS = [
     ItemRecord("p/video", "video", "វីដេអូ", "Video", "p/c", "វគ្គ", "Course", 4),
     ItemRecord("p/app", "html5", "កម្មវិធី", "App", "p/c", "វគ្គ", "Course", 4),
 ]
+OBSERVED = {
+    "score": 0.75,
+    "points": 3,
+    "max_points": 4,
+    "extensions": {
+        protocol.CRITERIA_EXTENSION: [
+            {"criterion": "engages", "competency": "CTPS.2.2", "level": 3, "max": 4},
+        ]
+    },
+}
 SKEW_MS = 3_600_000  # the Pi's clock is an hour behind
 
 
@@ -85,6 +95,8 @@ def every_kind(device_id: str) -> tuple[Batch, dict[str, str]]:
         ("submitted", None, "submitted", "p/app", None, None),
         ("reviewed", None, "reviewed", "p/app", {"score": 0.75, "success": True}, None),
         ("posted", None, "posted", "p/app", None, None),
+        ("observed", None, "observed", "p/app", OBSERVED, {"observer": "m1", "school": "S"}),
+        ("reflected", None, "reflected", "p/app", None, {"observation": "x", "text": "ok"}),
     ]
     events, kinds = [], {}
     for seq, (kind, event_id, verb, item, *rest) in enumerate(plan, start=1):
@@ -148,6 +160,8 @@ def test_every_kind_of_event_is_a_valid_statement(app, ralph_python):
     assert lesson["name"] == {"km": "មេរៀនទី១", "en": "Lesson 1"}
     assert lesson["type"] == "http://adlnet.gov/expapi/activities/lesson"
     assert by_kind["viewed"]["result"] == {"duration": "PT1M15.5S"}
+    criteria = by_kind["observed"]["result"]["extensions"][protocol.CRITERIA_EXTENSION]
+    assert criteria[0]["competency"] == "CTPS.2.2"
     assert by_kind["attempted"]["result"]["score"] == {"scaled": 0.8}
     assert by_kind["attempted"]["result"]["success"] is True
     assert by_kind["attempted"]["result"]["duration"] == "PT1H2M5S"

@@ -153,3 +153,53 @@ def test_numbers_are_unique_across_the_site_features(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(KruError):
         migrate.discover(["feature_one", "feature_two"])
+
+
+def test_the_mentor_role_and_observation_items_join_an_existing_database(home):
+    """m0004 and m0091 widen two CHECK constraints in place: rows stay, others still fail."""
+    schema.upgrade(home, target="m0003_user_sessions")
+    con = sqlite3.connect(home.database)
+    columns = "uid, username, display_name, role, password_hash, created_at, updated_at"
+    con.execute(
+        f"INSERT INTO users ({columns}) VALUES ('u1', 'dara', 'ដារា', 'learner', 'x', 't', 't')"
+    )
+    con.execute("INSERT INTO cohorts (uid, name, created_at) VALUES ('c1', 'A', 't')")
+    con.execute("INSERT INTO cohort_members (cohort_id, user_id) VALUES (1, 1)")
+    con.commit()
+    con.close()
+
+    assert {"m0004_mentors", "m0091_observation_items"} <= set(schema.upgrade(home))
+
+    con = sqlite3.connect(home.database)
+    con.execute("PRAGMA foreign_keys = ON")
+    con.execute(
+        f"INSERT INTO users ({columns}) VALUES ('u2', 'vanna', 'វណ្ណា', 'mentor', 'x', 't', 't')"
+    )
+    con.execute(
+        "INSERT INTO mentor_students (mentor_id, learner_id, assigned_at) VALUES (2, 1, 't')"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        con.execute(f"INSERT INTO users ({columns}) VALUES ('u3', 'x', 'x', 'boss', 'x', 't', 't')")
+    sql = con.execute("SELECT sql FROM sqlite_master WHERE name = 'items'").fetchone()[0]
+    assert "'task', 'observation')" in sql
+    assert con.execute("SELECT count(*) FROM cohort_members").fetchone() == (1,)
+    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    con.close()
+
+
+def test_allowing_a_value_twice_changes_nothing(tmp_path):
+    from peewee import SqliteDatabase
+
+    db = SqliteDatabase(str(tmp_path / "t.sqlite3"))
+    db.execute_sql("CREATE TABLE t (kind TEXT NOT NULL CHECK (kind IN ('a', 'b')))")
+    with db.atomic():
+        migrate.allow_value(db, "t", "kind", "c")
+    with db.atomic():
+        migrate.allow_value(db, "t", "kind", "c")
+    sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 't'").fetchone()[0]
+    assert sql.count("'c'") == 1
+    db.execute_sql("INSERT INTO t VALUES ('c')")
+    with pytest.raises(Exception, match="CHECK"):
+        db.execute_sql("INSERT INTO t VALUES ('d')")
+    db.close()

@@ -25,11 +25,13 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.browser.harness import (  # noqa: E402
+    SITE_ENV,
     launch_chromium,
     new_phone_context,
     sign_in,
     start_demo_site,
 )
+from tests.observe_support import MENTOR_PASSWORD, fill_in_form, seed_practicum  # noqa: E402
 
 log = logging.getLogger("screenshots")
 
@@ -153,6 +155,32 @@ def _preview(page: Any) -> None:
         page.locator("#preview-learner").click()
 
 
+def _observe(browser: Any, url: str) -> None:
+    """Let mentor1 observe learner1 (saved on the Wi-Fi), so the observation pages have data."""
+    context = new_phone_context(browser, url)
+    try:
+        page = context.new_page()
+        sign_in(page, "mentor1", MENTOR_PASSWORD)
+        page.goto("/observe")
+        page.locator("#students tr", has_text="learner1").locator("a.button").click()
+        page.wait_for_selector("#observe-form")
+        fill_in_form(page)
+        page.locator("#observe-form button[type=submit]").click()
+        page.wait_for_function(
+            "() => Object.values(JSON.parse(localStorage.getItem('kru.observations.v1') || '{}'))"
+            ".every(q => q.length === 0)"
+        )
+    finally:
+        context.close()
+
+
+def _open_form_of_learner1(page: Any) -> None:
+    with page.expect_navigation():
+        page.locator("#students tr", has_text="learner1").locator("a.button").click()
+    page.locator("input[name=school]").fill("សាលាបឋមសិក្សាតាខ្មៅ")
+    page.evaluate("window.scrollTo(0, 0)")
+
+
 # (file name, who signs in, path, what to do on the page before the photo)
 PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
     ("login", None, "/login", None),
@@ -166,6 +194,9 @@ PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
     ("review-queue", "instructor", "/teach/cohorts/1/submissions", None),
     ("review", "instructor", "/teach/cohorts/1/submissions", _open_first_review),
     ("cohort-dashboard", "instructor", "/teach/cohorts/1", None),
+    ("observe-form", "mentor1", "/observe", _open_form_of_learner1),
+    ("my-observations", "learner1", "/my/observations", None),
+    ("observation-matrix", "instructor", "/teach/cohorts/1/observations", None),
     ("pack-upload", "instructor", "/packs/upload", None),
     ("make-course", "instructor", "/authoring/", None),
     ("editor", "instructor", "/authoring/", _editor),
@@ -180,6 +211,8 @@ PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
 
 NEEDS_PROGRESS = {"learner-home", "course", "my-progress", "cohort-dashboard"}
 NEEDS_WORK = {"review-queue", "review"}
+NEEDS_OBSERVATION = {"observe-form", "my-observations", "observation-matrix"}
+PASSWORDS = {"mentor1": MENTOR_PASSWORD}
 
 
 def _study_a_little(browser: Any, url: str) -> None:
@@ -232,7 +265,7 @@ def capture(browser: Any, url: str, out: Path, only: set[str] | None = None) -> 
                     contexts[user] = new_phone_context(browser, url, locale=LOCALES[lang])
                     page = contexts[user].new_page()
                     if user:
-                        sign_in(page, user)
+                        sign_in(page, user, *([PASSWORDS[user]] if user in PASSWORDS else []))
                     else:
                         page.goto("/login")
                     _use_language(page, lang)
@@ -263,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kru-shots-") as tmp:
         site = start_demo_site(Path(tmp))
+        seed_practicum(site.data_dir, SITE_ENV)
         try:
             with sync_playwright() as playwright:
                 browser = launch_chromium(playwright)
@@ -271,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
                         _study_a_little(browser, site.url)
                     if not args.only or set(args.only) & NEEDS_WORK:
                         _hand_in_work(browser, site.url)
+                    if not args.only or set(args.only) & NEEDS_OBSERVATION:
+                        _observe(browser, site.url)
                     files = capture(browser, site.url, args.out, set(args.only or ()))
                 finally:
                     browser.close()

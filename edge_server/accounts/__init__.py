@@ -13,8 +13,16 @@ from peewee import IntegrityError
 
 from ..base import passwords
 from ..base.db import db, utcnow
-from ..base.errors import N_, Conflict, NotFound, ValidationError
-from .models import ROLES, Cohort, CohortInstructor, CohortMember, User, UserSession
+from ..base.errors import N_, Conflict, NotFound, PermissionDenied, ValidationError
+from .models import (
+    ROLES,
+    Cohort,
+    CohortInstructor,
+    CohortMember,
+    MentorStudent,
+    User,
+    UserSession,
+)
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = passwords.MIN_LENGTH
@@ -57,7 +65,7 @@ def check_role(role: str) -> str:
     role = (role or "").strip().lower()
     if role not in ROLES:
         raise ValidationError(
-            N_("Role %(role)s is not one of learner, instructor, admin"),
+            N_("Role %(role)s is not one of learner, instructor, admin, mentor"),
             code="invalid_role",
             role=repr(role),
         )
@@ -298,6 +306,8 @@ def visible_cohorts(user: User) -> list[Cohort]:
         query = query.join(CohortInstructor).where(CohortInstructor.user == user)
     elif user.role == "learner":
         query = query.join(CohortMember).where(CohortMember.user == user)
+    elif user.role != "admin":
+        return []  # a mentor sees student teachers, one by one, never a cohort
     return list(query)
 
 
@@ -317,6 +327,8 @@ def can_see_learner(viewer: User, learner_id: int) -> bool:
     """Return whether ``viewer`` may see the learning data of ``learner_id``."""
     if viewer.role == "admin" or viewer.id == learner_id:
         return True
+    if viewer.role == "mentor":
+        return is_mentor_of(viewer, learner_id)
     if viewer.role != "instructor":
         return False
     return (
@@ -325,3 +337,69 @@ def can_see_learner(viewer: User, learner_id: int) -> bool:
         .where((CohortInstructor.user == viewer) & (CohortMember.user == learner_id))
         .exists()
     )
+
+
+# Mentors (issue 15): a school-based mentor sees only the student teachers assigned to them.
+
+
+def is_mentor_of(mentor: User, learner_id: int) -> bool:
+    return (
+        MentorStudent.select()
+        .where((MentorStudent.mentor == mentor) & (MentorStudent.learner == learner_id))
+        .exists()
+    )
+
+
+def mentor_students(mentor: User) -> list[User]:
+    """Return the active student teachers assigned to ``mentor``, by name."""
+    return list(
+        User.select()
+        .join(MentorStudent, on=(MentorStudent.learner == User.id))
+        .where((MentorStudent.mentor == mentor) & (User.active == True))  # noqa: E712 - SQL
+        .order_by(User.display_name, User.username)
+    )
+
+
+def mentors_of(learner: User) -> list[User]:
+    return list(
+        User.select()
+        .join(MentorStudent, on=(MentorStudent.mentor == User.id))
+        .where(MentorStudent.learner == learner)
+        .order_by(User.display_name)
+    )
+
+
+def assign_mentor(by: User, mentor: User, learner: User) -> None:
+    """Let ``mentor`` see and observe ``learner`` (idempotent).
+
+    Raises:
+        ValidationError: ``mentor`` is not a mentor, or ``learner`` not a learner.
+        PermissionDenied: ``by`` is neither an admin nor an instructor of the learner's cohort.
+    """
+    _check_mentoring(by, mentor, learner)
+    MentorStudent.insert(
+        mentor=mentor, learner=learner, assigned_by=by, assigned_at=utcnow()
+    ).on_conflict_ignore().execute()
+
+
+def unassign_mentor(by: User, mentor: User, learner: User) -> None:
+    """Raises: as ``assign_mentor``."""
+    _check_mentoring(by, mentor, learner)
+    MentorStudent.delete().where(
+        (MentorStudent.mentor == mentor) & (MentorStudent.learner == learner)
+    ).execute()
+
+
+def _check_mentoring(by: User, mentor: User, learner: User) -> None:
+    if mentor.role != "mentor":
+        raise ValidationError(
+            N_("%(username)s is not a mentor"), code="not_a_mentor", username=mentor.username
+        )
+    if learner.role != "learner":
+        raise ValidationError(
+            N_("%(username)s is not a learner"), code="not_a_learner", username=learner.username
+        )
+    if by.role not in ("admin", "instructor") or not can_see_learner(by, learner.id):
+        raise PermissionDenied(
+            N_("Only admins and the learner's instructors assign mentors"), code="forbidden"
+        )

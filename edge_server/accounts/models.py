@@ -17,7 +17,7 @@ from peewee import (
 
 from ..base.db import BaseModel, utcnow
 
-ROLES = ("learner", "instructor", "admin")
+ROLES = ("learner", "instructor", "admin", "mentor")
 
 
 def new_uid() -> str:
@@ -97,3 +97,16 @@ class CohortInstructor(BaseModel):
     class Meta:
         table_name = "cohort_instructors"
         indexes = ((("cohort", "user"), True),)
+
+
+class MentorStudent(BaseModel):
+    """A student teacher a school-based mentor may see and observe (issue 15)."""
+
+    mentor = ForeignKeyField(User, backref="mentees", column_name="mentor_id", on_delete="CASCADE")
+    learner = ForeignKeyField(User, column_name="learner_id", on_delete="CASCADE")
+    assigned_by = ForeignKeyField(User, column_name="assigned_by", null=True, on_delete="SET NULL")
+    assigned_at = TextField(default=utcnow)
+
+    class Meta:
+        table_name = "mentor_students"
+        indexes = ((("mentor", "learner"), True),)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..base import passwords
 from ..base.csv_writer import csv_lines
-from ..base.db import db, sqlite_utils_db
+from ..base.db import db, sqlite_utils_db, utcnow
 from ..base.errors import N_, Conflict, KruError, ValidationError
 from . import (
     add_to_cohort,
@@ -25,9 +25,9 @@ from . import (
     check_username,
     generate_password,
 )
-from .models import Cohort, User
+from .models import Cohort, MentorStudent, User
 
-ROSTER_COLUMNS = ("username", "display_name", "password", "role", "cohort", "language")
+ROSTER_COLUMNS = ("username", "display_name", "password", "role", "cohort", "language", "mentor")
 
 
 @dataclass
@@ -118,8 +118,10 @@ def import_roster(
 ) -> ImportResult:
     """Import a class list (CSV, UTF-8 with or without BOM) in one transaction.
 
-    Columns: username, display_name (required), password, role, cohort, language. A missing
-    password is generated and returned. Unless ``skip_bad_rows``, any bad row imports nothing.
+    Columns: username, display_name (required), password, role, cohort, language, mentor
+    (on a learner's row: the username of the mentor who may see them, a mentor already on
+    the site or one of the file). A missing password is generated and returned. Unless
+    ``skip_bad_rows``, any bad row imports nothing.
 
     Raises:
         RosterError: bad rows and not ``skip_bad_rows``; ``problems`` has line numbers.
@@ -129,6 +131,14 @@ def import_roster(
     if not rows and not problems:
         raise ValidationError(N_("The class list has no rows"), code="empty_file")
     existing = {u for (u,) in User.select(User.username).tuples().iterator()}
+    mentors_here = {
+        u for (u,) in User.select(User.username).where(User.role == "mentor").tuples().iterator()
+    }
+    mentors_here |= {
+        (v.get("username") or "").strip().lower()
+        for _line, v in rows
+        if (v.get("role") or "").strip().lower() == "mentor"
+    }
     seen: set[str] = set()
     good: list[tuple[int, dict[str, object]]] = []
     for line, values in rows:
@@ -149,6 +159,16 @@ def import_roster(
                 raise ValidationError(N_("Only learners and instructors join cohorts"))
             if len(cohort) > 100:
                 raise ValidationError(N_("The cohort name must have 1 to 100 characters"))
+            if cohort and role == "mentor":
+                raise ValidationError(N_("A mentor joins no cohort: give the learners a mentor"))
+            mentor = (values.get("mentor") or "").strip().lower()
+            if mentor and role != "learner":
+                raise ValidationError(N_("Only a learner's row names a mentor"))
+            if mentor and mentor not in mentors_here:
+                raise ValidationError(
+                    N_("%(username)s is not a mentor on this site or in the file"),
+                    username=mentor,
+                )
             good.append(
                 (
                     line,
@@ -159,6 +179,7 @@ def import_roster(
                         "role": role,
                         "cohort": cohort,
                         "language": check_language(values.get("language")),
+                        "mentor": mentor,
                     },
                 )
             )
@@ -197,6 +218,13 @@ def import_roster(
                         result.cohorts_created.append(name)
                     cohorts[name] = found
                 add_to_cohort(cohorts[name], user)
+        for row, _generated, _hash in prepared:
+            if row["mentor"]:
+                MentorStudent.insert(
+                    mentor=User.get(User.username == row["mentor"]),
+                    learner=User.get(User.username == row["username"]),
+                    assigned_at=utcnow(),
+                ).on_conflict_ignore().execute()
     return result
 
 

@@ -183,3 +183,39 @@ def execute_all(db: Database, statements: list[str]) -> None:
     """Run each SQL statement in order (SQLite's driver takes one statement per call)."""
     for statement in statements:
         db.execute_sql(statement)
+
+
+_CHECK_IN = r"CHECK \(\s*{column}\s+IN\s*\(([^)]*)\)\s*\)"
+
+
+def allow_value(db: Database, table: str, column: str, value: str) -> None:
+    """Let ``column`` of ``table`` take ``value`` too, widening its ``CHECK (column IN (...))``.
+
+    SQLite cannot change a CHECK constraint with ALTER TABLE, and rebuilding a table that
+    others refer to would cascade into them. Loosening a constraint changes no stored row, so
+    SQLite's documented procedure applies (sqlite.org/lang_altertable.html, "otheralter"):
+    rewrite the table's schema text with ``writable_schema`` and bump ``schema_version`` so
+    every connection re-reads it, inside the caller's migration transaction. Appending to
+    the list (not rewriting it) lets two features each add their own value.
+    """
+    (sql,) = db.execute_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    pattern = re.compile(_CHECK_IN.format(column=re.escape(column)))
+    found = pattern.search(sql)
+    if found is None:
+        raise ValueError(f"{table}.{column} has no CHECK ({column} IN (...))")
+    values = [v.strip() for v in found.group(1).split(",")]
+    quoted = "'" + value.replace("'", "''") + "'"
+    if quoted in values:
+        return
+    widened = sql[: found.start(1)] + ", ".join([*values, quoted]) + sql[found.end(1) :]
+    (version,) = db.execute_sql("PRAGMA schema_version").fetchone()
+    db.execute_sql("PRAGMA writable_schema = ON")
+    try:
+        db.execute_sql(
+            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (widened, table)
+        )
+        db.execute_sql(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        db.execute_sql("PRAGMA writable_schema = OFF")

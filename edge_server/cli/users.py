@@ -28,7 +28,7 @@ def user() -> None:
 @click.option("--name", "display_name", help="Display name (Khmer welcome).")
 @click.option(
     "--role",
-    type=click.Choice(["learner", "instructor", "admin"]),
+    type=click.Choice(["learner", "instructor", "mentor", "admin"]),
     default="learner",
     show_default=True,
 )
@@ -63,7 +63,7 @@ def user_add(
 
 
 @user.command("list")
-@click.option("--role", type=click.Choice(["learner", "instructor", "admin"]))
+@click.option("--role", type=click.Choice(["learner", "instructor", "mentor", "admin"]))
 @pass_ctx
 def user_list(ctx: CliContext, role: str | None) -> None:
     """List accounts: username, role, active, display name."""
@@ -125,7 +125,7 @@ def user_export(ctx: CliContext, output) -> None:
 @user.command("set")
 @click.argument("username")
 @click.option("--name", "display_name")
-@click.option("--role", type=click.Choice(["learner", "instructor", "admin"]))
+@click.option("--role", type=click.Choice(["learner", "instructor", "mentor", "admin"]))
 @click.option("--language", type=click.Choice(["km", "en"]))
 @click.option("--active/--inactive", default=None, help="Reactivate or deactivate the account.")
 @pass_ctx

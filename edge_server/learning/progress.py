@@ -132,6 +132,11 @@ def apply_event(
     if kind == "task":
         return _apply_task(s, verb, r, server_ts)
 
+    if kind == "observation":
+        # A practicum observation is evidence a mentor records (edge_server/tasks/observations),
+        # not an item to pass: it keeps the status it has (docs/progress-rules.md).
+        return s
+
     if verb in ("passed", "failed"):  # html5 apps reporting their own result
         if isinstance(r.get("score"), int | float):
             s.score = r["score"] if s.score is None else max(s.score, r["score"])

@@ -15,9 +15,12 @@ from ..web.layout import init_app as init_layout
 NAV = [
     (("learner",), "learn.home", _l("My courses")),
     (("learner",), "learn.progress", _l("My progress")),
+    (("learner",), "observe.mine", _l("My observations")),
+    (("mentor",), "observe.index", _l("Observe")),
     (("learner", "instructor", "admin"), "discuss.boards", _l("Discussion")),
     (("learner", "instructor", "admin"), "search.index", _l("Search")),
     (("instructor", "admin"), "teach.cohorts", _l("Cohorts")),
+    (("instructor", "admin"), "observe.index", _l("Observe")),
     (("instructor", "admin"), "packs.index", _l("Content packs")),
     (("instructor", "admin"), "authoring.index", _l("Make a course")),
     (("admin",), "admin.index", _l("Site")),
@@ -31,7 +34,12 @@ def nav_links() -> list[tuple[str, str]]:
     return [(endpoint, str(label)) for roles, endpoint, label in NAV if current_user.role in roles]
 
 
-ROLE_LABELS = {"learner": _l("Learner"), "instructor": _l("Instructor"), "admin": _l("Admin")}
+ROLE_LABELS = {
+    "learner": _l("Learner"),
+    "instructor": _l("Instructor"),
+    "admin": _l("Admin"),
+    "mentor": _l("Mentor"),
+}
 
 
 def role_label(role: str) -> str:

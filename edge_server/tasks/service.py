@@ -283,6 +283,7 @@ def review(
             "points": result.points,
             "max_points": result.max_points,
             "rubric": result.rubric,
+            "extensions": result.extensions(),
         },
         {
             "submission": row.id,

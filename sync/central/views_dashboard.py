@@ -25,8 +25,9 @@ from edge_server.web.api_errors import api_error
 from edge_server.web.i18n import LANGUAGES
 from edge_server.web.ratelimit import RateLimited
 from edge_server.web.sessions import safe_next
+from sync.protocol import COMPETENCY_DOMAINS
 
-from . import exports, lrs_forward, reports
+from . import exports, lrs_forward, practicum, reports
 from .models import Device, SiteCohort
 from .views_api import sign_in
 
@@ -84,6 +85,8 @@ def index():
         by_province=sorted(reports.completion_by_province().items()),
         lrs_url=current_app.config["KRU"]["central.lrs_url"],
         lrs=lrs_forward.status(),
+        practicum=practicum.by_site(),
+        domains=COMPETENCY_DOMAINS,
     )
 
 

@@ -69,6 +69,8 @@ VERBS: dict[str, Verb] = {
     "certified": Verb("certified", "was certified", "បានទទួលវិញ្ញាបនបត្រ"),
     "submitted": Verb("submitted", "submitted", "បានដាក់ស្នើ"),
     "reviewed": Verb("reviewed", "was reviewed", "ត្រូវបានពិនិត្យ"),
+    "observed": Verb("observed", "was observed teaching", "ត្រូវបានសង្កេតការបង្រៀន"),
+    "reflected": Verb(ADL + "commented", "reflected", "បានឆ្លុះបញ្ចាំង"),
     "posted": Verb(ADL + "commented", "posted", "បានបង្ហោះ"),
 }
 # A verb no line above knows yet (a newer site): Kru's IRI of the verb itself.
@@ -179,6 +181,10 @@ def result_json(kind: str, result: Any, base: str) -> dict[str, Any] | None:
     }
     if completion is not None:
         extensions[f"{base}/xapi/extensions/completion"] = completion
+    criteria = (r.get("extensions") or {}) if isinstance(r.get("extensions"), dict) else {}
+    if isinstance(criteria.get(protocol.CRITERIA_EXTENSION), list):
+        # A rubric's levels per criterion and competency (reviews, observations: issue 15).
+        extensions[protocol.CRITERIA_EXTENSION] = criteria[protocol.CRITERIA_EXTENSION]
     if extensions:
         out["extensions"] = extensions
     return out or None

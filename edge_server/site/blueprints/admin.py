@@ -21,7 +21,7 @@ from content_packs import usb
 
 from ... import accounts
 from ...accounts import roster
-from ...accounts.models import Cohort
+from ...accounts.models import ROLES, Cohort
 from ...base.errors import KruError
 from ...network import wifi
 from ...tasks import storage as task_storage
@@ -71,7 +71,7 @@ def index():
 @role_required("admin")
 def users():
     role = request.args.get("role") or None
-    listed = accounts.list_users(role if role in ("learner", "instructor", "admin") else None)
+    listed = accounts.list_users(role if role in ROLES else None)
     return render_template("admin/users.html", users=listed, role=role)
 
 

@@ -27,11 +27,16 @@ from .. import health
 bp = Blueprint("core", __name__)
 
 # Where each role lands after signing in.
-ROLE_HOME = {"learner": "learn.home", "instructor": "teach.cohorts", "admin": "admin.index"}
+ROLE_HOME = {
+    "learner": "learn.home",
+    "instructor": "teach.cohorts",
+    "admin": "admin.index",
+    "mentor": "observe.index",
+}
 
 
 def home_url_for(role: str) -> str:
-    endpoint = ROLE_HOME.get(role, "core.index")
+    endpoint = ROLE_HOME.get(role, "core.welcome")  # never "/" itself: it redirects here
     if endpoint not in current_app.view_functions:
         endpoint = "admin.index" if role == "admin" else "core.welcome"
     return url_for(endpoint)
