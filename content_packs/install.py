@@ -103,6 +103,20 @@ def _check_version(checked: CheckedPack, existing: Pack | None, force: bool) -> 
         )
 
 
+def _check_competencies(checked: CheckedPack) -> None:
+    """Refuse a pack naming competencies of a framework neither it nor the site holds.
+
+    Raises:
+        InvalidPack: a code names no installed framework, or no standard or indicator of one.
+    """
+    from .catalog import competency_data
+    from .frameworks import install_problems
+
+    problems = install_problems(checked.manifest, competency_data().frameworks)
+    if problems:
+        raise InvalidPack(problems)
+
+
 def _check_space(store: ContentStore, checked: CheckedPack) -> None:
     needed = sum(f["size"] for f in checked.files.values() if not store.has(f["sha256"]))
     free = free_bytes(store.home.root)
@@ -416,6 +430,7 @@ def install_pack(
         checked = check_pack(zip_path, settings, checksums=False)
         existing = Pack.get_or_none(Pack.pack_id == checked.pack_id)
         _check_version(checked, existing, force)
+        _check_competencies(checked)
         old_version = existing.version if existing else None
         if existing is not None and existing.manifest_sha256 == checked.manifest_sha256:
             if not force:

@@ -229,6 +229,9 @@ def semantic_problems(manifest: dict[str, Any]) -> list[Problem]:
             problems += _quiz_problems(slug, item["quiz"])
         if kind == "task":
             problems += _task_problems(slug, item["task"])
+    from .frameworks import manifest_problems  # issue 16: frameworks and the codes items name
+
+    problems += manifest_problems(manifest)
     return problems
 
 

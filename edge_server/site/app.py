@@ -22,6 +22,7 @@ from .blueprints import (
     api_learning,
     api_session,
     authoring,
+    competencies,
     compress,
     core,
     cpd_certificates,
@@ -60,6 +61,7 @@ BLUEPRINTS = (
     cpd_sessions.bp,
     cpd_certificates.bp,
     cpd_discussion.bp,
+    competencies.bp,
 )
 
 

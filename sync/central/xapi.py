@@ -70,6 +70,7 @@ VERBS: dict[str, Verb] = {
     "submitted": Verb("submitted", "submitted", "បានដាក់ស្នើ"),
     "reviewed": Verb("reviewed", "was reviewed", "ត្រូវបានពិនិត្យ"),
     "posted": Verb(ADL + "commented", "posted", "បានបង្ហោះ"),
+    "assessed": Verb("assessed", "was assessed", "ត្រូវបានវាយតម្លៃ"),  # a competency level
 }
 # A verb no line above knows yet (a newer site): Kru's IRI of the verb itself.
 
@@ -86,7 +87,7 @@ ACTIVITY_TYPES = {
 }
 
 # Result fields Kru records that xAPI has no field for: result extensions by name.
-RESULT_EXTENSIONS = ("response", "position_s")
+RESULT_EXTENSIONS = ("response", "position_s", "level")
 
 
 class ExportNotConfigured(ConfigError):
