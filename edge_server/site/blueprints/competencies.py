@@ -58,7 +58,11 @@ def cohort(cohort_id: int):
 @bp.get("/api/v1/cohorts/<int:cohort_id>/competencies")
 @role_required("instructor", "admin")
 def cohort_json(cohort_id: int):
-    return jsonify(profiles.cohort_matrix(_user(), cohort_id, _lang()).json())
+    try:
+        matrix = profiles.cohort_matrix(_user(), cohort_id, _lang())
+    except PermissionDenied:
+        abort(404)  # as GET /api/v1/cohorts/<id>/progress
+    return jsonify(matrix.json())
 
 
 @bp.get("/teach/cohorts/<int:cohort_id>/competencies/<int:user_id>")
