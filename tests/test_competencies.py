@@ -14,6 +14,7 @@ from content_packs.errors import InvalidPack
 from content_packs.frameworks import parse, resolve
 from content_packs.install import install_pack
 from content_packs.manifest import parse_manifest
+from edge_server import accounts
 from edge_server.competencies import profiles, rules
 from edge_server.competencies.rules import Evidence
 from edge_server.learning import assignments
@@ -299,8 +300,12 @@ def test_learner_sees_their_own_profile_in_khmer(cohort_site, client, login_as):
     assert "សមត្ថភាពរបស់ខ្ញុំ" in page
     assert 'data-code="CTPS.1.3" data-level="2"' in page
     assert "គំរូ" in page  # the sample is labelled
+    assert "៨០ %" in page
     own = client.get("/api/v1/competencies").get_json()
     assert own["learner"]["uid"] == cohort_site["learner"].uid
+    accounts.update_user(cohort_site["learner"], language="en")
+    english = client.get("/competencies").get_data(as_text=True)
+    assert "My competencies" in english and "Proficient needs 80 % or more" in english
 
 
 def test_roles_are_kept_apart(cohort_site, client, login_as, make_user):
@@ -311,7 +316,7 @@ def test_roles_are_kept_apart(cohort_site, client, login_as, make_user):
     client.delete("/api/v1/session", headers=api_headers(client))
     login_as("instructor")  # teaches another cohort
     assert client.get(f"/teach/cohorts/{cid}/competencies").status_code == 404
-    assert_api_error(client.get(f"/api/v1/cohorts/{cid}/competencies"), 403, "forbidden")
+    assert_api_error(client.get(f"/api/v1/cohorts/{cid}/competencies"), 404, "not_found")
     other = cohort_site["learner"].id
     assert client.get(f"/teach/cohorts/{cid}/competencies/{other}").status_code == 404
 

@@ -39,6 +39,7 @@ VIEWS = (
 )
 COURSE = "classroom-reading/classroom-reading"
 CRITERIA = "https://kru.example/xapi/criteria"
+TASK = "classroom-reading/plan-reading-lesson"
 # (file name, who signs in, path)
 SITE_PAGES = [
     ("learner-home", "learner1", "/learn/"),
@@ -65,12 +66,14 @@ def seed(data_dir: str) -> None:
     from edge_server.accounts.models import User
     from edge_server.cli.context import CliContext
     from edge_server.competencies import profiles
-    from edge_server.cpd import attendance, discussion
+    from edge_server.cpd import attendance, certificates, discussion
     from edge_server.learning import assignments
     from edge_server.learning import events as le
     from edge_server.learning.models import Event
 
-    CliContext(data_dir=data_dir).open_site_db()
+    ctx = CliContext(data_dir=data_dir)
+    ctx.open_site_db()
+    certificates.configure(ctx.settings)  # the site issues certificates as rules are met
     cohort = accounts.visible_cohorts(User.get(User.username == "admin"))[0]
     teacher = User.get(User.username == "instructor")
     learners = [User.get(User.username == f"learner{n}") for n in range(1, 6)]
@@ -102,7 +105,8 @@ def seed(data_dir: str) -> None:
             boot_id="demo",
         )
 
-    task = "classroom-reading/plan-reading-lesson"
+    task = TASK
+    finish_course(learners[0], teacher, ctx.settings, ctx.home)
     rated(
         learners[0],
         "reviewed",
@@ -155,6 +159,47 @@ def seed(data_dir: str) -> None:
     discussion.reply(learners[1], thread, "គំនិតល្អ! ខ្ញុំប្ដូរសៀវភៅរៀងរាល់សប្ដាហ៍។")
     discussion.reply(teacher, thread, "ល្អណាស់។ សូមថតរូបជ្រុងអានមកចែករំលែក នៅវគ្គក្រោយ។")
     log.info("levels decided: %s", profiles.decide_all())
+
+
+def finish_course(learner: Any, teacher: Any, settings: Any, home: Any) -> None:
+    """Let ``learner`` do every item of the sample course: read, watch, pass both quizzes,
+    hand in the task and have it accepted (the certificate then waits only for attendance)."""
+    import shutil
+    import uuid
+
+    from content_packs.catalog import catalogs
+    from edge_server.learning import events as le
+    from edge_server.tasks import service as tasks
+
+    answers = {
+        "classroom-reading/check-groups": {
+            "before-reading": "show-cover",
+            "pair-roles": ["swap-roles", "wait-three"],
+            "same-story": True,
+        },
+        "classroom-reading/final-check": {
+            "pupils-per-day": 4,
+            "tracking-mark": "✗",
+            "short-often": "short-often",
+            "praise-effort": False,
+        },
+    }
+    for item in catalogs([COURSE], "km")[COURSE].items:
+        if item.type == "quiz":
+            le.submit_attempt(learner, item.key, str(uuid.uuid4()), answers[item.key])
+        elif item.type != "task":
+            raw = {"id": str(uuid.uuid4()), "verb": "completed", "object": item.key}
+            raw |= {"timestamp": le.now_ts(), "result": {"completion": 1.0}}
+            le.ingest(learner, [le.validate_event(0, raw)])
+    plan = home.root / "plan.pdf"
+    shutil.copyfile(
+        ROOT / "content_packs/examples/classroom-reading/handouts/reading-tracker.pdf", plan
+    )
+    row, _new = tasks.submit(
+        learner, TASK, [tasks.Incoming(plan, "plan.pdf")], "ផែនការមេរៀនអាន", settings, home
+    )
+    chosen = {"objective": "clear", "timing": "complete", "support": "planned"}
+    tasks.review(teacher, row.id, chosen, "ផែនការល្អ", "accepted")
 
 
 def seed_cpd(data_dir: Path) -> None:
@@ -230,11 +275,12 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = root / "kru-home"
         data_dir.mkdir()
         seed_demo(data_dir)
-        seed_cpd(data_dir)
         central = CentralServer(root / "central").start()
         try:
             site = make_site(root, "kru-home")
+            # provisioned first: a certificate names the device that issued it
             central.provision(site, name="TEC Battambang", province="Battambang")
+            seed_cpd(data_dir)
             done = run_agent(site, "")
             if done.returncode != 0:
                 raise SystemExit(f"sync failed: {done.stderr}")

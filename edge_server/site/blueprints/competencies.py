@@ -29,6 +29,8 @@ def _common() -> dict:
         "level_names": profiles.LEVEL_NAMES,
         "kind_names": profiles.KIND_NAMES,
         "levels": rules.LEVELS,
+        # a variable, not a constant: Jinja folds a filter on a constant once, in one language
+        "proficient_share": round(rules.PROFICIENT_SHARE * 100),
     }
 
 
