@@ -205,25 +205,30 @@ def manifest_problems(manifest: dict[str, Any]) -> list[Problem]:
 
 
 def install_problems(manifest: dict[str, Any], installed: dict[str, Framework]) -> list[Problem]:
-    """Return the codes a pack names from frameworks it does not hold and the site has not
-    installed either (install the framework's pack first)."""
+    """Return the codes a pack names that an installed framework does not have.
+
+    A code of a framework neither the pack nor the site holds is no problem: packs reach a
+    site in any order, and the framework's pack (the official text) may come later; until it
+    does, such codes give no evidence (``unknown_frameworks`` names them for a warning).
+    """
     own = {raw["code"] for raw in manifest.get("frameworks") or []}
     problems: list[Problem] = []
     for slug, code in named_codes(manifest):
-        if prefix(code) in own:
-            continue
-        if prefix(code) not in installed:
-            template = N_(
-                "item %(slug)s names the competency %(competency)s, but no framework %(framework)s "
-                "is installed; install its pack first"
-            )
-        elif not is_named(code, installed):
-            template = NOT_IN_FRAMEWORK
-        else:
+        if prefix(code) in own or prefix(code) not in installed or is_named(code, installed):
             continue
         problems.append(
             _problem(
-                "competency_unknown", template, slug=slug, competency=code, framework=prefix(code)
+                "competency_unknown",
+                NOT_IN_FRAMEWORK,
+                slug=slug,
+                competency=code,
+                framework=prefix(code),
             )
         )
     return problems
+
+
+def unknown_frameworks(manifest: dict[str, Any], installed: dict[str, Framework]) -> list[str]:
+    """Return the prefixes of the codes a pack names whose framework is nowhere yet."""
+    own = {raw["code"] for raw in manifest.get("frameworks") or []}
+    return sorted({prefix(c) for _s, c in named_codes(manifest)} - own - set(installed))

@@ -104,17 +104,25 @@ def _check_version(checked: CheckedPack, existing: Pack | None, force: bool) -> 
 
 
 def _check_competencies(checked: CheckedPack) -> None:
-    """Refuse a pack naming competencies of a framework neither it nor the site holds.
+    """Refuse a pack naming competencies an installed framework does not have.
 
     Raises:
-        InvalidPack: a code names no installed framework, or no standard or indicator of one.
+        InvalidPack: a code of an installed framework is no standard or indicator of it.
     """
     from .catalog import competency_data
-    from .frameworks import install_problems
+    from .frameworks import install_problems, unknown_frameworks
 
-    problems = install_problems(checked.manifest, competency_data().frameworks)
+    installed = competency_data().frameworks
+    problems = install_problems(checked.manifest, installed)
     if problems:
         raise InvalidPack(problems)
+    for name in unknown_frameworks(checked.manifest, installed):
+        log.warning(
+            "pack %s names competencies of the framework %s, which no installed pack holds "
+            "yet: they count once its pack is installed",
+            checked.pack_id,
+            name,
+        )
 
 
 def _check_space(store: ContentStore, checked: CheckedPack) -> None:

@@ -114,8 +114,51 @@ def test_a_competency_code_of_the_wrong_shape_fails_the_schema(tmp_path):
     assert _problems(src)
 
 
-def test_install_refuses_codes_of_a_framework_the_site_lacks(app, tmp_path):
+def _without_framework(tmp_path: Path, pack_id: str) -> Path:
+    """Build the sample as another pack that names the codes but holds no framework."""
     src = _copy_sample(tmp_path)
+    pack = src / "pack.toml"
+    text = pack.read_text(encoding="utf-8").replace(
+        'frameworks = ["frameworks/ctps-sample.toml"]\n', ""
+    )
+    pack.write_text(text.replace('id = "classroom-reading"', f'id = "{pack_id}"'), "utf-8")
+    zip_path = tmp_path / f"{pack_id}.zip"
+    build_pack(src, zip_path)
+    return zip_path
+
+
+def test_codes_of_a_framework_not_installed_yet_count_once_it_arrives(
+    cohort_site, app, tmp_path, caplog
+):
+    # the sample pack (with the framework) is installed by cohort_site; a second pack names
+    # codes of a framework "XCPS" no pack holds: accepted, with a warning, and no evidence
+    unzipped = tmp_path / "later"
+    shutil.copytree(SAMPLE, unzipped)
+    quiz = unzipped / "quizzes" / "check-groups.toml"
+    quiz.write_text(
+        quiz.read_text(encoding="utf-8").replace('["CTPS.1.3"]', '["XCPS.1.3"]'), "utf-8"
+    )
+    pack = unzipped / "pack.toml"
+    text = pack.read_text(encoding="utf-8").replace(
+        'frameworks = ["frameworks/ctps-sample.toml"]\n', ""
+    )
+    pack.write_text(text.replace('id = "classroom-reading"', 'id = "reading-three"'), "utf-8")
+    later = tmp_path / "later.zip"
+    build_pack(unzipped, later)
+    install_pack(later, app.config["KRU"], app.config["KRU_HOME"])
+    assert "XCPS" in caplog.text
+    learner = cohort_site["learner"]
+    learning_events.submit_attempt(learner, "reading-three/check-groups", str(uuid.uuid4()), RIGHT)
+    assert "XCPS.1.3" not in _levels(learner)
+
+
+def test_install_refuses_codes_an_installed_framework_lacks(app, tmp_path):
+    install_sample(app, tmp_path)  # CTPS is installed
+    src = _copy_sample(tmp_path / "other")
+    quiz = src / "quizzes" / "check-groups.toml"
+    quiz.write_text(
+        quiz.read_text(encoding="utf-8").replace('["CTPS.1.3"]', '["CTPS.1.9"]'), "utf-8"
+    )
     pack = src / "pack.toml"
     text = pack.read_text(encoding="utf-8").replace(
         'frameworks = ["frameworks/ctps-sample.toml"]\n', ""
@@ -126,8 +169,11 @@ def test_install_refuses_codes_of_a_framework_the_site_lacks(app, tmp_path):
     with pytest.raises(InvalidPack) as caught:
         install_pack(zip_path, app.config["KRU"], app.config["KRU_HOME"])
     assert caught.value.code == "competency_unknown"
-    assert "install its pack first" in caught.value.message
-    install_sample(app, tmp_path)  # the framework arrives: the same pack now installs
+    assert "CTPS.1.9" in caught.value.message
+
+
+def test_a_pack_naming_codes_installs_before_its_framework(app, tmp_path):
+    zip_path = _without_framework(tmp_path, "reading-two")
     assert install_pack(zip_path, app.config["KRU"], app.config["KRU_HOME"]).pack_id == (
         "reading-two"
     )
