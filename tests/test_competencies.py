@@ -374,3 +374,17 @@ def test_decide_command_catches_up_levels(cohort_site, runner):
     result = runner("cpd", "competencies", "decide")
     assert result.exit_code == 0, result.output
     assert "1 levels changed" in result.output
+
+
+def test_a_pack_edited_in_the_browser_keeps_its_framework_and_codes(app, tmp_path):
+    from content_packs.authoring import publish
+    from content_packs.catalog import competency_data
+
+    install_sample(app, tmp_path)
+    home = app.config["KRU_HOME"]
+    draft = publish.open_pack("classroom-reading", home, "instructor")
+    publish.publish(draft.id, app.config["KRU"], home, "instructor")
+    data = competency_data()
+    assert data.frameworks["CTPS"].sample is True
+    assert data.item_codes["classroom-reading/check-groups"] == ("CTPS.1.3",)
+    assert "classroom-reading/plan-reading-lesson" in data.named_items
