@@ -36,7 +36,16 @@ FRONT_MATTER = "+++"
 STORED = {".mp4", ".m4v", ".webm", ".mp3", ".m4a", ".ogg", ".oga", ".opus", ".png", ".jpg"}
 STORED |= {".jpeg", ".gif", ".webp", ".pdf", ".zip", ".woff2", ".woff"}
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same folder builds the same zip
-ITEM_KEYS = {"slug", "type", "title_km", "title_en", "required", "duration_s", "duration_min"}
+ITEM_KEYS = {
+    "slug",
+    "type",
+    "title_km",
+    "title_en",
+    "required",
+    "duration_s",
+    "duration_min",
+    "competencies",
+}
 QUIZ_KEYS = {"pass_mark", "attempts", "shuffle", "questions"}
 TASK_KEYS = {"instructions_km", "instructions_en", "accept", "max_mb", "due", "pass_mark", "rubric"}
 OBSERVATION_KEYS = {"instructions_km", "instructions_en", "rubric"}
@@ -131,6 +140,8 @@ def _common(entry: dict[str, Any], meta: dict[str, Any], default_slug: str) -> d
         item["duration_s"] = merged["duration_s"]
     elif "duration_min" in merged:
         item["duration_s"] = int(float(merged["duration_min"]) * 60)
+    if "competencies" in merged:  # issue 16: the competencies the item gives evidence for
+        item["competencies"] = merged["competencies"]
     return item
 
 
@@ -300,9 +311,41 @@ def _criterion(raw: Any) -> dict[str, Any]:
             out["descriptor"] = descriptor
         levels.append(out)
     out = {"id": raw.get("id"), "title": _text(raw, "title"), "levels": levels}
-    if raw.get("competency") is not None:
+    if raw.get("competency") is not None:  # issue 16: the competency the criterion rates
         out["competency"] = raw["competency"]
     return out
+
+
+def _text_tree(raw: Any) -> Any:
+    """Return a framework's TOML tables with every ``title_km``/``title_en`` (and description)
+    pair as one text object, recursively."""
+    if isinstance(raw, list):
+        return [_text_tree(v) for v in raw]
+    if not isinstance(raw, dict):
+        return raw
+    out = {
+        k: _text_tree(v)
+        for k, v in raw.items()
+        if not k.endswith(("_km", "_en")) or k.rpartition("_")[0] not in ("title", "description")
+    }
+    for name in ("title", "description"):
+        if text := _text(raw, name):
+            out[name] = text
+    return out
+
+
+def _framework(src: Path, rel: Any) -> dict[str, Any]:
+    """Return a competency framework of the manifest from its TOML file (issue 16).
+
+    Raises:
+        BadSource: the file is missing or is not TOML.
+    """
+    if not isinstance(rel, str):
+        raise BadSource(N_("pack.toml: frameworks lists the framework files by name"))
+    path = (src / rel).resolve()
+    if not path.is_file() or src not in path.parents:
+        raise BadSource(N_("pack.toml names %(file)s, which does not exist"), file=rel)
+    return _text_tree(_read_toml(path, rel))
 
 
 def _zip_info(name: str, ending: str) -> zipfile.ZipInfo:
@@ -370,6 +413,7 @@ def make_manifest(src_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes 
                 for s in plan
             ]
         courses.append(entry)
+    frameworks = [_framework(src, rel) for rel in spec.get("frameworks") or []]
     builder.other_files()
     files = []
     for rel in sorted(builder.files):
@@ -385,6 +429,7 @@ def make_manifest(src_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes 
         "license": spec.get("license"),
         "authors": spec.get("authors"),
         "courses": courses,
+        "frameworks": frameworks or None,
         "files": files,
     }
     return {k: v for k, v in manifest.items() if v is not None}, builder.files

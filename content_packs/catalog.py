@@ -23,6 +23,8 @@ from peewee import SQL
 
 from edge_server.base.db import compiled, db
 
+from .frameworks import Framework, named_codes, resolve
+from .frameworks import parse as fw_parse
 from .models import Course, Pack
 
 # Catalogs kept in memory at most; a site has a handful of courses in two languages.
@@ -205,3 +207,43 @@ def file_name(sha256: str) -> str | None:
         "SELECT path FROM pack_files WHERE sha256 = ? LIMIT 1", (sha256,)
     ).fetchone()
     return row[0] if row else None
+
+
+@dataclass(frozen=True)
+class CompetencyData:
+    """The competency frameworks of the installed packs and what their items name (issue 16)."""
+
+    frameworks: dict[str, Framework]  # prefix -> the framework that wins (``frameworks.resolve``)
+    item_codes: dict[str, tuple[str, ...]]  # item key -> codes of its ``competencies``
+    named_items: frozenset[str]  # items naming a competency, themselves or in a rubric
+
+
+# database file -> (versions of the installed packs, their competency data)
+_competencies: dict[str, tuple[str, CompetencyData]] = {}
+
+
+def competency_data() -> CompetencyData:
+    """Return the installed frameworks and the competencies items name, from memory while no
+    pack was installed, upgraded or removed (one query), else from the packs' manifests."""
+    versions = "|".join(
+        str(v) for (v,) in db.execute_sql(compiled(Pack.select(VERSION).order_by(Pack.id)))
+    )
+    kept = _competencies.get(db.database)
+    if kept is not None and kept[0] == versions:
+        return kept[1]
+    found: list[Framework] = []
+    item_codes: dict[str, tuple[str, ...]] = {}
+    named: set[str] = set()
+    rows = Pack.select(Pack.pack_id, Pack.manifest).order_by(Pack.installed_at, Pack.id)
+    for pack_id, text in rows.tuples().iterator():
+        manifest = json.loads(text or "{}")
+        found += [fw_parse(raw, pack_id) for raw in manifest.get("frameworks") or []]
+        for course in manifest.get("courses") or []:
+            for module in course.get("modules") or []:
+                for item in module.get("items") or []:
+                    if item.get("competencies"):
+                        item_codes[f"{pack_id}/{item['slug']}"] = tuple(item["competencies"])
+        named |= {f"{pack_id}/{slug}" for slug, _code in named_codes(manifest)}
+    data = CompetencyData(resolve(found), item_codes, frozenset(named))
+    _competencies[db.database] = (versions, data)
+    return data

@@ -103,6 +103,28 @@ def _check_version(checked: CheckedPack, existing: Pack | None, force: bool) -> 
         )
 
 
+def _check_competencies(checked: CheckedPack) -> None:
+    """Refuse a pack naming competencies an installed framework does not have.
+
+    Raises:
+        InvalidPack: a code of an installed framework is no standard or indicator of it.
+    """
+    from .catalog import competency_data
+    from .frameworks import install_problems, unknown_frameworks
+
+    installed = competency_data().frameworks
+    problems = install_problems(checked.manifest, installed)
+    if problems:
+        raise InvalidPack(problems)
+    for name in unknown_frameworks(checked.manifest, installed):
+        log.warning(
+            "pack %s names competencies of the framework %s, which no installed pack holds "
+            "yet: they count once its pack is installed",
+            checked.pack_id,
+            name,
+        )
+
+
 def _check_space(store: ContentStore, checked: CheckedPack) -> None:
     needed = sum(f["size"] for f in checked.files.values() if not store.has(f["sha256"]))
     free = free_bytes(store.home.root)
@@ -426,6 +448,7 @@ def install_pack(
         checked = check_pack(zip_path, settings, checksums=False)
         existing = Pack.get_or_none(Pack.pack_id == checked.pack_id)
         _check_version(checked, existing, force)
+        _check_competencies(checked)
         old_version = existing.version if existing else None
         if existing is not None and existing.manifest_sha256 == checked.manifest_sha256:
             if not force:

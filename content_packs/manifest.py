@@ -231,6 +231,9 @@ def semantic_problems(manifest: dict[str, Any]) -> list[Problem]:
             problems += _task_problems(slug, item["task"])
         if kind == "observation":
             problems += _task_problems(slug, item["observation"])
+    from .frameworks import manifest_problems  # issue 16: frameworks and the codes items name
+
+    problems += manifest_problems(manifest)
     return problems
 
 

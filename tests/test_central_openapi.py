@@ -85,7 +85,12 @@ def test_real_responses_validate_against_the_description(app):  # noqa: F811
     check("/api/v1/session", "GET", client.get("/api/v1/session"))
     sign_in(client)
     check("/api/v1/session", "GET", client.get("/api/v1/session"))
-    for path in ("/api/v1/devices", "/api/v1/completion", "/api/v1/xapi/statements"):
+    for path in (
+        "/api/v1/devices",
+        "/api/v1/completion",
+        "/api/v1/xapi/statements",
+        "/api/v1/competencies",
+    ):
         response = client.get(path)
         assert response.status_code == 200
         check(path, "GET", response)

@@ -97,6 +97,14 @@ def every_kind(device_id: str) -> tuple[Batch, dict[str, str]]:
         ("posted", None, "posted", "p/app", None, None),
         ("observed", None, "observed", "p/app", OBSERVED, {"observer": "m1", "school": "S"}),
         ("reflected", None, "reflected", "p/app", None, {"observation": "x", "text": "ok"}),
+        (
+            "assessed",
+            None,
+            "assessed",
+            "urn:kru:competency:CTPS.2.1",
+            {"level": 2, "score": 0.7, "evidence": 3},
+            {"decided_by": "site", "title": {"km": "ផែនការ", "en": "Plans lessons"}},
+        ),
     ]
     events, kinds = [], {}
     for seq, (kind, event_id, verb, item, *rest) in enumerate(plan, start=1):
@@ -174,8 +182,11 @@ def test_every_kind_of_event_is_a_valid_statement(app, ralph_python):
     parent = by_kind["completed"]["context"]["contextActivities"]["parent"][0]
     assert parent["id"] == PUBLIC + "/xapi/activities/courses/p/c"
     assert parent["definition"]["name"] == {"km": "វគ្គ", "en": "Course"}
-    # One registration per learner, site and course (the certificate names the course).
-    in_course = [s for s in statements if kinds[s["id"]] != "certified"]
+    # One registration per learner, site and course (the certificate names the course; a
+    # competency level belongs to no course).
+    in_course = [s for s in statements if kinds[s["id"]] not in ("certified", "assessed")]
+    level = by_kind["assessed"]["result"]["extensions"]
+    assert level[PUBLIC + "/xapi/extensions/level"] == 2
     assert len({s["context"]["registration"] for s in in_course}) == 1
 
 

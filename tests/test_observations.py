@@ -180,7 +180,9 @@ def test_a_task_review_carries_the_same_criteria_shape(app, tmp_path, make_user,
     event = Event.get(Event.verb == "reviewed")
     criteria = json.loads(event.result)["extensions"][CRITERIA_EXTENSION]
     assert [c["criterion"] for c in criteria] == ["objective", "timing", "support"]
-    assert all(c["competency"] is None and c["level"] == c["max"] for c in criteria)
+    # The sample pack's rubric names the sample framework's competencies (issue 16).
+    assert [c["competency"] for c in criteria] == ["CTPS.2.1.1", "CTPS.2.1.2", "CTPS.2.3.1"]
+    assert all(c["level"] == c["max"] for c in criteria)
 
 
 @pytest.mark.parametrize(

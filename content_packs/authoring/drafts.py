@@ -262,7 +262,7 @@ def _check_item(draft_id: str, kind: str, slug: str, title: tuple[str, str], dat
                 file=item["file"],
                 type=kind,
             )
-    for name in ("required", "duration_s"):
+    for name in ("required", "duration_s", "competencies"):
         if name in data:
             item[name] = data[name]
     spec = {"$defs": schema()["$defs"], "$ref": "#/$defs/item"}
@@ -279,7 +279,8 @@ def _check_item(draft_id: str, kind: str, slug: str, title: tuple[str, str], dat
 def _item_fields(draft_id: str, kind: str, slug: str, body: dict[str, Any]) -> dict[str, Any]:
     title = _title(body.get("title"))
     data: dict[str, Any] = {}
-    names = ("required", "duration_s", "file", "format", "alt", "captions", "poster", "entry")
+    names: tuple[str, ...] = ("required", "duration_s", "file", "format", "alt", "captions")
+    names += ("poster", "entry", "competencies")  # competencies: issue 16
     for name in (*names, "quiz", "task"):
         if name in body:
             data[name] = body[name]

@@ -22,6 +22,7 @@ from .blueprints import (
     api_learning,
     api_session,
     authoring,
+    competencies,
     compress,
     core,
     cpd_certificates,
@@ -64,6 +65,7 @@ BLUEPRINTS = (
     cpd_sessions.bp,
     cpd_certificates.bp,
     cpd_discussion.bp,
+    competencies.bp,
 )
 
 

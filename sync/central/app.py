@@ -42,6 +42,7 @@ def central_links() -> list[tuple[str, str]]:
         ("fleet.packs", gettext("Packs")),
         ("central_certificates.cpd", gettext("CPD records")),
         ("central_discussion.participation", gettext("Discussion")),
+        ("central_competencies.profiles", gettext("Competencies")),
     ]
 
 
@@ -107,6 +108,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from .views_api import session_bp
     from .views_assigned import bp as assigned_bp
     from .views_certificates import bp as certificates_bp
+    from .views_competencies import bp as competencies_bp
     from .views_dashboard import bp as dashboard_bp
     from .views_discussion import bp as discussion_bp
     from .views_fleet import bp as fleet_bp
@@ -129,6 +131,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         fleet_bp,
         certificates_bp,
         discussion_bp,
+        competencies_bp,
     ):
         app.register_blueprint(bp)
     install_metrics(app)

@@ -72,6 +72,7 @@ VERBS: dict[str, Verb] = {
     "observed": Verb("observed", "was observed teaching", "ត្រូវបានសង្កេតការបង្រៀន"),
     "reflected": Verb(ADL + "commented", "reflected", "បានឆ្លុះបញ្ចាំង"),
     "posted": Verb(ADL + "commented", "posted", "បានបង្ហោះ"),
+    "assessed": Verb("assessed", "was assessed", "ត្រូវបានវាយតម្លៃ"),  # a competency level
 }
 # A verb no line above knows yet (a newer site): Kru's IRI of the verb itself.
 
@@ -88,7 +89,7 @@ ACTIVITY_TYPES = {
 }
 
 # Result fields Kru records that xAPI has no field for: result extensions by name.
-RESULT_EXTENSIONS = ("response", "position_s")
+RESULT_EXTENSIONS = ("response", "position_s", "level")
 
 
 class ExportNotConfigured(ConfigError):
