@@ -291,3 +291,22 @@ def test_dashboard_queries_do_not_grow_with_the_class(client, login_as, site, ma
     with count_queries() as after:
         assert client.get(url).status_code == 200
     assert after.count == before.count, [q.msg for q in after.get_queries()]
+
+
+def test_assign_to_a_cohort_goes_to_the_only_cohorts_form_with_the_course_chosen(
+    client, login_as, site
+):
+    login_as(user=site["teacher"])
+    response = client.get(f"/teach/?assign={COURSE}")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("#assign")
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f'<option value="{COURSE}" selected>' in html
+
+
+def test_assign_to_a_cohort_with_several_cohorts_asks_which(client, login_as, site, make_cohort):
+    make_cohort(name="Second cohort", instructors=[site["teacher"]])
+    login_as(user=site["teacher"])
+    html = client.get(f"/teach/?assign={COURSE}").get_data(as_text=True)
+    assert 'id="assign-pick"' in html
+    assert html.count(f"?assign={COURSE}#assign") == 2
