@@ -138,6 +138,17 @@ def courses_in_order() -> list[tuple[str, bool]]:
     return [(key, bool(is_open)) for key, is_open in db.execute_sql(sql)]
 
 
+def pack_courses(pack_id: str, lang: str) -> list[tuple[str, str, bool]]:
+    """Return (key, title in ``lang``, open) of each course of installed pack ``pack_id``."""
+    rows = (
+        Course.select(Course.key, Course.title_km, Course.title_en, Course.open)
+        .join(Pack)
+        .where(Pack.pack_id == pack_id)
+        .order_by(Course.position, Course.id)
+    )
+    return [(c.key, localized(c.title_km, c.title_en, lang), bool(c.open)) for c in rows]
+
+
 def course_titles(course_keys: list[str], lang: str) -> dict[str, str]:
     """Return the title in ``lang`` of each installed course of ``course_keys`` (one query)."""
     if not course_keys:

@@ -74,7 +74,10 @@ def test_panel_with_sim_missing_shows_the_reason(english, fake, client, login_as
     panel = panel_html(client, login_as)
     assert 'data-state="sim_not_ready"' in panel
     assert "The SIM card is not ready." in panel
-    assert field(panel, "detail") == "SIM not inserted"
+    assert field(panel, "detail") == "No SIM card in the modem"
+    assert "What to do: Put a SIM card in the modem." in " ".join(
+        re.sub("<[^>]+>", "", panel).split()
+    )
 
 
 @pytest.mark.timeout(20)

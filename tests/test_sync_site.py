@@ -134,7 +134,7 @@ def test_admin_page_shows_the_sync_panel(app, client, login_as):
     client.post("/language", data={"lang": "en", "csrf_token": _token(client)})
     html = client.get("/admin/").get_data(as_text=True)
     assert 'id="sync"' in html
-    assert "Events waiting" in html
+    assert "Records waiting" in html
 
 
 def _token(client) -> str:
@@ -202,3 +202,15 @@ def test_sync_panel_speaks_khmer_by_default(app, client, login_as):
     login_as("admin")
     html = client.get("/admin/").get_data(as_text=True)
     assert "ធ្វើសមកាលកម្មឥឡូវនេះ" in html  # "Sync now"
+
+
+def test_sync_now_answers_in_the_card_once(app, client, login_as):
+    login_as("admin")
+    client.post("/language", data={"lang": "en", "csrf_token": _token(client)})
+    response = client.post("/admin/sync/run", data={"csrf_token": _token(client)})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/#sync")
+    html = client.get("/admin/").get_data(as_text=True)
+    card = html[html.index('id="sync"') : html.index("</section>", html.index('id="sync"'))]
+    assert 'id="sync-result"' in card and "The sync service is not running on the Pi" in card
+    assert "kru sync daemon" not in html
+    assert 'id="sync-result"' not in client.get("/admin/").get_data(as_text=True)

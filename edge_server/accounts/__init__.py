@@ -217,10 +217,14 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
-def list_users(role: str | None = None) -> list[User]:
+def list_users(role: str | None = None, search: str = "") -> list[User]:
+    """Return the accounts (of ``role``), those whose username or name holds ``search``."""
     query = User.select().order_by(User.role, User.username)
     if role:
         query = query.where(User.role == check_role(role))
+    words = search.strip()
+    if words:
+        query = query.where(User.username.contains(words) | User.display_name.contains(words))
     return list(query)
 
 

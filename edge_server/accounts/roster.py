@@ -48,8 +48,19 @@ class RowProblem:
 
 
 @dataclass
+class Slip:
+    """What one student needs to sign in, printed on a slip of paper (issue 14 item 15)."""
+
+    display_name: str
+    cohort: str
+    username: str
+    password: str | None  # None: the file gave it, and only the student's teacher knows it
+
+
+@dataclass
 class ImportResult:
     created: list[tuple[str, str | None]] = field(default_factory=list)  # (username, new pw)
+    slips: list[Slip] = field(default_factory=list)  # one per account created, in file order
     problems: list[RowProblem] = field(default_factory=list)
     cohorts_created: list[str] = field(default_factory=list)
 
@@ -210,6 +221,7 @@ def import_roster(
             )
             result.created.append((user.username, generated))
             name = str(row["cohort"])
+            result.slips.append(Slip(user.display_name, name, user.username, generated))
             if name:
                 if name not in cohorts:
                     found = Cohort.select().where(Cohort.name == name).first()

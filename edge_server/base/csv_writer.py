@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -47,3 +49,16 @@ def csv_lines(rows: Iterable[Sequence[Any]], *, bom: bool = True) -> Iterator[st
 def csv_text(rows: Iterable[Sequence[Any]], *, bom: bool = True) -> str:
     """Return the whole CSV for ``rows`` as one string (small exports and tests)."""
     return "".join(csv_lines(rows, bom=bom))
+
+
+def attachment(*parts: str, suffix: str = ".csv") -> str:
+    """Return a Content-Disposition value naming the file after ``parts`` (a cohort, a course).
+
+    Khmer names stay Khmer for browsers that read RFC 6266's ``filename*``; the plain
+    ``filename`` keeps only ASCII letters and digits for those that do not.
+    """
+    words = ["-".join(re.findall(r"\w+", p)) for p in parts]
+    name = "-".join(w for w in words if w) or "kru"
+    ascii_name = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-") or "kru"
+    utf8 = urllib.parse.quote(name + suffix, safe="")
+    return f"attachment; filename=\"{ascii_name}{suffix}\"; filename*=UTF-8''{utf8}"

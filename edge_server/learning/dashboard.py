@@ -119,23 +119,49 @@ class Matrix:
             ],
         }
 
-    def csv_rows(self) -> Iterator[list[Any]]:
-        """Yield the header and one row per learner, for a spreadsheet."""
+    def csv_rows(self, words: dict[str, str] | None = None) -> Iterator[list[Any]]:
+        """Yield the header and one row per learner, for a spreadsheet.
+
+        Statuses are ``words[status]`` (the words the page shows, in its language) and scores
+        are whole percents, as on screen; digits stay ASCII so a spreadsheet reads numbers.
+        """
+        words = words or {}
         header: list[Any] = ["username", "display_name", "time_s"]
         header += [f"{t} (%)" for _k, t in self.courses]
         for c in self.columns:
             header.append(c.title)
-            if c.type in ("quiz", "html5", "task"):
-                header.append(f"{c.title} (score)")
+            if c.type in SCORED:
+                header.append(f"{c.title} (score %)")
         yield header
         for r in self.rows:
             line: list[Any] = [r.username, r.display_name, r.time_s]
             line += [r.percent(k) for k, _t in self.courses]
             for c, cell in zip(self.columns, r.cells, strict=True):
-                line.append(cell.status)
-                if c.type in ("quiz", "html5", "task"):
-                    line.append("" if cell.score is None else cell.score)
+                line.append(words.get(cell.status, cell.status))
+                if c.type in SCORED:
+                    line.append("" if cell.score is None else round(cell.score * 100))
             yield line
+
+
+SCORED = ("quiz", "html5", "task")
+
+
+@dataclass
+class CourseChoice:
+    key: str
+    title: str
+    assigned: bool  # assigned to the cohort (else open to everyone)
+
+
+def course_choices(cohort: Cohort, lang: str) -> list[CourseChoice]:
+    """Return every course the cohort's learners can see, in install order: the courses
+    assigned to it and the open ones (issue 14 item 9: assigning one hides no other)."""
+    assigned = {
+        a.course for a in Assignment.select(Assignment.course).where(Assignment.cohort == cohort)
+    }
+    keys = [k for k, is_open in catalog.courses_in_order() if is_open or k in assigned]
+    titles = catalog.course_titles(keys, lang)
+    return [CourseChoice(k, titles[k], k in assigned) for k in keys if k in titles]
 
 
 def cohort_course_keys(cohort: Cohort) -> list[str]:

@@ -94,6 +94,11 @@ def local_date(value: object) -> str:
     return khmer_digits(date_words(value, locale.language if locale else "km"))
 
 
+def khmer_digit_values(values: dict[str, object]) -> dict[str, str]:
+    """Return ``values`` (a message's placeholders) with Khmer digits on a Khmer page."""
+    return {name: khmer_digits(value) for name, value in values.items()}
+
+
 def _request_translations() -> Translations | NullTranslations:
     """Return this request's catalog, found once per request and kept on ``g``."""
     found = g.get("_kru_translations")
@@ -121,6 +126,7 @@ def init_app(app) -> None:
     KruBabel(app, locale_selector=select_locale, default_locale="km")
     _install_fast_gettext(app)
     app.jinja_env.filters["kn"] = khmer_digits
+    app.jinja_env.filters["kn_values"] = khmer_digit_values
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.filters["datewords"] = local_date
     app.jinja_env.tests["past"] = lambda value: is_past(value, site_zone())

@@ -8,6 +8,7 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+from .advice import advice, detail_words
 from .heartbeat import history
 from .status import modem_status
 
@@ -47,6 +48,8 @@ def panel(app_config: MutableMapping[str, Any]) -> dict[str, Any]:
         recent = []
     return {
         "status": status,
+        "advice": advice(status),
+        "detail_words": detail_words(status),
         "last_sms": recent[0] if recent else None,
         "heartbeat_on": bool(settings["modem.sms_heartbeat"]),
     }

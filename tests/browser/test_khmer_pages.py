@@ -19,6 +19,8 @@ PAGES = MAIN_PAGES + [
     ("admin", "/admin/cohorts"),
     ("admin", "/admin/cohorts/1"),
     ("admin", "/admin/users/new"),
+    ("admin", "/admin/users/{learner1}"),  # the password reset with "Make up a password"
+    ("instructor", "/teach/?assign=classroom-reading/classroom-reading"),
 ]
 
 

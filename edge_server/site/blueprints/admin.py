@@ -9,6 +9,7 @@ from flask import (
     Response,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -22,7 +23,7 @@ from content_packs import usb
 from ... import accounts
 from ...accounts import roster
 from ...accounts.models import ROLES, Cohort
-from ...base.errors import KruError
+from ...base.errors import N_, KruError, ValidationError
 from ...network import wifi
 from ...tasks import storage as task_storage
 from ...web import sessions
@@ -71,8 +72,10 @@ def index():
 @role_required("admin")
 def users():
     role = request.args.get("role") or None
-    listed = accounts.list_users(role if role in ROLES else None)
-    return render_template("admin/users.html", users=listed, role=role)
+    role = role if role in ROLES else None
+    search = request.args.get("q", "")[:100]
+    listed = accounts.list_users(role, search)
+    return render_template("admin/users.html", users=listed, role=role, search=search)
 
 
 @bp.get("/users.csv")
@@ -91,6 +94,7 @@ def user_new():
     form = request.form
     if request.method == "POST":
         try:
+            _require_display_name(form)
             user = accounts.create_user(
                 form.get("username", ""),
                 form.get("password", ""),
@@ -122,6 +126,14 @@ def user_edit(user_id: int):
             if action == "password":
                 accounts.set_password(user, form.get("password", ""))
                 flash(gettext("Password changed for %(name)s.", name=user.username), "success")
+            elif action == "make_password":
+                # Shown once, in this answer only (never stored or logged in clear): the
+                # admin reads it out or writes it down for the learner (issue 14 item 15).
+                made = accounts.generate_password()
+                accounts.set_password(user, made)
+                response = make_response(_render_user(user, made_password=made))
+                response.headers["Cache-Control"] = "no-store"
+                return response
             elif action == "unlock":
                 sessions.login_limiter().unlock(user.username)
                 flash(gettext("%(name)s can sign in again.", name=user.username), "success")
@@ -129,6 +141,7 @@ def user_edit(user_id: int):
                 accounts.update_user(user, active=action == "activate")
                 flash(gettext("Account updated."), "success")
             else:
+                _require_display_name(form)
                 accounts.update_user(
                     user,
                     display_name=form.get("display_name", ""),
@@ -143,14 +156,27 @@ def user_edit(user_id: int):
     return _render_user(user)
 
 
-def _render_user(user) -> str:
+def _render_user(user, made_password: str | None = None) -> str:
     member_of = [c for c in accounts.visible_cohorts(user)] if user.role != "admin" else []
     return render_template(
         "admin/user_edit.html",
         user=user,
         cohorts=member_of,
         lock_minutes=sessions.account_lock_minutes(user.username),
+        made_password=made_password,
     )
+
+
+def _require_display_name(form) -> None:
+    """Refuse an account without a name: instructors find learners by name, not username.
+
+    Raises:
+        ValidationError: the display name is empty.
+    """
+    if not (form.get("display_name") or "").strip():
+        raise ValidationError(
+            N_("Enter the person's name as their instructor knows it."), code="name_required"
+        )
 
 
 def _all_cohorts() -> list[Cohort]:

@@ -44,6 +44,7 @@ from ...base import uploads
 from ...base.errors import N_, KruError, ValidationError
 from ...web import bodylimit
 from ...web.auth import role_required
+from ...web.i18n import select_locale
 from . import uploads as uploads_bp
 
 if TYPE_CHECKING:
@@ -201,6 +202,22 @@ def _pack_json(result: installer.InstallResult) -> dict[str, Any]:
         "pack": {"id": result.pack_id, "version": result.version, "signed": result.signed},
         "upgraded_from": result.upgraded_from,
         "already_installed": result.already_installed,
+        "courses": [
+            _course_json(*course)
+            for course in catalog.pack_courses(result.pack_id, select_locale())
+        ],
+    }
+
+
+def _course_json(key: str, title: str, is_open: bool) -> dict[str, Any]:
+    """A course the pack brought, with where to open it and where to assign it (issue 14)."""
+    pack, _, slug = key.partition("/")
+    return {
+        "id": key,
+        "title": title,
+        "open": is_open,
+        "url": url_for("learn.course", pack=pack, slug=slug),
+        "assign_url": url_for("teach.cohorts", assign=key),
     }
 
 

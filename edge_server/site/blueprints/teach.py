@@ -19,7 +19,7 @@ from flask_login import current_user
 
 from ... import accounts
 from ...accounts.models import Cohort, CohortMember
-from ...base.csv_writer import csv_lines
+from ...base.csv_writer import attachment, csv_lines
 from ...base.errors import KruError
 from ...learning import assignments, dashboard
 from ...web import sessions
@@ -55,36 +55,63 @@ def _course_keys(cohort: Cohort) -> list[str]:
 @bp.get("/")
 @role_required("instructor", "admin")
 def cohorts():
+    visible = accounts.visible_cohorts(_user())
+    assign = request.args.get("assign") or None  # "Assign to a cohort" after an upload
+    if assign and len(visible) == 1:
+        return redirect(
+            url_for("teach.cohort", cohort_id=visible[0].id, assign=assign, _anchor="assign")
+        )
     shown = [
-        (c, len(accounts.cohort_learners(c)), assignments.assigned(c, _lang()))
-        for c in accounts.visible_cohorts(_user())
+        (c, len(accounts.cohort_learners(c)), assignments.assigned(c, _lang())) for c in visible
     ]
-    return render_template("teach/cohorts.html", cohorts=shown)
+    return render_template("teach/cohorts.html", cohorts=shown, assign=assign)
 
 
 @bp.get("/cohorts/<int:cohort_id>")
 @role_required("instructor", "admin")
 def cohort(cohort_id: int):
     group = _cohort(cohort_id)
-    keys = dashboard.cohort_course_keys(group)
-    chosen = request.args.get("course") or (keys[0] if keys else None)
+    choices = dashboard.course_choices(group, _lang())
+    chosen = _chosen(choices)
     matrix = dashboard.cohort_matrix(group, _lang(), [chosen] if chosen else [])
     return render_template(
         "teach/cohort.html",
         cohort=group,
         matrix=matrix,
         chosen=chosen,
-        course_choices=[(k, t) for k, t in assignments.all_courses(_lang()) if k in keys],
+        course_choices=choices,
         stats=dashboard.quiz_stats(group, matrix, _lang()),
         assigned=assignments.assigned(group, _lang()),
         all_courses=assignments.all_courses(_lang()),
+        assign=request.args.get("assign"),
     )
 
 
-def _csv_response(rows, filename: str) -> Response:
+def _chosen(choices: list[dashboard.CourseChoice]) -> str | None:
+    """Return the course asked for, else the first assigned one, else the first open one."""
+    keys = [c.key for c in choices]
+    asked = request.args.get("course")
+    if asked in keys:
+        return asked
+    first = next((c.key for c in choices if c.assigned), keys[0] if keys else None)
+    return first
+
+
+def _csv_response(rows, *name: str) -> Response:
     response = Response(csv_lines(rows), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = attachment(*name)
     return response
+
+
+def _status_words() -> dict[str, str]:
+    """The status words the dashboard's legend shows, in the page's language."""
+    return {
+        "not_started": gettext("Not started"),
+        "in_progress": gettext("In progress"),
+        "completed": gettext("Completed"),
+        "passed": gettext("Passed"),
+        "failed": gettext("Failed"),
+    }
 
 
 @bp.get("/cohorts/<int:cohort_id>/progress.csv")
@@ -92,7 +119,9 @@ def _csv_response(rows, filename: str) -> Response:
 def progress_csv(cohort_id: int):
     group = _cohort(cohort_id)
     matrix = dashboard.cohort_matrix(group, _lang(), _course_keys(group))
-    return _csv_response(matrix.csv_rows(), f"cohort-{group.id}-progress.csv")
+    titles = [t for _k, t in matrix.courses]
+    course = titles[0] if len(titles) == 1 else ""
+    return _csv_response(matrix.csv_rows(_status_words()), group.name, course, gettext("progress"))
 
 
 @bp.get("/cohorts/<int:cohort_id>/events.csv")
@@ -100,7 +129,7 @@ def progress_csv(cohort_id: int):
 def events_csv(cohort_id: int):
     group = _cohort(cohort_id)
     rows = dashboard.cohort_event_rows(group, current_app.config["KRU"]["time_zone"])
-    return _csv_response(rows, f"cohort-{group.id}-events.csv")
+    return _csv_response(rows, group.name, gettext("events"))
 
 
 def _member(group: Cohort, user_id: int):  # a User

@@ -46,6 +46,35 @@
   function show(message, kind) {
     result.textContent = message;
     result.className = "flash " + kind;
+    result.setAttribute("aria-busy", kind === "info" ? "true" : "false");
+  }
+
+  // What the pack brought: each course's title, a link to open it and one to assign it to
+  // a cohort, so the next step is one tap away (issue 14 item 10).
+  function showCourses(courses) {
+    var list = document.getElementById("pack-courses");
+    list.textContent = "";
+    (courses || []).forEach(function (course) {
+      var li = document.createElement("li");
+      li.className = "card";
+      var title = document.createElement("strong");
+      title.textContent = course.title;
+      var actions = document.createElement("div");
+      actions.className = "actions";
+      var open = document.createElement("a");
+      open.className = "button primary";
+      open.href = course.url;
+      open.textContent = list.dataset.open;
+      var assign = document.createElement("a");
+      assign.className = "button";
+      assign.href = course.assign_url;
+      assign.textContent = list.dataset.assign;
+      actions.appendChild(open);
+      actions.appendChild(assign);
+      li.appendChild(title);
+      li.appendChild(actions);
+      list.appendChild(li);
+    });
   }
 
   function progress(sent, total) {
@@ -83,6 +112,7 @@
         var body = JSON.parse(xhr.responseText);
         var template = body.already_installed ? form.dataset.same : form.dataset.done;
         show(fill(template, { pack: body.pack.id, version: body.pack.version }), "success");
+        showCourses(body.courses);
         showImportReport(body["import"]);
         form.reset();
         return;
@@ -100,6 +130,7 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     problems.textContent = "";
+    showCourses([]);
     result.textContent = "";
     result.className = "";
     var file = input.files[0];
