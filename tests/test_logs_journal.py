@@ -27,7 +27,7 @@ def run_with_stderr(tmp_path: Path, journal: str | None) -> Path:
             env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
         elif journal is not None:
             env["JOURNAL_STREAM"] = journal
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [sys.executable, "-c", SCRIPT, str(tmp_path / "logs")],
             stderr=fh,
             env=env,

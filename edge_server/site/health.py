@@ -158,7 +158,9 @@ def doctor(settings: Settings) -> list[tuple[str, str, bool]]:
             rows.append(
                 (
                     "Secrets directory mode",
-                    oct(mode) if ok else f"{oct(mode)}: others can read the site's keys. "
+                    oct(mode)
+                    if ok
+                    else f"{oct(mode)}: others can read the site's keys. "
                     f"Fix: chmod 700 {secrets_dir}",
                     ok,
                 )
