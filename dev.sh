@@ -137,9 +137,11 @@ axe_core() {
 cmd_test() {
     # System packages the suite drives for real: Chromium for browser tests, shellcheck and
     # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media,
-    # poppler-utils (pdftotext) for the certificate PDF.
+    # poppler-utils (pdftotext) for the certificate PDF; FUSE file systems for USB sticks as
+    # images and node for the polkit rule (issue 19).
     apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk \
-        pebble bind9 bind9-utils nginx hitch libnss3-tools openssl poppler-utils sqlite3
+        pebble bind9 bind9-utils nginx hitch libnss3-tools openssl poppler-utils sqlite3 \
+        fusefat exfat-fuse exfatprogs ntfs-3g dosfstools fuse3 nodejs
     venv
     axe_core
     start_postgres

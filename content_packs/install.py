@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_server.base import diskspace
 from edge_server.base.datahome import DataHome
 from edge_server.base.db import db, utcnow
 from edge_server.base.errors import N_
@@ -37,8 +38,6 @@ from .store import ContentStore, install_lock
 from .validate import CheckedPack, check_pack
 
 log = logging.getLogger(__name__)
-
-SPACE_MARGIN = 20 * 1024 * 1024  # room left for the database and logs after an install
 
 
 @dataclass(frozen=True)
@@ -125,16 +124,18 @@ def _check_competencies(checked: CheckedPack) -> None:
         )
 
 
-def _check_space(store: ContentStore, checked: CheckedPack) -> None:
+def _check_space(store: ContentStore, checked: CheckedPack, settings: Any) -> None:
+    """Refuse a pack that would eat into the disk reserve (issue 19: max of 1 GB and 5 %)."""
     needed = sum(f["size"] for f in checked.files.values() if not store.has(f["sha256"]))
     free = free_bytes(store.home.root)
-    if needed + SPACE_MARGIN > free:
+    reserve = diskspace.reserve_for(store.home.root, settings)
+    if needed + reserve > free:
         raise NotEnoughSpace(
             N_(
                 "The pack needs %(need)s MB but only %(free)s MB are free on this device; "
                 "remove packs you no longer use or free some space"
             ),
-            need=max(1, (needed + SPACE_MARGIN) // (1024 * 1024)),
+            need=max(1, (needed + reserve) // (1024 * 1024)),
             free=free // (1024 * 1024),
         )
 
@@ -460,7 +461,7 @@ def install_pack(
                     already_installed=True,
                     size_bytes=checked.size_bytes,
                 )
-        _check_space(store, checked)
+        _check_space(store, checked, settings)
         with zipfile.ZipFile(checked.path) as zf:
             added = _copy_files(zf, store, checked)
             try:

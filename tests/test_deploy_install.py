@@ -293,3 +293,21 @@ def test_upgrade_keeps_the_data_directory(booted):
     assert "installed Kru 0.1.0" in result.stdout
     assert {p: p.read_bytes() for p in (data / "secrets").iterdir()} == before
     assert (data / "kru.sqlite3").read_bytes() == database
+
+
+def test_root_helper_and_its_polkit_rule_are_installed(pi):
+    """Issue 19: kru reaches root only through kru-helper@<request>.service."""
+    root = pi["root"]
+    helper = root / "opt/kru/bin/kru-helper"
+    assert helper.stat().st_mode & 0o777 == 0o755 and helper.stat().st_uid == 0
+    rule = root / "etc/polkit-1/rules.d/50-kru.rules"
+    assert 'subject.user === "kru"' in rule.read_text()
+    assert (root / "media/kru").is_dir()
+    result = run_in(
+        root, "systemd-analyze", "verify", "--man=no", "/etc/systemd/system/kru-helper@.service"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    refused = run_in(root, "/opt/kru/bin/kru-helper", "mount-mmcblk0p2-rw")
+    assert refused.returncode == 1 and "refused request" in refused.stderr
+    # Offline and without polkitd in the root, the install goes on and says what waits.
+    assert "cannot install polkitd ntfs-3g" in pi["first"].stdout

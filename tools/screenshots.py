@@ -31,6 +31,7 @@ from tests.browser.harness import (  # noqa: E402
     sign_in,
     start_demo_site,
 )
+from tests.fake_pi import FakePi  # noqa: E402
 from tests.observe_support import MENTOR_PASSWORD, fill_in_form, seed_practicum  # noqa: E402
 
 log = logging.getLogger("screenshots")
@@ -181,6 +182,33 @@ def _open_form_of_learner1(page: Any) -> None:
     page.evaluate("window.scrollTo(0, 0)")
 
 
+def _back_up_to_the_stick(page: Any) -> None:
+    """Open the (FAT32 image) stick on the Site page, back up to it, show the backup card."""
+    opener = page.locator("#backup form[data-device=sdz1] button")
+    if opener.count():
+        with page.expect_navigation():
+            opener.click()
+    with page.expect_navigation():
+        page.locator("#backup .stick button.primary").click()
+    page.locator("#backup").scroll_into_view_if_needed()
+    page.evaluate("document.getElementById('backup').scrollIntoView()")
+
+
+def _clock_ahead(page: Any) -> None:
+    """Give the browser a clock two hours ahead of the Pi's, so the Site page offers it."""
+    from datetime import UTC, datetime, timedelta
+
+    page.context.clock.set_system_time(datetime.now(UTC) + timedelta(hours=2))
+    page.reload()
+    page.locator("#clock-offer").wait_for(state="visible")
+    page.evaluate("document.getElementById('clock').scrollIntoView()")
+
+
+def _open_restore(page: Any) -> None:
+    with page.expect_navigation():
+        page.locator("#backup a.button").first.click()
+
+
 # (file name, who signs in, path, what to do on the page before the photo)
 PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
     ("login", None, "/login", None),
@@ -205,6 +233,9 @@ PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
     ("editor-task", "instructor", "/authoring/", _editor_task),
     ("editor-preview", "instructor", "/authoring/", _preview),
     ("site-status", "admin", "/admin/", None),
+    ("site-backup", "admin", "/admin/", _back_up_to_the_stick),
+    ("site-restore", "admin", "/admin/", _open_restore),
+    ("site-clock-power", "admin", "/admin/", _clock_ahead),
     ("class-list-import", "admin", "/admin/users/import", _import_with_a_bad_row),
 ]
 
@@ -295,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kru-shots-") as tmp:
-        site = start_demo_site(Path(tmp))
+        pi = FakePi(Path(tmp) / "pi")  # a USB stick, power flags, an unsynchronised clock
+        site = start_demo_site(Path(tmp), env=pi.env)
         seed_practicum(site.data_dir, SITE_ENV)
         try:
             with sync_playwright() as playwright:
@@ -312,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                     browser.close()
         finally:
             site.stop()
+            pi.unmount()
     total = sum(f.stat().st_size for f in files)
     log.info("%d screenshots, %d KB in all", len(files), total // 1024)
     return 0

@@ -1,10 +1,16 @@
-"""Logging, configured once at the entry point: stderr plus a rotating file in the data home."""
+"""Logging, configured once at the entry point: stderr plus a rotating file in the data home.
+
+Under systemd, stderr goes to the journal (capped by deploy/raspberrypi's journald-kru.conf),
+so the file is not written as well: every log line on a Pi's SD card once, not twice
+(issue 19, storage wear).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import logging.handlers
+import os
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -38,7 +44,8 @@ def configure(
 ) -> None:
     """Send logs at ``level`` to stderr and, when ``log_dir`` is given, to a rotating file.
 
-    ``fmt`` is ``text`` (a line for people) or ``json`` (a line for a log collector).
+    ``fmt`` is ``text`` (a line for people) or ``json`` (a line for a log collector). When
+    stderr is the systemd journal (``JOURNAL_STREAM`` names it), there is no file.
     """
     formatter = JsonFormatter() if fmt == "json" else logging.Formatter(FORMAT)
     root = logging.getLogger()
@@ -48,7 +55,7 @@ def configure(
     stream = logging.StreamHandler(sys.stderr)
     stream.setFormatter(formatter)
     root.addHandler(stream)
-    if log_dir is not None:
+    if log_dir is not None and not _stderr_is_journal():
         log_dir.mkdir(parents=True, exist_ok=True)
         rotating = logging.handlers.RotatingFileHandler(
             log_dir / filename, maxBytes=1_000_000, backupCount=5, encoding="utf-8"
@@ -57,3 +64,14 @@ def configure(
         root.addHandler(rotating)
     # waitress logs every queue backlog at WARNING; keep it, but not its per-request noise.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+def _stderr_is_journal() -> bool:
+    """Whether stderr is connected to the journal (systemd sets ``JOURNAL_STREAM=dev:inode``)."""
+    stream = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        device, inode = (int(part) for part in stream.split(":"))
+        st = os.fstat(sys.stderr.fileno())
+    except (ValueError, OSError):
+        return False
+    return (st.st_dev, st.st_ino) == (device, inode)

@@ -519,6 +519,71 @@ SETTINGS: tuple[Setting, ...] = (
         "Where a server in recovery mode keeps its recovery code (mode 0600) for `kru doctor`; "
         "on a tmpfs (/run), never on the SD card.",
     ),
+    Setting(
+        "disk.reserve_mb",
+        "int",
+        1024,
+        "Installs and uploads leave at least this much disk free (MB), or disk.reserve_percent "
+        "of the disk when that is more: room for the database to grow and for snapshots.",
+        minimum=0,
+    ),
+    Setting(
+        "disk.reserve_percent",
+        "float",
+        5.0,
+        "Installs and uploads leave at least this share of the disk free (percent).",
+        minimum=0,
+    ),
+    Setting(
+        "disk.warn_mb",
+        "int",
+        2048,
+        "The Site page and sync warn when less than this much disk is free (MB).",
+        minimum=0,
+    ),
+    Setting(
+        "backup.usb_root",
+        "path",
+        "/media/kru",
+        "Where the helper mounts USB sticks (one folder per stick); the Site page backs up to "
+        "and restores from sticks found here.",
+    ),
+    Setting(
+        "backup.remind_days",
+        "int",
+        7,
+        "The admin's home page reminds them to back up to USB when the last backup is older "
+        "than this many days; 0 turns the reminder off.",
+        minimum=0,
+    ),
+    Setting(
+        "system.helper",
+        "list",
+        ["systemctl", "start", "kru-helper@{request}.service"],
+        "The command that runs a privileged request (mount or eject a stick, set the clock, "
+        "restart Kru); {request} is the request, e.g. mount-sda1-rw. The default starts the "
+        "root helper unit that deploy/raspberrypi installs, allowed to kru by a polkit rule.",
+    ),
+    Setting(
+        "system.throttled_file",
+        "path",
+        "/sys/devices/platform/soc/soc:firmware/get_throttled",
+        "The Raspberry Pi firmware's under-voltage and throttling flags (get_throttled); "
+        "missing off a Pi.",
+    ),
+    Setting(
+        "system.clock_synced_file",
+        "path",
+        "/run/systemd/timesync/synchronized",
+        "A file that exists once the system clock was synchronised over the network "
+        "(systemd-timesyncd makes it); without it the Site page offers the admin's clock.",
+    ),
+    Setting(
+        "system.sys_block",
+        "path",
+        "/sys/block",
+        "Where the kernel lists block devices; USB sticks that are not mounted are found here.",
+    ),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

@@ -26,12 +26,13 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+from . import diskspace
 from .datahome import DataHome, write_file_atomically
 from .errors import N_, Conflict, KruError, NotFound, StorageError, ValidationError
 
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 8 * 1024 * 1024  # one PATCH body at most; waitress's global cap sits just above
 EXPIRY_S = 24 * 3600  # an upload untouched this long is abandoned
 MAX_OPEN_PER_OWNER = 10
-DISK_RESERVE_BYTES = 200 * 1024 * 1024  # left free for the database and the install itself
 COPY_BLOCK = 1024 * 1024
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = ("creation", "termination", "expiration")
@@ -115,11 +115,21 @@ def parse_metadata(header: str) -> dict[str, str]:
 
 
 class UploadStore:
-    """The uploads of one data home. ``clock`` returns Unix seconds (tests move it)."""
+    """The uploads of one data home. ``clock`` returns Unix seconds (tests move it).
 
-    def __init__(self, home: DataHome, clock: Callable[[], float] = time.time) -> None:
+    ``settings`` give the disk reserve an upload leaves free (``disk.reserve_mb`` and
+    ``disk.reserve_percent``; their defaults without settings).
+    """
+
+    def __init__(
+        self,
+        home: DataHome,
+        clock: Callable[[], float] = time.time,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
         self.root = home.tmp / "uploads"
         self.clock = clock
+        self.settings = settings
 
     # --- paths and records ----------------------------------------------------------------
 
@@ -191,7 +201,7 @@ class UploadStore:
                 count=MAX_OPEN_PER_OWNER,
             )
         self.root.mkdir(parents=True, exist_ok=True)
-        if shutil.disk_usage(self.root).free < length + DISK_RESERVE_BYTES:
+        if diskspace.room_for(self.root, self.settings) < length:
             raise NotEnoughSpace(
                 N_("The Pi has not enough free space for this upload (%(mb)s MB)"),
                 mb=-(-length // (1024 * 1024)),

@@ -21,6 +21,9 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
     settings = ctx.with_overrides(**overrides)
     home = DataHome(settings.data_dir).ensure()
     logs.configure(settings["log_level"], home.logs)
+    from ..site.usb_backup import apply_pending_restore
+
+    apply_pending_restore(home)  # a restore from USB the Site page staged before restarting
     checked = integrity.quick_check(home.database) if home.database.exists() else None
     if isinstance(checked, integrity.Damaged):
         _serve_recovery(settings, home, checked)

@@ -5,8 +5,10 @@ Kru version, schema migrations, and every file with its size and sha256), ``kru.
 made with SQLite's online backup API (safe while the server runs), the content store
 (``content/``), the files learners submitted for tasks (``submissions/``, always: unlike
 packs they exist nowhere else) and the site's secrets (``secrets/``: the device identity and
-session key, so a restored site is the same device to the central server). It is written under a
-``.partial`` name and renamed when complete, so a pulled stick never looks like a backup.
+session key, so a restored site is the same device to the central server). The manifest is
+written last (under a temporary name, then renamed), so a stick pulled out mid-way never holds
+something that looks like a backup; the folder itself is not renamed, because FAT drivers
+that lose a renamed folder's files exist (fusefat does).
 
 Restore checks everything before it changes anything: the manifest, every checksum, and the
 schema (a backup made by a newer Kru is refused). A site that already has a database is only
@@ -111,16 +113,19 @@ def backup_site(home: DataHome, dest: Path, *, include_content: bool = True) -> 
         )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     final = dest / f"{PREFIX}{stamp}"
-    work = dest / f".{final.name}.partial"
     try:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir()
-        manifest = _write_backup(home, work, include_content)
+        shutil.rmtree(final, ignore_errors=True)
+        final.mkdir()
+        manifest = _write_backup(home, final, include_content)
         manifest["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        (work / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        os.replace(work, final)
+        written = final / f".{MANIFEST}.partial"
+        with open(written, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(manifest, indent=1))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(written, final / MANIFEST)
     except OSError as exc:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
         raise StorageError(
             N_("Cannot write the backup to %(path)s: %(problem)s"),
             path=str(dest),
@@ -248,15 +253,15 @@ def restore_site(home: DataHome, src: Path, *, force: bool = False) -> dict[str,
     home.ensure()
     staging = Path(tempfile.mkdtemp(prefix="restore-", dir=home.tmp))
     try:
-        _stage(src, manifest, staging)
-        _swap_in(home, staging, manifest)
+        stage(src, manifest, staging)
+        swap_in(home, staging, manifest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("restored the site from %s", src)
     return manifest
 
 
-def _stage(src: Path, manifest: dict[str, Any], staging: Path) -> None:
+def stage(src: Path, manifest: dict[str, Any], staging: Path) -> None:
     """Copy every file of the backup into ``staging``, checking each checksum."""
     entries: list[tuple[str, Any, int | None]] = [(DATABASE, manifest.get("database", {}), None)]
     if manifest.get("content_included"):
@@ -285,7 +290,7 @@ def _stage(src: Path, manifest: dict[str, Any], staging: Path) -> None:
             )
 
 
-def _swap_in(home: DataHome, staging: Path, manifest: dict[str, Any]) -> None:
+def swap_in(home: DataHome, staging: Path, manifest: dict[str, Any]) -> None:
     if home.database.exists():
         keep = home.root / "backups"
         keep.mkdir(exist_ok=True)

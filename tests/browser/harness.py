@@ -83,12 +83,17 @@ def seed_demo(data_dir: Path, content: bool = True) -> None:
     )
 
 
-def start_demo_site(root: Path, content: bool = True) -> LiveSite:
-    """Seed a data home under ``root`` and serve it with ``kru serve`` on a free port."""
+def start_demo_site(
+    root: Path, content: bool = True, env: dict[str, str] | None = None
+) -> LiveSite:
+    """Seed a data home under ``root`` and serve it with ``kru serve`` on a free port.
+
+    ``env`` adds settings (``KRU_*``) to the server's environment.
+    """
     data_dir = root / "kru-home"
     data_dir.mkdir(parents=True, exist_ok=True)
     seed_demo(data_dir, content=content)
-    return LiveSite(data_dir, env=SITE_ENV).start()
+    return LiveSite(data_dir, env={**SITE_ENV, **(env or {})}).start()
 
 
 def new_phone_context(browser: Any, site_url: str, **options: Any) -> Any:

@@ -29,8 +29,9 @@ from ...tasks import storage as task_storage
 from ...web import sessions
 from ...web.auth import role_required
 from ...web.i18n import khmer_digits
+from .. import usb_backup
 from ..health import health, storage
-from . import sync_panel
+from . import site_care, sync_panel
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -43,7 +44,7 @@ def _panels() -> list[tuple[str, Any]]:
     from sync.modem import panel as modem_panel
 
     config = current_app.config
-    return [
+    return site_care.panels() + [
         ("packs/_usb_panel.html", usb.panel(config)),
         ("sync/_panel.html", sync_panel.panel(config)),
         ("modem/_panel.html", modem_panel.panel(config)),
@@ -62,6 +63,7 @@ def index():
         health=health(home, current_app.extensions.get("kru_integrity")),
         storage=storage(home),
         panels=_panels(),
+        backup_reminder=usb_backup.reminder(current_app.config["KRU"], home),
     )
 
 

@@ -246,7 +246,7 @@ def _install_upload() -> tuple[installer.InstallResult, Any]:
             N_('Send JSON {"upload": "<id>"} naming a finished upload'), code="invalid_body"
         )
     force = data.get("force") in (True, 1, "1", "true", "on")
-    store = uploads.UploadStore(_home())
+    store = uploads.UploadStore(_home(), settings=current_app.config["KRU"])
     upload = store.get(data["upload"], current_user.id)
     name = secure_filename(upload.metadata.get("filename", "")) or "pack.zip"
     with store.claim(upload.id, current_user.id, "pack", name=name) as path:

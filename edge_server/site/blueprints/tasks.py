@@ -96,7 +96,7 @@ def _received(upload_ids: list[str]):  # yields list[service.Incoming]
     tmp = _home().tmp
     tmp.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="submission-", dir=tmp))
-    store = uploads.UploadStore(_home())
+    store = uploads.UploadStore(_home(), settings=current_app.config["KRU"])
     try:
         with contextlib.ExitStack() as stack:
             incoming: list[service.Incoming] = []

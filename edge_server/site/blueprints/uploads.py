@@ -54,7 +54,7 @@ def add_purpose(app: Flask, name: str, purpose: Purpose) -> None:
 
 
 def store() -> uploads.UploadStore:
-    return uploads.UploadStore(current_app.config["KRU_HOME"])
+    return uploads.UploadStore(current_app.config["KRU_HOME"], settings=current_app.config["KRU"])
 
 
 def _number(header: str) -> int:
