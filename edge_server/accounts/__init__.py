@@ -17,7 +17,6 @@ from ..base.errors import N_, Conflict, NotFound, ValidationError
 from .models import ROLES, Cohort, CohortInstructor, CohortMember, User, UserSession
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
-MIN_PASSWORD = passwords.MIN_LENGTH
 LANGUAGES = ("km", "en")
 
 
