@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
+from bench.server import KruServer
 from edge_server.base import passwords
 from edge_server.base.datahome import DataHome
 from edge_server.base.settings import Settings, load_settings
@@ -46,12 +45,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     env.update(KRU_AUTH_HASH_MEMORY_KIB="1024", KRU_AUTH_HASH_TIME_COST="1", KRU_MODEM_PORT="none")
     env.update(extra)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:
@@ -181,18 +174,14 @@ def _catalog(db, course: str, items: int) -> None:
         )
 
 
-class CentralServer:
-    """``kru central serve`` as a real subprocess on a fixed free port (kept across restarts)."""
+class CentralServer(KruServer):
+    """``kru central serve`` as a real subprocess on a free port (kept across restarts)."""
 
     def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(data_dir, command=("central", "serve"), ready="/api/v1/session", port=port)
         self.env = clean_env(KRU_THREADS="8")
         if database_url:
             self.env["KRU_CENTRAL_DATABASE_URL"] = database_url
-        self.proc: subprocess.Popen | None = None
-        self.log = data_dir.parent / f"central-{self.port}.log"
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -204,53 +193,19 @@ class CentralServer:
             timeout=60,
         )
 
-    def start(self) -> CentralServer:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    KRU,
-                    "--data-dir",
-                    str(self.data_dir),
-                    "central",
-                    "serve",
-                    "--port",
-                    str(self.port),
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-        def ready() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"central server exited: {self.log.read_text()[-2000:]}")
-            try:
-                return requests.get(self.url + "/api/v1/session", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_until(ready, timeout=30)
+    def start(self, timeout: float = 30.0) -> CentralServer:
+        super().start(timeout)
         return self
 
     def kill(self) -> None:
         """Kill -9, as a power cut would."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(timeout=10)
+        super().kill()
         self.proc = None
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        code = super().stop(sig, timeout)
         self.proc = None
+        return code
 
     def provision(self, site: Site, name: str | None = None, province: str = "Kandal") -> str:
         """Register ``site`` and import its provisioning file; return the device id."""

@@ -10,7 +10,8 @@ from waitress.server import create_server
 from sync.edge import agent as agent_mod
 from sync.edge import state
 from sync.edge.agent import Agent
-from tests.sync_support import CentralServer, add_events, central_counts, free_port, make_site
+from tests.livesite import free_port
+from tests.sync_support import CentralServer, add_events, central_counts, make_site
 
 
 @pytest.fixture
