@@ -193,7 +193,7 @@ class CentralServer(KruServer):
             timeout=60,
         )
 
-    def start(self, timeout: float = 30.0) -> CentralServer:
+    def start(self, timeout: float = 60.0) -> CentralServer:
         super().start(timeout)
         return self
 
@@ -378,7 +378,9 @@ def pg_database(base_url: str) -> Iterator[str]:
 
     import psycopg2
 
-    name = "kru_test_" + uuid.uuid4().hex[:12]
+    # One name per xdist worker and test: kru_test_gw0_1a2b3c4d5e6f (kru_test_main_... alone).
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"kru_test_{worker}_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(base_url)
     admin.autocommit = True
     try:
@@ -403,3 +405,24 @@ def pg_base_url() -> str | None:
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def central_rows(server: CentralServer, url: str, sql: str) -> list[tuple]:
+    """Run ``sql`` on the central database, PostgreSQL at ``url`` or SQLite; return the rows."""
+    if url:
+        import psycopg2
+
+        con = psycopg2.connect(url)
+        try:
+            with con.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+        finally:
+            con.close()
+    import sqlite3
+
+    con = sqlite3.connect(server.data_dir / "central.sqlite3")
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -14,13 +14,6 @@ from tests.livesite import free_port
 from tests.sync_support import CentralServer, add_events, central_counts, make_site
 
 
-@pytest.fixture
-def central(tmp_path):
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
-
-
 def run_in_process(site, **kwargs):
     db = site.open()
     try:
