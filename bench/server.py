@@ -168,7 +168,7 @@ class KruServer:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, timeout: float = 30.0) -> KruServer:
+    def start(self, timeout: float = 60.0) -> KruServer:
         """Start the server and wait until it answers; ``start_s`` is the time that took.
 
         Raises:
