@@ -134,6 +134,13 @@ axe_core() {
     fi
 }
 
+ralph_venv() {
+    # Ralph (the LRS and xAPI validator of the central tests) pins dependencies that conflict
+    # with Kru's, so it gets .venv-ralph of its own, outside the lock (tests/ralph_support.py).
+    # Made here, before pytest, so its install does not count against a test's timeout.
+    "$VENV/bin/python" -c 'from tests.ralph_support import ralph_venv; ralph_venv()'
+}
+
 cmd_test() {
     # System packages the suite drives for real: Chromium for browser tests, shellcheck and
     # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media,
@@ -144,6 +151,7 @@ cmd_test() {
         fusefat exfat-fuse exfatprogs ntfs-3g dosfstools fuse3 nodejs
     venv
     axe_core
+    ralph_venv
     start_postgres
     set +e
     # Lint first but run the tests anyway, so one run shows every problem.

@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import requests
+
+from tests.livesite import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-ralph"
@@ -60,12 +61,6 @@ def validate(python: Path, statements: list[dict]) -> list[list[str]]:
         timeout=120,
     )
     return json.loads(done.stdout)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Ralph's basic auth keeps bcrypt hashes; bcrypt is in Ralph's venv, not Kru's.

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
+from bench.server import KruServer
 from edge_server.base import passwords
 from edge_server.base.datahome import DataHome
 from edge_server.base.settings import Settings, load_settings
@@ -46,12 +45,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     env.update(KRU_AUTH_HASH_MEMORY_KIB="1024", KRU_AUTH_HASH_TIME_COST="1", KRU_MODEM_PORT="none")
     env.update(extra)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:
@@ -181,18 +174,14 @@ def _catalog(db, course: str, items: int) -> None:
         )
 
 
-class CentralServer:
-    """``kru central serve`` as a real subprocess on a fixed free port (kept across restarts)."""
+class CentralServer(KruServer):
+    """``kru central serve`` as a real subprocess on a free port (kept across restarts)."""
 
     def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(data_dir, command=("central", "serve"), ready="/api/v1/session", port=port)
         self.env = clean_env(KRU_THREADS="8")
         if database_url:
             self.env["KRU_CENTRAL_DATABASE_URL"] = database_url
-        self.proc: subprocess.Popen | None = None
-        self.log = data_dir.parent / f"central-{self.port}.log"
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -204,53 +193,19 @@ class CentralServer:
             timeout=60,
         )
 
-    def start(self) -> CentralServer:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    KRU,
-                    "--data-dir",
-                    str(self.data_dir),
-                    "central",
-                    "serve",
-                    "--port",
-                    str(self.port),
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-        def ready() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"central server exited: {self.log.read_text()[-2000:]}")
-            try:
-                return requests.get(self.url + "/api/v1/session", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_until(ready, timeout=30)
+    def start(self, timeout: float = 60.0) -> CentralServer:
+        super().start(timeout)
         return self
 
     def kill(self) -> None:
         """Kill -9, as a power cut would."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(timeout=10)
+        super().kill()
         self.proc = None
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        code = super().stop(sig, timeout)
         self.proc = None
+        return code
 
     def provision(self, site: Site, name: str | None = None, province: str = "Kandal") -> str:
         """Register ``site`` and import its provisioning file; return the device id."""
@@ -423,7 +378,9 @@ def pg_database(base_url: str) -> Iterator[str]:
 
     import psycopg2
 
-    name = "kru_test_" + uuid.uuid4().hex[:12]
+    # One name per xdist worker and test: kru_test_gw0_1a2b3c4d5e6f (kru_test_main_... alone).
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"kru_test_{worker}_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(base_url)
     admin.autocommit = True
     try:
@@ -448,3 +405,24 @@ def pg_base_url() -> str | None:
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def central_rows(server: CentralServer, url: str, sql: str) -> list[tuple]:
+    """Run ``sql`` on the central database, PostgreSQL at ``url`` or SQLite; return the rows."""
+    if url:
+        import psycopg2
+
+        con = psycopg2.connect(url)
+        try:
+            with con.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+        finally:
+            con.close()
+    import sqlite3
+
+    con = sqlite3.connect(server.data_dir / "central.sqlite3")
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -14,12 +14,12 @@ from content_packs.errors import InvalidPack
 from sync import protocol
 from sync.central import registry
 from sync.central.models import CentralEvent
+from tests.central_support import make_batch, post
 from tests.conftest import api_headers, assert_api_error, csrf_token
 from tests.learning_catalog import LESSON, ev, make_catalog
 from tests.livesite import LiveSite
 from tests.packs_factory import build_pack, install, lesson
 from tests.packs_helpers import rewrite, snapshot
-from tests.test_central_ingest import central_app, make_batch, post  # noqa: F401 - fixture
 
 DEEP = "[" * 5000 + "]" * 5000
 DEEP_CONTEXT_EVENT = ev("completed", LESSON, context={"deep": json.loads("[" * 40 + "]" * 40)})
@@ -108,7 +108,7 @@ def test_events_nested_a_little_are_still_accepted(app, client, login_as):
     assert response.status_code == 200, response.get_json()
 
 
-def test_deep_json_sign_in_on_central_is_a_400(central_app):  # noqa: F811
+def test_deep_json_sign_in_on_central_is_a_400(central_app):
     client = central_app.test_client()
     response = client.post(
         "/api/v1/session",
@@ -119,7 +119,7 @@ def test_deep_json_sign_in_on_central_is_a_400(central_app):  # noqa: F811
     assert_api_error(response, 400, "invalid_body")
 
 
-def test_deep_json_in_a_signed_sync_batch_is_refused(central_app):  # noqa: F811
+def test_deep_json_in_a_signed_sync_batch_is_refused(central_app):
     device = registry.add_device("TEC Kandal", "http://central.example", "Kandal").device
     batch = make_batch(device.device_id, count=2)
     lines = gzip.decompress(protocol.encode_batch(batch)).split(b"\n")
@@ -155,7 +155,7 @@ def test_long_host_label_on_the_api_is_a_json_400(client, path):
 
 
 @pytest.mark.parametrize("path", ["/login", "/api/v1/session"])
-def test_long_host_label_on_central_is_a_400(central_app, path):  # noqa: F811
+def test_long_host_label_on_central_is_a_400(central_app, path):
     response = central_app.test_client().get(path, headers={"Host": LONG_LABEL_HOST})
     assert response.status_code == 400
     if path.startswith("/api/"):
@@ -207,7 +207,7 @@ def test_a_broken_next_link_is_ignored_on_sign_in(client, target):
     assert client.get("/login", query_string={"next": target}).status_code == 200
 
 
-def test_a_broken_next_link_is_ignored_on_central_sign_in(central_app):  # noqa: F811
+def test_a_broken_next_link_is_ignored_on_central_sign_in(central_app):
     response = central_app.test_client().get("/login", query_string={"next": "http://["})
     assert response.status_code == 200
 

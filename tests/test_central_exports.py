@@ -20,7 +20,6 @@ from sync.central.db import database
 from sync.central.ingest import ingest_batch
 from sync.protocol import Batch, EventRecord, ItemRecord, UserRecord
 from tests.conftest import assert_api_error, csrf_token
-from tests.test_central_ingest import central_app  # noqa: F401 - fixture
 
 LEARNERS = 20
 ITEMS = [
@@ -57,7 +56,7 @@ def term_batch(device_id: str, plan: list[tuple[str, str, str, str]]) -> Batch:
 
 
 @pytest.fixture
-def term(central_app):  # noqa: F811
+def term(central_app):
     """Three sites: Takeo (October learners), Kampot (November), Kampot 2 (both)."""
     sites = {
         "takeo": registry.add_device("TEC Takeo", "http://c", "Takeo").device,
@@ -105,7 +104,7 @@ def sheet(response) -> list[tuple]:
     return list(book.active.iter_rows(values_only=True))
 
 
-def test_completion_workbook_has_every_site_and_course_with_khmer_titles(central_app, term):  # noqa: F811
+def test_completion_workbook_has_every_site_and_course_with_khmer_titles(central_app, term):
     rows = sheet(signed_in(central_app).get("/export/completion.xlsx"))
     header, body = rows[0], rows[1:]
     assert header[:9] == (
@@ -128,14 +127,14 @@ def test_completion_workbook_has_every_site_and_course_with_khmer_titles(central
     assert {r[2] for r in body} == {"Takeo", "Kampot"}
 
 
-def test_a_name_that_looks_like_a_formula_stays_text_in_the_workbook(central_app, term):  # noqa: F811
+def test_a_name_that_looks_like_a_formula_stays_text_in_the_workbook(central_app, term):
     response = signed_in(central_app).get("/export/sites.xlsx")
     book = openpyxl.load_workbook(io.BytesIO(response.get_data()))
     cells = [c for row in book.active.iter_rows() for c in row if c.value == '=HYPERLINK("x")']
     assert cells and all(c.data_type == "s" for c in cells)
 
 
-def test_filters_narrow_by_province_site_and_course(central_app, term):  # noqa: F811
+def test_filters_narrow_by_province_site_and_course(central_app, term):
     client = signed_in(central_app)
     rows = sheet(client.get("/export/completion.xlsx?province=Kampot&course=lit/c"))[1:]
     assert sorted(r[0] for r in rows) == sorted(
@@ -146,7 +145,7 @@ def test_filters_narrow_by_province_site_and_course(central_app, term):  # noqa:
     assert [r[1] for r in one] == ["TEC Takeo"]
 
 
-def test_a_date_range_counts_the_learners_active_within_it(central_app, term):  # noqa: F811
+def test_a_date_range_counts_the_learners_active_within_it(central_app, term):
     client = signed_in(central_app)
     rows = sheet(client.get("/export/completion.xlsx?from=2026-11-01&to=2026-11-30"))[1:]
     by = {(r[1], r[3]): r for r in rows}
@@ -158,7 +157,7 @@ def test_a_date_range_counts_the_learners_active_within_it(central_app, term):  
     assert {r[1] for r in october} == {"TEC Takeo", '=HYPERLINK("x")'}
 
 
-def test_days_are_the_ministrys_days_not_utc_days(central_app):  # noqa: F811
+def test_days_are_the_ministrys_days_not_utc_days(central_app):
     device = registry.add_device("TEC Kep", "http://c", "Kep").device
     # 20:00 UTC on 30 November is 03:00 on 1 December in Phnom Penh.
     plan = [("late", "experienced", "lit/i1", "2026-11-30T20:00:00")]
@@ -170,7 +169,7 @@ def test_days_are_the_ministrys_days_not_utc_days(central_app):  # noqa: F811
     assert november == []
 
 
-def test_times_in_the_sites_export_are_local_and_the_heading_names_the_zone(central_app, term):  # noqa: F811
+def test_times_in_the_sites_export_are_local_and_the_heading_names_the_zone(central_app, term):
     from sync.central.models import Device
 
     Device.update(last_seen_at="2026-11-30T20:00:00+00:00").where(
@@ -183,7 +182,7 @@ def test_times_in_the_sites_export_are_local_and_the_heading_names_the_zone(cent
     assert "2026-12-01 03:00:00" in row
 
 
-def test_the_file_name_says_what_the_filter_chose(central_app, term):  # noqa: F811
+def test_the_file_name_says_what_the_filter_chose(central_app, term):
     response = signed_in(central_app).get(
         "/export/completion.csv?province=Kampot&from=2026-11-01&to=2026-11-30"
     )
@@ -203,14 +202,14 @@ def test_the_file_name_says_what_the_filter_chose(central_app, term):  # noqa: F
         ("site=no-such-site", "unknown_site"),
     ],
 )
-def test_a_bad_filter_gets_a_json_error_with_a_stable_code(central_app, term, query, code):  # noqa: F811
+def test_a_bad_filter_gets_a_json_error_with_a_stable_code(central_app, term, query, code):
     response = signed_in(central_app).get(
         f"/export/completion.xlsx?{query}", headers={"Accept": "application/json"}
     )
     assert_api_error(response, 400, code)
 
 
-def test_a_bad_filter_on_the_page_comes_back_with_a_khmer_message(central_app, term):  # noqa: F811
+def test_a_bad_filter_on_the_page_comes_back_with_a_khmer_message(central_app, term):
     client = signed_in(central_app)
     client.post("/language", data={"lang": "km", "csrf_token": csrf_token(client)})
     response = client.get("/export/completion.csv?from=2026-12-01&to=2026-11-01")
@@ -220,18 +219,18 @@ def test_a_bad_filter_on_the_page_comes_back_with_a_khmer_message(central_app, t
     assert 'value="2026-12-01"' in page  # the form keeps what was typed
 
 
-def test_an_unknown_export_or_format_is_not_found(central_app, term):  # noqa: F811
+def test_an_unknown_export_or_format_is_not_found(central_app, term):
     client = signed_in(central_app)
     assert client.get("/export/learners.xlsx").status_code == 404
     assert client.get("/export/completion.pdf").status_code == 404
 
 
-def test_exports_need_a_sign_in(central_app):  # noqa: F811
+def test_exports_need_a_sign_in(central_app):
     response = central_app.test_client().get("/export/completion.xlsx")
     assert response.status_code == 302
 
 
-def test_a_cohort_page_lists_each_learner_with_courses_score_and_last_activity(central_app):  # noqa: F811
+def test_a_cohort_page_lists_each_learner_with_courses_score_and_last_activity(central_app):
     from sync.protocol import CohortRecord
 
     device = registry.add_device("TEC Pursat", "http://c", "Pursat").device

@@ -4,89 +4,20 @@ from __future__ import annotations
 
 import gzip
 import time
-import uuid
 
 import pytest
 
 from sync import protocol
 from sync.central import registry
 from sync.central.models import CentralEvent, Device
-from sync.protocol import Batch, EventRecord, ItemRecord, UserRecord
+from tests.central_support import make_batch, post
 from tests.conftest import assert_api_error
-from tests.sync_support import FAST
-
-
-@pytest.fixture
-def central_app(tmp_path, monkeypatch):
-    from sync.central import create_app
-    from sync.central.db import database
-
-    for var in [v for v in __import__("os").environ if v.startswith("KRU_")]:
-        monkeypatch.delenv(var)
-    app = create_app({"data_dir": str(tmp_path / "central"), "TESTING": True, **FAST})
-    database.connect(reuse_if_open=True)
-    yield app
-    if not database.is_closed():
-        database.close()
 
 
 @pytest.fixture
 def device(central_app):
     made = registry.add_device("TEC Kandal", "http://central.example", "Kandal")
     return made.device
-
-
-def make_batch(device_id: str, after: int = 0, count: int = 3, clock_ms: int | None = None):
-    """Return a batch of ``count`` events of learner u1 on item p/i1 (one of two in course p/c).
-
-    The first event of a batch starting at seq 0 is the site's decision that u1 completed
-    p/i1; the others are the phone's own events.
-    """
-    now = int(time.time() * 1000)
-    events = [
-        EventRecord(
-            after + i + 1,
-            str(uuid.uuid4()),
-            "u1",
-            "completed",
-            "p/i1",
-            {"score": 1},
-            None,
-            None,
-            now + i,
-            "boot",
-        )
-        for i in range(count)
-    ]
-    if after == 0 and events:
-        events[0].id = protocol.decision_id("u1", "p/i1", "completed")
-    last = after + count
-    return Batch(
-        batch_id=protocol.batch_id_for(device_id, after, last),
-        device_id=device_id,
-        after=after,
-        last=last,
-        clock_ms=clock_ms if clock_ms is not None else now,
-        users=[UserRecord("u1", "learner1", "សិស្ស", "learner")],
-        items=[ItemRecord("p/i1", "lesson", "មេរៀន", "Lesson", "p/c", "វគ្គ", "Course", 2)],
-        events=events,
-    )
-
-
-def post(client, device, batch=None, body=None, secret=None, clock_ms=None):
-    body = body if body is not None else protocol.encode_batch(batch)
-    batch_id = batch.batch_id if batch is not None else "b1"
-    clock = clock_ms if clock_ms is not None else (batch.clock_ms if batch else 0)
-    headers = protocol.signed_headers(
-        secret or device.secret,
-        "POST",
-        protocol.BATCHES_PATH,
-        device.device_id,
-        batch_id,
-        body,
-        clock,
-    )
-    return client.post(protocol.BATCHES_PATH, data=body, headers=headers)
 
 
 def stored() -> int:

@@ -14,8 +14,14 @@ from sync.central import lrs_forward, registry
 from sync.central.db import database
 from sync.central.ingest import ingest_batch
 from sync.protocol import EventRecord
+from tests.central_support import PUBLIC
 from tests.ralph_support import RalphLrs
-from tests.test_central_xapi import PUBLIC, app, every_kind, ralph_python  # noqa: F401
+from tests.test_central_xapi import every_kind
+
+
+@pytest.fixture
+def app(public_central_app):
+    return public_central_app
 
 
 def config(lrs: RalphLrs, batch_size: int = 5) -> lrs_forward.LrsConfig:
@@ -52,7 +58,7 @@ def more_events(device, after: int, count: int):
     return batch
 
 
-def test_statements_reach_the_lrs_once_through_an_outage(app, ralph_python, tmp_path):  # noqa: F811
+def test_statements_reach_the_lrs_once_through_an_outage(app, ralph_python, tmp_path):
     device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
     first, _kinds = every_kind(device.device_id)
     n = len(first.events)  # one statement per event kind Kru has
@@ -98,7 +104,7 @@ def test_statements_reach_the_lrs_once_through_an_outage(app, ralph_python, tmp_
         lrs.stop()
 
 
-def test_wrong_lrs_credentials_keep_the_statements_queued(app, ralph_python, tmp_path):  # noqa: F811
+def test_wrong_lrs_credentials_keep_the_statements_queued(app, ralph_python, tmp_path):
     device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
     batch = every_kind(device.device_id)[0]
     ingest_batch(database, device, batch)
@@ -159,7 +165,7 @@ def test_forwarding_needs_the_public_url(monkeypatch, tmp_path):
 
 
 def test_the_dashboard_shows_the_queue(tmp_path, monkeypatch):
-    from tests.test_central_api import sign_in
+    from tests.central_support import sign_in
     from tests.test_central_xapi import central
 
     made = central(

@@ -14,9 +14,9 @@ from sync import protocol
 from sync.central import registry
 from sync.central.db import database
 from sync.central.models import Device
+from tests.central_support import make_batch, post
 from tests.conftest import assert_api_error
 from tests.sync_support import FAST, pg_base_url, pg_database
-from tests.test_central_ingest import make_batch, post
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

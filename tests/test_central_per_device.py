@@ -20,9 +20,9 @@ from sync import protocol
 from sync.central import registry, reports
 from sync.central.models import CentralDecision, CentralEvent, Device, DeviceItem
 from sync.protocol import Batch, EventRecord, ItemRecord, UserRecord
+from tests.central_support import post
 from tests.conftest import assert_api_error
 from tests.sync_support import FAST, pg_base_url, pg_database
-from tests.test_central_ingest import post
 
 COURSE = "pack/course"
 
@@ -155,7 +155,7 @@ def test_an_old_sites_batch_is_accepted_and_shows_it_sends_no_decisions(central_
     assert response.status_code == 200, response.get_json()
     assert Device.get_by_id(site.id).decisions is False
     assert completion(site)[1] == 0.0  # a phone's "completed" is not the site's decision
-    from tests.test_central_api import sign_in
+    from tests.central_support import sign_in
 
     sign_in(client, "viewer")
     client.post("/language", data={"lang": "en", "csrf_token": _csrf(client)})

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -16,29 +14,6 @@ from sync.protocol import Batch, EventRecord, ItemRecord, UserRecord
 from tests.sync_support import CentralServer, add_events, make_site, run_agent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-
-@pytest.fixture
-def pg_url():
-    base = os.environ.get("KRU_TEST_DATABASE_URL")
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail("KRU_TEST_DATABASE_URL is not set in CI")
-        pytest.skip("KRU_TEST_DATABASE_URL is not set (export it to run PostgreSQL tests)")
-    import psycopg2
-
-    name = "kru_test_" + uuid.uuid4().hex[:12]
-    admin = psycopg2.connect(base)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f"CREATE DATABASE {name}")
-        parts = urlsplit(base)
-        yield urlunsplit(parts._replace(path="/" + name))
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        admin.close()
 
 
 def _count(url: str, sql: str) -> int:

@@ -23,9 +23,10 @@ import psycopg2
 import pytest
 import requests
 
+from bench.server import free_port
 from sync import protocol
 from sync.protocol import Batch, EventRecord, ItemRecord, UserRecord
-from tests.sync_support import CentralServer, free_port, pg_base_url, pg_database, wait_until
+from tests.sync_support import CentralServer, pg_base_url, pg_database, wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PASSWORD = "lotus-pond-7"

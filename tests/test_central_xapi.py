@@ -15,19 +15,13 @@ from sync.central import registry, xapi
 from sync.central.db import database
 from sync.central.ingest import ingest_batch
 from sync.protocol import Batch, CohortRecord, EventRecord, ItemRecord, UserRecord
+from tests.central_support import PUBLIC, sign_in
 from tests.conftest import assert_api_error
-from tests.ralph_support import ralph_venv, validate
+from tests.ralph_support import validate
 from tests.sync_support import FAST
-from tests.test_central_api import sign_in
 
-PUBLIC = "https://kru.example.gov.kh"
 SPEC_EXAMPLES = Path("/work/shared/testdata/xapi/spec_examples")
 LEARNER = uuid.uuid4().hex
-
-
-@pytest.fixture(scope="session")
-def ralph_python() -> Path:
-    return ralph_venv()
 
 
 def central(tmp_path, monkeypatch, **settings):
@@ -41,11 +35,8 @@ def central(tmp_path, monkeypatch, **settings):
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    made = central(tmp_path, monkeypatch, **{"central.public_url": PUBLIC + "/"})
-    yield made
-    if not database.is_closed():
-        database.close()
+def app(public_central_app):
+    return public_central_app
 
 
 ITEMS = [

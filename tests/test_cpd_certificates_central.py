@@ -9,18 +9,10 @@ import io
 import sqlite3
 from contextlib import closing
 
-import pytest
 import requests
 
 from tests.cpd_support import LEARNER_KM, TITLE_EN, make_certificate_course
-from tests.sync_support import CentralServer, make_site, run_agent
-
-
-@pytest.fixture
-def central(tmp_path):
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
+from tests.sync_support import make_site, run_agent
 
 
 def _issue(site) -> str:

@@ -7,20 +7,12 @@ import json
 import sqlite3
 from contextlib import closing
 
-import pytest
 import requests
 
-from tests.sync_support import CentralServer, add_events, make_site, run_agent
+from tests.sync_support import add_events, make_site, run_agent
 from tests.test_cpd_certificates_central import _signed_in
 
 COURSE = "pack1/course1"
-
-
-@pytest.fixture
-def central(tmp_path):
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
 
 
 def _discuss(site, *, review: bool) -> tuple[str, list[str]]:

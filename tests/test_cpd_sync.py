@@ -7,16 +7,7 @@ import json
 import sqlite3
 from contextlib import closing
 
-import pytest
-
-from tests.sync_support import CentralServer, add_events, make_site, run_agent
-
-
-@pytest.fixture
-def central(tmp_path):
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
+from tests.sync_support import add_events, make_site, run_agent
 
 
 def _mark_everyone(site, statuses):

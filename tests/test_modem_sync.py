@@ -11,14 +11,7 @@ import pytest
 
 from sync.edge.agent import NO_MODEM_LINK, Agent
 from tests.fakemodem import FakeModem
-from tests.sync_support import CentralServer, add_events, central_counts, make_site
-
-
-@pytest.fixture
-def central(tmp_path: Path) -> Iterator[CentralServer]:
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
+from tests.sync_support import add_events, central_counts, make_site
 
 
 @pytest.fixture

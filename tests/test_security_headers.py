@@ -14,11 +14,10 @@ from http.cookiejar import CookieJar
 
 import pytest
 
+from tests.central_support import sign_in as central_sign_in
 from tests.conftest import csrf_token, form_csrf
 from tests.learning_catalog import make_catalog
 from tests.livesite import LiveSite
-from tests.test_central_api import sign_in as central_sign_in
-from tests.test_central_ingest import central_app  # noqa: F401 - fixture
 
 SHARED = {
     "X-Content-Type-Options": "nosniff",
@@ -85,7 +84,7 @@ def test_every_site_page_has_the_policy_and_headers(app, pages, login_as, role):
 
 
 @pytest.mark.parametrize("path", ["/login", "/no-such-page", "/", "/sites/nope"])
-def test_central_pages_send_the_same_headers_as_the_site(central_app, path):  # noqa: F811
+def test_central_pages_send_the_same_headers_as_the_site(central_app, path):
     client = central_app.test_client()
     central_sign_in(client, "viewer")
     response = client.get(path, follow_redirects=True)
@@ -126,7 +125,7 @@ def _session_cookie(response) -> str:
     return cookies[-1]
 
 
-def test_central_cookie_is_secure_over_https(central_app):  # noqa: F811
+def test_central_cookie_is_secure_over_https(central_app):
     from sync.central import registry
 
     registry.add_user("viewer1", "lotus-pond-7", "viewer")
@@ -143,7 +142,7 @@ def test_central_cookie_is_secure_over_https(central_app):  # noqa: F811
     assert "; Secure" in _session_cookie(response)
 
 
-def test_central_cookie_is_not_secure_over_plain_http(central_app):  # noqa: F811
+def test_central_cookie_is_not_secure_over_plain_http(central_app):
     client = central_app.test_client()
     response = client.get("/api/v1/session")
     assert "; Secure" not in _session_cookie(response)

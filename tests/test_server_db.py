@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from edge_server.base.db import db
 
 
@@ -86,11 +88,13 @@ def test_a_writer_waits_for_another_process_instead_of_failing_locked(tmp_path):
     assert rows == [("other process",), ("this process",)]
 
 
-def test_read_then_write_transactions_wait_for_another_process(tmp_path):
-    """A transaction that reads, then writes while another process writes, still commits."""
-    import subprocess
-    import sys
-    import time
+def test_a_transaction_takes_the_write_lock_when_it_begins(tmp_path):
+    """A transaction that reads, then writes, cannot fail on its write: BEGIN takes the lock.
+
+    With a deferred BEGIN another process could write between the read and the write, and
+    the write would fail with "database is locked" whatever the busy timeout.
+    """
+    import sqlite3
 
     from edge_server.accounts.models import Cohort
     from edge_server.base.datahome import DataHome
@@ -100,18 +104,17 @@ def test_read_then_write_transactions_wait_for_another_process(tmp_path):
     home = DataHome(tmp_path / "home").ensure()
     schema.upgrade(home)
     schema.open_database(home)
-    insert = (
-        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=10);"
-        "c.execute(\"INSERT INTO cohorts (uid, name, created_at) VALUES ('x', 'B', 'now')\");"
-        "c.commit(); c.close()"
-    )
+    other = sqlite3.connect(home.database, timeout=0, isolation_level=None)
     try:
         with db.atomic():
             Cohort.select().count()  # read first
-            other = subprocess.Popen([sys.executable, "-c", insert, str(home.database)])
-            time.sleep(0.5)  # a deferred transaction would let the other write slip in here
-            Cohort.create(name="A")  # ... and then fail with "database is locked"
-        assert other.wait(timeout=20) == 0
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")  # another writer is kept out already
+            Cohort.create(name="A")
+        other.execute("BEGIN IMMEDIATE")  # and gets in once the transaction is over
+        other.execute("INSERT INTO cohorts (uid, name, created_at) VALUES ('x', 'B', 'now')")
+        other.execute("COMMIT")
         assert sorted(c.name for c in Cohort.select()) == ["A", "B"]
     finally:
+        other.close()
         db.close()

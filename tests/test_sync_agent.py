@@ -10,14 +10,8 @@ from waitress.server import create_server
 from sync.edge import agent as agent_mod
 from sync.edge import state
 from sync.edge.agent import Agent
-from tests.sync_support import CentralServer, add_events, central_counts, free_port, make_site
-
-
-@pytest.fixture
-def central(tmp_path):
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
+from tests.livesite import free_port
+from tests.sync_support import CentralServer, add_events, central_counts, make_site
 
 
 def run_in_process(site, **kwargs):

@@ -8,17 +8,14 @@ every item and the course completion of the site must then be the same at both e
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import pytest
 import requests
 
 from tests.packs_factory import build_pack, lesson, media, quiz, video
-from tests.sync_support import CentralServer, make_site, pg_base_url, pg_database, run_agent
+from tests.sync_support import central_rows, make_site, run_agent
 
 PACK = "e2e-pack"
 COURSE = f"{PACK}/course"
@@ -70,36 +67,9 @@ STUDY: dict[str, list[list[dict[str, Any]]]] = {
 }
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres])])
-def central(request, tmp_path) -> Iterator[tuple[CentralServer, str]]:
-    base = pg_base_url()
-    with ExitStack() as stack:
-        url = ""
-        if request.param == "postgres":
-            if not base:
-                pytest.skip("KRU_TEST_DATABASE_URL is not set (export it to run PostgreSQL tests)")
-            url = stack.enter_context(pg_database(base))
-        server = CentralServer(tmp_path / "central", database_url=url).start()
-        stack.callback(server.stop)
-        yield server, url
-
-
-def central_rows(server: CentralServer, url: str, sql: str) -> list[tuple]:
-    if url:
-        import psycopg2
-
-        con = psycopg2.connect(url)
-        try:
-            with con.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            con.close()
-    con = sqlite3.connect(server.data_dir / "central.sqlite3")
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+@pytest.fixture
+def central(central_on_both):
+    return central_on_both
 
 
 def _study_on_site(site) -> dict[str, Any]:

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.sync_support import (
-    CentralServer,
     add_events,
     central_counts,
     make_site,
     run_agent,
 )
-
-
-@pytest.fixture
-def central(tmp_path):
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
 
 
 def test_site_syncs_a_day_of_a_cohorts_work_exactly_once(tmp_path, central):

@@ -6,9 +6,17 @@ from __future__ import annotations
 import json
 import os
 
-from tests.sync_support import make_site, run_agent
+import pytest
+
+from tests.sync_support import central_rows, make_site, run_agent
 from tests.tasks_support import ALL_CLEAR, BELOW, SAMPLE, TASK
-from tests.test_sync_decisions_end_to_end import PASSWORD, central, central_rows  # noqa: F401
+
+PASSWORD = "Ministry-Report-2026"
+
+
+@pytest.fixture
+def central(central_on_both):
+    return central_on_both
 
 
 def _work_on_site(site, tmp_path):
@@ -46,7 +54,7 @@ def _work_on_site(site, tmp_path):
         db.close()
 
 
-def test_submissions_and_reviews_reach_central_with_the_sites_decisions(tmp_path, central):  # noqa: F811
+def test_submissions_and_reviews_reach_central_with_the_sites_decisions(tmp_path, central):
     server, url = central
     site = make_site(tmp_path, "tec-kandal")
     server.provision(site, name="TEC Kandal")

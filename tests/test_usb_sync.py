@@ -12,21 +12,12 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
 from sync import usb_protocol
 from sync.edge import state
 from sync.edge.agent import Agent
 from tests.sync_support import KRU, CentralServer, Site, add_events, central_counts, make_site
 
 BATCH = {"sync.batch_size": 60, "sync.max_batch_size": 60}
-
-
-@pytest.fixture
-def central(tmp_path):
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
 
 
 def kru_site(site: Site, *args: str) -> subprocess.CompletedProcess:

@@ -25,7 +25,6 @@ from .models import (
 )
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
-MIN_PASSWORD = passwords.MIN_LENGTH
 LANGUAGES = ("km", "en")
 
 

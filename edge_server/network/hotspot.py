@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-from ..base.datahome import write_file_atomically
-
 ADDRESS = "10.42.0.1"
 DHCP_START = "10.42.0.10"
 DHCP_END = "10.42.0.250"  # 241 addresses: a class of 60 plus their second devices, and more
@@ -75,11 +73,3 @@ def render_configs(
         (etc_dir / relative, render((templates / name).read_text(encoding="utf-8"), config), mode)
         for name, (relative, mode) in FILES.items()
     ]
-
-
-def write_configs(templates: Path, etc_dir: Path, config: HotspotConfig) -> list[Path]:
-    """Render every hotspot template from ``templates`` into ``etc_dir``; return the paths."""
-    rendered = render_configs(templates, etc_dir, config)
-    for target, text, mode in rendered:
-        write_file_atomically(target, text, mode)
-    return [target for target, _text, _mode in rendered]

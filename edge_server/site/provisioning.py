@@ -242,11 +242,6 @@ def site_config_text(config_file: Path, setup: SiteSetup) -> str:
     return tomli_w.dumps(data)
 
 
-def write_site_config(config_file: Path, setup: SiteSetup) -> None:
-    """Set the site's name, kind and province in the TOML config, keeping its other settings."""
-    write_file_atomically(config_file, site_config_text(config_file, setup), 0o640)
-
-
 def create_admin(settings: Any, username: str, password: str) -> None:
     """Create the site admin account, or reset its password when it exists already."""
     from ..base.errors import NotFound
