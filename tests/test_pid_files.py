@@ -101,7 +101,7 @@ def test_sync_now_button_does_not_signal_a_stale_pid(app, client, login_as, byst
     response = client.post(
         "/admin/sync/run", data={"csrf_token": form_csrf(page)}, follow_redirects=True
     )
-    assert "The sync agent is not running" in response.get_data(as_text=True)
+    assert "The sync service is not running on the Pi" in response.get_data(as_text=True)
     time.sleep(0.2)
     assert bystander.poll() is None, "the Sync now button killed a process that is not Kru's"
 
