@@ -190,17 +190,11 @@ def manifest_problems(manifest: dict[str, Any]) -> list[Problem]:
             seen.add(code)
         if not problems:
             own[base] = parse(raw)
-    for slug, code in named_codes(manifest):
-        if prefix(code) in own and not is_named(code, own):
-            problems.append(
-                _problem(
-                    "competency_unknown",
-                    NOT_IN_FRAMEWORK,
-                    slug=slug,
-                    competency=code,
-                    framework=prefix(code),
-                )
-            )
+    problems += [
+        _not_in_framework(slug, code)
+        for slug, code in named_codes(manifest)
+        if prefix(code) in own and not is_named(code, own)
+    ]
     return problems
 
 
@@ -212,20 +206,18 @@ def install_problems(manifest: dict[str, Any], installed: dict[str, Framework]) 
     does, such codes give no evidence (``unknown_frameworks`` names them for a warning).
     """
     own = {raw["code"] for raw in manifest.get("frameworks") or []}
-    problems: list[Problem] = []
-    for slug, code in named_codes(manifest):
-        if prefix(code) in own or prefix(code) not in installed or is_named(code, installed):
-            continue
-        problems.append(
-            _problem(
-                "competency_unknown",
-                NOT_IN_FRAMEWORK,
-                slug=slug,
-                competency=code,
-                framework=prefix(code),
-            )
-        )
-    return problems
+    return [
+        _not_in_framework(slug, code)
+        for slug, code in named_codes(manifest)
+        if prefix(code) not in own and prefix(code) in installed and not is_named(code, installed)
+    ]
+
+
+def _not_in_framework(slug: str, code: str) -> Problem:
+    """Return the problem of an item naming ``code``, which its framework does not have."""
+    return _problem(
+        "competency_unknown", NOT_IN_FRAMEWORK, slug=slug, competency=code, framework=prefix(code)
+    )
 
 
 def unknown_frameworks(manifest: dict[str, Any], installed: dict[str, Framework]) -> list[str]:
