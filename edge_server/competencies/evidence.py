@@ -18,11 +18,11 @@ from typing import Any
 
 from content_packs.catalog import CompetencyData
 from content_packs.frameworks import prefix
+from sync.protocol import CRITERIA_EXTENSION as CRITERIA
 
 from ..learning.models import Event, Progress
 from .rules import OBSERVATION, REVIEW, SCORED, STUDIED, Evidence
 
-CRITERIA = "https://kru.example/xapi/criteria"
 RATED_VERBS = {"reviewed": REVIEW, "observed": OBSERVATION}
 DECIDED = ("completed", "passed", "failed")
 
