@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -98,6 +100,47 @@ def make_cohort(app) -> Callable:
         for user in [*learners, *instructors]:
             accounts.add_to_cohort(cohort, user)
         return cohort
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def catalog_packs(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Build the learning catalog's pack zips (tests/learning_catalog.py), once per module.
+
+    ``catalog_packs(open_course=True, pack="other", course={...}, ...)`` (the keywords of
+    ``learning_catalog.write_catalog_source``) returns the zip of that shape, building it
+    the first time a test of the module asks for it.
+    """
+    from tests.learning_catalog import build_catalog_pack
+
+    folder = tmp_path_factory.mktemp("catalog-packs")
+    built: dict[str, Path] = {}
+
+    def build(**shape: Any) -> Path:
+        key = json.dumps(shape, sort_keys=True, ensure_ascii=False)
+        if key not in built:
+            built[key] = build_catalog_pack(folder / str(len(built)), **shape)
+        return built[key]
+
+    return build
+
+
+@pytest.fixture
+def make_catalog(app, catalog_packs: Callable[..., Path]) -> Callable:
+    """Install the learning catalog's pack with the real installer; returns its course.
+
+    ``make_catalog(open_course=True)``: one pack ``teach101`` with the course
+    ``teach101/basics`` of two modules and every item type (tests/learning_catalog.py).
+    Other shapes are other pack sources, built once per module: ``pack="other"``,
+    ``course={"certificate": {...}}``, ``items={"welcome": {"required": False}}``,
+    ``files={...}``, and ``version="1.1.0"`` to install an upgrade.
+    """
+    from tests.learning_catalog import install_catalog
+
+    def make(open_course: bool = False, **shape: Any):
+        zip_path = catalog_packs(open_course=open_course, **shape)
+        return install_catalog(zip_path, app.config["KRU"], app.config["KRU_HOME"])
 
     return make
 

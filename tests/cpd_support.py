@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 
-from content_packs.models import Pack
-from tests.learning_catalog import COURSE, LESSON, QUIZ, RIGHT, VIDEO, ev, make_catalog
+from tests.learning_catalog import COURSE, LESSON, QUIZ, RIGHT, VIDEO, ev
 
 TITLE_KM = "វិញ្ញាបនបត្រ៖ ការបង្រៀនអានជាក្រុម"
 TITLE_EN = "CPD certificate: teaching reading in groups"
@@ -13,17 +12,21 @@ LEARNER_KM = "សុខ ចាន់ធីតា"
 
 
 def make_certificate_course(
-    *, hours: float = 6, attendance: float | None = None, open_course: bool = True
+    make_catalog: Callable,
+    *,
+    hours: float = 6,
+    attendance: float | None = None,
+    open_course: bool = True,
 ) -> str:
-    """Make the learning catalog's course award ``hours`` CPD hours; return its key."""
-    make_catalog(open_course=open_course)
-    course: dict = {
-        "slug": "basics",
-        "certificate": {"hours": hours, "title": {"km": TITLE_KM, "en": TITLE_EN}},
-    }
+    """Install the learning catalog with a course that awards ``hours`` CPD hours.
+
+    ``make_catalog`` is the conftest fixture; the certificate (and the attendance share of
+    the completion rule) are written in pack.toml and installed. Returns the course key.
+    """
+    course: dict = {"certificate": {"hours": hours, "title_km": TITLE_KM, "title_en": TITLE_EN}}
     if attendance is not None:
         course["completion"] = {"attendance": attendance}
-    Pack.update(manifest=json.dumps({"courses": [course]}, ensure_ascii=False)).execute()
+    make_catalog(open_course=open_course, course=course)
     return COURSE
 
 

@@ -1,15 +1,22 @@
 """A small catalog for the learning tests: one pack, one course, every item type.
 
-Rows are made directly with the catalog models (the pack installer is tested by the
-content-pack tests); the shapes of ``items.data`` follow docs/content-packs.md.
+The pack is written as an author writes one (pack.toml, an HTML lesson, a quiz file,
+media), built by the real build code and installed by the real installer (the
+``make_catalog`` fixture in conftest.py, which builds each zip once per test module), so a
+change to the installer or the catalog schema shows in the learning tests too.
 """
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 from typing import Any
 
-from content_packs.models import Course, Item, Module, Pack
+import tomli_w
+
+from content_packs.build import build_pack
+from content_packs.install import install_pack
+from content_packs.models import Course
+from tests.packs_factory import PDF_MIN, VTT_KM, video_bytes
 
 PACK = "teach101"
 COURSE = f"{PACK}/basics"
@@ -70,100 +77,136 @@ RIGHT = {"q1": "b", "q2": ["x", "z"], "q3": True, "q4": 2.5, "q5": "phnom  penh"
 WRONG = {"q1": "a", "q2": ["y"], "q3": False, "q4": 3, "q5": "Siem Reap"}
 
 
-def _file(name: str, mime: str) -> dict[str, Any]:
-    sha = (name.encode().hex() * 64)[:64]
-    return {"path": f"files/{name}", "sha256": sha, "size": 100, "mime": mime}
+def write_catalog_source(
+    folder: Path,
+    pack: str = PACK,
+    open_course: bool = False,
+    course: dict[str, Any] | None = None,
+    items: dict[str, dict[str, Any] | None] | None = None,
+    files: dict[str, str] | None = None,
+    version: str = "1.0.0",
+) -> Path:
+    """Write the catalog's pack source folder (pack.toml, lesson, quiz, media); return it.
 
+    The other shapes are written as an author would write them in the folder:
+    ``course`` adds keys to the course table of pack.toml (``certificate``,
+    ``completion``, ``discussion``); ``items`` changes the pack.toml entry of an item by
+    slug (``{"welcome": {"required": False}}``) or leaves it out (``{"welcome": None}``);
+    ``files`` replaces a source file (``{"lessons/welcome.html": "<h1>..."}``).
+    """
 
-def make_catalog(open_course: bool = False, pack: str = PACK) -> Course:
-    """Create a pack with one course of two modules holding every item type."""
-    p = Pack.create(
-        pack_id=pack,
-        version="1.0.0",
-        title_km="វគ្គ",
-        title_en="Pack",
-        manifest_sha256="0" * 64,
-        manifest="{}",
-        installed_at="2026-01-01T00:00:00+00:00",
-    )
-    course = Course.create(
-        key=f"{pack}/basics",
-        pack=p,
-        slug="basics",
-        title_km="មូលដ្ឋាន",
-        title_en="Basics",
-        open=open_course,
-    )
-    m1 = Module.create(
-        key=f"{pack}/m1", course=course, slug="m1", title_km="ផ្នែក ១", title_en="Part 1", position=1
-    )
-    m2 = Module.create(
-        key=f"{pack}/m2", course=course, slug="m2", title_km="ផ្នែក ២", title_en="Part 2", position=2
-    )
-    items = [
-        (
-            m1,
-            "welcome",
-            "lesson",
-            "សូមស្វាគមន៍",
-            "Welcome",
-            {"format": "html"},
-            "<h2>Hello</h2><p>Read me.</p><script>alert(1)</script>",
-            True,
-        ),
-        (
-            m1,
-            "clip",
-            "video",
-            "វីដេអូ",
-            "Clip",
-            {
-                "file": _file("clip.mp4", "video/mp4"),
-                "captions": [
-                    {"lang": "km", "label": "ខ្មែរ", "file": _file("clip.vtt", "text/vtt")}
-                ],
-            },
-            "",
-            True,
-        ),
-        (
-            m1,
-            "handout",
-            "pdf",
-            "ឯកសារ",
-            "Handout",
-            {"file": _file("h.pdf", "application/pdf")},
-            "",
-            False,
-        ),
-        (m2, "check", "quiz", "សំណួរ", "Check", QUIZ_DATA, "", True),
-        (
-            m2,
-            "game",
-            "html5",
-            "ល្បែង",
-            "Game",
-            {"file": _file("game.zip", "application/zip"), "entry": "index.html"},
-            "",
-            False,
-        ),
+    def write(rel: str, data: bytes | str) -> None:
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+
+    quiz = dict(QUIZ_DATA["quiz"])
+    write("lessons/welcome.html", "<h2>Hello</h2><p>Read me.</p><script>alert(1)</script>")
+    write("quizzes/check.toml", tomli_w.dumps(quiz))
+    write("media/clip.mp4", video_bytes())
+    write("media/clip.vtt", VTT_KM)
+    write("media/h.pdf", PDF_MIN)
+    write("apps/game/index.html", "<h1>សួស្តី</h1>")
+    for rel, text in (files or {}).items():
+        write(rel, text)
+    common = {"duration_s": 120}
+    m1 = [
+        {
+            "file": "lessons/welcome.html",
+            "slug": "welcome",
+            "title_km": "សូមស្វាគមន៍",
+            "title_en": "Welcome",
+            **common,
+        },
+        {
+            "file": "media/clip.mp4",
+            "slug": "clip",
+            "title_km": "វីដេអូ",
+            "title_en": "Clip",
+            "captions": [{"lang": "km", "label": "ខ្មែរ", "file": "media/clip.vtt"}],
+            **common,
+        },
+        {
+            "file": "media/h.pdf",
+            "slug": "handout",
+            "title_km": "ឯកសារ",
+            "title_en": "Handout",
+            "required": False,
+            **common,
+        },
     ]
-    for pos, (module, slug, kind, km, en, data, body, required) in enumerate(items):
-        Item.create(
-            key=f"{pack}/{slug}",
-            module=module,
-            course=course,
-            slug=slug,
-            type=kind,
-            title_km=km,
-            title_en=en,
-            position=pos,
-            duration_s=120,
-            required=required,
-            body=body,
-            data=json.dumps(data, ensure_ascii=False),
-        )
-    return course
+    m2 = [
+        {
+            "file": "quizzes/check.toml",
+            "slug": "check",
+            "title_km": "សំណួរ",
+            "title_en": "Check",
+            **common,
+        },
+        {
+            "file": "apps/game",
+            "type": "html5",
+            "slug": "game",
+            "title_km": "ល្បែង",
+            "title_en": "Game",
+            "entry": "index.html",
+            "required": False,
+            **common,
+        },
+    ]
+    changes = items or {}
+    m1, m2 = (
+        [
+            {**entry, **(changes.get(entry["slug"]) or {})}
+            for entry in entries
+            if changes.get(entry["slug"], {}) is not None
+        ]
+        for entries in (m1, m2)
+    )
+    spec = {
+        "id": pack,
+        "version": version,
+        "title_km": "វគ្គ",
+        "title_en": "Pack",
+        "language": "km",
+        "license": "CC-BY-4.0",
+        "authors": ["Kru tests"],
+        "courses": [
+            {
+                "slug": "basics",
+                "title_km": "មូលដ្ឋាន",
+                "title_en": "Basics",
+                "open": open_course,
+                **(course or {}),
+                "modules": [
+                    {"slug": "m1", "title_km": "ផ្នែក ១", "title_en": "Part 1", "items": m1},
+                    {"slug": "m2", "title_km": "ផ្នែក ២", "title_en": "Part 2", "items": m2},
+                ],
+            }
+        ],
+    }
+    write("pack.toml", tomli_w.dumps(spec))
+    return folder
+
+
+def build_catalog_pack(folder: Path, **shape: Any) -> Path:
+    """Build the catalog's pack zip in ``folder`` with the real build code; return its path.
+
+    ``shape``: the keywords of ``write_catalog_source``.
+    """
+    src = write_catalog_source(folder / "src", **shape)
+    out = folder / f"{shape.get('pack', PACK)}.zip"
+    build_pack(src, out)
+    return out
+
+
+def install_catalog(zip_path: Path, settings: Any, home: Any) -> Course:
+    """Install a catalog zip with the installer an upload uses; return its course."""
+    manifest = install_pack(zip_path, settings, home, installed_by="tests")
+    return Course.get(Course.key == f"{manifest.pack_id}/basics")
 
 
 def ev(verb: str, obj: str, result: dict | None = None, **fields: Any) -> dict[str, Any]:

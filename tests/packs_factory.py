@@ -72,7 +72,7 @@ def media(kind: str, slug: str | None = None, **extra: Any) -> dict[str, Any]:
     return {"type": kind, "slug": slug or f"{kind}-1", **extra}
 
 
-def _video_bytes() -> bytes:
+def video_bytes() -> bytes:
     clip = EXAMPLE_MEDIA / "media" / "read-aloud.mp4"
     return clip.read_bytes() if clip.exists() else b"\0\0\0\x18ftypmp42" + b"\0" * 64
 
@@ -117,7 +117,7 @@ def write_source(
             entry = {"file": name}
         elif kind == "video":
             name = f"media/{slug}.mp4"
-            _write(folder / name, spec.pop("data", None) or _video_bytes())
+            _write(folder / name, spec.pop("data", None) or video_bytes())
             _write(folder / f"media/{slug}.km.vtt", VTT_KM)
             entry = {"file": name, "slug": slug, **title, **spec}
             entry["captions"] = [{"lang": "km", "label": "ខ្មែរ", "file": f"media/{slug}.km.vtt"}]

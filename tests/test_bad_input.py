@@ -16,7 +16,7 @@ from sync.central import registry
 from sync.central.models import CentralEvent
 from tests.central_support import make_batch, post
 from tests.conftest import api_headers, assert_api_error, csrf_token
-from tests.learning_catalog import LESSON, ev, make_catalog
+from tests.learning_catalog import LESSON, ev
 from tests.livesite import LiveSite
 from tests.packs_factory import build_pack, install, lesson
 from tests.packs_helpers import rewrite, snapshot
@@ -82,7 +82,7 @@ def test_deep_json_sign_in_is_a_400(client):
     ],
     ids=["bare", "in-events", "in-a-context"],
 )
-def test_deep_json_events_are_a_400_and_store_nothing(app, client, login_as, body):
+def test_deep_json_events_are_a_400_and_store_nothing(app, client, login_as, body, make_catalog):
     from edge_server.learning.models import Event
 
     make_catalog(open_course=True)
@@ -95,7 +95,7 @@ def test_deep_json_events_are_a_400_and_store_nothing(app, client, login_as, bod
     assert Event.select().count() == 0
 
 
-def test_events_nested_a_little_are_still_accepted(app, client, login_as):
+def test_events_nested_a_little_are_still_accepted(app, client, login_as, make_catalog):
     make_catalog(open_course=True)
     login_as("learner")
     event = ev("completed", LESSON, {"duration_s": 5}, context={"a": {"b": {"c": [[1]]}}})

@@ -6,13 +6,13 @@ import gzip
 
 import pytest
 
-from tests.learning_catalog import LESSON, make_catalog
+from tests.learning_catalog import LESSON
 
 GZIP = {"Accept-Encoding": "gzip, deflate"}
 
 
 @pytest.fixture
-def lesson_url(app, login_as) -> str:
+def lesson_url(app, login_as, make_catalog) -> str:
     make_catalog(open_course=True)
     login_as("learner")
     pack, _, slug = LESSON.partition("/")

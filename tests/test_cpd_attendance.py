@@ -18,7 +18,7 @@ from edge_server.cpd.models import Attendance, F2FSession
 from edge_server.learning import assignments
 from edge_server.learning.models import Event
 from tests.conftest import form_csrf
-from tests.learning_catalog import COURSE, make_catalog
+from tests.learning_catalog import COURSE
 
 TZ = attendance.zone("Asia/Phnom_Penh")
 
@@ -28,7 +28,7 @@ def _local(delta: timedelta) -> str:
 
 
 @pytest.fixture
-def group(app, make_user, make_cohort):
+def group(app, make_user, make_cohort, make_catalog):
     make_catalog(open_course=False)
     learners = [make_user(display_name=f"សិស្ស {i:02d}", language="en") for i in range(40)]
     teacher = make_user(role="instructor", language="en")

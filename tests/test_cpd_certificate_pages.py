@@ -16,9 +16,9 @@ from tests.learning_catalog import post_events
 
 
 @pytest.fixture
-def issued(app, client, login_as, make_user):
+def issued(app, client, login_as, make_user, make_catalog):
     learner = login_as(user=make_user(display_name=LEARNER_KM))
-    make_certificate_course(hours=6)
+    make_certificate_course(make_catalog, hours=6)
     post_events(client, finishing_events())
     return learner, Certificate.get()
 

@@ -35,8 +35,10 @@ def _certified() -> list[Event]:
     return list(Event.select().where(Event.verb == "certified"))
 
 
-def test_finishing_the_course_issues_one_signed_certificate(app, client, learner, data_dir):
-    course = make_certificate_course(hours=6)
+def test_finishing_the_course_issues_one_signed_certificate(
+    app, client, learner, data_dir, make_catalog
+):
+    course = make_certificate_course(make_catalog, hours=6)
     post_events(client, finishing_events()[:2])
     assert Certificate.select().count() == 0  # the quiz is still to pass
     assert post_events(client, finishing_events()[2:]).status_code == 200
@@ -56,8 +58,8 @@ def test_finishing_the_course_issues_one_signed_certificate(app, client, learner
     assert events[0].object == f"urn:kru:certificate:{cert.code}"
 
 
-def test_completing_again_never_issues_a_second_certificate(app, client, learner):
-    make_certificate_course()
+def test_completing_again_never_issues_a_second_certificate(app, client, learner, make_catalog):
+    make_certificate_course(make_catalog)
     post_events(client, finishing_events())
     code = Certificate.get().code
     post_events(client, [ev("completed", LESSON), ev("completed", VIDEO)])
@@ -67,17 +69,16 @@ def test_completing_again_never_issues_a_second_certificate(app, client, learner
     assert len(_certified()) == 1
 
 
-def test_a_course_without_a_certificate_issues_none(app, client, learner):
-    make_certificate_course()
-    from content_packs.models import Pack
-
-    Pack.update(manifest="{}").execute()
+def test_a_course_without_a_certificate_issues_none(app, client, learner, make_catalog):
+    make_catalog(open_course=True)  # the same course, with no certificate in pack.toml
     post_events(client, finishing_events())
     assert Certificate.select().count() == 0 and _certified() == []
 
 
-def test_attendance_share_holds_the_certificate_back_until_met(app, client, learner, make_cohort):
-    course = make_certificate_course(attendance=0.5)
+def test_attendance_share_holds_the_certificate_back_until_met(
+    app, client, learner, make_cohort, make_catalog
+):
+    course = make_certificate_course(make_catalog, attendance=0.5)
     cohort = make_cohort(learners=[learner])
     sessions = [
         attendance.schedule(
@@ -97,14 +98,14 @@ def test_attendance_share_holds_the_certificate_back_until_met(app, client, lear
     assert Certificate.select().count() == 1
 
 
-def test_check_reports_without_issuing_and_issue_derives(app, client, learner, runner):
-    make_certificate_course()
-    from content_packs.models import Pack
-
-    manifest = Pack.get().manifest
-    Pack.update(manifest="{}").execute()
+def test_check_reports_without_issuing_and_issue_derives(
+    app, client, learner, runner, make_catalog
+):
+    make_catalog(open_course=True)
     post_events(client, finishing_events())
-    Pack.update(manifest=manifest).execute()  # the pack gains a certificate later
+    # the pack gains a certificate later: an upgrade installed as an upload installs it
+    certificate = {"hours": 6, "title_km": TITLE_KM, "title_en": TITLE_EN}
+    make_catalog(open_course=True, course={"certificate": certificate}, version="1.1.0")
     checked = runner("cpd", "certificates", "issue", "--check")
     assert checked.exit_code == 1 and "1 to issue" in checked.output
     assert Certificate.select().count() == 0
@@ -126,8 +127,10 @@ def test_check_reports_without_issuing_and_issue_derives(app, client, learner, r
         ("learner", True, False),
     ],
 )
-def test_who_may_revoke(app, client, learner, make_user, make_cohort, role, in_cohort, allowed):
-    make_certificate_course()
+def test_who_may_revoke(
+    app, client, learner, make_user, make_cohort, role, in_cohort, allowed, make_catalog
+):
+    make_certificate_course(make_catalog)
     post_events(client, finishing_events())
     actor = make_user(role=role)
     make_cohort(learners=[learner], instructors=[actor] if in_cohort else [])
@@ -146,8 +149,8 @@ def test_who_may_revoke(app, client, learner, make_user, make_cohort, role, in_c
     assert Event.select().where(Event.verb == "revoked").count() == 1
 
 
-def test_revoking_needs_a_reason(app, client, learner, make_user):
-    make_certificate_course()
+def test_revoking_needs_a_reason(app, client, learner, make_user, make_catalog):
+    make_certificate_course(make_catalog)
     post_events(client, finishing_events())
     with pytest.raises(certificates.CertificateError):
         certificates.revoke(Certificate.get(), by=make_user(role="admin"), reason="  ")
@@ -155,9 +158,9 @@ def test_revoking_needs_a_reason(app, client, learner, make_user):
 
 
 def test_rebuild_restores_certificates_and_revocations_from_the_log(
-    app, client, learner, make_user
+    app, client, learner, make_user, make_catalog
 ):
-    make_certificate_course()
+    make_certificate_course(make_catalog)
     post_events(client, finishing_events())
     certificates.revoke(Certificate.get(), by=make_user(role="admin"), reason="error")
     before = [(c.code, c.record, c.signature, c.revoked_reason) for c in Certificate.select()]

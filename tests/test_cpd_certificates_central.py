@@ -12,18 +12,22 @@ from contextlib import closing
 import requests
 
 from tests.cpd_support import LEARNER_KM, TITLE_EN, make_certificate_course
+from tests.learning_catalog import install_catalog
 from tests.sync_support import make_site, run_agent
 
 
-def _issue(site) -> str:
+def _issue(site, catalog_packs) -> str:
     from edge_server import accounts
     from edge_server.cpd import certificates
     from edge_server.learning.models import Progress
 
+    def make_catalog(**shape):
+        return install_catalog(catalog_packs(**shape), site.settings, site.home)
+
     db = site.open()
     try:
         learner = accounts.create_user("chantha", "lotus-pond-7", display_name=LEARNER_KM)
-        course = make_certificate_course(hours=12)
+        course = make_certificate_course(make_catalog, hours=12)
         for key in ("teach101/welcome", "teach101/clip", "teach101/check"):
             Progress.create(
                 user_id=learner.id,
@@ -71,10 +75,12 @@ def _central_db(central):
     return closing(sqlite3.connect(central.data_dir / "central.sqlite3"))
 
 
-def test_certificate_verifies_on_central_after_sync_and_fails_when_altered(tmp_path, central):
+def test_certificate_verifies_on_central_after_sync_and_fails_when_altered(
+    tmp_path, central, catalog_packs
+):
     site = make_site(tmp_path, "tec-cert")
     device_id = central.provision(site)
-    code = _issue(site)
+    code = _issue(site, catalog_packs)
     before = requests.get(f"{central.url}/verify/{code}", timeout=10)
     assert before.status_code == 404 and _says(before, "not known here yet", "មិនទាន់ស្គាល់")
     assert requests.get(f"{central.url}/api/v1/certificates/{code}", timeout=10).status_code == 404
@@ -117,14 +123,16 @@ def test_certificate_verifies_on_central_after_sync_and_fails_when_altered(tmp_p
     )  # an altered record counts no hours
 
 
-def test_revocation_syncs_and_a_new_site_key_is_held_for_the_admin(tmp_path, central):
+def test_revocation_syncs_and_a_new_site_key_is_held_for_the_admin(
+    tmp_path, central, catalog_packs
+):
     from edge_server.base.site_signing import KEY_FILE
     from edge_server.cpd import certificates
     from edge_server.cpd.models import Certificate
 
     site = make_site(tmp_path, "tec-rev")
     device_id = central.provision(site)
-    code = _issue(site)
+    code = _issue(site, catalog_packs)
     assert run_agent(site, "").returncode == 0
     db = site.open()
     try:

@@ -14,7 +14,6 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from content_packs.manifest import schema_problems
-from content_packs.models import Pack
 from edge_server.accounts.models import Cohort
 from edge_server.base.errors import NotFound, PermissionDenied
 from edge_server.cpd import discussion
@@ -22,7 +21,7 @@ from edge_server.cpd.discussion_models import Post
 from edge_server.learning import assignments
 from edge_server.learning.models import Event
 from tests.conftest import form_csrf
-from tests.learning_catalog import COURSE, make_catalog
+from tests.learning_catalog import COURSE
 
 PACK, SLUG = COURSE.split("/")
 HOSTILE = (
@@ -33,7 +32,7 @@ HOSTILE = (
 
 
 @pytest.fixture
-def boards(app, make_user, make_cohort):
+def boards(app, make_user, make_cohort, make_catalog):
     make_catalog(open_course=False)
     a = [make_user(display_name=f"សិស្ស ក{i}", language="km") for i in range(3)]
     b = [make_user(display_name="សិស្ស ខ", language="km")]
@@ -263,10 +262,9 @@ def test_each_post_appends_one_event_without_its_text(boards):
     assert "សម្ងាត់" not in events[0].context + events[1].context
 
 
-def test_text_travels_when_the_pack_marks_the_discussion_for_review(boards):
-    Pack.update(
-        manifest=json.dumps({"courses": [{"slug": SLUG, "discussion": {"review": True}}]})
-    ).execute()
+def test_text_travels_when_the_pack_marks_the_discussion_for_review(boards, make_catalog):
+    # an upgrade of the pack marks the board for review in pack.toml
+    make_catalog(course={"discussion": {"review": True}}, version="1.1.0")
     thread = discussion.start_thread(boards["a"][0], boards["ca"], COURSE, "ប្រធានបទ", "អត្ថបទពិនិត្យ")
     ctx = json.loads(Event.get(Event.id == thread.event_id).context)
     assert ctx["text"] == "អត្ថបទពិនិត្យ" and ctx["title"] == "ប្រធានបទ"

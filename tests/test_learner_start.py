@@ -6,12 +6,11 @@ import re
 
 import pytest
 
-from content_packs.models import Item
-from tests.learning_catalog import LESSON, ev, make_catalog, post_events
+from tests.learning_catalog import LESSON, ev, post_events
 
 
 @pytest.fixture
-def learner(app, login_as):
+def learner(app, login_as, make_catalog):
     make_catalog(open_course=True)
     return login_as("learner")
 
@@ -27,14 +26,19 @@ def test_a_learner_who_began_sees_continue(client, learner):
     assert re.search(r'id="continue"[^>]*>បន្ត: វីដេអូ<', html)
 
 
-def test_a_lesson_heading_that_repeats_the_title_is_shown_once(client, learner):
-    Item.update(body="<h1>សូមស្វាគមន៍</h1><p>Read me.</p>").where(Item.key == LESSON).execute()
+def _lesson_body(make_catalog, html: str) -> None:
+    """Install an upgrade of the catalog whose welcome lesson is ``html``."""
+    make_catalog(open_course=True, files={"lessons/welcome.html": html}, version="1.1.0")
+
+
+def test_a_lesson_heading_that_repeats_the_title_is_shown_once(client, learner, make_catalog):
+    _lesson_body(make_catalog, "<h1>សូមស្វាគមន៍</h1><p>Read me.</p>")
     html = client.get("/learn/items/teach101/welcome").get_data(as_text=True)
     assert html.count("សូមស្វាគមន៍</h1>") == 1
     assert "<p>Read me.</p>" in html
 
 
-def test_a_different_first_heading_is_kept(client, learner):
-    Item.update(body="<h1>Other</h1><p>Read me.</p>").where(Item.key == LESSON).execute()
+def test_a_different_first_heading_is_kept(client, learner, make_catalog):
+    _lesson_body(make_catalog, "<h1>Other</h1><p>Read me.</p>")
     html = client.get("/learn/items/teach101/welcome").get_data(as_text=True)
     assert "<h1>Other</h1>" in html

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from tests.conftest import assert_api_error
-from tests.learning_catalog import COURSE, LESSON, QUIZ, RIGHT, ev, make_catalog, post_events
+from tests.learning_catalog import COURSE, LESSON, QUIZ, RIGHT, ev, post_events
 
 
-def test_progress_me_has_my_status_per_item(app, client, login_as):
+def test_progress_me_has_my_status_per_item(app, client, login_as, make_catalog):
     make_catalog(open_course=True)
     login_as("learner")
     post_events(client, [ev("completed", LESSON), ev("attempted", QUIZ, {"response": RIGHT})])
@@ -17,7 +17,7 @@ def test_progress_me_has_my_status_per_item(app, client, login_as):
     assert course["items_done"] == 2 and course["next_item"] == "teach101/clip"
 
 
-def test_courses_lists_what_i_may_open(app, client, login_as):
+def test_courses_lists_what_i_may_open(app, client, login_as, make_catalog):
     make_catalog(open_course=True)
     make_catalog(open_course=False, pack="closed")
     login_as("learner")
@@ -25,7 +25,7 @@ def test_courses_lists_what_i_may_open(app, client, login_as):
     assert listed == [COURSE]
 
 
-def test_a_course_has_modules_and_items_with_my_status(app, client, login_as):
+def test_a_course_has_modules_and_items_with_my_status(app, client, login_as, make_catalog):
     make_catalog(open_course=True)
     login_as("learner")
     body = client.get(f"/api/v1/courses/{COURSE}").get_json()
@@ -33,7 +33,7 @@ def test_a_course_has_modules_and_items_with_my_status(app, client, login_as):
     assert {i["status"] for m in body["modules"] for i in m["items"]} == {"not_started"}
 
 
-def test_a_course_not_mine_is_not_found(app, client, login_as):
+def test_a_course_not_mine_is_not_found(app, client, login_as, make_catalog):
     make_catalog(open_course=False)
     login_as("learner")
     assert_api_error(client.get(f"/api/v1/courses/{COURSE}"), 404, "course_not_found")

@@ -8,21 +8,11 @@ import pytest
 
 from edge_server.learning.models import Event, Progress
 from tests.conftest import api_headers, assert_api_error, csrf_token
-from tests.learning_catalog import (
-    LESSON,
-    PDF,
-    QUIZ,
-    RIGHT,
-    VIDEO,
-    WRONG,
-    ev,
-    make_catalog,
-    post_events,
-)
+from tests.learning_catalog import LESSON, PDF, QUIZ, RIGHT, VIDEO, WRONG, ev, post_events
 
 
 @pytest.fixture
-def learner(app, login_as, make_cohort):
+def learner(app, login_as, make_cohort, make_catalog):
     make_catalog(open_course=True)
     return login_as("learner")
 
@@ -112,7 +102,7 @@ def test_events_with_a_wrong_csrf_token_are_refused(client, learner):
     assert_api_error(client.post("/api/v1/events", json=body), 400, "csrf_failed")
 
 
-def test_events_need_a_signed_in_user(app, client):
+def test_events_need_a_signed_in_user(app, client, make_catalog):
     make_catalog(open_course=True)
     response = client.post(
         "/api/v1/events", json={"events": [ev("viewed", LESSON)]}, headers=api_headers(client)
@@ -120,7 +110,7 @@ def test_events_need_a_signed_in_user(app, client):
     assert_api_error(response, 401, "unauthorized")
 
 
-def test_a_learner_cannot_send_events_for_a_course_not_theirs(app, client, login_as):
+def test_a_learner_cannot_send_events_for_a_course_not_theirs(app, client, login_as, make_catalog):
     make_catalog(open_course=False)
     login_as("learner")
     error = assert_api_error(post_events(client, [ev("viewed", LESSON)]), 400, "unknown_item")

@@ -11,7 +11,7 @@ from edge_server.base.db import db
 from edge_server.learning import events
 from edge_server.learning.group_commit import GroupCommit
 from edge_server.learning.models import Event, Progress
-from tests.learning_catalog import LESSON, QUIZ, RIGHT, VIDEO, ev, make_catalog
+from tests.learning_catalog import LESSON, QUIZ, RIGHT, VIDEO, ev
 
 
 @pytest.fixture
@@ -109,6 +109,7 @@ def test_a_job_inside_the_callers_transaction_runs_there(notes):
 def test_concurrent_resends_of_the_same_events_are_stored_once_with_exact_counts(
     app,
     make_user,
+    make_catalog,
 ):
     make_catalog(open_course=True)
     learner = make_user()
@@ -128,6 +129,7 @@ def test_concurrent_resends_of_the_same_events_are_stored_once_with_exact_counts
 def test_quiz_attempts_beyond_the_limit_are_refused_alone_when_sent_together(
     app,
     make_user,
+    make_catalog,
 ):
     make_catalog(open_course=True)
     learner = make_user()

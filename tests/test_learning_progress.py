@@ -17,13 +17,12 @@ from tests.learning_catalog import (
     VIDEO,
     WRONG,
     ev,
-    make_catalog,
     post_events,
 )
 
 
 @pytest.fixture
-def learner(app, login_as):
+def learner(app, login_as, make_catalog):
     make_catalog(open_course=True)
     return login_as("learner")
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.learning_catalog import make_catalog
-
 EDGE = Path(__file__).resolve().parents[1] / "edge_server"
 
 
@@ -19,14 +17,14 @@ def test_the_favicon_is_an_icon_not_a_404_page(client):
     assert re.search(r'<link rel="icon" href="/static/web/favicon.ico', page)
 
 
-def test_the_caption_track_in_the_page_language_is_on(app, client, login_as):
+def test_the_caption_track_in_the_page_language_is_on(app, client, login_as, make_catalog):
     make_catalog(open_course=True)
     login_as("learner")
     html = client.get("/learn/items/teach101/clip").get_data(as_text=True)
     assert re.search(r'<track kind="captions"[^>]*srclang="km"[^>]* default>', html)
 
 
-def test_the_packs_caption_track_is_on_when_none_matches(app, client, login_as):
+def test_the_packs_caption_track_is_on_when_none_matches(app, client, login_as, make_catalog):
     from edge_server import accounts
 
     make_catalog(open_course=True)

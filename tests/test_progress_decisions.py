@@ -13,22 +13,11 @@ from edge_server.learning import progress
 from edge_server.learning.models import Event, Progress
 from sync import protocol
 from tests.conftest import assert_api_error
-from tests.learning_catalog import (
-    APP,
-    LESSON,
-    PDF,
-    QUIZ,
-    RIGHT,
-    VIDEO,
-    WRONG,
-    ev,
-    make_catalog,
-    post_events,
-)
+from tests.learning_catalog import APP, LESSON, PDF, QUIZ, RIGHT, VIDEO, WRONG, ev, post_events
 
 
 @pytest.fixture
-def learner(app, login_as):
+def learner(app, login_as, make_catalog):
     make_catalog(open_course=True)
     return login_as("learner")
 

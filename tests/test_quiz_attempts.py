@@ -9,13 +9,13 @@ import pytest
 
 from edge_server.learning.models import Progress
 from tests.conftest import assert_api_error, form_csrf
-from tests.learning_catalog import QUIZ, RIGHT, ev, make_catalog, post_events
+from tests.learning_catalog import QUIZ, RIGHT, ev, post_events
 
 PAGE = "/learn/items/teach101/check"
 
 
 @pytest.fixture
-def learner(app, login_as):
+def learner(app, login_as, make_catalog):
     make_catalog(open_course=True)
     return login_as("learner")
 

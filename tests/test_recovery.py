@@ -25,7 +25,7 @@ from edge_server.base.datahome import DataHome
 from edge_server.base.db import db
 from edge_server.learning import events
 from tests.conftest import PASSWORD
-from tests.learning_catalog import LESSON, VIDEO, ev, make_catalog
+from tests.learning_catalog import LESSON, VIDEO, ev
 from tests.livesite import KRU, free_port
 from tests.test_integrity import damage_table
 
@@ -40,7 +40,7 @@ def _ingest(user, n: int) -> list[str]:
 
 
 @pytest.fixture
-def damaged_site(app, data_dir) -> dict:
+def damaged_site(app, data_dir, make_catalog) -> dict:
     """A site with a snapshot, events after it, and its ``progress`` pages overwritten."""
     make_catalog(open_course=True)
     accounts.create_user("admin1", PASSWORD, role="admin")

@@ -16,7 +16,6 @@ import pytest
 
 from tests.central_support import sign_in as central_sign_in
 from tests.conftest import csrf_token, form_csrf
-from tests.learning_catalog import make_catalog
 from tests.livesite import LiveSite
 
 SHARED = {
@@ -48,7 +47,7 @@ def assert_page_policy(response) -> None:
 
 
 @pytest.fixture
-def pages(app, client, make_user, make_cohort):
+def pages(app, client, make_user, make_cohort, make_catalog):
     make_catalog(open_course=True)
     learner = make_user()
     teacher = make_user(role="instructor")

@@ -18,7 +18,7 @@ from edge_server.base.integrity import Intact, quick_check
 from edge_server.base.pidlock import PidLock
 from edge_server.learning import events
 from tests.conftest import PASSWORD
-from tests.learning_catalog import LESSON, ev, make_catalog
+from tests.learning_catalog import LESSON, ev
 from tests.test_integrity import damage_table
 
 BATCH = 5
@@ -29,7 +29,7 @@ def _count(path, sql: str, *args: object) -> int:
         return con.execute(sql, args).fetchone()[0]
 
 
-def test_a_snapshot_taken_during_a_write_load_is_one_point_in_time(app, data_dir):
+def test_a_snapshot_taken_during_a_write_load_is_one_point_in_time(app, data_dir, make_catalog):
     make_catalog(open_course=True)
     writers = [accounts.create_user(f"writer{i}", PASSWORD) for i in range(4)]
     home = DataHome(data_dir)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from content_packs.models import Item
 from edge_server.base.db import db
 from sync.edge.batches import read_batch
-from tests.learning_catalog import APP, LESSON, PDF, ev, make_catalog, post_events
+from tests.learning_catalog import APP, LESSON, PDF, ev, post_events
 
 
 def _items(after: int = 0) -> dict:
@@ -14,7 +13,9 @@ def _items(after: int = 0) -> dict:
     return {it.key: (it.course_items, it.counts) for it in batch.items}
 
 
-def test_items_say_whether_they_count_and_how_many_count_in_their_course(client, login_as):
+def test_items_say_whether_they_count_and_how_many_count_in_their_course(
+    client, login_as, make_catalog
+):
     make_catalog(open_course=True)
     login_as("learner")
     post_events(client, [ev("viewed", LESSON), ev("viewed", PDF), ev("viewed", APP)])
@@ -22,17 +23,17 @@ def test_items_say_whether_they_count_and_how_many_count_in_their_course(client,
     assert _items() == {LESSON: (3, True), PDF: (3, False), APP: (3, False)}
 
 
-def test_in_a_course_without_required_items_every_item_counts(client, login_as):
-    make_catalog(open_course=True)
-    Item.update(required=False).execute()
+def test_in_a_course_without_required_items_every_item_counts(client, login_as, make_catalog):
+    optional = {"required": False}
+    make_catalog(open_course=True, items=dict.fromkeys(["welcome", "clip", "check"], optional))
     login_as("learner")
     post_events(client, [ev("viewed", LESSON), ev("viewed", PDF)])
     assert _items() == {LESSON: (5, True), PDF: (5, True)}
 
 
-def test_an_item_the_site_no_longer_knows_counts_for_nothing(client, login_as):
+def test_an_item_the_site_no_longer_knows_counts_for_nothing(client, login_as, make_catalog):
     make_catalog(open_course=True)
     login_as("learner")
     post_events(client, [ev("viewed", LESSON)])
-    Item.delete().where(Item.key == LESSON).execute()
+    make_catalog(open_course=True, items={"welcome": None}, version="1.1.0")  # drops the lesson
     assert _items() == {LESSON: (0, False)}

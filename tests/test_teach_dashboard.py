@@ -13,7 +13,7 @@ from edge_server import accounts
 from edge_server.learning import assignments
 from edge_server.learning.models import Assignment
 from tests.conftest import assert_api_error, form_csrf
-from tests.learning_catalog import COURSE, LESSON, QUIZ, RIGHT, WRONG, ev, make_catalog, post_events
+from tests.learning_catalog import COURSE, LESSON, QUIZ, RIGHT, WRONG, ev, post_events
 
 WORDS = {
     "not_started": "Not started",
@@ -25,7 +25,7 @@ WORDS = {
 
 
 @pytest.fixture
-def site(app, client, make_user, make_cohort, login_as):
+def site(app, client, make_user, make_cohort, login_as, make_catalog):
     """A cohort with two Khmer-named learners (one active), its instructor, an assigned course."""
     make_catalog(open_course=False)
     dara = make_user(display_name="សុខ ដារា")
@@ -114,7 +114,9 @@ def test_progress_csv_keeps_a_khmer_cohort_name_for_browsers_that_read_it(
     assert "%E1%9E" in value  # the Khmer letters, percent-encoded
 
 
-def test_dashboard_offers_the_open_course_beside_the_assigned_one(app, client, login_as, site):
+def test_dashboard_offers_the_open_course_beside_the_assigned_one(
+    app, client, login_as, site, make_catalog
+):
     make_catalog(open_course=True, pack="other")
     login_as(user=site["teacher"])
     html = client.get(f"/teach/cohorts/{site['cohort'].id}").get_data(as_text=True)
