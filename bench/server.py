@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,8 +85,13 @@ def group_memory(pid: int) -> dict[str, int]:
     }
 
 
-def wait_until_ready(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> dict:
-    """Poll ``url`` until it answers 200 with JSON; return the JSON.
+def wait_until_ready(
+    url: str,
+    timeout: float = 30.0,
+    proc: subprocess.Popen | None = None,
+    statuses: tuple[int, ...] = (200,),
+) -> dict:
+    """Poll ``url`` until it answers one of ``statuses`` (200) with JSON; return the JSON.
 
     Raises:
         RuntimeError: the server exited or did not answer in time.
@@ -98,6 +104,11 @@ def wait_until_ready(url: str, timeout: float = 30.0, proc: subprocess.Popen | N
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
                 return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code in statuses:
+                return json.loads(exc.read())
+            last = exc
+            time.sleep(0.01)
         except OSError as exc:
             last = exc
             time.sleep(0.01)
@@ -138,7 +149,8 @@ class KruServer:
 
     The one live server of the tests and the benchmarks: ``kru serve`` by default,
     ``command=("central", "serve")`` for the central server. ``start`` waits for
-    ``ready`` to answer and records ``start_s``; ``stop`` records ``stop_s``.
+    ``ready`` to answer (with one of ``ready_statuses``) and records ``start_s``; ``stop``
+    records ``stop_s``.
     """
 
     def __init__(
@@ -150,11 +162,13 @@ class KruServer:
         command: Sequence[str] = ("serve",),
         ready: str = "/healthz",
         port: int | None = None,
+        ready_statuses: tuple[int, ...] = (200,),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.args = list(args)
         self.command = list(command)
         self.ready = ready
+        self.ready_statuses = ready_statuses
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
@@ -182,7 +196,7 @@ class KruServer:
                 [*argv, *self.args], stdout=out, stderr=subprocess.STDOUT, env=self.env
             )
         try:
-            wait_until_ready(f"{self.url}{self.ready}", timeout, self.proc)
+            wait_until_ready(f"{self.url}{self.ready}", timeout, self.proc, self.ready_statuses)
         except RuntimeError as exc:
             self.kill()
             tail = self.log.read_text(errors="replace")[-2000:]

@@ -211,26 +211,42 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def live_site(tmp_path: Path) -> Iterator[Callable]:
-    """Start ``kru serve`` on a free port: ``live_site(args=("--workers", "2"), env={...})``.
-
-    Each call gets its own data home under the test's ``tmp_path`` (or ``data_dir``); every
-    server is killed after the test.
-    """
+def _live_sites(root: Path) -> Iterator[Callable]:
+    """Yield ``start(args=(), env=None, data_dir=None, **options)``; kill what it started."""
     from tests.livesite import LiveSite
 
     started: list[LiveSite] = []
 
-    def start(args=(), env: dict | None = None, data_dir: Path | None = None) -> LiveSite:
-        home = data_dir or tmp_path / f"home{len(started) or ''}"
-        site = LiveSite(home, args, env)
+    def start(
+        args=(), env: dict | None = None, data_dir: Path | None = None, **options: Any
+    ) -> LiveSite:
+        home = data_dir or root / f"home{len(started) or ''}"
+        site = LiveSite(home, args, env, **options)
         started.append(site)
         return site.start()
 
-    yield start
-    for site in started:
-        site.kill()
+    try:
+        yield start
+    finally:
+        for site in started:
+            site.kill()
+
+
+@pytest.fixture
+def live_site(tmp_path: Path) -> Iterator[Callable]:
+    """Start ``kru serve`` on a free port: ``live_site(args=("--workers", "2"), env={...})``.
+
+    Each call gets its own data home under the test's ``tmp_path`` (``home``, ``home1``, ...)
+    unless ``data_dir`` names one; ``ready_statuses=(200, 503)`` waits only until /healthz
+    answers at all (a damaged database answers 503). Every server is killed after the test.
+    """
+    yield from _live_sites(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable]:
+    """``live_site`` for a server that a whole test module shares, killed after the module."""
+    yield from _live_sites(tmp_path_factory.mktemp("live-site"))
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Helpers of the fleet tests: signed multi-MB packs and a TCP proxy that counts and cuts."""
+"""Helpers of the fleet tests: signed multi-MB packs, a TCP proxy that counts and cuts, and a
+site that syncs its packs with central."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import socket
 import threading
 from pathlib import Path
 
+from content_packs.models import Pack
 from content_packs.signing import generate_key, sign_pack
+from edge_server.site.database import open_site
+from sync.edge.agent import sync_once as agent_sync_once
 from tests.packs_factory import build_pack, lesson
 
 
@@ -101,3 +105,31 @@ class CountingProxy:
     def close(self) -> None:
         self._stop = True
         self.sock.close()
+
+
+# -- a site that syncs with central ----------------------------------------------------
+
+
+def sync_once(settings):
+    """One pass of the sync agent on the site in ``settings`` (opened the one way)."""
+    home, db = open_site(settings)
+    try:
+        return agent_sync_once(settings, home, db)
+    finally:
+        db.close()
+
+
+def site_settings(site, url: str, key: str, **more):
+    """The site's settings pointed at central ``url``, trusting only the pack key ``key``."""
+    return site.settings.replace(
+        sync__central_url=url, packs__trusted_keys=[key], packs__allow_unsigned=False, **more
+    )
+
+
+def installed_packs(site) -> dict[str, str]:
+    """The packs installed on ``site``: pack id -> version."""
+    db = site.open()
+    try:
+        return {p.pack_id: p.version for p in Pack.select()}
+    finally:
+        db.close()

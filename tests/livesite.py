@@ -21,5 +21,13 @@ FAST_HASH_ENV = {"KRU_AUTH_HASH_MEMORY_KIB": "1024"}
 class LiveSite(KruServer):
     """A ``kru serve`` subprocess with its own data home and the tests' cheap hashing."""
 
-    def __init__(self, data_dir: Path, args: Sequence[str] = (), env: dict | None = None) -> None:
-        super().__init__(data_dir, args, {**FAST_HASH_ENV, **(env or {})})
+    def __init__(
+        self,
+        data_dir: Path,
+        args: Sequence[str] = (),
+        env: dict | None = None,
+        ready_statuses: tuple[int, ...] = (200,),
+    ) -> None:
+        super().__init__(
+            data_dir, args, {**FAST_HASH_ENV, **(env or {})}, ready_statuses=ready_statuses
+        )

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from bench.server import KruServer
 from edge_server.base import passwords
 from edge_server.base.datahome import DataHome
@@ -231,6 +233,23 @@ class CentralServer(KruServer):
             timeout=60,
         )
         return out.stdout.split("device ")[1].split()[0]
+
+
+def central_session(central: CentralServer, role: str) -> requests.Session:
+    """Add a central user of ``role`` (named after it) and return a signed-in session."""
+    central.cli(
+        "user", "add", "--username", role, "--password", "mekong-river-2026", "--role", role
+    )
+    session = requests.Session()
+    token = session.get(f"{central.url}/api/v1/session", timeout=10).json()["csrf_token"]
+    response = session.post(
+        f"{central.url}/api/v1/session",
+        json={"username": role, "password": "mekong-river-2026"},
+        headers={"X-CSRFToken": token},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    return session
 
 
 def central_counts(data_dir: Path) -> dict[str, Any]:

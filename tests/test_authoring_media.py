@@ -149,12 +149,12 @@ def test_a_finished_upload_is_needed_to_claim(client, login_as):
 def test_a_media_upload_is_for_authors_and_within_the_pack_limit(
     client, login_as, app, role, status
 ):
-    from tests.test_uploads import _create
+    from tests.upload_support import tus_create
 
     login_as(role)
     limit = app.config["KRU"]["packs.max_upload_mb"] * 1024 * 1024
-    response = _create(client, limit + 1, purpose="authoring_media")
+    response = tus_create(client, limit + 1, purpose="authoring_media")
     error = assert_api_error(response, status)
     if role == "instructor":
         assert error["code"] == "draft_media_too_large"
-        assert _create(client, 40 * 1024 * 1024, purpose="authoring_media").status_code == 201
+        assert tus_create(client, 40 * 1024 * 1024, purpose="authoring_media").status_code == 201

@@ -12,13 +12,13 @@ import hashlib
 import os
 import subprocess
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from content_packs.build import build_pack
 from tests.livesite import KRU, LiveSite
+from tests.media_support import make_video
 from tests.upload_support import MIB, TIMEOUT, Client
 
 ENV = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_LOG_LEVEL": "WARNING"}
@@ -39,29 +39,11 @@ def _kru(home: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def make_video(path: Path, seconds: int = 6) -> Path:
-    """Write a real H.264/AAC MP4 of noise (noise does not compress: about 35 MB)."""
-    subprocess.run(
-        [
-            "ffmpeg", "-v", "error", "-y",
-            "-f", "lavfi", "-i", "color=c=gray:s=640x360:r=25,noise=alls=60:allf=t",
-            "-f", "lavfi", "-i", "sine=frequency=440",
-            "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "10",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", "-movflags", "+faststart",
-            str(path),
-        ],
-        check=True,
-        timeout=300,
-    )  # fmt: skip
-    return path
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+def site(tmp_path_factory: pytest.TempPathFactory, module_live_site) -> LiveSite:
     home = tmp_path_factory.mktemp("authoring-media") / "home"
     _kru(home, "user", "add", "dara", "--role", "instructor", "--password", "lotus-pond-7")
-    with LiveSite(home, ["--workers", "2"]) as live:
-        yield live
+    return module_live_site(["--workers", "2"], data_dir=home)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from sync.central.models import CentralEvent
 from tests.central_support import make_batch, post
 from tests.conftest import api_headers, assert_api_error, csrf_token
 from tests.learning_catalog import LESSON, ev
-from tests.livesite import LiveSite
 from tests.packs_factory import build_pack, install, lesson
 from tests.packs_helpers import rewrite, snapshot
 
@@ -164,13 +163,13 @@ def test_long_host_label_on_central_is_a_400(central_app, path):
         assert "<main" in response.get_data(as_text=True)
 
 
-def test_long_host_label_through_waitress_is_a_400_page(tmp_path):
-    with LiveSite(tmp_path / "home") as site:
-        conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=10)
-        conn.request("GET", "/login", headers={"Host": LONG_LABEL_HOST})
-        response = conn.getresponse()
-        body = response.read().decode()
-        conn.close()
+def test_long_host_label_through_waitress_is_a_400_page(live_site):
+    site = live_site()
+    conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=10)
+    conn.request("GET", "/login", headers={"Host": LONG_LABEL_HOST})
+    response = conn.getresponse()
+    body = response.read().decode()
+    conn.close()
     assert response.status == 400
     assert '<main id="main">' in body
 

@@ -16,7 +16,7 @@ from sync.central.ingest import ingest_batch
 from sync.protocol import EventRecord
 from tests.central_support import PUBLIC
 from tests.ralph_support import RalphLrs
-from tests.test_central_xapi import every_kind
+from tests.xapi_support import every_kind
 
 
 @pytest.fixture
@@ -164,14 +164,11 @@ def test_forwarding_needs_the_public_url(monkeypatch, tmp_path):
         lrs_forward.LrsConfig.from_settings(load_settings(overrides={"data_dir": str(tmp_path)}))
 
 
-def test_the_dashboard_shows_the_queue(tmp_path, monkeypatch):
+def test_the_dashboard_shows_the_queue(make_central_app):
     from tests.central_support import sign_in
-    from tests.test_central_xapi import central
 
-    made = central(
-        tmp_path,
-        monkeypatch,
-        **{"central.public_url": PUBLIC, "central.lrs_url": "http://127.0.0.1:9/"},
+    made = make_central_app(
+        **{"central.public_url": PUBLIC, "central.lrs_url": "http://127.0.0.1:9/"}
     )
     device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
     batch = every_kind(device.device_id)[0]

@@ -14,109 +14,17 @@ from sync import protocol
 from sync.central import registry, xapi
 from sync.central.db import database
 from sync.central.ingest import ingest_batch
-from sync.protocol import Batch, CohortRecord, EventRecord, ItemRecord, UserRecord
 from tests.central_support import PUBLIC, sign_in
 from tests.conftest import assert_api_error
 from tests.ralph_support import validate
-from tests.sync_support import FAST
+from tests.xapi_support import LEARNER, every_kind
 
 SPEC_EXAMPLES = Path("/work/shared/testdata/xapi/spec_examples")
-LEARNER = uuid.uuid4().hex
-
-
-def central(tmp_path, monkeypatch, **settings):
-    from sync.central import create_app
-
-    for var in [v for v in __import__("os").environ if v.startswith("KRU_")]:
-        monkeypatch.delenv(var)
-    app = create_app({"data_dir": str(tmp_path / "central"), "TESTING": True, **FAST, **settings})
-    database.connect(reuse_if_open=True)
-    return app
 
 
 @pytest.fixture
 def app(public_central_app):
     return public_central_app
-
-
-ITEMS = [
-    ItemRecord("p/lesson", "lesson", "មេរៀនទី១", "Lesson 1", "p/c", "វគ្គ", "Course", 4),
-    ItemRecord("p/quiz", "quiz", "សំណួរ", "Quiz", "p/c", "វគ្គ", "Course", 4),
-    ItemRecord("p/video", "video", "វីដេអូ", "Video", "p/c", "វគ្គ", "Course", 4),
-    ItemRecord("p/app", "html5", "កម្មវិធី", "App", "p/c", "វគ្គ", "Course", 4),
-]
-OBSERVED = {
-    "score": 0.75,
-    "points": 3,
-    "max_points": 4,
-    "extensions": {
-        protocol.CRITERIA_EXTENSION: [
-            {"criterion": "engages", "competency": "CTPS.2.2", "level": 3, "max": 4},
-        ]
-    },
-}
-SKEW_MS = 3_600_000  # the Pi's clock is an hour behind
-
-
-def every_kind(device_id: str) -> tuple[Batch, dict[str, str]]:
-    """Return a batch holding every kind in ``xapi.VERBS`` once, and event id -> kind."""
-    now = int(time.time() * 1000)
-    decision = protocol.decision_id
-    plan = [
-        # (kind, id, verb, item, result, context)
-        ("viewed", None, "viewed", "p/lesson", {"duration_s": 75.5}, None),
-        ("progressed", None, "progressed", "p/video", {"completion": 0.4, "position_s": 30}, None),
-        ("answered", None, "answered", "p/app", {"response": {"q1": "b"}}, None),
-        (
-            "attempted",
-            None,
-            "attempted",
-            "p/quiz",
-            {"score": 0.8, "success": True, "response": {"q1": ["a"]}, "duration_s": 3725},
-            {"graded": {"q1": True}, "attempt": 1, "grader": "server"},
-        ),
-        ("reported-passed", None, "passed", "p/quiz", {"score": 0.8}, {"attempt_id": "x"}),
-        ("reported-failed", None, "failed", "p/app", {"score": 0.2}, None),
-        ("reported-completed", None, "completed", "p/lesson", {"completion": 1}, None),
-        ("completed", decision(LEARNER, "p/lesson", "completed"), "completed", "p/lesson"),
-        ("passed", decision(LEARNER, "p/quiz", "passed"), "passed", "p/quiz"),
-        ("failed", decision(LEARNER, "p/app", "failed"), "failed", "p/app"),
-        ("attended", None, "attended", "p/lesson", None, None),
-        ("certified", None, "certified", "p/c", None, None),
-        ("submitted", None, "submitted", "p/app", None, None),
-        ("reviewed", None, "reviewed", "p/app", {"score": 0.75, "success": True}, None),
-        ("posted", None, "posted", "p/app", None, None),
-        ("observed", None, "observed", "p/app", OBSERVED, {"observer": "m1", "school": "S"}),
-        ("reflected", None, "reflected", "p/app", None, {"observation": "x", "text": "ok"}),
-        (
-            "assessed",
-            None,
-            "assessed",
-            "urn:kru:competency:CTPS.2.1",
-            {"level": 2, "score": 0.7, "evidence": 3},
-            {"decided_by": "site", "title": {"km": "ផែនការ", "en": "Plans lessons"}},
-        ),
-    ]
-    events, kinds = [], {}
-    for seq, (kind, event_id, verb, item, *rest) in enumerate(plan, start=1):
-        result, context = rest if rest else ({"score": 0.9}, {"decided_by": "site"})
-        eid = event_id or str(uuid.uuid4())
-        kinds[eid] = kind
-        events.append(
-            EventRecord(seq, eid, LEARNER, verb, item, result, context, None, now - SKEW_MS, "b")
-        )
-    batch = Batch(
-        batch_id=protocol.batch_id_for(device_id, 0, len(events)),
-        device_id=device_id,
-        after=0,
-        last=len(events),
-        clock_ms=now - SKEW_MS,
-        users=[UserRecord(LEARNER, "sokha", "សុខា ចាន់", "learner")],
-        cohorts=[CohortRecord("c1", "ថ្នាក់ ២០២៦ ក", [LEARNER])],
-        items=ITEMS,
-        events=events,
-    )
-    return batch, kinds
 
 
 def exported(app, limit: int = 7) -> list[dict]:
@@ -181,10 +89,8 @@ def test_every_kind_of_event_is_a_valid_statement(app, ralph_python):
     assert len({s["context"]["registration"] for s in in_course}) == 1
 
 
-def test_names_only_when_the_setting_allows(tmp_path, monkeypatch, ralph_python):
-    app = central(
-        tmp_path, monkeypatch, **{"central.public_url": PUBLIC, "central.xapi_names": True}
-    )
+def test_names_only_when_the_setting_allows(make_central_app, ralph_python):
+    app = make_central_app(**{"central.public_url": PUBLIC, "central.xapi_names": True})
     device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
     batch, _kinds = every_kind(device.device_id)
     ingest_batch(database, device, batch)
@@ -193,8 +99,8 @@ def test_names_only_when_the_setting_allows(tmp_path, monkeypatch, ralph_python)
     assert validate(ralph_python, statements[:3]) == [[], [], []]
 
 
-def test_export_without_a_public_url_is_refused(tmp_path, monkeypatch):
-    app = central(tmp_path, monkeypatch)
+def test_export_without_a_public_url_is_refused(central_app):
+    app = central_app
     client = app.test_client()
     sign_in(client)
     body = assert_api_error(client.get("/api/v1/xapi/statements"), 409, "public_url_missing")

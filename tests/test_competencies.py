@@ -21,13 +21,9 @@ from edge_server.learning import assignments
 from edge_server.learning import events as learning_events
 from edge_server.learning.models import Event
 from tests.conftest import api_headers, assert_api_error
-from tests.tasks_support import SAMPLE, TASK, install_sample
+from tests.tasks_support import CHECK, CRITERIA, RIGHT, SAMPLE, install_sample, reviewed
 
-CHECK = "classroom-reading/check-groups"
-RIGHT = {"before-reading": "show-cover", "pair-roles": ["swap-roles", "wait-three"]}
-RIGHT["same-story"] = True  # type: ignore[assignment]
 COURSE = "classroom-reading/classroom-reading"
-CRITERIA = "https://kru.example/xapi/criteria"
 
 
 def _copy_sample(tmp_path: Path) -> Path:
@@ -231,22 +227,6 @@ def _pass_quiz(user) -> None:
     learning_events.submit_attempt(user, CHECK, str(uuid.uuid4()), RIGHT)
 
 
-def _reviewed(user, criteria: list[tuple[str, str | None, int, int]], verb: str = "reviewed"):
-    """Ingest a review with the criteria results practicum15's code writes (the contract)."""
-    result = {
-        "decision": "accepted",
-        "score": 1.0,
-        "extensions": {
-            CRITERIA: [
-                {"criterion": cid, "competency": code, "level": level, "max": top}
-                for cid, code, level, top in criteria
-            ]
-        },
-    }
-    event = learning_events.CleanEvent(0, str(uuid.uuid4()), verb, TASK, result, {}, None)
-    learning_events.ingest(user, [event])
-
-
 def _levels(user) -> dict[str, int]:
     return {
         r.object.removeprefix(profiles.OBJECT_PREFIX): json.loads(r.result)["level"]
@@ -271,7 +251,7 @@ def test_a_passed_quiz_makes_its_competency_developing_and_logs_the_decision(coh
 
 def test_review_criteria_give_practice_evidence_per_competency(cohort_site):
     learner = cohort_site["learner"]
-    _reviewed(
+    reviewed(
         learner,
         [
             ("objective", "CTPS.2.1.1", 2, 2),
@@ -286,7 +266,7 @@ def test_review_criteria_give_practice_evidence_per_competency(cohort_site):
     assert [e.criterion_title for e in rows["CTPS.2.1"].evidence] == ["Objective", "Timing"]
     assert rows["CTPS.2.3"].level == rules.BEGINNING
     # a later review replaces the earlier one's evidence, and the change is logged once more
-    _reviewed(learner, [("objective", "CTPS.2.1.1", 1, 2), ("timing", "CTPS.2.1.2", 1, 2)])
+    reviewed(learner, [("objective", "CTPS.2.1.1", 1, 2), ("timing", "CTPS.2.1.2", 1, 2)])
     assert _levels(learner)["CTPS.2.1"] == rules.DEVELOPING
     numbers = [
         json.loads(r.context)["number"]

@@ -7,22 +7,12 @@ import sqlite3
 import uuid
 from contextlib import closing
 
-import pytest
 import requests
 
 from content_packs.build import build_pack
 from content_packs.install import install_pack
-from tests.sync_support import CentralServer, make_site, run_agent
-from tests.tasks_support import SAMPLE
-from tests.test_competencies import CHECK, RIGHT, _reviewed
-from tests.test_cpd_certificates_central import _signed_in
-
-
-@pytest.fixture
-def central(tmp_path):
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
+from tests.sync_support import central_session, make_site, run_agent
+from tests.tasks_support import CHECK, RIGHT, SAMPLE, reviewed
 
 
 def _learn(site, tmp_path) -> None:
@@ -43,7 +33,7 @@ def _learn(site, tmp_path) -> None:
             accounts.add_to_cohort(group, user)
         learning_events.submit_attempt(one, CHECK, str(uuid.uuid4()), RIGHT)
         learning_events.submit_attempt(two, CHECK, str(uuid.uuid4()), RIGHT)
-        _reviewed(two, [("objective", "CTPS.2.1.1", 2, 2), ("timing", "CTPS.2.1.2", 1, 2)])
+        reviewed(two, [("objective", "CTPS.2.1.1", 2, 2), ("timing", "CTPS.2.1.2", 1, 2)])
     finally:
         db.close()
 
@@ -63,7 +53,7 @@ def test_levels_sync_and_central_shows_them_by_province_and_site(tmp_path, centr
         "urn:kru:competency:CTPS.1.3",
         "urn:kru:competency:CTPS.2.1",
     ]
-    viewer = _signed_in(central, "viewer")
+    viewer = central_session(central, "viewer")
     body = viewer.get(f"{central.url}/api/v1/competencies", timeout=10).json()
     (province,) = body["provinces"]
     assert province["province"] == "Battambang"

@@ -13,7 +13,7 @@ import requests
 
 from tests.cpd_support import LEARNER_KM, TITLE_EN, make_certificate_course
 from tests.learning_catalog import install_catalog
-from tests.sync_support import make_site, run_agent
+from tests.sync_support import central_session, make_site, run_agent
 
 
 def _issue(site, catalog_packs) -> str:
@@ -55,22 +55,6 @@ def _says(page, en: str, km: str) -> bool:
     return en in text or km in text
 
 
-def _signed_in(central, role: str) -> requests.Session:
-    central.cli(
-        "user", "add", "--username", role, "--password", "mekong-river-2026", "--role", role
-    )
-    session = requests.Session()
-    token = session.get(f"{central.url}/api/v1/session", timeout=10).json()["csrf_token"]
-    response = session.post(
-        f"{central.url}/api/v1/session",
-        json={"username": role, "password": "mekong-river-2026"},
-        headers={"X-CSRFToken": token},
-        timeout=10,
-    )
-    assert response.status_code == 200
-    return session
-
-
 def _central_db(central):
     return closing(sqlite3.connect(central.data_dir / "central.sqlite3"))
 
@@ -96,7 +80,7 @@ def test_certificate_verifies_on_central_after_sync_and_fails_when_altered(
 
     anonymous = requests.get(f"{central.url}/cpd.csv", timeout=10, allow_redirects=False)
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
-    viewer = _signed_in(central, "viewer")
+    viewer = central_session(central, "viewer")
     record_csv = viewer.get(f"{central.url}/cpd.csv", params={"q": "ចាន់"}, timeout=10)
     rows = list(csv.reader(io.StringIO(record_csv.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["name", "username", "site"]

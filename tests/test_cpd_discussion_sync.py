@@ -9,8 +9,7 @@ from contextlib import closing
 
 import requests
 
-from tests.sync_support import add_events, make_site, run_agent
-from tests.test_cpd_certificates_central import _signed_in
+from tests.sync_support import add_events, central_session, make_site, run_agent
 
 COURSE = "pack1/course1"
 
@@ -61,7 +60,7 @@ def test_posts_sync_once_without_text_and_central_counts_them(tmp_path, central)
             con.execute("SELECT COUNT(*) FROM catalog_items WHERE key LIKE 'urn:%'").fetchone()[0]
             == 0
         )
-    viewer = _signed_in(central, "viewer")
+    viewer = central_session(central, "viewer")
     page = viewer.get(f"{central.url}/discussion", timeout=10).content.decode("utf-8")
     row = page.split('id="participation"')[1]
     assert "tec-talk" in row and "Cohort A" in row and COURSE in row
@@ -70,7 +69,7 @@ def test_posts_sync_once_without_text_and_central_counts_them(tmp_path, central)
     assert anonymous.status_code == 302
 
 
-def test_the_text_travels_when_the_course_is_reviewed(tmp_path, central):
+def test_the_text_travels_when_the_course_isreviewed(tmp_path, central):
     site = make_site(tmp_path, "tec-review")
     central.provision(site)
     add_events(site, 6)

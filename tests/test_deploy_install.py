@@ -76,7 +76,7 @@ def bookworm_tarball() -> Path:
             timeout=1500,
         )
         shutil.rmtree(build / "var/cache/apt/archives", ignore_errors=True)
-        partial = tarball.with_suffix(".partial")
+        partial = tarball.with_suffix(f".{os.getpid()}.partial")  # two runs may build at once
         subprocess.run(["tar", "-C", str(build), "-cf", str(partial), "."], check=True)
         partial.rename(tarball)
     finally:

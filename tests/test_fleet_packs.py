@@ -12,24 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from content_packs.models import Pack
-from edge_server.site.database import open_site
 from sync.edge import downloads
-from sync.edge.agent import sync_once as agent_sync_once
-from tests.fleet_support import CountingProxy, random_files, signed_pack, signing_key
+from tests.fleet_support import (
+    CountingProxy,
+    installed_packs,
+    random_files,
+    signed_pack,
+    signing_key,
+    site_settings,
+    sync_once,
+)
 from tests.packs_factory import build_pack
 from tests.sync_support import CentralServer, make_site
 
 MB = 1024 * 1024
-
-
-def sync_once(settings):
-    """One pass of the sync agent on the site in ``settings`` (opened the one way)."""
-    home, db = open_site(settings)
-    try:
-        return agent_sync_once(settings, home, db)
-    finally:
-        db.close()
 
 
 @pytest.fixture
@@ -44,20 +40,6 @@ def central(tmp_path: Path, key):
     server.start()
     yield server
     server.stop()
-
-
-def _site_settings(site, url: str, key: str, **more):
-    return site.settings.replace(
-        sync__central_url=url, packs__trusted_keys=[key], packs__allow_unsigned=False, **more
-    )
-
-
-def _installed(site) -> dict[str, str]:
-    db = site.open()
-    try:
-        return {p.pack_id: p.version for p in Pack.select()}
-    finally:
-        db.close()
 
 
 def _status(central: CentralServer) -> list[list[str]]:
@@ -112,11 +94,11 @@ def test_cut_download_resumes_then_a_new_version_fetches_only_changed_files(
     central.cli("pack", "assign", "fleet-pack", "--province", "Kandal")
     proxy = CountingProxy(central.port)
     try:
-        settings = _site_settings(site, proxy.url, key[1])
+        settings = site_settings(site, proxy.url, key[1])
         proxy.cut_after = 4 * MB  # about half of the 8 MB the pack needs
         sync_once(settings)
         assert proxy.cuts == 1
-        assert "fleet-pack" not in _installed(site)
+        assert "fleet-pack" not in installed_packs(site)
         parts = list((site.home.root / "downloads").glob("*.part"))
         assert len(parts) == 1 and 0 < parts[0].stat().st_size < 3 * MB
         first = proxy.down
@@ -126,7 +108,7 @@ def test_cut_download_resumes_then_a_new_version_fetches_only_changed_files(
 
         proxy.down = 0
         result = sync_once(settings)
-        assert _installed(site) == {"fleet-pack": "1.0.0"}
+        assert installed_packs(site) == {"fleet-pack": "1.0.0"}
         assert result.details["assigned"].installed == ["fleet-pack"]
         # Resumed: the second run fetched only what the first did not (plus headers).
         assert proxy.down <= 8 * MB - first + 4 * MB * 0.02 + 64 * 1024
@@ -140,7 +122,7 @@ def test_cut_download_resumes_then_a_new_version_fetches_only_changed_files(
         central.cli("pack", "add", str(v2))
         proxy.down = 0
         sync_once(settings)
-        assert _installed(site) == {"fleet-pack": "2.0.0"}
+        assert installed_packs(site) == {"fleet-pack": "2.0.0"}
         assert proxy.down <= 2 * MB * 1.05, proxy.down
         rows = {r[0]: r for r in _status(central)}
         assert rows[device][1:4] == ["fleet-pack", "2.0.0", "installed"]
@@ -157,26 +139,26 @@ def test_budget_window_and_untrusted_signature_keep_the_site_as_it_was(
     device = central.provision(site, province="Battambang")
     central.cli("pack", "assign", "fleet-pack", "--site", device)
 
-    closed = _site_settings(site, central.url, key[1], sync__download_window="00:00-00:01")
+    closed = site_settings(site, central.url, key[1], sync__download_window="00:00-00:01")
     if datetime.now().strftime("%H:%M") != "00:00":
         sync_once(closed)
         state = downloads.read_state(site.home)["packs"]["fleet-pack"]
         assert state["reason"] == "waiting for the download window"
         assert not list((site.home.root / "downloads").glob("*.part"))
 
-    small = _site_settings(site, central.url, key[1], sync__daily_download_budget_mb=1.0)
+    small = site_settings(site, central.url, key[1], sync__daily_download_budget_mb=1.0)
     sync_once(small)
     state = downloads.read_state(site.home)
     assert state["packs"]["fleet-pack"]["reason"] == "the daily download budget is used up"
     assert state["bytes"] <= 1 * MB + 64 * 1024
-    assert "fleet-pack" not in _installed(site)
+    assert "fleet-pack" not in installed_packs(site)
 
     other_key = signing_key(tmp_path / "other-site-key")[1]
-    distrust = _site_settings(site, central.url, other_key)
+    distrust = site_settings(site, central.url, other_key)
     sync_once(distrust)
     state = downloads.read_state(site.home)["packs"]["fleet-pack"]
     assert state["state"] == "failed" and "does not trust" in state["reason"]
-    assert "fleet-pack" not in _installed(site)
+    assert "fleet-pack" not in installed_packs(site)
     rows = {r[0]: r for r in _status(central)}
     assert rows[device][3] == "failed" and "does not trust" in rows[device][4]
 

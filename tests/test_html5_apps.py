@@ -12,7 +12,6 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -156,7 +155,9 @@ BIG = 48 * MIB
 
 
 @pytest.fixture(scope="module")
-def big_app_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSite, str]]:
+def big_app_site(
+    tmp_path_factory: pytest.TempPathFactory, module_live_site
+) -> tuple[LiveSite, str]:
     root = tmp_path_factory.mktemp("html5-big")
     home = root / "home"
     env = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_LOG_LEVEL": "WARNING"}
@@ -170,8 +171,8 @@ def big_app_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Liv
         ["user", "add", "dara", "--password", "lotus-pond-7"],
     ):
         subprocess.run([*KRU, "--data-dir", str(home), *args], check=True, timeout=120, env=env)
-    with LiveSite(home, ["--workers", "1", "--threads", "8"]) as live:
-        yield live, digest
+    live = module_live_site(["--workers", "1", "--threads", "8"], data_dir=home)
+    return live, digest
 
 
 def _vm(pid: int, key: str) -> int:

@@ -11,7 +11,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,7 +21,8 @@ import pytest
 
 from edge_server.base import integrity
 from tests.conftest import csrf_token
-from tests.livesite import KRU, LiveSite
+from tests.integrity_support import damage_table
+from tests.livesite import KRU
 
 ENV = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_AUTH_HASH_TIME_COST": "1"}
 
@@ -47,25 +47,6 @@ def make_site(home: Path, learners: int = 300) -> Path:
     return database
 
 
-def damage_table(database: Path, table: str = "users") -> list[int]:
-    """Overwrite the root pages of ``table`` and its indexes with random bytes; return them."""
-    with closing(sqlite3.connect(database)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = [
-            row[0]
-            for row in conn.execute(
-                "SELECT rootpage FROM sqlite_master WHERE tbl_name = ? AND rootpage > 0", (table,)
-            )
-        ]
-    assert pages, f"no pages for {table}"
-    with open(database, "r+b") as fh:
-        for page in pages:
-            fh.seek((page - 1) * page_size)
-            fh.write(os.urandom(page_size))
-    return pages
-
-
 def get_json(url: str) -> tuple[int, dict]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:  # loopback
@@ -75,27 +56,14 @@ def get_json(url: str) -> tuple[int, dict]:
 
 
 @contextmanager
-def started(home: Path) -> Iterator[str]:
-    """Run ``kru serve`` on ``home`` until it answers /healthz at all (503 included)."""
-    site = LiveSite(home, env=ENV)
-    with open(site.log, "ab") as out:
-        proc = subprocess.Popen(
-            [*KRU, "--data-dir", str(home), "serve", "--port", str(site.port)],
-            stdout=out, stderr=subprocess.STDOUT, env=ENV,
-        )  # fmt: skip
+def started(live_site, home: Path) -> Iterator[str]:
+    """Run ``kru serve`` (the ``live_site`` fixture) on ``home`` until it answers /healthz at
+    all (503 included); stop it with SIGTERM afterwards."""
+    site = live_site(env=ENV, data_dir=home, ready_statuses=(200, 503))
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                get_json(f"{site.url}/healthz")
-                break
-            except OSError:
-                assert proc.poll() is None, site.log.read_text()
-                time.sleep(0.1)
         yield site.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        site.stop()
 
 
 def test_quick_check_finds_an_intact_database_intact(tmp_path):
@@ -123,11 +91,11 @@ def test_quick_check_of_a_file_that_is_no_database(tmp_path):
     assert "not a database" in result.message
 
 
-def test_healthz_reports_a_damaged_database_naming_the_file(tmp_path):
+def test_healthz_reports_a_damaged_database_naming_the_file(tmp_path, live_site):
     home = tmp_path / "home"
     database = make_site(home)
     damage_table(database)
-    with started(home) as url:
+    with started(live_site, home) as url:
         status, body = get_json(f"{url}/healthz")
         sign_in = urllib.request.Request(
             f"{url}/login", data=b"username=admin&password=lotus-pond-7", method="POST"
@@ -141,11 +109,11 @@ def test_healthz_reports_a_damaged_database_naming_the_file(tmp_path):
     assert body["database_problem"]
 
 
-def test_healthz_says_ok_for_an_intact_database(tmp_path):
+def test_healthz_says_ok_for_an_intact_database(tmp_path, live_site):
     home = tmp_path / "home"
     make_site(home)
-    with LiveSite(home, env=ENV) as site:
-        status, body = get_json(f"{site.url}/healthz")
+    site = live_site(env=ENV, data_dir=home)
+    status, body = get_json(f"{site.url}/healthz")
     assert (status, body["database"]) == (200, "ok")
 
 

@@ -18,10 +18,16 @@ from content_packs.authoring import drafts, publish
 from content_packs.authoring.models import DraftItem
 from edge_server.site.database import open_site
 from sync.edge import downloads, local_versions
-from tests.fleet_support import random_files, signed_pack, signing_key
+from tests.fleet_support import (
+    installed_packs,
+    random_files,
+    signed_pack,
+    signing_key,
+    site_settings,
+    sync_once,
+)
 from tests.livesite import KRU
 from tests.sync_support import CentralServer, make_site
-from tests.test_fleet_packs import _installed, _site_settings, sync_once
 
 MB = 1024 * 1024
 
@@ -81,18 +87,18 @@ def test_a_newer_official_version_waits_for_the_admin(tmp_path, central, key, ch
     site = make_site(tmp_path, "kandal")
     central.provision(site, province="Kandal")
     central.cli("pack", "assign", "fleet-pack", "--province", "Kandal")
-    settings = _site_settings(site, central.url, key[1], https__site_label="kandal")
+    settings = site_settings(site, central.url, key[1], https__site_label="kandal")
     sync_once(settings)
-    assert _installed(site) == {"fleet-pack": "1.0.0"}
+    assert installed_packs(site) == {"fleet-pack": "1.0.0"}
 
     assert _edit_and_publish(settings) == "1.0.0+kandal.1"
     sync_once(settings)  # central still assigns 1.0.0: the site's edit stays
-    assert _installed(site) == {"fleet-pack": "1.0.0+kandal.1"}
+    assert installed_packs(site) == {"fleet-pack": "1.0.0+kandal.1"}
 
     files["media/b.bin"] = random_files({"b": MB})["b"]
     central.cli("pack", "add", str(signed_pack(tmp_path / "v2", key[0], "2.0.0", files)))
     sync_once(settings)
-    assert _installed(site) == {"fleet-pack": "1.0.0+kandal.1"}  # held, not replaced
+    assert installed_packs(site) == {"fleet-pack": "1.0.0+kandal.1"}  # held, not replaced
     state = downloads.read_state(site.home)["packs"]["fleet-pack"]
     assert state["state"] == "pending" and "admin" in state["reason"]
     [waiting] = _waiting(settings)
@@ -113,10 +119,10 @@ def test_a_newer_official_version_waits_for_the_admin(tmp_path, central, key, ch
         assert chosen.stdout.splitlines()[0].startswith("1.0.0+kandal.1\tsokha\tchanged welcome")
     sync_once(settings)
     if choice == "official":
-        assert _installed(site) == {"fleet-pack": "2.0.0"}
+        assert installed_packs(site) == {"fleet-pack": "2.0.0"}
         assert _waiting(settings) == []
     else:
-        assert _installed(site) == {"fleet-pack": "1.0.0+kandal.1"}
+        assert installed_packs(site) == {"fleet-pack": "1.0.0+kandal.1"}
         state = downloads.read_state(site.home)["packs"]["fleet-pack"]
         assert state["state"] == "installed" and "kept" in state["reason"]
         assert not list((site.home.root / "downloads").glob("*.part"))

@@ -348,8 +348,7 @@ def test_the_form_item_in_the_practicum_course_leads_to_my_observations(client, 
 def test_a_mentor_reads_only_their_students_work_and_reviews_none(
     app, client, tmp_path, site, make_user
 ):
-    from tests.tasks_support import ALL_CLEAR, install_sample, pdf_bytes
-    from tests.test_tasks_api import review, signin, submit
+    from tests.tasks_support import ALL_CLEAR, install_sample, pdf_bytes, review, signin, submit
 
     install_sample(app, tmp_path)
     signin(client, site["learner"])

@@ -10,9 +10,10 @@ import re
 import requests
 
 from tests.observe_support import FORM, filled, install_practicum
-from tests.sync_support import make_site, run_agent
+from tests.sync_support import central_rows, make_site, run_agent
 from tests.tasks_support import ALL_CLEAR, BELOW, SAMPLE, TASK
-from tests.test_sync_decisions_end_to_end import PASSWORD, central, central_rows  # noqa: F401
+
+PASSWORD = "Ministry-Report-2026"
 
 
 def _work_on_site(site, tmp_path) -> dict[str, str]:
@@ -56,8 +57,8 @@ def _work_on_site(site, tmp_path) -> dict[str, str]:
         db.close()
 
 
-def test_observations_and_reviews_reach_central_and_its_dashboard(tmp_path, central):  # noqa: F811
-    server, url = central
+def test_observations_and_reviews_reach_central_and_its_dashboard(tmp_path, central_on_both):
+    server, url = central_on_both
     site = make_site(tmp_path, "tec-kandal")
     server.provision(site, name="TEC Kandal")
     uids = _work_on_site(site, tmp_path)

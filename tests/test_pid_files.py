@@ -19,7 +19,7 @@ import pytest
 
 from edge_server.base import pidlock
 from tests.conftest import form_csrf
-from tests.livesite import KRU, LiveSite
+from tests.livesite import KRU
 
 ENV = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_AUTH_HASH_TIME_COST": "1"}
 
@@ -167,17 +167,17 @@ def test_restore_is_not_refused_by_a_stale_server_pid_file(tmp_path, backup, bys
     assert (new_card / "kru.sqlite3").exists()
 
 
-def test_restore_is_refused_while_the_server_runs(tmp_path, backup):
+def test_restore_is_refused_while_the_server_runs(tmp_path, backup, live_site):
     new_card = tmp_path / "new-card"
-    with LiveSite(new_card, env=ENV) as site:
-        assert pidlock.running_pid(new_card / "kru.pid") == site.proc.pid
-        result = kru(new_card, "restore", str(backup), "--force")
+    site = live_site(env=ENV, data_dir=new_card)
+    assert pidlock.running_pid(new_card / "kru.pid") == site.proc.pid
+    result = kru(new_card, "restore", str(backup), "--force")
     assert result.returncode == 1
     assert "server is running" in result.stderr
 
 
-def test_server_pid_file_is_released_when_the_server_is_killed(tmp_path):
-    site = LiveSite(tmp_path / "home", env=ENV).start()
+def test_server_pid_file_is_released_when_the_server_is_killed(live_site):
+    site = live_site(env=ENV)
     site.stop(signal.SIGKILL)
     assert (site.data_dir / "kru.pid").exists()  # nothing could clean up
     # Its workers share the lock until they follow their parent (within seconds).

@@ -11,7 +11,6 @@ import os
 import re
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -25,9 +24,9 @@ from edge_server.base.datahome import DataHome
 from edge_server.base.db import db
 from edge_server.learning import events
 from tests.conftest import PASSWORD
+from tests.integrity_support import damage_table
 from tests.learning_catalog import LESSON, VIDEO, ev
-from tests.livesite import KRU, free_port
-from tests.test_integrity import damage_table
+from tests.livesite import KRU
 
 ENV = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_AUTH_HASH_TIME_COST": "1"}
 
@@ -56,33 +55,15 @@ def damaged_site(app, data_dir, make_catalog) -> dict:
 
 
 @contextmanager
-def serving(home: DataHome, code_file: Path) -> Iterator[str]:
-    """Run ``kru serve`` until it answers /healthz at all (503 included)."""
-    port = free_port()
-    log = home.root.parent / f"serve-{port}.log"
+def serving(live_site, home: DataHome, code_file: Path) -> Iterator[str]:
+    """Run ``kru serve`` (the ``live_site`` fixture) until it answers /healthz at all (503
+    included); stop it with SIGTERM afterwards."""
     env = {**ENV, "KRU_RECOVERY_CODE_FILE": str(code_file), "KRU_SNAPSHOTS_INTERVAL_S": "0"}
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [*KRU, "--data-dir", str(home.root), "serve", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
+    site = live_site(env=env, data_dir=home.root, ready_statuses=(200, 503))
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{url}/healthz", timeout=5)
-                break
-            except requests.ConnectionError:
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.1)
-        yield url
+        yield site.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        site.stop()
 
 
 def _csrf(html: str) -> str:
@@ -91,10 +72,12 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def test_a_damaged_database_starts_recovery_and_a_restore_serves_again(damaged_site, tmp_path):
+def test_a_damaged_database_starts_recovery_and_a_restore_serves_again(
+    damaged_site, tmp_path, live_site
+):
     home: DataHome = damaged_site["home"]
     code_file = tmp_path / "run" / "recovery-code"
-    with serving(home, code_file) as url:
+    with serving(live_site, home, code_file) as url:
         health = requests.get(f"{url}/healthz", timeout=10)
         assert health.status_code == 503
         assert health.json()["recovery_mode"] is True
@@ -171,13 +154,13 @@ def test_a_damaged_database_starts_recovery_and_a_restore_serves_again(damaged_s
     assert len(kept) == 1  # the damaged file, kept byte for byte
 
 
-def test_recovery_without_snapshots_says_what_to_do(app, data_dir, tmp_path):
+def test_recovery_without_snapshots_says_what_to_do(app, data_dir, tmp_path, live_site):
     accounts.create_user("someone", PASSWORD)
     db.close()
     home = DataHome(data_dir)
     damage_table(home.database, "users")
     code_file = tmp_path / "code"
-    with serving(home, code_file) as url:
+    with serving(live_site, home, code_file) as url:
         admin = requests.Session()
         form = admin.get(f"{url}/recovery", timeout=10)
         page = admin.post(

@@ -196,32 +196,32 @@ def _proxied(client: str) -> dict[str, str]:
     return {"X-Forwarded-For": client}
 
 
-def test_behind_a_trusted_proxy_the_sign_in_limit_is_per_client(tmp_path):
+def test_behind_a_trusted_proxy_the_sign_in_limit_is_per_client(live_site):
     env = {**ENV, "KRU_TRUSTED_PROXIES": "1"}
-    with LiveSite(tmp_path / "home", env=env) as site:
-        first = [_sign_in_as(site, f"user{i}", _proxied("10.0.0.5")) for i in range(4)]
-        other = _sign_in_as(site, "user9", _proxied("10.0.0.6"))
+    site = live_site(env=env)
+    first = [_sign_in_as(site, f"user{i}", _proxied("10.0.0.5")) for i in range(4)]
+    other = _sign_in_as(site, "user9", _proxied("10.0.0.6"))
     assert first == [401, 401, 401, 429]
     assert other == 401  # another phone behind the same proxy is not locked out
 
 
-def test_without_trusted_proxies_forwarded_headers_are_ignored(tmp_path):
-    with LiveSite(tmp_path / "home", env=ENV) as site:
-        first = [_sign_in_as(site, f"user{i}", _proxied(f"10.0.0.{i}")) for i in range(3)]
-        spoofed = _sign_in_as(site, "user9", _proxied("10.0.0.99"))
+def test_without_trusted_proxies_forwarded_headers_are_ignored(live_site):
+    site = live_site(env=ENV)
+    first = [_sign_in_as(site, f"user{i}", _proxied(f"10.0.0.{i}")) for i in range(3)]
+    spoofed = _sign_in_as(site, "user9", _proxied("10.0.0.99"))
     assert first == [401, 401, 401]
     assert spoofed == 429  # a made-up X-Forwarded-For does not buy new guesses
 
 
-def test_https_from_a_trusted_proxy_makes_the_cookie_secure(tmp_path):
+def test_https_from_a_trusted_proxy_makes_the_cookie_secure(live_site):
     env = {**ENV, "KRU_TRUSTED_PROXIES": "1"}
-    with LiveSite(tmp_path / "home", env=env) as site:
-        request = urllib.request.Request(
-            f"{site.url}/api/v1/session",
-            headers={**_proxied("10.0.0.5"), "X-Forwarded-Proto": "https"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:  # loopback
-            cookie = response.headers.get("Set-Cookie", "")
+    site = live_site(env=env)
+    request = urllib.request.Request(
+        f"{site.url}/api/v1/session",
+        headers={**_proxied("10.0.0.5"), "X-Forwarded-Proto": "https"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # loopback
+        cookie = response.headers.get("Set-Cookie", "")
     assert "; Secure" in cookie
 
 

@@ -8,7 +8,6 @@ import os
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from http.cookiejar import CookieJar
 from pathlib import Path
 
@@ -32,25 +31,25 @@ def _kru(home: Path, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSite, object]]:
+def site(tmp_path_factory: pytest.TempPathFactory, module_live_site) -> tuple[LiveSite, object]:
     root = tmp_path_factory.mktemp("media")
     home = root / "home"
     _kru(home, "pack", "build", str(SAMPLE), "-o", str(root / "sample.zip"))
     _kru(home, "pack", "install", str(root / "sample.zip"))
     _kru(home, "user", "add", "amy", "--password", "lotus-pond-7")
-    with LiveSite(home, ["--workers", "2"]) as live:
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        url = f"{live.url}/api/v1/session"
-        token = json.loads(opener.open(url, timeout=5).read())["csrf_token"]
-        opener.open(
-            urllib.request.Request(
-                url,
-                data=json.dumps({"username": "amy", "password": "lotus-pond-7"}).encode(),
-                headers={"Content-Type": "application/json", "X-CSRFToken": token},
-            ),
-            timeout=5,
-        ).read()
-        yield live, opener
+    live = module_live_site(["--workers", "2"], data_dir=home)
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    url = f"{live.url}/api/v1/session"
+    token = json.loads(opener.open(url, timeout=5).read())["csrf_token"]
+    opener.open(
+        urllib.request.Request(
+            url,
+            data=json.dumps({"username": "amy", "password": "lotus-pond-7"}).encode(),
+            headers={"Content-Type": "application/json", "X-CSRFToken": token},
+        ),
+        timeout=5,
+    ).read()
+    return live, opener
 
 
 def _get(site, headers: dict[str, str] | None = None):

@@ -65,57 +65,57 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_two_workers_share_one_port_and_both_answer(tmp_path):
-    with LiveSite(tmp_path / "home", ["--workers", "2"]) as site:
-        workers = children_of(site.proc.pid)
-        answered = workers_answering(f"{site.url}/healthz", want=2)
+def test_two_workers_share_one_port_and_both_answer(live_site):
+    site = live_site(["--workers", "2"])
+    workers = children_of(site.proc.pid)
+    answered = workers_answering(f"{site.url}/healthz", want=2)
     assert len(workers) == 2
     assert len(answered) == 2
 
 
-def test_the_worker_header_does_not_give_away_process_ids(tmp_path):
-    with LiveSite(tmp_path / "home", ["--workers", "2"]) as site:
-        pids = {str(pid) for pid in children_of(site.proc.pid) | {site.proc.pid}}
-        answered = workers_answering(f"{site.url}/healthz", want=2)
+def test_the_worker_header_does_not_give_away_process_ids(live_site):
+    site = live_site(["--workers", "2"])
+    pids = {str(pid) for pid in children_of(site.proc.pid) | {site.proc.pid}}
+    answered = workers_answering(f"{site.url}/healthz", want=2)
     assert len(answered) == 2
     assert not answered & pids
 
 
-def test_pid_file_names_the_parent_not_a_worker(tmp_path):
-    with LiveSite(tmp_path / "home", ["--workers", "2"]) as site:
-        recorded = int((site.data_dir / "kru.pid").read_text())
+def test_pid_file_names_the_parent_not_a_worker(live_site):
+    site = live_site(["--workers", "2"])
+    recorded = int((site.data_dir / "kru.pid").read_text())
     assert recorded == site.proc.pid
 
 
-def test_sigterm_stops_every_worker_and_removes_the_pid_file(tmp_path):
-    site = LiveSite(tmp_path / "home", ["--workers", "2"]).start()
+def test_sigterm_stops_every_worker_and_removes_the_pid_file(live_site):
+    site = live_site(["--workers", "2"])
     workers = children_of(site.proc.pid)
     assert site.stop(signal.SIGTERM, timeout=10) == 0
     assert not any(alive(pid) for pid in workers)
     assert not (site.data_dir / "kru.pid").exists()
 
 
-def test_a_killed_worker_is_replaced_and_the_site_keeps_answering(tmp_path):
-    with LiveSite(tmp_path / "home", ["--workers", "2"]) as site:
-        before = workers_answering(f"{site.url}/healthz", want=2)
-        victim = min(children_of(site.proc.pid))
-        os.kill(victim, signal.SIGKILL)
-        assert wait_for(lambda: len(children_of(site.proc.pid) - {victim}) == 2)
-        after = workers_answering(f"{site.url}/healthz", want=2)
+def test_a_killed_worker_is_replaced_and_the_site_keeps_answering(live_site):
+    site = live_site(["--workers", "2"])
+    before = workers_answering(f"{site.url}/healthz", want=2)
+    victim = min(children_of(site.proc.pid))
+    os.kill(victim, signal.SIGKILL)
+    assert wait_for(lambda: len(children_of(site.proc.pid) - {victim}) == 2)
+    after = workers_answering(f"{site.url}/healthz", want=2)
     assert len(after) == 2
     assert len(after & before) == 1  # the survivor, and one new worker beside it
 
 
-def test_stale_pid_file_does_not_block_start_with_workers(tmp_path):
+def test_stale_pid_file_does_not_block_start_with_workers(tmp_path, live_site):
     home = tmp_path / "home"
     home.mkdir()
     (home / "kru.pid").write_text("999999\n")
-    with LiveSite(home, ["--workers", "2"]) as site:
-        assert wait_until_ready(f"{site.url}/healthz")["status"] == "ok"
-        assert (home / "kru.pid").read_text().strip() == str(site.proc.pid)
+    site = live_site(["--workers", "2"], data_dir=home)
+    assert wait_until_ready(f"{site.url}/healthz")["status"] == "ok"
+    assert (home / "kru.pid").read_text().strip() == str(site.proc.pid)
 
 
-def test_a_sign_in_on_one_worker_holds_on_every_worker(tmp_path):
+def test_a_sign_in_on_one_worker_holds_on_every_worker(tmp_path, live_site):
     home = tmp_path / "home"
     subprocess.run(
         [*KRU, "--data-dir", str(home), "user", "add", "amy", "--password", "lotus-pond-7"],
@@ -124,23 +124,23 @@ def test_a_sign_in_on_one_worker_holds_on_every_worker(tmp_path):
         timeout=60,
         env={**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024"},
     )
-    with LiveSite(home, ["--workers", "2"]) as site:
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        url = f"{site.url}/api/v1/session"
-        token = json.loads(opener.open(url, timeout=5).read())["csrf_token"]
-        sign_in = urllib.request.Request(
-            url,
-            data=json.dumps({"username": "amy", "password": "lotus-pond-7"}).encode(),
-            headers={"Content-Type": "application/json", "X-CSRFToken": token},
-        )
-        opener.open(sign_in, timeout=5).read()
-        seen: dict[str, str] = {}
-        for _ in range(200):
-            with opener.open(url, timeout=5) as response:
-                user = json.loads(response.read())["user"]
-                seen[response.headers[WORKER_HEADER]] = user and user["username"]
-            if len(seen) == 2:
-                break
+    site = live_site(["--workers", "2"], data_dir=home)
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    url = f"{site.url}/api/v1/session"
+    token = json.loads(opener.open(url, timeout=5).read())["csrf_token"]
+    sign_in = urllib.request.Request(
+        url,
+        data=json.dumps({"username": "amy", "password": "lotus-pond-7"}).encode(),
+        headers={"Content-Type": "application/json", "X-CSRFToken": token},
+    )
+    opener.open(sign_in, timeout=5).read()
+    seen: dict[str, str] = {}
+    for _ in range(200):
+        with opener.open(url, timeout=5) as response:
+            user = json.loads(response.read())["user"]
+            seen[response.headers[WORKER_HEADER]] = user and user["username"]
+        if len(seen) == 2:
+            break
     assert list(seen.values()) == ["amy", "amy"]
 
 
@@ -185,7 +185,7 @@ def _probe_answers(site: LiveSite, tries: int = 200) -> dict[str, int]:
     return answers
 
 
-def test_captive_portal_lets_a_signed_in_phone_through_on_every_worker(tmp_path):
+def test_captive_portal_lets_a_signed_in_phone_through_on_every_worker(tmp_path, live_site):
     home = tmp_path / "home"
     subprocess.run(
         [*KRU, "--data-dir", str(home), "user", "add", "amy", "--password", "lotus-pond-7"],
@@ -194,19 +194,19 @@ def test_captive_portal_lets_a_signed_in_phone_through_on_every_worker(tmp_path)
         timeout=60,
         env={**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024"},
     )
-    with LiveSite(home, ["--workers", "2"]) as site:
-        before = _probe_answers(site)
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        url = f"{site.url}/api/v1/session"
-        token = json.loads(opener.open(url, timeout=5).read())["csrf_token"]
-        opener.open(
-            urllib.request.Request(
-                url,
-                data=json.dumps({"username": "amy", "password": "lotus-pond-7"}).encode(),
-                headers={"Content-Type": "application/json", "X-CSRFToken": token},
-            ),
-            timeout=5,
-        ).read()
-        after = _probe_answers(site)
+    site = live_site(["--workers", "2"], data_dir=home)
+    before = _probe_answers(site)
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    url = f"{site.url}/api/v1/session"
+    token = json.loads(opener.open(url, timeout=5).read())["csrf_token"]
+    opener.open(
+        urllib.request.Request(
+            url,
+            data=json.dumps({"username": "amy", "password": "lotus-pond-7"}).encode(),
+            headers={"Content-Type": "application/json", "X-CSRFToken": token},
+        ),
+        timeout=5,
+    ).read()
+    after = _probe_answers(site)
     assert sorted(before.values()) == [302, 302]
     assert sorted(after.values()) == [204, 204]

@@ -18,8 +18,8 @@ from edge_server.base.integrity import Intact, quick_check
 from edge_server.base.pidlock import PidLock
 from edge_server.learning import events
 from tests.conftest import PASSWORD
+from tests.integrity_support import damage_table
 from tests.learning_catalog import LESSON, ev
-from tests.test_integrity import damage_table
 
 BATCH = 5
 

@@ -12,8 +12,18 @@ from werkzeug.test import encode_multipart
 
 from edge_server.base.db import db
 from edge_server.learning.models import Event, Progress
-from tests.conftest import PASSWORD, api_headers, assert_api_error, csrf_token
-from tests.tasks_support import ALL_CLEAR, BELOW, TASK, install_sample, pdf_bytes, png_bytes
+from tests.conftest import api_headers, assert_api_error
+from tests.tasks_support import (
+    ALL_CLEAR,
+    BELOW,
+    TASK,
+    install_sample,
+    pdf_bytes,
+    png_bytes,
+    review,
+    signin,
+    submit,
+)
 
 
 @pytest.fixture
@@ -32,41 +42,6 @@ def site(app, tmp_path, make_user, make_cohort):
         "admin": admin,
         "other_cohort": other,
     }
-
-
-def submit(client, files, note="", item=TASK, sid=None):
-    """POST the multipart form (encoded here in memory: the test client's spooled body of a
-    large form stays open after the request)."""
-    data = MultiDict([("item", item), ("note", note)])
-    for name, content in files:
-        data.add("file", FileStorage(io.BytesIO(content), filename=name))
-    if sid:
-        data.add("id", sid)
-    boundary, body = encode_multipart(data)
-    return client.post(
-        "/api/v1/submissions",
-        data=body,
-        content_type=f"multipart/form-data; boundary={boundary}",
-        headers=api_headers(client),
-    )
-
-
-def review(client, sid, rubric, decision="accepted", comment="Good plan."):
-    return client.post(
-        f"/api/v1/submissions/{sid}/review",
-        json={"rubric": rubric, "comment": comment, "decision": decision},
-        headers=api_headers(client),
-    )
-
-
-def signin(client, user):
-    client.delete("/api/v1/session", headers={"X-CSRFToken": csrf_token(client)})
-    response = client.post(
-        "/api/v1/session",
-        json={"username": user.username, "password": PASSWORD},
-        headers={"X-CSRFToken": csrf_token(client)},
-    )
-    assert response.status_code == 200, response.get_json()
 
 
 def progress_of(user, item=TASK):

@@ -16,8 +16,17 @@ from edge_server.site.backup import backup_site, restore_site
 from edge_server.tasks import storage
 from edge_server.tasks.models import Submission
 from tests.conftest import form_csrf
-from tests.tasks_support import ALL_CLEAR, SAMPLE, TASK, install_sample, pdf_bytes, png_bytes
-from tests.test_tasks_api import review, signin, submit
+from tests.tasks_support import (
+    ALL_CLEAR,
+    SAMPLE,
+    TASK,
+    install_sample,
+    pdf_bytes,
+    png_bytes,
+    review,
+    signin,
+    submit,
+)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ def _kru(home: Path, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+def site(tmp_path_factory: pytest.TempPathFactory, module_live_site) -> LiveSite:
     root = tmp_path_factory.mktemp("task-uploads")
     home = root / "home"
     sample = root / "classroom-reading.zip"
@@ -33,8 +32,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     _kru(home, "user", "add", "dara", "--password", "lotus-pond-7")
     _kru(home, "user", "add", "sophea", "--password", "lotus-pond-7")
     _kru(home, "pack", "install", str(sample))
-    with LiveSite(home, ["--workers", "2"]) as live:
-        yield live
+    return module_live_site(["--workers", "2"], data_dir=home)
 
 
 def _cut(site: LiveSite, client: Client, location: str, data: bytes, offset: int) -> None:

@@ -14,8 +14,7 @@ from edge_server.base.datahome import DataHome
 from edge_server.base.uploads import CHUNK_BYTES, EXPIRY_S, UploadStore
 from tests.conftest import api_headers, assert_api_error
 from tests.packs_factory import build_pack
-
-TUS = {"Tus-Resumable": "1.0.0"}
+from tests.upload_support import TUS, tus_create, tus_metadata, tus_patch
 
 
 class Clock:
@@ -188,40 +187,6 @@ def test_malformed_metadata_is_refused(bad):
 # --- the tus endpoints --------------------------------------------------------------------
 
 
-def _meta(purpose: str = "pack", filename: str = "pack.zip") -> str:
-    return ",".join(
-        f"{k} {base64.b64encode(v.encode()).decode()}"
-        for k, v in (("filename", filename), ("purpose", purpose))
-    )
-
-
-def _create(client, length: int, purpose: str = "pack", **headers: str):
-    return client.post(
-        "/api/v1/uploads",
-        headers={
-            **api_headers(client),
-            **TUS,
-            "Upload-Length": str(length),
-            "Upload-Metadata": _meta(purpose),
-            **headers,
-        },
-    )
-
-
-def _patch(client, location: str, offset: int, data: bytes, **headers: str):
-    return client.patch(
-        location,
-        data=data,
-        headers={
-            **api_headers(client),
-            **TUS,
-            "Upload-Offset": str(offset),
-            "Content-Type": "application/offset+octet-stream",
-            **headers,
-        },
-    )
-
-
 def test_options_names_version_and_extensions(client):
     response = client.options("/api/v1/uploads")
     assert response.status_code == 204
@@ -236,20 +201,20 @@ def test_options_names_version_and_extensions(client):
 def test_instructor_uploads_a_pack_in_chunks_and_installs_it(app, client, login_as, tmp_path):
     login_as("instructor")
     data = build_pack(tmp_path).read_bytes()
-    created = _create(client, len(data))
+    created = tus_create(client, len(data))
     assert created.status_code == 201
     location = created.headers["Location"]
     assert location.startswith("/api/v1/uploads/")
     assert created.headers["Tus-Resumable"] == "1.0.0" and "Upload-Expires" in created.headers
     half = len(data) // 2
-    first = _patch(client, location, 0, data[:half])
+    first = tus_patch(client, location, 0, data[:half])
     assert first.status_code == 204 and first.headers["Upload-Offset"] == str(half)
     head = client.head(location, headers=TUS)
     assert head.status_code == 200
     assert head.headers["Upload-Offset"] == str(half)
     assert head.headers["Upload-Length"] == str(len(data))
     assert head.headers["Cache-Control"] == "no-store"
-    assert _patch(client, location, half, data[half:]).status_code == 204
+    assert tus_patch(client, location, half, data[half:]).status_code == 204
     response = client.post(
         "/api/v1/packs", json={"upload": location.rsplit("/", 1)[1]}, headers=api_headers(client)
     )
@@ -261,8 +226,8 @@ def test_instructor_uploads_a_pack_in_chunks_and_installs_it(app, client, login_
 
 def test_a_bad_pack_from_an_upload_lists_its_problems_and_is_removed(app, client, login_as):
     login_as("instructor")
-    location = _create(client, 9).headers["Location"]
-    _patch(client, location, 0, b"not a zip")
+    location = tus_create(client, 9).headers["Location"]
+    tus_patch(client, location, 0, b"not a zip")
     response = client.post(
         "/api/v1/packs", json={"upload": location.rsplit("/", 1)[1]}, headers=api_headers(client)
     )
@@ -274,8 +239,8 @@ def test_a_bad_pack_from_an_upload_lists_its_problems_and_is_removed(app, client
 
 def test_installing_an_unfinished_upload_is_a_conflict(client, login_as):
     login_as("instructor")
-    location = _create(client, 10).headers["Location"]
-    _patch(client, location, 0, b"12345")
+    location = tus_create(client, 10).headers["Location"]
+    tus_patch(client, location, 0, b"12345")
     response = client.post(
         "/api/v1/packs", json={"upload": location.rsplit("/", 1)[1]}, headers=api_headers(client)
     )
@@ -292,9 +257,11 @@ def test_installing_needs_an_upload_id(client, login_as, body):
 
 def test_the_wrong_offset_gets_409_with_the_right_one(client, login_as):
     login_as("instructor")
-    location = _create(client, 10).headers["Location"]
-    _patch(client, location, 0, b"12345")
-    error = assert_api_error(_patch(client, location, 0, b"12345"), 409, "upload_offset_mismatch")
+    location = tus_create(client, 10).headers["Location"]
+    tus_patch(client, location, 0, b"12345")
+    error = assert_api_error(
+        tus_patch(client, location, 0, b"12345"), 409, "upload_offset_mismatch"
+    )
     assert error["offset"] == 5
 
 
@@ -305,27 +272,27 @@ def one_mb_limit(app_config):
 
 def test_a_pack_over_the_site_limit_is_refused_at_creation(one_mb_limit, client, login_as):
     login_as("instructor")
-    error = assert_api_error(_create(client, 1024 * 1024 + 1), 413, "pack_too_large")
+    error = assert_api_error(tus_create(client, 1024 * 1024 + 1), 413, "pack_too_large")
     assert "1 MB" in error["message"]
 
 
 def test_learners_may_not_upload_packs(client, login_as):
     login_as("learner")
-    assert_api_error(_create(client, 10), 403, "forbidden")
+    assert_api_error(tus_create(client, 10), 403, "forbidden")
 
 
 def test_an_unknown_purpose_is_refused(client, login_as):
     login_as("instructor")
-    assert_api_error(_create(client, 10, purpose="movie"), 400, "unknown_purpose")
+    assert_api_error(tus_create(client, 10, purpose="movie"), 400, "unknown_purpose")
 
 
 def test_signed_out_clients_get_401(client):
-    assert_api_error(_create(client, 10), 401, "unauthorized")
+    assert_api_error(tus_create(client, 10), 401, "unauthorized")
 
 
 def test_uploads_need_the_csrf_header(client, login_as):
     login_as("instructor")
-    location = _create(client, 10).headers["Location"]
+    location = tus_create(client, 10).headers["Location"]
     response = client.patch(
         location,
         data=b"x",
@@ -333,44 +300,44 @@ def test_uploads_need_the_csrf_header(client, login_as):
     )
     assert_api_error(response, 400, "csrf_failed")
     response = client.post(
-        "/api/v1/uploads", headers={**TUS, "Upload-Length": "10", "Upload-Metadata": _meta()}
+        "/api/v1/uploads", headers={**TUS, "Upload-Length": "10", "Upload-Metadata": tus_metadata()}
     )
     assert_api_error(response, 400, "csrf_failed")
 
 
 def test_another_tus_version_gets_412(client, login_as):
     login_as("instructor")
-    response = _create(client, 10, **{"Tus-Resumable": "0.2.2"})
+    response = tus_create(client, 10, **{"Tus-Resumable": "0.2.2"})
     assert_api_error(response, 412, "tus_version_unsupported")
     assert response.headers["Tus-Version"] == "1.0.0"
 
 
 def test_chunks_need_the_tus_content_type(client, login_as):
     login_as("instructor")
-    location = _create(client, 10).headers["Location"]
-    response = _patch(client, location, 0, b"x", **{"Content-Type": "application/zip"})
+    location = tus_create(client, 10).headers["Location"]
+    response = tus_patch(client, location, 0, b"x", **{"Content-Type": "application/zip"})
     assert_api_error(response, 415, "unsupported_media_type")
 
 
 @pytest.mark.parametrize("length", ["", "-1", "ten", "0"])
 def test_a_bad_length_is_refused(client, login_as, length):
     login_as("instructor")
-    response = _create(client, 0, **{"Upload-Length": length})
+    response = tus_create(client, 0, **{"Upload-Length": length})
     assert response.status_code == 400
 
 
 def test_a_chunk_over_the_chunk_size_gets_413_before_it_is_read(client, login_as):
     login_as("instructor")
-    location = _create(client, 2 * CHUNK_BYTES).headers["Location"]
-    response = _patch(client, location, 0, b"\0" * (CHUNK_BYTES + 1))
+    location = tus_create(client, 2 * CHUNK_BYTES).headers["Location"]
+    response = tus_patch(client, location, 0, b"\0" * (CHUNK_BYTES + 1))
     assert_api_error(response, 413, "body_too_large")
     assert client.head(location, headers=TUS).headers["Upload-Offset"] == "0"
 
 
 def test_delete_cancels_an_upload(app, client, login_as):
     login_as("instructor")
-    location = _create(client, 10).headers["Location"]
-    _patch(client, location, 0, b"12345")
+    location = tus_create(client, 10).headers["Location"]
+    tus_patch(client, location, 0, b"12345")
     response = client.delete(location, headers={**api_headers(client), **TUS})
     assert response.status_code == 204
     assert client.head(location, headers=TUS).status_code == 404
@@ -379,7 +346,7 @@ def test_delete_cancels_an_upload(app, client, login_as):
 
 def test_another_instructor_cannot_touch_my_upload(client, app, login_as, make_user):
     login_as("instructor")
-    location = _create(client, 10).headers["Location"]
+    location = tus_create(client, 10).headers["Location"]
     other = app.test_client()
     user = make_user(role="instructor")
     token = other.get("/api/v1/session").get_json()["csrf_token"]
@@ -389,7 +356,7 @@ def test_another_instructor_cannot_touch_my_upload(client, app, login_as, make_u
         headers={"X-CSRFToken": token},
     )
     assert other.head(location, headers=TUS).status_code == 404
-    assert_api_error(_patch(other, location, 0, b"x"), 404, "upload_not_found")
+    assert_api_error(tus_patch(other, location, 0, b"x"), 404, "upload_not_found")
     assert client.head(location, headers=TUS).status_code == 200
 
 

@@ -31,13 +31,12 @@ def _kru(home: Path, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+def site(tmp_path_factory: pytest.TempPathFactory, module_live_site) -> LiveSite:
     home = tmp_path_factory.mktemp("uploads") / "home"
     _kru(home, "user", "add", "teacher", "--password", "lotus-pond-7", "--role", "instructor")
     _kru(home, "user", "add", "other", "--password", "lotus-pond-7", "--role", "instructor")
     _kru(home, "user", "add", "dara", "--password", "lotus-pond-7")
-    with LiveSite(home, ["--workers", "2"]) as live:
-        yield live
+    return module_live_site(["--workers", "2"], data_dir=home)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""A signed-in ``requests`` client for a live site, a minimal tus 1.0 client, and big packs.
+"""Uploads: a signed-in ``requests`` client for a live site, a minimal tus 1.0 client (for
+a live site and for the Flask test client), and big packs.
 
 The tus client here follows docs/api.md ("Resumable uploads") step by step, so the tests
 exercise the protocol as any other client would; the upload page uses tus-js-client.
@@ -20,6 +21,53 @@ from tests.packs_factory import build_pack, media
 TIMEOUT = (5, 120)
 TUS = {"Tus-Resumable": "1.0.0"}
 MIB = 1024 * 1024
+
+
+def tus_metadata(purpose: str = "pack", filename: str = "pack.zip") -> str:
+    """The ``Upload-Metadata`` header: the file's name and what the upload is for."""
+    return ",".join(
+        f"{key} {base64.b64encode(value.encode()).decode()}"
+        for key, value in (("filename", filename), ("purpose", purpose))
+    )
+
+
+# --- tus on the Flask test client (tests/test_uploads.py, the authoring media tests) ------
+
+
+def tus_create(client, length: int, purpose: str = "pack", **headers: str):
+    """Create an upload of ``length`` bytes with ``client``, a signed-in Flask test client."""
+    from tests.conftest import api_headers
+
+    return client.post(
+        "/api/v1/uploads",
+        headers={
+            **api_headers(client),
+            **TUS,
+            "Upload-Length": str(length),
+            "Upload-Metadata": tus_metadata(purpose),
+            **headers,
+        },
+    )
+
+
+def tus_patch(client, location: str, offset: int, data: bytes, **headers: str):
+    """Send ``data`` at ``offset`` of the upload at ``location`` with a Flask test client."""
+    from tests.conftest import api_headers
+
+    return client.patch(
+        location,
+        data=data,
+        headers={
+            **api_headers(client),
+            **TUS,
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+            **headers,
+        },
+    )
+
+
+# --- a live site, through requests ----------------------------------------------------
 
 
 def random_pack(tmp_path: Path, megabytes: float, pack_id: str = "big-pack") -> Path:
@@ -66,10 +114,7 @@ class Client:
     # --- tus 1.0 -----------------------------------------------------------------------
 
     def tus_create(self, length: int, filename: str = "pack.zip", purpose: str = "pack"):
-        meta = ",".join(
-            f"{key} {base64.b64encode(value.encode()).decode()}"
-            for key, value in (("filename", filename), ("purpose", purpose))
-        )
+        meta = tus_metadata(purpose, filename)
         return self.http.post(
             f"{self.url}/api/v1/uploads",
             headers=self.headers(**TUS, **{"Upload-Length": str(length), "Upload-Metadata": meta}),

@@ -307,7 +307,7 @@ VTT_KM = (
 
 @pytest.fixture(scope="module")
 def classroom_video(tmp_path_factory) -> Path:
-    from tests.test_authoring_media_live import make_video
+    from tests.media_support import make_video
 
     return make_video(tmp_path_factory.mktemp("video") / "វីដេអូថ្នាក់.mp4")
 
