@@ -88,11 +88,21 @@ def province(name: str) -> Province:
 
 
 def learner_keys(devices: list[Device]) -> set[tuple[int, str]]:
-    """Return (device, uid) of every learner account the sites sent (with or without events)."""
+    """Return (device, uid) of every learner the sites sent: accounts and cohort members."""
+    pks = [d.id for d in devices]
     query = Person.select(Person.device, Person.uid).where(
-        Person.device.in_([d.id for d in devices]) & (Person.role == "learner")
+        Person.device.in_(pks) & (Person.role == "learner")
     )
-    return {(int(dev), str(uid)) for dev, uid in query.tuples().iterator()}
+    keys = {(int(dev), str(uid)) for dev, uid in query.tuples().iterator()}
+    # A cohort's member list names every learner, also those who have done nothing yet (an
+    # account travels with its first event).
+    members = (
+        SiteCohortMember.select(SiteCohort.device, SiteCohortMember.person_uid)
+        .join(SiteCohort, on=(SiteCohortMember.cohort == SiteCohort.id))
+        .where(SiteCohort.device.in_(pks))
+    )
+    keys |= {(int(dev), str(uid)) for dev, uid in members.tuples().iterator()}
+    return keys
 
 
 @dataclass

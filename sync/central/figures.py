@@ -11,7 +11,9 @@ disagree. The sites decide; central adds up what their events say:
   then the mean over items;
 * time spent: ``sync.protocol.seconds_spent`` of each event on the site's items, added up;
 * attendance: the latest mark of each session (``attended`` events), present and late over
-  present, late and absent (excused left out; a session never marked is not known here);
+  present, late, absent and unmarked (excused left out); the sessions of a cohort are those
+  any of its members was marked at, so a member with no mark counts as unmarked, as on the
+  site (a session where nobody was marked never reaches central);
 * tasks: ``submitted`` versions, ``reviewed`` decisions accepted (and passing) or returned;
 * observations: ``observed`` events and their points over the most points;
 * competencies: the latest ``assessed`` level per competency (``competencies``);
@@ -23,6 +25,7 @@ Docs: docs/progress-rules.md ("Central's figures") and docs/central-server.md.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,10 +34,10 @@ from sync.protocol import seconds_spent
 
 from . import competencies, reports
 from .db import database
-from .models import CentralCertificate
+from .models import CentralCertificate, SiteCohort, SiteCohortMember
 from .practicum import criteria_points, json_object
 
-ATTENDED = ("present", "late")
+MARKS = ("present", "late", "excused", "absent", "unmarked")
 SESSION_PREFIX = "urn:kru:session:"
 # Events that carry a figure beyond time spent; read with every event holding a duration.
 _VERBS = ("attended", "submitted", "reviewed", "observed", competencies.VERB)
@@ -48,23 +51,25 @@ class Marks:
     late: int = 0
     excused: int = 0
     absent: int = 0
+    unmarked: int = 0  # sessions of the learner's cohort held with no mark for them
 
     def add(self, mark: str) -> None:
-        if mark in ("present", "late", "excused", "absent"):
+        if mark in MARKS:
             setattr(self, mark, getattr(self, mark) + 1)
 
     def plus(self, other: Marks) -> None:
-        for name in ("present", "late", "excused", "absent"):
+        for name in MARKS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
     def sessions(self) -> int:
-        return self.present + self.late + self.excused + self.absent
+        return sum(getattr(self, name) for name in MARKS)
 
     @property
     def share(self) -> float | None:
-        """Sessions attended (present or late) over those that count (excused left out)."""
-        counted = self.present + self.late + self.absent
+        """Sessions attended (present or late) over those that count: excused ones left out,
+        absent and unmarked ones against (the site's rule, docs/progress-rules.md)."""
+        counted = self.present + self.late + self.absent + self.unmarked
         return (self.present + self.late) / counted if counted else None
 
 
@@ -301,6 +306,9 @@ def _from_events(of, items: dict[tuple[int, str], str], device_pks: list[int] | 
         f"WHERE (verb IN ({verbs}) OR result LIKE ?){where} ORDER BY device_id, seq"
     )
     marks: dict[tuple[int, str, str], tuple[str, str]] = {}  # (dev, uid, session) -> mark
+    # (dev, cohort uid) -> {session: course}: the sessions central has heard of, by cohort.
+    held: dict[tuple[int, str], dict[str, str]] = {}
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     levels: dict[tuple[int, str, str], int] = {}
     for dev, uid, verb, obj, result_text, context_text, _seq in _sql(
         query, (*_VERBS, '%"duration_s"%', *params)
@@ -316,8 +324,12 @@ def _from_events(of, items: dict[tuple[int, str], str], device_pks: list[int] | 
             if course is not None:
                 course.time_s += seconds
         if verb == "attended" and obj.startswith(SESSION_PREFIX):
-            course_key = str(json_object(context_text).get("course") or "")
+            context = json_object(context_text)
+            if str(context.get("starts_at") or "") > now:
+                continue  # not held yet: the site counts it nowhere either
+            course_key = str(context.get("course") or "")
             marks[(dev, uid, obj)] = (str(result.get("response") or ""), course_key)
+            held.setdefault((dev, str(context.get("cohort") or "")), {})[obj] = course_key
         elif verb == "submitted":
             f.submissions += 1
         elif verb == "reviewed":
@@ -335,14 +347,31 @@ def _from_events(of, items: dict[tuple[int, str], str], device_pks: list[int] | 
             decided = result.get("level")
             if type(decided) is int and decided in competencies.LEVELS:
                 levels[(dev, uid, obj[len(competencies.PREFIX) :])] = decided  # by seq: latest
+    for (dev, cohort_uid), member in _memberships(list({dev for dev, _c in held})):
+        for session, course_key in held.get((dev, cohort_uid), {}).items():
+            marks.setdefault((dev, member, session), ("unmarked", course_key))
     for (dev, uid, _session), (mark, course_key) in marks.items():
         f = of(dev, uid)
+        if f is None:
+            continue
         f.attendance.add(mark)
         course = f.courses.get(course_key)
         if course is not None:
             course.attendance.add(mark)
     for (dev, uid, code), level in levels.items():
         of(dev, uid).levels[code] = level
+
+
+def _memberships(device_pks: list[int]) -> list[tuple[tuple[int, str], str]]:
+    """Return ((device, cohort uid), learner uid) of every cohort member of the sites."""
+    if not device_pks:
+        return []
+    query = (
+        SiteCohortMember.select(SiteCohort.device, SiteCohort.uid, SiteCohortMember.person_uid)
+        .join(SiteCohort, on=(SiteCohortMember.cohort == SiteCohort.id))
+        .where(SiteCohort.device.in_(device_pks))
+    )
+    return [((int(dev), str(c)), str(uid)) for dev, c, uid in query.tuples().iterator()]
 
 
 def _certificates(of, device_pks: list[int] | None) -> None:
