@@ -253,7 +253,7 @@ def test_the_learners_export_equals_the_sites_own_numbers(fleet, term):
 
 def test_the_pages_show_the_exports_numbers(fleet, term):
     rows = _export(fleet)
-    for device_id, _name, province, _site in term.sites:
+    for device_id, _name, _province, _site in term.sites:
         mine = [r for r in rows if r["device_id"] == device_id]
         page = fleet.get(f"/sites/{device_id}/cohorts/{term.cohorts[device_id]}")
         html = page.get_data(as_text=True)
@@ -284,9 +284,8 @@ def test_the_pages_show_the_exports_numbers(fleet, term):
             sum(shares) / len(shares), abs=0.05
         )
         assert [s["device"] for s in body["sites"]] == sorted(
-            {r["device_id"] for r in learners}, key=lambda d: next(
-                r["site"] for r in learners if r["device_id"] == d
-            )
+            {r["device_id"] for r in learners},
+            key=lambda d: next(r["site"] for r in learners if r["device_id"] == d),
         )
         for s in body["sites"]:
             assert s["data_as_of"]  # each site says how fresh its figures are
