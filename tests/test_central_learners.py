@@ -4,138 +4,30 @@
 from __future__ import annotations
 
 import json
-import time
-import uuid
 
 import pytest
 
-from sync import protocol
 from sync.central import dashboards, figures, learners, registry
 from sync.central.db import database
 from sync.central.ingest import ingest_batch
 from sync.central.models import CentralCertificate, LearnerLink, Person
 from sync.protocol import (
-    CRITERIA_EXTENSION,
-    Batch,
-    CohortRecord,
-    EventRecord,
-    ItemRecord,
     UserRecord,
 )
-from tests.central_support import sign_in
+from tests.central_support import learner_term, sign_in, term_batch, term_event
 from tests.conftest import assert_api_error, form_csrf
-
-ITEMS = [
-    ItemRecord("p/lesson", "lesson", "មេរៀន", "Lesson", "p/c", "វគ្គ", "Course", 2),
-    ItemRecord("p/quiz", "quiz", "សំណួរ", "Quiz", "p/c", "វគ្គ", "Course", 2),
-    ItemRecord("p/task", "task", "កិច្ចការ", "Task", "p/c", "វគ្គ", "Course", 2, False),
-    ItemRecord("urn:kru:session:s1", counts=False),
-    ItemRecord("urn:kru:session:s2", counts=False),
-    ItemRecord("urn:kru:competency:CTPS.1.1", counts=False),
-]
-DONE = {"completed", "passed", "failed"}
-
-
-def _event(seq, uid, verb, obj, result=None, context=None) -> EventRecord:
-    decided = verb in DONE and (context or {}).get("decided_by") == "site"
-    eid = protocol.decision_id(uid, obj, verb) if decided else str(uuid.uuid4())
-    now = int(time.time() * 1000)
-    return EventRecord(seq, eid, uid, verb, obj, result, context, None, now + seq, "boot")
 
 
 def _send(device, events, users, after=0, cohorts=()):
-    for n, ev in enumerate(events, start=after + 1):
-        ev.seq = n
-    last = after + len(events)
-    batch = Batch(
-        batch_id=protocol.batch_id_for(device.device_id, after, last),
-        device_id=device.device_id,
-        after=after,
-        last=last,
-        clock_ms=int(time.time() * 1000),
-        users=users,
-        cohorts=list(cohorts),
-        items=ITEMS,
-        events=events,
-    )
+    batch = term_batch(device.device_id, events, users, after, cohorts)
     ingest_batch(database, device, batch)
     return batch
 
 
-SITE = {"decided_by": "site"}
-
-
 def _term(device, uid="u1", nid="NT-1"):
-    """One learner's term: time, a quiz failed then passed, a task, an observation, levels,
-    attendance at two sessions of their cohort (one where only a classmate was marked)."""
-    criteria = {
-        "extensions": {
-            CRITERIA_EXTENSION: [
-                {"criterion": "a", "competency": "CTPS.1.1", "level": 3, "max": 4},
-                {"criterion": "b", "competency": "CTPS.2.1", "level": 1, "max": 4},
-            ]
-        }
-    }
-    events = [
-        _event(0, uid, "progressed", "p/lesson", {"duration_s": 5400, "completion": 0.5}),
-        _event(0, uid, "progressed", "p/lesson", {"duration_s": 75.4}),
-        _event(0, uid, "completed", "p/lesson", None, SITE),
-        _event(0, uid, "attempted", "p/quiz", {"score": 0.4, "duration_s": 100}),
-        _event(0, uid, "failed", "p/quiz", {"score": 0.4}, SITE),
-        _event(0, uid, "passed", "p/quiz", {"score": 0.9}, SITE),
-        _event(0, uid, "submitted", "p/task", {"duration_s": 30}),
-        _event(0, uid, "reviewed", "p/task", {"decision": "returned"}),
-        _event(0, uid, "submitted", "p/task"),
-        _event(0, uid, "reviewed", "p/task", {"decision": "accepted", "success": True}),
-        _event(0, uid, "observed", "p/task", criteria),
-        _event(0, uid, "assessed", "urn:kru:competency:CTPS.1.1", {"level": 1}),
-        _event(0, uid, "assessed", "urn:kru:competency:CTPS.1.1", {"level": 2}),
-        _event(
-            0,
-            uid,
-            "attended",
-            "urn:kru:session:s1",
-            {"response": "absent"},
-            {
-                "session": "s1",
-                "cohort": "c1",
-                "course": "p/c",
-                "starts_at": "2026-10-01T01:00:00+00:00",
-            },
-        ),
-        _event(
-            0,
-            uid,
-            "attended",
-            "urn:kru:session:s1",
-            {"response": "late"},
-            {
-                "session": "s1",
-                "cohort": "c1",
-                "course": "p/c",
-                "starts_at": "2026-10-01T01:00:00+00:00",
-            },
-        ),
-        _event(
-            0,
-            "u2",
-            "attended",
-            "urn:kru:session:s2",
-            {"response": "present"},
-            {
-                "session": "s2",
-                "cohort": "c1",
-                "course": "p/c",
-                "starts_at": "2026-10-08T01:00:00+00:00",
-            },
-        ),
-        _event(0, uid, "progressed", "urn:kru:session:s9", {"duration_s": 999}),  # no item
-    ]
-    users = [
-        UserRecord(uid, "dara", "សុខ ដារា", "learner", nid),
-        UserRecord("u2", "sophea", "ចាន់ សុភា", "learner", ""),
-    ]
-    return _send(device, events, users, cohorts=[CohortRecord("c1", "ក្រុម ក", [uid, "u2"])])
+    batch = learner_term(device.device_id, uid, nid)
+    ingest_batch(database, device, batch)
+    return batch
 
 
 @pytest.fixture
@@ -230,12 +122,12 @@ def test_a_moved_learner_is_one_record_by_the_national_id(central_app):
 def test_a_later_batch_corrects_the_id_and_a_replay_does_not_undo_it(central_app, site):
     first = _term(site, "u1", "NT-1")
     users = [UserRecord("u1", "dara", "សុខ ដារា", "learner", "NT-2")]
-    _send(site, [_event(0, "u1", "progressed", "p/lesson")], users, after=first.last)
+    _send(site, [term_event("u1", "progressed", "p/lesson")], users, after=first.last)
     assert Person.get(Person.uid == "u1").national_id == "NT-2"
     ingest_batch(database, site, first)  # the old batch again
     assert Person.get(Person.uid == "u1").national_id == "NT-2"
     older = [UserRecord("u1", "dara", "សុខ ដារា", "learner")]  # a Kru before 1.4: no ids
-    _send(site, [_event(0, "u1", "progressed", "p/lesson")], older, after=first.last + 1)
+    _send(site, [term_event("u1", "progressed", "p/lesson")], older, after=first.last + 1)
     assert Person.get(Person.uid == "u1").national_id == "NT-2"
 
 
@@ -283,8 +175,8 @@ def test_an_unlink_overrides_a_matching_national_id(central_app):
 @pytest.mark.parametrize(
     ("other", "words"),
     [
-        (("nope", "b1"), "No learner b1 on site nope"),
-        (("self", "a1"), "cannot be linked to itself"),
+        (("nope", "b1"), "មិនមានអ្នករៀន b1 នៅទីតាំង nope ទេ"),
+        (("self", "a1"), "មិនអាចភ្ជាប់ទៅនឹងខ្លួនវាផ្ទាល់"),
     ],
 )
 def test_a_bad_link_says_why_and_changes_nothing(central_app, other, words):
@@ -295,7 +187,7 @@ def test_a_bad_link_says_why_and_changes_nothing(central_app, other, words):
     response = _link(admin, college.device_id, "a1", device, other[1])
     assert response.status_code == 303
     page = admin.get(response.headers["Location"]).get_data(as_text=True)
-    assert words in page or "flash error" in page
+    assert words in page.split('class="flash error"')[1].split("</")[0]  # in Khmer
     assert LearnerLink.select().count() == 0
 
 
@@ -307,6 +199,26 @@ def test_only_an_admin_links_records(central_app, site):
     )
     assert _link(viewer, site.device_id, "u1", site.device_id, "u2").status_code == 403
     assert LearnerLink.select().count() == 0
+
+
+def test_every_page_of_the_drill_down_shows_the_same_figures(central_app, site):
+    _term(site)
+    client = _client(central_app)
+    pages = [
+        client.get("/provinces/កណ្ដាល"),
+        client.get(f"/sites/{site.device_id}"),
+        client.get(f"/sites/{site.device_id}/cohorts/c1"),
+        client.get(f"/sites/{site.device_id}/learners/u1"),
+        client.get(f"/sites/{site.device_id}/learners/u1/transcript"),
+    ]
+    assert [p.status_code for p in pages] == [200] * 5
+    texts = [p.get_data(as_text=True) for p in pages]
+    assert 'data-figure="time_per_learner">១:០៣<' in texts[0]  # 3805 s, the one with time
+    assert 'data-figure="time_per_learner">១:០៣<' in texts[1]
+    assert 'data-figure="time">១:០៣<' in texts[2] and 'data-figure="time">១:០៣<' in texts[3]
+    assert texts[4].count('data-figure="time">១:០៣<') == 3  # course, record, transcript
+    for text in texts:  # each says how fresh its site's data is
+        assert 'id="data-as-of"' in text or 'data-figure="as_of"' in text
 
 
 def test_unknown_pages_are_not_found(central_app, site):
