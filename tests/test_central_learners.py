@@ -49,6 +49,9 @@ def test_each_figure_follows_its_one_rule(site):
     assert f.attendance.share == 0.5  # late counts; the session s2 without a mark does not
     classmate = figures.learner_figures([site.id])[(site.id, "u2")]
     assert classmate.attendance.share == 0.5  # present at s2, unmarked at s1
+    alone = figures.learner_figures([site.id], {(site.id, "u2")})[(site.id, "u2")]
+    assert alone.attendance == classmate.attendance  # read alone, u1's marks still count s1
+    assert alone.time_s == classmate.time_s and set(alone.courses) == set(classmate.courses)
 
 
 def test_a_group_is_only_the_summary_of_its_learners(site):

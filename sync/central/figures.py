@@ -221,6 +221,18 @@ def _sql(query: str, params: tuple = ()) -> list[tuple]:
     return list(database.execute_sql(query.replace("?", database.param), params).fetchall())
 
 
+MAX_NAMED = 1000  # learners named in a query's IN list; more read the sites whole
+
+
+def _who(wanted: set[tuple[int, str]] | None) -> tuple[str, tuple]:
+    """Return the SQL narrowing a query to the learners asked for (a learner page reads its
+    learner's rows, not the site's), or nothing when there are many or all are asked for."""
+    uids = sorted({uid for _dev, uid in wanted or ()})
+    if wanted is None or not uids or len(uids) > MAX_NAMED:
+        return "", ()
+    return f" AND user_uid IN ({', '.join(['?'] * len(uids))})", tuple(uids)
+
+
 def _where(device_pks: list[int] | None, column: str) -> tuple[str, tuple]:
     if device_pks is None:
         return "", ()
@@ -260,6 +272,8 @@ def learner_figures(
                     course, km, en, done.get((dev, course, uid), 0), counted
                 )
     where, params = _where(device_pks, "device_id")
+    who, named = _who(wanted)
+    where, params = where + who, params + named
     for dev, uid, item, score in _sql(
         "SELECT device_id, user_uid, item, MAX(score) FROM central_decisions "  # noqa: S608
         f"WHERE score IS NOT NULL{where} GROUP BY device_id, user_uid, item",
@@ -280,7 +294,7 @@ def learner_figures(
         f = of(dev, uid)
         if f is not None:
             f.events, f.last_active_ms = int(n), int(last) if last is not None else None
-    _from_events(of, items, device_pks)
+    _from_events(of, items, device_pks, _who(wanted))
     _certificates(of, device_pks)
     return out
 
@@ -297,14 +311,22 @@ def _items(device_pks: list[int] | None) -> dict[tuple[int, str], str]:
     }
 
 
-def _from_events(of, items: dict[tuple[int, str], str], device_pks: list[int] | None) -> None:
-    """Add time spent, attendance, tasks, observations and competency levels (one pass)."""
+def _from_events(
+    of, items: dict[tuple[int, str], str], device_pks: list[int] | None, who: tuple[str, tuple]
+) -> None:
+    """Add time spent, attendance, tasks, observations and competency levels (one pass).
+
+    Attendance marks are read for every learner of the sites, even when ``who`` names some:
+    a classmate's mark tells which sessions were held, so one learner's page counts their
+    unmarked sessions as the cohort page does."""
     where, params = _where(device_pks, "device_id")
     verbs = ", ".join(["?"] * len(_VERBS))
+    named = f" AND (verb = 'attended'{who[0].replace(' AND ', ' OR ', 1)})" if who[0] else ""
     query = (
         "SELECT device_id, user_uid, verb, object, result, context, seq FROM central_events "  # noqa: S608
-        f"WHERE (verb IN ({verbs}) OR result LIKE ?){where} ORDER BY device_id, seq"
+        f"WHERE (verb IN ({verbs}) OR result LIKE ?){where}{named} ORDER BY device_id, seq"
     )
+    params = params + who[1]
     marks: dict[tuple[int, str, str], tuple[str, str]] = {}  # (dev, uid, session) -> mark
     # (dev, cohort uid) -> {session: course}: the sessions central has heard of, by cohort.
     held: dict[tuple[int, str], dict[str, str]] = {}
@@ -313,16 +335,7 @@ def _from_events(of, items: dict[tuple[int, str], str], device_pks: list[int] | 
     for dev, uid, verb, obj, result_text, context_text, _seq in _sql(
         query, (*_VERBS, '%"duration_s"%', *params)
     ):
-        f = of(dev, uid)
-        if f is None:
-            continue
         result = json_object(result_text)
-        seconds = seconds_spent(result)
-        if seconds and (dev, obj) in items:
-            f.time_s += seconds
-            course = f.courses.get(items[(dev, obj)])
-            if course is not None:
-                course.time_s += seconds
         if verb == "attended" and obj.startswith(SESSION_PREFIX):
             context = json_object(context_text)
             if str(context.get("starts_at") or "") > now:
@@ -330,7 +343,16 @@ def _from_events(of, items: dict[tuple[int, str], str], device_pks: list[int] | 
             course_key = str(context.get("course") or "")
             marks[(dev, uid, obj)] = (str(result.get("response") or ""), course_key)
             held.setdefault((dev, str(context.get("cohort") or "")), {})[obj] = course_key
-        elif verb == "submitted":
+        f = of(dev, uid)
+        if f is None:
+            continue
+        seconds = seconds_spent(result)
+        if seconds and (dev, obj) in items:
+            f.time_s += seconds
+            course = f.courses.get(items[(dev, obj)])
+            if course is not None:
+                course.time_s += seconds
+        if verb == "submitted":
             f.submissions += 1
         elif verb == "reviewed":
             if result.get("decision") == "accepted":
