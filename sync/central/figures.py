@@ -25,9 +25,9 @@ Docs: docs/progress-rules.md ("Central's figures") and docs/central-server.md.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sync.protocol import seconds_spent
