@@ -107,3 +107,34 @@ def test_a_malformed_id_field_makes_the_batch_malformed():
     body = protocol.encode_batch(_batch([UserRecord("u1", "d", "ដ", "learner", "N" * 65)]))
     with pytest.raises(protocol.ProtocolError):
         protocol.decode_batch(body)
+
+
+def _post(client, path, data):
+    from tests.conftest import form_csrf
+
+    page = client.get(path).get_data(as_text=True)
+    return client.post(path, data={"csrf_token": form_csrf(page), **data})
+
+
+def test_the_admin_gives_an_account_its_id_on_the_account_page(client, login_as, make_user):
+    login_as("admin")
+    dara = make_user(username="dara", display_name="ដារា")
+    fields = {"display_name": "ដារា", "role": "learner", "language": ""}
+    response = _post(client, f"/admin/users/{dara.id}", {**fields, "national_id": "nt-5"})
+    assert response.status_code == 302
+    assert User.get_by_id(dara.id).national_id == "NT-5"
+    bad = _post(client, f"/admin/users/{dara.id}", {**fields, "national_id": "NT 5!"})
+    assert bad.status_code == 400
+    assert "លេខសម្គាល់គ្រូជាតិត្រូវមាន" in bad.get_data(as_text=True)  # in Khmer
+    assert User.get_by_id(dara.id).national_id == "NT-5"  # left as it was
+
+
+def test_a_new_account_may_have_an_id_and_not_one_taken(client, login_as, make_user):
+    login_as("admin")
+    make_user(username="vichet", national_id="NT-9")
+    new = {"username": "dara", "password": "lotus-pond-7", "display_name": "ដារា"}
+    taken = _post(client, "/admin/users/new", {**new, "national_id": "nt-9"})
+    assert taken.status_code == 409
+    assert not User.select().where(User.username == "dara").exists()
+    assert _post(client, "/admin/users/new", {**new, "national_id": "NT-10"}).status_code == 302
+    assert User.get(User.username == "dara").national_id == "NT-10"
