@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from sync import protocol
-from tests.browser.harness import km, new_phone_context
+from tests.browser.harness import axe_violations, horizontal_overflow, km, new_phone_context
 from tests.central_support import learner_term
 from tests.sync_support import CentralServer
 
@@ -65,8 +65,10 @@ def central(tmp_path_factory) -> Iterator[tuple[CentralServer, list[dict]]]:
     server.stop()
 
 
-def _wide(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
+def _fits(page) -> None:
+    """The page needs no sideways scroll on the phone and passes axe's WCAG A/AA rules."""
+    assert horizontal_overflow(page) == 0, page.url
+    assert axe_violations(page) == {}, page.url
 
 
 def test_a_ministry_officer_drills_down_to_a_transcript_in_khmer(browser, central):
@@ -88,13 +90,14 @@ def test_a_ministry_officer_drills_down_to_a_transcript_in_khmer(browser, centra
             page.locator("section.province h3 a", has_text="តាកែវ").click()
         assert page.locator("h1").inner_text() == "តាកែវ"
         assert page.locator("#province-sites section").count() == 2
-        assert not _wide(page)
+        _fits(page)
         page.screenshot(path=str(SHOTS / "km-province.png"), full_page=True)
 
         with page.expect_navigation():
             page.locator("#province-sites a", has_text="CTC Takeo").click()
         assert page.locator("h1").inner_text() == "CTC Takeo"
         assert km("Data as of") in page.locator("#data-as-of").inner_text()
+        _fits(page)
         page.screenshot(path=str(SHOTS / "km-site-figures.png"), full_page=True)
 
         with page.expect_navigation():
@@ -102,14 +105,14 @@ def test_a_ministry_officer_drills_down_to_a_transcript_in_khmer(browser, centra
         row = page.locator('#learners tr[data-learner="learner-2"]')
         assert row.locator('[data-figure="time"]').inner_text() == "១:០៣"  # 3805 s
         assert row.locator('[data-figure="average_score"]').inner_text() == "៩០%"
-        assert not _wide(page)
+        _fits(page)
         page.screenshot(path=str(SHOTS / "km-cohort.png"), full_page=True)
 
         with page.expect_navigation():
             row.locator("a").click()
         assert page.locator("h1").inner_text() == "learner-2"  # names are off: a pseudonym
         assert page.locator("#linked li").count() == 1  # TEC Kandal, by the national id
-        assert not _wide(page)
+        _fits(page)
         page.screenshot(path=str(SHOTS / "km-learner.png"), full_page=True)
 
         with page.expect_navigation():
@@ -121,7 +124,7 @@ def test_a_ministry_officer_drills_down_to_a_transcript_in_khmer(browser, centra
         )
         total = page.locator('#transcript-total [data-figure="certificates"]')
         assert total.inner_text() == "០"
-        assert not _wide(page)
+        _fits(page)
         page.screenshot(path=str(SHOTS / "km-transcript.png"), full_page=True)
 
         with page.expect_navigation():
