@@ -51,6 +51,24 @@ MAX_ID_CHARS = 100
 # ``event_too_large``, so the agent narrows it down to the one event and quarantines it).
 MAX_CONTEXT_CHARS = 20_000
 
+# --- time spent (docs/progress-rules.md, "Time spent") -----------------------------------------
+# Longest time one event may add; a phone asleep for hours must not count as study.
+MAX_EVENT_SECONDS = 3600
+
+
+def seconds_spent(result: Any) -> int:
+    """Return the seconds of study one event adds: its ``result.duration_s``, at most
+    ``MAX_EVENT_SECONDS``, rounded to a whole second; 0 when it has none.
+
+    The one definition of time spent: the site's summaries and every figure on the central
+    server add up this, event by event.
+    """
+    duration = result.get("duration_s") if isinstance(result, dict) else None
+    if isinstance(duration, int | float) and duration > 0:
+        return int(round(min(duration, MAX_EVENT_SECONDS)))
+    return 0
+
+
 # --- error codes (stable; the JSON body's error.code) ---------------------------------------
 E_MISSING_HEADER = "missing_header"  # 400, fix the client
 E_UNSUPPORTED_PROTOCOL = "unsupported_protocol"  # 400, body lists "supported"
@@ -178,6 +196,9 @@ class UserRecord:
     username: str
     display_name: str
     role: str
+    # The national teacher id from the site's class list (1.4): "" for none, None when the
+    # batch came from a Kru that does not send them (then the receiver keeps what it has).
+    national_id: str | None = None
 
 
 @dataclass
@@ -309,6 +330,10 @@ def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
         "verbs": list(verbs),
         "boots": list(boots),
     }
+    if any(u.national_id is not None for u in batch.users):
+        # 1.4: a separate dictionary field, so receivers of 1.3 ignore it; a user listed in
+        # ``users`` and missing here has no national teacher id.
+        dictionary["national_ids"] = {u.uid: u.national_id for u in batch.users if u.national_id}
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     lines = [dumps(header), dumps(dictionary)]
     prev_seq, prev_ms = batch.after, base
@@ -392,7 +417,15 @@ def _decode_dictionary(batch: Batch, d: Any) -> tuple[list[str], list[str]]:
     if not isinstance(d, dict):
         raise _bad(2, "dictionary object")
     try:
-        batch.users = [UserRecord(*(_str(v, 2, "user") for v in row)) for row in d.get("users", [])]
+        batch.users = [
+            UserRecord(*(_str(v, 2, "user") for v in row[:4])) for row in d.get("users", [])
+        ]
+        national = d.get("national_ids")
+        if national is not None:
+            if not isinstance(national, dict):
+                raise _bad(2, "national ids")
+            for user in batch.users:
+                user.national_id = _str(national.get(user.uid, ""), 2, "national id", 64)
         batch.cohorts = [
             CohortRecord(
                 _str(row[0], 2, "cohort uid"),

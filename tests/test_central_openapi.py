@@ -99,6 +99,11 @@ def test_real_responses_validate_against_the_description(app):
         assert response.status_code == 200
         check(path, "GET", response)
     check("/api/v1/xapi/statements", "GET", client.get("/api/v1/xapi/statements?limit=0"))
+    check("/api/v1/provinces/{name}", "GET", client.get("/api/v1/provinces/Kandal"))
+    check("/api/v1/provinces/{name}", "GET", client.get("/api/v1/provinces/Nowhere"))
+    transcript = "/api/v1/sites/{device_id}/learners/{uid}/transcript"
+    check(transcript, "GET", client.get(f"/api/v1/sites/{site.device_id}/learners/u1/transcript"))
+    check(transcript, "GET", client.get(f"/api/v1/sites/{site.device_id}/learners/no/transcript"))
     check("/api/v1/certificates/{code}", "GET", client.get("/api/v1/certificates/NOPE"))
 
 

@@ -182,5 +182,5 @@ def test_cli_export_writes_the_class_list(runner, tmp_path):
     result = runner("user", "export", "-o", str(out))
     assert result.exit_code == 0
     lines = out.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0] == "username,display_name,role,cohort,language"
+    assert lines[0] == "username,display_name,role,cohort,language,national_id"
     assert len(lines) == 4

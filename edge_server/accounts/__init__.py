@@ -91,6 +91,37 @@ def check_display_name(display_name: str) -> str:
     return name
 
 
+NATIONAL_ID_MAX = 32
+
+
+def check_national_id(value: str | None) -> str:
+    """Return a national teacher id cleaned ("" for none): letters, digits, ``-`` and ``/``.
+
+    Raises:
+        ValidationError: too long or holding other characters.
+    """
+    text = (value or "").strip().upper()
+    if len(text) > NATIONAL_ID_MAX or not all(
+        ch.isascii() and (ch.isalnum() or ch in "-/") for ch in text
+    ):
+        raise ValidationError(
+            N_("The national teacher id must be at most %(max)s letters, digits, - or /"),
+            code="bad_national_id",
+            max=NATIONAL_ID_MAX,
+        )
+    return text
+
+
+def national_id_taken(national_id: str, but: int | None = None) -> bool:
+    """Return whether another account on this site has ``national_id`` (never for "")."""
+    if not national_id:
+        return False
+    query = User.select().where(User.national_id == national_id)
+    if but is not None:
+        query = query.where(User.id != but)
+    return query.exists()
+
+
 def generate_password() -> str:
     """Return an easy-to-type password for a printed class list (8 digits, never a common one)."""
     while True:
@@ -106,12 +137,13 @@ def create_user(
     display_name: str | None = None,
     role: str = "learner",
     language: str | None = None,
+    national_id: str = "",
 ) -> User:
     """Create and return a user.
 
     Raises:
         ValidationError: a field is not valid.
-        Conflict: the username is taken.
+        Conflict: the username (or the national teacher id) is taken.
     """
     name = check_username(username)
     fields = {
@@ -119,7 +151,14 @@ def create_user(
         "display_name": check_display_name(display_name or name),
         "role": check_role(role),
         "language": check_language(language),
+        "national_id": check_national_id(national_id),
     }
+    if national_id_taken(str(fields["national_id"])):
+        raise Conflict(
+            N_("National teacher id %(id)s belongs to another account"),
+            code="national_id_taken",
+            id=fields["national_id"],
+        )
     check_password(password, name)
     if User.select().where(User.username == name).exists():
         raise Conflict(
@@ -156,14 +195,25 @@ def update_user(
     role: str | None = None,
     language: str | None = None,
     active: bool | None = None,
+    national_id: str | None = None,
 ) -> User:
     """Change the given fields of ``user`` and save.
 
     Raises:
         ValidationError: a field is not valid.
+        Conflict: the national teacher id belongs to another account.
     """
     if display_name is not None:
         user.display_name = check_display_name(display_name)
+    if national_id is not None:
+        cleaned = check_national_id(national_id)
+        if national_id_taken(cleaned, but=user.id):
+            raise Conflict(
+                N_("National teacher id %(id)s belongs to another account"),
+                code="national_id_taken",
+                id=cleaned,
+            )
+        user.national_id = cleaned
     was = (user.role, bool(user.active))
     if role is not None:
         user.role = check_role(role)

@@ -34,6 +34,7 @@ class User(BaseModel):
     active = BooleanField(default=True)
     created_at = TextField(default=utcnow)
     updated_at = TextField(default=utcnow)
+    national_id = CharField(default="")  # national teacher id (issue 21); "" for none
 
     class Meta:
         table_name = "users"

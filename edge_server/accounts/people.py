@@ -7,19 +7,21 @@ from typing import Any
 
 from .models import Cohort, CohortMember, User
 
-# uid, username, display_name, role
-Person = tuple[str, str, str, str]
+# uid, username, display_name, role, national teacher id ("" for none)
+Person = tuple[str, str, str, str, str]
 
 
 def people(user_ids: Iterable[int]) -> dict[int, Person]:
     """Return the accounts ``user_ids`` by id, in id order (one query)."""
     query: Any = (
-        User.select(User.id, User.uid, User.username, User.display_name, User.role)
+        User.select(
+            User.id, User.uid, User.username, User.display_name, User.role, User.national_id
+        )
         .where(User.id.in_(sorted(set(user_ids))))
         .order_by(User.id)
         .tuples()
     )
-    return {user_id: (uid, username, name, role) for user_id, uid, username, name, role in query}
+    return {row[0]: row[1:] for row in query}
 
 
 def cohorts_of(user_ids: Iterable[int]) -> list[tuple[str, str, list[str]]]:

@@ -20,6 +20,7 @@ from . import (
     add_to_cohort,
     check_display_name,
     check_language,
+    check_national_id,
     check_password,
     check_role,
     check_username,
@@ -27,7 +28,16 @@ from . import (
 )
 from .models import Cohort, MentorStudent, User
 
-ROSTER_COLUMNS = ("username", "display_name", "password", "role", "cohort", "language", "mentor")
+ROSTER_COLUMNS = (
+    "username",
+    "display_name",
+    "password",
+    "role",
+    "cohort",
+    "language",
+    "mentor",
+    "national_id",
+)
 
 
 @dataclass
@@ -131,8 +141,9 @@ def import_roster(
 
     Columns: username, display_name (required), password, role, cohort, language, mentor
     (on a learner's row: the username of the mentor who may see them, a mentor already on
-    the site or one of the file). A missing password is generated and returned. Unless
-    ``skip_bad_rows``, any bad row imports nothing.
+    the site or one of the file), national_id (the national teacher id the ministry links a
+    person's accounts on several sites by; unique on the site). A missing password is
+    generated and returned. Unless ``skip_bad_rows``, any bad row imports nothing.
 
     Raises:
         RosterError: bad rows and not ``skip_bad_rows``; ``problems`` has line numbers.
@@ -150,6 +161,8 @@ def import_roster(
         for _line, v in rows
         if (v.get("role") or "").strip().lower() == "mentor"
     }
+    ids_here = {n for (n,) in User.select(User.national_id).tuples().iterator() if n}
+    ids_seen: set[str] = set()
     seen: set[str] = set()
     good: list[tuple[int, dict[str, object]]] = []
     for line, values in rows:
@@ -180,6 +193,15 @@ def import_roster(
                     N_("%(username)s is not a mentor on this site or in the file"),
                     username=mentor,
                 )
+            national_id = check_national_id(values.get("national_id"))
+            if national_id and national_id in ids_here:
+                raise Conflict(
+                    N_("National teacher id %(id)s belongs to another account"), id=national_id
+                )
+            if national_id and national_id in ids_seen:
+                raise Conflict(
+                    N_("National teacher id %(id)s appears twice in the file"), id=national_id
+                )
             good.append(
                 (
                     line,
@@ -191,10 +213,13 @@ def import_roster(
                         "cohort": cohort,
                         "language": check_language(values.get("language")),
                         "mentor": mentor,
+                        "national_id": national_id,
                     },
                 )
             )
             seen.add(username)
+            if national_id:
+                ids_seen.add(national_id)
         except (ValidationError, Conflict) as exc:
             problems.append(RowProblem(line, exc))
     problems.sort(key=lambda p: p.line)
@@ -218,6 +243,7 @@ def import_roster(
                 role=row["role"],
                 language=row["language"],
                 password_hash=pw_hash,
+                national_id=row["national_id"],
             )
             result.created.append((user.username, generated))
             name = str(row["cohort"])
@@ -248,11 +274,11 @@ SELECT u.username, u.display_name, u.role,
            (SELECT c.name FROM cohorts c JOIN cohort_instructors i ON i.cohort_id = c.id
              WHERE i.user_id = u.id ORDER BY c.name LIMIT 1),
            '') AS cohort,
-       COALESCE(u.language, '') AS language
+       COALESCE(u.language, '') AS language, u.national_id
   FROM users u
  ORDER BY u.role, u.username
 """
-EXPORT_COLUMNS = ("username", "display_name", "role", "cohort", "language")
+EXPORT_COLUMNS = ("username", "display_name", "role", "cohort", "language", "national_id")
 
 
 def export_roster() -> Iterator[str]:

@@ -405,7 +405,8 @@ SETTINGS: tuple[Setting, ...] = (
         "central.xapi_names",
         "bool",
         False,
-        "Put learners' names in xAPI statements (off: a pseudonymous id only).",
+        "Show learners' names (pages, exports, xAPI statements) and national teacher ids "
+        "(pages, exports) on central; off: a pseudonymous id only.",
     ),
     Setting(
         "central.lrs_url",

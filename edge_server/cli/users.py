@@ -128,6 +128,10 @@ def user_export(ctx: CliContext, output) -> None:
 @click.option("--role", type=click.Choice(["learner", "instructor", "mentor", "admin"]))
 @click.option("--language", type=click.Choice(["km", "en"]))
 @click.option("--active/--inactive", default=None, help="Reactivate or deactivate the account.")
+@click.option(
+    "--national-id",
+    help="National teacher id the ministry links accounts by ('' removes it).",
+)
 @pass_ctx
 def user_set(
     ctx: CliContext,
@@ -136,14 +140,20 @@ def user_set(
     role: str | None,
     language: str | None,
     active: bool | None,
+    national_id: str | None,
 ) -> None:
-    """Change an account's name, role, language or whether it may sign in."""
+    """Change an account's name, role, language, national teacher id or whether it may sign in."""
     from .. import accounts
 
     ctx.open_site_db()
     target = accounts.get_user(username=username)
     accounts.update_user(
-        target, display_name=display_name, role=role, language=language, active=active
+        target,
+        display_name=display_name,
+        role=role,
+        language=language,
+        active=active,
+        national_id=national_id,
     )
     click.echo(f"updated {target.username}")
 

@@ -22,7 +22,7 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from content_packs.catalog import item_facts
-from sync.protocol import DECISION_VERBS, decision_id, is_decision
+from sync.protocol import DECISION_VERBS, decision_id, is_decision, seconds_spent
 
 from ..accounts.models import User
 from ..base.db import db
@@ -36,8 +36,6 @@ T = TypeVar("T")
 MEDIA_DONE = 0.9
 MEDIA_TYPES = ("video", "audio")
 OPENED_IS_DONE = ("pdf", "image")  # opening one is all a server can know
-# Longest time one event may add; a phone asleep for hours must not count as study.
-MAX_DURATION_S = 3600
 # Statuses only move up this order (a pass is never undone), so a decision already in the log
 # can be honoured by raising the status to it.
 RANK = {"in_progress": 0, "failed": 1, "completed": 2, "passed": 3}
@@ -104,9 +102,7 @@ def apply_event(
     r = result or {}
     kind = info.type if info else "unknown"
     s.last_ts = server_ts
-    duration = r.get("duration_s")
-    if isinstance(duration, int | float) and duration > 0:
-        s.time_s += int(round(min(duration, MAX_DURATION_S)))
+    s.time_s += seconds_spent(r)
     if isinstance(r.get("position_s"), int | float):
         s.position_s = float(r["position_s"])
     completion = r.get("completion")

@@ -113,6 +113,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from .views_discussion import bp as discussion_bp
     from .views_fleet import bp as fleet_bp
     from .views_health import bp as health_bp
+    from .views_learners import bp as learners_bp
     from .views_metrics import bp as metrics_bp
     from .views_metrics import install as install_metrics
     from .views_sync import bp as sync_bp
@@ -132,6 +133,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         certificates_bp,
         discussion_bp,
         competencies_bp,
+        learners_bp,
     ):
         app.register_blueprint(bp)
     install_metrics(app)

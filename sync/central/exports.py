@@ -24,10 +24,11 @@ from urllib.parse import quote
 
 from edge_server.base.localtime import local_text, zone
 
-from . import reports
-from .models import Device
+from . import figures, reports
+from .dashboards import learner_keys
+from .models import Device, Person
 
-TABLES = ("sites", "completion")
+TABLES = ("sites", "completion", "learners")
 FORMATS = ("csv", "xlsx")
 MAX_DAYS = 3660  # ten years: a longer range is a typing mistake
 
@@ -193,12 +194,104 @@ def _order(devices: dict[int, Device], pk: int) -> tuple[str, str]:
     return (d.province or "", d.name or "") if d else ("", "")
 
 
-def rows(table: str, flt: ExportFilter, zone_name: str) -> Iterator[list[Any]]:
-    """Yield the header and rows of export ``table`` (one of ``TABLES``)."""
+def _share(value: float | None) -> float | None:
+    return None if value is None else round(100 * value, 1)
+
+
+def learners_rows(flt: ExportFilter, zone_name: str, names: bool = False) -> Iterator[list[Any]]:
+    """Yield the header and one row per site and learner, the figures of the learner pages
+    (``figures.learner_figures``); province, site and course filters apply (a course keeps
+    the learners who started it); ``rows`` refuses a date range."""
+    yield [
+        "device_id",
+        "site",
+        "province",
+        f"data_as_of ({zone_name})",
+        "learner_uid",
+        *(["name", "national_id"] if names else []),
+        "courses_started",
+        "courses_completed",
+        "completion_pct",
+        "average_score_pct",
+        "time_s",
+        "sessions_present",
+        "sessions_late",
+        "sessions_excused",
+        "sessions_absent",
+        "attendance_pct",
+        "work_handed_in",
+        "work_accepted",
+        "work_passed",
+        "work_returned",
+        "observations",
+        "observation_points_pct",
+        "competencies_assessed",
+        "competencies_developing_or_above",
+        "certificates",
+    ]
+    devices = _devices(flt)
+    if not devices:
+        return
+    per_learner = figures.learner_figures([d.id for d in devices], learner_keys(devices))
+    people = {
+        (int(p.__data__["device"]), p.uid): p
+        for p in Person.select().where(Person.device.in_([d.id for d in devices]))
+    }
+    for d in devices:
+        for (dev, uid), f in sorted(per_learner.items()):
+            if dev != d.id or (flt.course and flt.course not in f.courses):
+                continue
+            person = people.get((dev, uid))
+            yield [
+                d.device_id,
+                d.name,
+                d.province,
+                local_text(d.last_seen_at, zone_name, seconds=True) if d.last_seen_at else None,
+                uid,
+                *(
+                    [person.display_name if person else "", person.national_id if person else ""]
+                    if names
+                    else []
+                ),
+                len(f.courses),
+                f.courses_completed,
+                _share(f.completion),
+                _share(f.average_score),
+                f.time_s,
+                f.attendance.present,
+                f.attendance.late,
+                f.attendance.excused,
+                f.attendance.absent,
+                _share(f.attendance.share),
+                f.submissions,
+                f.accepted,
+                f.passed_tasks,
+                f.returned,
+                f.observations,
+                _share(f.observation_share),
+                len(f.levels),
+                f.developing,
+                len(f.certificates),
+            ]
+
+
+def rows(table: str, flt: ExportFilter, zone_name: str, names: bool = False) -> Iterator[list[Any]]:
+    """Yield the header and rows of export ``table`` (one of ``TABLES``); learners' names
+    only when ``names`` (the setting ``central.xapi_names``).
+
+    Raises:
+        ExportError: a date range for the learners export, or an unknown table.
+    """
     if table == "sites":
         return sites_rows(flt, zone_name)
     if table == "completion":
         return completion_rows(flt, zone_name)
+    if table == "learners":
+        if flt.first_day or flt.last_day:
+            raise ExportError(
+                "no_date_range", "the learners export covers all time; leave the dates empty"
+            )
+        return learners_rows(flt, zone_name, names)
     raise ExportError("unknown_export", f"no export is called {table[:40]!r}")
 
 

@@ -261,6 +261,7 @@ def _store_people(device: Device, batch: Batch, *, latest: bool) -> None:
                     "username": u.username,
                     "display_name": u.display_name,
                     "role": u.role,
+                    "national_id": u.national_id or "",
                 }
                 for u in users
             ]
@@ -268,6 +269,19 @@ def _store_people(device: Device, batch: Batch, *, latest: bool) -> None:
             conflict_target=[Person.device, Person.uid],
             preserve=[Person.username, Person.display_name, Person.role],
         ).execute()
+        # A national teacher id changes only with a new batch from a site that sends them
+        # (protocol 1.4), so a replayed old batch cannot undo a correction.
+        sent = [u for u in users if u.national_id is not None]
+        if latest and sent:
+            query = Person.select(Person.uid, Person.national_id).where(
+                (Person.device == device.id) & Person.uid.in_([u.uid for u in sent])
+            )
+            stored: dict[str, str] = {uid: nid for uid, nid in query.tuples().iterator()}
+            for u in sent:
+                if stored.get(u.uid) != u.national_id:
+                    Person.update(national_id=u.national_id).where(
+                        (Person.device == device.id) & (Person.uid == u.uid)
+                    ).execute()
     cohorts = sorted(batch.cohorts, key=lambda c: c.uid)
     if not cohorts:
         return

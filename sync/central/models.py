@@ -132,9 +132,26 @@ class Person(CentralModel):
     username = TextField()
     display_name = TextField()
     role = CharField()
+    national_id = CharField(default="")  # the site's national teacher id (issue 21); "" none
 
     class Meta:
         table_name = "people"
+
+
+class LearnerLink(CentralModel):
+    """Two records of one learner linked (or kept apart) by a ministry admin (issue 21)."""
+
+    id = AutoField()
+    device_a = IntegerField()
+    uid_a = CharField()
+    device_b = IntegerField()
+    uid_b = CharField()
+    linked = BooleanField()
+    by_user = CharField()
+    at_ms = BigIntegerField()
+
+    class Meta:
+        table_name = "learner_links"
 
 
 class SiteCohort(CentralModel):

@@ -40,7 +40,7 @@ class SiteWork:
         return {d: (round(p / m, 4) if m else None) for d, (p, m) in self.points.items()}
 
 
-def _json(text: str | None) -> dict:
+def json_object(text: str | None) -> dict:
     try:
         value = json.loads(text or "{}")
     except ValueError:
@@ -62,7 +62,7 @@ def by_site() -> list[SiteWork]:
         if device not in names:
             continue
         work = sites.setdefault(device, SiteWork(*names[device]))
-        result = _json(result_text)
+        result = json_object(result_text)
         if verb == "submitted":
             work.submissions += 1
         elif verb == "reviewed":
@@ -75,11 +75,20 @@ def by_site() -> list[SiteWork]:
         else:
             work.observations += 1
             work.observed.add(user_uid)
-            criteria = (result.get("extensions") or {}).get(CRITERIA_EXTENSION) or []
-            for c in criteria if isinstance(criteria, list) else []:
-                domain = competency_domain(c.get("competency")) if isinstance(c, dict) else None
-                level, most = (c.get("level"), c.get("max")) if domain else (None, None)
-                if isinstance(level, int | float) and isinstance(most, int | float) and most > 0:
-                    work.points[domain][0] += level  # type: ignore[index]
-                    work.points[domain][1] += most  # type: ignore[index]
+            for domain, level, most in criteria_points(result):
+                work.points[domain][0] += level
+                work.points[domain][1] += most
     return sorted(sites.values(), key=lambda w: w.name)
+
+
+def criteria_points(result: dict) -> list[tuple[str, float, float]]:
+    """Return (domain, points, most points) of each criterion a review or observation's
+    ``result`` names with a competency of the teacher standards and readable points."""
+    criteria = (result.get("extensions") or {}).get(CRITERIA_EXTENSION) or []
+    out = []
+    for c in criteria if isinstance(criteria, list) else []:
+        domain = competency_domain(c.get("competency")) if isinstance(c, dict) else None
+        level, most = (c.get("level"), c.get("max")) if domain else (None, None)
+        if isinstance(level, int | float) and isinstance(most, int | float) and most > 0:
+            out.append((str(domain), float(level), float(most)))
+    return out

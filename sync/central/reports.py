@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .db import database
-from .models import Device, Person, SiteCohort, SiteCohortMember
+from .models import Device, SiteCohort, SiteCohortMember
 
 DONE_DECISIONS = ("completed", "passed")
 
@@ -58,7 +58,7 @@ def site_rows() -> list[dict[str, Any]]:
     ]
 
 
-def _courses() -> dict[tuple[int, str], tuple[str, str, int]]:
+def device_courses() -> dict[tuple[int, str], tuple[str, str, int]]:
     """Return (title km, title en, items that count) by (device, course), as each site said."""
     return {
         (device, key): (km or "", en or "", int(n or 0))
@@ -83,23 +83,32 @@ _DONE_SQL = (
 _DONE_GROUP = " GROUP BY d.device_id, i.course_key, d.user_uid"
 
 
-def _progress(
-    device_pk: int | None = None, period: tuple[int, int] | None = None
+def course_share(done: int, counted: int) -> float:
+    """Return a learner's completion of a course: items decided done over items that count
+    (0 when the site counts none), at most 1. The one rule for every page and export."""
+    return min(1.0, done / counted) if counted else 0.0
+
+
+def progress_of(
+    device_pks: list[int] | None = None, period: tuple[int, int] | None = None
 ) -> tuple[dict[tuple[int, str], set[str]], dict[tuple[int, str, str], int]]:
-    """Return learners who started each (device, course) and items done per learner.
+    """Return learners who started each (device, course) and items done per learner, of the
+    sites ``device_pks`` (None: every site).
 
     With ``period`` (first and last millisecond, UTC), a learner counts as started when they
     did something on the course within it, and items count as done when decided by its end.
     """
     started: dict[tuple[int, str], set[str]] = defaultdict(set)
-    where, params = ("", ()) if device_pk is None else (" AND e.device_id = ?", (device_pk,))
+    marks = ", ".join(["?"] * len(device_pks or ())) or "NULL"
+    devices = () if device_pks is None else tuple(device_pks)
+    where, params = ("", ()) if device_pks is None else (f" AND e.device_id IN ({marks})", devices)
     if period is not None:
         where += " AND e.corrected_ms BETWEEN ? AND ?"
         params = (*params, *period)
     for device, course, user in _sql("".join((_STARTED_SQL, where)), params):
         started[(device, course)].add(user)
     done: dict[tuple[int, str, str], int] = {}
-    where, params = ("", ()) if device_pk is None else (" AND d.device_id = ?", (device_pk,))
+    where, params = ("", ()) if device_pks is None else (f" AND d.device_id IN ({marks})", devices)
     if period is not None:
         where += " AND d.decided_ms <= ?"
         params = (*params, period[1])
@@ -107,6 +116,12 @@ def _progress(
     for device, course, user, count in _sql(query, (*DONE_DECISIONS, *params)):
         done[(device, course, user)] = count
     return started, done
+
+
+def _progress(
+    device_pk: int | None = None, period: tuple[int, int] | None = None
+) -> tuple[dict[tuple[int, str], set[str]], dict[tuple[int, str, str], int]]:
+    return progress_of(None if device_pk is None else [device_pk], period)
 
 
 def _summarise(
@@ -119,7 +134,7 @@ def _summarise(
         shares = []
         for dev, user in learners:
             total = courses.get((dev, course), ("", "", 0))[2]
-            shares.append(min(1.0, done.get((dev, course, user), 0) / total) if total else 0.0)
+            shares.append(course_share(done.get((dev, course, user), 0), total))
         # A group of several sites shows the titles of its first site.
         km, en, _total = courses.get((min(dev for dev, _u in learners), course), ("", "", 0))
         out[group].append(
@@ -142,7 +157,7 @@ def completion_by_site(
     within ``period`` (first and last millisecond, UTC) when one is given."""
     started, done = _progress(period=period)
     groups = {(dev, course): [(dev, u) for u in users] for (dev, course), users in started.items()}
-    return _summarise(_courses(), groups, done)
+    return _summarise(device_courses(), groups, done)
 
 
 def completion_by_province() -> dict[str, list[CourseCompletion]]:
@@ -152,13 +167,13 @@ def completion_by_province() -> dict[str, list[CourseCompletion]]:
     groups: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     for (dev, course), users in started.items():
         groups[(provinces.get(dev, "?"), course)].extend((dev, u) for u in users)
-    return _summarise(_courses(), groups, done)
+    return _summarise(device_courses(), groups, done)
 
 
 def site_cohorts(device: Device) -> list[dict[str, Any]]:
     """Return the cohorts of one site, each with its members and course completion."""
     started, done = _progress(device.id)
-    courses = _courses()
+    courses = device_courses()
     result = []
     for cohort in (
         SiteCohort.select().where(SiteCohort.device == device.id).order_by(SiteCohort.name)
@@ -194,72 +209,3 @@ def course_choices() -> list[tuple[str, str, str]]:
             "WHERE course_key <> '' GROUP BY course_key ORDER BY course_key"
         )
     ]
-
-
-@dataclass
-class LearnerRow:
-    uid: str
-    name: str
-    username: str
-    courses: dict[str, tuple[int, int]]  # course key -> (items done, items that count)
-    average_score: float | None  # mean score of the items the site decided with a score, 0..1
-    events: int
-    last_active_ms: int | None
-
-
-def cohort_learners(device: Device, cohort: SiteCohort) -> list[LearnerRow]:
-    """Return each member of one site's cohort with their courses, score and last activity."""
-    members = [
-        m.person_uid
-        for m in SiteCohortMember.select(SiteCohortMember.person_uid).where(
-            SiteCohortMember.cohort == cohort.id
-        )
-    ]
-    if not members:
-        return []
-    people = {
-        p.uid: p
-        for p in Person.select().where((Person.device == device.id) & (Person.uid.in_(members)))
-    }
-    started, done = _progress(device.id)
-    totals = _courses()
-    activity = {
-        uid: (int(n), int(last) if last is not None else None)
-        for uid, n, last in _sql(
-            "SELECT user_uid, COUNT(*), MAX(corrected_ms) FROM central_events "
-            "WHERE device_id = ? GROUP BY user_uid",
-            (device.id,),
-        )
-    }
-    scores = {
-        uid: float(avg)
-        for uid, avg in _sql(
-            "SELECT user_uid, AVG(score) FROM central_decisions WHERE device_id = ? "
-            "AND score IS NOT NULL GROUP BY user_uid",
-            (device.id,),
-        )
-    }
-    rows = []
-    for uid in members:
-        person = people.get(uid)
-        courses = {
-            course: (
-                done.get((device.id, course, uid), 0),
-                totals.get((dev, course), ("", "", 0))[2],
-            )
-            for (dev, course), users in sorted(started.items())
-            if uid in users
-        }
-        events, last = activity.get(uid, (0, None))
-        rows.append(
-            LearnerRow(
-                uid,
-                person.display_name if person else uid,
-                person.username if person else "",
-                courses,
-                scores.get(uid),
-                events,
-                last,
-            )
-        )
-    return sorted(rows, key=lambda r: r.name)

@@ -27,7 +27,7 @@ from edge_server.web.ratelimit import RateLimited
 from edge_server.web.sessions import safe_next
 from sync.protocol import COMPETENCY_DOMAINS
 
-from . import exports, lrs_forward, practicum, reports
+from . import dashboards, exports, lrs_forward, practicum, reports
 from .models import Device, SiteCohort
 from .views_api import sign_in
 
@@ -97,18 +97,22 @@ def site(device_id: str):
     if device is None:
         abort(404)
     row = next(r for r in reports.site_rows() if r["id"] == device_id)
+    total, cohort_lines = dashboards.site_cohorts(device)
     return render_template(
         "central/site.html",
         site=row,
         courses=reports.completion_by_site().get(device.id, []),
         cohorts=reports.site_cohorts(device),
+        figures=total,
+        cohort_figures=cohort_lines,
+        zone=current_app.config["KRU"]["central.time_zone"],
     )
 
 
 @bp.get("/sites/<device_id>/cohorts/<cohort_uid>")
 @login_required
 def cohort(device_id: str, cohort_uid: str):
-    """One cohort of a site: each learner's courses, average score and last activity."""
+    """One cohort of a site: each learner's figures, linked to their learner page."""
     device = Device.get_or_none(Device.device_id == device_id)
     if device is None:
         abort(404)
@@ -117,15 +121,11 @@ def cohort(device_id: str, cohort_uid: str):
     )
     if group is None:
         abort(404)
-    learners = reports.cohort_learners(device, group)
-    keys = sorted({key for row in learners for key in row.courses})
-    titles = {key: (km, en) for key, km, en in reports.course_choices()}
     return render_template(
         "central/cohort.html",
+        data=dashboards.cohort(device, group, current_app.config["KRU"]["central.xapi_names"]),
         device=device,
         cohort=group,
-        learners=learners,
-        courses=[(key, *titles.get(key, (key, key))) for key in keys],
         zone=current_app.config["KRU"]["central.time_zone"],
     )
 
@@ -134,6 +134,7 @@ _EXPORT_ERRORS = {
     "bad_date": N_("A date could not be read. Choose the days with the date fields."),
     "bad_date_range": N_("The date range ends before it starts, or is longer than ten years."),
     "unknown_site": N_("That site is not registered."),
+    "no_date_range": N_("The learners export covers all time: leave the dates empty."),
 }
 
 
@@ -151,20 +152,21 @@ def exports_page():
     )
 
 
-@bp.get("/export/<any(sites, completion):table>.<any(csv, xlsx):fmt>")
+@bp.get("/export/<any(sites, completion, learners):table>.<any(csv, xlsx):fmt>")
 @login_required
 def export(table: str, fmt: str):
     """Download an export as CSV or XLSX, narrowed by the filter in the query string."""
+    zone_name = current_app.config["KRU"]["central.time_zone"]
     try:
         flt = exports.parse_filter(request.args)
+        names = current_app.config["KRU"]["central.xapi_names"]
+        rows = exports.rows(table, flt, zone_name, names=names)
     except exports.ExportError as exc:
         if request.accept_mimetypes.best == "application/json":
             return api_error(exc.code, str(exc), 400)
         flash(gettext(_EXPORT_ERRORS[exc.code]), "error")
         back = url_for("dashboard.exports_page", **request.args.to_dict())  # type: ignore[arg-type]
         return redirect(back, code=303)
-    zone_name = current_app.config["KRU"]["central.time_zone"]
-    rows = exports.rows(table, flt, zone_name)
     name = exports.file_name(table, flt, fmt)
     disposition = {"Content-Disposition": exports.disposition(name)}
     if fmt == "xlsx":

@@ -103,6 +103,7 @@ def user_new():
                 display_name=form.get("display_name") or None,
                 role=form.get("role", "learner"),
                 language=form.get("language") or None,
+                national_id=form.get("national_id", ""),
             )
             cohort_id = form.get("cohort_id", type=int)
             if cohort_id and user.role != "admin":
@@ -149,6 +150,7 @@ def user_edit(user_id: int):
                     display_name=form.get("display_name", ""),
                     role=form.get("role", user.role),
                     language=form.get("language", ""),
+                    national_id=form.get("national_id"),
                 )
                 flash(gettext("Account updated."), "success")
         except KruError as exc:
