@@ -91,8 +91,11 @@ axe_core() {
 
 cmd_test() {
     # System packages the suite drives for real: Chromium for browser tests, shellcheck and
-    # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media.
-    apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk
+    # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media;
+    # QEMU, mmdebstrap, binfmt, mtools, parted and e2fsprogs to build and boot a Pi image.
+    apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk \
+        qemu-system-arm qemu-user-static binfmt-support arch-test mmdebstrap mtools dosfstools \
+        parted e2fsprogs xz-utils
     venv test
     axe_core
     start_postgres

@@ -61,6 +61,7 @@ printf '[Match]\nName=eth* en*\n\n[Network]\nDHCP=yes\n' > "$root/etc/systemd/ne
 chroot "$root" systemctl enable systemd-networkd.service
 fetch() { chroot "$root" apt-get install -q -y --download-only --no-install-recommends "$@"; }
 archives=$root/var/cache/apt/archives
+rm -f "$archives"/*.deb
 fetch $BUNDLE_DEBS
 mkdir "$KIT/debs"
 mv "$archives"/*.deb "$KIT/debs/"
@@ -312,10 +313,13 @@ MODULES = (
     "virtio_blk",
     "virtio_net",
     "virtio_rng",
+    "crc32c_generic",  # ext4 asks for it by its crypto name at mount time
     "ext4",
     "vfat",
     "nls_cp437",
     "nls_ascii",
+    "nls_utf8",
+    "evdev",  # /dev/input/event*, where logind sees the power button
     "gpio_keys",
 )
 INIT = r"""#!/bin/busybox sh
@@ -342,34 +346,35 @@ def kernel(kit: Kit) -> Path:
     return next((kit.kernel_tree / "boot").glob("vmlinuz-*"))
 
 
-def _module_order(kit: Kit) -> list[str]:
-    """Return the module files for MODULES and their dependencies, dependencies first."""
-    release = kernel(kit).name.removeprefix("vmlinuz-")
-    base = kit.kernel_tree / "lib/modules" / release
-    deps: dict[str, list[str]] = {}
-    for line in (base / "modules.dep").read_text().splitlines():
-        path, _, needs = line.partition(":")
-        deps[path] = needs.split()
-    by_name = {Path(p).name.split(".ko")[0].replace("-", "_"): p for p in deps}
-    order: list[str] = []
+def _module_order(kit: Kit) -> list[Path]:
+    """Return the module files for MODULES and their dependencies, dependencies first.
 
-    def visit(path: str) -> None:
+    The dependencies come from each module's own ``.modinfo`` (``depends=a,b``): the kit
+    has no modules.dep (depmod runs in the kernel package's script, which is not run)."""
+    release = kernel(kit).name.removeprefix("vmlinuz-")
+    files = {
+        path.name.removesuffix(".ko").replace("-", "_"): path
+        for path in (kit.kernel_tree / "lib/modules" / release).rglob("*.ko")
+    }
+    order: list[Path] = []
+
+    def visit(name: str) -> None:
+        path = files[name]
         if path in order:
             return
-        for need in deps[path]:
-            visit(need)
+        found = re.search(rb"\0depends=([^\0]*)\0", path.read_bytes())
+        for need in filter(None, (found.group(1).decode().split(",") if found else [])):
+            visit(need.replace("-", "_"))
         order.append(path)
 
     for name in MODULES:
-        if name in by_name:  # built into this kernel when it has no module file
-            visit(by_name[name])
+        if name in files:  # else built into this kernel
+            visit(name)
     return order
 
 
 def initramfs(kit: Kit, out: Path) -> Path:
     """Write a gzipped newc cpio with static busybox, the modules and ``INIT``."""
-    release = kernel(kit).name.removeprefix("vmlinuz-")
-    base = kit.kernel_tree / "lib/modules" / release
     modules = _module_order(kit)
     archive = _Cpio()
     for folder in ("bin", "dev", "proc", "sys", "newroot", "lib", "lib/modules"):
@@ -377,9 +382,9 @@ def initramfs(kit: Kit, out: Path) -> Path:
     archive.device("dev/console", 5, 1)
     archive.file("bin/busybox", (kit.kernel_tree / "bin/busybox").read_bytes(), 0o755)
     archive.file("init", INIT.encode(), 0o755)
-    archive.file("modules", "".join(f"{Path(m).name}\n" for m in modules).encode(), 0o644)
+    archive.file("modules", "".join(f"{m.name}\n" for m in modules).encode(), 0o644)
     for module in modules:
-        archive.file(f"lib/modules/{Path(module).name}", (base / module).read_bytes(), 0o644)
+        archive.file(f"lib/modules/{module.name}", module.read_bytes(), 0o644)
     out.write_bytes(gzip.compress(archive.finish(), compresslevel=1))
     return out
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pi_emulator import debian_mirror
+
 # Cold: debootstrap (about 2 min) + bundle + install; warm: a few seconds to unpack the root.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
@@ -41,20 +43,6 @@ province = "Kampot"
 wifi_passphrase = "pepper-farm-77"
 admin_password = "kampot-admin-1"
 """
-
-
-def debian_mirror() -> str:
-    """Return the Debian mirror this machine's apt uses (bookworm), else deb.debian.org."""
-    sources = [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]
-    for path in sources:
-        try:
-            text = path.read_text()
-        except OSError:
-            continue
-        for uri in re.findall(r"(?:^URIs:\s*|^deb\s+(?:\[[^\]]*\]\s*)?)(\S+)", text, re.M):
-            if uri.rstrip("/").endswith("/debian"):
-                return uri
-    return "http://deb.debian.org/debian"
 
 
 def bookworm_tarball() -> Path:

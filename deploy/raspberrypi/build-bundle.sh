@@ -65,14 +65,15 @@ stage="$work/$name"
 mkdir -p "$stage/wheels"
 cp "$kru_wheel" "$stage/wheels/"
 
-# Every dependency as a binary wheel for CPython 3.11 on glibc Linux of the target machine
-# (Debian bookworm has glibc 2.36, so manylinux_2_17 ... manylinux_2_36 all run).
+# Every dependency as a binary wheel for CPython 3.11 on glibc Linux of the target machine, and
+# pip, which install.sh runs from its wheel (Debian bookworm has glibc 2.36, so manylinux_2_17
+# ... manylinux_2_36 all run).
 platforms=("--platform" "linux_$ARCH" "--platform" "manylinux2014_$ARCH")
 for minor in $(seq 17 36); do platforms+=("--platform" "manylinux_2_${minor}_$ARCH"); done
 say "downloading dependency wheels for $ARCH"
 "$PY" -m pip download --quiet --disable-pip-version-check --dest "$stage/wheels" \
     --only-binary=:all: --python-version 3.11 --implementation cp \
-    "${platforms[@]}" "$stage/wheels/$(basename "$kru_wheel")" \
+    "${platforms[@]}" "$stage/wheels/$(basename "$kru_wheel")" pip \
     || die "pip could not find wheels for every dependency on $ARCH (see above)"
 
 # Exact pins from the wheel names, so install.sh installs exactly this set.

@@ -121,7 +121,9 @@ export MTOOLS_SKIP_CHECK=1
 say "3/6 checking the root partition"
 rootfs_cat() { debugfs -R "cat $1" "$root" 2>/dev/null; }
 rootfs_has() { debugfs -R "stat $1" "$root" 2>&1 | grep -q '^Inode:'; }
-rootfs_cat /etc/os-release | grep -Eq '^VERSION_CODENAME=(bookworm|trixie)' \
+# /etc/os-release links to /usr/lib/os-release (debugfs does not follow links).
+{ rootfs_cat /usr/lib/os-release; rootfs_cat /etc/os-release; } \
+    | grep -Eq '^VERSION_CODENAME=(bookworm|trixie)' \
     || die "this is not Raspberry Pi OS bookworm or later"
 rootfs_has /usr/lib/aarch64-linux-gnu || die "this is not a 64-bit (arm64) image"
 for taken in /opt/kru-bundle /opt/kru /etc/kru /var/lib/kru; do
