@@ -142,8 +142,8 @@ def standin_kit(log: Path | None = None) -> Kit:
         return kit
     ensure_arm64_emulation()
     CACHE.mkdir(parents=True, exist_ok=True)
-    build = CACHE / f"build-{os.getpid()}"
-    shutil.rmtree(build, ignore_errors=True)
+    build = CACHE / f"pi-build-{os.getpid()}"
+    _remove(build)
     build.mkdir()
     env = {**os.environ, "KIT": str(build), "DISK_ID": DISK_ID, "BUNDLE_DEBS": BUNDLE_DEBS}
     try:
@@ -166,11 +166,35 @@ def standin_kit(log: Path | None = None) -> Kit:
                 timeout=1800,
             )
         (build / "done").write_text(time.strftime("%Y-%m-%d %H:%M:%S\n"))
-        shutil.rmtree(kit.path, ignore_errors=True)
+        _remove(kit.path)
         build.rename(kit.path)
     finally:
-        shutil.rmtree(build, ignore_errors=True)
+        _remove(build)
+    _prune(keep=kit.path)
     return kit
+
+
+def _prune(keep: Path) -> None:
+    """Remove kits of older recipes and builds left by runs that were killed (about 700 MB each)."""
+    for path in CACHE.glob("pi-standin-*"):
+        if path != keep:
+            _remove(path)
+    for path in CACHE.glob("pi-build-*"):
+        pid = path.name.removeprefix("pi-build-")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            _remove(path)
+
+
+def _remove(path: Path) -> None:
+    """Delete a tree unless something is mounted inside it (a killed mmdebstrap leaves /dev,
+    /proc and /sys mounted in its root: deleting through those would harm this machine)."""
+    if not path.exists():
+        return
+    inside = str(path.resolve()) + "/"
+    with open("/proc/self/mounts") as mounts:
+        if any(line.split()[1].startswith(inside) for line in mounts):
+            return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 # --- disk images, made and read without root, loop devices or mounts
@@ -476,6 +500,14 @@ class EmulatedPi:
         except OSError:
             return "(no console output)"
         return "\n".join(text.splitlines()[-lines:])
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time QEMU used so far (the emulated work, whatever the load here)."""
+        if not self.running():
+            return 0.0
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -44,7 +44,7 @@ def raspios_tree(path: Path, codename: str = "bookworm", arm64: bool = True) -> 
     (path / "usr/lib" / ("aarch64-linux-gnu" if arm64 else "arm-linux-gnueabihf")).mkdir(
         parents=True
     )
-    (path / "usr/lib/os-release").write_text(f'ID=debian\nVERSION_CODENAME={codename}\n')
+    (path / "usr/lib/os-release").write_text(f"ID=debian\nVERSION_CODENAME={codename}\n")
     (path / "etc/os-release").symlink_to("../usr/lib/os-release")  # as in Debian
     (path / "etc/machine-id").write_bytes(MACHINE_ID)
     (path / "etc/machine-id").chmod(0o444)

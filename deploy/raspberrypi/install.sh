@@ -189,5 +189,7 @@ if [ "$changed" -eq 0 ]; then
     say "nothing to change: Kru $VERSION is installed"
 else
     say "done: Kru $VERSION; data in $DATA, settings in $CONF/kru.toml"
-    [ -f "$CONF/setup-done" ] || say "next: put kru-setup.toml on the boot partition and restart"
+    if [ ! -f "$CONF/setup-done" ] && [ ! -f /boot/firmware/kru-setup.toml ]; then
+        say "next: put kru-setup.toml on the boot partition and restart"
+    fi
 fi
