@@ -13,6 +13,7 @@ KRU_TEST_CACHE (/var/cache/kru-tests): about 5 minutes to build when the cache i
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -266,23 +267,34 @@ def test_learner_signs_in_and_records_an_event_on_the_emulated_pi(first_boot):
     assert first_boot["lesson_page"].status_code == 200
 
 
-def test_the_server_runs_on_the_bundles_aarch64_wheels(first_boot, emulated):
-    """Item 3: the compiled wheels (argon2 for the sign-in, nh3 for the lesson, rpds for the
-    pack's schema, cryptography for the secrets) are the aarch64 ones from the bundle."""
-    site = "/opt/kru/venv/lib/python3.11/site-packages"
-    for package, module in (
-        ("_argon2_cffi_bindings", "_ffi"),
-        ("nh3", "nh3"),
-        ("rpds", "rpds"),
-        ("cryptography/hazmat/bindings", "_rust"),
-    ):
-        name = next(
-            n
-            for n in pi.root_listing(emulated.image, f"{site}/{package}")
-            if n.startswith(module) and n.endswith(".so")
-        )
-        elf = pi.root_file(emulated.image, f"{site}/{package}/{name}")
-        assert elf[:4] == b"\x7fELF" and int.from_bytes(elf[18:20], "little") == 0xB7, name
+def test_the_server_runs_on_the_bundles_aarch64_wheels(first_boot, emulated, bundle, work):
+    """Item 3: the venv the server ran from holds exactly the bundle's wheels, and every
+    compiled module in it is aarch64 (argon2 signed the learner in, nh3 cleaned the lesson,
+    rpds served the pack's schema check, cryptography made the secrets)."""
+    copy = work / "site-packages"
+    result = pi.debugfs(emulated.image, f"rdump /opt/kru/venv/lib/python3.11/site-packages {work}")
+    assert copy.is_dir(), result.stderr
+    installed = sorted(
+        canonical("{}=={}".format(*d.name.removesuffix(".dist-info").rsplit("-", 1)))
+        for d in copy.glob("*.dist-info")
+    )
+    wanted = sorted(canonical(r) for r in (bundle / "requirements.txt").read_text().split())
+    assert installed == wanted
+    machines = {so.relative_to(copy).as_posix(): elf_machine(so) for so in copy.rglob("*.so")}
+    assert set(machines.values()) == {0xB7}, machines  # EM_AARCH64
+    for module in ("_argon2_cffi_bindings/_ffi", "nh3/nh3", "rpds/rpds", "cryptography/hazmat"):
+        assert any(name.startswith(module) for name in machines), module
+
+
+def canonical(requirement: str) -> str:
+    name, version = requirement.split("==")
+    return f"{re.sub(r'[-_.]+', '-', name).lower()}=={version}"
+
+
+def elf_machine(path: Path) -> int:
+    head = path.read_bytes()[:20]
+    assert head[:4] == b"\x7fELF", path
+    return int.from_bytes(head[18:20], "little")
 
 
 def test_reboot_keeps_the_data_the_session_and_the_identity(first_boot, second_boot):
