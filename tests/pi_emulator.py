@@ -467,12 +467,26 @@ class EmulatedPi:
         self.console = workdir / "console-0.log"
 
     def start(self) -> EmulatedPi:
+        """Power on. Raises: RuntimeError when QEMU does not start (its log says why)."""
         self.boots += 1
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.console = self.workdir / f"console-{self.boots}.log"
         self.qmp = self.workdir / f"qmp-{self.boots}.sock"
-        argv = [
+        log = self.workdir / f"qemu-{self.boots}.log"
+        for _attempt in range(3):  # the free port may be taken before QEMU binds it
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            with open(log, "wb") as out:
+                self.proc = subprocess.Popen(self._argv(), stdout=out, stderr=subprocess.STDOUT)
+            try:
+                self.proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                return self
+            if "host forwarding" not in log.read_text(errors="replace"):
+                break
+        raise RuntimeError(f"QEMU did not start: {log.read_text(errors='replace')[-2000:]}")
+
+    def _argv(self) -> list[str]:
+        return [
             "qemu-system-aarch64",
             "-M", "virt",
             "-cpu", "cortex-a72",
@@ -491,8 +505,6 @@ class EmulatedPi:
             "-serial", f"file:{self.console}",
             "-qmp", f"unix:{self.qmp},server=on,wait=off",
         ]  # fmt: skip
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        return self
 
     def console_tail(self, lines: int = 60) -> str:
         try:
