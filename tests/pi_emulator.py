@@ -47,6 +47,8 @@ PACKAGES = (
 )
 # What install.sh needs and Raspberry Pi OS Lite lacks: carried by the bundle's debs/.
 BUNDLE_DEBS = "hostapd dnsmasq"
+# dpkg's fsync after every file is slow under emulation, and a cache that breaks is rebuilt.
+MMDEBSTRAP_OPTIONS = ("--variant=minbase", "--arch=arm64", "--dpkgopt=force-unsafe-io")
 # Run by mmdebstrap after the packages are installed, with the new root as $1 and the kit
 # directory as $KIT: the stand-in's own settings, the .deb files for the bundle, the kernel.
 CUSTOMIZE = r"""
@@ -131,7 +133,7 @@ def _runs_arm64() -> bool:
 
 
 def kit_key() -> str:
-    recipe = json.dumps([SUITE, PACKAGES, BUNDLE_DEBS, DISK_ID, CUSTOMIZE])
+    recipe = json.dumps([SUITE, MMDEBSTRAP_OPTIONS, PACKAGES, BUNDLE_DEBS, DISK_ID, CUSTOMIZE])
     return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
 
@@ -151,8 +153,7 @@ def standin_kit(log: Path | None = None) -> Kit:
             subprocess.run(
                 [
                     "mmdebstrap",
-                    "--variant=minbase",
-                    "--arch=arm64",
+                    *MMDEBSTRAP_OPTIONS,
                     f"--include={PACKAGES}",
                     f"--customize-hook={CUSTOMIZE}",
                     SUITE,

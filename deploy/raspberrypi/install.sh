@@ -161,12 +161,12 @@ enable() {
     local unit=$1 state
     state=$(systemctl is-enabled "$unit" 2>/dev/null || true)
     if [ "$state" = "masked" ]; then
-        systemctl unmask "$unit" >/dev/null 2>&1
+        systemctl unmask "$unit" >/dev/null 2>&1 || die "cannot unmask $unit (try: systemctl unmask $unit)"
         did "unmasked $unit"
         state=$(systemctl is-enabled "$unit" 2>/dev/null || true)
     fi
     if [ "$state" != "enabled" ]; then
-        systemctl enable "$unit" >/dev/null 2>&1
+        systemctl enable "$unit" >/dev/null 2>&1 || die "cannot enable $unit (try: systemctl enable $unit)"
         did "enabled $unit"
     fi
 }
