@@ -142,17 +142,23 @@ def emulated(work, kit, image) -> pi.EmulatedPi:
     machine.kill()
 
 
-def api(session: requests.Session, method: str, url: str, **kwargs) -> requests.Response:  # noqa: ANN003
-    """Send one API request with the session's CSRF token."""
-    token = session.get(url.split("/api/")[0] + "/api/v1/session", timeout=HTTP_S).json()
-    headers = {"X-CSRFToken": token["csrf_token"], **kwargs.pop("headers", {})}
-    return session.request(method, url, headers=headers, timeout=HTTP_S, **kwargs)
+def api(
+    session: requests.Session,
+    method: str,
+    url: str,
+    path: str,
+    **kwargs,  # noqa: ANN003
+) -> requests.Response:
+    """Send one request to ``url + path`` with the session's CSRF token."""
+    token = session.get(f"{url}/api/v1/session", timeout=HTTP_S).json()["csrf_token"]
+    headers = {"X-CSRFToken": token, **kwargs.pop("headers", {})}
+    return session.request(method, url + path, headers=headers, timeout=HTTP_S, **kwargs)
 
 
 def sign_in(url: str, username: str, password: str) -> requests.Session:
     session = requests.Session()
     response = api(
-        session, "POST", f"{url}/api/v1/session", json={"username": username, "password": password}
+        session, "POST", url, "/api/v1/session", json={"username": username, "password": password}
     )
     assert response.status_code == 200, response.text
     assert response.json()["user"]["username"] == username
@@ -190,12 +196,13 @@ def first_boot(work, emulated, times) -> dict:
         items=[lesson("intro"), media("audio", data=b"OggS" + os.urandom(50 * 1024))],
     )
     with open(pack, "rb") as fh:
-        upload = api(admin, "POST", f"{url}/api/v1/packs", files={"file": ("pack.zip", fh)})
+        upload = api(admin, "POST", url, "/api/v1/packs", files={"file": ("pack.zip", fh)})
     assert upload.status_code == 201, upload.text
     created = api(
         admin,
         "POST",
-        f"{url}/admin/users/new",
+        url,
+        "/admin/users/new",
         data={"username": "dara", "password": "dara-reads-99", "role": "learner"},
         allow_redirects=False,
     )
@@ -208,7 +215,7 @@ def first_boot(work, emulated, times) -> dict:
         "object": "boot-pack/intro",
         "timestamp": datetime.now(UTC).isoformat(),
     }
-    recorded = api(learner, "POST", f"{url}/api/v1/events", json={"events": [event]})
+    recorded = api(learner, "POST", url, "/api/v1/events", json={"events": [event]})
     lesson_page = learner.get(f"{url}/learn/items/boot-pack/intro", timeout=HTTP_S)
     progress = learner.get(f"{url}/api/v1/progress/me", timeout=HTTP_S).json()
     timed(times, "site use through the API", start, emulated)
@@ -241,7 +248,7 @@ def second_boot(first_boot, emulated, times) -> dict:
     url = emulated.url
     session = learner.get(f"{url}/api/v1/session", timeout=HTTP_S).json()
     progress = learner.get(f"{url}/api/v1/progress/me", timeout=HTTP_S).json()
-    again = api(learner, "POST", f"{url}/api/v1/events", json={"events": [first_boot["event"]]})
+    again = api(learner, "POST", url, "/api/v1/events", json={"events": [first_boot["event"]]})
     emulated.power_down()
     return {
         "health": health,
