@@ -134,7 +134,8 @@ if [ "$(cat "$PREFIX/venv/.kru-bundle" 2>/dev/null || true)" != "$stamp" ]; then
         --no-index --no-compile --find-links "$BUNDLE/wheels" --upgrade -r "$BUNDLE/requirements.txt"
     # Byte-compile on every core at once (pip does one file at a time); the kru user cannot
     # write to the venv, so modules not compiled now would be compiled again at every start.
-    "$PREFIX/venv/bin/python" -m compileall -q -j 0 -x '/pip/' "$PREFIX/venv/lib" >/dev/null
+    "$PREFIX/venv/bin/python" -m compileall -q -j 0 -x '/pip/' "$PREFIX/venv/lib" \
+        || die "could not byte-compile $PREFIX/venv (see above)"
     echo "$stamp" > "$PREFIX/venv/.kru-bundle"
     new_python=1
     did "installed Kru $VERSION and its libraries from the bundle"
