@@ -5,7 +5,7 @@ The stand-in is what a device admin downloads from raspberrypi.com, as far as Kr
 builder can tell: an MBR disk with a FAT boot partition (``bootfs``) and an ext4 root
 (``rootfs``) holding Debian bookworm for arm64 with systemd, Python 3.11, avahi, fake-hwclock,
 iw and rfkill, but without hostapd and dnsmasq (Raspberry Pi OS Lite has none; the bundle
-carries them as .deb files, see ``KIT.debs``). ``fstab`` names both partitions by PARTUUID, as
+carries them as .deb files, see ``Kit.debs``). ``fstab`` names both partitions by PARTUUID, as
 Raspberry Pi OS does. What it lacks: Raspberry Pi's kernel, firmware and first-boot resize. A
 Pi's firmware loads the kernel from the boot partition; here QEMU loads Debian's arm64 kernel
 directly and a busybox initramfs mounts the root partition.
@@ -18,7 +18,6 @@ keyed by the package list and the build recipe below. Needs root (mmdebstrap, an
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import json
@@ -28,16 +27,13 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.pi_disk import DISK_ID
+
 CACHE = Path(os.environ.get("KRU_TEST_CACHE", "/var/cache/kru-tests"))
 SUITE = "bookworm"
-DISK_ID = "4b52551f"  # the MBR disk identifier: fstab names the partitions PARTUUID=<id>-0N
-BOOT_START_MIB = 4  # partition offsets and sizes as in Raspberry Pi OS Lite images
-BOOT_SIZE_MIB = 512
-ROOT_SIZE_MIB = 2048
 # Raspberry Pi OS Lite's base as far as Kru cares (systemd, udev, Python with venv, avahi,
 # fake-hwclock, iw, rfkill, NetworkManager's job done by systemd-networkd here).
 PACKAGES = (
@@ -196,135 +192,6 @@ def _remove(path: Path) -> None:
         if any(line.split()[1].startswith(inside) for line in mounts):
             return
     shutil.rmtree(path, ignore_errors=True)
-
-
-# --- disk images, made and read without root, loop devices or mounts
-
-
-def make_disk_image(
-    out: Path,
-    rootfs: Path,
-    boot_files: dict[str, bytes],
-    root_mib: int = ROOT_SIZE_MIB,
-    boot_mib: int = BOOT_SIZE_MIB,
-) -> Path:
-    """Write a Raspberry Pi OS-shaped disk image: MBR with disk id ``DISK_ID``, FAT32 ``bootfs``
-    holding ``boot_files``, ext4 ``rootfs`` made from the tree ``rootfs`` (owners kept)."""
-    root_start = BOOT_START_MIB + boot_mib
-    with open(out, "wb") as fh:
-        fh.truncate((root_start + root_mib) * MIB)
-    quiet = {"check": True, "capture_output": True}
-    subprocess.run(
-        ["parted", "-s", str(out), "mklabel", "msdos"]
-        + ["mkpart", "primary", "fat32", f"{BOOT_START_MIB}MiB", f"{root_start}MiB"]
-        + ["mkpart", "primary", "ext4", f"{root_start}MiB", "100%"],
-        **quiet,
-    )
-    with open(out, "r+b") as fh:  # parted cannot set the disk identifier the PARTUUIDs use
-        fh.seek(440)
-        fh.write(int(DISK_ID, 16).to_bytes(4, "little"))
-    subprocess.run(
-        ["mkfs.vfat", "-F", "32", "-n", "bootfs", "--offset", str(BOOT_START_MIB * MIB // 512)]
-        + [str(out), str(boot_mib * 1024)],
-        **quiet,
-    )
-    with contextlib.ExitStack() as stack:
-        folder = Path(stack.enter_context(_tempdir(out.parent)))
-        for name, data in boot_files.items():
-            (folder / name).write_bytes(data)
-            mtools("mcopy", out, str(folder / name), f"::{name}")
-    subprocess.run(
-        ["mke2fs", "-q", "-t", "ext4", "-L", "rootfs", "-d", str(rootfs)]
-        + ["-E", f"offset={root_start * MIB}", str(out), f"{root_mib}M"],
-        **quiet,
-    )
-    return out
-
-
-MIB = 1024 * 1024
-
-
-@contextlib.contextmanager
-def _tempdir(parent: Path) -> Iterator[str]:
-    path = parent / f".tmp-{os.getpid()}-{time.monotonic_ns()}"
-    path.mkdir()
-    try:
-        yield str(path)
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def partition_offsets(image: Path) -> tuple[int, int]:
-    """Return the byte offsets of partitions 1 (boot) and 2 (root) of ``image``."""
-    table = subprocess.run(
-        ["parted", "-s", "-m", str(image), "unit", "B", "print"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    starts = {
-        line.split(":")[0]: int(line.split(":")[1].rstrip("B"))
-        for line in table.splitlines()
-        if line[:2] in ("1:", "2:")
-    }
-    return starts["1"], starts["2"]
-
-
-def mtools(command: str, image: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run an mtools command on the boot partition of ``image`` (``::name`` names its files)."""
-    boot, _ = partition_offsets(image)
-    return subprocess.run(
-        [command, "-i", f"{image}@@{boot}", *args],
-        check=False,
-        capture_output=True,
-        env={**os.environ, "MTOOLS_SKIP_CHECK": "1"},
-    )
-
-
-def boot_files(image: Path) -> dict[str, bytes]:
-    """Return the files at the top of the boot partition of ``image``."""
-    listing = mtools("mdir", image, "-b", "::/").stdout.decode()
-    names = [line.removeprefix("::/") for line in listing.split() if line.startswith("::/")]
-    return {name: mtools("mtype", image, f"::{name}").stdout for name in names}
-
-
-def debugfs(image: Path, request: str) -> subprocess.CompletedProcess:
-    """Run one read-only debugfs request on the root partition of ``image``."""
-    _, root = partition_offsets(image)
-    return subprocess.run(
-        ["debugfs", "-R", request, f"{image}?offset={root}"],
-        check=False,
-        capture_output=True,
-    )
-
-
-def root_file(image: Path, path: str) -> bytes | None:
-    """Return a file of the root partition of ``image``, None when it is not there."""
-    if b"Inode:" not in debugfs(image, f"stat {path}").stdout:
-        return None
-    return debugfs(image, f"cat {path}").stdout
-
-
-def root_stat(image: Path, path: str) -> dict[str, int] | None:
-    """Return type+mode, uid and gid of a path of the root partition, None when missing."""
-    out = debugfs(image, f"stat {path}").stdout.decode()
-    found = re.search(r"Mode:\s+(\d+).*?\n.*?User:\s+(\d+)\s+Group:\s+(\d+)", out, re.S)
-    kind = re.search(r"Type: (\w+)", out)
-    if not found or not kind:
-        return None
-    return {
-        "type": kind.group(1),
-        "mode": int(found.group(1), 8),
-        "uid": int(found.group(2)),
-        "gid": int(found.group(3)),
-    }
-
-
-def root_listing(image: Path, path: str) -> list[str]:
-    """Return the names in a directory of the root partition (without . and ..)."""
-    out = debugfs(image, f"ls -p {path}").stdout.decode()
-    names = [line.split("/")[5] for line in out.splitlines() if line.count("/") >= 6]
-    return [n for n in names if n not in (".", "..")]
 
 
 # --- the kernel and a small initramfs: what a Pi's firmware and Raspberry Pi OS's own

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import pi_emulator as pi
+from tests import pi_disk as disk
 from tests.bundle_factory import make_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def raspios_tree(path: Path, codename: str = "bookworm", arm64: bool = True) -> 
 
 def raspios_image(folder: Path, name: str = "raspios.img", root_mib: int = 128, **tree) -> Path:  # noqa: ANN003
     tree_dir = raspios_tree(folder / f"{name}-tree", **tree)
-    image = pi.make_disk_image(folder / name, tree_dir, RPI_BOOT, root_mib=root_mib, boot_mib=64)
+    image = disk.make_disk_image(folder / name, tree_dir, RPI_BOOT, root_mib=root_mib, boot_mib=64)
     shutil.rmtree(tree_dir)
     image.chmod(0o644)
     return image
@@ -92,28 +92,28 @@ def test_image_builder_adds_the_bundle_to_the_root_partition_without_root(built)
     out, bundle = built["out"], built["bundle"]
     for file in sorted(p for p in bundle.rglob("*") if p.is_file()):
         inside = f"/opt/kru-bundle/{file.relative_to(bundle).as_posix()}"
-        assert pi.root_file(out, inside) == file.read_bytes(), inside
-        stat = pi.root_stat(out, inside)
+        assert disk.root_file(out, inside) == file.read_bytes(), inside
+        stat = disk.root_stat(out, inside)
         assert stat == {"type": "regular", "mode": file.stat().st_mode & 0o777, "uid": 0, "gid": 0}
-    assert pi.root_stat(out, "/opt/kru-bundle/install.sh")["mode"] == 0o755
-    assert pi.root_stat(out, "/opt/kru-bundle/wheels")["type"] == "directory"
+    assert disk.root_stat(out, "/opt/kru-bundle/install.sh")["mode"] == 0o755
+    assert disk.root_stat(out, "/opt/kru-bundle/wheels")["type"] == "directory"
 
 
 def test_image_builder_enables_the_first_boot_units(built):
     out = built["out"]
     wants = "/etc/systemd/system/multi-user.target.wants"
     units = ["kru-firstboot", "kru-install", "kru-sync", "kru-wlan", "kru"]
-    assert sorted(pi.root_listing(out, wants)) == sorted(f"{u}.service" for u in units)
+    assert sorted(disk.root_listing(out, wants)) == sorted(f"{u}.service" for u in units)
     for unit in units:
         text = (ROOT / "deploy/raspberrypi/systemd" / f"{unit}.service").read_bytes()
-        assert pi.root_file(out, f"/etc/systemd/system/{unit}.service") == text
-        link = pi.debugfs(out, f"stat {wants}/{unit}.service").stdout.decode()
+        assert disk.root_file(out, f"/etc/systemd/system/{unit}.service") == text
+        link = disk.debugfs(out, f"stat {wants}/{unit}.service").stdout.decode()
         assert "Type: symlink" in link
         assert f'Fast link dest: "/etc/systemd/system/{unit}.service"' in link
 
 
 def test_image_builder_writes_the_boot_partition_and_keeps_its_files(built):
-    files = pi.boot_files(built["out"])
+    files = disk.boot_files(built["out"])
     example = ROOT / "deploy/raspberrypi/system/kru-setup.toml.example"
     assert files["kru-setup.toml"] == b'site_name = "CTC Kampot"\n'
     assert files["kru-setup.toml.example"] == example.read_bytes()
@@ -122,11 +122,11 @@ def test_image_builder_writes_the_boot_partition_and_keeps_its_files(built):
 
 def test_image_carries_no_identity_and_both_file_systems_check_clean(built):
     out = built["out"]
-    assert pi.root_file(out, "/etc/machine-id") == b""
-    assert pi.root_stat(out, "/etc/machine-id")["mode"] == 0o444
+    assert disk.root_file(out, "/etc/machine-id") == b""
+    assert disk.root_stat(out, "/etc/machine-id")["mode"] == 0o444
     for path in ("/var/lib/kru", "/etc/kru", "/opt/kru"):
-        assert pi.root_stat(out, path) is None
-    boot, root = pi.partition_offsets(out)
+        assert disk.root_stat(out, path) is None
+    boot, root = disk.partition_offsets(out)
     fsck = subprocess.run(["e2fsck", "-fn", f"{out}?offset={root}"], capture_output=True)
     assert fsck.returncode == 0, fsck.stdout
     partition = out.parent / "boot.part"  # fsck.vfat reads a whole file: the partition's bytes
@@ -153,13 +153,13 @@ def test_image_builder_reads_an_xz_image(workdir):
     out = workdir / "kru.img"
     result = build_image("--image", packed, "--bundle", bundle, "--out", out)
     assert result.returncode == 0, result.stderr
-    assert pi.root_file(out, "/opt/kru-bundle/VERSION") == b"0.1.0\n"
-    assert "kru-setup.toml" not in pi.boot_files(out)
+    assert disk.root_file(out, "/opt/kru-bundle/VERSION") == b"0.1.0\n"
+    assert "kru-setup.toml" not in disk.boot_files(out)
 
 
 def _taken(folder: Path, name: str) -> Path:
     image = raspios_image(folder, name)
-    _, root = pi.partition_offsets(image)
+    _, root = disk.partition_offsets(image)
     subprocess.run(
         ["debugfs", "-w", "-R", "mkdir /opt/kru-bundle", f"{image}?offset={root}"],
         check=True,
@@ -197,7 +197,7 @@ def test_image_without_a_root_partition_is_refused(workdir):
     bundle = make_bundle(workdir / "bundle")
     image = workdir / "raspios.img"
     with open(image, "wb") as fh:
-        fh.truncate(80 * pi.MIB)
+        fh.truncate(80 * disk.MIB)
     subprocess.run(
         ["parted", "-s", image, "mklabel", "msdos", "mkpart", "primary", "fat32", "4MiB", "100%"],
         check=True,

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests import pi_disk as disk
 from tests import pi_emulator as pi
 from tests.packs_factory import build_pack, lesson, media
 
@@ -43,7 +44,7 @@ admin_password = "kampot-admin-1"
 """
 # What a Pi's boot partition holds next to the kernel (the firmware reads these).
 RPI_BOOT = {
-    "cmdline.txt": f"console=serial0,115200 root=PARTUUID={pi.DISK_ID}-02 rootwait\n".encode(),
+    "cmdline.txt": f"console=serial0,115200 root=PARTUUID={disk.DISK_ID}-02 rootwait\n".encode(),
     "config.txt": b"arm_64bit=1\n",
 }
 # Generous limits for a loaded machine; the times each step took are printed at the end.
@@ -116,7 +117,7 @@ def bundle(work, kit, times) -> Path:
 def image(work, kit, bundle, times) -> Path:
     """build-image.sh on the stand-in, then kru-setup.toml copied onto its boot partition."""
     start = time.monotonic()
-    raspios = pi.make_disk_image(work / "raspios.img", kit.rootfs, RPI_BOOT)
+    raspios = disk.make_disk_image(work / "raspios.img", kit.rootfs, RPI_BOOT)
     out = work / "kru.img"
     result = subprocess.run(
         [str(DEPLOY / "build-image.sh"), "--image", str(raspios), "--bundle", str(bundle)]
@@ -130,7 +131,7 @@ def image(work, kit, bundle, times) -> Path:
     raspios.unlink()
     setup = work / "kru-setup.toml"
     setup.write_text(SETUP)
-    assert pi.mtools("mcopy", out, str(setup), "::kru-setup.toml").returncode == 0
+    assert disk.mtools("mcopy", out, str(setup), "::kru-setup.toml").returncode == 0
     timed(times, "images", start)
     return out
 
@@ -168,11 +169,11 @@ def sign_in(url: str, username: str, password: str) -> requests.Session:
 def identity(image: Path) -> dict[str, bytes | None]:
     """What makes this Pi itself: its machine-id and every file in its secrets folder."""
     found = {
-        "machine-id": pi.root_file(image, "/etc/machine-id"),
-        "setup-done": pi.root_file(image, "/etc/kru/setup-done"),
+        "machine-id": disk.root_file(image, "/etc/machine-id"),
+        "setup-done": disk.root_file(image, "/etc/kru/setup-done"),
     }
-    for name in pi.root_listing(image, "/var/lib/kru/secrets"):
-        found[name] = pi.root_file(image, f"/var/lib/kru/secrets/{name}")
+    for name in disk.root_listing(image, "/var/lib/kru/secrets"):
+        found[name] = disk.root_file(image, f"/var/lib/kru/secrets/{name}")
     return found
 
 
@@ -233,7 +234,7 @@ def first_boot(work, emulated, times) -> dict:
         "progress": progress,
         "console": emulated.console.read_text(errors="replace"),
         "identity": identity(emulated.image),
-        "boot_files": pi.boot_files(emulated.image),
+        "boot_files": disk.boot_files(emulated.image),
     }
 
 
@@ -288,7 +289,8 @@ def test_the_server_runs_on_the_bundles_aarch64_wheels(first_boot, emulated, bun
     compiled module in it is aarch64 (argon2 signed the learner in, nh3 cleaned the lesson,
     rpds served the pack's schema check, cryptography made the secrets)."""
     copy = work / "site-packages"
-    result = pi.debugfs(emulated.image, f"rdump /opt/kru/venv/lib/python3.11/site-packages {work}")
+    site = "/opt/kru/venv/lib/python3.11/site-packages"
+    result = disk.debugfs(emulated.image, f"rdump {site} {work}")
     assert copy.is_dir(), result.stderr
     installed = sorted(
         canonical("{}=={}".format(*d.name.removesuffix(".dist-info").rsplit("-", 1)))
