@@ -137,9 +137,12 @@ axe_core() {
 cmd_test() {
     # System packages the suite drives for real: Chromium for browser tests, shellcheck and
     # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media,
-    # poppler-utils (pdftotext) for the certificate PDF.
+    # poppler-utils (pdftotext) for the certificate PDF; QEMU, mmdebstrap, binfmt, mtools, parted
+    # and e2fsprogs to build and boot a Pi image.
     apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk \
-        pebble bind9 bind9-utils nginx hitch libnss3-tools openssl poppler-utils sqlite3
+        pebble bind9 bind9-utils nginx hitch libnss3-tools openssl poppler-utils sqlite3 \
+        qemu-system-arm qemu-user-static binfmt-support arch-test mmdebstrap mtools dosfstools \
+        parted e2fsprogs xz-utils
     venv
     axe_core
     start_postgres

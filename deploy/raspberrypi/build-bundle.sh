@@ -70,7 +70,8 @@ cp "$kru_wheel" "$stage/wheels/"
 
 # Every dependency as a binary wheel for CPython 3.11 on glibc Linux of the target machine
 # (Debian bookworm has glibc 2.36, so manylinux_2_17 ... manylinux_2_36 all run), exactly the
-# versions of the lock, each file checked against the lock's hashes.
+# versions of the lock, each file checked against the lock's hashes. The lock holds pip, which
+# install.sh runs straight from its wheel.
 target=(--only-binary=:all: --python-version 3.11 --implementation cp
     --platform "linux_$ARCH" --platform "manylinux2014_$ARCH")
 for minor in $(seq 17 36); do target+=(--platform "manylinux_2_${minor}_$ARCH"); done

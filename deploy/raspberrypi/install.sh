@@ -42,20 +42,43 @@ fi
 VERSION=$(cat "$BUNDLE/VERSION")
 
 # --- Debian packages
+# policy-rc.d answering 101 keeps package scripts from starting services (invoke-rc.d and
+# deb-systemd-invoke ask it); ours is removed afterwards, someone else's is left alone.
+POLICY=/usr/sbin/policy-rc.d
+our_policy=0
+no_starts() {
+    if [ ! -e "$POLICY" ]; then
+        printf '#!/bin/sh\n# kru install.sh: no service starts while it installs packages\nexit 101\n' > "$POLICY"
+        chmod 0755 "$POLICY"
+        our_policy=1
+    fi
+}
+allow_starts() {
+    if [ "$our_policy" -eq 1 ]; then rm -f "$POLICY"; our_policy=0; fi
+}
+trap allow_starts EXIT
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
+    # The packages' scripts must not start hostapd or dnsmasq now: at first boot this runs in
+    # kru-install.service, and a start would wait for kru-firstboot, which waits for us (a
+    # deadlock until the unit's timeout); kru-firstboot starts them once they are configured.
+    no_starts
     if compgen -G "$BUNDLE/debs/*.deb" >/dev/null; then
         did "installing ${missing[*]} from the bundle's debs/"
-        apt-get install -y -q --no-install-recommends --no-download "$BUNDLE"/debs/*.deb
+        # Not --no-download: with it, apt fails on local .deb files whenever the Pi's package
+        # lists are empty ("Pathname to install is not absolute"), as on a fresh image.
+        apt-get install -y -q --no-install-recommends "$BUNDLE"/debs/*.deb \
+            || die "cannot install the bundle's debs/: they need packages this Pi lacks (see above)"
     else
         did "installing ${missing[*]} with apt (needs internet)"
         apt-get install -y -q --no-install-recommends "${missing[@]}" \
             || die "cannot install ${missing[*]}: connect the Pi to the internet or use a bundle with debs/"
     fi
+    allow_starts
 fi
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "Python 3.11 or newer is needed (Raspberry Pi OS bookworm or later)"
@@ -100,14 +123,22 @@ if [ ! -f "$CONF/kru.toml" ]; then
 fi
 
 # --- Python: a venv with exactly the bundle's wheels, no index
+# pip itself comes from the bundle's wheel too (run straight from the .whl), so the venv needs no
+# ensurepip: on a Pi that step alone took minutes, and the bundle's pip replaced it anyway.
 if [ ! -x "$PREFIX/venv/bin/python" ]; then
-    python3 -m venv "$PREFIX/venv"
+    python3 -m venv --without-pip "$PREFIX/venv"
     did "created the virtualenv $PREFIX/venv"
 fi
 stamp=$(cd "$BUNDLE" && sha256sum requirements.txt wheels/*.whl | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$PREFIX/venv/.kru-bundle" 2>/dev/null || true)" != "$stamp" ]; then
-    "$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
-        --find-links "$BUNDLE/wheels" --upgrade -r "$BUNDLE/requirements.txt"
+    pip_wheel=$(compgen -G "$BUNDLE/wheels/pip-*.whl" | head -n 1) \
+        || die "the bundle has no pip wheel: build it again with build-bundle.sh"
+    "$PREFIX/venv/bin/python" "$pip_wheel/pip" install --quiet --disable-pip-version-check \
+        --no-index --no-compile --find-links "$BUNDLE/wheels" --upgrade -r "$BUNDLE/requirements.txt"
+    # Byte-compile on every core at once (pip does one file at a time); the kru user cannot
+    # write to the venv, so modules not compiled now would be compiled again at every start.
+    "$PREFIX/venv/bin/python" -m compileall -q -j 0 -x '/pip/' "$PREFIX/venv/lib" \
+        || die "could not byte-compile $PREFIX/venv (see above)"
     echo "$stamp" > "$PREFIX/venv/.kru-bundle"
     new_python=1
     did "installed Kru $VERSION and its libraries from the bundle"
@@ -136,12 +167,12 @@ enable() {
     local unit=$1 state
     state=$(systemctl is-enabled "$unit" 2>/dev/null || true)
     if [ "$state" = "masked" ]; then
-        systemctl unmask "$unit" >/dev/null 2>&1
+        systemctl unmask "$unit" >/dev/null 2>&1 || die "cannot unmask $unit (try: systemctl unmask $unit)"
         did "unmasked $unit"
         state=$(systemctl is-enabled "$unit" 2>/dev/null || true)
     fi
     if [ "$state" != "enabled" ]; then
-        systemctl enable "$unit" >/dev/null 2>&1
+        systemctl enable "$unit" >/dev/null 2>&1 || die "cannot enable $unit (try: systemctl enable $unit)"
         did "enabled $unit"
     fi
 }
@@ -171,5 +202,7 @@ if [ "$changed" -eq 0 ]; then
     say "nothing to change: Kru $VERSION is installed"
 else
     say "done: Kru $VERSION; data in $DATA, settings in $CONF/kru.toml"
-    [ -f "$CONF/setup-done" ] || say "next: put kru-setup.toml on the boot partition and restart"
+    if [ ! -f "$CONF/setup-done" ] && [ ! -f /boot/firmware/kru-setup.toml ]; then
+        say "next: put kru-setup.toml on the boot partition and restart"
+    fi
 fi
