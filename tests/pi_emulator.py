@@ -5,10 +5,10 @@ The stand-in is what a device admin downloads from raspberrypi.com, as far as Kr
 builder can tell: an MBR disk with a FAT boot partition (``bootfs``) and an ext4 root
 (``rootfs``) holding Debian bookworm for arm64 with systemd, Python 3.11, avahi, fake-hwclock,
 iw, rfkill and openssl, but without hostapd, dnsmasq, nginx and sqlite3 (Raspberry Pi OS Lite
-has none of them; the bundle carries them as .deb files, see ``Kit.debs``). ``fstab`` names both partitions by PARTUUID, as
-Raspberry Pi OS does. What it lacks: Raspberry Pi's kernel, firmware and first-boot resize. A
-Pi's firmware loads the kernel from the boot partition; here QEMU loads Debian's arm64 kernel
-directly and a busybox initramfs mounts the root partition.
+has none of them; the bundle carries them as .deb files, see ``Kit.debs``). ``fstab`` names
+both partitions by PARTUUID, as Raspberry Pi OS does. What it lacks: Raspberry Pi's kernel,
+firmware and first-boot resize. A Pi's firmware loads the kernel from the boot partition; here
+QEMU loads Debian's arm64 kernel directly and a busybox initramfs mounts the root partition.
 
 The root file system and the kernel are built once with mmdebstrap (about 5 minutes, mostly
 emulated package configuration) and cached in ``KRU_TEST_CACHE`` (/var/cache/kru-tests),
