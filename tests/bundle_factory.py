@@ -14,7 +14,7 @@ def make_bundle(path: Path, arch: str = "aarch64", wheel_bytes: bytes = b"stand-
     path.mkdir()
     for name in ("install.sh", "README.md"):
         shutil.copy2(DEPLOY / name, path / name)
-    for sub in ("systemd", "hotspot", "system", "bin"):
+    for sub in ("systemd", "hotspot", "system", "bin", "tls"):
         shutil.copytree(DEPLOY / sub, path / sub)
     (path / "wheels").mkdir()
     (path / "wheels" / "kru-0.1.0-py3-none-any.whl").write_bytes(wheel_bytes)

@@ -171,6 +171,27 @@ def standin_kit(log: Path | None = None) -> Kit:
     return kit
 
 
+def run_in_standin(
+    kit: Kit, argv: list[str], mnt: Path, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """Run ``argv`` in the stand-in's root under qemu-user, with ``mnt`` at ``/mnt``.
+
+    In its own mount, PID and network namespaces: the bind mount and ``/proc`` go when it
+    ends, nothing reaches the network, and the cached root is only read."""
+    ensure_arm64_emulation()
+    script = 'mount --bind "$1" "$0/mnt" && mount -t proc proc "$0/proc" && shift && '
+    script += 'exec chroot "$0" "$@"'
+    isolate = ["unshare", "--mount", "--propagation", "private", "--fork", "--pid", "--net"]
+    return subprocess.run(
+        [*isolate, "sh", "-c", script, str(kit.rootfs), str(mnt), *argv],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+        timeout=timeout,
+        check=False,
+    )
+
+
 def _prune(keep: Path) -> None:
     """Remove kits of older recipes and builds left by runs that were killed (about 700 MB each)."""
     for path in CACHE.glob("pi-standin-*"):

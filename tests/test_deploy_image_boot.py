@@ -12,9 +12,11 @@ KRU_TEST_CACHE (/var/cache/kru-tests): about 5 minutes to build when the cache i
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -305,14 +307,21 @@ def test_learner_signs_in_and_records_an_event_on_the_emulated_pi(first_boot):
     assert first_boot["lesson_page"].status_code == 200
 
 
-def test_the_server_runs_on_the_bundles_aarch64_wheels(first_boot, emulated, bundle, work):
-    """Item 3: the venv the server ran from holds exactly the bundle's wheels, and every
-    compiled module in it is aarch64 (argon2 signed the learner in, nh3 cleaned the lesson,
-    rpds served the pack's schema check, cryptography made the secrets)."""
+@pytest.fixture(scope="module")
+def site_packages(first_boot, emulated, work) -> Path:
+    """A copy of the venv's site-packages the server ran from, read from the powered-off disk."""
     copy = work / "site-packages"
     site = "/opt/kru/venv/lib/python3.11/site-packages"
     result = disk.debugfs(emulated.image, f"rdump {site} {work}")
     assert copy.is_dir(), result.stderr
+    return copy
+
+
+def test_the_server_runs_on_the_bundles_aarch64_wheels(site_packages, bundle):
+    """Item 3: the venv the server ran from holds exactly the bundle's wheels, and every
+    compiled module in it is aarch64 (argon2 signed the learner in, nh3 cleaned the lesson,
+    rpds served the pack's schema check, cryptography made the secrets)."""
+    copy = site_packages
     installed = sorted(
         canonical("{}=={}".format(*d.name.removesuffix(".dist-info").rsplit("-", 1)))
         for d in copy.glob("*.dist-info")
@@ -323,6 +332,47 @@ def test_the_server_runs_on_the_bundles_aarch64_wheels(first_boot, emulated, bun
     assert set(machines.values()) == {0xB7}, machines  # EM_AARCH64
     for module in ("_argon2_cffi_bindings/_ffi", "nh3/nh3", "rpds/rpds", "cryptography/hazmat"):
         assert any(name.startswith(module) for name in machines), module
+
+
+def test_every_module_of_the_bundles_wheels_imports_and_runs_on_arm64(
+    kit, site_packages, work, times
+):
+    """Item 3, beyond what the server touched: in the stand-in's arm64 root (qemu-user), the
+    installed wheels' compiled modules and top-level packages all import, and Pillow,
+    HarfBuzz (Khmer shaping for certificates), fontTools, argon2, cryptography, nh3,
+    markupsafe, charset_normalizer and rpds/jsonschema give the right answers."""
+    start = time.monotonic()
+    shutil.copy(Path(__file__).with_name("pi_wheel_check.py"), work)
+    check = ["python3", "/mnt/pi_wheel_check.py", f"/mnt/{site_packages.name}"]
+    result = pi.run_in_standin(kit, check, mnt=site_packages.parent)
+    timed(times, "wheel check (qemu-user)", start)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = json.loads(result.stdout)
+    assert found["failed"] == {}, found["failed"]
+    assert found["machine"] == "aarch64"
+    assert found["python"].startswith("3.11.")
+    for module in (
+        "_cffi_backend",
+        "PIL._imaging",
+        "nh3.nh3",
+        "rpds.rpds",
+        "uharfbuzz._harfbuzz",
+        "markupsafe._speedups",
+        "cryptography.hazmat.bindings._rust",
+    ):
+        assert module in found["compiled"], (module, found["compiled"])
+    for package in ("edge_server", "content_packs", "sync", "flask", "waitress", "peewee"):
+        assert package in found["packages"], (package, found["packages"])
+    ran = found["ran"]
+    assert ran["argon2"] is True
+    assert ran["ed25519"] is True
+    assert ran["png"] == [200, 30, 40]
+    assert ran["khmer_glyphs"] and 0 not in ran["khmer_glyphs"]  # no missing glyph
+    assert ran["font_name"] == "Noto Sans Khmer"
+    assert ran["nh3"] == "<b>ok</b>"
+    assert ran["markupsafe"] == "&lt;"
+    assert ran["charset"] == "utf_8"
+    assert ran["schema"] is True
 
 
 def canonical(requirement: str) -> str:
