@@ -249,6 +249,13 @@ if ! mount -t ext4 -o ro "$root" /newroot; then
     echo "initramfs: cannot mount $root"; sleep 1; poweroff -f
 fi
 mount --move /dev /newroot/dev
+# An emulated Pi on a loaded machine is many times slower than a real one: udev may take more
+# than systemd's default 90 s to name the boot partition, and then the boot stops in
+# emergency mode. /run passes into systemd as it is, and its system.conf.d is read.
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /newroot/run
+mkdir -p /newroot/run/systemd/system.conf.d
+printf '[Manager]\nDefaultDeviceTimeoutSec=900\nDefaultTimeoutStartSec=900\n' \
+    > /newroot/run/systemd/system.conf.d/emulated-pi.conf
 umount /proc /sys
 exec switch_root /newroot /sbin/init
 """
@@ -426,6 +433,8 @@ class EmulatedPi:
         while time.monotonic() < deadline:
             if not self.running():
                 raise RuntimeError(f"QEMU stopped; console:\n{self.console_tail()}")
+            if "You are in emergency mode" in self.console_tail():
+                raise RuntimeError(f"the boot stopped in emergency mode:\n{self.console_tail(120)}")
             try:
                 with urllib.request.urlopen(self.url + path, timeout=10) as response:  # noqa: S310
                     return json.loads(response.read())

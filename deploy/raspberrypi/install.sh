@@ -133,10 +133,12 @@ stamp=$(cd "$BUNDLE" && sha256sum requirements.txt wheels/*.whl | sha256sum | cu
 if [ "$(cat "$PREFIX/venv/.kru-bundle" 2>/dev/null || true)" != "$stamp" ]; then
     pip_wheel=$(compgen -G "$BUNDLE/wheels/pip-*.whl" | head -n 1) \
         || die "the bundle has no pip wheel: build it again with build-bundle.sh"
+    say "installing Kru $VERSION and $(grep -c . "$BUNDLE/requirements.txt") packages from the bundle's wheels (minutes on a Pi)"
     "$PREFIX/venv/bin/python" "$pip_wheel/pip" install --quiet --disable-pip-version-check \
         --no-index --no-compile --find-links "$BUNDLE/wheels" --upgrade -r "$BUNDLE/requirements.txt"
     # Byte-compile on every core at once (pip does one file at a time); the kru user cannot
     # write to the venv, so modules not compiled now would be compiled again at every start.
+    say "byte-compiling $PREFIX/venv"
     "$PREFIX/venv/bin/python" -m compileall -q -j 0 -x '/pip/' "$PREFIX/venv/lib" \
         || die "could not byte-compile $PREFIX/venv (see above)"
     echo "$stamp" > "$PREFIX/venv/.kru-bundle"
