@@ -172,7 +172,7 @@ def standin_kit(log: Path | None = None) -> Kit:
 
 
 def run_in_standin(
-    kit: Kit, argv: list[str], mnt: Path, timeout: float = 600
+    kit: Kit, argv: list[str], mnt: Path, timeout: float = 1800
 ) -> subprocess.CompletedProcess:
     """Run ``argv`` in the stand-in's root under qemu-user, with ``mnt`` at ``/mnt``.
 
@@ -181,7 +181,9 @@ def run_in_standin(
     ensure_arm64_emulation()
     script = 'mount --bind "$1" "$0/mnt" && mount -t proc proc "$0/proc" && shift && '
     script += 'exec chroot "$0" "$@"'
+    # --kill-child: a timeout that kills unshare ends the emulated program too.
     isolate = ["unshare", "--mount", "--propagation", "private", "--fork", "--pid", "--net"]
+    isolate.append("--kill-child")
     return subprocess.run(
         [*isolate, "sh", "-c", script, str(kit.rootfs), str(mnt), *argv],
         capture_output=True,
