@@ -64,11 +64,16 @@ def timed(times: dict, name: str, start: float, machine: pi.EmulatedPi | None = 
 
 
 @pytest.fixture(scope="module")
-def times() -> dict:
+def times(request) -> dict:
+    """Seconds per step, written to the terminal at the end (CI's log shows them uncaptured)."""
     measured: dict = {}
     yield measured
-    load = os.getloadavg()[0]
-    print(f"\nboot test seconds (load average {load:.1f}): {measured}", file=sys.stderr)
+    line = f"boot test seconds (load average {os.getloadavg()[0]:.1f}): {measured}"
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("\n" + line)
+    else:
+        print(line, file=sys.stderr)
 
 
 @pytest.fixture(scope="module")
