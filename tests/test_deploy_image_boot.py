@@ -358,6 +358,7 @@ def test_every_module_of_the_bundles_wheels_imports_and_runs_on_arm64(
     assert result.returncode == 0, result.stderr[-3000:]
     found = json.loads(result.stdout)
     assert found["failed"] == {}, found["failed"]
+    assert set(found["left_out"]) <= set(found["compiled"])  # a name that went: drop it there
     assert found["machine"] == "aarch64"
     assert found["python"].startswith("3.11.")
     for module in (
