@@ -134,17 +134,27 @@ axe_core() {
     fi
 }
 
+ralph_venv() {
+    # Ralph (the LRS and xAPI validator of the central tests) pins dependencies that conflict
+    # with Kru's, so it gets .venv-ralph of its own, outside the lock (tests/ralph_support.py).
+    # Made here, before pytest, so its install does not count against a test's timeout.
+    "$VENV/bin/python" -c 'from tests.ralph_support import ralph_venv; ralph_venv()'
+}
+
 cmd_test() {
     # System packages the suite drives for real: Chromium for browser tests, shellcheck and
     # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media,
-    # poppler-utils (pdftotext) for the certificate PDF; QEMU, mmdebstrap, binfmt, mtools, parted
-    # and e2fsprogs to build and boot a Pi image.
+    # poppler-utils (pdftotext) for the certificate PDF; FUSE file systems for USB sticks as
+    # images and node for the polkit rule (issue 19); QEMU, mmdebstrap, binfmt, mtools, parted
+    # and e2fsprogs to build and boot a Pi image (issue 22).
     apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk \
         pebble bind9 bind9-utils nginx hitch libnss3-tools openssl poppler-utils sqlite3 \
-        qemu-system-arm qemu-user-static binfmt-support arch-test mmdebstrap mtools dosfstools \
+        fusefat exfat-fuse exfatprogs ntfs-3g dosfstools fuse3 nodejs \
+        qemu-system-arm qemu-user-static binfmt-support arch-test mmdebstrap mtools \
         parted e2fsprogs xz-utils
     venv
     axe_core
+    ralph_venv
     start_postgres
     set +e
     # Lint first but run the tests anyway, so one run shows every problem.

@@ -79,7 +79,7 @@ def run_scenarios(bench: Bench, only: set[str] | None) -> dict[str, Any]:
             outcome: dict[str, Any] = {"status": "ok", "figures": figures}
         except NotAvailable as exc:
             outcome = {"status": f"not available: {exc}", "figures": {}}
-        except Exception as exc:  # noqa: BLE001 - record it and go on with the next scenario
+        except Exception as exc:  # record it and go on with the next scenario
             log.error("scenario %s failed: %s", scenario.name, exc)
             outcome = {
                 "status": f"error: {exc}",

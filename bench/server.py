@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,13 @@ log = logging.getLogger(__name__)
 KRU = [sys.executable, "-m", "edge_server.cli"]
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """Return a port on 127.0.0.1 that is free right now (TCP, or ``socket.SOCK_DGRAM``).
+
+    The one copy for the tests and the benchmarks: each server asks for its own port, so
+    two pytest-xdist workers never share one.
+    """
+    with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
@@ -79,22 +84,20 @@ def group_memory(pid: int) -> dict[str, int]:
     }
 
 
-def wait_until_ready(url: str, timeout: float, proc: subprocess.Popen | None = None) -> float:
-    """Poll ``url`` until it answers 200; return the seconds it took.
+def wait_until_ready(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> dict:
+    """Poll ``url`` until it answers 200 with JSON; return the JSON.
 
     Raises:
         RuntimeError: the server exited or did not answer in time.
     """
-    start = time.monotonic()
-    deadline = start + timeout
+    deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
-                json.loads(response.read())
-                return time.monotonic() - start
+                return json.loads(response.read())
         except OSError as exc:
             last = exc
             time.sleep(0.01)
@@ -131,68 +134,96 @@ class RssSampler:
 
 
 class KruServer:
-    """``kru serve`` on its own data home, started and stopped as a site would."""
+    """A ``kru`` server subprocess on its own data home and a free loopback port.
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    The one live server of the tests and the benchmarks: ``kru serve`` by default,
+    ``command=("central", "serve")`` for the central server. ``start`` waits for
+    ``ready`` to answer and records ``start_s``; ``stop`` records ``stop_s``.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        *,
+        command: Sequence[str] = ("serve",),
+        ready: str = "/healthz",
+        port: int | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
-        self.port = free_port()
+        self.args = list(args)
+        self.command = list(command)
+        self.ready = ready
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen | None = None
-        self.log_path = self.data_dir.parent / f"serve-{self.port}.log"
+        self.log = self.data_dir.parent / f"{self.command[0]}-{self.port}.log"
         self.start_s: float | None = None
+        self.stop_s: float | None = None
 
     @property
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, timeout: float = 30.0) -> float:
-        """Start the server; return seconds from exec to the first good ``/healthz``.
+    def start(self, timeout: float = 60.0) -> KruServer:
+        """Start the server and wait until it answers; ``start_s`` is the time that took.
 
         Raises:
-            RuntimeError: it exited or did not answer within ``timeout``.
+            RuntimeError: it exited or did not answer within ``timeout`` (with its log).
         """
-        with open(self.log_path, "ab") as out:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [*KRU, "--data-dir", str(self.data_dir), *self.command, "--port", str(self.port)]
+        with open(self.log, "ab") as out:
             began = time.monotonic()
             self.proc = subprocess.Popen(
-                [*KRU, "--data-dir", str(self.data_dir), "serve", "--port", str(self.port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=self.env,
+                [*argv, *self.args], stdout=out, stderr=subprocess.STDOUT, env=self.env
             )
         try:
-            wait_until_ready(f"{self.url}/healthz", timeout, self.proc)
+            wait_until_ready(f"{self.url}{self.ready}", timeout, self.proc)
         except RuntimeError as exc:
             self.kill()
-            tail = self.log_path.read_text(errors="replace")[-2000:]
+            tail = self.log.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{exc}; server log: {tail}") from exc
         self.start_s = time.monotonic() - began
-        return self.start_s
+        return self
 
     def memory(self) -> dict[str, int]:
         """Return the memory of the server's processes (see ``group_memory``)."""
         return group_memory(self.pid)
 
-    def stop(self, timeout: float = 10.0) -> float:
-        """Send SIGTERM; return seconds until the process exited (killed after ``timeout``)."""
-        assert self.proc is not None
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        """Send ``sig`` and wait; return the exit code (None when it never ran).
+
+        ``stop_s`` is the time it took to exit, ``inf`` when it had to be killed after
+        ``timeout``.
+        """
+        proc = self.proc
+        if proc is None:
+            return None
         began = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
+        if proc.poll() is None:
+            proc.send_signal(sig)
         try:
-            self.proc.wait(timeout=timeout)
+            code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            return float("inf")
-        return time.monotonic() - began
+            self.stop_s = float("inf")
+            return proc.returncode
+        self.stop_s = time.monotonic() - began
+        return code
 
     def kill(self) -> None:
+        """Kill -9, as a power cut would."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            self.proc.wait(timeout=10)
 
     def __enter__(self) -> KruServer:
-        return self
+        return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.kill()

@@ -19,9 +19,11 @@ from typing import Any
 
 import tomli_w
 
-from edge_server import accounts, passwords, schema
-from edge_server.datahome import DataHome
-from edge_server.settings import Settings, load_settings
+from edge_server import accounts
+from edge_server.base import passwords
+from edge_server.base.datahome import DataHome
+from edge_server.base.settings import Settings, load_settings
+from edge_server.site import database as schema
 
 log = logging.getLogger(__name__)
 

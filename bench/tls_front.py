@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
-    from edge_server import site_tls
-    from edge_server.datahome import DataHome
+    from edge_server.base import site_tls
+    from edge_server.base.datahome import DataHome
     from tests.browser.harness import seed_demo
     from tests.https_front import TlsFront
     from tests.tls_helpers import issue_for_site

@@ -3,12 +3,15 @@
 The folder holds ``pack.toml`` (the pack, its courses, modules and the list of items),
 lessons as Markdown (or HTML) with TOML front matter between ``+++`` lines, quizzes as
 TOML files, and media. Every file in the folder goes into the pack except ``pack.toml``,
-the quiz and task ``.toml`` files (they become data in the manifest) and hidden files; a
-folder named as an ``html5`` item is zipped into one file. Checksums are computed here.
+the quiz, task and observation ``.toml`` files (they become data in the manifest) and
+hidden files; a folder named as an ``html5`` item is zipped into one file. Checksums are
+computed here.
 
 A ``.toml`` item is a quiz, or a task when it says ``type = "task"`` (in the file or its
 pack.toml entry): Markdown instructions, accepted kinds, a size limit, a due date, a pass
-mark and a rubric of criteria with levels (docs/content-packs.md, "Tasks").
+mark and a rubric of criteria with levels (docs/content-packs.md, "Tasks"); an
+observation form when it says ``type = "observation"``: a rubric whose criteria may name
+the competency they give evidence of (docs/content-packs.md, "Observation forms").
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import BadSource, InvalidPack
 from .manifest import FORMAT_VERSION, LESSON_ENDINGS, MANIFEST, TYPE_ENDINGS
@@ -33,9 +36,19 @@ FRONT_MATTER = "+++"
 STORED = {".mp4", ".m4v", ".webm", ".mp3", ".m4a", ".ogg", ".oga", ".opus", ".png", ".jpg"}
 STORED |= {".jpeg", ".gif", ".webp", ".pdf", ".zip", ".woff2", ".woff"}
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so the same folder builds the same zip
-ITEM_KEYS = {"slug", "type", "title_km", "title_en", "required", "duration_s", "duration_min"}
+ITEM_KEYS = {
+    "slug",
+    "type",
+    "title_km",
+    "title_en",
+    "required",
+    "duration_s",
+    "duration_min",
+    "competencies",
+}
 QUIZ_KEYS = {"pass_mark", "attempts", "shuffle", "questions"}
 TASK_KEYS = {"instructions_km", "instructions_en", "accept", "max_mb", "due", "pass_mark", "rubric"}
+OBSERVATION_KEYS = {"instructions_km", "instructions_en", "rubric"}
 
 
 def slugify(text: str) -> str:
@@ -127,6 +140,8 @@ def _common(entry: dict[str, Any], meta: dict[str, Any], default_slug: str) -> d
         item["duration_s"] = merged["duration_s"]
     elif "duration_min" in merged:
         item["duration_s"] = int(float(merged["duration_min"]) * 60)
+    if "competencies" in merged:  # issue 16: the competencies the item gives evidence for
+        item["competencies"] = merged["competencies"]
     return item
 
 
@@ -155,12 +170,14 @@ class _Builder:
         default_slug = slugify(PurePosixPath(rel).stem)
         if kind == "lesson":
             return self._lesson(entry, rel, path, default_slug)
-        if kind == "quiz" and (entry.get("type") == "task" or _says_task(path)):
-            kind = "task"
+        if kind == "quiz":
+            kind = entry.get("type") or _says_type(path) or "quiz"
         if kind == "quiz":
             return self._quiz(entry, rel, path, default_slug)
         if kind == "task":
             return self._task(entry, rel, path, default_slug)
+        if kind == "observation":
+            return self._observation(entry, rel, path, default_slug)
         if kind == "html5" and path.is_dir():
             rel = self._zip_folder(rel, path)
         if kind not in TYPE_ENDINGS:
@@ -228,6 +245,23 @@ class _Builder:
         item["task"] = task
         return item
 
+    def _observation(self, entry: dict, rel: str, path: Path, default_slug: str) -> dict[str, Any]:
+        data = _read_toml(path, rel)
+        self.consumed.add(rel)
+        item = _common(entry, data, default_slug)
+        item["type"] = "observation"
+        item.setdefault("required", False)  # evidence a mentor records, not work to pass
+        unknown = sorted(set(data) - OBSERVATION_KEYS - ITEM_KEYS)
+        if unknown:
+            raise BadSource(
+                N_("%(file)s: unknown keys %(keys)s"), file=rel, keys=", ".join(unknown)
+            )
+        form: dict[str, Any] = {"rubric": [_criterion(c) for c in data.get("rubric") or []]}
+        if instructions := _text(data, "instructions"):
+            form["instructions"] = instructions
+        item["observation"] = form
+        return item
+
     def _zip_folder(self, rel: str, path: Path) -> str:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -257,12 +291,13 @@ class _Builder:
             self.files[rel] = path
 
 
-def _says_task(path: Path) -> bool:
-    """Return whether a ``.toml`` item file declares ``type = "task"``."""
+def _says_type(path: Path) -> str | None:
+    """Return the ``type`` a ``.toml`` item file declares (``task``, ``observation``), if any."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8")).get("type") == "task"
+        said = tomllib.loads(path.read_text(encoding="utf-8")).get("type")
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return False  # the quiz reader reports the mistake
+        return None  # the quiz reader reports the mistake
+    return said if said in ("task", "observation") else None
 
 
 def _criterion(raw: Any) -> dict[str, Any]:
@@ -275,7 +310,42 @@ def _criterion(raw: Any) -> dict[str, Any]:
         if descriptor := _text(level, "descriptor"):
             out["descriptor"] = descriptor
         levels.append(out)
-    return {"id": raw.get("id"), "title": _text(raw, "title"), "levels": levels}
+    out = {"id": raw.get("id"), "title": _text(raw, "title"), "levels": levels}
+    if raw.get("competency") is not None:  # issue 16: the competency the criterion rates
+        out["competency"] = raw["competency"]
+    return out
+
+
+def _text_tree(raw: Any) -> Any:
+    """Return a framework's TOML tables with every ``title_km``/``title_en`` (and description)
+    pair as one text object, recursively."""
+    if isinstance(raw, list):
+        return [_text_tree(v) for v in raw]
+    if not isinstance(raw, dict):
+        return raw
+    out = {
+        k: _text_tree(v)
+        for k, v in raw.items()
+        if not k.endswith(("_km", "_en")) or k.rpartition("_")[0] not in ("title", "description")
+    }
+    for name in ("title", "description"):
+        if text := _text(raw, name):
+            out[name] = text
+    return out
+
+
+def _framework(src: Path, rel: Any) -> dict[str, Any]:
+    """Return a competency framework of the manifest from its TOML file (issue 16).
+
+    Raises:
+        BadSource: the file is missing or is not TOML.
+    """
+    if not isinstance(rel, str):
+        raise BadSource(N_("pack.toml: frameworks lists the framework files by name"))
+    path = (src / rel).resolve()
+    if not path.is_file() or src not in path.parents:
+        raise BadSource(N_("pack.toml names %(file)s, which does not exist"), file=rel)
+    return _text_tree(_read_toml(path, rel))
 
 
 def _zip_info(name: str, ending: str) -> zipfile.ZipInfo:
@@ -343,6 +413,7 @@ def make_manifest(src_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes 
                 for s in plan
             ]
         courses.append(entry)
+    frameworks = [_framework(src, rel) for rel in spec.get("frameworks") or []]
     builder.other_files()
     files = []
     for rel in sorted(builder.files):
@@ -358,6 +429,7 @@ def make_manifest(src_dir: str | Path) -> tuple[dict[str, Any], dict[str, bytes 
         "license": spec.get("license"),
         "authors": spec.get("authors"),
         "courses": courses,
+        "frameworks": frameworks or None,
         "files": files,
     }
     return {k: v for k, v in manifest.items() if v is not None}, builder.files
@@ -385,7 +457,7 @@ def write_pack(
     Raises:
         InvalidPack: the result would not pass ``kru pack validate`` (nothing is written).
     """
-    from edge_server.settings import load_settings
+    from edge_server.base.settings import load_settings
 
     from .validate import validate_pack
 

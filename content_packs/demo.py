@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from edge_server.datahome import DataHome
+from edge_server.base.datahome import DataHome
 
 from .build import build_pack
 from .install import install_pack

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_server.errors import (
+from edge_server.base.errors import (
     N_,
     Conflict,
     KruError,

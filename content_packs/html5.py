@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from edge_server.datahome import DataHome
-from edge_server.errors import N_, KruError
+from edge_server.base.datahome import DataHome
+from edge_server.base.errors import N_, KruError
 
 from .errors import PackNotFound
 from .manifest import mime_for
@@ -83,7 +83,7 @@ class AppFile:
         for a server to send straight from the file."""
         if self.raw_offset is None:
             return None
-        fh = open(self.zip_path, "rb")  # noqa: SIM115 - the caller (the server) closes it
+        fh = open(self.zip_path, "rb")  # the caller (the server) closes it
         fh.seek(self.raw_offset + start)
         return fh
 

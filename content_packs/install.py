@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_server.datahome import DataHome
-from edge_server.db import db
-from edge_server.errors import N_
-from edge_server.models import utcnow
+from edge_server.base import diskspace
+from edge_server.base.datahome import DataHome
+from edge_server.base.db import db, utcnow
+from edge_server.base.errors import N_
 
 from . import search, zipsafe
 from .errors import (
@@ -38,8 +38,6 @@ from .store import ContentStore, install_lock
 from .validate import CheckedPack, check_pack
 
 log = logging.getLogger(__name__)
-
-SPACE_MARGIN = 20 * 1024 * 1024  # room left for the database and logs after an install
 
 
 @dataclass(frozen=True)
@@ -104,16 +102,40 @@ def _check_version(checked: CheckedPack, existing: Pack | None, force: bool) -> 
         )
 
 
-def _check_space(store: ContentStore, checked: CheckedPack) -> None:
+def _check_competencies(checked: CheckedPack) -> None:
+    """Refuse a pack naming competencies an installed framework does not have.
+
+    Raises:
+        InvalidPack: a code of an installed framework is no standard or indicator of it.
+    """
+    from .catalog import competency_data
+    from .frameworks import install_problems, unknown_frameworks
+
+    installed = competency_data().frameworks
+    problems = install_problems(checked.manifest, installed)
+    if problems:
+        raise InvalidPack(problems)
+    for name in unknown_frameworks(checked.manifest, installed):
+        log.warning(
+            "pack %s names competencies of the framework %s, which no installed pack holds "
+            "yet: they count once its pack is installed",
+            checked.pack_id,
+            name,
+        )
+
+
+def _check_space(store: ContentStore, checked: CheckedPack, settings: Any) -> None:
+    """Refuse a pack that would eat into the disk reserve (issue 19: max of 1 GB and 5 %)."""
     needed = sum(f["size"] for f in checked.files.values() if not store.has(f["sha256"]))
     free = free_bytes(store.home.root)
-    if needed + SPACE_MARGIN > free:
+    reserve = diskspace.reserve_for(store.home.root, settings)
+    if needed + reserve > free:
         raise NotEnoughSpace(
             N_(
                 "The pack needs %(need)s MB but only %(free)s MB are free on this device; "
                 "remove packs you no longer use or free some space"
             ),
-            need=max(1, (needed + SPACE_MARGIN) // (1024 * 1024)),
+            need=max(1, (needed + reserve) // (1024 * 1024)),
             free=free // (1024 * 1024),
         )
 
@@ -253,11 +275,21 @@ def item_row(
         }
     elif kind == "html5":
         data = {"file": ref, "entry": item.get("entry") or "index.html"}
+        if item.get("scorm"):
+            data["scorm"] = item["scorm"]
     elif kind == "quiz":
         data = {"quiz": _quiz_data(item["quiz"])}
     elif kind == "task":
         data = {"task": _task_data(item["task"], checked)}
         text = " ".join(item["task"]["instructions"].values())
+    elif kind == "observation":
+        form = item["observation"]
+        html = {
+            lang: render_lesson(text, "markdown", "form.md", _all_refs(checked))[0]
+            for lang, text in (form.get("instructions") or {}).items()
+            if text
+        }
+        data = {"observation": {"rubric": form["rubric"], "instructions_html": html}}
     else:
         data = {"file": ref}
     return {"body": body, "data": json.dumps(data, ensure_ascii=False)}, text
@@ -417,6 +449,7 @@ def install_pack(
         checked = check_pack(zip_path, settings, checksums=False)
         existing = Pack.get_or_none(Pack.pack_id == checked.pack_id)
         _check_version(checked, existing, force)
+        _check_competencies(checked)
         old_version = existing.version if existing else None
         if existing is not None and existing.manifest_sha256 == checked.manifest_sha256:
             if not force:
@@ -428,7 +461,7 @@ def install_pack(
                     already_installed=True,
                     size_bytes=checked.size_bytes,
                 )
-        _check_space(store, checked)
+        _check_space(store, checked, settings)
         with zipfile.ZipFile(checked.path) as zf:
             added = _copy_files(zf, store, checked)
             try:

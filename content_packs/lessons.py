@@ -30,7 +30,7 @@ LINK_ATTRIBUTES = {"href", "src", "poster"}
 MARKDOWN_EXTENSIONS = ["extra", "sane_lists"]
 
 
-def _rewriter(lesson_path: str, files: dict[str, dict[str, Any]]):  # noqa: ANN202
+def _rewriter(lesson_path: str, files: dict[str, dict[str, Any]]):
     base = posixpath.dirname(lesson_path)
 
     def rewrite(tag: str, attribute: str, value: str) -> str | None:

@@ -14,8 +14,8 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from edge_server import jsonlimits
-from edge_server.errors import N_
+from edge_server.base import jsonlimits
+from edge_server.base.errors import N_
 
 from .errors import Problem
 
@@ -229,6 +229,11 @@ def semantic_problems(manifest: dict[str, Any]) -> list[Problem]:
             problems += _quiz_problems(slug, item["quiz"])
         if kind == "task":
             problems += _task_problems(slug, item["task"])
+        if kind == "observation":
+            problems += _task_problems(slug, item["observation"])
+    from .frameworks import manifest_problems  # issue 16: frameworks and the codes items name
+
+    problems += manifest_problems(manifest)
     return problems
 
 

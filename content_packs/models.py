@@ -7,9 +7,7 @@ from typing import Any
 
 from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
-from edge_server.models import BaseModel
-
-ITEM_TYPES = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5", "task")
+from edge_server.base.db import BaseModel
 
 
 class Pack(BaseModel):

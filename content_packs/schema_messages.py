@@ -12,7 +12,7 @@ import re
 from functools import cache
 from typing import Any
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import Problem
 

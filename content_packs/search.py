@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from edge_server.db import db
+from edge_server.base.db import db
 
 # Invisible characters that real Khmer text carries between words (zero-width space,
 # byte order mark, word joiner); removed from both the index and the query.

@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import BadKey, Problem
 from .manifest import MANIFEST, SIGNATURE, canonical_bytes
@@ -135,10 +135,10 @@ def site_trusted_keys(settings: Any) -> list[str]:
     """Return the keys the site trusts: ``packs.trusted_keys`` and the site's own key.
 
     A site always trusts what it published itself (issue 17); its key exists once the site
-    has published a pack (``edge_server.site_signing``), and is never made here.
+    has published a pack (``edge_server.base.site_signing``), and is never made here.
     """
-    from edge_server.datahome import DataHome
-    from edge_server.site_signing import KEY_FILE, public_key_b64
+    from edge_server.base.datahome import DataHome
+    from edge_server.base.site_signing import KEY_FILE, public_key_b64
 
     keys = list(settings["packs.trusted_keys"])
     data_dir = getattr(settings, "data_dir", None)

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from edge_server.datahome import DataHome
-from edge_server.errors import N_
+from edge_server.base.datahome import DataHome
+from edge_server.base.errors import N_
 
 from .errors import PackBusy
 
@@ -65,7 +65,7 @@ class ContentStore:
         target = self.path_for(sha256)
         self.home.tmp.mkdir(parents=True, exist_ok=True)
         tmp = self.home.tmp / f"{TMP_PREFIX}{sha256[:16]}-{os.getpid()}-{time.monotonic_ns()}"
-        fh = open(tmp, "xb")  # noqa: SIM115 - closed below on every path
+        fh = open(tmp, "xb")  # closed below on every path
         try:
             yield fh
             fh.flush()

@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import PackNotFound
 from .manifest import MANIFEST

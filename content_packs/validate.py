@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from . import zipsafe
 from .errors import InvalidPack, Problem

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import Problem
 

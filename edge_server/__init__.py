@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def create_app(config: dict[str, Any] | None = None, **kwargs: Any):  # noqa: ANN201
-    """Build the site server Flask app (see ``edge_server.app.create_app``)."""
-    from .app import create_app as _create_app
+def create_app(config: dict[str, Any] | None = None, **kwargs: Any):
+    """Build the site server Flask app (see ``edge_server.site.app.create_app``)."""
+    from .site.app import create_app as _create_app
 
     return _create_app(config, **kwargs)

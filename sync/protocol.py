@@ -1,6 +1,6 @@
 """The sync protocol shared by the edge agent and the central server (docs/sync-protocol.md).
 
-Versions, stages, limits, header names and error codes are named constants here so both ends
+Versions, limits, header names and error codes are named constants here so both ends
 agree by construction. Batches are gzip NDJSON: a header object, one dictionary object
 (users, cohorts, items, verbs, boot ids), one array per event with repeated fields replaced
 by indexes and times by deltas, then a trailer object. Requests are signed with HMAC-SHA256.
@@ -15,12 +15,12 @@ import json
 import re
 import uuid
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from edge_server import jsonlimits
-from edge_server.errors import N_, KruError
+from edge_server.base import jsonlimits
+from edge_server.base.errors import N_, KruError
 
 # --- versions and negotiation --------------------------------------------------------------
 PROTOCOL_VERSION = 1
@@ -37,16 +37,8 @@ H_BATCH = "X-Kru-Batch"
 H_CLOCK = "X-Kru-Clock"  # the Pi's clock, Unix epoch milliseconds
 H_DIGEST = "X-Kru-Content-SHA256"
 H_SIGNATURE = "X-Kru-Signature"
-SIGNED_HEADERS = (H_PROTOCOL, H_DEVICE, H_BATCH, H_CLOCK, H_DIGEST, H_SIGNATURE)
 NO_BATCH = "-"  # the batch id of requests that carry no batch (hello)
 SIGNING_PREFIX = "KRU-HMAC-SHA256"
-
-# --- stages of one agent run (morango's transfer stages, in miniature) ----------------------
-STAGE_PROBE = "probe"
-STAGE_BUILD = "build"
-STAGE_SEND = "send"
-STAGE_ACK = "ack"
-STAGES = (STAGE_PROBE, STAGE_BUILD, STAGE_SEND, STAGE_ACK)
 
 # --- limits --------------------------------------------------------------------------------
 MAX_BODY_BYTES = 8 * 1024 * 1024  # compressed body
@@ -206,6 +198,10 @@ class ItemRecord:
     course_title_en: str = ""
     course_items: int = 0  # items that count towards the course's completion
     counts: bool = True  # this item counts (required, or its course has no required items)
+
+
+# The fields of an item record, in the order a batch's dictionary lists them.
+ITEM_FIELDS = tuple(f.name for f in fields(ItemRecord))
 
 
 @dataclass
@@ -532,3 +528,26 @@ def decode_batch(body: bytes) -> Batch:
     if batch.last < batch.after:
         raise _bad(1, "last before after")
     return batch
+
+
+# Rubric results in events (issue 15): task reviews (``reviewed``) and practicum observations
+# (``observed``) list each criterion's level under this key of ``result.extensions``:
+# [{"criterion", "competency": "CTPS.2.3" or null, "level", "max", "level_id"}]. The site
+# writes it, central reports it, the competency profiles (issue 16) read it.
+CRITERIA_EXTENSION = "https://kru.example/xapi/criteria"
+# The four domains of the Cambodian Teacher Professional Standards, by the first number of a
+# competency code ``CTPS.<domain>.<standard>.<indicator>``.
+COMPETENCY_DOMAINS = {
+    "1": {"km": "ចំណេះដឹងវិជ្ជាជីវៈ", "en": "Professional knowledge"},
+    "2": {"km": "ការអនុវត្តវិជ្ជាជីវៈ", "en": "Professional practice"},
+    "3": {"km": "ការរៀនសូត្រវិជ្ជាជីវៈ", "en": "Professional learning"},
+    "4": {"km": "ក្រមសីលធម៌វិជ្ជាជីវៈ", "en": "Professional ethics"},
+}
+
+
+def competency_domain(code: str | None) -> str | None:
+    """Return the domain ("1".."4") of a competency code such as ``CTPS.2.3``, or None."""
+    if not code:
+        return None
+    parts = str(code).split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in COMPETENCY_DOMAINS else None

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from edge_server.errors import N_, KruError
+from edge_server.base.errors import N_, KruError
 
 from . import protocol
 

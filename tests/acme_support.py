@@ -30,14 +30,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.livesite import free_port
+
 TSIG_NAME = "kru-central."
 TSIG_ALGORITHM = "hmac-sha256"
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def free_tcp_udp_port() -> int:
@@ -61,7 +57,7 @@ def available() -> str | None:
     return None
 
 
-def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen, log: Path) -> None:  # noqa: ANN001
+def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

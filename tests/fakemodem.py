@@ -182,9 +182,9 @@ class FakeModem:
         self._send(f"\r\n+CMGS: {self._sms_ref}\r\n\r\nOK\r\n".encode())
 
 
-def modem_settings(port: str, **overrides: object):  # noqa: ANN201 - edge_server Settings
+def modem_settings(port: str, **overrides: object):  # edge_server Settings
     """Return real Kru settings pointing at ``port`` (names with ``__`` for dots)."""
-    from edge_server.settings import load_settings
+    from edge_server.base.settings import load_settings
 
     base = {"modem.port": port, "modem.timeout_s": 0.5}
     base.update({k.replace("__", "."): v for k, v in overrides.items()})

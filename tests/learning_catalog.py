@@ -182,7 +182,7 @@ def ev(verb: str, obj: str, result: dict | None = None, **fields: Any) -> dict[s
     return event
 
 
-def post_events(client, events: list[dict], **kwargs: Any):  # noqa: ANN001, ANN201
+def post_events(client, events: list[dict], **kwargs: Any):
     """POST a batch to /api/v1/events with the CSRF header."""
     from tests.conftest import api_headers
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge_server.db import db
+from edge_server.base.db import db
 
 
 def rewrite(

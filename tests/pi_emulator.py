@@ -318,7 +318,7 @@ class _Cpio:
         self.parts: list[bytes] = []
         self.ino = 1
 
-    def _entry(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)):  # noqa: ANN202
+    def _entry(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)):
         fields = [self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, *rdev, len(name) + 1, 0]
         header = b"070701" + b"".join(b"%08X" % f for f in fields)
         self.ino += 1
@@ -438,7 +438,7 @@ class EmulatedPi:
             if "You are in emergency mode" in self.console_tail():
                 raise RuntimeError(f"the boot stopped in emergency mode:\n{self.console_tail(120)}")
             try:
-                with urllib.request.urlopen(self.url + path, timeout=10) as response:  # noqa: S310
+                with urllib.request.urlopen(self.url + path, timeout=10) as response:
                     return json.loads(response.read())
             except OSError as exc:
                 last = exc

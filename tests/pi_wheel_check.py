@@ -26,7 +26,7 @@ NOT_ON_A_PI = {"PIL._imagingtk": "Pillow's Tk bridge needs tkinter (desktop only
 def attempt(name: str, action: Callable[[], object]) -> object:
     try:
         return action()
-    except Exception:  # noqa: BLE001 - every failure is reported, not the first only
+    except Exception:
         failed[name] = traceback.format_exc(limit=3)
         return None
 

@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import requests
+
+from tests.livesite import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv-ralph"
@@ -60,12 +61,6 @@ def validate(python: Path, statements: list[dict]) -> list[list[str]]:
         timeout=120,
     )
     return json.loads(done.stdout)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Ralph's basic auth keeps bcrypt hashes; bcrypt is in Ralph's venv, not Kru's.
@@ -126,7 +121,7 @@ class RalphLrs:
     def start(self) -> None:
         ralph = self.python.parent / "ralph"
         with open(self.home / "ralph.log", "ab") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - our own venv's ralph
+            self.proc = subprocess.Popen(  # our own venv's ralph
                 [
                     str(ralph),
                     "runserver",

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from edge_server import passwords, schema
-from edge_server.datahome import DataHome
-from edge_server.settings import Settings, load_settings
+from bench.server import KruServer
+from edge_server.base import passwords
+from edge_server.base.datahome import DataHome
+from edge_server.base.settings import Settings, load_settings
+from edge_server.site import database as schema
 
 ROOT = Path(__file__).resolve().parent.parent
 KRU = str(Path(sys.executable).with_name("kru"))
@@ -47,13 +47,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:  # noqa: ANN001
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -67,7 +61,7 @@ class Site:
     settings: Settings
     home: DataHome
 
-    def open(self):  # noqa: ANN201 - the shared edge db handle, on this site's database
+    def open(self):  # the shared edge db handle, on this site's database
         passwords.configure(1024, 1, 2)
         self.home.ensure()
         schema.upgrade(self.home)
@@ -101,8 +95,8 @@ def add_events(
 ) -> list[str]:
     """Insert ``count`` events of a cohort's learners on a course's items; return their ids."""
     from edge_server import accounts
-    from edge_server.learning_models import Event
-    from edge_server.models import Cohort, User
+    from edge_server.accounts.models import Cohort, User
+    from edge_server.learning.models import Event
 
     db = site.open()
     try:
@@ -144,7 +138,7 @@ def add_events(
         db.close()
 
 
-def _catalog(db, course: str, items: int) -> None:  # noqa: ANN001
+def _catalog(db, course: str, items: int) -> None:
     """Make a pack with one course of ``items`` items in the site catalog (raw SQL)."""
     pack = course.split("/")[0]
     if db.execute_sql("SELECT 1 FROM courses WHERE key = ?", (course,)).fetchone():
@@ -180,18 +174,14 @@ def _catalog(db, course: str, items: int) -> None:  # noqa: ANN001
         )
 
 
-class CentralServer:
-    """``kru central serve`` as a real subprocess on a fixed free port (kept across restarts)."""
+class CentralServer(KruServer):
+    """``kru central serve`` as a real subprocess on a free port (kept across restarts)."""
 
     def __init__(self, data_dir: Path, database_url: str = "", port: int | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(data_dir, command=("central", "serve"), ready="/api/v1/session", port=port)
         self.env = clean_env(KRU_THREADS="8")
         if database_url:
             self.env["KRU_CENTRAL_DATABASE_URL"] = database_url
-        self.proc: subprocess.Popen | None = None
-        self.log = data_dir.parent / f"central-{self.port}.log"
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -203,53 +193,19 @@ class CentralServer:
             timeout=60,
         )
 
-    def start(self) -> CentralServer:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    KRU,
-                    "--data-dir",
-                    str(self.data_dir),
-                    "central",
-                    "serve",
-                    "--port",
-                    str(self.port),
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-        def ready() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"central server exited: {self.log.read_text()[-2000:]}")
-            try:
-                return requests.get(self.url + "/api/v1/session", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-
-        wait_until(ready, timeout=30)
+    def start(self, timeout: float = 60.0) -> CentralServer:
+        super().start(timeout)
         return self
 
     def kill(self) -> None:
         """Kill -9, as a power cut would."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.proc.wait(timeout=10)
+        super().kill()
         self.proc = None
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        code = super().stop(sig, timeout)
         self.proc = None
+        return code
 
     def provision(self, site: Site, name: str | None = None, province: str = "Kandal") -> str:
         """Register ``site`` and import its provisioning file; return the device id."""
@@ -293,7 +249,7 @@ def central_counts(data_dir: Path) -> dict[str, Any]:
     return {"total": total, "distinct": distinct, "ids": ids}
 
 
-def run_agent(site: Site, central_url: str, *args: str, timeout: float = 120):  # noqa: ANN201
+def run_agent(site: Site, central_url: str, *args: str, timeout: float = 120):
     return subprocess.run(
         [KRU, "--data-dir", str(site.home.root), "sync", "run", *args],
         env=site.env(central_url),
@@ -422,7 +378,9 @@ def pg_database(base_url: str) -> Iterator[str]:
 
     import psycopg2
 
-    name = "kru_test_" + uuid.uuid4().hex[:12]
+    # One name per xdist worker and test: kru_test_gw0_1a2b3c4d5e6f (kru_test_main_... alone).
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"kru_test_{worker}_{uuid.uuid4().hex[:12]}"
     admin = psycopg2.connect(base_url)
     admin.autocommit = True
     try:
@@ -447,3 +405,24 @@ def pg_base_url() -> str | None:
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def central_rows(server: CentralServer, url: str, sql: str) -> list[tuple]:
+    """Run ``sql`` on the central database, PostgreSQL at ``url`` or SQLite; return the rows."""
+    if url:
+        import psycopg2
+
+        con = psycopg2.connect(url)
+        try:
+            with con.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+        finally:
+            con.close()
+    import sqlite3
+
+    con = sqlite3.connect(server.data_dir / "central.sqlite3")
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

@@ -15,7 +15,7 @@ ALL_CLEAR = {"objective": "clear", "timing": "complete", "support": "planned"}  
 BELOW = {"objective": "vague", "timing": "partial", "support": "missing"}  # 2 of 6
 
 
-def install_sample(app, tmp_path: Path) -> None:  # noqa: ANN001
+def install_sample(app, tmp_path: Path) -> None:
     """Build the sample pack from its folder and install it on ``app``'s site."""
     zip_path = tmp_path / "classroom-reading.zip"
     build_pack(SAMPLE, zip_path)

@@ -207,7 +207,7 @@ def test_rate_limit_is_shared_by_every_server_process(app, app_config, make_user
 
 def test_bad_rate_limit_setting_is_refused_at_start(app_config):
     from edge_server import create_app
-    from edge_server.errors import ConfigError
+    from edge_server.base.errors import ConfigError
 
     with pytest.raises(ConfigError, match="10 per minute"):
         create_app({**app_config, "auth.login_limit": "ten a minute"})

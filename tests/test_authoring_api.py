@@ -9,8 +9,8 @@ import zipfile
 import pytest
 
 from content_packs.models import Item, Pack
-from edge_server import site_signing
-from edge_server.datahome import DataHome
+from edge_server.base import site_signing
+from edge_server.base.datahome import DataHome
 from edge_server.learning import assignments
 from edge_server.learning.models import Progress
 from tests.authoring_helpers import (
@@ -27,11 +27,11 @@ from tests.learning_catalog import ev
 
 
 @pytest.fixture
-def app_config(app_config):  # noqa: ANN001, ANN201
+def app_config(app_config):
     return {**app_config, "site_name": "TEC Battambang"}
 
 
-def draft(client, draft_id):  # noqa: ANN001, ANN201
+def draft(client, draft_id):
     response = client.get(f"/api/v1/authoring/courses/{draft_id}")
     assert response.status_code == 200
     return response.get_json()
@@ -219,7 +219,7 @@ def test_republishing_keeps_progress_on_unchanged_items(
     body = draft(client, draft_id)
     lesson, _image, quiz = body["modules"][0]["items"]
     # A learner reads the lesson of version 1.
-    from edge_server.db import db
+    from edge_server.base.db import db
 
     learner = make_user("learner")
     assignments.assign(make_cohort(learners=[learner]), f"{pack_id}/{pack_id}", None, instructor)
@@ -314,3 +314,34 @@ def test_the_lesson_preview_links_draft_images_to_a_url_that_serves_them(client,
     assert len(srcs) == 1
     with client.get(srcs[0]) as served:
         assert served.status_code == 200 and served.data == data
+
+
+def test_an_item_removed_in_a_new_version_keeps_its_history(
+    client, login_as, make_user, make_cohort, app
+):
+    from edge_server.base.db import db
+    from edge_server.learning import events
+    from edge_server.learning.models import Event
+
+    instructor = login_as("instructor")
+    draft_id = three_item_course(client)
+    url = f"/api/v1/authoring/courses/{draft_id}"
+    pack_id = api(client, "POST", f"{url}/publish").get_json()["pack"]["id"]
+    body = draft(client, draft_id)
+    lesson = body["modules"][0]["items"][0]
+    learner = make_user("learner")
+    assignments.assign(make_cohort(learners=[learner]), f"{pack_id}/{pack_id}", None, instructor)
+    events.ingest_body(learner, {"events": [ev("completed", f"{pack_id}/{lesson['slug']}")]})
+    logged = Event.select().where(Event.object.contains(lesson["slug"])).count()
+    assert logged >= 1
+
+    removed = api(
+        client, "DELETE", f"{url}/items/{lesson['id']}", json={"revision": body["revision"]}
+    )
+    assert removed.status_code == 200
+    assert api(client, "POST", f"{url}/publish").status_code == 201
+    db.connect(reuse_if_open=True)
+    assert not Item.select().where(Item.key == f"{pack_id}/{lesson['slug']}").exists()
+    assert Progress.get(Progress.item == f"{pack_id}/{lesson['slug']}").status == "completed"
+    assert Event.select().where(Event.object.contains(lesson["slug"])).count() == logged
+    assert draft(client, draft_id)["history"][0]["changes"]["removed"] == [lesson["slug"]]

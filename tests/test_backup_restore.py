@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from edge_server.base.db import db
 from edge_server.cli.main import get_cli
-from edge_server.db import db
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +22,7 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KRU_AUTH_HASH_TIME_COST", "1")
 
 
-def kru(data_dir: Path, *args: str):  # noqa: ANN201 - click Result
+def kru(data_dir: Path, *args: str):  # click Result
     result = CliRunner().invoke(get_cli(), ["--data-dir", str(data_dir), *args])
     if not db.is_closed():
         db.close()
@@ -49,7 +49,7 @@ def site(tmp_path: Path) -> Path:
     digest = hashlib.sha256(blob).hexdigest()
     (home / "content" / digest[:2]).mkdir(parents=True)
     (home / "content" / digest[:2] / digest).write_bytes(blob)
-    from edge_server.datahome import DataHome
+    from edge_server.base.datahome import DataHome
 
     DataHome(home).read_or_create_secret("flask_secret_key")
     return home

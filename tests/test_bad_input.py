@@ -14,19 +14,19 @@ from content_packs.errors import InvalidPack
 from sync import protocol
 from sync.central import registry
 from sync.central.models import CentralEvent
+from tests.central_support import make_batch, post
 from tests.conftest import api_headers, assert_api_error, csrf_token
 from tests.learning_catalog import LESSON, ev, make_catalog
 from tests.livesite import LiveSite
 from tests.packs_factory import build_pack, install, lesson
 from tests.packs_helpers import rewrite, snapshot
-from tests.test_central_ingest import central_app, make_batch, post  # noqa: F401 - fixture
 
 DEEP = "[" * 5000 + "]" * 5000
 DEEP_CONTEXT_EVENT = ev("completed", LESSON, context={"deep": json.loads("[" * 40 + "]" * 40)})
 LONG_LABEL_HOST = "a" * 64 + ".kru.example"
 
 
-def assert_error_page(response, status: int) -> str:  # noqa: ANN001
+def assert_error_page(response, status: int) -> str:
     assert response.status_code == status, response.data[:300]
     assert response.mimetype == "text/html"
     html = response.get_data(as_text=True)
@@ -35,7 +35,7 @@ def assert_error_page(response, status: int) -> str:  # noqa: ANN001
 
 
 @pytest.fixture
-def searchable(app, tmp_path):  # noqa: ANN001, ANN201
+def searchable(app, tmp_path):
     install(app, build_pack(tmp_path, items=[lesson("reading", body="Reading aloud every day")]))
 
 
@@ -82,8 +82,8 @@ def test_deep_json_sign_in_is_a_400(client):
     ],
     ids=["bare", "in-events", "in-a-context"],
 )
-def test_deep_json_events_are_a_400_and_store_nothing(app, client, login_as, body):  # noqa: ANN001
-    from edge_server.learning_models import Event
+def test_deep_json_events_are_a_400_and_store_nothing(app, client, login_as, body):
+    from edge_server.learning.models import Event
 
     make_catalog(open_course=True)
     login_as("learner")
@@ -95,7 +95,7 @@ def test_deep_json_events_are_a_400_and_store_nothing(app, client, login_as, bod
     assert Event.select().count() == 0
 
 
-def test_events_nested_a_little_are_still_accepted(app, client, login_as):  # noqa: ANN001
+def test_events_nested_a_little_are_still_accepted(app, client, login_as):
     make_catalog(open_course=True)
     login_as("learner")
     event = ev("completed", LESSON, {"duration_s": 5}, context={"a": {"b": {"c": [[1]]}}})
@@ -108,7 +108,7 @@ def test_events_nested_a_little_are_still_accepted(app, client, login_as):  # no
     assert response.status_code == 200, response.get_json()
 
 
-def test_deep_json_sign_in_on_central_is_a_400(central_app):  # noqa: ANN001, F811
+def test_deep_json_sign_in_on_central_is_a_400(central_app):
     client = central_app.test_client()
     response = client.post(
         "/api/v1/session",
@@ -119,7 +119,7 @@ def test_deep_json_sign_in_on_central_is_a_400(central_app):  # noqa: ANN001, F8
     assert_api_error(response, 400, "invalid_body")
 
 
-def test_deep_json_in_a_signed_sync_batch_is_refused(central_app):  # noqa: ANN001, F811
+def test_deep_json_in_a_signed_sync_batch_is_refused(central_app):
     device = registry.add_device("TEC Kandal", "http://central.example", "Kandal").device
     batch = make_batch(device.device_id, count=2)
     lines = gzip.decompress(protocol.encode_batch(batch)).split(b"\n")
@@ -131,7 +131,7 @@ def test_deep_json_in_a_signed_sync_batch_is_refused(central_app):  # noqa: ANN0
     assert CentralEvent.select().count() == 0
 
 
-def test_deep_json_in_a_pack_manifest_is_an_invalid_pack(app, tmp_path):  # noqa: ANN001
+def test_deep_json_in_a_pack_manifest_is_an_invalid_pack(app, tmp_path):
     good = build_pack(tmp_path)
     bad = rewrite(good, tmp_path / "deep.zip", {"manifest.json": DEEP.encode()})
     before = snapshot(app)
@@ -155,7 +155,7 @@ def test_long_host_label_on_the_api_is_a_json_400(client, path):
 
 
 @pytest.mark.parametrize("path", ["/login", "/api/v1/session"])
-def test_long_host_label_on_central_is_a_400(central_app, path):  # noqa: ANN001, F811
+def test_long_host_label_on_central_is_a_400(central_app, path):
     response = central_app.test_client().get(path, headers={"Host": LONG_LABEL_HOST})
     assert response.status_code == 400
     if path.startswith("/api/"):
@@ -207,7 +207,7 @@ def test_a_broken_next_link_is_ignored_on_sign_in(client, target):
     assert client.get("/login", query_string={"next": target}).status_code == 200
 
 
-def test_a_broken_next_link_is_ignored_on_central_sign_in(central_app):  # noqa: ANN001, F811
+def test_a_broken_next_link_is_ignored_on_central_sign_in(central_app):
     response = central_app.test_client().get("/login", query_string={"next": "http://["})
     assert response.status_code == 200
 

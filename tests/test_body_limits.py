@@ -13,9 +13,10 @@ import pytest
 from markupsafe import escape
 from werkzeug.routing import Rule
 
-from edge_server import bodylimit, uploads
-from edge_server.blueprints.packs import ONE_REQUEST_BYTES
-from edge_server.i18n import load_catalog
+from edge_server.base import uploads
+from edge_server.site.blueprints.packs import ONE_REQUEST_BYTES
+from edge_server.web import bodylimit
+from edge_server.web.i18n import load_catalog
 from sync import protocol
 from tests.conftest import api_headers, assert_api_error
 
@@ -32,7 +33,7 @@ SPECIAL = {
 
 
 @pytest.fixture
-def central_app(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+def central_app(tmp_path, monkeypatch):
     from sync.central import create_app
     from sync.central.db import database
 
@@ -49,7 +50,7 @@ def _url(rule: Rule) -> str:
     return re.sub(r"<(?:int:)?[^>]+>", lambda m: "1" if "int:" in m.group(0) else "x", rule.rule)
 
 
-def _routes(app) -> list[tuple[str, str, str]]:  # noqa: ANN001
+def _routes(app) -> list[tuple[str, str, str]]:
     found = []
     for rule in app.url_map.iter_rules():
         for method in sorted(set(rule.methods or ()) & set(BODY_METHODS)):
@@ -57,7 +58,7 @@ def _routes(app) -> list[tuple[str, str, str]]:  # noqa: ANN001
     return found
 
 
-def _check_every_route(app) -> int:  # noqa: ANN001
+def _check_every_route(app) -> int:
     """Send each body-taking route one byte more than its cap, signed out; count them."""
     client = app.test_client()
     checked = 0

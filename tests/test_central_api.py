@@ -9,27 +9,16 @@ import pytest
 from sync.central import registry
 from sync.central.db import database
 from sync.central.ingest import ingest_batch
+from tests.central_support import make_batch, sign_in
 from tests.conftest import assert_api_error, csrf_token
-from tests.test_central_ingest import central_app, make_batch  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def device(central_app):  # noqa: ANN001, ANN201, F811
+def device(central_app):
     return registry.add_device("TEC Takeo", "http://central.example", "Takeo").device
 
 
-def sign_in(client, role: str = "admin") -> None:  # noqa: ANN001
-    username = f"{role}1"
-    registry.add_user(username, "mekong-river-2026", role)
-    response = client.post(
-        "/api/v1/session",
-        json={"username": username, "password": "mekong-river-2026"},
-        headers={"X-CSRFToken": csrf_token(client)},
-    )
-    assert response.status_code == 200
-
-
-def test_session_api_signs_in_like_the_site(central_app):  # noqa: ANN001, F811
+def test_session_api_signs_in_like_the_site(central_app):
     client = central_app.test_client()
     sign_in(client)
     body = client.get("/api/v1/session").get_json()
@@ -37,7 +26,7 @@ def test_session_api_signs_in_like_the_site(central_app):  # noqa: ANN001, F811
     assert body["user"]["role"] == "admin"
 
 
-def test_wrong_password_gets_the_error_shape(central_app):  # noqa: ANN001, F811
+def test_wrong_password_gets_the_error_shape(central_app):
     client = central_app.test_client()
     registry.add_user("admin1", "mekong-river-2026", "admin")
     response = client.post(
@@ -48,13 +37,13 @@ def test_wrong_password_gets_the_error_shape(central_app):  # noqa: ANN001, F811
     assert_api_error(response, 401, "bad_credentials")
 
 
-def test_dashboard_needs_a_sign_in(central_app):  # noqa: ANN001, F811
+def test_dashboard_needs_a_sign_in(central_app):
     response = central_app.test_client().get("/")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
 
 
-def test_devices_api_lists_counts_and_clock_offset(central_app, device):  # noqa: ANN001, F811
+def test_devices_api_lists_counts_and_clock_offset(central_app, device):
     skew = 600_000
     batch = make_batch(device.device_id, count=5, clock_ms=int(time.time() * 1000) - skew)
     ingest_batch(database, device, batch)
@@ -68,17 +57,17 @@ def test_devices_api_lists_counts_and_clock_offset(central_app, device):  # noqa
     assert rows[0]["clock_offset_s"] == pytest.approx(600, abs=5)
 
 
-def test_devices_api_is_for_admins_only(central_app, device):  # noqa: ANN001, F811
+def test_devices_api_is_for_admins_only(central_app, device):
     client = central_app.test_client()
     sign_in(client, "viewer")
     assert_api_error(client.get("/api/v1/devices"), 403, "forbidden")
 
 
-def test_devices_api_without_sign_in_is_401(central_app):  # noqa: ANN001, F811
+def test_devices_api_without_sign_in_is_401(central_app):
     assert_api_error(central_app.test_client().get("/api/v1/devices"), 401, "unauthorized")
 
 
-def test_dashboard_shows_sites_and_completion_charts(central_app, device):  # noqa: ANN001, F811
+def test_dashboard_shows_sites_and_completion_charts(central_app, device):
     ingest_batch(database, device, make_batch(device.device_id, count=2))
     client = central_app.test_client()
     sign_in(client, "viewer")
@@ -89,7 +78,7 @@ def test_dashboard_shows_sites_and_completion_charts(central_app, device):  # no
     assert "50%" in html  # one of the course's two items completed
 
 
-def test_site_page_drills_down_to_cohorts(central_app, device):  # noqa: ANN001, F811
+def test_site_page_drills_down_to_cohorts(central_app, device):
     from sync.protocol import CohortRecord
 
     batch = make_batch(device.device_id, count=2)
@@ -101,7 +90,7 @@ def test_site_page_drills_down_to_cohorts(central_app, device):  # noqa: ANN001,
     assert "Class 2026 A" in html
 
 
-def test_completion_csv_has_one_row_per_site_and_course(central_app, device):  # noqa: ANN001, F811
+def test_completion_csv_has_one_row_per_site_and_course(central_app, device):
     ingest_batch(database, device, make_batch(device.device_id, count=2))
     client = central_app.test_client()
     sign_in(client, "viewer")
@@ -109,4 +98,4 @@ def test_completion_csv_has_one_row_per_site_and_course(central_app, device):  #
     lines = response.get_data(as_text=True).lstrip("\ufeff").strip().splitlines()
     assert lines[0].startswith("device_id,site,province,course_key")
     assert lines[1].split(",")[:4] == [device.device_id, "TEC Takeo", "Takeo", "p/c"]
-    assert lines[1].endswith(",50.0")
+    assert lines[1].endswith(",50.0,,")  # no date range: from and to empty

@@ -4,96 +4,27 @@ from __future__ import annotations
 
 import gzip
 import time
-import uuid
 
 import pytest
 
 from sync import protocol
 from sync.central import registry
 from sync.central.models import CentralEvent, Device
-from sync.protocol import Batch, EventRecord, ItemRecord, UserRecord
+from tests.central_support import make_batch, post
 from tests.conftest import assert_api_error
-from tests.sync_support import FAST
 
 
 @pytest.fixture
-def central_app(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
-    from sync.central import create_app
-    from sync.central.db import database
-
-    for var in [v for v in __import__("os").environ if v.startswith("KRU_")]:
-        monkeypatch.delenv(var)
-    app = create_app({"data_dir": str(tmp_path / "central"), "TESTING": True, **FAST})
-    database.connect(reuse_if_open=True)
-    yield app
-    if not database.is_closed():
-        database.close()
-
-
-@pytest.fixture
-def device(central_app):  # noqa: ANN001, ANN201
+def device(central_app):
     made = registry.add_device("TEC Kandal", "http://central.example", "Kandal")
     return made.device
-
-
-def make_batch(device_id: str, after: int = 0, count: int = 3, clock_ms: int | None = None):
-    """Return a batch of ``count`` events of learner u1 on item p/i1 (one of two in course p/c).
-
-    The first event of a batch starting at seq 0 is the site's decision that u1 completed
-    p/i1; the others are the phone's own events.
-    """
-    now = int(time.time() * 1000)
-    events = [
-        EventRecord(
-            after + i + 1,
-            str(uuid.uuid4()),
-            "u1",
-            "completed",
-            "p/i1",
-            {"score": 1},
-            None,
-            None,
-            now + i,
-            "boot",
-        )
-        for i in range(count)
-    ]
-    if after == 0 and events:
-        events[0].id = protocol.decision_id("u1", "p/i1", "completed")
-    last = after + count
-    return Batch(
-        batch_id=protocol.batch_id_for(device_id, after, last),
-        device_id=device_id,
-        after=after,
-        last=last,
-        clock_ms=clock_ms if clock_ms is not None else now,
-        users=[UserRecord("u1", "learner1", "សិស្ស", "learner")],
-        items=[ItemRecord("p/i1", "lesson", "មេរៀន", "Lesson", "p/c", "វគ្គ", "Course", 2)],
-        events=events,
-    )
-
-
-def post(client, device, batch=None, body=None, secret=None, clock_ms=None):  # noqa: ANN001, ANN201
-    body = body if body is not None else protocol.encode_batch(batch)
-    batch_id = batch.batch_id if batch is not None else "b1"
-    clock = clock_ms if clock_ms is not None else (batch.clock_ms if batch else 0)
-    headers = protocol.signed_headers(
-        secret or device.secret,
-        "POST",
-        protocol.BATCHES_PATH,
-        device.device_id,
-        batch_id,
-        body,
-        clock,
-    )
-    return client.post(protocol.BATCHES_PATH, data=body, headers=headers)
 
 
 def stored() -> int:
     return CentralEvent.select().count()
 
 
-def test_a_signed_batch_is_stored_and_acknowledged(central_app, device):  # noqa: ANN001
+def test_a_signed_batch_is_stored_and_acknowledged(central_app, device):
     batch = make_batch(device.device_id, count=3)
     response = post(central_app.test_client(), device, batch)
     assert response.status_code == 200
@@ -101,7 +32,7 @@ def test_a_signed_batch_is_stored_and_acknowledged(central_app, device):  # noqa
     assert stored() == 3
 
 
-def test_a_replayed_batch_is_acknowledged_again_and_stores_nothing(central_app, device):  # noqa: ANN001
+def test_a_replayed_batch_is_acknowledged_again_and_stores_nothing(central_app, device):
     client = central_app.test_client()
     batch = make_batch(device.device_id, count=3)
     post(client, device, batch)
@@ -112,7 +43,7 @@ def test_a_replayed_batch_is_acknowledged_again_and_stores_nothing(central_app, 
     assert stored() == 3
 
 
-def test_a_duplicated_batch_under_a_new_id_stores_each_event_once(central_app, device):  # noqa: ANN001
+def test_a_duplicated_batch_under_a_new_id_stores_each_event_once(central_app, device):
     client = central_app.test_client()
     batch = make_batch(device.device_id, count=4)
     post(client, device, batch)
@@ -123,20 +54,20 @@ def test_a_duplicated_batch_under_a_new_id_stores_each_event_once(central_app, d
     assert stored() == 4
 
 
-def test_a_wrong_signature_gets_401_and_stores_nothing(central_app, device):  # noqa: ANN001
+def test_a_wrong_signature_gets_401_and_stores_nothing(central_app, device):
     batch = make_batch(device.device_id)
     response = post(central_app.test_client(), device, batch, secret="0" * 64)
     assert_api_error(response, 401, protocol.E_BAD_SIGNATURE)
     assert stored() == 0
 
 
-def test_an_unknown_device_gets_401(central_app, device):  # noqa: ANN001
+def test_an_unknown_device_gets_401(central_app, device):
     batch = make_batch("site-unknown")
     fake = Device(device_id="site-unknown", secret=device.secret)
     assert_api_error(post(central_app.test_client(), fake, batch), 401, protocol.E_UNKNOWN_DEVICE)
 
 
-def test_a_disabled_device_gets_403(central_app, device):  # noqa: ANN001
+def test_a_disabled_device_gets_403(central_app, device):
     registry.set_enabled(device.device_id, False)
     batch = make_batch(device.device_id)
     response = post(central_app.test_client(), device, batch)
@@ -144,7 +75,7 @@ def test_a_disabled_device_gets_403(central_app, device):  # noqa: ANN001
     assert stored() == 0
 
 
-def test_a_corrupt_gzip_body_is_refused_as_malformed(central_app, device):  # noqa: ANN001
+def test_a_corrupt_gzip_body_is_refused_as_malformed(central_app, device):
     body = protocol.encode_batch(make_batch(device.device_id))
     corrupt = body[:20] + bytes(b ^ 0xFF for b in body[20:40]) + body[40:]
     response = post(central_app.test_client(), device, body=corrupt)
@@ -152,7 +83,7 @@ def test_a_corrupt_gzip_body_is_refused_as_malformed(central_app, device):  # no
     assert stored() == 0
 
 
-def test_a_truncated_batch_is_refused_whole(central_app, device):  # noqa: ANN001
+def test_a_truncated_batch_is_refused_whole(central_app, device):
     batch = make_batch(device.device_id, count=50)
     raw = gzip.decompress(protocol.encode_batch(batch))
     cut = gzip.compress(raw[: len(raw) // 2])  # valid gzip, half the lines
@@ -161,7 +92,7 @@ def test_a_truncated_batch_is_refused_whole(central_app, device):  # noqa: ANN00
     assert stored() == 0
 
 
-def test_a_body_damaged_in_transit_is_refused_as_retryable(central_app, device):  # noqa: ANN001
+def test_a_body_damaged_in_transit_is_refused_as_retryable(central_app, device):
     batch = make_batch(device.device_id)
     body = protocol.encode_batch(batch)
     headers = protocol.signed_headers(
@@ -181,19 +112,19 @@ def test_a_body_damaged_in_transit_is_refused_as_retryable(central_app, device):
     assert stored() == 0
 
 
-def test_an_oversized_body_gets_413_before_it_is_read(central_app, device):  # noqa: ANN001
+def test_an_oversized_body_gets_413_before_it_is_read(central_app, device):
     body = b"\0" * (protocol.MAX_BODY_BYTES + 1)
     response = post(central_app.test_client(), device, body=body)
     assert_api_error(response, 413, protocol.E_BATCH_TOO_LARGE)
 
 
-def test_a_gzip_bomb_is_refused(central_app, device):  # noqa: ANN001
+def test_a_gzip_bomb_is_refused(central_app, device):
     bomb = gzip.compress(b"\n" * (protocol.MAX_UNCOMPRESSED_BYTES + 10))
     response = post(central_app.test_client(), device, body=bomb)
     assert_api_error(response, 413, protocol.E_BATCH_TOO_LARGE)
 
 
-def test_an_unsupported_protocol_version_is_refused_with_the_supported_list(central_app, device):  # noqa: ANN001, E501
+def test_an_unsupported_protocol_version_is_refused_with_the_supported_list(central_app, device):
     batch = make_batch(device.device_id)
     body = protocol.encode_batch(batch)
     headers = protocol.signed_headers(
@@ -211,13 +142,13 @@ def test_an_unsupported_protocol_version_is_refused_with_the_supported_list(cent
     assert error["supported"] == [1]
 
 
-def test_a_missing_signature_header_is_named(central_app, device):  # noqa: ANN001
+def test_a_missing_signature_header_is_named(central_app, device):
     response = central_app.test_client().post(protocol.BATCHES_PATH, data=b"x")
     error = assert_api_error(response, 400, protocol.E_MISSING_HEADER)
     assert "X-Kru-" in error["message"]
 
 
-def test_a_skewed_site_clock_is_recorded_and_event_times_corrected(central_app, device):  # noqa: ANN001
+def test_a_skewed_site_clock_is_recorded_and_event_times_corrected(central_app, device):
     skew_ms = -3 * 3600 * 1000  # the Pi thinks it is three hours earlier
     batch = make_batch(device.device_id, count=1, clock_ms=int(time.time() * 1000) + skew_ms)
     batch.events[0].server_ms += skew_ms
@@ -228,7 +159,7 @@ def test_a_skewed_site_clock_is_recorded_and_event_times_corrected(central_app, 
     assert event.corrected_ms == pytest.approx(time.time() * 1000, abs=5000)
 
 
-def test_a_gap_before_the_batch_holds_the_acknowledgement_back(central_app, device):  # noqa: ANN001
+def test_a_gap_before_the_batch_holds_the_acknowledgement_back(central_app, device):
     client = central_app.test_client()
     later = make_batch(device.device_id, after=10, count=2)
     assert post(client, device, later).get_json()["acked_seq"] == 0
@@ -236,7 +167,7 @@ def test_a_gap_before_the_batch_holds_the_acknowledgement_back(central_app, devi
     assert post(client, device, earlier).get_json()["acked_seq"] == 10
 
 
-def _members(device) -> set[str]:  # noqa: ANN001
+def _members(device) -> set[str]:
     from sync.central.models import SiteCohort, SiteCohortMember
 
     return {
@@ -247,7 +178,7 @@ def _members(device) -> set[str]:  # noqa: ANN001
     }
 
 
-def test_a_learner_moved_out_of_a_cohort_leaves_it_with_the_next_batch(central_app, device):  # noqa: ANN001
+def test_a_learner_moved_out_of_a_cohort_leaves_it_with_the_next_batch(central_app, device):
     from sync.protocol import CohortRecord
 
     client = central_app.test_client()

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from edge_server import logs
+from edge_server.base import logs
 from sync import protocol
 from sync.central import registry
+from tests.central_support import make_batch
 from tests.sync_support import CentralServer, wait_until
-from tests.test_central_ingest import central_app, make_batch, post  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def test_a_refused_batch_is_logged_as_json_with_the_request_id(central_app, json_logs):  # noqa: ANN001, F811
+def test_a_refused_batch_is_logged_as_json_with_the_request_id(central_app, json_logs):
     device = registry.add_device("TEC Kandal", "http://central.example", "Kandal").device
     batch = make_batch(device.device_id)
     body = protocol.encode_batch(batch)
@@ -59,7 +59,7 @@ def test_a_refused_batch_is_logged_as_json_with_the_request_id(central_app, json
     assert datetime.fromisoformat(entry["time"]).utcoffset().total_seconds() == 0
 
 
-def test_an_unusable_request_id_is_replaced_by_a_new_one(central_app):  # noqa: ANN001, F811
+def test_an_unusable_request_id_is_replaced_by_a_new_one(central_app):
     client = central_app.test_client()
     given = client.get("/healthz", headers={"X-Request-ID": "bad id; with <spaces>"})
     assert re.fullmatch(r"[0-9a-f]{32}", given.headers["X-Request-ID"])
@@ -67,7 +67,7 @@ def test_an_unusable_request_id_is_replaced_by_a_new_one(central_app):  # noqa: 
     assert other.headers["X-Request-ID"] != given.headers["X-Request-ID"]
 
 
-def test_khmer_and_exceptions_stay_readable_in_json_lines(json_logs):  # noqa: ANN001
+def test_khmer_and_exceptions_stay_readable_in_json_lines(json_logs):
     log = logging.getLogger("sync.central.test")
     try:
         raise ValueError("ខូច")
@@ -80,7 +80,7 @@ def test_khmer_and_exceptions_stay_readable_in_json_lines(json_logs):  # noqa: A
     assert "សាលា" in json_logs.read_text(encoding="utf-8")  # not \\u escapes
 
 
-def test_kru_central_serve_writes_json_lines_when_set(tmp_path):  # noqa: ANN001
+def test_kru_central_serve_writes_json_lines_when_set(tmp_path):
     server = CentralServer(tmp_path / "central")
     server.env["KRU_CENTRAL_LOG_FORMAT"] = "json"
     server.start()

@@ -8,14 +8,20 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from edge_server.settings import load_settings
+from edge_server.base.settings import load_settings
 from sync import protocol
 from sync.central import lrs_forward, registry
 from sync.central.db import database
 from sync.central.ingest import ingest_batch
 from sync.protocol import EventRecord
+from tests.central_support import PUBLIC
 from tests.ralph_support import RalphLrs
-from tests.test_central_xapi import PUBLIC, app, every_kind, ralph_python  # noqa: F401
+from tests.test_central_xapi import every_kind
+
+
+@pytest.fixture
+def app(public_central_app):
+    return public_central_app
 
 
 def config(lrs: RalphLrs, batch_size: int = 5) -> lrs_forward.LrsConfig:
@@ -30,7 +36,7 @@ def config(lrs: RalphLrs, batch_size: int = 5) -> lrs_forward.LrsConfig:
     )
 
 
-def more_events(device, after: int, count: int):  # noqa: ANN001, ANN201
+def more_events(device, after: int, count: int):
     batch, _kinds = every_kind(device.device_id)
     batch.events = [
         EventRecord(
@@ -52,7 +58,7 @@ def more_events(device, after: int, count: int):  # noqa: ANN001, ANN201
     return batch
 
 
-def test_statements_reach_the_lrs_once_through_an_outage(app, ralph_python, tmp_path):  # noqa: ANN001, F811
+def test_statements_reach_the_lrs_once_through_an_outage(app, ralph_python, tmp_path):
     device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
     first, _kinds = every_kind(device.device_id)
     n = len(first.events)  # one statement per event kind Kru has
@@ -98,7 +104,7 @@ def test_statements_reach_the_lrs_once_through_an_outage(app, ralph_python, tmp_
         lrs.stop()
 
 
-def test_wrong_lrs_credentials_keep_the_statements_queued(app, ralph_python, tmp_path):  # noqa: ANN001, F811
+def test_wrong_lrs_credentials_keep_the_statements_queued(app, ralph_python, tmp_path):
     device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
     batch = every_kind(device.device_id)[0]
     ingest_batch(database, device, batch)
@@ -116,7 +122,7 @@ def test_wrong_lrs_credentials_keep_the_statements_queued(app, ralph_python, tmp
         lrs.stop()
 
 
-def central_cli(tmp_path, *args: str, env: dict | None = None):  # noqa: ANN001, ANN201
+def central_cli(tmp_path, *args: str, env: dict | None = None):
     from edge_server.cli.main import get_cli
 
     return CliRunner().invoke(
@@ -124,7 +130,7 @@ def central_cli(tmp_path, *args: str, env: dict | None = None):  # noqa: ANN001,
     )
 
 
-def test_lrs_run_without_a_url_is_one_line_and_exit_1(tmp_path, monkeypatch):  # noqa: ANN001
+def test_lrs_run_without_a_url_is_one_line_and_exit_1(tmp_path, monkeypatch):
     for var in [v for v in __import__("os").environ if v.startswith("KRU_")]:
         monkeypatch.delenv(var)
     result = central_cli(tmp_path, "run")
@@ -133,7 +139,7 @@ def test_lrs_run_without_a_url_is_one_line_and_exit_1(tmp_path, monkeypatch):  #
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_lrs_status_prints_the_queue(tmp_path, monkeypatch):  # noqa: ANN001
+def test_lrs_status_prints_the_queue(tmp_path, monkeypatch):
     for var in [v for v in __import__("os").environ if v.startswith("KRU_")]:
         monkeypatch.delenv(var)
     result = central_cli(tmp_path, "status")
@@ -142,7 +148,7 @@ def test_lrs_status_prints_the_queue(tmp_path, monkeypatch):  # noqa: ANN001
     assert (body["pending"], body["sent"], body["lrs_url"]) == (0, 0, None)
 
 
-def test_settings_read_the_lrs_from_the_environment(monkeypatch, tmp_path):  # noqa: ANN001
+def test_settings_read_the_lrs_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("KRU_CENTRAL_LRS_URL", "https://lrs.example.gov.kh/")
     monkeypatch.setenv("KRU_CENTRAL_PUBLIC_URL", PUBLIC)
     monkeypatch.setenv("KRU_CENTRAL_LRS_BATCH_SIZE", "50")
@@ -150,7 +156,7 @@ def test_settings_read_the_lrs_from_the_environment(monkeypatch, tmp_path):  # n
     assert (made.url, made.batch_size) == ("https://lrs.example.gov.kh", 50)
 
 
-def test_forwarding_needs_the_public_url(monkeypatch, tmp_path):  # noqa: ANN001
+def test_forwarding_needs_the_public_url(monkeypatch, tmp_path):
     for var in [v for v in __import__("os").environ if v.startswith("KRU_")]:
         monkeypatch.delenv(var)
     monkeypatch.setenv("KRU_CENTRAL_LRS_URL", "https://lrs.example.gov.kh")
@@ -158,8 +164,8 @@ def test_forwarding_needs_the_public_url(monkeypatch, tmp_path):  # noqa: ANN001
         lrs_forward.LrsConfig.from_settings(load_settings(overrides={"data_dir": str(tmp_path)}))
 
 
-def test_the_dashboard_shows_the_queue(tmp_path, monkeypatch):  # noqa: ANN001
-    from tests.test_central_api import sign_in
+def test_the_dashboard_shows_the_queue(tmp_path, monkeypatch):
+    from tests.central_support import sign_in
     from tests.test_central_xapi import central
 
     made = central(

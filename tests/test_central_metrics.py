@@ -14,13 +14,13 @@ from sync import protocol
 from sync.central import registry
 from sync.central.db import database
 from sync.central.models import Device
+from tests.central_support import make_batch, post
 from tests.conftest import assert_api_error
 from tests.sync_support import FAST, pg_base_url, pg_database
-from tests.test_central_ingest import make_batch, post
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def central_app(request, tmp_path, monkeypatch) -> Iterator:  # noqa: ANN001
+def central_app(request, tmp_path, monkeypatch) -> Iterator:
     from sync.central import create_app
 
     for var in [v for v in os.environ if v.startswith("KRU_") and v != "KRU_TEST_DATABASE_URL"]:
@@ -37,13 +37,13 @@ def central_app(request, tmp_path, monkeypatch) -> Iterator:  # noqa: ANN001
         database.close()
 
 
-def _made(create_app, config):  # noqa: ANN001, ANN202
+def _made(create_app, config):
     app = create_app({**config, "central.metrics_token": "s3cret-token-for-prometheus"})
     database.connect(reuse_if_open=True)
     return app
 
 
-def scrape(app, **kwargs) -> dict[str, dict[tuple, float]]:  # noqa: ANN001, ANN003
+def scrape(app, **kwargs) -> dict[str, dict[tuple, float]]:
     """Return {sample name: {sorted labels: value}} of one scrape, parsed by prometheus_client."""
     response = app.test_client().get("/metrics", **kwargs)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -55,7 +55,7 @@ def scrape(app, **kwargs) -> dict[str, dict[tuple, float]]:  # noqa: ANN001, ANN
     return samples
 
 
-def test_metrics_count_batches_events_rejects_and_latency_after_real_ingest(central_app):  # noqa: ANN001
+def test_metrics_count_batches_events_rejects_and_latency_after_real_ingest(central_app):
     site = registry.add_device("TEC Kandal", "http://central.example", "Kandal").device
     registry.add_device("CTC Kampot", "http://central.example", "Kampot")
     client = central_app.test_client()
@@ -89,7 +89,7 @@ def test_metrics_count_batches_events_rejects_and_latency_after_real_ingest(cent
     assert abs(next(iter(last_seen.values())) - datetime.now(UTC).timestamp()) < 120
 
 
-def test_a_replayed_batch_adds_no_batch_nor_event(central_app):  # noqa: ANN001
+def test_a_replayed_batch_adds_no_batch_nor_event(central_app):
     site = registry.add_device("TEC Kandal", "http://central.example", "Kandal").device
     client = central_app.test_client()
     batch = make_batch(site.device_id, count=3)
@@ -101,7 +101,7 @@ def test_a_replayed_batch_adds_no_batch_nor_event(central_app):  # noqa: ANN001
     assert m["kru_central_ingest_seconds_count"][()] == 2  # both answered
 
 
-def test_sites_silent_for_more_than_the_setting_are_counted(central_app):  # noqa: ANN001
+def test_sites_silent_for_more_than_the_setting_are_counted(central_app):
     old = (datetime.now(UTC) - timedelta(days=8)).isoformat(timespec="seconds")
     recent = (datetime.now(UTC) - timedelta(days=6)).isoformat(timespec="seconds")
     for name, seen, enabled in [("a", old, True), ("b", recent, True), ("c", old, False)]:
@@ -125,7 +125,7 @@ def test_sites_silent_for_more_than_the_setting_are_counted(central_app):  # noq
 )
 def test_metrics_are_open_to_allowed_addresses_or_the_token(
     central_app, remote, authorization, status
-):  # noqa: ANN001
+):
     headers = {"Authorization": authorization} if authorization else {}
     response = central_app.test_client().get(
         "/metrics", headers=headers, environ_base={"REMOTE_ADDR": remote}
@@ -136,7 +136,7 @@ def test_metrics_are_open_to_allowed_addresses_or_the_token(
         assert response.status_code == 200
 
 
-def test_an_allowed_network_opens_metrics_to_its_addresses(central_app):  # noqa: ANN001
+def test_an_allowed_network_opens_metrics_to_its_addresses(central_app):
     central_app.config["KRU"] = central_app.config["KRU"].replace(
         central__metrics_allow=["10.20.0.0/16", "not-an-address"]
     )

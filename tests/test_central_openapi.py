@@ -11,9 +11,13 @@ from jsonschema import Draft202012Validator
 
 from sync import protocol
 from sync.central import openapi, registry
-from tests.test_central_api import sign_in
-from tests.test_central_ingest import make_batch, post
-from tests.test_central_xapi import app  # noqa: F401 - fixture with central.public_url
+from tests.central_support import make_batch, post, sign_in
+
+
+@pytest.fixture
+def app(public_central_app):
+    return public_central_app
+
 
 JSON_ROUTE = re.compile(r"^/api/|^/healthz$")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -27,7 +31,7 @@ def described() -> set[tuple[str, str]]:
     }
 
 
-def routes(flask_app) -> set[tuple[str, str]]:  # noqa: ANN001
+def routes(flask_app) -> set[tuple[str, str]]:
     found = set()
     for rule in flask_app.url_map.iter_rules():
         if JSON_ROUTE.search(rule.rule):
@@ -36,12 +40,12 @@ def routes(flask_app) -> set[tuple[str, str]]:  # noqa: ANN001
     return found
 
 
-def test_every_json_route_is_described_and_every_description_is_a_route(app):  # noqa: ANN001, F811
+def test_every_json_route_is_described_and_every_description_is_a_route(app):
     assert routes(app) - described() == set(), "routes missing from openapi.json"
     assert described() - routes(app) == set(), "openapi.json describes routes that do not exist"
 
 
-def test_the_document_is_served_and_is_the_one_in_docs(app):  # noqa: ANN001, F811
+def test_the_document_is_served_and_is_the_one_in_docs(app):
     response = app.test_client().get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert response.get_json() == openapi.document()
@@ -59,7 +63,7 @@ def test_every_reference_resolves():
             node = node[part]  # KeyError names a dangling reference
 
 
-def check(path: str, method: str, response) -> None:  # noqa: ANN001
+def check(path: str, method: str, response) -> None:
     """Validate ``response``'s JSON body against what openapi.json says for its status."""
     doc = openapi.document()
     answers = doc["paths"][path][method.lower()]["responses"]
@@ -70,7 +74,7 @@ def check(path: str, method: str, response) -> None:  # noqa: ANN001
     assert errors == [], (path, method, errors)
 
 
-def test_real_responses_validate_against_the_description(app):  # noqa: ANN001, F811
+def test_real_responses_validate_against_the_description(app):
     client = app.test_client()
     site = registry.add_device("TEC Kandal", "http://central.example", "Kandal").device
     check("/api/v1/sync/batches", "POST", post(client, site, make_batch(site.device_id)))
@@ -85,7 +89,12 @@ def test_real_responses_validate_against_the_description(app):  # noqa: ANN001, 
     check("/api/v1/session", "GET", client.get("/api/v1/session"))
     sign_in(client)
     check("/api/v1/session", "GET", client.get("/api/v1/session"))
-    for path in ("/api/v1/devices", "/api/v1/completion", "/api/v1/xapi/statements"):
+    for path in (
+        "/api/v1/devices",
+        "/api/v1/completion",
+        "/api/v1/xapi/statements",
+        "/api/v1/competencies",
+    ):
         response = client.get(path)
         assert response.status_code == 200
         check(path, "GET", response)
@@ -94,7 +103,7 @@ def test_real_responses_validate_against_the_description(app):  # noqa: ANN001, 
 
 
 @pytest.mark.parametrize("status", ["401", "403", "409"])
-def test_errors_use_the_one_error_shape(status):  # noqa: ANN001
+def test_errors_use_the_one_error_shape(status):
     doc = openapi.document()
     for path, item in doc["paths"].items():
         for method, op in item.items():

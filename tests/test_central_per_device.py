@@ -20,15 +20,15 @@ from sync import protocol
 from sync.central import registry, reports
 from sync.central.models import CentralDecision, CentralEvent, Device, DeviceItem
 from sync.protocol import Batch, EventRecord, ItemRecord, UserRecord
+from tests.central_support import post
 from tests.conftest import assert_api_error
 from tests.sync_support import FAST, pg_base_url, pg_database
-from tests.test_central_ingest import post
 
 COURSE = "pack/course"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def central_app(request, tmp_path, monkeypatch) -> Iterator:  # noqa: ANN001
+def central_app(request, tmp_path, monkeypatch) -> Iterator:
     """The central app on SQLite, then on a fresh PostgreSQL database."""
     from sync.central import create_app
     from sync.central.db import database
@@ -87,7 +87,7 @@ def completion(device: Device) -> tuple[str, float]:
     return course.title_en, round(100 * course.completion, 1)
 
 
-def test_another_sites_batch_leaves_a_sites_titles_and_completion_alone(central_app):  # noqa: ANN001
+def test_another_sites_batch_leaves_a_sites_titles_and_completion_alone(central_app):
     client = central_app.test_client()
     a, b = add_device("TEC A"), add_device("TEC B")
     done = [
@@ -104,10 +104,10 @@ def test_another_sites_batch_leaves_a_sites_titles_and_completion_alone(central_
     assert (
         DeviceItem.get((DeviceItem.device == a.id) & (DeviceItem.key == "pack/item1")).course_items
         == 14
-    )  # noqa: E501
+    )
 
 
-def test_completion_counts_the_sites_decisions_and_nothing_else(central_app):  # noqa: ANN001
+def test_completion_counts_the_sites_decisions_and_nothing_else(central_app):
     client = central_app.test_client()
     site = add_device("TEC A")
     items = [item(1, 2), item(2, 2), item(3, 2, counts=False)]
@@ -125,7 +125,7 @@ def test_completion_counts_the_sites_decisions_and_nothing_else(central_app):  #
     assert sorted(d.decision for d in CentralDecision.select()) == ["completed", "failed", "passed"]
 
 
-def test_a_replayed_older_batch_does_not_bring_back_an_old_title(central_app):  # noqa: ANN001
+def test_a_replayed_older_batch_does_not_bring_back_an_old_title(central_app):
     client = central_app.test_client()
     site = add_device("TEC A")
     first = batch(site, [event(0, "u1", "viewed", "pack/item1")], [item(1, 3, "Old title")])
@@ -138,7 +138,7 @@ def test_a_replayed_older_batch_does_not_bring_back_an_old_title(central_app):  
     assert {(r.course_title_en, r.course_items) for r in DeviceItem.select()} == {("New title", 4)}
 
 
-def test_an_old_sites_batch_is_accepted_and_shows_it_sends_no_decisions(central_app):  # noqa: ANN001
+def test_an_old_sites_batch_is_accepted_and_shows_it_sends_no_decisions(central_app):
     client = central_app.test_client()
     site = add_device("TEC old")
     body = protocol.encode_batch(
@@ -155,7 +155,7 @@ def test_an_old_sites_batch_is_accepted_and_shows_it_sends_no_decisions(central_
     assert response.status_code == 200, response.get_json()
     assert Device.get_by_id(site.id).decisions is False
     assert completion(site)[1] == 0.0  # a phone's "completed" is not the site's decision
-    from tests.test_central_api import sign_in
+    from tests.central_support import sign_in
 
     sign_in(client, "viewer")
     client.post("/language", data={"lang": "en", "csrf_token": _csrf(client)})
@@ -163,13 +163,13 @@ def test_an_old_sites_batch_is_accepted_and_shows_it_sends_no_decisions(central_
     assert "runs an older Kru" in html
 
 
-def _csrf(client) -> str:  # noqa: ANN001
+def _csrf(client) -> str:
     from tests.conftest import csrf_token
 
     return csrf_token(client)
 
 
-def test_an_event_context_larger_than_the_sites_cap_is_refused(central_app):  # noqa: ANN001
+def test_an_event_context_larger_than_the_sites_cap_is_refused(central_app):
     client = central_app.test_client()
     site = add_device("TEC A")
     fits = event(0, "u1", "viewed", "pack/item1")
@@ -197,7 +197,7 @@ def _seen(site: Device) -> tuple[str, float]:
     return row.last_seen_at, row.clock_offset_s
 
 
-def test_a_replayed_batch_changes_neither_last_contact_nor_clock_offset(central_app):  # noqa: ANN001
+def test_a_replayed_batch_changes_neither_last_contact_nor_clock_offset(central_app):
     client = central_app.test_client()
     site = add_device("TEC A")
     sent = batch(site, [event(0, "u1", "viewed", "pack/item1")], [item(1, 1)])
@@ -214,14 +214,14 @@ def test_a_replayed_batch_changes_neither_last_contact_nor_clock_offset(central_
     assert seen > "2020-01-01T00:00:00+00:00" and abs(offset) < 60
 
 
-def _hello(client, site: Device, clock_ms: int):  # noqa: ANN001, ANN202
+def _hello(client, site: Device, clock_ms: int):
     headers = protocol.signed_headers(
         site.secret, "GET", protocol.HELLO_PATH, site.device_id, protocol.NO_BATCH, b"", clock_ms
     )
     return client.get(protocol.HELLO_PATH, headers=headers)
 
 
-def test_a_replayed_probe_does_not_mark_the_site_seen(central_app):  # noqa: ANN001
+def test_a_replayed_probe_does_not_mark_the_site_seen(central_app):
     client = central_app.test_client()
     site = add_device("TEC A")
     clock = int(time.time() * 1000)
@@ -235,7 +235,7 @@ def test_a_replayed_probe_does_not_mark_the_site_seen(central_app):  # noqa: ANN
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def raw_db(request, tmp_path) -> Iterator:  # noqa: ANN001
+def raw_db(request, tmp_path) -> Iterator:
     """A bare central database (no migrations yet) on SQLite, then on PostgreSQL."""
     from peewee import SqliteDatabase
 
@@ -254,9 +254,9 @@ def raw_db(request, tmp_path) -> Iterator:  # noqa: ANN001
         db.close()
 
 
-def test_the_upgrade_gives_each_device_the_shared_catalog_rows_it_has_events_on(raw_db):  # noqa: ANN001
-    from edge_server import migrate
-    from sync.central.db import PACKAGE
+def test_the_upgrade_gives_each_device_the_shared_catalog_rows_it_has_events_on(raw_db):
+    from edge_server.base import migrate
+    from sync.central.db import MIGRATIONS as PACKAGE
 
     migrate.migrate(raw_db, PACKAGE, target="m0002_login_attempts")
     p = raw_db.param

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -16,29 +14,6 @@ from sync.protocol import Batch, EventRecord, ItemRecord, UserRecord
 from tests.sync_support import CentralServer, add_events, make_site, run_agent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-
-@pytest.fixture
-def pg_url():  # noqa: ANN201
-    base = os.environ.get("KRU_TEST_DATABASE_URL")
-    if not base:
-        if os.environ.get("CI"):
-            pytest.fail("KRU_TEST_DATABASE_URL is not set in CI")
-        pytest.skip("KRU_TEST_DATABASE_URL is not set (export it to run PostgreSQL tests)")
-    import psycopg2
-
-    name = "kru_test_" + uuid.uuid4().hex[:12]
-    admin = psycopg2.connect(base)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute(f"CREATE DATABASE {name}")
-        parts = urlsplit(base)
-        yield urlunsplit(parts._replace(path="/" + name))
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    finally:
-        admin.close()
 
 
 def _count(url: str, sql: str) -> int:
@@ -54,7 +29,7 @@ def _count(url: str, sql: str) -> int:
 
 
 @pytest.fixture
-def two_centrals(tmp_path, pg_url):  # noqa: ANN001, ANN201
+def two_centrals(tmp_path, pg_url):
     servers = [CentralServer(tmp_path / f"central{n}", database_url=pg_url) for n in range(2)]
     started = []
     threads = [threading.Thread(target=lambda s=s: started.append(s.start())) for s in servers]
@@ -87,7 +62,7 @@ def _batch(device_id: str, count: int) -> Batch:
     )
 
 
-def test_same_batch_sent_to_both_processes_at_once_is_stored_once(two_centrals, pg_url, tmp_path):  # noqa: ANN001, E501
+def test_same_batch_sent_to_both_processes_at_once_is_stored_once(two_centrals, pg_url, tmp_path):
     a, b = two_centrals
     out = a.cli("device", "add", "--name", "TEC", "--url", a.url, "-o", str(tmp_path / "p.toml"))
     device_id = out.stdout.splitlines()[0]
@@ -115,7 +90,7 @@ def test_same_batch_sent_to_both_processes_at_once_is_stored_once(two_centrals, 
     assert _count(pg_url, "SELECT events_received FROM devices") == 2000
 
 
-def test_sites_syncing_through_two_processes_arrive_exactly_once(two_centrals, pg_url, tmp_path):  # noqa: ANN001, E501
+def test_sites_syncing_through_two_processes_arrive_exactly_once(two_centrals, pg_url, tmp_path):
     sites = [make_site(tmp_path, f"pg-site-{n}") for n in range(4)]
     ids = []
     for n, site in enumerate(sites):
@@ -142,7 +117,7 @@ def test_many_processes_migrating_a_new_database_at_once(pg_url):
 
     script = (
         "import sys; from peewee import PostgresqlDatabase; from urllib.parse import urlsplit;"
-        "from edge_server import migrate; u = urlsplit(sys.argv[1]);"
+        "from edge_server.base import migrate; u = urlsplit(sys.argv[1]);"
         "db = PostgresqlDatabase(u.path.lstrip('/'), host=u.hostname, port=u.port,"
         " user=u.username); migrate.migrate(db, 'sync.central.migrations'); db.close()"
     )
@@ -152,7 +127,7 @@ def test_many_processes_migrating_a_new_database_at_once(pg_url):
     ]
     errors = [p.communicate(timeout=60)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
-    from edge_server import migrate
+    from edge_server.base import migrate
 
     applied = _count(pg_url, "SELECT count(*) FROM kru_migrations")
     assert applied == len(migrate.discover("sync.central.migrations"))

@@ -12,11 +12,9 @@ from sync.central import registry
 from sync.central.db import database
 from tests.conftest import PASSWORD, assert_api_error, csrf_token, form_csrf
 from tests.sync_support import CentralServer
-from tests.test_central_ingest import central_app  # noqa: F401 - fixture
-from tests.test_central_postgres import pg_url  # noqa: F401 - fixture
 
 
-def sign_in(client, username: str = "boss", role: str = "admin") -> None:  # noqa: ANN001
+def sign_in(client, username: str = "boss", role: str = "admin") -> None:
     if registry.CentralUser.get_or_none(registry.CentralUser.username == username) is None:
         registry.add_user(username, PASSWORD, role)
     response = client.post(
@@ -27,14 +25,14 @@ def sign_in(client, username: str = "boss", role: str = "admin") -> None:  # noq
     assert response.status_code == 200, response.get_json()
 
 
-def copied(app, client):  # noqa: ANN001, ANN201
+def copied(app, client):
     thief = app.test_client()
     thief.set_cookie("session", client.get_cookie("session").value)
     assert thief.get("/api/v1/devices").status_code == 200
     return thief
 
 
-def test_copied_cookie_gets_401_after_api_sign_out(central_app):  # noqa: F811
+def test_copied_cookie_gets_401_after_api_sign_out(central_app):
     client = central_app.test_client()
     sign_in(client)
     thief = copied(central_app, client)
@@ -42,7 +40,7 @@ def test_copied_cookie_gets_401_after_api_sign_out(central_app):  # noqa: F811
     assert_api_error(thief.get("/api/v1/devices"), 401, "unauthorized")
 
 
-def test_copied_cookie_goes_to_sign_in_after_page_sign_out(central_app):  # noqa: F811
+def test_copied_cookie_goes_to_sign_in_after_page_sign_out(central_app):
     client = central_app.test_client()
     sign_in(client)
     thief = copied(central_app, client)
@@ -52,7 +50,7 @@ def test_copied_cookie_goes_to_sign_in_after_page_sign_out(central_app):  # noqa
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def kru_central(central_app, *args: str, input: str | None = None):  # noqa: A002, ANN001, ANN201, F811
+def kru_central(central_app, *args: str, input: str | None = None):
     data_dir = central_app.config["KRU"].data_dir
     result = CliRunner().invoke(
         get_cli(), ["--data-dir", str(data_dir), "central", *args], input=input
@@ -69,7 +67,7 @@ def kru_central(central_app, *args: str, input: str | None = None):  # noqa: A00
         ("user", "set", "boss", "--role", "viewer"),
     ],
 )
-def test_account_changes_end_every_session(central_app, monkeypatch, args):  # noqa: F811
+def test_account_changes_end_every_session(central_app, monkeypatch, args):
     monkeypatch.setenv("KRU_AUTH_HASH_MEMORY_KIB", "1024")
     client = central_app.test_client()
     sign_in(client)
@@ -80,7 +78,7 @@ def test_account_changes_end_every_session(central_app, monkeypatch, args):  # n
     assert_api_error(thief.get("/api/v1/devices"), 401, "unauthorized")
 
 
-def test_new_password_signs_in_and_the_old_one_does_not(central_app, monkeypatch):  # noqa: F811
+def test_new_password_signs_in_and_the_old_one_does_not(central_app, monkeypatch):
     monkeypatch.setenv("KRU_AUTH_HASH_MEMORY_KIB", "1024")
     registry.add_user("boss", PASSWORD, "admin")
     result = kru_central(central_app, "user", "password", "boss", input="a-new-pass-2026\n")
@@ -98,8 +96,8 @@ def test_new_password_signs_in_and_the_old_one_does_not(central_app, monkeypatch
         ("change-me-too", "placeholder"),
     ],
 )
-def test_central_accounts_follow_the_password_rule(central_app, password, reason):  # noqa: F811
-    from edge_server.errors import ValidationError
+def test_central_accounts_follow_the_password_rule(central_app, password, reason):
+    from edge_server.base.errors import ValidationError
 
     with pytest.raises(ValidationError) as caught:
         registry.add_user("ministry-boss", password, "admin")
@@ -107,7 +105,7 @@ def test_central_accounts_follow_the_password_rule(central_app, password, reason
     assert caught.value.details == {"reason": reason}
 
 
-def test_weak_central_password_is_one_line_on_stderr(central_app, monkeypatch):  # noqa: F811
+def test_weak_central_password_is_one_line_on_stderr(central_app, monkeypatch):
     monkeypatch.setenv("KRU_AUTH_HASH_MEMORY_KIB", "1024")
     result = kru_central(
         central_app, "user", "add", "--username", "boss", "--password", "qwertyuiop"
@@ -117,13 +115,13 @@ def test_weak_central_password_is_one_line_on_stderr(central_app, monkeypatch): 
     assert registry.CentralUser.select().count() == 0
 
 
-def test_unknown_central_user_is_one_line_on_stderr(central_app, monkeypatch):  # noqa: F811
+def test_unknown_central_user_is_one_line_on_stderr(central_app, monkeypatch):
     result = kru_central(central_app, "user", "set", "nobody", "--inactive")
     assert result.exit_code == 1
     assert "nobody" in result.stderr and result.stderr.count("\n") == 1
 
 
-def test_central_account_lock_is_per_account_and_lifted_by_cli(central_app):  # noqa: F811
+def test_central_account_lock_is_per_account_and_lifted_by_cli(central_app):
     registry.add_user("boss", PASSWORD, "admin")
     client = central_app.test_client()
     token = csrf_token(client)
@@ -153,7 +151,7 @@ def test_central_account_lock_is_per_account_and_lifted_by_cli(central_app):  # 
 
 @pytest.mark.postgres
 @pytest.mark.slow
-def test_sign_out_on_one_central_process_ends_the_cookie_on_another(tmp_path, pg_url):  # noqa: F811
+def test_sign_out_on_one_central_process_ends_the_cookie_on_another(tmp_path, pg_url):
     # Two `kru central serve` processes on one PostgreSQL and one data directory (one secret
     # key), as behind a load balancer.
     one = CentralServer(tmp_path / "central", database_url=pg_url)

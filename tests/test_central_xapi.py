@@ -15,22 +15,16 @@ from sync.central import registry, xapi
 from sync.central.db import database
 from sync.central.ingest import ingest_batch
 from sync.protocol import Batch, CohortRecord, EventRecord, ItemRecord, UserRecord
+from tests.central_support import PUBLIC, sign_in
 from tests.conftest import assert_api_error
-from tests.ralph_support import ralph_venv, validate
+from tests.ralph_support import validate
 from tests.sync_support import FAST
-from tests.test_central_api import sign_in
 
-PUBLIC = "https://kru.example.gov.kh"
 SPEC_EXAMPLES = Path("/work/shared/testdata/xapi/spec_examples")
 LEARNER = uuid.uuid4().hex
 
 
-@pytest.fixture(scope="session")
-def ralph_python() -> Path:
-    return ralph_venv()
-
-
-def central(tmp_path, monkeypatch, **settings):  # noqa: ANN001, ANN003, ANN201
+def central(tmp_path, monkeypatch, **settings):
     from sync.central import create_app
 
     for var in [v for v in __import__("os").environ if v.startswith("KRU_")]:
@@ -41,11 +35,8 @@ def central(tmp_path, monkeypatch, **settings):  # noqa: ANN001, ANN003, ANN201
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
-    made = central(tmp_path, monkeypatch, **{"central.public_url": PUBLIC + "/"})
-    yield made
-    if not database.is_closed():
-        database.close()
+def app(public_central_app):
+    return public_central_app
 
 
 ITEMS = [
@@ -54,6 +45,16 @@ ITEMS = [
     ItemRecord("p/video", "video", "វីដេអូ", "Video", "p/c", "វគ្គ", "Course", 4),
     ItemRecord("p/app", "html5", "កម្មវិធី", "App", "p/c", "វគ្គ", "Course", 4),
 ]
+OBSERVED = {
+    "score": 0.75,
+    "points": 3,
+    "max_points": 4,
+    "extensions": {
+        protocol.CRITERIA_EXTENSION: [
+            {"criterion": "engages", "competency": "CTPS.2.2", "level": 3, "max": 4},
+        ]
+    },
+}
 SKEW_MS = 3_600_000  # the Pi's clock is an hour behind
 
 
@@ -85,6 +86,16 @@ def every_kind(device_id: str) -> tuple[Batch, dict[str, str]]:
         ("submitted", None, "submitted", "p/app", None, None),
         ("reviewed", None, "reviewed", "p/app", {"score": 0.75, "success": True}, None),
         ("posted", None, "posted", "p/app", None, None),
+        ("observed", None, "observed", "p/app", OBSERVED, {"observer": "m1", "school": "S"}),
+        ("reflected", None, "reflected", "p/app", None, {"observation": "x", "text": "ok"}),
+        (
+            "assessed",
+            None,
+            "assessed",
+            "urn:kru:competency:CTPS.2.1",
+            {"level": 2, "score": 0.7, "evidence": 3},
+            {"decided_by": "site", "title": {"km": "ផែនការ", "en": "Plans lessons"}},
+        ),
     ]
     events, kinds = [], {}
     for seq, (kind, event_id, verb, item, *rest) in enumerate(plan, start=1):
@@ -108,7 +119,7 @@ def every_kind(device_id: str) -> tuple[Batch, dict[str, str]]:
     return batch, kinds
 
 
-def exported(app, limit: int = 7) -> list[dict]:  # noqa: ANN001
+def exported(app, limit: int = 7) -> list[dict]:
     client = app.test_client()
     sign_in(client)
     seen, url = [], f"/api/v1/xapi/statements?limit={limit}"
@@ -120,7 +131,7 @@ def exported(app, limit: int = 7) -> list[dict]:  # noqa: ANN001
     return seen
 
 
-def test_every_kind_of_event_is_a_valid_statement(app, ralph_python):  # noqa: ANN001
+def test_every_kind_of_event_is_a_valid_statement(app, ralph_python):
     device = registry.add_device("TEC Takeo", PUBLIC, "Takeo").device
     batch, kinds = every_kind(device.device_id)
     ingest_batch(database, device, batch)
@@ -148,6 +159,8 @@ def test_every_kind_of_event_is_a_valid_statement(app, ralph_python):  # noqa: A
     assert lesson["name"] == {"km": "មេរៀនទី១", "en": "Lesson 1"}
     assert lesson["type"] == "http://adlnet.gov/expapi/activities/lesson"
     assert by_kind["viewed"]["result"] == {"duration": "PT1M15.5S"}
+    criteria = by_kind["observed"]["result"]["extensions"][protocol.CRITERIA_EXTENSION]
+    assert criteria[0]["competency"] == "CTPS.2.2"
     assert by_kind["attempted"]["result"]["score"] == {"scaled": 0.8}
     assert by_kind["attempted"]["result"]["success"] is True
     assert by_kind["attempted"]["result"]["duration"] == "PT1H2M5S"
@@ -160,12 +173,15 @@ def test_every_kind_of_event_is_a_valid_statement(app, ralph_python):  # noqa: A
     parent = by_kind["completed"]["context"]["contextActivities"]["parent"][0]
     assert parent["id"] == PUBLIC + "/xapi/activities/courses/p/c"
     assert parent["definition"]["name"] == {"km": "វគ្គ", "en": "Course"}
-    # One registration per learner, site and course (the certificate names the course).
-    in_course = [s for s in statements if kinds[s["id"]] != "certified"]
+    # One registration per learner, site and course (the certificate names the course; a
+    # competency level belongs to no course).
+    in_course = [s for s in statements if kinds[s["id"]] not in ("certified", "assessed")]
+    level = by_kind["assessed"]["result"]["extensions"]
+    assert level[PUBLIC + "/xapi/extensions/level"] == 2
     assert len({s["context"]["registration"] for s in in_course}) == 1
 
 
-def test_names_only_when_the_setting_allows(tmp_path, monkeypatch, ralph_python):  # noqa: ANN001
+def test_names_only_when_the_setting_allows(tmp_path, monkeypatch, ralph_python):
     app = central(
         tmp_path, monkeypatch, **{"central.public_url": PUBLIC, "central.xapi_names": True}
     )
@@ -177,7 +193,7 @@ def test_names_only_when_the_setting_allows(tmp_path, monkeypatch, ralph_python)
     assert validate(ralph_python, statements[:3]) == [[], [], []]
 
 
-def test_export_without_a_public_url_is_refused(tmp_path, monkeypatch):  # noqa: ANN001
+def test_export_without_a_public_url_is_refused(tmp_path, monkeypatch):
     app = central(tmp_path, monkeypatch)
     client = app.test_client()
     sign_in(client)
@@ -185,14 +201,14 @@ def test_export_without_a_public_url_is_refused(tmp_path, monkeypatch):  # noqa:
     assert "central.public_url" in body["message"]
 
 
-def test_export_rejects_bad_paging(app):  # noqa: ANN001
+def test_export_rejects_bad_paging(app):
     client = app.test_client()
     sign_in(client)
     assert_api_error(client.get("/api/v1/xapi/statements?limit=0"), 400, "invalid_paging")
     assert_api_error(client.get("/api/v1/xapi/statements?after=x"), 400, "invalid_paging")
 
 
-def test_export_is_for_admins(app):  # noqa: ANN001
+def test_export_is_for_admins(app):
     client = app.test_client()
     sign_in(client, "viewer")
     assert_api_error(client.get("/api/v1/xapi/statements"), 403, "forbidden")
@@ -202,11 +218,11 @@ def test_export_is_for_admins(app):  # noqa: ANN001
     ("seconds", "text"),
     [(0, "PT0S"), (59.5, "PT59.5S"), (60, "PT1M"), (3725, "PT1H2M5S"), (0.25, "PT0.25S")],
 )
-def test_durations_are_iso_8601(seconds, text):  # noqa: ANN001
+def test_durations_are_iso_8601(seconds, text):
     assert xapi.duration(seconds) == text
 
 
-def test_the_validator_passes_the_spec_examples_and_rejects_bad_statements(ralph_python):  # noqa: ANN001
+def test_the_validator_passes_the_spec_examples_and_rejects_bad_statements(ralph_python):
     examples = []
     for name in ("appendixA_example_statements.json",):
         examples += json.loads((SPEC_EXAMPLES / name).read_text())

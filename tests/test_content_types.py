@@ -11,7 +11,7 @@ from tests.packs_factory import build_pack, install, lesson, media, video
 
 
 @pytest.fixture
-def pack(app, tmp_path):  # noqa: ANN001, ANN201
+def pack(app, tmp_path):
     app_files = {"index.html": "<h1>សួស្តី</h1>", "style.css": "h1{color:red}", "a.js": "1;"}
     install(
         app,

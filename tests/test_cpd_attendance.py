@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from edge_server.base.db import db
 from edge_server.cpd import attendance
 from edge_server.cpd.models import Attendance, F2FSession
-from edge_server.db import db
 from edge_server.learning import assignments
-from edge_server.learning_models import Event
+from edge_server.learning.models import Event
 from tests.conftest import form_csrf
 from tests.learning_catalog import COURSE, make_catalog
 
@@ -28,7 +28,7 @@ def _local(delta: timedelta) -> str:
 
 
 @pytest.fixture
-def group(app, make_user, make_cohort):  # noqa: ANN001, ANN201
+def group(app, make_user, make_cohort):
     make_catalog(open_course=False)
     learners = [make_user(display_name=f"សិស្ស {i:02d}", language="en") for i in range(40)]
     teacher = make_user(role="instructor", language="en")
@@ -37,7 +37,7 @@ def group(app, make_user, make_cohort):  # noqa: ANN001, ANN201
     return {"cohort": cohort, "learners": learners, "teacher": teacher}
 
 
-def _schedule(group, delta=timedelta(hours=-1), **kw):  # noqa: ANN001, ANN202
+def _schedule(group, delta=timedelta(hours=-1), **kw):
     return attendance.schedule(
         group["cohort"],
         title=kw.pop("title", "ការអានជាក្រុម"),

@@ -16,7 +16,7 @@ from tests.learning_catalog import post_events
 
 
 @pytest.fixture
-def issued(app, client, login_as, make_user):  # noqa: ANN001, ANN201
+def issued(app, client, login_as, make_user):
     learner = login_as(user=make_user(display_name=LEARNER_KM))
     make_certificate_course(hours=6)
     post_events(client, finishing_events())

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from edge_server.base.errors import PermissionDenied
+from edge_server.base.site_signing import public_key_b64
 from edge_server.cpd import attendance, certificates
-from edge_server.cpd import certificate_record as rec
 from edge_server.cpd.models import Certificate
-from edge_server.errors import PermissionDenied
-from edge_server.learning_models import Event
-from edge_server.site_signing import public_key_b64
+from edge_server.learning.models import Event
+from sync import certificate_record as rec
 from tests.cpd_support import (
     LEARNER_KM,
     TITLE_EN,
@@ -27,7 +27,7 @@ TZ = attendance.zone("Asia/Phnom_Penh")
 
 
 @pytest.fixture
-def learner(app, login_as, make_user):  # noqa: ANN001, ANN201
+def learner(app, login_as, make_user):
     return login_as(user=make_user(display_name=LEARNER_KM))
 
 
@@ -110,7 +110,7 @@ def test_check_reports_without_issuing_and_issue_derives(app, client, learner, r
     assert Certificate.select().count() == 0
     done = runner("cpd", "certificates", "issue")
     assert done.exit_code == 0 and "issued 1" in done.output
-    from edge_server.db import db
+    from edge_server.base.db import db
 
     db.connect(reuse_if_open=True)
     assert Certificate.select().count() == 1

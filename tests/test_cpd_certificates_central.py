@@ -9,21 +9,13 @@ import io
 import sqlite3
 from contextlib import closing
 
-import pytest
 import requests
 
 from tests.cpd_support import LEARNER_KM, TITLE_EN, make_certificate_course
-from tests.sync_support import CentralServer, make_site, run_agent
+from tests.sync_support import make_site, run_agent
 
 
-@pytest.fixture
-def central(tmp_path):  # noqa: ANN001, ANN201
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
-
-
-def _issue(site) -> str:  # noqa: ANN001
+def _issue(site) -> str:
     from edge_server import accounts
     from edge_server.cpd import certificates
     from edge_server.learning.models import Progress
@@ -54,12 +46,12 @@ def _issue(site) -> str:  # noqa: ANN001
         db.close()
 
 
-def _says(page, en: str, km: str) -> bool:  # noqa: ANN001
+def _says(page, en: str, km: str) -> bool:
     text = page.content.decode("utf-8")
     return en in text or km in text
 
 
-def _signed_in(central, role: str) -> requests.Session:  # noqa: ANN001
+def _signed_in(central, role: str) -> requests.Session:
     central.cli(
         "user", "add", "--username", role, "--password", "mekong-river-2026", "--role", role
     )
@@ -75,7 +67,7 @@ def _signed_in(central, role: str) -> requests.Session:  # noqa: ANN001
     return session
 
 
-def _central_db(central):  # noqa: ANN001, ANN202
+def _central_db(central):
     return closing(sqlite3.connect(central.data_dir / "central.sqlite3"))
 
 
@@ -126,9 +118,9 @@ def test_certificate_verifies_on_central_after_sync_and_fails_when_altered(tmp_p
 
 
 def test_revocation_syncs_and_a_new_site_key_is_held_for_the_admin(tmp_path, central):
+    from edge_server.base.site_signing import KEY_FILE
     from edge_server.cpd import certificates
     from edge_server.cpd.models import Certificate
-    from edge_server.site_signing import KEY_FILE
 
     site = make_site(tmp_path, "tec-rev")
     device_id = central.provision(site)

@@ -15,12 +15,12 @@ from werkzeug.test import encode_multipart
 
 from content_packs.manifest import schema_problems
 from content_packs.models import Pack
+from edge_server.accounts.models import Cohort
+from edge_server.base.errors import NotFound, PermissionDenied
 from edge_server.cpd import discussion
 from edge_server.cpd.discussion_models import Post
-from edge_server.errors import NotFound, PermissionDenied
 from edge_server.learning import assignments
-from edge_server.learning_models import Event
-from edge_server.models import Cohort
+from edge_server.learning.models import Event
 from tests.conftest import form_csrf
 from tests.learning_catalog import COURSE, make_catalog
 
@@ -33,7 +33,7 @@ HOSTILE = (
 
 
 @pytest.fixture
-def boards(app, make_user, make_cohort):  # noqa: ANN001, ANN201
+def boards(app, make_user, make_cohort):
     make_catalog(open_course=False)
     a = [make_user(display_name=f"សិស្ស ក{i}", language="km") for i in range(3)]
     b = [make_user(display_name="សិស្ស ខ", language="km")]
@@ -46,11 +46,11 @@ def boards(app, make_user, make_cohort):  # noqa: ANN001, ANN201
     return {"a": a, "b": b, "teacher": teacher, "other": other_teacher, "ca": ca, "cb": cb}
 
 
-def _board_url(cohort) -> str:  # noqa: ANN001
+def _board_url(cohort) -> str:
     return f"/discuss/{cohort.id}/{PACK}/{SLUG}"
 
 
-def _post_form(client, url: str, data: dict, **kw):  # noqa: ANN001, ANN202
+def _post_form(client, url: str, data: dict, **kw):
     page = client.get(url).get_data(as_text=True)
     return client.post(url, data={"csrf_token": form_csrf(page), **data}, **kw)
 
@@ -272,10 +272,10 @@ def test_text_travels_when_the_pack_marks_the_discussion_for_review(boards):
     assert ctx["text"] == "អត្ថបទពិនិត្យ" and ctx["title"] == "ប្រធានបទ"
 
 
-def test_sample_pack_opens_its_board_with_a_prompt_and_no_review(app, tmp_path, client, login_as):  # noqa: ANN001
+def test_sample_pack_opens_its_board_with_a_prompt_and_no_review(app, tmp_path, client, login_as):
     from content_packs.build import build_pack
     from content_packs.demo import SAMPLE
-    from edge_server.models import CohortMember
+    from edge_server.accounts.models import CohortMember
     from tests.packs_factory import install
 
     out = tmp_path / "sample.zip"

@@ -7,26 +7,18 @@ import json
 import sqlite3
 from contextlib import closing
 
-import pytest
 import requests
 
-from tests.sync_support import CentralServer, add_events, make_site, run_agent
+from tests.sync_support import add_events, make_site, run_agent
 from tests.test_cpd_certificates_central import _signed_in
 
 COURSE = "pack1/course1"
 
 
-@pytest.fixture
-def central(tmp_path):  # noqa: ANN001, ANN201
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
-
-
-def _discuss(site, *, review: bool) -> tuple[str, list[str]]:  # noqa: ANN001
+def _discuss(site, *, review: bool) -> tuple[str, list[str]]:
+    from edge_server.accounts.models import Cohort, User
     from edge_server.cpd import discussion
     from edge_server.learning import assignments
-    from edge_server.models import Cohort, User
 
     db = site.open()
     try:
@@ -45,7 +37,7 @@ def _discuss(site, *, review: bool) -> tuple[str, list[str]]:  # noqa: ANN001
         db.close()
 
 
-def _posted(central) -> list[tuple]:  # noqa: ANN001
+def _posted(central) -> list[tuple]:
     with closing(sqlite3.connect(central.data_dir / "central.sqlite3")) as con:
         return con.execute(
             "SELECT event_id, object, context FROM central_events WHERE verb = 'posted' "

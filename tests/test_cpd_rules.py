@@ -17,7 +17,7 @@ TZ = attendance.zone("Asia/Phnom_Penh")
 
 
 @pytest.fixture
-def sample(app, tmp_path):  # noqa: ANN001, ANN201
+def sample(app, tmp_path):
     out = tmp_path / "sample.zip"
     build_pack(SAMPLE, out)
     install(app, out)

@@ -7,21 +7,12 @@ import json
 import sqlite3
 from contextlib import closing
 
-import pytest
-
-from tests.sync_support import CentralServer, add_events, make_site, run_agent
+from tests.sync_support import add_events, make_site, run_agent
 
 
-@pytest.fixture
-def central(tmp_path):  # noqa: ANN001, ANN201
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
-
-
-def _mark_everyone(site, statuses):  # noqa: ANN001, ANN202
+def _mark_everyone(site, statuses):
+    from edge_server.accounts.models import Cohort, User
     from edge_server.cpd import attendance
-    from edge_server.models import Cohort, User
 
     db = site.open()
     try:
@@ -40,7 +31,7 @@ def _mark_everyone(site, statuses):  # noqa: ANN001, ANN202
         db.close()
 
 
-def test_attendance_events_sync_to_central_once(tmp_path, central):  # noqa: ANN001
+def test_attendance_events_sync_to_central_once(tmp_path, central):
     site = make_site(tmp_path, "tec-att")
     central.provision(site)
     add_events(site, 6)

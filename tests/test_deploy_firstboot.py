@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from edge_server.base.db import db
 from edge_server.cli.main import get_cli
-from edge_server.db import db
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "deploy" / "raspberrypi" / "hotspot"
@@ -38,7 +38,7 @@ class Pi:
         # what install.sh writes
         self.config.write_text('host = "0.0.0.0"\nport = 80\n')
 
-    def first_boot(self):  # noqa: ANN201 - click Result
+    def first_boot(self):  # click Result
         args = ["--config", str(self.config), "--data-dir", str(self.data), "setup", "first-boot"]
         args += ["--boot-dir", str(self.boot), "--etc-dir", str(self.etc)]
         args += ["--templates", str(TEMPLATES)]
@@ -57,7 +57,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_pi(tmp_path: Path):  # noqa: ANN201
+def make_pi(tmp_path: Path):
     def make(name: str = "pi", setup: str | None = GOOD) -> Pi:
         pi = Pi(tmp_path / name)
         if setup is not None:
@@ -81,8 +81,10 @@ def test_good_file_sets_site_name_kind_and_province(make_pi):
 def test_good_file_creates_admin_who_can_sign_in(make_pi):
     pi = make_pi()
     assert pi.first_boot().exit_code == 0
-    from edge_server import accounts, passwords, schema
-    from edge_server.datahome import DataHome
+    from edge_server import accounts
+    from edge_server.base import passwords
+    from edge_server.base.datahome import DataHome
+    from edge_server.site import database as schema
 
     passwords.configure(1024, 1, 1)
     schema.open_database(DataHome(pi.data))
@@ -138,8 +140,8 @@ def test_two_first_boots_from_one_image_make_two_devices(make_pi):
 
 
 def test_two_first_boots_give_two_sync_device_ids(make_pi):
-    from edge_server.datahome import DataHome
-    from sync import identity
+    from edge_server.base.datahome import DataHome
+    from sync.edge import identity
 
     one, two = make_pi("one"), make_pi("two")
     assert one.first_boot().exit_code == 0 and two.first_boot().exit_code == 0
@@ -149,13 +151,14 @@ def test_two_first_boots_give_two_sync_device_ids(make_pi):
 
 
 def test_provisioning_file_is_imported_and_removed(make_pi):
-    from edge_server.datahome import DataHome
-    from sync import identity
+    from edge_server.base.datahome import DataHome
+    from sync import provisioning
+    from sync.edge import identity
 
     pi = make_pi(setup=GOOD + 'sync_provisioning_file = "kru-device.toml"\n')
     secret = "ab" * 32
     (pi.boot / "kru-device.toml").write_text(
-        identity.provisioning_toml("https://kru.example.gov.kh", "site-btb-01", secret)
+        provisioning.provisioning_toml("https://kru.example.gov.kh", "site-btb-01", secret)
     )
     assert pi.first_boot().exit_code == 0
     found = identity.load_identity(DataHome(pi.data))
@@ -296,7 +299,7 @@ def test_good_file_publishes_kru_local(make_pi):
 )
 def test_setup_check_refuses_what_account_creation_refuses(tmp_path, key, value, problem):
     from edge_server import accounts
-    from edge_server.errors import ValidationError
+    from edge_server.base.errors import ValidationError
 
     setup = "\n".join(
         [

@@ -51,7 +51,7 @@ def raspios_tree(path: Path, codename: str = "bookworm", arm64: bool = True) -> 
     return path
 
 
-def raspios_image(folder: Path, name: str = "raspios.img", root_mib: int = 128, **tree) -> Path:  # noqa: ANN003
+def raspios_image(folder: Path, name: str = "raspios.img", root_mib: int = 128, **tree) -> Path:
     tree_dir = raspios_tree(folder / f"{name}-tree", **tree)
     image = disk.make_disk_image(folder / name, tree_dir, RPI_BOOT, root_mib=root_mib, boot_mib=64)
     shutil.rmtree(tree_dir)

@@ -160,7 +160,7 @@ def api(
     method: str,
     url: str,
     path: str,
-    **kwargs,  # noqa: ANN003
+    **kwargs,
 ) -> requests.Response:
     """Send one request to ``url + path`` with the session's CSRF token."""
     token = session.get(f"{url}/api/v1/session", timeout=HTTP_S).json()["csrf_token"]

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.livesite import free_port
 from tests.pi_emulator import debian_mirror
 
 # Cold: debootstrap (about 2 min) + bundle + install; warm: a few seconds to unpack the root.
@@ -71,7 +71,7 @@ def bookworm_tarball() -> Path:
     return tarball
 
 
-def in_root(root: Path, *command: str, net: bool = False, **kwargs) -> list[str]:  # noqa: ANN003
+def in_root(root: Path, *command: str, net: bool = False, **kwargs) -> list[str]:
     """Return argv running ``command`` chrooted in ``root`` with /proc, in its own mounts."""
     isolate = ["unshare", "--mount", "--propagation", "private", "--fork", "--pid"]
     if not net:
@@ -109,12 +109,6 @@ def snapshot(root: Path) -> dict[str, tuple]:
     for name in ("etc/passwd", "etc/group"):
         seen[name] = ((root / name).read_text(),)
     return seen
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -337,3 +331,21 @@ def test_missing_packages_come_from_debs_offline_and_start_no_service(pi, tmp_pa
     assert not (root / "usr/sbin/policy-rc.d").exists()
     status = run_in(root, "dpkg-query", "-W", "-f=${Status} ${Version}", "dnsmasq").stdout
     assert status == "install ok installed 99.0"
+
+
+def test_root_helper_and_its_polkit_rule_are_installed(pi):
+    """Issue 19: kru reaches root only through kru-helper@<request>.service."""
+    root = pi["root"]
+    helper = root / "opt/kru/bin/kru-helper"
+    assert helper.stat().st_mode & 0o777 == 0o755 and helper.stat().st_uid == 0
+    rule = root / "etc/polkit-1/rules.d/50-kru.rules"
+    assert 'subject.user === "kru"' in rule.read_text()
+    assert (root / "media/kru").is_dir()
+    result = run_in(
+        root, "systemd-analyze", "verify", "--man=no", "/etc/systemd/system/kru-helper@.service"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    refused = run_in(root, "/opt/kru/bin/kru-helper", "mount-mmcblk0p2-rw")
+    assert refused.returncode == 1 and "refused request" in refused.stderr
+    # Offline and without polkitd in the root, the install goes on and says what waits.
+    assert "cannot install polkitd ntfs-3g" in pi["first"].stdout

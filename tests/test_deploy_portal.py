@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_server.blueprints.portal import is_site_host
+from edge_server.site.blueprints.portal import is_site_host
 from tests.conftest import form_csrf
 
 PHONE = {"REMOTE_ADDR": "10.42.0.57"}
@@ -20,7 +20,7 @@ PROBES = [
 ]
 
 
-def sign_in_from(client, make_user, address: dict) -> None:  # noqa: ANN001
+def sign_in_from(client, make_user, address: dict) -> None:
     user = make_user(password="lotus-pond-7")
     page = client.get("/login", environ_base=address)
     response = client.post(

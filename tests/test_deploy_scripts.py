@@ -18,7 +18,7 @@ UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 INSTALLED_ONLY = re.compile(r"^\S+: Command /opt/kru[-/]\S+ is not executable: No such file")
 
 
-def run(*args: str | Path, **kwargs) -> subprocess.CompletedProcess:  # noqa: ANN003
+def run(*args: str | Path, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
 
 

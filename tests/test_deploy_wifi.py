@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_server import wifi
+from edge_server.network import wifi
 
 STATION = """Station 3a:11:22:33:44:{n:02x} (on wlan0)
 \tinactive time:\t1200 ms
@@ -17,7 +17,7 @@ STATION = """Station 3a:11:22:33:44:{n:02x} (on wlan0)
 
 
 @pytest.fixture
-def fake_iw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def fake_iw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Put an `iw` on PATH that reports ``count`` stations on wlan0 and fails for others."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -53,7 +53,7 @@ def test_no_iw_is_unknown(tmp_path, monkeypatch):
     assert wifi.count_clients("wlan0") is None
 
 
-def admin_in_english(login_as) -> None:  # noqa: ANN001
+def admin_in_english(login_as) -> None:
     from edge_server import accounts
 
     accounts.update_user(login_as("admin"), language="en")

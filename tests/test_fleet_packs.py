@@ -13,13 +13,23 @@ from pathlib import Path
 import pytest
 
 from content_packs.models import Pack
-from sync import downloads
-from sync.agent import sync_once
+from edge_server.site.database import open_site
+from sync.edge import downloads
+from sync.edge.agent import sync_once as agent_sync_once
 from tests.fleet_support import CountingProxy, random_files, signed_pack, signing_key
 from tests.packs_factory import build_pack
 from tests.sync_support import CentralServer, make_site
 
 MB = 1024 * 1024
+
+
+def sync_once(settings):
+    """One pass of the sync agent on the site in ``settings`` (opened the one way)."""
+    home, db = open_site(settings)
+    try:
+        return agent_sync_once(settings, home, db)
+    finally:
+        db.close()
 
 
 @pytest.fixture
@@ -28,7 +38,7 @@ def key(tmp_path: Path) -> tuple[Path, str]:
 
 
 @pytest.fixture
-def central(tmp_path: Path, key):  # noqa: ANN001, ANN201
+def central(tmp_path: Path, key):
     server = CentralServer(tmp_path / "central")
     server.env["KRU_PACKS_TRUSTED_KEYS"] = key[1]
     server.start()
@@ -36,13 +46,13 @@ def central(tmp_path: Path, key):  # noqa: ANN001, ANN201
     server.stop()
 
 
-def _site_settings(site, url: str, key: str, **more):  # noqa: ANN001, ANN202
+def _site_settings(site, url: str, key: str, **more):
     return site.settings.replace(
         sync__central_url=url, packs__trusted_keys=[key], packs__allow_unsigned=False, **more
     )
 
 
-def _installed(site) -> dict[str, str]:  # noqa: ANN001
+def _installed(site) -> dict[str, str]:
     db = site.open()
     try:
         return {p.pack_id: p.version for p in Pack.select()}
@@ -55,7 +65,7 @@ def _status(central: CentralServer) -> list[list[str]]:
     return [line.split("\t") for line in out.splitlines()]
 
 
-def test_library_refuses_bad_packs_and_bad_assignments(tmp_path: Path, key) -> None:  # noqa: ANN001
+def test_library_refuses_bad_packs_and_bad_assignments(tmp_path: Path, key) -> None:
     central = CentralServer(tmp_path / "central")
     central.env["KRU_PACKS_TRUSTED_KEYS"] = key[1]
     unsigned = build_pack(tmp_path, "fleet-pack", "1.0.0")
@@ -91,7 +101,7 @@ def test_library_refuses_bad_packs_and_bad_assignments(tmp_path: Path, key) -> N
 
 def test_cut_download_resumes_then_a_new_version_fetches_only_changed_files(
     tmp_path: Path, central: CentralServer, key
-) -> None:  # noqa: ANN001
+) -> None:
     files = random_files({"media/a.bin": 3 * MB, "media/b.bin": 3 * MB, "media/c.bin": 2 * MB})
     v1 = signed_pack(tmp_path, key[0], "1.0.0", files)
     central.cli("pack", "add", str(v1))
@@ -140,7 +150,7 @@ def test_cut_download_resumes_then_a_new_version_fetches_only_changed_files(
 
 def test_budget_window_and_untrusted_signature_keep_the_site_as_it_was(
     tmp_path: Path, central: CentralServer, key
-) -> None:  # noqa: ANN001
+) -> None:
     v1 = signed_pack(tmp_path, key[0], "1.0.0", random_files({"media/a.bin": 3 * MB}))
     central.cli("pack", "add", str(v1))
     site = make_site(tmp_path, "battambang")

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from sync.central import registry
+from tests.central_support import sign_in
 from tests.fleet_support import random_files, signed_pack, signing_key
 from tests.packs_factory import build_pack
-from tests.test_central_api import sign_in
 
 FAST = {"auth.hash_memory_kib": 1024, "auth.hash_time_cost": 1}
 
 
 @pytest.fixture
-def setup(tmp_path: Path, monkeypatch):  # noqa: ANN001, ANN201
+def setup(tmp_path: Path, monkeypatch):
     from sync.central import create_app
     from sync.central.db import database
 
@@ -38,12 +38,12 @@ def setup(tmp_path: Path, monkeypatch):  # noqa: ANN001, ANN201
         database.close()
 
 
-def _upload(client, path: Path):  # noqa: ANN001, ANN202
+def _upload(client, path: Path):
     data = {"pack": (io.BytesIO(path.read_bytes()), path.name)}
     return client.post("/fleet/packs/add", data=data, follow_redirects=True)
 
 
-def test_admin_adds_assigns_and_sees_each_site(setup, tmp_path: Path) -> None:  # noqa: ANN001
+def test_admin_adds_assigns_and_sees_each_site(setup, tmp_path: Path) -> None:
     app, key = setup
     device = registry.add_device("TEC Kandal", "http://c.example", "Kandal").device
     client = app.test_client()
@@ -74,7 +74,7 @@ def test_admin_adds_assigns_and_sees_each_site(setup, tmp_path: Path) -> None:  
     assert device.device_id in status and "កំពុងរង់ចាំ" in status  # pending
 
 
-def test_viewer_may_look_but_not_change(setup, tmp_path: Path) -> None:  # noqa: ANN001
+def test_viewer_may_look_but_not_change(setup, tmp_path: Path) -> None:
     app, key = setup
     client = app.test_client()
     sign_in(client, "viewer")

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from tests.conftest import api_headers, csrf_token
 from tests.learning_catalog import make_catalog
 from tests.packs_factory import build_pack, install, lesson
-from tests.test_central_ingest import central_app  # noqa: F401 - fixture
 
 FUZZ = settings(
     max_examples=40,
@@ -58,7 +57,7 @@ JSON = st.recursive(
 )
 
 
-def _rules(app, method: str) -> list[Any]:  # noqa: ANN001
+def _rules(app, method: str) -> list[Any]:
     skip = ("/static/", "/c/", "/apps/")
     return sorted(
         (
@@ -70,7 +69,7 @@ def _rules(app, method: str) -> list[Any]:  # noqa: ANN001
     )
 
 
-def _fill(rule, draw) -> str:  # noqa: ANN001
+def _fill(rule, draw) -> str:
     """Return ``rule`` with each ``<...>`` part replaced by a drawn value (quoted)."""
     from urllib.parse import quote
 
@@ -83,7 +82,7 @@ def _fill(rule, draw) -> str:  # noqa: ANN001
 
 
 @pytest.fixture
-def site(app, make_user, make_cohort, tmp_path):  # noqa: ANN001, ANN201
+def site(app, make_user, make_cohort, tmp_path):
     make_catalog(open_course=True)
     install(app, build_pack(tmp_path, items=[lesson("reading", body="Reading aloud")]))
     users = {role: make_user(role=role) for role in ROLES}
@@ -91,7 +90,7 @@ def site(app, make_user, make_cohort, tmp_path):  # noqa: ANN001, ANN201
     return users
 
 
-def _client(app, user):  # noqa: ANN001, ANN202
+def _client(app, user):
     client = app.test_client()
     response = client.post(
         "/api/v1/session",
@@ -102,7 +101,7 @@ def _client(app, user):  # noqa: ANN001, ANN202
     return client
 
 
-def _fill_with(rule, value: str, number: int) -> str:  # noqa: ANN001
+def _fill_with(rule, value: str, number: int) -> str:
     from urllib.parse import quote
 
     def part(match: re.Match) -> str:
@@ -113,7 +112,7 @@ def _fill_with(rule, value: str, number: int) -> str:  # noqa: ANN001
 
 @pytest.mark.slow
 @pytest.mark.parametrize("role", ROLES)
-def test_no_get_route_answers_5xx_to_known_bad_values(app, site, role):  # noqa: ANN001
+def test_no_get_route_answers_5xx_to_known_bad_values(app, site, role):
     """Every GET route, every known bad value in every path part and query key."""
     client = _client(app, site[role])
     failures = []
@@ -128,13 +127,13 @@ def test_no_get_route_answers_5xx_to_known_bad_values(app, site, role):  # noqa:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_no_get_route_answers_5xx_to_odd_paths_and_queries(app, site, role):  # noqa: ANN001
+def test_no_get_route_answers_5xx_to_odd_paths_and_queries(app, site, role):
     client = _client(app, site[role])
     rules = _rules(app, "GET")
 
     @FUZZ
     @given(st.data())
-    def check(data) -> None:  # noqa: ANN001
+    def check(data) -> None:
         rule = data.draw(st.sampled_from(rules))
         url = _fill(rule, data.draw)
         query = data.draw(st.dictionaries(st.sampled_from(QUERY_KEYS), TEXT, max_size=3))
@@ -146,7 +145,7 @@ def test_no_get_route_answers_5xx_to_odd_paths_and_queries(app, site, role):  # 
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_no_form_answers_5xx_to_odd_fields(app, site, role):  # noqa: ANN001
+def test_no_form_answers_5xx_to_odd_fields(app, site, role):
     client = _client(app, site[role])
     rules = [r for r in _rules(app, "POST") if not r.rule.startswith("/api/")]
     fields = ["username", "password", "display_name", "role", "language", "name", "course"]
@@ -154,7 +153,7 @@ def test_no_form_answers_5xx_to_odd_fields(app, site, role):  # noqa: ANN001
 
     @FUZZ
     @given(st.data())
-    def check(data) -> None:  # noqa: ANN001
+    def check(data) -> None:
         rule = data.draw(st.sampled_from(rules))
         url = _fill(rule, data.draw)
         form = data.draw(st.dictionaries(st.sampled_from(fields), TEXT, max_size=4))
@@ -168,12 +167,12 @@ def test_no_form_answers_5xx_to_odd_fields(app, site, role):  # noqa: ANN001
 
 
 @pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/session"])
-def test_json_endpoints_answer_4xx_not_5xx_to_any_json(app, site, path):  # noqa: ANN001
+def test_json_endpoints_answer_4xx_not_5xx_to_any_json(app, site, path):
     client = _client(app, site["learner"])
 
     @FUZZ
     @given(JSON)
-    def check(body) -> None:  # noqa: ANN001
+    def check(body) -> None:
         response = client.post(
             path,
             data=json.dumps(body),
@@ -185,9 +184,9 @@ def test_json_endpoints_answer_4xx_not_5xx_to_any_json(app, site, path):  # noqa
     check()
 
 
-def test_no_central_get_route_answers_5xx_to_known_bad_values(central_app):  # noqa: ANN001, F811
+def test_no_central_get_route_answers_5xx_to_known_bad_values(central_app):
     from sync.central import registry
-    from tests.test_central_api import sign_in
+    from tests.central_support import sign_in
 
     registry.add_device("TEC Takeo", "http://central.example", "Takeo")
     client = central_app.test_client()

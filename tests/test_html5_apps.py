@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from content_packs import html5
-from edge_server.i18n import load_catalog
+from edge_server.web.i18n import load_catalog
 from tests.livesite import KRU, LiveSite
 from tests.packs_factory import build_pack, install, media
 from tests.upload_support import MIB, Client

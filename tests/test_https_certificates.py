@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from edge_server import site_tls
-from edge_server.datahome import DataHome
+from edge_server.base import site_tls
+from edge_server.base.datahome import DataHome
 from tests import acme_support
 from tests.sync_support import KRU, CentralServer, add_events, make_site
 
@@ -31,7 +31,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def acme(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def acme(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("acme")
     named = acme_support.Named(root / "named", DOMAIN).start()
     pebble = acme_support.Pebble(root / "pebble", named.port).start()
@@ -52,7 +52,7 @@ def dns_credentials(path: Path, named: acme_support.Named) -> Path:
 
 
 @pytest.fixture
-def central(tmp_path: Path, acme):  # noqa: ANN001, ANN201
+def central(tmp_path: Path, acme):
     named, pebble = acme
     server = CentralServer(tmp_path / "central")
     dns_credentials(server.data_dir / "secrets" / "dns.toml", named)
@@ -66,7 +66,7 @@ def central(tmp_path: Path, acme):  # noqa: ANN001, ANN201
     server.stop()
 
 
-def site_sync(site, *args: str) -> subprocess.CompletedProcess:  # noqa: ANN001
+def site_sync(site, *args: str) -> subprocess.CompletedProcess:
     env = {**site.env(), "KRU_HTTPS_DOMAIN": DOMAIN}
     return subprocess.run(
         [KRU, "--data-dir", str(site.home.root), "sync", "run", *args],
@@ -87,7 +87,7 @@ def cert_rows(central: CentralServer) -> dict[str, dict]:
     return rows
 
 
-def chain_of(site) -> list[x509.Certificate]:  # noqa: ANN001
+def chain_of(site) -> list[x509.Certificate]:
     return x509.load_pem_x509_certificates(site_tls.TlsPaths.of(site.home).chain.read_bytes())
 
 
@@ -98,7 +98,7 @@ def verify_to_root(chain: list[x509.Certificate], root_pem: str) -> None:
         child.verify_directly_issued_by(parent)
 
 
-def test_a_site_gets_a_certificate_through_sync_and_central_renews_it(tmp_path, acme, central):  # noqa: ANN001
+def test_a_site_gets_a_certificate_through_sync_and_central_renews_it(tmp_path, acme, central):
     named, pebble = acme
     site = make_site(tmp_path, "tec-btb")
     device = central.provision(site, name="TEC Battambang")
@@ -138,9 +138,9 @@ def test_a_site_gets_a_certificate_through_sync_and_central_renews_it(tmp_path, 
     assert new_chain[0].public_key() == chain[0].public_key()
 
 
-def test_renewal_is_due_at_two_thirds_of_the_lifetime(tmp_path, acme, central):  # noqa: ANN001
+def test_renewal_is_due_at_two_thirds_of_the_lifetime(tmp_path, acme, central):
     """The job renews an issued chain only once 2/3 of its lifetime has passed."""
-    from edge_server.settings import load_settings
+    from edge_server.base.settings import load_settings
     from sync.central import cert_job
     from sync.central.db import connect_database, upgrade
 
@@ -168,7 +168,7 @@ def test_renewal_is_due_at_two_thirds_of_the_lifetime(tmp_path, acme, central): 
     assert second["not_after"] >= first["not_after"]
 
 
-def test_a_request_for_another_name_is_refused_and_shown(tmp_path, acme, central):  # noqa: ANN001
+def test_a_request_for_another_name_is_refused_and_shown(tmp_path, acme, central):
     site = make_site(tmp_path, "tec-x")
     device = central.provision(site, name="TEC Kandal")
     env = {**site.env(), "KRU_HTTPS_DOMAIN": DOMAIN, "KRU_HTTPS_SITE_LABEL": "tec-battambang"}
@@ -187,7 +187,7 @@ def test_a_request_for_another_name_is_refused_and_shown(tmp_path, acme, central
     assert f"tec-kandal.{DOMAIN}" in saved["problem"]
 
 
-def test_issuing_fails_clearly_when_the_dns_server_refuses_the_key(tmp_path, acme, central):  # noqa: ANN001
+def test_issuing_fails_clearly_when_the_dns_server_refuses_the_key(tmp_path, acme, central):
     named, _pebble = acme
     site = make_site(tmp_path, "tec-y")
     device = central.provision(site, name="TEC Takeo")
@@ -206,7 +206,7 @@ def test_issuing_fails_clearly_when_the_dns_server_refuses_the_key(tmp_path, acm
     assert "Nothing is due" in central.cli("cert", "run").stdout
 
 
-def test_central_without_dns_credentials_says_what_to_do(tmp_path, acme, central):  # noqa: ANN001
+def test_central_without_dns_credentials_says_what_to_do(tmp_path, acme, central):
     site = make_site(tmp_path, "tec-z")
     central.provision(site, name="TEC Pursat")
     assert site_sync(site).returncode == 0

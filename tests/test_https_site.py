@@ -8,10 +8,10 @@ import re
 import pytest
 from cryptography import x509
 
-from edge_server import site_tls
-from edge_server.datahome import DataHome
-from edge_server.errors import ValidationError
-from edge_server.settings import load_settings
+from edge_server.base import site_tls
+from edge_server.base.datahome import DataHome
+from edge_server.base.errors import ValidationError
+from edge_server.base.settings import load_settings
 from tests.tls_helpers import install_raw, issue_for_site
 
 DOMAIN = "kru.example.gov.kh"
@@ -19,7 +19,7 @@ NAME = f"tec-battambang.{DOMAIN}"
 
 
 @pytest.fixture
-def home(tmp_path) -> DataHome:  # noqa: ANN001
+def home(tmp_path) -> DataHome:
     return DataHome(tmp_path / "site").ensure()
 
 
@@ -68,7 +68,7 @@ def test_unusable_names_are_refused_with_a_clear_message(settings: dict, name: s
     assert "kru.example.gov.kh" in caught.value.message or "label" in caught.value.message
 
 
-def test_a_chain_for_another_name_or_key_is_not_installed(home: DataHome, tmp_path) -> None:  # noqa: ANN001
+def test_a_chain_for_another_name_or_key_is_not_installed(home: DataHome, tmp_path) -> None:
     good = issue_for_site(home, NAME)
     wrong_name = issue_for_site(home, f"other.{DOMAIN}")
     stranger = DataHome(tmp_path / "other").ensure()
@@ -116,7 +116,7 @@ def test_signed_in_user_on_http_is_moved_to_https_when_a_certificate_is_installe
     https_app_config,
     app,
     client,
-    login_as,  # noqa: ANN001
+    login_as,
 ) -> None:
     user = login_as("learner")
     home = app.config["KRU_HOME"]
@@ -146,7 +146,7 @@ def test_signed_in_user_on_http_is_moved_to_https_when_a_certificate_is_installe
     assert replay.status_code == 302 and "/login" in replay.headers["Location"]
 
 
-def test_lapsed_certificate_means_http_only(https_app_config, app, client, login_as) -> None:  # noqa: ANN001
+def test_lapsed_certificate_means_http_only(https_app_config, app, client, login_as) -> None:
     login_as("learner")
     home = app.config["KRU_HOME"]
     now = dt.datetime.now(dt.UTC)
@@ -163,11 +163,11 @@ def test_lapsed_certificate_means_http_only(https_app_config, app, client, login
     assert b"kru-https" not in page.data
 
 
-def test_forwarded_headers_count_only_from_the_local_front(https_app_config, app) -> None:  # noqa: ANN001
+def test_forwarded_headers_count_only_from_the_local_front(https_app_config, app) -> None:
     seen = {}
 
     @app.get("/_whoami")
-    def whoami():  # noqa: ANN202
+    def whoami():
         from flask import request
 
         seen.update(scheme=request.scheme, addr=request.remote_addr)
@@ -181,7 +181,7 @@ def test_forwarded_headers_count_only_from_the_local_front(https_app_config, app
     assert seen == {"scheme": "https", "addr": "10.9.9.9"}
 
 
-def test_portal_takes_the_https_name_as_this_site(https_app_config, app, client) -> None:  # noqa: ANN001
+def test_portal_takes_the_https_name_as_this_site(https_app_config, app, client) -> None:
     home = app.config["KRU_HOME"]
     assert "kru.local" in client.get("/login", headers={"Host": NAME}).headers.get("Location", "")
     site_tls.install_chain(home, issue_for_site(home, NAME), NAME)
@@ -192,7 +192,7 @@ def test_admin_page_shows_the_certificate_and_warns_near_expiry(
     https_app_config,
     app,
     client,
-    login_as,  # noqa: ANN001
+    login_as,
 ) -> None:
     login_as("admin")
     home = app.config["KRU_HOME"]

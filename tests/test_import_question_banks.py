@@ -334,7 +334,7 @@ def result_quiz(key: str) -> dict:
     return Item.get(Item.key == key).payload["quiz"]
 
 
-def _upload(client, data: bytes, name: str):  # noqa: ANN001, ANN202
+def _upload(client, data: bytes, name: str):
     from tests.conftest import api_headers
 
     return client.post(
@@ -373,5 +373,6 @@ def test_the_web_upload_refuses_a_broken_h5p_by_name(app, client, login_as):
 def test_the_upload_page_offers_the_import_formats_in_khmer(app, client, login_as):
     login_as("instructor")
     html = client.get("/packs/upload").get_data(as_text=True)
-    assert 'accept=".zip,application/zip,.h5p,.imscc,.gift,.txt,.xml"' in html
+    assert 'accept=".zip,application/zip,.h5p,.imscc,.mbz,.gift,.txt,.xml"' in html
+    assert "SCORM, Common Cartridge, ឯកសារបម្រុងទុកវគ្គសិក្សា Moodle (.mbz)" in html
     assert "Kru នឹងបង្កើតកញ្ចប់ពីឯកសារទាំងនោះ" in html

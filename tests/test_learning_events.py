@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from edge_server.learning.models import Progress
-from edge_server.learning_models import Event
+from edge_server.learning.models import Event, Progress
 from tests.conftest import api_headers, assert_api_error, csrf_token
 from tests.learning_catalog import (
     LESSON,
@@ -23,7 +22,7 @@ from tests.learning_catalog import (
 
 
 @pytest.fixture
-def learner(app, login_as, make_cohort):  # noqa: ANN001, ANN201
+def learner(app, login_as, make_cohort):
     make_catalog(open_course=True)
     return login_as("learner")
 

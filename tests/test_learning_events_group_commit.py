@@ -7,21 +7,20 @@ import time
 
 import pytest
 
-from edge_server.db import db
+from edge_server.base.db import db
 from edge_server.learning import events
 from edge_server.learning.group_commit import GroupCommit
-from edge_server.learning.models import Progress
-from edge_server.learning_models import Event
+from edge_server.learning.models import Event, Progress
 from tests.learning_catalog import LESSON, QUIZ, RIGHT, VIDEO, ev, make_catalog
 
 
 @pytest.fixture
-def notes(app):  # noqa: ANN001, ANN201
+def notes(app):
     db.execute_sql("CREATE TABLE notes (n INTEGER PRIMARY KEY)")
     return GroupCommit(db)
 
 
-def _in_thread(fn):  # noqa: ANN001, ANN202
+def _in_thread(fn):
     """Run ``fn`` in a thread with its own connection; return (thread, outcome dict)."""
     outcome: dict = {}
 
@@ -29,7 +28,7 @@ def _in_thread(fn):  # noqa: ANN001, ANN202
         db.connect(reuse_if_open=True)
         try:
             outcome["value"] = fn()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             outcome["error"] = exc
         finally:
             db.close()
@@ -39,14 +38,14 @@ def _in_thread(fn):  # noqa: ANN001, ANN202
     return thread, outcome
 
 
-def _wait_for(predicate, timeout: float = 10.0) -> None:  # noqa: ANN001
+def _wait_for(predicate, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.005)
 
 
-def _note(n: int):  # noqa: ANN202
+def _note(n: int):
     def work() -> int:
         db.execute_sql("INSERT INTO notes (n) VALUES (?)", (n,))
         return n
@@ -54,7 +53,7 @@ def _note(n: int):  # noqa: ANN202
     return work
 
 
-def _hold_first_group(committer: GroupCommit):  # noqa: ANN202
+def _hold_first_group(committer: GroupCommit):
     """Start a job that holds the write transaction until released."""
     release = threading.Event()
 
@@ -68,7 +67,7 @@ def _hold_first_group(committer: GroupCommit):  # noqa: ANN202
     return started, release
 
 
-def test_batches_waiting_together_are_committed_in_one_transaction(notes):  # noqa: ANN001
+def test_batches_waiting_together_are_committed_in_one_transaction(notes):
     (lead, _), release = _hold_first_group(notes)
     others = [_in_thread(lambda n=n: notes.run(_note(n))) for n in range(1, 5)]
     _wait_for(lambda: len(notes._queue) == 4)
@@ -81,7 +80,7 @@ def test_batches_waiting_together_are_committed_in_one_transaction(notes):  # no
     assert db.execute_sql("SELECT COUNT(*) FROM notes").fetchone()[0] == 5
 
 
-def test_a_failing_job_rolls_back_only_its_own_writes(notes):  # noqa: ANN001
+def test_a_failing_job_rolls_back_only_its_own_writes(notes):
     def bad() -> None:
         db.execute_sql("INSERT INTO notes (n) VALUES (99)")
         raise events.InvalidBatch("broken")
@@ -100,7 +99,7 @@ def test_a_failing_job_rolls_back_only_its_own_writes(notes):  # noqa: ANN001
     assert stored == {0, 1}
 
 
-def test_a_job_inside_the_callers_transaction_runs_there(notes):  # noqa: ANN001
+def test_a_job_inside_the_callers_transaction_runs_there(notes):
     with db.atomic():
         notes.run(_note(7))
     assert notes.groups == 0
@@ -108,8 +107,8 @@ def test_a_job_inside_the_callers_transaction_runs_there(notes):  # noqa: ANN001
 
 
 def test_concurrent_resends_of_the_same_events_are_stored_once_with_exact_counts(
-    app,  # noqa: ANN001
-    make_user,  # noqa: ANN001
+    app,
+    make_user,
 ):
     make_catalog(open_course=True)
     learner = make_user()
@@ -127,8 +126,8 @@ def test_concurrent_resends_of_the_same_events_are_stored_once_with_exact_counts
 
 
 def test_quiz_attempts_beyond_the_limit_are_refused_alone_when_sent_together(
-    app,  # noqa: ANN001
-    make_user,  # noqa: ANN001
+    app,
+    make_user,
 ):
     make_catalog(open_course=True)
     learner = make_user()

@@ -18,7 +18,7 @@ PAGE_BUDGET = 60 * 1024
 
 
 @pytest.fixture
-def learner(app, login_as):  # noqa: ANN001, ANN201
+def learner(app, login_as):
     make_catalog(open_course=True)
     return login_as("learner")
 
@@ -82,7 +82,7 @@ def test_quiz_page_never_contains_the_answers(client, learner):
     assert "Phnom Penh" not in html and "2.5" not in html
 
 
-def _submit(client, answers: dict) -> object:  # noqa: ANN001
+def _submit(client, answers: dict) -> object:
     page = client.get("/learn/items/teach101/check").get_data(as_text=True)
     attempt = re.search(r'name="attempt_id" value="([^"]+)"', page).group(1)
     data = {"csrf_token": form_csrf(page), "attempt_id": attempt, **answers}

@@ -16,7 +16,7 @@ from tests.packs_factory import build_pack, install, lesson
 COURSE_URL = "/learn/courses/demo-pack/course"
 
 
-def _v1(tmp_path):  # noqa: ANN001, ANN202
+def _v1(tmp_path):
     return build_pack(
         tmp_path,
         version="1.0.0",
@@ -24,7 +24,7 @@ def _v1(tmp_path):  # noqa: ANN001, ANN202
     )
 
 
-def _v2(tmp_path):  # noqa: ANN001, ANN202
+def _v2(tmp_path):
     return build_pack(
         tmp_path,
         version="1.1.0",
@@ -37,7 +37,7 @@ def _v2(tmp_path):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture
-def english_learner(app, login_as, tmp_path):  # noqa: ANN001, ANN201
+def english_learner(app, login_as, tmp_path):
     install(app, _v1(tmp_path))
     user = login_as("learner")
     accounts.update_user(user, language="en")
@@ -56,7 +56,7 @@ def test_course_page_follows_an_upgrade_made_by_another_process(
     app, client, english_learner, tmp_path, data_dir
 ):
     assert "A short story" not in client.get(COURSE_URL).get_data(as_text=True)
-    subprocess.run(  # noqa: S603 - our own CLI
+    subprocess.run(  # our own CLI
         [*KRU, "--data-dir", str(data_dir), "pack", "install", str(_v2(tmp_path))],
         check=True,
         capture_output=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_server.db import db
+from edge_server.base.db import db
 from edge_server.learning import courses, progress
 from edge_server.learning.models import Progress
 from tests.learning_catalog import (
@@ -23,7 +23,7 @@ from tests.learning_catalog import (
 
 
 @pytest.fixture
-def learner(app, login_as):  # noqa: ANN001, ANN201
+def learner(app, login_as):
     make_catalog(open_course=True)
     return login_as("learner")
 

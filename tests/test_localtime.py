@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from edge_server.errors import ConfigError
+from edge_server.base.errors import ConfigError
+from edge_server.base.localtime import local_text, parse_utc
+from edge_server.base.settings import SETTINGS, load_settings
 from edge_server.learning import dashboard
-from edge_server.localtime import local_text, parse_utc
-from edge_server.settings import SETTINGS, load_settings
 
 
-def test_the_site_time_zone_is_phnom_penh_by_default(tmp_path):  # noqa: ANN001
+def test_the_site_time_zone_is_phnom_penh_by_default(tmp_path):
     settings = load_settings(environ={}, overrides={"data_dir": tmp_path})
     assert settings["time_zone"] == "Asia/Phnom_Penh"
 
 
-def test_an_unknown_time_zone_is_refused(tmp_path):  # noqa: ANN001
+def test_an_unknown_time_zone_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="time_zone"):
         load_settings(environ={}, overrides={"data_dir": tmp_path, "time_zone": "Asia/Atlantis"})
 
@@ -30,7 +30,7 @@ def test_an_unknown_time_zone_is_refused(tmp_path):  # noqa: ANN001
         (0, "Asia/Phnom_Penh", "1970-01-01 07:00"),
     ],
 )
-def test_stored_times_are_shown_local(stored, zone, shown):  # noqa: ANN001
+def test_stored_times_are_shown_local(stored, zone, shown):
     assert local_text(stored, zone) == shown
 
 
@@ -49,7 +49,7 @@ def test_events_csv_names_its_zone():
 
 
 def test_due_dates_read_as_dates():
-    from edge_server.localtime import date_words
+    from edge_server.base.localtime import date_words
 
     assert date_words("2026-12-20", "km") == "20 ធ្នូ 2026"  # the page makes digits Khmer
     assert date_words("2026-12-20", "en") == "20 Dec 2026"
@@ -59,7 +59,7 @@ def test_due_dates_read_as_dates():
 def test_a_date_is_past_by_the_sites_calendar():
     from datetime import UTC, datetime
 
-    from edge_server.localtime import is_past
+    from edge_server.base.localtime import is_past
 
     # 18:00 UTC on 19 Dec is already 20 Dec in Phnom Penh: 19 Dec is past there, not in UTC.
     now = datetime(2026, 12, 19, 18, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import serial
 
-from sync.modem_at import AtClient, AtTimeout, ModemGone, PortBusy
+from sync.modem.at import AtClient, AtTimeout, ModemGone, PortBusy
 from tests.fakemodem import FakeModem
 
 
@@ -84,7 +84,7 @@ def test_device_vanishing_mid_command_raises_modem_gone(fake: FakeModem, client:
         client.command("AT+COPS?", "+COPS:")
 
 
-def test_missing_port_raises_modem_gone(tmp_path) -> None:  # noqa: ANN001
+def test_missing_port_raises_modem_gone(tmp_path) -> None:
     with pytest.raises(ModemGone):
         AtClient(str(tmp_path / "ttyUSB9")).open()
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import serial
 
-from sync import modem
-from sync.modem import find_port, modem_status, status_for_sync
+from sync.modem import status as modem
+from sync.modem.status import find_port, modem_status, status_for_sync
 from tests.fakemodem import HUAWEI_E3372, FakeModem, modem_settings
 
 

@@ -9,16 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.agent import NO_MODEM_LINK, Agent
+from sync.edge.agent import NO_MODEM_LINK, Agent
 from tests.fakemodem import FakeModem
-from tests.sync_support import CentralServer, add_events, central_counts, make_site
-
-
-@pytest.fixture
-def central(tmp_path: Path) -> Iterator[CentralServer]:
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
+from tests.sync_support import add_events, central_counts, make_site
 
 
 @pytest.fixture
@@ -27,7 +20,7 @@ def fake() -> Iterator[FakeModem]:
         yield m
 
 
-def run_agent(site):  # noqa: ANN001, ANN201
+def run_agent(site):
     db = site.open()
     try:
         return Agent(site.settings, site.home, db).run()
@@ -44,7 +37,7 @@ def central_modem(data_dir: Path) -> dict | None:
     return json.loads(row[0]) if row and row[0] else None
 
 
-def test_unregistered_modem_makes_the_agent_skip_sending(tmp_path, central, fake) -> None:  # noqa: ANN001
+def test_unregistered_modem_makes_the_agent_skip_sending(tmp_path, central, fake) -> None:
     fake.answers["AT+CREG?"] = (["+CREG: 0,2"], "OK")
     fake.answers["AT+CEREG?"] = (["+CEREG: 0,2"], "OK")
     site = make_site(tmp_path, "m1", **{"modem.port": fake.port, "modem.timeout_s": 0.5})
@@ -54,7 +47,7 @@ def test_unregistered_modem_makes_the_agent_skip_sending(tmp_path, central, fake
     assert central_counts(central.data_dir)["total"] == 0
 
 
-def test_registered_modem_status_reaches_the_central_server(tmp_path, central, fake) -> None:  # noqa: ANN001
+def test_registered_modem_status_reaches_the_central_server(tmp_path, central, fake) -> None:
     site = make_site(tmp_path, "m2", **{"modem.port": fake.port, "modem.timeout_s": 0.5})
     central.provision(site)
     add_events(site, 10)
@@ -65,7 +58,7 @@ def test_registered_modem_status_reaches_the_central_server(tmp_path, central, f
 
 
 @pytest.mark.timeout(30)
-def test_silent_modem_does_not_stop_sync_over_another_link(tmp_path, central, fake) -> None:  # noqa: ANN001
+def test_silent_modem_does_not_stop_sync_over_another_link(tmp_path, central, fake) -> None:
     fake.silent = {"*"}
     site = make_site(tmp_path, "m3", **{"modem.port": fake.port, "modem.timeout_s": 0.5})
     central.provision(site)

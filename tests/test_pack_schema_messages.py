@@ -8,7 +8,7 @@ import re
 import pytest
 
 from content_packs.errors import InvalidPack
-from edge_server.i18n import load_catalog
+from edge_server.web.i18n import load_catalog
 from tests.packs_factory import build_pack, install
 from tests.packs_helpers import edit_manifest, snapshot
 
@@ -16,7 +16,7 @@ from tests.packs_helpers import edit_manifest, snapshot
 PROGRAMMER_WORDS = re.compile(r"\^|\$'|\[a-z|does not match|is not of type|regexes|\\\\|\['")
 
 
-def _item(m):  # noqa: ANN001, ANN202
+def _item(m):
     return m["courses"][0]["modules"][0]["items"][0]
 
 
@@ -57,12 +57,12 @@ CASES = {
 
 
 @pytest.fixture
-def good(tmp_path):  # noqa: ANN001, ANN201
+def good(tmp_path):
     return build_pack(tmp_path)
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_schema_problems_are_in_plain_words(app, tmp_path, good, case):  # noqa: ANN001
+def test_schema_problems_are_in_plain_words(app, tmp_path, good, case):
     change, where, words = CASES[case]
     bad = edit_manifest(good, tmp_path / "bad.zip", change)
     before = snapshot(app)
@@ -75,7 +75,7 @@ def test_schema_problems_are_in_plain_words(app, tmp_path, good, case):  # noqa:
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_schema_problems_read_in_khmer(app, tmp_path, good, case):  # noqa: ANN001
+def test_schema_problems_read_in_khmer(app, tmp_path, good, case):
     change, _where, _words = CASES[case]
     bad = edit_manifest(good, tmp_path / "bad.zip", change)
     with pytest.raises(InvalidPack) as excinfo:
@@ -91,7 +91,7 @@ def test_the_upload_api_lists_every_problem_in_plain_words(client, login_as, tmp
 
     from tests.conftest import api_headers, assert_api_error
 
-    def spoil(m):  # noqa: ANN001, ANN202
+    def spoil(m):
         m.update(id="Not A Slug", version="one", colour="red")
 
     bad = edit_manifest(good, tmp_path / "bad.zip", spoil)
@@ -108,7 +108,7 @@ def test_the_upload_api_lists_every_problem_in_plain_words(client, login_as, tmp
 
 
 def test_cli_install_lists_every_problem(runner, tmp_path, good):
-    def spoil(m):  # noqa: ANN001, ANN202
+    def spoil(m):
         m.update(id="Not A Slug", version="one", colour="red")
 
     bad = edit_manifest(good, tmp_path / "bad.zip", spoil)

@@ -10,8 +10,8 @@ import pytest
 from content_packs.errors import PackConflict, PackNotFound
 from content_packs.install import list_packs, remove_pack
 from content_packs.models import Course, Item, Module, Pack, PackFile
-from edge_server.learning_models import Event
-from edge_server.models import utcnow
+from edge_server.base.db import utcnow
+from edge_server.learning.models import Event
 from tests.packs_factory import build_pack, install, lesson, media, quiz, video
 from tests.packs_helpers import store_files
 

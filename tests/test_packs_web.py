@@ -34,6 +34,19 @@ def test_instructor_uploads_a_pack(client, login_as, tmp_path):
     assert Pack.get().installed_by.startswith("instructor")
 
 
+def test_upload_answers_with_each_course_and_where_to_open_and_assign_it(
+    client, login_as, tmp_path
+):
+    login_as("instructor")
+    courses = _upload(client, build_pack(tmp_path)).get_json()["courses"]
+    assert len(courses) == 1
+    course = courses[0]
+    pack, _, slug = course["id"].partition("/")
+    assert pack == "demo-pack" and course["title"]
+    assert course["url"] == f"/learn/courses/{pack}/{slug}"
+    assert course["assign_url"] == f"/teach/?assign={pack}/{slug}"
+
+
 def test_upload_leaves_no_temporary_file(app, client, login_as, tmp_path):
     login_as("instructor")
     _upload(client, build_pack(tmp_path))

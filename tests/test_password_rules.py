@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from edge_server import accounts, passwords, roster
-from edge_server.errors import ValidationError as WeakPassword
-from edge_server.models import User
+from edge_server import accounts
+from edge_server.accounts import roster
+from edge_server.accounts.models import User
+from edge_server.base import passwords
+from edge_server.base.errors import ValidationError as WeakPassword
 from tests.conftest import PASSWORD, assert_api_error, csrf_token, form_csrf
 
 ROOT = Path(__file__).resolve().parent.parent

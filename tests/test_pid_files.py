@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from edge_server import pidlock
+from edge_server.base import pidlock
 from tests.conftest import form_csrf
 from tests.livesite import KRU, LiveSite
 
 ENV = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_AUTH_HASH_TIME_COST": "1"}
 
 
-def wait_for(predicate, timeout: float = 20.0) -> bool:  # noqa: ANN001
+def wait_for(predicate, timeout: float = 20.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -36,7 +36,7 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:  # noqa: ANN001
 @pytest.fixture
 def bystander() -> Iterator[subprocess.Popen]:
     """Another process of this user, alive, whose PID a stale PID file happens to hold."""
-    proc = subprocess.Popen(["sleep", "120"])  # noqa: S607 - coreutils
+    proc = subprocess.Popen(["sleep", "120"])  # coreutils
     yield proc
     proc.kill()
     proc.wait()
@@ -101,7 +101,7 @@ def test_sync_now_button_does_not_signal_a_stale_pid(app, client, login_as, byst
     response = client.post(
         "/admin/sync/run", data={"csrf_token": form_csrf(page)}, follow_redirects=True
     )
-    assert "The sync agent is not running" in response.get_data(as_text=True)
+    assert "The sync service is not running on the Pi" in response.get_data(as_text=True)
     time.sleep(0.2)
     assert bystander.poll() is None, "the Sync now button killed a process that is not Kru's"
 
@@ -189,7 +189,7 @@ def test_server_pid_file_is_released_when_the_server_is_killed(tmp_path):
 HOLDER = """
 import sys, time
 from pathlib import Path
-from edge_server.pidlock import PidLock
+from edge_server.base.pidlock import PidLock
 lock = PidLock.acquire(Path(sys.argv[1]))
 print("locked", flush=True)
 time.sleep(120)

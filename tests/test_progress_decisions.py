@@ -7,11 +7,10 @@ import uuid
 
 import pytest
 
-from edge_server.db import db
+from edge_server.accounts.models import User
+from edge_server.base.db import db
 from edge_server.learning import progress
-from edge_server.learning.models import Progress
-from edge_server.learning_models import Event
-from edge_server.models import User
+from edge_server.learning.models import Event, Progress
 from sync import protocol
 from tests.conftest import assert_api_error
 from tests.learning_catalog import (
@@ -29,7 +28,7 @@ from tests.learning_catalog import (
 
 
 @pytest.fixture
-def learner(app, login_as):  # noqa: ANN001, ANN201
+def learner(app, login_as):
     make_catalog(open_course=True)
     return login_as("learner")
 
@@ -119,7 +118,7 @@ def test_a_graded_attempt_whose_context_would_pass_the_cap_is_refused(client, le
     assert status(QUIZ) == "not_started"
 
 
-def _busy_log(client, login_as) -> None:  # noqa: ANN001
+def _busy_log(client, login_as) -> None:
     post_events(client, [ev("viewed", LESSON), ev("progressed", LESSON, {"duration_s": 12})])
     post_events(client, [ev("progressed", VIDEO, {"completion": 0.95, "position_s": 100})])
     post_events(client, [ev("attempted", QUIZ, {"response": WRONG})])
@@ -186,7 +185,7 @@ def test_rebuild_honours_a_decision_the_rules_would_no_longer_reach(client, lear
     assert status(VIDEO) == "completed"
 
 
-def test_kru_progress_rebuild_check_reports_missing_decisions(client, learner, login_as, runner):  # noqa: ANN001, E501
+def test_kru_progress_rebuild_check_reports_missing_decisions(client, learner, login_as, runner):
     _busy_log(client, login_as)
     _drop_decisions()
     db.close()
@@ -201,8 +200,8 @@ def test_kru_progress_rebuild_check_reports_missing_decisions(client, learner, l
 
 
 def test_upgrading_a_site_records_the_decisions_of_earlier_progress(client, learner, data_dir):
-    from edge_server import schema
-    from edge_server.datahome import DataHome
+    from edge_server.base.datahome import DataHome
+    from edge_server.site import database as schema
 
     post_events(client, [ev("viewed", PDF), ev("completed", LESSON)])
     _drop_decisions()

@@ -15,7 +15,7 @@ PAGE = "/learn/items/teach101/check"
 
 
 @pytest.fixture
-def learner(app, login_as):  # noqa: ANN001, ANN201
+def learner(app, login_as):
     make_catalog(open_course=True)
     return login_as("learner")
 
@@ -26,14 +26,14 @@ def attempts_used() -> int:
 
 
 @pytest.mark.parametrize("response", [{}, {"q1": ""}, {"q2": []}, {"q1": "  ", "q2": [""]}])
-def test_an_empty_attempt_is_refused_and_uses_no_attempt(client, learner, response):  # noqa: ANN001
+def test_an_empty_attempt_is_refused_and_uses_no_attempt(client, learner, response):
     answer = post_events(client, [ev("attempted", QUIZ, {"response": response})])
     error = assert_api_error(answer, 400, "empty_attempt")
     assert error["index"] == 0
     assert attempts_used() == 0
 
 
-def test_an_empty_quiz_form_is_sent_back_with_a_message(client, learner):  # noqa: ANN001
+def test_an_empty_quiz_form_is_sent_back_with_a_message(client, learner):
     page = client.get(PAGE).get_data(as_text=True)
     attempt = re.search(r'name="attempt_id" value="([^"]+)"', page).group(1)
     data = {"csrf_token": form_csrf(page), "attempt_id": attempt, "q-q1": " "}
@@ -44,7 +44,7 @@ def test_an_empty_quiz_form_is_sent_back_with_a_message(client, learner):  # noq
     assert attempts_used() == 0
 
 
-def test_a_passed_quiz_lists_attempts_and_folds_its_form(client, learner):  # noqa: ANN001
+def test_a_passed_quiz_lists_attempts_and_folds_its_form(client, learner):
     post_events(client, [ev("attempted", QUIZ, {"response": RIGHT})])  # 1 of 2 attempts
     html = client.get(PAGE).get_data(as_text=True)
     past = re.findall(r'<li><a href="/learn/items/teach101/check/attempts/[^"]+">([^<]+)</a>', html)
@@ -54,7 +54,7 @@ def test_a_passed_quiz_lists_attempts_and_folds_its_form(client, learner):  # no
     )
 
 
-def test_an_unpassed_quiz_shows_its_form_open(client, learner):  # noqa: ANN001
+def test_an_unpassed_quiz_shows_its_form_open(client, learner):
     html = client.get(PAGE).get_data(as_text=True)
     assert '<details class="retry">' not in html
     assert 'id="quiz"' in html

@@ -102,7 +102,7 @@ def test_repeated_pair_ids_are_refused(tmp_path):
 
 
 @pytest.fixture
-def learner(app, tmp_path, login_as):  # noqa: ANN001, ANN201
+def learner(app, tmp_path, login_as):
     install(app, build_pack(tmp_path, items=[quiz("check", questions=QUIZ["questions"])]))
     return login_as("learner")
 

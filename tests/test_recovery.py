@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from edge_server import accounts, snapshots
-from edge_server.datahome import DataHome
-from edge_server.db import db
+from edge_server import accounts
+from edge_server.base import snapshots
+from edge_server.base.datahome import DataHome
+from edge_server.base.db import db
 from edge_server.learning import events
 from tests.conftest import PASSWORD
 from tests.learning_catalog import LESSON, VIDEO, ev, make_catalog
@@ -31,7 +32,7 @@ from tests.test_integrity import damage_table
 ENV = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_AUTH_HASH_TIME_COST": "1"}
 
 
-def _ingest(user, n: int) -> list[str]:  # noqa: ANN001
+def _ingest(user, n: int) -> list[str]:
     batch = [ev("viewed", LESSON) for _ in range(n // 2)]
     batch += [ev("progressed", VIDEO, {"duration_s": 5}) for _ in range(n - n // 2)]
     events.ingest(user, events.validate_batch({"events": batch}))
@@ -39,7 +40,7 @@ def _ingest(user, n: int) -> list[str]:  # noqa: ANN001
 
 
 @pytest.fixture
-def damaged_site(app, data_dir) -> dict:  # noqa: ANN001
+def damaged_site(app, data_dir) -> dict:
     """A site with a snapshot, events after it, and its ``progress`` pages overwritten."""
     make_catalog(open_course=True)
     accounts.create_user("admin1", PASSWORD, role="admin")
@@ -61,7 +62,7 @@ def serving(home: DataHome, code_file: Path) -> Iterator[str]:
     log = home.root.parent / f"serve-{port}.log"
     env = {**ENV, "KRU_RECOVERY_CODE_FILE": str(code_file), "KRU_SNAPSHOTS_INTERVAL_S": "0"}
     with open(log, "ab") as out:
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [*KRU, "--data-dir", str(home.root), "serve", "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -90,7 +91,7 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def test_a_damaged_database_starts_recovery_and_a_restore_serves_again(damaged_site, tmp_path):  # noqa: ANN001
+def test_a_damaged_database_starts_recovery_and_a_restore_serves_again(damaged_site, tmp_path):
     home: DataHome = damaged_site["home"]
     code_file = tmp_path / "run" / "recovery-code"
     with serving(home, code_file) as url:
@@ -110,7 +111,7 @@ def test_a_damaged_database_starts_recovery_and_a_restore_serves_again(damaged_s
 
         code = code_file.read_text().strip()
         assert code_file.stat().st_mode & 0o777 == 0o600
-        doctor = subprocess.run(  # noqa: S603
+        doctor = subprocess.run(
             [*KRU, "--data-dir", str(home.root), "doctor"],
             capture_output=True, text=True, timeout=120,
             env={**ENV, "KRU_RECOVERY_CODE_FILE": str(code_file)},
@@ -170,7 +171,7 @@ def test_a_damaged_database_starts_recovery_and_a_restore_serves_again(damaged_s
     assert len(kept) == 1  # the damaged file, kept byte for byte
 
 
-def test_recovery_without_snapshots_says_what_to_do(app, data_dir, tmp_path):  # noqa: ANN001
+def test_recovery_without_snapshots_says_what_to_do(app, data_dir, tmp_path):
     accounts.create_user("someone", PASSWORD)
     db.close()
     home = DataHome(data_dir)

@@ -42,7 +42,7 @@ def test_learner_cannot_open_another_users_admin_page(client, login_as, make_use
 
 
 def test_learner_cannot_change_an_account_by_post(client, login_as, make_user):
-    from edge_server.models import User
+    from edge_server.accounts.models import User
     from tests.conftest import csrf_token
 
     other = make_user(role="learner", display_name="Before")
@@ -59,7 +59,7 @@ def test_api_reports_forbidden_as_json(app, client, login_as):
     # An API endpoint behind role_required answers with the JSON error shape.
     from flask import Blueprint
 
-    from edge_server.auth import role_required
+    from edge_server.web.auth import role_required
 
     bp = Blueprint("probe", __name__)
 

@@ -4,9 +4,10 @@ import io
 
 import pytest
 
-from edge_server import accounts, roster
-from edge_server.errors import ValidationError
-from edge_server.models import Cohort, User
+from edge_server import accounts
+from edge_server.accounts import roster
+from edge_server.accounts.models import Cohort, User
+from edge_server.base.errors import ValidationError
 from tests.conftest import form_csrf
 
 GOOD = (
@@ -160,7 +161,7 @@ def test_export_round_trips_into_a_new_site(client, login_as, make_cohort, tmp_p
     assert "teacher1,គ្រូ វិចិត្រ,instructor,ថ្នាក់ A,en" in text
     assert "lotus-pond-7" not in text and "argon2" not in text
 
-    from edge_server.models import User
+    from edge_server.accounts.models import User
 
     User.delete().where(User.role != "admin").execute()  # as if on a fresh site
     keep = [line for line in text.splitlines() if not line.split(",")[2:3] == ["admin"]]

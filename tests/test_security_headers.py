@@ -14,11 +14,10 @@ from http.cookiejar import CookieJar
 
 import pytest
 
+from tests.central_support import sign_in as central_sign_in
 from tests.conftest import csrf_token, form_csrf
 from tests.learning_catalog import make_catalog
 from tests.livesite import LiveSite
-from tests.test_central_api import sign_in as central_sign_in
-from tests.test_central_ingest import central_app  # noqa: F401 - fixture
 
 SHARED = {
     "X-Content-Type-Options": "nosniff",
@@ -27,7 +26,7 @@ SHARED = {
 }
 
 
-def csp_of(response) -> dict[str, list[str]]:  # noqa: ANN001
+def csp_of(response) -> dict[str, list[str]]:
     header = response.headers.get("Content-Security-Policy", "")
     policy = {}
     for part in filter(None, (p.strip() for p in header.split(";"))):
@@ -36,7 +35,7 @@ def csp_of(response) -> dict[str, list[str]]:  # noqa: ANN001
     return policy
 
 
-def assert_page_policy(response) -> None:  # noqa: ANN001
+def assert_page_policy(response) -> None:
     policy = csp_of(response)
     assert policy, "no Content-Security-Policy"
     assert policy["default-src"] == ["'self'"]
@@ -49,7 +48,7 @@ def assert_page_policy(response) -> None:  # noqa: ANN001
 
 
 @pytest.fixture
-def pages(app, client, make_user, make_cohort):  # noqa: ANN001, ANN201
+def pages(app, client, make_user, make_cohort):
     make_catalog(open_course=True)
     learner = make_user()
     teacher = make_user(role="instructor")
@@ -66,7 +65,7 @@ SITE_PAGES = {
 
 
 @pytest.mark.parametrize("role", list(SITE_PAGES), ids=lambda r: r or "anonymous")
-def test_every_site_page_has_the_policy_and_headers(app, pages, login_as, role):  # noqa: ANN001
+def test_every_site_page_has_the_policy_and_headers(app, pages, login_as, role):
     users, cohort = pages
     client = app.test_client()
     if role:
@@ -85,7 +84,7 @@ def test_every_site_page_has_the_policy_and_headers(app, pages, login_as, role):
 
 
 @pytest.mark.parametrize("path", ["/login", "/no-such-page", "/", "/sites/nope"])
-def test_central_pages_send_the_same_headers_as_the_site(central_app, path):  # noqa: ANN001, F811
+def test_central_pages_send_the_same_headers_as_the_site(central_app, path):
     client = central_app.test_client()
     central_sign_in(client, "viewer")
     response = client.get(path, follow_redirects=True)
@@ -96,7 +95,7 @@ def test_central_pages_send_the_same_headers_as_the_site(central_app, path):  # 
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_no_page_has_inline_script_or_style(app, pages, client, login_as):  # noqa: ANN001
+def test_no_page_has_inline_script_or_style(app, pages, client, login_as):
     users, cohort = pages
     login_as(user=users["admin"])
     for path in ["/admin/", "/teach/cohorts/{cohort}", "/learn/"]:
@@ -106,7 +105,7 @@ def test_no_page_has_inline_script_or_style(app, pages, client, login_as):  # no
         assert not re.search(r"\son[a-z]+=", html), path
 
 
-def test_files_keep_their_own_sandbox_policy(app, client, login_as, tmp_path):  # noqa: ANN001
+def test_files_keep_their_own_sandbox_policy(app, client, login_as, tmp_path):
     from content_packs.models import PackFile
     from tests.packs_factory import build_pack, install, lesson
 
@@ -120,13 +119,13 @@ def test_files_keep_their_own_sandbox_policy(app, client, login_as, tmp_path):  
 # --- the session cookie over HTTPS ---------------------------------------------------------
 
 
-def _session_cookie(response) -> str:  # noqa: ANN001
+def _session_cookie(response) -> str:
     cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
     assert cookies, response.headers
     return cookies[-1]
 
 
-def test_central_cookie_is_secure_over_https(central_app):  # noqa: F811, ANN001
+def test_central_cookie_is_secure_over_https(central_app):
     from sync.central import registry
 
     registry.add_user("viewer1", "lotus-pond-7", "viewer")
@@ -143,13 +142,13 @@ def test_central_cookie_is_secure_over_https(central_app):  # noqa: F811, ANN001
     assert "; Secure" in _session_cookie(response)
 
 
-def test_central_cookie_is_not_secure_over_plain_http(central_app):  # noqa: F811, ANN001
+def test_central_cookie_is_not_secure_over_plain_http(central_app):
     client = central_app.test_client()
     response = client.get("/api/v1/session")
     assert "; Secure" not in _session_cookie(response)
 
 
-def test_site_cookie_is_secure_over_https(app):  # noqa: ANN001
+def test_site_cookie_is_secure_over_https(app):
     client = app.test_client()
     response = client.get("/api/v1/session", base_url="https://kru.local")
     assert "; Secure" in _session_cookie(response)
@@ -169,7 +168,7 @@ class _FromPhoneAddress(urllib.request.HTTPHandler):
     """Connect from 127.0.0.2: a phone's address, not the site's own TLS front (127.0.0.1),
     which alone may say who asked (issue 23)."""
 
-    def http_open(self, req):  # noqa: ANN001, ANN201
+    def http_open(self, req):
         return self.do_open(
             functools.partial(http.client.HTTPConnection, source_address=("127.0.0.2", 0)), req
         )
@@ -222,12 +221,12 @@ def test_https_from_a_trusted_proxy_makes_the_cookie_secure(tmp_path):
             f"{site.url}/api/v1/session",
             headers={**_proxied("10.0.0.5"), "X-Forwarded-Proto": "https"},
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=10) as response:  # loopback
             cookie = response.headers.get("Set-Cookie", "")
     assert "; Secure" in cookie
 
 
-def test_forms_still_work_under_the_policy(app, client, login_as):  # noqa: ANN001
+def test_forms_still_work_under_the_policy(app, client, login_as):
     login_as("admin")
     page = client.get("/admin/cohorts").get_data(as_text=True)
     response = client.post(
@@ -236,7 +235,7 @@ def test_forms_still_work_under_the_policy(app, client, login_as):  # noqa: ANN0
     assert response.status_code in (200, 302, 303)
 
 
-def test_learner_pages_may_be_kept_on_the_phone_but_are_checked_first(client, login_as):  # noqa: ANN001
+def test_learner_pages_may_be_kept_on_the_phone_but_are_checked_first(client, login_as):
     """Issue 14: Back must work from the page cache when the Wi-Fi is gone."""
     login_as(role="learner")
     response = client.get("/learn/")
@@ -244,7 +243,7 @@ def test_learner_pages_may_be_kept_on_the_phone_but_are_checked_first(client, lo
     assert client.get("/learn/progress").headers["Cache-Control"] == "private, no-cache"
 
 
-def test_sign_out_clears_the_phones_cache(client, login_as):  # noqa: ANN001
+def test_sign_out_clears_the_phones_cache(client, login_as):
     """A shared phone: the next person must not page Back into the last learner's pages."""
     login_as(role="learner")
     response = client.post("/logout", data={"csrf_token": csrf_token(client)})

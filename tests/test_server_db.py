@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from edge_server.db import db
+import pytest
+
+from edge_server.base.db import db
 
 
-def _connection_of_a_request(client) -> object:  # noqa: ANN001
+def _connection_of_a_request(client) -> object:
     assert client.get("/healthz").status_code == 200
     return db.connection()
 
@@ -37,7 +39,7 @@ def test_kept_connection_keeps_the_design_pragmas(app, client):
 def test_a_failed_request_does_not_leave_its_transaction_open(app, client):
     app.config.update(KRU_KEEP_DB_CONNECTIONS=True, PROPAGATE_EXCEPTIONS=False)
 
-    def half_done():  # noqa: ANN202
+    def half_done():
         db.execute_sql("BEGIN IMMEDIATE")
         db.execute_sql("CREATE TABLE half_done (x)")
         raise RuntimeError("the request failed half-way")
@@ -52,7 +54,7 @@ def test_a_failed_request_does_not_leave_its_transaction_open(app, client):
 
 HOLD_WRITE_LOCK = """
 import sys, time
-from edge_server.db import init_db
+from edge_server.base.db import init_db
 db = init_db(sys.argv[1])
 with db.atomic("IMMEDIATE"):
     db.execute_sql("INSERT INTO t VALUES ('other process')")
@@ -66,12 +68,12 @@ def test_a_writer_waits_for_another_process_instead_of_failing_locked(tmp_path):
     import subprocess
     import sys
 
-    from edge_server.db import init_db
+    from edge_server.base.db import init_db
 
     path = tmp_path / "site.sqlite3"
     handle = init_db(path, busy_timeout=100)  # far shorter than the other's transaction
     handle.execute_sql("CREATE TABLE t (who TEXT)")
-    other = subprocess.Popen(  # noqa: S603 - our own interpreter
+    other = subprocess.Popen(  # our own interpreter
         [sys.executable, "-c", HOLD_WRITE_LOCK, str(path)], stdout=subprocess.PIPE, text=True
     )
     try:
@@ -86,32 +88,33 @@ def test_a_writer_waits_for_another_process_instead_of_failing_locked(tmp_path):
     assert rows == [("other process",), ("this process",)]
 
 
-def test_read_then_write_transactions_wait_for_another_process(tmp_path):
-    """A transaction that reads, then writes while another process writes, still commits."""
-    import subprocess
-    import sys
-    import time
+def test_a_transaction_takes_the_write_lock_when_it_begins(tmp_path):
+    """A transaction that reads, then writes, cannot fail on its write: BEGIN takes the lock.
 
-    from edge_server import schema
-    from edge_server.datahome import DataHome
-    from edge_server.db import db
-    from edge_server.models import Cohort
+    With a deferred BEGIN another process could write between the read and the write, and
+    the write would fail with "database is locked" whatever the busy timeout.
+    """
+    import sqlite3
+
+    from edge_server.accounts.models import Cohort
+    from edge_server.base.datahome import DataHome
+    from edge_server.base.db import db
+    from edge_server.site import database as schema
 
     home = DataHome(tmp_path / "home").ensure()
     schema.upgrade(home)
     schema.open_database(home)
-    insert = (
-        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=10);"
-        "c.execute(\"INSERT INTO cohorts (uid, name, created_at) VALUES ('x', 'B', 'now')\");"
-        "c.commit(); c.close()"
-    )
+    other = sqlite3.connect(home.database, timeout=0, isolation_level=None)
     try:
         with db.atomic():
             Cohort.select().count()  # read first
-            other = subprocess.Popen([sys.executable, "-c", insert, str(home.database)])
-            time.sleep(0.5)  # a deferred transaction would let the other write slip in here
-            Cohort.create(name="A")  # ... and then fail with "database is locked"
-        assert other.wait(timeout=20) == 0
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")  # another writer is kept out already
+            Cohort.create(name="A")
+        other.execute("BEGIN IMMEDIATE")  # and gets in once the transaction is over
+        other.execute("INSERT INTO cohorts (uid, name, created_at) VALUES ('x', 'B', 'now')")
+        other.execute("COMMIT")
         assert sorted(c.name for c in Cohort.select()) == ["A", "B"]
     finally:
+        other.close()
         db.close()

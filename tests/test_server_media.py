@@ -22,7 +22,7 @@ ENV = {**os.environ, "KRU_AUTH_HASH_MEMORY_KIB": "1024", "KRU_LOG_LEVEL": "WARNI
 
 
 def _kru(home: Path, *args: str) -> None:
-    subprocess.run(  # noqa: S603 - our own CLI
+    subprocess.run(  # our own CLI
         [*KRU, "--data-dir", str(home), *args],
         check=True,
         capture_output=True,
@@ -53,7 +53,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveSite, o
         yield live, opener
 
 
-def _get(site, headers: dict[str, str] | None = None):  # noqa: ANN001, ANN202
+def _get(site, headers: dict[str, str] | None = None):
     live, opener = site
     sha = hashlib.sha256(PDF.read_bytes()).hexdigest()
     request = urllib.request.Request(f"{live.url}/c/{sha}", headers=headers or {})

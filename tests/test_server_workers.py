@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_server.server import WORKER_HEADER, auto_workers
+from edge_server.base.server import WORKER_HEADER, auto_workers
 from tests.livesite import KRU, LiveSite, wait_until_ready
 
 
@@ -34,7 +34,7 @@ def children_of(pid: int) -> set[int]:
 
 def worker_of(url: str) -> str:
     """Fetch ``url`` on a new connection; return the opaque tag of the worker that answered."""
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(url, timeout=5) as response:  # loopback
         response.read()
         return response.headers[WORKER_HEADER]
 
@@ -48,7 +48,7 @@ def workers_answering(url: str, want: int, tries: int = 200) -> set[str]:
     return seen
 
 
-def wait_for(predicate, timeout: float = 10.0) -> bool:  # noqa: ANN001
+def wait_for(predicate, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -12,11 +12,11 @@ from edge_server import accounts
 from tests.conftest import PASSWORD, api_headers, assert_api_error, form_csrf
 
 
-def copy_cookie(source, target) -> None:  # noqa: ANN001
+def copy_cookie(source, target) -> None:
     target.set_cookie("session", source.get_cookie("session").value)
 
 
-def signed_in_copy(app, client, login_as, role: str = "learner"):  # noqa: ANN001, ANN201
+def signed_in_copy(app, client, login_as, role: str = "learner"):
     """Sign ``client`` in and return (user, a second client holding a copy of its cookie)."""
     user = login_as(role)
     thief = app.test_client()
@@ -62,21 +62,21 @@ def test_a_session_survives_a_restart(app, app_config, client, login_as):
     assert restarted.get("/api/v1/progress/me").status_code == 200
 
 
-def _reset_password(user) -> None:  # noqa: ANN001
+def _reset_password(user) -> None:
     accounts.set_password(user, "a-new-pass-2026")
 
 
-def _new_role(user) -> None:  # noqa: ANN001
+def _new_role(user) -> None:
     accounts.update_user(user, role="instructor")
 
 
-def _deactivate(user) -> None:  # noqa: ANN001
+def _deactivate(user) -> None:
     accounts.update_user(user, active=False)
 
 
 @pytest.mark.parametrize("change", [_reset_password, _new_role, _deactivate])
 def test_every_session_of_a_user_ends_when_their_account_changes(app, login_as, change):
-    from edge_server.models import UserSession
+    from edge_server.accounts.models import UserSession
 
     phone, laptop = app.test_client(), app.test_client()
     user = None
@@ -171,7 +171,7 @@ def test_signed_in_user_is_loaded_in_one_query(app, client, login_as):
 
 
 def test_expired_session_is_refused_and_forgotten(app, client, login_as):
-    from edge_server.models import UserSession
+    from edge_server.accounts.models import UserSession
 
     user = login_as("learner")
     UserSession.update(expires_at=0).where(UserSession.user == user.id).execute()
@@ -188,7 +188,7 @@ def test_remember_me_cookie_is_never_set(client, login_as):
 def test_a_session_in_daily_use_is_extended_at_half_its_lifetime(app, client, login_as):
     import time
 
-    from edge_server.models import UserSession
+    from edge_server.accounts.models import UserSession
 
     user = login_as("learner")
     lifetime = app.config["KRU"]["session_days"] * 86400

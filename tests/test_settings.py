@@ -5,9 +5,9 @@ import stat
 
 import pytest
 
-from edge_server.datahome import DataHome
-from edge_server.errors import ConfigError
-from edge_server.settings import SETTINGS, load_settings
+from edge_server.base.datahome import DataHome
+from edge_server.base.errors import ConfigError
+from edge_server.base.settings import SETTINGS, load_settings
 
 
 def test_defaults_without_file_or_environment():

@@ -19,7 +19,7 @@ def phone(n: int) -> dict:
     return {"REMOTE_ADDR": f"10.42.{n // 200}.{n % 200 + 10}"}
 
 
-def api_sign_in(client, username: str, password: str, n: int):  # noqa: ANN001, ANN201
+def api_sign_in(client, username: str, password: str, n: int):
     return client.post(
         "/api/v1/session",
         json={"username": username, "password": password},
@@ -28,7 +28,7 @@ def api_sign_in(client, username: str, password: str, n: int):  # noqa: ANN001, 
     )
 
 
-def guess_from_many_phones(client, username: str, count: int = 30) -> None:  # noqa: ANN001
+def guess_from_many_phones(client, username: str, count: int = 30) -> None:
     """A classmate's guesses, each from another phone (or a phone that changed address)."""
     for i in range(count):
         assert api_sign_in(client, username, f"guess-{i}", i).status_code == 401
@@ -101,7 +101,7 @@ def test_account_lock_is_shared_by_every_server_process(app, app_config, client,
 
 
 @pytest.fixture
-def locked(app, client, make_user, make_cohort):  # noqa: ANN001, ANN201
+def locked(app, client, make_user, make_cohort):
     dara = make_user(username="dara")
     teacher = make_user(role="instructor", username="teacher")
     other_teacher = make_user(role="instructor", username="stranger")
@@ -169,14 +169,14 @@ def test_unlocking_an_unknown_account_is_one_line_on_stderr(runner):
 
 def test_account_limit_setting_is_checked_at_start(app_config):
     from edge_server import create_app
-    from edge_server.errors import ConfigError
+    from edge_server.base.errors import ConfigError
 
     with pytest.raises(ConfigError):
         create_app({**app_config, "auth.login_limit_per_account": "thirty an hour"})
 
 
 def test_unlock_leaves_other_accounts_locked(app, client, make_user):
-    from edge_server.ratelimit import LoginLimiter as Limiter
+    from edge_server.web.ratelimit import LoginLimiter as Limiter
 
     make_user(username="dara")
     make_user(username="da_a")

@@ -8,12 +8,12 @@ import stat
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge_server import site_signing
-from edge_server.datahome import DataHome
-from edge_server.errors import StorageError
+from edge_server.base import site_signing
+from edge_server.base.datahome import DataHome
+from edge_server.base.errors import StorageError
 
 
-def test_key_is_made_at_first_use_private_and_stable(tmp_path):  # noqa: ANN001
+def test_key_is_made_at_first_use_private_and_stable(tmp_path):
     home = DataHome(tmp_path / "home").ensure()
     key = site_signing.signing_key(home)
     path = home.secrets / "site-signing.key"
@@ -26,13 +26,13 @@ def test_key_is_made_at_first_use_private_and_stable(tmp_path):  # noqa: ANN001
     Ed25519PublicKey.from_public_bytes(base64.b64decode(again)).verify(signature, b"record")
 
 
-def test_each_site_has_its_own_key(tmp_path):  # noqa: ANN001
+def test_each_site_has_its_own_key(tmp_path):
     a = DataHome(tmp_path / "a").ensure()
     b = DataHome(tmp_path / "b").ensure()
     assert site_signing.public_key_b64(a) != site_signing.public_key_b64(b)
 
 
-def test_a_damaged_key_file_is_a_clear_error_and_is_not_replaced(tmp_path):  # noqa: ANN001
+def test_a_damaged_key_file_is_a_clear_error_and_is_not_replaced(tmp_path):
     home = DataHome(tmp_path / "home").ensure()
     path = home.secrets / "site-signing.key"
     path.write_text("not a key")

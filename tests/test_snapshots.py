@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge_server import accounts, snapshots
-from edge_server.datahome import DataHome
-from edge_server.db import db
-from edge_server.errors import Conflict
-from edge_server.integrity import Intact, quick_check
+from edge_server import accounts
+from edge_server.base import snapshots
+from edge_server.base.datahome import DataHome
+from edge_server.base.db import db
+from edge_server.base.errors import Conflict
+from edge_server.base.integrity import Intact, quick_check
+from edge_server.base.pidlock import PidLock
 from edge_server.learning import events
-from edge_server.pidlock import PidLock
 from tests.conftest import PASSWORD
 from tests.learning_catalog import LESSON, ev, make_catalog
 from tests.test_integrity import damage_table
@@ -28,7 +29,7 @@ def _count(path, sql: str, *args: object) -> int:
         return con.execute(sql, args).fetchone()[0]
 
 
-def test_a_snapshot_taken_during_a_write_load_is_one_point_in_time(app, data_dir):  # noqa: ANN001
+def test_a_snapshot_taken_during_a_write_load_is_one_point_in_time(app, data_dir):
     make_catalog(open_course=True)
     writers = [accounts.create_user(f"writer{i}", PASSWORD) for i in range(4)]
     home = DataHome(data_dir)
@@ -36,14 +37,14 @@ def test_a_snapshot_taken_during_a_write_load_is_one_point_in_time(app, data_dir
     sent: dict[int, list[str]] = {u.id: [] for u in writers}
     errors: list[BaseException] = []
 
-    def write(user) -> None:  # noqa: ANN001
+    def write(user) -> None:
         db.connect(reuse_if_open=True)
         try:
             while not stop.is_set():
                 batch = [ev("viewed", LESSON) for _ in range(BATCH)]
                 events.ingest(user, events.validate_batch({"events": batch}))
                 sent[user.id] += [e["id"] for e in batch]
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             db.close()
@@ -84,7 +85,7 @@ def test_a_snapshot_taken_during_a_write_load_is_one_point_in_time(app, data_dir
     assert _count(home.database, "SELECT count(*) FROM events") == total
 
 
-def test_a_damaged_database_gives_no_snapshot(app, data_dir):  # noqa: ANN001
+def test_a_damaged_database_gives_no_snapshot(app, data_dir):
     accounts.create_user("someone", PASSWORD)
     db.close()
     home = DataHome(data_dir)
@@ -95,13 +96,13 @@ def test_a_damaged_database_gives_no_snapshot(app, data_dir):  # noqa: ANN001
     assert [p.name for p in snapshots.directory(home).iterdir()] == [".lock"]
 
 
-def test_only_one_snapshot_at_a_time(app, data_dir):  # noqa: ANN001
+def test_only_one_snapshot_at_a_time(app, data_dir):
     home = DataHome(data_dir)
     with snapshots._exclusive(home), pytest.raises(snapshots.SnapshotBusy):
         snapshots.take(home)
 
 
-def test_retention_keeps_the_newest_hourly_and_one_a_day(app, data_dir):  # noqa: ANN001
+def test_retention_keeps_the_newest_hourly_and_one_a_day(app, data_dir):
     home = DataHome(data_dir)
     start = datetime(2026, 3, 1, 0, 30, tzinfo=UTC)
     for hour in range(0, 24 * 10, 6):  # four a day for ten days
@@ -119,7 +120,7 @@ def test_retention_keeps_the_newest_hourly_and_one_a_day(app, data_dir):  # noqa
     assert not any(s.checksum_file.exists() for s in gone)
 
 
-def test_scheduler_snapshots_only_when_something_changed(app, data_dir):  # noqa: ANN001
+def test_scheduler_snapshots_only_when_something_changed(app, data_dir):
     home = DataHome(data_dir)
     scheduler = snapshots.Scheduler(home, interval_s=0, keep_hourly=24, keep_daily=7)
     try:
@@ -140,7 +141,7 @@ def test_scheduler_snapshots_only_when_something_changed(app, data_dir):  # noqa
         again.stop()
 
 
-def test_cli_take_list_and_restore_latest(app, data_dir, runner):  # noqa: ANN001
+def test_cli_take_list_and_restore_latest(app, data_dir, runner):
     accounts.create_user("before", PASSWORD)
     db.close()
     made = runner("snapshot", "take")
@@ -167,7 +168,7 @@ def test_cli_take_list_and_restore_latest(app, data_dir, runner):  # noqa: ANN00
     assert _count(kept[0], "SELECT count(*) FROM users WHERE username='after'") == 1
 
 
-def test_restore_refuses_a_snapshot_that_fails_its_checksum(app, data_dir, runner):  # noqa: ANN001
+def test_restore_refuses_a_snapshot_that_fails_its_checksum(app, data_dir, runner):
     home = DataHome(data_dir)
     snap = snapshots.take(home)
     db.close()
@@ -181,13 +182,13 @@ def test_restore_refuses_a_snapshot_that_fails_its_checksum(app, data_dir, runne
     assert home.database.read_bytes() == before
 
 
-def test_cli_restore_of_an_unknown_name(runner):  # noqa: ANN001
+def test_cli_restore_of_an_unknown_name(runner):
     result = runner("snapshot", "restore", "kru-nope")
     assert result.exit_code == 1
     assert "no snapshot kru-nope" in result.output
 
 
-def test_restore_refuses_while_the_server_runs_as_a_library_error(app, data_dir):  # noqa: ANN001
+def test_restore_refuses_while_the_server_runs_as_a_library_error(app, data_dir):
     home = DataHome(data_dir)
     snap = snapshots.take(home)
     lock = PidLock.acquire(home.pid_file)

@@ -7,20 +7,14 @@ import threading
 import pytest
 from waitress.server import create_server
 
-from sync import agent as agent_mod
-from sync import state
-from sync.agent import Agent
-from tests.sync_support import CentralServer, add_events, central_counts, free_port, make_site
+from sync.edge import agent as agent_mod
+from sync.edge import state
+from sync.edge.agent import Agent
+from tests.livesite import free_port
+from tests.sync_support import CentralServer, add_events, central_counts, make_site
 
 
-@pytest.fixture
-def central(tmp_path):  # noqa: ANN001, ANN201
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
-
-
-def run_in_process(site, **kwargs):  # noqa: ANN001, ANN201
+def run_in_process(site, **kwargs):
     db = site.open()
     try:
         return Agent(site.settings, site.home, db, **kwargs).run()
@@ -28,7 +22,7 @@ def run_in_process(site, **kwargs):  # noqa: ANN001, ANN201
         db.close()
 
 
-def read(site, fn):  # noqa: ANN001, ANN201
+def read(site, fn):
     db = site.open()
     try:
         return fn(db)
@@ -36,7 +30,7 @@ def read(site, fn):  # noqa: ANN001, ANN201
         db.close()
 
 
-def test_cursor_moves_to_the_last_acknowledged_event(tmp_path, central):  # noqa: ANN001
+def test_cursor_moves_to_the_last_acknowledged_event(tmp_path, central):
     site = make_site(tmp_path, "s1", **{"sync.batch_size": 40, "sync.max_batch_size": 40})
     central.provision(site)
     add_events(site, 100)
@@ -46,7 +40,7 @@ def test_cursor_moves_to_the_last_acknowledged_event(tmp_path, central):  # noqa
     assert read(site, lambda db: state.read_state(db).cursor) == 100
 
 
-def _central_batch_sizes(central) -> list[int]:  # noqa: ANN001
+def _central_batch_sizes(central) -> list[int]:
     import sqlite3
 
     con = sqlite3.connect(central.data_dir / "central.sqlite3")
@@ -56,7 +50,7 @@ def _central_batch_sizes(central) -> list[int]:  # noqa: ANN001
         con.close()
 
 
-def test_batches_grow_on_a_fast_link_up_to_the_largest_size(tmp_path, central):  # noqa: ANN001
+def test_batches_grow_on_a_fast_link_up_to_the_largest_size(tmp_path, central):
     site = make_site(tmp_path, "s1", **{"sync.batch_size": 10, "sync.max_batch_size": 40})
     central.provision(site)
     add_events(site, 200)
@@ -65,7 +59,7 @@ def test_batches_grow_on_a_fast_link_up_to_the_largest_size(tmp_path, central): 
     assert _central_batch_sizes(central) == [10, 20, 40, 40, 40, 40, 10]
 
 
-def test_batches_stay_at_the_configured_size_on_a_slow_link(tmp_path, central, monkeypatch):  # noqa: ANN001
+def test_batches_stay_at_the_configured_size_on_a_slow_link(tmp_path, central, monkeypatch):
     monkeypatch.setattr(agent_mod, "GROW_BELOW_TIMEOUT_SHARE", 0.0)  # every answer is "slow"
     site = make_site(tmp_path, "s1", **{"sync.batch_size": 10, "sync.max_batch_size": 40})
     central.provision(site)
@@ -74,7 +68,7 @@ def test_batches_stay_at_the_configured_size_on_a_slow_link(tmp_path, central, m
     assert _central_batch_sizes(central) == [10, 10, 10]
 
 
-def test_malformed_batch_is_quarantined_and_skipped(tmp_path, central):  # noqa: ANN001
+def test_malformed_batch_is_quarantined_and_skipped(tmp_path, central):
     site = make_site(tmp_path, "s2", **{"sync.batch_size": 5})
     central.provision(site)
     add_events(site, 5)
@@ -91,7 +85,7 @@ def test_malformed_batch_is_quarantined_and_skipped(tmp_path, central):  # noqa:
     assert central_counts(central.data_dir)["total"] == 5  # the good batch after it arrived
 
 
-def test_daily_budget_stops_sending(tmp_path, central):  # noqa: ANN001
+def test_daily_budget_stops_sending(tmp_path, central):
     site = make_site(tmp_path, "s3", **{"sync.daily_budget_mb": 0.004, "sync.batch_size": 50})
     central.provision(site)
     add_events(site, 400)
@@ -101,7 +95,7 @@ def test_daily_budget_stops_sending(tmp_path, central):  # noqa: ANN001
     assert 0 < central_counts(central.data_dir)["total"] < 400
 
 
-def test_not_registered_modem_skips_sending_and_says_why(tmp_path, central, monkeypatch):  # noqa: ANN001
+def test_not_registered_modem_skips_sending_and_says_why(tmp_path, central, monkeypatch):
     site = make_site(tmp_path, "s4")
     central.provision(site)
     add_events(site, 10)
@@ -114,8 +108,8 @@ def test_not_registered_modem_skips_sending_and_says_why(tmp_path, central, monk
     assert central_counts(central.data_dir)["total"] == 0
 
 
-def _busy_server(retry_after: str):  # noqa: ANN202
-    def app(environ, start_response):  # noqa: ANN001, ANN202
+def _busy_server(retry_after: str):
+    def app(environ, start_response):
         body = b'{"error": {"code": "server_busy", "message": "busy"}}'
         start_response(
             "503 Service Unavailable",
@@ -129,7 +123,7 @@ def _busy_server(retry_after: str):  # noqa: ANN202
     return server, thread
 
 
-def test_retry_after_is_honoured_between_retries(tmp_path):  # noqa: ANN001
+def test_retry_after_is_honoured_between_retries(tmp_path):
     server, thread = _busy_server("0.7")
     try:
         url = f"http://127.0.0.1:{server.effective_port}"
@@ -154,7 +148,7 @@ def test_backoff_grows_exponentially_with_jitter_below_the_cap():
     assert max(delays[5:]) > max(delays[:2])
 
 
-def test_a_thousand_aborted_attempts_do_not_grow_the_database(tmp_path):  # noqa: ANN001
+def test_a_thousand_aborted_attempts_do_not_grow_the_database(tmp_path):
     dead = f"http://127.0.0.1:{free_port()}"
     site = make_site(tmp_path, "s6", **{"sync.central_url": dead, "sync.max_retries": 0})
     add_events(site, 200)
@@ -173,13 +167,13 @@ def test_a_thousand_aborted_attempts_do_not_grow_the_database(tmp_path):  # noqa
     assert pages_after == pages_before
 
 
-def test_unconfigured_site_reports_not_configured(tmp_path):  # noqa: ANN001
+def test_unconfigured_site_reports_not_configured(tmp_path):
     site = make_site(tmp_path, "s7")
     add_events(site, 1)
     assert run_in_process(site).code == agent_mod.NOT_CONFIGURED
 
 
-def test_disabled_device_stops_the_run_with_the_servers_reason(tmp_path, central):  # noqa: ANN001
+def test_disabled_device_stops_the_run_with_the_servers_reason(tmp_path, central):
     site = make_site(tmp_path, "s8")
     device_id = central.provision(site)
     add_events(site, 3)
@@ -189,7 +183,7 @@ def test_disabled_device_stops_the_run_with_the_servers_reason(tmp_path, central
     assert result.details["server_code"] == "device_disabled"
 
 
-def _cli(site, *args: str, url: str = ""):  # noqa: ANN001, ANN202
+def _cli(site, *args: str, url: str = ""):
     import subprocess
 
     from tests.sync_support import KRU
@@ -205,7 +199,7 @@ def _cli(site, *args: str, url: str = ""):  # noqa: ANN001, ANN202
 
 
 @pytest.mark.parametrize("link", ["not provisioned", "central unreachable", "caught up"])
-def test_sync_run_reports_the_pending_count_sync_status_reports(tmp_path, link):  # noqa: ANN001
+def test_sync_run_reports_the_pending_count_sync_status_reports(tmp_path, link):
     import json
     import re
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from content_packs.models import Item
-from edge_server.db import db
-from sync.batches import read_batch
+from edge_server.base.db import db
+from sync.edge.batches import read_batch
 from tests.learning_catalog import APP, LESSON, PDF, ev, make_catalog, post_events
 
 
@@ -14,7 +14,7 @@ def _items(after: int = 0) -> dict:
     return {it.key: (it.course_items, it.counts) for it in batch.items}
 
 
-def test_items_say_whether_they_count_and_how_many_count_in_their_course(client, login_as):  # noqa: ANN001
+def test_items_say_whether_they_count_and_how_many_count_in_their_course(client, login_as):
     make_catalog(open_course=True)
     login_as("learner")
     post_events(client, [ev("viewed", LESSON), ev("viewed", PDF), ev("viewed", APP)])
@@ -22,7 +22,7 @@ def test_items_say_whether_they_count_and_how_many_count_in_their_course(client,
     assert _items() == {LESSON: (3, True), PDF: (3, False), APP: (3, False)}
 
 
-def test_in_a_course_without_required_items_every_item_counts(client, login_as):  # noqa: ANN001
+def test_in_a_course_without_required_items_every_item_counts(client, login_as):
     make_catalog(open_course=True)
     Item.update(required=False).execute()
     login_as("learner")
@@ -30,7 +30,7 @@ def test_in_a_course_without_required_items_every_item_counts(client, login_as):
     assert _items() == {LESSON: (5, True), PDF: (5, True)}
 
 
-def test_an_item_the_site_no_longer_knows_counts_for_nothing(client, login_as):  # noqa: ANN001
+def test_an_item_the_site_no_longer_knows_counts_for_nothing(client, login_as):
     make_catalog(open_course=True)
     login_as("learner")
     post_events(client, [ev("viewed", LESSON)])

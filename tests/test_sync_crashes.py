@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def central(tmp_path):  # noqa: ANN001, ANN201
+def central(tmp_path):
     server = CentralServer(tmp_path / "central").start()
     yield server
     server.stop()
@@ -35,7 +35,7 @@ def assert_exactly_once(central: CentralServer, ids: list[str]) -> None:
     assert counts["ids"] == set(ids)
 
 
-def finish(site, url: str = "") -> None:  # noqa: ANN001
+def finish(site, url: str = "") -> None:
     for _ in range(5):
         result = run_agent(site, url)
         if result.returncode == 0:
@@ -46,7 +46,7 @@ def finish(site, url: str = "") -> None:  # noqa: ANN001
 SMALL_BATCHES = {"KRU_SYNC_MAX_BATCH_SIZE": "250"}
 
 
-def test_agent_killed_mid_batch_resumes_without_duplicates(tmp_path, central):  # noqa: ANN001
+def test_agent_killed_mid_batch_resumes_without_duplicates(tmp_path, central):
     site = make_site(tmp_path, "kill-agent")
     central.provision(site)
     ids = add_events(site, 6000)
@@ -65,7 +65,7 @@ def test_agent_killed_mid_batch_resumes_without_duplicates(tmp_path, central):  
     assert_exactly_once(central, ids)
 
 
-def test_central_killed_mid_request_then_restarted_holds_each_event_once(tmp_path, central):  # noqa: ANN001
+def test_central_killed_mid_request_then_restarted_holds_each_event_once(tmp_path, central):
     site = make_site(tmp_path, "kill-central")
     central.provision(site)
     ids = add_events(site, 6000)
@@ -78,7 +78,7 @@ def test_central_killed_mid_request_then_restarted_holds_each_event_once(tmp_pat
     assert_exactly_once(central, ids)
 
 
-def test_repeated_power_cuts_of_either_side_converge(tmp_path, central):  # noqa: ANN001
+def test_repeated_power_cuts_of_either_side_converge(tmp_path, central):
     site = make_site(tmp_path, "power-cuts")
     central.provision(site)
     ids = add_events(site, 8000)
@@ -98,7 +98,7 @@ def test_repeated_power_cuts_of_either_side_converge(tmp_path, central):  # noqa
     assert_exactly_once(central, ids)
 
 
-def test_slow_lossy_link_still_converges(tmp_path, central):  # noqa: ANN001
+def test_slow_lossy_link_still_converges(tmp_path, central):
     proxy = LossyProxy(central.port, drop=0.25, cut=0.3, delay=0.005)
     try:
         site = make_site(tmp_path, "lossy")
@@ -115,7 +115,7 @@ def test_slow_lossy_link_still_converges(tmp_path, central):  # noqa: ANN001
     assert_exactly_once(central, ids)
 
 
-def test_two_sites_syncing_at_once_each_arrive_whole(tmp_path, central):  # noqa: ANN001
+def test_two_sites_syncing_at_once_each_arrive_whole(tmp_path, central):
     sites = [make_site(tmp_path, f"site-{n}") for n in range(2)]
     ids = []
     for site in sites:

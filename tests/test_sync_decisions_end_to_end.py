@@ -8,17 +8,14 @@ every item and the course completion of the site must then be the same at both e
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import pytest
 import requests
 
 from tests.packs_factory import build_pack, lesson, media, quiz, video
-from tests.sync_support import CentralServer, make_site, pg_base_url, pg_database, run_agent
+from tests.sync_support import central_rows, make_site, run_agent
 
 PACK = "e2e-pack"
 COURSE = f"{PACK}/course"
@@ -70,45 +67,18 @@ STUDY: dict[str, list[list[dict[str, Any]]]] = {
 }
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres])])
-def central(request, tmp_path) -> Iterator[tuple[CentralServer, str]]:  # noqa: ANN001
-    base = pg_base_url()
-    with ExitStack() as stack:
-        url = ""
-        if request.param == "postgres":
-            if not base:
-                pytest.skip("KRU_TEST_DATABASE_URL is not set (export it to run PostgreSQL tests)")
-            url = stack.enter_context(pg_database(base))
-        server = CentralServer(tmp_path / "central", database_url=url).start()
-        stack.callback(server.stop)
-        yield server, url
+@pytest.fixture
+def central(central_on_both):
+    return central_on_both
 
 
-def central_rows(server: CentralServer, url: str, sql: str) -> list[tuple]:
-    if url:
-        import psycopg2
-
-        con = psycopg2.connect(url)
-        try:
-            with con.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            con.close()
-    con = sqlite3.connect(server.data_dir / "central.sqlite3")
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-def _study_on_site(site) -> dict[str, Any]:  # noqa: ANN001
+def _study_on_site(site) -> dict[str, Any]:
     """Install the pack, make the learners, store their events; return the site's view."""
     from content_packs.install import install_pack
     from edge_server import accounts
+    from edge_server.accounts.models import User
     from edge_server.learning import courses, events
     from edge_server.learning.models import Progress
-    from edge_server.models import User
 
     zip_path = build_pack(
         site.home.root.parent,
@@ -152,7 +122,7 @@ def _study_on_site(site) -> dict[str, Any]:  # noqa: ANN001
 RANK = {"failed": 1, "completed": 2, "passed": 3}
 
 
-def test_site_and_central_agree_on_every_item_type(tmp_path, central):  # noqa: ANN001
+def test_site_and_central_agree_on_every_item_type(tmp_path, central):
     server, url = central
     site = make_site(tmp_path, "tec-kandal")
     server.provision(site, name="TEC Kandal")

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.sync_support import (
-    CentralServer,
     add_events,
     central_counts,
     make_site,
@@ -15,14 +12,7 @@ from tests.sync_support import (
 )
 
 
-@pytest.fixture
-def central(tmp_path):  # noqa: ANN001, ANN201
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
-
-
-def test_site_syncs_a_day_of_a_cohorts_work_exactly_once(tmp_path, central):  # noqa: ANN001
+def test_site_syncs_a_day_of_a_cohorts_work_exactly_once(tmp_path, central):
     site = make_site(tmp_path, "tec-a")
     central.provision(site)
     ids = add_events(site, 700)
@@ -34,7 +24,7 @@ def test_site_syncs_a_day_of_a_cohorts_work_exactly_once(tmp_path, central):  # 
     assert counts["total"] == 700
 
 
-def test_sync_status_reports_nothing_pending_after_a_run(tmp_path, central):  # noqa: ANN001
+def test_sync_status_reports_nothing_pending_after_a_run(tmp_path, central):
     import subprocess
 
     from tests.sync_support import KRU

@@ -10,15 +10,14 @@ import pytest
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from edge_server.db import db
-from edge_server.learning.models import Progress
-from edge_server.learning_models import Event
+from edge_server.base.db import db
+from edge_server.learning.models import Event, Progress
 from tests.conftest import PASSWORD, api_headers, assert_api_error, csrf_token
 from tests.tasks_support import ALL_CLEAR, BELOW, TASK, install_sample, pdf_bytes, png_bytes
 
 
 @pytest.fixture
-def site(app, tmp_path, make_user, make_cohort):  # noqa: ANN001, ANN201
+def site(app, tmp_path, make_user, make_cohort):
     install_sample(app, tmp_path)
     learner = make_user("learner")
     teacher = make_user("instructor")
@@ -35,7 +34,7 @@ def site(app, tmp_path, make_user, make_cohort):  # noqa: ANN001, ANN201
     }
 
 
-def submit(client, files, note="", item=TASK, sid=None):  # noqa: ANN001, ANN201
+def submit(client, files, note="", item=TASK, sid=None):
     """POST the multipart form (encoded here in memory: the test client's spooled body of a
     large form stays open after the request)."""
     data = MultiDict([("item", item), ("note", note)])
@@ -52,7 +51,7 @@ def submit(client, files, note="", item=TASK, sid=None):  # noqa: ANN001, ANN201
     )
 
 
-def review(client, sid, rubric, decision="accepted", comment="Good plan."):  # noqa: ANN001, ANN201
+def review(client, sid, rubric, decision="accepted", comment="Good plan."):
     return client.post(
         f"/api/v1/submissions/{sid}/review",
         json={"rubric": rubric, "comment": comment, "decision": decision},
@@ -60,7 +59,7 @@ def review(client, sid, rubric, decision="accepted", comment="Good plan."):  # n
     )
 
 
-def signin(client, user):  # noqa: ANN001, ANN201
+def signin(client, user):
     client.delete("/api/v1/session", headers={"X-CSRFToken": csrf_token(client)})
     response = client.post(
         "/api/v1/session",
@@ -70,7 +69,7 @@ def signin(client, user):  # noqa: ANN001, ANN201
     assert response.status_code == 200, response.get_json()
 
 
-def progress_of(user, item=TASK):  # noqa: ANN001, ANN201
+def progress_of(user, item=TASK):
     return Progress.get_or_none((Progress.user_id == user.id) & (Progress.item == item))
 
 
@@ -128,7 +127,7 @@ def test_bytes_that_are_not_an_accepted_kind_are_refused(client, site, name, dat
     assert not [p for p in (site_home(client) / "submissions").rglob("*") if p.is_file()]
 
 
-def site_home(client):  # noqa: ANN001, ANN201
+def site_home(client):
     return client.application.config["KRU_HOME"].root
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from content_packs.build import build_pack
 from content_packs.manifest import parse_manifest
-from edge_server.backup import backup_site, restore_site
-from edge_server.datahome import DataHome
-from edge_server.db import db
+from edge_server.base.datahome import DataHome
+from edge_server.base.db import db
+from edge_server.site.backup import backup_site, restore_site
 from edge_server.tasks import storage
 from edge_server.tasks.models import Submission
 from tests.conftest import form_csrf
@@ -21,7 +21,7 @@ from tests.test_tasks_api import review, signin, submit
 
 
 @pytest.fixture
-def site(app, tmp_path, make_user, make_cohort):  # noqa: ANN001, ANN201
+def site(app, tmp_path, make_user, make_cohort):
     install_sample(app, tmp_path)
     learner = make_user("learner")
     teacher = make_user("instructor")
@@ -119,10 +119,10 @@ def test_the_queue_is_oldest_first_and_filters_by_status(client, site, make_user
 
     text = client.get(f"/teach/cohorts/{site['cohort'].id}/progress.csv").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(text)))
-    column = rows[0].index("រៀបចំផែនការមេរៀនអាន ៤០ នាទី (score)")  # Khmer: the default
+    column = rows[0].index("រៀបចំផែនការមេរៀនអាន ៤០ នាទី (score %)")  # Khmer: the default
     by_user = {r[0]: r for r in rows[1:]}
-    assert by_user[others[0].username][column - 1 : column + 1] == ["passed", "1.0"]
-    assert by_user[site["learner"].username][column - 1] == "in_progress"
+    assert by_user[others[0].username][column - 1 : column + 1] == ["ជាប់", "100"]
+    assert by_user[site["learner"].username][column - 1] == "កំពុងរៀន"
 
 
 def test_the_review_page_shows_the_files_and_saves_the_rubric(client, site):

@@ -6,17 +6,25 @@ from __future__ import annotations
 import json
 import os
 
-from tests.sync_support import make_site, run_agent
+import pytest
+
+from tests.sync_support import central_rows, make_site, run_agent
 from tests.tasks_support import ALL_CLEAR, BELOW, SAMPLE, TASK
-from tests.test_sync_decisions_end_to_end import PASSWORD, central, central_rows  # noqa: F401
+
+PASSWORD = "Ministry-Report-2026"
 
 
-def _work_on_site(site, tmp_path):  # noqa: ANN001, ANN201
+@pytest.fixture
+def central(central_on_both):
+    return central_on_both
+
+
+def _work_on_site(site, tmp_path):
     """Install the sample pack; two learners hand in work; an instructor reviews it."""
     from content_packs.build import build_pack
     from content_packs.install import install_pack
     from edge_server import accounts
-    from edge_server.models import User
+    from edge_server.accounts.models import User
     from edge_server.tasks import service
 
     zip_path = tmp_path / "sample.zip"
@@ -46,7 +54,7 @@ def _work_on_site(site, tmp_path):  # noqa: ANN001, ANN201
         db.close()
 
 
-def test_submissions_and_reviews_reach_central_with_the_sites_decisions(tmp_path, central):  # noqa: F811
+def test_submissions_and_reviews_reach_central_with_the_sites_decisions(tmp_path, central):
     server, url = central
     site = make_site(tmp_path, "tec-kandal")
     server.provision(site, name="TEC Kandal")

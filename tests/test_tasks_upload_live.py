@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from content_packs.build import build_pack
-from edge_server.uploads import CHUNK_BYTES
+from edge_server.base.uploads import CHUNK_BYTES
 from tests.livesite import KRU, LiveSite
 from tests.tasks_support import SAMPLE, TASK
 from tests.upload_support import TIMEOUT, Client, cut_connection

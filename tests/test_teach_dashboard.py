@@ -15,9 +15,17 @@ from edge_server.learning.models import Assignment
 from tests.conftest import assert_api_error, form_csrf
 from tests.learning_catalog import COURSE, LESSON, QUIZ, RIGHT, WRONG, ev, make_catalog, post_events
 
+WORDS = {
+    "not_started": "Not started",
+    "in_progress": "In progress",
+    "completed": "Completed",
+    "passed": "Passed",
+    "failed": "Failed",
+}
+
 
 @pytest.fixture
-def site(app, client, make_user, make_cohort, login_as):  # noqa: ANN001, ANN201
+def site(app, client, make_user, make_cohort, login_as):
     """A cohort with two Khmer-named learners (one active), its instructor, an assigned course."""
     make_catalog(open_course=False)
     dara = make_user(display_name="សុខ ដារា")
@@ -81,6 +89,43 @@ def test_progress_csv_has_a_bom_and_khmer_names(client, login_as, site):
     assert names == {"សុខ ដារា", "ចាន់ សុភា"}
 
 
+def test_progress_csv_is_named_after_the_cohort_and_course_with_scores_in_percent(
+    client, login_as, site
+):
+    login_as(user=site["teacher"])
+    cid = site["cohort"].id
+    response = client.get(f"/teach/cohorts/{cid}/progress.csv?course={COURSE}")
+    disposition = response.headers["Content-Disposition"]
+    cohort = "-".join(site["cohort"].name.split())
+    assert f'filename="{cohort}-' in disposition and disposition.count("-progress.csv") == 2
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    quiz_score = next(i for i, h in enumerate(rows[0]) if h.endswith("(score %)"))
+    dara = next(r for r in rows if r[0] == site["dara"].username)
+    assert dara[quiz_score - 1] == "Passed" and dara[quiz_score] == "80"  # 80% on the page
+
+
+def test_progress_csv_keeps_a_khmer_cohort_name_for_browsers_that_read_it(
+    client, login_as, site, make_cohort
+):
+    from edge_server.base.csv_writer import attachment
+
+    value = attachment("ថ្នាក់ ក", "progress")
+    assert value.startswith("attachment; filename=\"progress.csv\"; filename*=UTF-8''")
+    assert "%E1%9E" in value  # the Khmer letters, percent-encoded
+
+
+def test_dashboard_offers_the_open_course_beside_the_assigned_one(app, client, login_as, site):
+    make_catalog(open_course=True, pack="other")
+    login_as(user=site["teacher"])
+    html = client.get(f"/teach/cohorts/{site['cohort'].id}").get_data(as_text=True)
+    options = re.findall(r'<option value="([^"]+)"( selected)?>([^<]+)</option>', html)
+    shown = [(key, bool(chosen), label) for key, chosen, label in options][:2]
+    assert shown == [
+        (COURSE, True, "Basics · assigned"),
+        ("other/basics", False, "Basics · open to everyone"),
+    ]
+
+
 def test_events_csv_lists_each_event_of_the_cohort(client, login_as, site, make_user):
     login_as(user=site["teacher"])
     response = client.get(f"/teach/cohorts/{site['cohort'].id}/events.csv")
@@ -112,7 +157,10 @@ def test_page_csv_and_json_agree(client, login_as, site):
     for learner in body["learners"]:
         statuses = [learner["items"][i["id"]]["status"] for i in body["items"]]
         csv_row = next(r for r in rows if r[0] == learner["username"])
-        assert [c for c in csv_row[4:] if not re.fullmatch(r"[\d.]*", c)] == statuses
+        # The CSV says the statuses in the page's words (the teacher reads English).
+        assert [c for c in csv_row[4:] if not re.fullmatch(r"[\d.]*", c)] == [
+            WORDS[s] for s in statuses
+        ]
         page_row = re.search(
             r'<tr data-learner="{}">(.*?)</tr>'.format(learner["username"]), html, re.S
         )
@@ -147,7 +195,7 @@ def test_another_cohort_and_no_cohort_look_the_same(client, login_as, site, path
     missing = "/teach/cohorts/9999" + path.format(dara=site["dara"].id)
     first, second = client.get(other), client.get(missing)
 
-    def main(response) -> str:  # noqa: ANN001 - the page without its per-request CSRF tokens
+    def main(response) -> str:  # the page without its per-request CSRF tokens
         return re.search(r"<main.*</main>", response.get_data(as_text=True), re.S).group(0)
 
     assert (first.status_code, main(first)) == (second.status_code, main(second))
@@ -243,3 +291,22 @@ def test_dashboard_queries_do_not_grow_with_the_class(client, login_as, site, ma
     with count_queries() as after:
         assert client.get(url).status_code == 200
     assert after.count == before.count, [q.msg for q in after.get_queries()]
+
+
+def test_assign_to_a_cohort_goes_to_the_only_cohorts_form_with_the_course_chosen(
+    client, login_as, site
+):
+    login_as(user=site["teacher"])
+    response = client.get(f"/teach/?assign={COURSE}")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("#assign")
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert f'<option value="{COURSE}" selected>' in html
+
+
+def test_assign_to_a_cohort_with_several_cohorts_asks_which(client, login_as, site, make_cohort):
+    make_cohort(name="Second cohort", instructors=[site["teacher"]])
+    login_as(user=site["teacher"])
+    html = client.get(f"/teach/?assign={COURSE}").get_data(as_text=True)
+    assert 'id="assign-pick"' in html
+    assert html.count(f"?assign={COURSE}#assign") == 2

@@ -26,7 +26,7 @@ def test_every_ui_string_has_a_khmer_translation():
 
 def test_translations_keep_every_placeholder():
     wrong = []
-    for po in sorted((ROOT / "edge_server" / "translations" / "km").glob("*.po")):
+    for po in sorted((ROOT / "edge_server" / "web" / "translations" / "km").glob("*.po")):
         with open(po, "rb") as fh:
             for message in read_po(fh, locale="km"):
                 if not message.id or not message.string or isinstance(message.id, tuple):
@@ -39,7 +39,7 @@ def test_translations_keep_every_placeholder():
 
 
 def test_khmer_translations_are_khmer():
-    for po in sorted((ROOT / "edge_server" / "translations" / "km").glob("*.po")):
+    for po in sorted((ROOT / "edge_server" / "web" / "translations" / "km").glob("*.po")):
         with open(po, "rb") as fh:
             catalog = read_po(fh, locale="km")
         strings = [m.string for m in catalog if m.id and isinstance(m.string, str) and m.string]

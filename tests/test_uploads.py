@@ -9,9 +9,9 @@ import os
 import pytest
 
 from content_packs.models import Pack
-from edge_server import uploads
-from edge_server.datahome import DataHome
-from edge_server.uploads import CHUNK_BYTES, EXPIRY_S, UploadStore
+from edge_server.base import uploads
+from edge_server.base.datahome import DataHome
+from edge_server.base.uploads import CHUNK_BYTES, EXPIRY_S, UploadStore
 from tests.conftest import api_headers, assert_api_error
 from tests.packs_factory import build_pack
 
@@ -36,7 +36,7 @@ def store(tmp_path, clock) -> UploadStore:
     return UploadStore(DataHome(tmp_path / "home").ensure(), clock=clock)
 
 
-def _append(store: UploadStore, upload, offset: int, data: bytes, owner: int = 1):  # noqa: ANN001, ANN202
+def _append(store: UploadStore, upload, offset: int, data: bytes, owner: int = 1):
     return store.append(upload.id, owner, offset, io.BytesIO(data).read, len(data))
 
 
@@ -195,7 +195,7 @@ def _meta(purpose: str = "pack", filename: str = "pack.zip") -> str:
     )
 
 
-def _create(client, length: int, purpose: str = "pack", **headers: str):  # noqa: ANN001, ANN202
+def _create(client, length: int, purpose: str = "pack", **headers: str):
     return client.post(
         "/api/v1/uploads",
         headers={
@@ -208,7 +208,7 @@ def _create(client, length: int, purpose: str = "pack", **headers: str):  # noqa
     )
 
 
-def _patch(client, location: str, offset: int, data: bytes, **headers: str):  # noqa: ANN001, ANN202
+def _patch(client, location: str, offset: int, data: bytes, **headers: str):
     return client.patch(
         location,
         data=data,

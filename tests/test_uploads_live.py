@@ -19,7 +19,7 @@ import pytest
 
 from content_packs.build import build_pack
 from content_packs.demo import SAMPLE
-from edge_server.uploads import CHUNK_BYTES
+from edge_server.base.uploads import CHUNK_BYTES
 from tests.livesite import KRU, LiveSite
 from tests.upload_support import MIB, TUS, Client, cut_connection, random_pack, send_partly
 

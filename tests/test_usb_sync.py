@@ -12,20 +12,12 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
-from sync import state, usb_protocol
-from sync.agent import Agent
+from sync import usb_protocol
+from sync.edge import state
+from sync.edge.agent import Agent
 from tests.sync_support import KRU, CentralServer, Site, add_events, central_counts, make_site
 
 BATCH = {"sync.batch_size": 60, "sync.max_batch_size": 60}
-
-
-@pytest.fixture
-def central(tmp_path):  # noqa: ANN001, ANN201
-    server = CentralServer(tmp_path / "central").start()
-    yield server
-    server.stop()
 
 
 def kru_site(site: Site, *args: str) -> subprocess.CompletedProcess:
@@ -47,7 +39,7 @@ def cursor(site: Site) -> int:
         db.close()
 
 
-def online(site: Site, **kwargs):  # noqa: ANN003, ANN201 - an in-process agent run
+def online(site: Site, **kwargs):  # an in-process agent run
     db = site.open()
     try:
         return Agent(site.settings, site.home, db, **kwargs).run()
@@ -73,7 +65,7 @@ def exactly_once(central: CentralServer, ids: list[str]) -> None:
     assert counts["ids"] == set(ids)
 
 
-def test_export_then_import_then_ack_file_moves_the_cursor(tmp_path, central):  # noqa: ANN001
+def test_export_then_import_then_ack_file_moves_the_cursor(tmp_path, central):
     site = make_site(tmp_path, "tec-usb", **BATCH)
     device = central.provision(site)
     ids = add_events(site, 250)
@@ -103,7 +95,7 @@ def test_export_then_import_then_ack_file_moves_the_cursor(tmp_path, central):  
     assert result.caught_up and result.events_sent == 0
 
 
-def test_export_then_online_then_import_stores_nothing_twice(tmp_path, central):  # noqa: ANN001
+def test_export_then_online_then_import_stores_nothing_twice(tmp_path, central):
     site = make_site(tmp_path, "tec-a", **BATCH)
     central.provision(site)
     ids = add_events(site, 180)
@@ -121,7 +113,7 @@ def test_export_then_online_then_import_stores_nothing_twice(tmp_path, central):
     assert cursor(site) == 210  # the older acknowledgement does not move it back
 
 
-def test_import_then_online_sends_only_what_central_lacks(tmp_path, central):  # noqa: ANN001
+def test_import_then_online_sends_only_what_central_lacks(tmp_path, central):
     site = make_site(tmp_path, "tec-b", **BATCH)
     central.provision(site)
     ids = add_events(site, 200)
@@ -137,7 +129,7 @@ def test_import_then_online_sends_only_what_central_lacks(tmp_path, central):  #
     exactly_once(central, ids)
 
 
-def test_two_exports_before_any_ack(tmp_path, central):  # noqa: ANN001
+def test_two_exports_before_any_ack(tmp_path, central):
     site = make_site(tmp_path, "tec-c", **BATCH)
     central.provision(site)
     ids = add_events(site, 130)
@@ -157,12 +149,12 @@ def test_two_exports_before_any_ack(tmp_path, central):  # noqa: ANN001
 
 
 def site_device(site: Site) -> str:
-    from sync.identity import load_identity
+    from sync.edge.identity import load_identity
 
     return load_identity(site.home).device_id
 
 
-def test_old_ack_file_after_newer_online_ack_never_moves_back(tmp_path, central):  # noqa: ANN001
+def test_old_ack_file_after_newer_online_ack_never_moves_back(tmp_path, central):
     site = make_site(tmp_path, "tec-d", **BATCH)
     central.provision(site)
     ids = add_events(site, 90)
@@ -179,7 +171,7 @@ def test_old_ack_file_after_newer_online_ack_never_moves_back(tmp_path, central)
     exactly_once(central, ids)
 
 
-def test_tampered_batch_file_is_refused_and_nothing_stored(tmp_path, central):  # noqa: ANN001
+def test_tampered_batch_file_is_refused_and_nothing_stored(tmp_path, central):
     site = make_site(tmp_path, "tec-e", **BATCH)
     device = central.provision(site)
     add_events(site, 60)
@@ -207,7 +199,7 @@ def test_tampered_batch_file_is_refused_and_nothing_stored(tmp_path, central):  
     assert central_counts(central.data_dir)["total"] == 0
 
 
-def test_forged_ack_file_is_refused(tmp_path, central):  # noqa: ANN001
+def test_forged_ack_file_is_refused(tmp_path, central):
     site = make_site(tmp_path, "tec-f", **BATCH)
     device = central.provision(site)
     add_events(site, 70)
@@ -236,17 +228,15 @@ def test_forged_ack_file_is_refused(tmp_path, central):  # noqa: ANN001
     assert cursor(site) == 0
 
 
-def test_usb_times_use_the_offset_learned_online_for_the_same_boot(  # noqa: ANN001
-    tmp_path, central, monkeypatch
-):
+def test_usb_times_use_the_offset_learned_online_for_the_same_boot(tmp_path, central, monkeypatch):
     site = make_site(tmp_path, "tec-g", **BATCH)
     central.provision(site)
     skew = 3600.0  # this Pi's clock is an hour behind
     add_events(site, 60, start=time.time() - skew)  # recorded during boot "boot-1"
     drive = tmp_path / "drive"
     drive.mkdir()
-    from sync.identity import load_identity
-    from sync.usb_export import export_batches
+    from sync.edge.identity import load_identity
+    from sync.edge.usb_export import export_batches
 
     db = site.open()
     try:
@@ -302,7 +292,7 @@ def test_usb_times_use_the_offset_learned_online_for_the_same_boot(  # noqa: ANN
     assert all(abs(d - skew * 1000) < 2000 and not unknown for d, unknown in latest)
 
 
-def test_export_to_a_missing_folder_fails_with_one_line(tmp_path):  # noqa: ANN001
+def test_export_to_a_missing_folder_fails_with_one_line(tmp_path):
     site = make_site(tmp_path, "tec-h")
     out = kru_site(site, "export", str(tmp_path / "nowhere"))
     assert out.returncode == 1

@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from edge_server import site_tls
-from edge_server.datahome import DataHome
+from edge_server.base import site_tls
+from edge_server.base.datahome import DataHome
 
 
 def issue_for_site(

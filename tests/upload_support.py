@@ -65,7 +65,7 @@ class Client:
 
     # --- tus 1.0 -----------------------------------------------------------------------
 
-    def tus_create(self, length: int, filename: str = "pack.zip", purpose: str = "pack"):  # noqa: ANN201
+    def tus_create(self, length: int, filename: str = "pack.zip", purpose: str = "pack"):
         meta = ",".join(
             f"{key} {base64.b64encode(value.encode()).decode()}"
             for key, value in (("filename", filename), ("purpose", purpose))
@@ -95,7 +95,7 @@ class Client:
             timeout=TIMEOUT,
         )
 
-    def tus_upload(self, path: Path, chunk: int = 8 * MIB, start: int = 0, location: str = ""):  # noqa: ANN201
+    def tus_upload(self, path: Path, chunk: int = 8 * MIB, start: int = 0, location: str = ""):
         """Send ``path`` (from ``start``) in chunks; return the upload's URL."""
         size = path.stat().st_size
         if not location:

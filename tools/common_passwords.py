@@ -1,4 +1,4 @@
-"""Regenerate edge_server/data/common-passwords.txt from a zxcvbn wheel.
+"""Regenerate edge_server/base/data/common-passwords.txt from a zxcvbn wheel.
 
 The list is zxcvbn's "passwords" frequency list (the 30,000 most common passwords of Mark
 Burnett's 10-million-password corpus, ranked by zxcvbn), kept to the entries Kru's length rule
@@ -18,8 +18,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = ROOT / "edge_server" / "data" / "common-passwords.txt"
-MIN_LENGTH = 8  # edge_server.passwords.MIN_LENGTH: shorter ones are refused anyway
+TARGET = ROOT / "edge_server" / "base" / "data" / "common-passwords.txt"
+MIN_LENGTH = 8  # edge_server.base.passwords.MIN_LENGTH: shorter ones are refused anyway
 
 
 def main(wheel: Path) -> None:

@@ -1,4 +1,4 @@
-"""List UI strings that have no Khmer translation in edge_server/translations/km/*.po.
+"""List UI strings that have no Khmer translation in edge_server/web/translations/km/*.po.
 
 Usage: ``.venv/bin/python tools/i18n_check.py`` (exit 1 and one line per missing string).
 Strings are extracted the way Babel does (``_``, ``gettext``, ``lazy_gettext``, ``_l``,
@@ -46,7 +46,7 @@ def extracted() -> dict[str, str]:
 
 def translated() -> set[str]:
     ids: set[str] = set()
-    for po in (ROOT / "edge_server" / "translations" / "km").glob("*.po"):
+    for po in (ROOT / "edge_server" / "web" / "translations" / "km").glob("*.po"):
         with open(po, "rb") as fh:
             for message in read_po(fh, locale="km"):
                 if message.id and message.string:

@@ -25,11 +25,14 @@ from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.browser.harness import (  # noqa: E402
+    SITE_ENV,
     launch_chromium,
     new_phone_context,
     sign_in,
     start_demo_site,
 )
+from tests.fake_pi import FakePi  # noqa: E402
+from tests.observe_support import MENTOR_PASSWORD, fill_in_form, seed_practicum  # noqa: E402
 
 log = logging.getLogger("screenshots")
 
@@ -87,6 +90,125 @@ def _hand_in_work(browser: Any, url: str) -> None:
         context.close()
 
 
+def _new_draft(page: Any) -> None:
+    """On "Make a course", create a Khmer course and write its first lesson."""
+    page.fill("#new-course input[name=title_km]", "ការអានឮៗក្នុងថ្នាក់")
+    page.fill("#new-course input[name=title_en]", "Reading aloud in class")
+    with page.expect_navigation():
+        page.locator("#new-course button[type=submit]").click()
+    page.locator("[data-add=lesson]").click()
+    page.locator("#lesson-editor").wait_for(state="visible")
+    page.fill("#item-title-km", "ហេតុអ្វីអានឮៗ")
+    page.fill(
+        "#body-md",
+        "# ហេតុអ្វីអានឮៗ\n\nការអានឮៗរាល់ថ្ងៃជួយសិស្ស៖\n\n- ស្តាប់សំឡេងពាក្យ\n- ស្រឡាញ់សៀវភៅ\n- និយាយអំពីរឿង\n",
+    )
+    page.locator("#lesson-preview h1").wait_for()
+    page.wait_for_function("() => document.getElementById('save-state').textContent.length > 0")
+
+
+def _editor(page: Any) -> None:
+    _new_draft(page)
+    page.wait_for_function(
+        "() => (localStorage.getItem('kru-draft-' + "
+        "document.getElementById('editor').dataset.draft) || '{}') === '{}'"
+    )
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+def _scroll_to(page: Any, element_id: str) -> None:
+    """Scroll so the element ``element_id`` is at the top of the phone's screen."""
+    page.evaluate(
+        "(id) => window.scrollBy(0, document.getElementById(id).getBoundingClientRect().top - 16)",
+        element_id,
+    )
+
+
+def _editor_lesson(page: Any) -> None:
+    _editor(page)
+    _scroll_to(page, "item-title-km")
+
+
+def _editor_task(page: Any) -> None:
+    _new_draft(page)
+    page.locator("[data-add=task]").click()
+    page.locator("#task-editor").wait_for(state="visible")
+    page.fill("#task-instructions", "ថតរូបផែនការមេរៀនអានរបស់អ្នក ហើយផ្ញើមក។")
+    _scroll_to(page, "task-editor")
+
+
+def _editor_quiz(page: Any) -> None:
+    _new_draft(page)
+    page.locator("[data-add=quiz]").click()
+    page.locator("#quiz-editor").wait_for(state="visible")
+    question = page.locator("#questions > li").first
+    question.locator("input").first.fill("តើគួរអានឮៗប៉ុន្មានដងក្នុងមួយសប្តាហ៍?")
+    page.locator("#quiz-editor").scroll_into_view_if_needed()
+
+
+def _preview(page: Any) -> None:
+    _new_draft(page)
+    page.wait_for_function(
+        "() => (localStorage.getItem('kru-draft-' + "
+        "document.getElementById('editor').dataset.draft) || '{}') === '{}'"
+    )
+    with page.expect_navigation():
+        page.locator("#preview-learner").click()
+
+
+def _observe(browser: Any, url: str) -> None:
+    """Let mentor1 observe learner1 (saved on the Wi-Fi), so the observation pages have data."""
+    context = new_phone_context(browser, url)
+    try:
+        page = context.new_page()
+        sign_in(page, "mentor1", MENTOR_PASSWORD)
+        page.goto("/observe")
+        page.locator("#students tr", has_text="learner1").locator("a.button").click()
+        page.wait_for_selector("#observe-form")
+        fill_in_form(page)
+        page.locator("#observe-form button[type=submit]").click()
+        page.wait_for_function(
+            "() => Object.values(JSON.parse(localStorage.getItem('kru.observations.v1') || '{}'))"
+            ".every(q => q.length === 0)"
+        )
+    finally:
+        context.close()
+
+
+def _open_form_of_learner1(page: Any) -> None:
+    with page.expect_navigation():
+        page.locator("#students tr", has_text="learner1").locator("a.button").click()
+    page.locator("input[name=school]").fill("សាលាបឋមសិក្សាតាខ្មៅ")
+    page.evaluate("window.scrollTo(0, 0)")
+
+
+def _back_up_to_the_stick(page: Any) -> None:
+    """Open the (FAT32 image) stick on the Site page, back up to it, show the backup card."""
+    opener = page.locator("#backup form[data-device=sdz1] button")
+    if opener.count():
+        with page.expect_navigation():
+            opener.click()
+    with page.expect_navigation():
+        page.locator("#backup .stick button.primary").click()
+    page.locator("#backup").scroll_into_view_if_needed()
+    page.evaluate("document.getElementById('backup').scrollIntoView()")
+
+
+def _clock_ahead(page: Any) -> None:
+    """Give the browser a clock two hours ahead of the Pi's, so the Site page offers it."""
+    from datetime import UTC, datetime, timedelta
+
+    page.context.clock.set_system_time(datetime.now(UTC) + timedelta(hours=2))
+    page.reload()
+    page.locator("#clock-offer").wait_for(state="visible")
+    page.evaluate("document.getElementById('clock').scrollIntoView()")
+
+
+def _open_restore(page: Any) -> None:
+    with page.expect_navigation():
+        page.locator("#backup a.button").first.click()
+
+
 # (file name, who signs in, path, what to do on the page before the photo)
 PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
     ("login", None, "/login", None),
@@ -100,14 +222,28 @@ PAGES: list[tuple[str, str | None, str, Callable[[Any], None] | None]] = [
     ("review-queue", "instructor", "/teach/cohorts/1/submissions", None),
     ("review", "instructor", "/teach/cohorts/1/submissions", _open_first_review),
     ("cohort-dashboard", "instructor", "/teach/cohorts/1", None),
+    ("observe-form", "mentor1", "/observe", _open_form_of_learner1),
+    ("my-observations", "learner1", "/my/observations", None),
+    ("observation-matrix", "instructor", "/teach/cohorts/1/observations", None),
     ("pack-upload", "instructor", "/packs/upload", None),
+    ("make-course", "instructor", "/authoring/", None),
+    ("editor", "instructor", "/authoring/", _editor),
+    ("editor-lesson", "instructor", "/authoring/", _editor_lesson),
+    ("editor-quiz", "instructor", "/authoring/", _editor_quiz),
+    ("editor-task", "instructor", "/authoring/", _editor_task),
+    ("editor-preview", "instructor", "/authoring/", _preview),
     ("site-status", "admin", "/admin/", None),
+    ("site-backup", "admin", "/admin/", _back_up_to_the_stick),
+    ("site-restore", "admin", "/admin/", _open_restore),
+    ("site-clock-power", "admin", "/admin/", _clock_ahead),
     ("class-list-import", "admin", "/admin/users/import", _import_with_a_bad_row),
 ]
 
 
 NEEDS_PROGRESS = {"learner-home", "course", "my-progress", "cohort-dashboard"}
 NEEDS_WORK = {"review-queue", "review"}
+NEEDS_OBSERVATION = {"observe-form", "my-observations", "observation-matrix"}
+PASSWORDS = {"mentor1": MENTOR_PASSWORD}
 
 
 def _study_a_little(browser: Any, url: str) -> None:
@@ -160,7 +296,7 @@ def capture(browser: Any, url: str, out: Path, only: set[str] | None = None) -> 
                     contexts[user] = new_phone_context(browser, url, locale=LOCALES[lang])
                     page = contexts[user].new_page()
                     if user:
-                        sign_in(page, user)
+                        sign_in(page, user, *([PASSWORDS[user]] if user in PASSWORDS else []))
                     else:
                         page.goto("/login")
                     _use_language(page, lang)
@@ -190,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kru-shots-") as tmp:
-        site = start_demo_site(Path(tmp))
+        pi = FakePi(Path(tmp) / "pi")  # a USB stick, power flags, an unsynchronised clock
+        site = start_demo_site(Path(tmp), env=pi.env)
+        seed_practicum(site.data_dir, SITE_ENV)
         try:
             with sync_playwright() as playwright:
                 browser = launch_chromium(playwright)
@@ -199,11 +337,14 @@ def main(argv: list[str] | None = None) -> int:
                         _study_a_little(browser, site.url)
                     if not args.only or set(args.only) & NEEDS_WORK:
                         _hand_in_work(browser, site.url)
+                    if not args.only or set(args.only) & NEEDS_OBSERVATION:
+                        _observe(browser, site.url)
                     files = capture(browser, site.url, args.out, set(args.only or ()))
                 finally:
                     browser.close()
         finally:
             site.stop()
+            pi.unmount()
     total = sum(f.stat().st_size for f in files)
     log.info("%d screenshots, %d KB in all", len(files), total // 1024)
     return 0

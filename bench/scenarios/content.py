@@ -176,8 +176,8 @@ def search(bench: Bench) -> dict[str, Any]:
         from content_packs import search as pack_search
     except ImportError as exc:
         raise NotAvailable("content_packs.search is not there") from exc
-    from edge_server import schema
-    from edge_server.datahome import DataHome
+    from edge_server.base.datahome import DataHome
+    from edge_server.site import database as schema
 
     rng = random.Random(9)
     queries = [rng.choice(KHMER_WORDS) for _ in range(20)]

@@ -12,7 +12,7 @@ MB = 1024 * 1024
 
 def startup(bench: Bench) -> dict[str, Any]:
     """Start ``kru serve`` on the full site and time it to the first good /healthz."""
-    started = bench.server.start()
+    started = bench.server.start().start_s or 0.0
     time.sleep(1.0)  # let imports and lazy caches settle before reading idle memory
     memory = bench.server.memory()
     return {
@@ -27,7 +27,8 @@ def startup(bench: Bench) -> dict[str, Any]:
 def shutdown(bench: Bench) -> dict[str, Any]:
     """Read memory after every scenario, then send SIGTERM and time the exit."""
     memory = bench.server.memory()
-    stopped = bench.server.stop()
+    bench.server.stop()
+    stopped = bench.server.stop_s or 0.0
     return {
         "final_rss_mb": round(memory["VmRSS"] / MB, 1),
         "server_processes": memory["processes"],

@@ -9,7 +9,6 @@ the learner pages' target. The task comes in a small pack uploaded by the instru
 
 from __future__ import annotations
 
-import base64
 import os
 import threading
 import time
@@ -22,7 +21,7 @@ from .. import client
 from ..core import Bench, Scenario, Target
 from ..server import RssSampler
 from ..sitedata import PASSWORD
-from .upload import CHUNK, MB, TUS
+from .upload import MB, tus_upload
 
 VIDEO_MB = 500
 TASK = "bench-tasks/micro-teaching"
@@ -86,40 +85,6 @@ def _video(path: Path, megabytes: int) -> None:
             fh.write(os.urandom(MB))
 
 
-def _tus(http: requests.Session, url: str, token: str, path: Path, purpose: str) -> str:
-    size = path.stat().st_size
-    meta = ",".join(
-        f"{k} {base64.b64encode(v.encode()).decode()}"
-        for k, v in (("purpose", purpose), ("filename", path.name))
-    )
-    created = http.post(
-        f"{url}/api/v1/uploads",
-        headers={"X-CSRFToken": token, **TUS, "Upload-Length": str(size), "Upload-Metadata": meta},
-        timeout=client.TIMEOUT,
-    )
-    if created.status_code != 201:
-        raise RuntimeError(f"creating the upload answered {created.status_code}")
-    location = url + created.headers["Location"]
-    offset = 0
-    with open(path, "rb") as fh:
-        while offset < size:
-            response = http.patch(
-                location,
-                data=fh.read(CHUNK),
-                headers={
-                    "X-CSRFToken": token,
-                    **TUS,
-                    "Upload-Offset": str(offset),
-                    "Content-Type": "application/offset+octet-stream",
-                },
-                timeout=client.TIMEOUT,
-            )
-            if response.status_code != 204:
-                raise RuntimeError(f"a chunk answered {response.status_code}")
-            offset = int(response.headers["Upload-Offset"])
-    return location.rsplit("/", 1)[1]
-
-
 def _browse(url: str, username: str, stop: threading.Event, times: list[float]) -> None:
     """Open the learner's home page every 50 ms until ``stop``; record each time in ms."""
     http = requests.Session()
@@ -137,7 +102,7 @@ def submission_upload(bench: Bench) -> dict[str, Any]:
     megabytes = 100 if bench.quick else VIDEO_MB
     teacher = requests.Session()
     token = client.sign_in(teacher, bench.url, bench.site.instructor, PASSWORD)
-    pack_id = _tus(teacher, bench.url, token, _task_pack(bench.workdir), "pack")
+    pack_id = tus_upload(teacher, bench.url, token, _task_pack(bench.workdir), "pack")
     installed = teacher.post(
         f"{bench.url}/api/v1/packs",
         json={"upload": pack_id, "force": True},
@@ -158,7 +123,7 @@ def submission_upload(bench: Bench) -> dict[str, Any]:
     with RssSampler(bench.server.pid) as sampler:
         browser.start()
         began = time.perf_counter()
-        upload_id = _tus(http, bench.url, token, video, "submission")
+        upload_id = tus_upload(http, bench.url, token, video, "submission")
         uploaded = time.perf_counter()
         response = http.post(
             f"{bench.url}/api/v1/submissions",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import Bench, NotAvailable, Scenario, Target
-from ..server import KRU, free_port, wait_until_ready
+from ..server import KRU, KruServer
 
 SITES_AT_ONCE = 4
 # Each of the 4 sites pushes this many events (100,000 in all); the figure is a rate.
@@ -45,40 +45,18 @@ def _kru(data_dir: Path, *args: str, env: dict[str, str], timeout: float = 120) 
     return out.stdout
 
 
-class Central:
+class Central(KruServer):
     """``kru central serve`` on its own data directory (SQLite, or PostgreSQL by URL)."""
 
     def __init__(self, data_dir: Path, database_url: str = "") -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         extra = {"KRU_THREADS": "8"}
         if database_url:
             extra["KRU_CENTRAL_DATABASE_URL"] = database_url
+        super().__init__(data_dir, command=("central", "serve"), ready="/api/v1/session")
         self.env = _env(**extra)
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> Central:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.data_dir.parent / f"central-{self.port}.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                [*KRU, "--data-dir", str(self.data_dir), "central", "serve"]
-                + ["--port", str(self.port)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until_ready(f"{self.url}/api/v1/session", 30, self.proc)
-        return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.stop()  # SIGTERM: its PostgreSQL connections close before the database is dropped
 
     def provision(self, site_dir: Path, name: str) -> None:
         path = site_dir.parent / f"{name}-provisioning.toml"
@@ -116,8 +94,8 @@ def _copy_site(src: Path, dest: Path, keep_events: int | None = None) -> Path:
 
 def _check_available() -> None:
     try:
-        import sync.agent  # noqa: F401
-        import sync.central.ingest  # noqa: F401
+        import sync.central.ingest
+        import sync.edge.agent  # noqa: F401
     except ImportError as exc:
         raise NotAvailable(f"the sync agent or central server is missing ({exc})") from exc
 

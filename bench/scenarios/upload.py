@@ -68,12 +68,14 @@ def _build(workdir: Path, megabytes: int) -> Path:
     return out
 
 
-def _upload(http: requests.Session, url: str, token: str, pack: Path) -> str:
-    """Send ``pack`` in tus chunks; return the upload id."""
-    size = pack.stat().st_size
+def tus_upload(
+    http: requests.Session, url: str, token: str, path: Path, purpose: str = "pack"
+) -> str:
+    """Send ``path`` in tus chunks for ``purpose`` (pack, submission); return the upload id."""
+    size = path.stat().st_size
     meta = ",".join(
         f"{k} {base64.b64encode(v.encode()).decode()}"
-        for k, v in (("purpose", "pack"), ("filename", pack.name))
+        for k, v in (("purpose", purpose), ("filename", path.name))
     )
     created = http.post(
         f"{url}/api/v1/uploads",
@@ -84,7 +86,7 @@ def _upload(http: requests.Session, url: str, token: str, pack: Path) -> str:
         raise RuntimeError(f"creating the upload answered {created.status_code}")
     location = url + created.headers["Location"]
     offset = 0
-    with open(pack, "rb") as fh:
+    with open(path, "rb") as fh:
         while offset < size:
             response = http.patch(
                 location,
@@ -111,7 +113,7 @@ def pack_upload(bench: Bench) -> dict[str, Any]:
     token = client.sign_in(http, bench.url, bench.site.instructor, PASSWORD)
     with RssSampler(bench.server.pid) as sampler:
         began = time.perf_counter()
-        upload_id = _upload(http, bench.url, token, pack)
+        upload_id = tus_upload(http, bench.url, token, pack)
         uploaded = time.perf_counter()
         response = http.post(
             f"{bench.url}/api/v1/packs",

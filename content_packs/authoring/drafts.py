@@ -15,20 +15,22 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from edge_server.datahome import DataHome
-from edge_server.db import db
-from edge_server.errors import N_, Conflict, NotFound, ValidationError
-from edge_server.models import utcnow
+from edge_server.base.datahome import DataHome
+from edge_server.base.db import db, utcnow
+from edge_server.base.errors import N_, Conflict, NotFound, ValidationError
 
 from ..build import slugify
 from ..manifest import MIME_TYPES, TYPE_ENDINGS, schema
 from ..store import ContentStore, install_lock
 from .models import Draft, DraftItem, DraftMedia, DraftModule, Publication
 
-ITEM_TYPES = ("lesson", "quiz", "image", "video", "audio", "pdf")
+ITEM_TYPES = ("lesson", "quiz", "image", "video", "audio", "pdf", "task")
 EDITABLE_TYPES = (*ITEM_TYPES, "html5")  # an HTML5 app comes in a pack, never made here
 MAX_BODY_CHARS = 1_000_000
-MAX_MEDIA_BYTES = 8 * 1024 * 1024  # images and small media through the editor's upload
+# One request (multipart) carries an image or a short clip; larger video, audio and PDF go
+# up as resumable uploads (purpose ``authoring_media``) up to the site's pack upload limit.
+MAX_MEDIA_BYTES = 8 * 1024 * 1024
+VTT_SIGNATURE = b"WEBVTT"
 NEW_VERSION = "1.0.0"
 
 
@@ -235,6 +237,8 @@ def _check_item(draft_id: str, kind: str, slug: str, title: tuple[str, str], dat
             raise BadDraft(N_("%(file)s cannot hold this lesson"), file=lesson_file)
     elif kind == "quiz":
         item["quiz"] = data.get("quiz")
+    elif kind == "task":
+        item["task"] = data.get("task")
     else:
         item["file"] = data.get("file")
         for name in ("alt", "captions", "poster"):
@@ -244,6 +248,13 @@ def _check_item(draft_id: str, kind: str, slug: str, title: tuple[str, str], dat
             raise BadDraft(
                 N_("Upload the file first; %(file)s is not in this draft"), file=str(item["file"])
             )
+        for caption in data.get("captions") or []:
+            path = caption.get("file") if isinstance(caption, dict) else None
+            if path not in _media_paths(draft_id) or not str(path).endswith(".vtt"):
+                raise BadDraft(
+                    N_("Captions must be a WebVTT file (.vtt) uploaded to this draft"),
+                    code="draft_bad_captions",
+                )
         ending = Path(str(item["file"])).suffix.lower()
         if ending not in TYPE_ENDINGS.get(kind, set()):
             raise BadDraft(
@@ -251,7 +262,7 @@ def _check_item(draft_id: str, kind: str, slug: str, title: tuple[str, str], dat
                 file=item["file"],
                 type=kind,
             )
-    for name in ("required", "duration_s"):
+    for name in ("required", "duration_s", "competencies"):
         if name in data:
             item[name] = data[name]
     spec = {"$defs": schema()["$defs"], "$ref": "#/$defs/item"}
@@ -268,8 +279,9 @@ def _check_item(draft_id: str, kind: str, slug: str, title: tuple[str, str], dat
 def _item_fields(draft_id: str, kind: str, slug: str, body: dict[str, Any]) -> dict[str, Any]:
     title = _title(body.get("title"))
     data: dict[str, Any] = {}
-    names = ("required", "duration_s", "file", "format", "alt", "captions", "poster", "entry")
-    for name in (*names, "quiz"):
+    names: tuple[str, ...] = ("required", "duration_s", "file", "format", "alt", "captions")
+    names += ("poster", "entry", "competencies")  # competencies: issue 16
+    for name in (*names, "quiz", "task"):
         if name in body:
             data[name] = body[name]
     if kind == "quiz" and "questions" in body:
@@ -405,19 +417,49 @@ def _media_name(filename: str) -> str:
     return f"{stem}{ending}"
 
 
+def _check_vtt(source: Path) -> None:
+    """Raises: BadDraft when a captions file does not start as WebVTT must."""
+    with open(source, "rb") as fh:
+        head = fh.read(len(VTT_SIGNATURE) + 4).removeprefix(b"\xef\xbb\xbf")
+    if not head.startswith(VTT_SIGNATURE) or head[len(VTT_SIGNATURE) : 7] not in (
+        b"",
+        b" ",
+        b"\t",
+        b"\n",
+        b"\r",
+    ):
+        raise BadDraft(
+            N_("%(file)s is not WebVTT: a captions file starts with the word WEBVTT"),
+            file=source.name,
+            code="draft_bad_captions",
+        )
+
+
 def add_media(
-    draft_id: str, filename: str, source: Path, home: DataHome, user: str | None
+    draft_id: str,
+    filename: str,
+    source: Path,
+    home: DataHome,
+    user: str | None,
+    max_bytes: int = MAX_MEDIA_BYTES,
 ) -> dict[str, Any]:
-    """Put an uploaded file into the content store and the draft; return its reference."""
+    """Put an uploaded file into the content store and the draft; return its reference.
+
+    Raises:
+        BadDraft: not a kind of file the editor takes, larger than ``max_bytes``, or a
+            captions file that is not WebVTT.
+    """
     get(draft_id)
     name = _media_name(filename)
     size = source.stat().st_size
-    if size > MAX_MEDIA_BYTES:
+    if size > max_bytes:
         raise BadDraft(
             N_("The file is larger than %(mb)s MB; upload it as a pack instead"),
-            mb=MAX_MEDIA_BYTES // (1024 * 1024),
+            mb=max_bytes // (1024 * 1024),
             code="draft_media_too_large",
         )
+    if name.endswith(".vtt"):
+        _check_vtt(source)
     digest = hashlib.sha256()
     with open(source, "rb") as fh:
         while chunk := fh.read(1024 * 1024):

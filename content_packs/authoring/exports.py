@@ -5,8 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from edge_server.datahome import DataHome
-from edge_server.site_signing import KEY_FILE, signing_key
+from edge_server.base.datahome import DataHome
+from edge_server.base.site_signing import KEY_FILE, signing_key
 
 from ..build import build_pack
 from ..signing import sign_pack

@@ -7,7 +7,7 @@ from typing import Any
 
 from peewee import CharField, ForeignKeyField, IntegerField, TextField
 
-from edge_server.models import BaseModel
+from edge_server.base.db import BaseModel
 
 
 class Draft(BaseModel):

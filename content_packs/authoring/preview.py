@@ -47,8 +47,17 @@ def preview_items(draft_id: str) -> list[dict[str, Any]]:
                 shown["html"] = render_markdown(
                     item.get("body_md", ""), draft_id, item.get("format") or "markdown"
                 )
+            elif item["type"] == "task":
+                task = item.get("task") or {}
+                text = (task.get("instructions") or {}).get("km", "")
+                shown["html"] = render_markdown(text, draft_id)
             elif item.get("file") in media:
                 shown["url"] = media_url(draft_id, media[item["file"]]["sha256"])
                 shown["mime"] = mime_for(item["file"])
+                shown["tracks"] = [
+                    {**c, "url": media_url(draft_id, media[c["file"]]["sha256"])}
+                    for c in item.get("captions") or []
+                    if c.get("file") in media
+                ]
             out.append(shown)
     return out

@@ -18,11 +18,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from edge_server.datahome import DataHome
-from edge_server.db import db
-from edge_server.errors import N_
-from edge_server.models import utcnow
-from edge_server.site_signing import KEY_FILE, public_key_b64, signing_key
+from edge_server.base.datahome import DataHome
+from edge_server.base.db import db, utcnow
+from edge_server.base.errors import N_
+from edge_server.base.site_signing import KEY_FILE, public_key_b64, signing_key
 
 from ..build import build_pack
 from ..errors import PackConflict, PackNotFound
@@ -79,7 +78,7 @@ def draft_manifest(draft_id: str, version: str) -> tuple[dict[str, Any], dict[st
                 "type": row.type,
                 "title": _text(row.title_km, row.title_en),
             }
-            for name in ("required", "duration_s"):
+            for name in ("required", "duration_s", "competencies"):
                 if name in data:
                     item[name] = data[name]
             if row.type == "lesson":
@@ -131,6 +130,8 @@ def draft_manifest(draft_id: str, version: str) -> tuple[dict[str, Any], dict[st
         "courses": [course],
         "files": [{"path": p} for p in sorted(files)],
     }
+    if meta.get("frameworks"):  # issue 16: the pack's competency frameworks go out as they came
+        manifest["frameworks"] = meta["frameworks"]
     return manifest, files
 
 
@@ -237,7 +238,7 @@ def open_pack(pack_id: str, home: DataHome, user: str | None) -> Draft:
     now = utcnow()
     meta = {
         k: manifest[k]
-        for k in ("title", "description", "language", "license", "authors")
+        for k in ("title", "description", "language", "license", "authors", "frameworks")
         if k in manifest
     }
     meta["open"] = bool(course.get("open", False))

@@ -18,8 +18,8 @@ from typing import Any
 
 import tomli_w
 
-from edge_server.datahome import DataHome
-from edge_server.errors import N_
+from edge_server.base.datahome import DataHome
+from edge_server.base.errors import N_
 
 from ..build import FRONT_MATTER
 from ..errors import BadSource, PackNotFound
@@ -51,7 +51,7 @@ def _entry(item: dict[str, Any], quiz_file: str | None) -> dict[str, Any]:
     entry: dict[str, Any] = {"file": quiz_file or item["file"], "type": item["type"]}
     entry["slug"] = item["slug"]
     entry.update(_title_keys(item))
-    for name in ("required", "duration_s"):
+    for name in ("required", "duration_s", "competencies"):
         if name in item:
             entry[name] = item[name]
     if item["type"] == "video":
@@ -99,12 +99,38 @@ def _check_paths(manifest: dict[str, Any]) -> None:
             raise _refuse(N_("the file %(file)s cannot be kept in a source folder"), file=f["path"])
 
 
+def _flat_texts(raw: Any) -> Any:
+    """Return a framework with each ``title``/``description`` object as ``_km``/``_en`` keys,
+    as its .toml file says them (the build reads them back into the same objects)."""
+    if isinstance(raw, list):
+        return [_flat_texts(v) for v in raw]
+    if not isinstance(raw, dict):
+        return raw
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in ("title", "description") and isinstance(value, dict):
+            out.update({f"{key}_{lang}": text for lang, text in value.items()})
+        else:
+            out[key] = _flat_texts(value)
+    return out
+
+
+def framework_files(manifest: dict[str, Any]) -> dict[str, str]:
+    """Return the .toml file of each competency framework of ``manifest`` by its path."""
+    return {
+        f"frameworks/{fw['id']}.toml": tomli_w.dumps(_flat_texts(fw))
+        for fw in manifest.get("frameworks") or []
+    }
+
+
 def pack_toml(manifest: dict[str, Any], quiz_files: dict[str, str]) -> str:
     """Return pack.toml for ``manifest``; ``quiz_files`` maps quiz slugs to their file."""
     head: dict[str, Any] = {"id": manifest["id"], "version": manifest["version"]}
     for name in ("language", "license", "authors"):
         if name in manifest:
             head[name] = manifest[name]
+    if manifest.get("frameworks"):  # issue 16: the build inlines these files again
+        head["frameworks"] = list(framework_files(manifest))
     head["title"] = manifest["title"]
     if manifest.get("description"):
         head["description"] = manifest["description"]
@@ -162,6 +188,9 @@ def write_source(manifest: dict[str, Any], write_file: FileWriter, out_dir: Path
             quiz_files[item["slug"]] = rel
             (out / "tasks").mkdir(exist_ok=True)
             (out / rel).write_text(_task_toml(item["task"]), encoding="utf-8")
+    for rel, text in framework_files(manifest).items():
+        (out / "frameworks").mkdir(exist_ok=True)
+        (out / rel).write_text(text, encoding="utf-8")
     (out / "pack.toml").write_text(pack_toml(manifest, quiz_files), encoding="utf-8")
     return out
 

@@ -19,7 +19,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PACK = HERE / "classroom-reading"
-FONT = HERE.parent.parent / "edge_server" / "static" / "fonts" / "NotoSansKhmer-Regular.woff2"
+FONT = (
+    HERE.parent.parent / "edge_server" / "web" / "static" / "fonts" / "NotoSansKhmer-Regular.woff2"
+)
 
 STYLE = """
 @font-face { font-family: Khmer; src: url("%(font)s") format("woff2"); }

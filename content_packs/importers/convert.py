@@ -1,9 +1,10 @@
 """``import_file``: tell a file's format from its content and turn it into a pack zip.
 
 Question banks (GIFT, Aiken, Moodle XML, QTI 2.1 items and QTI packages) become quiz
-items. H5P, SCORM, cmi5/xAPI, Common Cartridge and Moodle backups are recognised, checked
-and refused with a message naming what is missing (see docs/content-packs.md, "Bring in
-existing content"). Nothing is written unless the whole pack passes the pack checks.
+items; H5P and SCORM packages html5 apps; Common Cartridges and Moodle backups
+courses. cmi5/xAPI packages are
+recognised and refused with the reason named (see docs/content-packs.md, "Bring in existing
+content"). Nothing is written unless the whole pack passes the pack checks.
 """
 
 from __future__ import annotations
@@ -12,18 +13,30 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from ..build import slugify
 from ..errors import InvalidPack
 from ..zipsafe import Limits, entry_problems, read_member
-from . import aiken, cartridge, gift, h5p, h5p_app, moodle_xml, qti21, scorm
+from . import (
+    aiken,
+    cartridge,
+    gift,
+    h5p,
+    h5p_app,
+    moodle_backup,
+    moodle_xml,
+    qti21,
+    scorm,
+    scorm_app,
+)
 from .errors import BrokenFile, NotSupported, UnknownFormat
 from .pack import file_hash, quiz_items, stable_id, stable_version, write_import
 from .report import ImportReport
 from .xmlsafe import descendants, local, parse_xml
 
 MAX_TEXT = 20 * 1024 * 1024  # a question bank larger than this is not a question bank
+MAX_MEMBER = 256 * 1024 * 1024  # one file of a Moodle backup
 
 
 def _decode(data: bytes, label: str) -> str:
@@ -38,7 +51,7 @@ def _decode(data: bytes, label: str) -> str:
 
 
 def _limits() -> Limits:
-    from edge_server.settings import load_settings
+    from edge_server.base.settings import load_settings
 
     return Limits.from_settings(load_settings(environ={}))
 
@@ -126,37 +139,71 @@ def _zip_kind(zf: zipfile.ZipFile, label: str) -> str:
     )
 
 
-def _scorm_problem(zf: zipfile.ZipFile) -> None:
-    """Raise the first problem of a SCORM package, else say SCORM does not play yet."""
+def _scorm(zf: zipfile.ZipFile, report: ImportReport, default: str) -> _Converted:
+    """Return a checked SCORM package as html5 items, one per SCO, sharing one app zip.
+
+    Raises:
+        BrokenFile: the manifest breaks a rule (see ``scorm.check``).
+    """
     kind, found = scorm.check(zf)
-    raise NotSupported(
-        N_(
-            "SCORM %(version)s package with %(count)s SCOs (%(first)s): Kru cannot play "
-            "SCORM yet; it was not imported"
-        ),
-        version=kind,
-        count=len(found),
-        first=found[0].title or found[0].href,
+    root = parse_xml(_member(zf, scorm.MANIFEST), scorm.MANIFEST)
+    report.format = f"SCORM {kind}"
+    app = scorm_app.app_zip(zf, kind, found)
+    items, used = [], set()
+    for n, sco in enumerate(found, 1):
+        slug = slugify(sco.identifier or f"sco-{n}")
+        while slug in used:
+            slug = f"{slug}-{n}"
+        used.add(slug)
+        items.append(
+            {
+                "slug": slug,
+                "type": "html5",
+                "title": {"km": (sco.title or sco.href)[:300]},
+                "file": "scorm.zip",
+                "entry": sco.href,
+                "scorm": kind,
+            }
+        )
+        report.convert(f"html5 {slug}: SCO {sco.href} with the SCORM {kind} run time")
+    return _Converted(
+        items,
+        {"scorm.zip": app},
+        scorm.title(root) or default,
+        own_id=root.get("identifier"),
+        own_version=root.get("version"),
     )
 
 
-MBZ = N_(
-    "Moodle course backups (.mbz) cannot be imported yet; "
-    "export the questions as Moodle XML or GIFT"
-)
-MBZ = N_(
-    "Moodle course backups (.mbz) cannot be imported yet; "
-    "export the questions as Moodle XML or GIFT"
-)
 REFUSED = {
-    "cmi5": N_("cmi5 packages need an xAPI learning record store; Kru does not play them"),
-    "xapi": N_("xAPI (Tin Can) packages need a learning record store; Kru does not play them"),
-    "mbz": MBZ,
-    "gz": MBZ,
+    "cmi5": N_(
+        "cmi5 packages need an xAPI learning record store, which Kru does not run; ask for "
+        "a SCORM or H5P export of the course"
+    ),
+    "xapi": N_(
+        "xAPI (Tin Can) packages need a learning record store, which Kru does not run; ask "
+        "for a SCORM or H5P export of the course"
+    ),
 }
 
 
-class _Converted(Exception):  # noqa: N818 - carries a finished conversion, not an error
+def _moodle_backup(members: dict, label: str, report: ImportReport, default: str) -> _Converted:
+    """Return a Moodle backup's course.
+
+    Raises:
+        BrokenFile: the backup holds nothing Kru can use (the first reasons named).
+    """
+    report.format = "Moodle backup"
+    modules, files, title, own_id = moodle_backup.convert(members, report)
+    if not any(items for _, _, items in modules):
+        why = "; ".join(f"{what}: {reason}" for what, reason in report.skipped[:3])
+        raise BrokenFile(
+            N_("%(file)s holds nothing Kru can use (%(why)s)"), file=label, why=why or "-"
+        )
+    return _Converted([], files, title or default, modules, own_id=own_id)
+
+
+class _Converted(Exception):  # carries a finished conversion, not an error
     """Items and files of a package that is not a question bank."""
 
     def __init__(
@@ -165,10 +212,13 @@ class _Converted(Exception):  # noqa: N818 - carries a finished conversion, not 
         files: dict[str, bytes] | dict[str, bytes | Path],
         title: str,
         modules: list | None = None,
+        own_id: str | None = None,
+        own_version: str | None = None,
     ) -> None:
         super().__init__(title)
         self.items, self.files, self.title = items, dict(files), title
         self.modules = modules
+        self.own_id, self.own_version = own_id, own_version
 
 
 def _from_zip(path: Path, label: str, report: ImportReport, default: str) -> list:
@@ -214,7 +264,11 @@ def _from_zip(path: Path, label: str, report: ImportReport, default: str) -> lis
                 title,
             )
         if kind == "scorm":
-            _scorm_problem(zf)
+            raise _scorm(zf, report, default)
+        if kind == "mbz":  # backups of Moodle 2.0-2.5 are zips
+            names = [i.filename for i in zf.infolist() if not i.is_dir()]
+            members = {n: (lambda n=n: b"".join(read_member(zf, n, MAX_MEMBER))) for n in names}
+            raise _moodle_backup(members, label, report, default)
         raise NotSupported(REFUSED[kind])
 
 
@@ -246,18 +300,27 @@ def import_file(
     default = PurePosixPath(label).name.split(".")[0] or "questions"
     with open(src, "rb") as fh:
         head = fh.read(4)
+    digest = file_hash(src)
     report.pack_id = stable_id(None, label)
-    report.version = stable_version(None, file_hash(src), when)
+    report.version = stable_version(None, digest, when)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         try:
             groups = _from_zip(src, label, report, default)
         except _Converted as done:
+            if done.own_id:  # the package names itself: a renamed copy upgrades the same pack
+                report.pack_id = stable_id(done.own_id, label)
+                report.version = stable_version(done.own_version, digest, when)
             write_import(
                 Path(out), report, done.title, done.items, done.files, open_course, done.modules
             )
             return report
     elif head.startswith(b"\x1f\x8b"):
-        raise NotSupported(REFUSED["gz"])
+        members = moodle_backup.read_tar(src, label, _limits())
+        course = _moodle_backup(members, label, report, default)
+        if course.own_id:
+            report.pack_id = stable_id(course.own_id, label)
+        write_import(Path(out), report, course.title, [], course.files, open_course, course.modules)
+        return report
     else:
         if src.stat().st_size > MAX_TEXT:
             raise BrokenFile(N_("%(file)s is too large for a question file"), file=label)

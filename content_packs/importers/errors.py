@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge_server.errors import ValidationError
+from edge_server.base.errors import ValidationError
 
 
 class ImportRefused(ValidationError):

@@ -11,7 +11,7 @@ import json
 import zipfile
 from typing import Any
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import BrokenFile
 

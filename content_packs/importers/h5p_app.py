@@ -7,7 +7,7 @@ page. The app runs in the same sandbox as any html5 app (opaque origin, no cooki
   put into the start page and answered from there, as the sandbox may not fetch them;
 * every xAPI statement the activity emits is sent to the item page with
   ``parent.postMessage({"kru": "xapi", "statement": ...}, "*")``; the item page
-  (edge_server/static/learn/xapi-bridge.js) records a scored statement as a Kru event.
+  (edge_server/site/static/learn/xapi-bridge.js) records a scored statement as a Kru event.
 """
 
 from __future__ import annotations

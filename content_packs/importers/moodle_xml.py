@@ -8,12 +8,12 @@ listed in the report. https://docs.moodle.org/en/Moodle_XML_format
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - parsing goes through xmlsafe
+import xml.etree.ElementTree as ET  # parsing goes through xmlsafe
 from typing import Any
 
 from .pack import lang_field, plain
 from .report import ImportReport
-from .xmlsafe import child, children
+from .xmlsafe import child, children, descendants
 
 
 def _text(el: ET.Element | None) -> str:
@@ -139,3 +139,49 @@ def parse(
         if (q := _question(el, kind, label, report)) is not None:
             groups[-1][1].append(q)
     return groups
+
+
+BACKUP_TYPES = {"match": "matching"}
+
+
+def from_backup(el: ET.Element, label: str, report: ImportReport) -> dict[str, Any] | None:
+    """Return the quiz question of a ``<question>`` of a course backup's questions.xml.
+
+    The backup keeps a question as database rows (``qtype``, ``plugin_qtype_*_question``,
+    answer fractions from 0 to 1); they are put in the shape of a Moodle XML question and
+    converted as one.
+    """
+
+    def text_of(source: ET.Element | None, name: str) -> str:
+        found = child(source, name) if source is not None else None
+        value = (found.text or "") if found is not None else ""
+        return "" if value == "$@NULL@$" else value
+
+    def wrapped(tag: str, value: str, **attrib: str) -> ET.Element:
+        out = ET.Element(tag, {"format": "html", **attrib})
+        ET.SubElement(out, "text").text = value
+        return out
+
+    qtype = text_of(el, "qtype")
+    kind = BACKUP_TYPES.get(qtype, qtype)
+    name = text_of(el, "name")
+    label = label + (f" ({name})" if name else "")
+    plugin = next((c for c in el if c.tag == f"plugin_qtype_{qtype}_question"), None)
+    made = ET.Element("question", {"type": kind})
+    made.append(wrapped("questiontext", text_of(el, "questiontext")))
+    for answer in descendants(plugin, "answer") if plugin is not None else []:
+        try:
+            fraction = float(text_of(answer, "fraction") or 0) * 100
+        except ValueError:
+            fraction = 0.0
+        made.append(wrapped("answer", text_of(answer, "answertext"), fraction=f"{fraction:g}"))
+    if qtype == "multichoice" and plugin is not None:
+        options = next(iter(descendants(plugin, "multichoice")), None)
+        single = text_of(options, "single") if options is not None else "1"
+        ET.SubElement(made, "single").text = "false" if single == "0" else "true"
+    if qtype == "match" and plugin is not None:
+        for pair in descendants(plugin, "match"):
+            sub = wrapped("subquestion", text_of(pair, "questiontext"))
+            sub.append(wrapped("answer", text_of(pair, "answertext")))
+            made.append(sub)
+    return _question(made, kind, label, report)

@@ -57,13 +57,19 @@ def stable_id(own_id: str | None, file_name: str) -> str:
 
 
 def stable_version(own_version: str | None, data_sha256: str, when: datetime) -> str:
-    """Return a semantic version from the package's version, else from ``when`` and a hash."""
-    if own_version:
-        parts = re.findall(r"\d+", own_version)[:3]
-        if parts:
-            numbers = [str(int(p)) for p in parts] + ["0"] * (3 - len(parts))
-            return ".".join(numbers) + f"+{data_sha256[:12]}"
+    """Return a semantic version from the package's version and ``when``, and a hash.
+
+    A package's own version ``A.B.C`` gives ``A.B.<C><date><time>``: partners often leave
+    it as it was (``version="1"``) when they change the content, so the file's time still
+    orders two copies, and a higher own version always wins.
+    """
     when = when.astimezone(UTC)
+    if own_version:
+        parts = [int(p) for p in re.findall(r"\d+", own_version)[:3]]
+        if parts:
+            major, minor, patch = (parts + [0, 0])[:3]
+            stamp = int(f"{when:%Y%m%d%H%M%S}")  # 14 digits, below 10**14
+            return f"{major}.{minor}.{patch * 10**14 + stamp}+{data_sha256[:12]}"
     return f"0.{when:%Y%m%d}.{int(when.strftime('%H%M%S'))}+{data_sha256[:12]}"
 
 

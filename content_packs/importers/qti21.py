@@ -10,10 +10,10 @@ items in other files: import the QTI content package (zip with imsmanifest.xml) 
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - parsing goes through xmlsafe
+import xml.etree.ElementTree as ET  # parsing goes through xmlsafe
 from typing import Any
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import BrokenFile
 from .pack import lang_field, plain

@@ -1,14 +1,14 @@
 """SCORM 1.2 / 2004 packages: read and check imsmanifest.xml (organisations, SCOs, launch
-files), so a package is refused with the problem named. Kru does not play SCORM yet: a
-valid package is refused saying what it holds (issue 18 item 3 is open)."""
+files), so a package is refused with the problem named; ``scorm_app`` makes the app that
+plays a valid one."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - parsing goes through xmlsafe
+import xml.etree.ElementTree as ET  # parsing goes through xmlsafe
 import zipfile
 from dataclasses import dataclass
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import BrokenFile
 from .xmlsafe import child, children, descendants, parse_xml
@@ -39,6 +39,15 @@ def version(root: ET.Element, raw: bytes) -> str:
 def _title(el: ET.Element) -> str:
     title = child(el, "title")
     return " ".join((title.text or "").split()) if title is not None else ""
+
+
+def title(root: ET.Element) -> str:
+    """Return the title of the default organisation ("" if it has none)."""
+    orgs_el = child(root, "organizations")
+    orgs = children(orgs_el, "organization") if orgs_el is not None else []
+    default = orgs_el.get("default") if orgs_el is not None else None
+    org = next((o for o in orgs if o.get("identifier") == default), orgs[0] if orgs else None)
+    return _title(org) if org is not None else ""
 
 
 def scos(zf: zipfile.ZipFile, root: ET.Element) -> list[Sco]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET  # noqa: S405 - entities refused below; no external fetch
+import xml.etree.ElementTree as ET  # entities refused below; no external fetch
 
-from edge_server.errors import N_
+from edge_server.base.errors import N_
 
 from .errors import BrokenFile
 

@@ -13,6 +13,9 @@ DATA=/var/lib/kru
 CONF=/etc/kru
 UNITDIR=/etc/systemd/system
 SYSTEM_PACKAGES=(python3 python3-venv hostapd dnsmasq avahi-daemon fake-hwclock iw rfkill iproute2 logrotate nginx openssl sqlite3)
+# The root helper's (issue 19): polkit lets kru start it, ntfs-3g mounts NTFS sticks. Kru
+# runs without them; only the Site page's USB sticks, clock and restart wait for them.
+HELPER_PACKAGES=(polkitd ntfs-3g)
 UNITS=(kru.service kru-sync.service kru-firstboot.service kru-wlan.service)
 # The TLS front: started only by kru-tls-apply (from its path unit and timer) when the site
 # holds a valid certificate (docs/device-admin-guide.md, "HTTPS on the site Wi-Fi").
@@ -79,6 +82,18 @@ if [ ${#missing[@]} -gt 0 ]; then
             || die "cannot install ${missing[*]}: connect the Pi to the internet or use a bundle with debs/"
     fi
     allow_starts
+fi
+helper_missing=()
+for p in "${HELPER_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || helper_missing+=("$p")
+done
+if [ ${#helper_missing[@]} -gt 0 ]; then
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        "${helper_missing[@]}" >/dev/null 2>&1; then
+        did "installed ${helper_missing[*]} (the root helper's)"
+    else
+        say "warning: cannot install ${helper_missing[*]}: until they are installed the Site page cannot open USB sticks, set the clock or restart Kru"
+    fi
 fi
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "Python 3.11 or newer is needed (Raspberry Pi OS bookworm or later)"
@@ -157,6 +172,12 @@ install_file "$BUNDLE/bin/kru-tls-apply" "$PREFIX/bin/kru-tls-apply" 0755 || tru
 install_file "$BUNDLE/tls/nginx-kru.conf" "$CONF/nginx-kru.conf" 0644 || true
 install_file "$BUNDLE/system/logrotate-kru" /etc/logrotate.d/kru 0644 || true
 install_file "$BUNDLE/system/journald-kru.conf" /etc/systemd/journald.conf.d/kru.conf 0644 || true
+# The root helper for USB sticks, the clock and restarts, and the polkit rule that lets kru
+# start it for exactly its requests (issue 19); sticks are mounted under /media/kru.
+install_file "$BUNDLE/bin/kru-helper" "$PREFIX/bin/kru-helper" 0755 || true
+install_file "$BUNDLE/system/polkit-kru.rules" /etc/polkit-1/rules.d/50-kru.rules 0644 || true
+if install_file "$BUNDLE/systemd/kru-helper@.service" "$UNITDIR/kru-helper@.service" 0644; then reload_units=1; fi
+ensure_dir /media/kru root root 755
 for unit in "${UNITS[@]}" "${TLS_UNITS[@]}" kru-install.service; do
     if install_file "$BUNDLE/systemd/$unit" "$UNITDIR/$unit" 0644; then reload_units=1; fi
 done

@@ -14,9 +14,9 @@ from .context import CliContext, pass_ctx
 @pass_ctx
 def migrate(ctx: CliContext, target: str | None) -> None:
     """Apply pending database migrations (backing the database up first)."""
-    from .. import schema
+    from ..site import database
 
-    done = schema.upgrade(ctx.home, target=target)
+    done = database.upgrade(ctx.home, target=target)
     click.echo("\n".join(f"applied {name}" for name in done) or "database is up to date")
 
 
@@ -24,7 +24,7 @@ def migrate(ctx: CliContext, target: str | None) -> None:
 @pass_ctx
 def doctor(ctx: CliContext) -> None:
     """Check SQLite, search, disk, database integrity and configuration; exit 1 on problems."""
-    from ..health import doctor as run_doctor
+    from ..site.health import doctor as run_doctor
 
     rows = run_doctor(ctx.settings)
     width = max(len(name) for name, _, _ in rows)
@@ -44,7 +44,7 @@ def config() -> None:
 @pass_ctx
 def config_list(ctx: CliContext, as_json: bool) -> None:
     """List every setting with its value, source and environment variable."""
-    from ..settings import SETTINGS
+    from ..base.settings import SETTINGS
 
     s = ctx.settings
     rows = [

@@ -22,7 +22,7 @@ def backup(ctx: CliContext, dest: Path, no_content: bool) -> None:
 
     Safe while the server runs. The folder holds the device's secrets: keep the stick safe.
     """
-    from ..backup import backup_site
+    from ..site.backup import backup_site
 
     made = backup_site(ctx.home, dest, include_content=not no_content)
     click.echo(str(made))
@@ -38,7 +38,7 @@ def restore(ctx: CliContext, src: Path, force: bool) -> None:
     Refuses a backup made by a newer Kru, a damaged backup, and replacing a site that already
     has a database unless --force (the old database is kept in the data directory's backups/).
     """
-    from ..backup import check_schema, restore_site
+    from ..site.backup import check_schema, restore_site
 
     manifest = restore_site(ctx.home, src, force=force)
     click.echo(f"restored the backup of {manifest.get('created_at', '?')} into {ctx.home.root}")

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from ..datahome import DataHome
-from ..settings import Settings, load_settings
+from ..base.datahome import DataHome
+from ..base.settings import Settings, load_settings
 
 
 @dataclass
@@ -33,17 +33,21 @@ class CliContext:
     def home(self) -> DataHome:
         return DataHome(Path(self.settings.data_dir)).ensure()
 
-    def open_site_db(self):  # noqa: ANN201 - a peewee SqliteDatabase
+    def open_site_db(self):  # a peewee SqliteDatabase
         """Open the site database, applying pending migrations first (as the server does)."""
-        from .. import passwords, schema
+        from ..site.database import open_site
 
-        s = self.settings
-        passwords.configure(
-            s["auth.hash_memory_kib"], s["auth.hash_time_cost"], s["auth.hash_concurrency"]
-        )
-        home = self.home
-        schema.upgrade(home)
-        return schema.open_database(home)
+        return open_site(self.settings)[1]
+
+    def read_site_db(self):  # a peewee SqliteDatabase
+        """Open the site database for a command that only reads: never migrate it.
+
+        Raises:
+            PendingMigrations: the schema is behind; the message names ``kru migrate``.
+        """
+        from ..site.database import open_site
+
+        return open_site(self.settings, migrate=False)[1]
 
 
 pass_ctx = click.make_pass_decorator(CliContext)

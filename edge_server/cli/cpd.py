@@ -43,3 +43,27 @@ def issue(ctx: CliContext, check: bool) -> None:
         click.echo("every certificate due is issued")
         return
     click.echo(f"restored {counts['restored']} and issued {counts['issued']} certificates")
+
+
+@cpd.group()
+def competencies() -> None:
+    """Competency levels the site decides from the evidence (docs/progress-rules.md)."""
+
+
+@competencies.command("decide")
+@pass_ctx
+def decide(ctx: CliContext) -> None:
+    """Decide every learner's competency levels again and log the ones that changed.
+
+    Event ingest does this as evidence arrives; run it after installing a pack whose items
+    name competencies already studied, or whose framework replaces a sample one. Safe to run
+    at any time: a level that did not change writes nothing.
+    """
+    from ..competencies import profiles
+
+    db = ctx.open_site_db()
+    try:
+        counts = profiles.decide_all()
+    finally:
+        db.close()
+    click.echo(f"{counts['learners']} learners, {counts['events']} levels changed")

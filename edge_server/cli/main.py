@@ -2,42 +2,34 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 
 import click
 
-from ..errors import KruError
+from ..base.errors import KruError
+from . import (
+    admin,
+    backup,
+    central,
+    cpd,
+    modem,
+    packs,
+    progress,
+    serve,
+    setup,
+    snapshot,
+    submissions,
+    sync,
+    users,
+)
 from .context import CliContext
-
-# Each part of Kru adds its commands here ("module:attribute").
-COMMANDS = [
-    "edge_server.cli.serve:serve",
-    "edge_server.cli.serve:demo",
-    "edge_server.cli.admin:migrate",
-    "edge_server.cli.admin:doctor",
-    "edge_server.cli.admin:config",
-    "edge_server.cli.users:user",
-    "edge_server.cli.users:cohort",
-    "edge_server.cli.progress:progress",
-    "edge_server.cli.cpd:cpd",
-    "edge_server.cli.submissions:submissions",
-    "sync.cli:sync",
-    "sync.central.cli:central",
-    "content_packs.cli:pack",
-    "sync.modem_cli:modem",
-    "edge_server.cli.setup:setup",
-    "edge_server.cli.backup:backup",
-    "edge_server.cli.backup:restore",
-    "edge_server.cli.snapshot:snapshot",
-]
 
 
 class KruGroup(click.Group):
     """A click group that reports Kru's typed errors as ``Error: message`` and exit 1."""
 
-    def invoke(self, ctx: click.Context):  # noqa: ANN201
+    def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except KruError as exc:
@@ -64,21 +56,32 @@ def cli(ctx: click.Context, config_file: str | None, data_dir: str | None) -> No
     ctx.obj = CliContext(config_file=config_file, data_dir=data_dir)
 
 
-def _register() -> None:
-    for spec in COMMANDS:
-        module, _, attr = spec.partition(":")
-        cli.add_command(getattr(importlib.import_module(module), attr))
-
-
-_registered = False
+COMMANDS = (
+    serve.serve,
+    serve.demo,
+    admin.migrate,
+    admin.doctor,
+    admin.config,
+    users.user,
+    users.cohort,
+    progress.progress,
+    cpd.cpd,
+    submissions.submissions,
+    sync.sync,
+    central.central,
+    packs.pack,
+    modem.modem,
+    setup.setup,
+    backup.backup,
+    backup.restore,
+    snapshot.snapshot,
+)
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def get_cli() -> click.Group:
     """Return the ``kru`` group with every command registered."""
-    global _registered
-    if not _registered:
-        _register()
-        _registered = True
     return cli
 
 

@@ -10,16 +10,20 @@ from .context import CliContext, pass_ctx
 
 
 def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object) -> None:
-    from .. import bodylimit, integrity, logs
-    from ..app import create_app
-    from ..datahome import DataHome
-    from ..db import close_db
-    from ..server import auto_workers, serve_workers, serve_wsgi
-    from ..worker_state import share_between_workers
+    from ..base import integrity, logs
+    from ..base.datahome import DataHome
+    from ..base.db import close_db
+    from ..base.server import auto_workers, serve_workers, serve_wsgi
+    from ..site.app import create_app
+    from ..site.worker_state import share_between_workers
+    from ..web import bodylimit
 
     settings = ctx.with_overrides(**overrides)
     home = DataHome(settings.data_dir).ensure()
     logs.configure(settings["log_level"], home.logs)
+    from ..site.usb_backup import apply_pending_restore
+
+    apply_pending_restore(home)  # a restore from USB the Site page staged before restarting
     checked = integrity.quick_check(home.database) if home.database.exists() else None
     if isinstance(checked, integrity.Damaged):
         _serve_recovery(settings, home, checked)
@@ -57,9 +61,9 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
             scheduler.stop()
 
 
-def snapshot_scheduler(settings, home):  # noqa: ANN001, ANN201
+def snapshot_scheduler(settings, home):
     """Return the snapshot scheduler the serving process runs, or None when turned off."""
-    from ..snapshots import Scheduler
+    from ..base.snapshots import Scheduler
 
     if not settings["snapshots.interval_s"]:
         return None
@@ -107,7 +111,7 @@ def demo(ctx: CliContext, port: int, host: str, data_dir: str | None) -> None:
     Without --data-dir a temporary directory is used and forgotten afterwards; with it the
     demo stays there, and running the command again serves it as it was.
     """
-    from .. import demo as demo_data
+    from ..site import demo as demo_data
 
     if data_dir:
         ctx.data_dir = data_dir
@@ -122,14 +126,14 @@ def demo(ctx: CliContext, port: int, host: str, data_dir: str | None) -> None:
     _serve(ctx, banner=banner, host=host, port=port)
 
 
-def _serve_recovery(settings, home, damaged) -> None:  # noqa: ANN001
+def _serve_recovery(settings, home, damaged) -> None:
     """Serve the recovery app (one process) until a snapshot is restored, then the site."""
-    from .. import recovery
-    from ..app import create_app
-    from ..db import close_db, db
+    from ..base.db import close_db, db
+    from ..base.server import serve_wsgi
     from ..learning import progress
-    from ..recovery_app import SwitchableApp, create_recovery_app
-    from ..server import serve_wsgi
+    from ..site import recovery
+    from ..site.app import create_app
+    from ..site.recovery_app import SwitchableApp, create_recovery_app
 
     code = recovery.new_code()
     code_file = settings["recovery.code_file"]
@@ -137,7 +141,7 @@ def _serve_recovery(settings, home, damaged) -> None:  # noqa: ANN001
     scheduler = snapshot_scheduler(settings, home)
     holder: SwitchableApp
 
-    def restored(snap, salvaged) -> int:  # noqa: ANN001
+    def restored(snap, salvaged) -> int:
         app = create_app(settings=settings)  # migrations of the restored file run here
         app.config["KRU_KEEP_DB_CONNECTIONS"] = True
         count = 0

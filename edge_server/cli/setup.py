@@ -21,7 +21,7 @@ def setup_check(setup_file: Path) -> None:
 
     Prints every problem found; exit status 1 when there is any.
     """
-    from .. import provisioning
+    from ..site import provisioning
 
     try:
         text = setup_file.read_text(encoding="utf-8-sig")
@@ -65,8 +65,8 @@ def setup_first_boot(ctx: CliContext, boot_dir: Path, etc_dir: Path, templates: 
     Run by kru-firstboot.service. Problems go to kru-setup-errors.txt on the boot partition
     and to stderr; nothing is done when this Pi was set up already and no new file is there.
     """
-    from .. import provisioning
-    from ..errors import KruError
+    from ..base.errors import KruError
+    from ..site import provisioning
 
     if not ctx.config_file:
         raise click.ClickException("first boot needs the site config file: --config or KRU_CONFIG")

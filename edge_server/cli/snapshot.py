@@ -16,7 +16,7 @@ def snapshot() -> None:
 @pass_ctx
 def list_(ctx: CliContext) -> None:
     """List the kept snapshots, newest first: name, size, events held."""
-    from .. import snapshots
+    from ..base import snapshots
 
     for snap in snapshots.list_snapshots(ctx.home):
         events = snapshots.max_event_seq(snap.path)
@@ -27,7 +27,7 @@ def list_(ctx: CliContext) -> None:
 @pass_ctx
 def take(ctx: CliContext) -> None:
     """Take a snapshot now (safe while the server runs) and prune old ones."""
-    from .. import snapshots
+    from ..base import snapshots
 
     s = ctx.settings
     made = snapshots.take(ctx.home)
@@ -43,7 +43,7 @@ def restore(ctx: CliContext, name: str) -> None:
 
     The current database is kept in the data directory's backups/ first.
     """
-    from .. import snapshots
+    from ..base import snapshots
 
     snap = snapshots.find(ctx.home, name)
     kept = snapshots.restore(ctx.home, snap)

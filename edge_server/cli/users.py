@@ -28,7 +28,7 @@ def user() -> None:
 @click.option("--name", "display_name", help="Display name (Khmer welcome).")
 @click.option(
     "--role",
-    type=click.Choice(["learner", "instructor", "admin"]),
+    type=click.Choice(["learner", "instructor", "mentor", "admin"]),
     default="learner",
     show_default=True,
 )
@@ -63,7 +63,7 @@ def user_add(
 
 
 @user.command("list")
-@click.option("--role", type=click.Choice(["learner", "instructor", "admin"]))
+@click.option("--role", type=click.Choice(["learner", "instructor", "mentor", "admin"]))
 @pass_ctx
 def user_list(ctx: CliContext, role: str | None) -> None:
     """List accounts: username, role, active, display name."""
@@ -80,13 +80,13 @@ def user_list(ctx: CliContext, role: str | None) -> None:
 @click.option("--skip-bad-rows", is_flag=True, help="Import the good rows even if some are bad.")
 @click.option("--cohort", help="Cohort for rows that name none (created if missing).")
 @pass_ctx
-def user_import(ctx: CliContext, csv_file, skip_bad_rows: bool, cohort: str | None) -> None:  # noqa: ANN001
+def user_import(ctx: CliContext, csv_file, skip_bad_rows: bool, cohort: str | None) -> None:
     """Import a class list (CSV; columns in docs/admin-guide.md).
 
     Prints each created username with its generated password, if one was generated.
     Any bad row imports nothing unless --skip-bad-rows.
     """
-    from .. import roster
+    from ..accounts import roster
 
     ctx.open_site_db()
     try:
@@ -113,9 +113,9 @@ def user_import(ctx: CliContext, csv_file, skip_bad_rows: bool, cohort: str | No
     help="File (default: stdout).",
 )
 @pass_ctx
-def user_export(ctx: CliContext, output) -> None:  # noqa: ANN001
+def user_export(ctx: CliContext, output) -> None:
     """Write every account as a class list (CSV, UTF-8 with BOM; no passwords)."""
-    from .. import roster
+    from ..accounts import roster
 
     ctx.open_site_db()
     for chunk in roster.export_roster():
@@ -125,7 +125,7 @@ def user_export(ctx: CliContext, output) -> None:  # noqa: ANN001
 @user.command("set")
 @click.argument("username")
 @click.option("--name", "display_name")
-@click.option("--role", type=click.Choice(["learner", "instructor", "admin"]))
+@click.option("--role", type=click.Choice(["learner", "instructor", "mentor", "admin"]))
 @click.option("--language", type=click.Choice(["km", "en"]))
 @click.option("--active/--inactive", default=None, help="Reactivate or deactivate the account.")
 @pass_ctx
@@ -168,7 +168,7 @@ def user_password(ctx: CliContext, username: str, password: str | None) -> None:
 def user_unlock(ctx: CliContext, username: str) -> None:
     """Lift the sign-in lock that wrong passwords (from any phone) put on an account."""
     from .. import accounts
-    from ..ratelimit import LoginLimiter
+    from ..web.ratelimit import LoginLimiter
 
     db = ctx.open_site_db()
     target = accounts.get_user(username=username)
@@ -232,7 +232,7 @@ def cohort_list(ctx: CliContext) -> None:
     from .. import accounts
 
     ctx.open_site_db()
-    from ..models import Cohort
+    from ..accounts.models import Cohort
 
     for c in Cohort.select().order_by(Cohort.name):
         click.echo(f"{c.name}\t{len(accounts.cohort_learners(c))} learner(s)")

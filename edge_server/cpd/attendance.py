@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..db import db
-from ..errors import N_, NotFound, PermissionDenied, ValidationError
+from ..accounts.models import Cohort, CohortMember, User
+from ..base.db import db
+from ..base.errors import N_, NotFound, PermissionDenied, ValidationError
 from ..learning.events import boot_id, now_ts
-from ..learning_models import Event
-from ..models import Cohort, CohortMember, User
+from ..learning.models import Event
 from .models import Attendance, F2FSession
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,7 @@ def mark(
             session=session, user=learner, status=status, marks=number, event_id=eid, marked_at=ts
         ).on_conflict_replace().execute()
         if session.course and status in ATTENDED:
-            from .certificates import check  # noqa: PLC0415 - certificates build on attendance
+            from .certificates import check  # certificates build on attendance
 
             check(learner, session.course)  # this mark may complete the attendance share
     return True

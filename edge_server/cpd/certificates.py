@@ -20,15 +20,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sync import certificate_record as rec
+
 from .. import accounts
-from ..datahome import DataHome
-from ..db import db
-from ..errors import N_, KruError, NotFound, PermissionDenied, ValidationError
+from ..accounts.models import User
+from ..base.datahome import DataHome
+from ..base.db import db
+from ..base.errors import N_, KruError, NotFound, PermissionDenied, ValidationError
+from ..learning import events
 from ..learning.events import boot_id, now_ts
-from ..learning.models import DONE
-from ..learning_models import Event
-from ..models import User
-from . import certificate_record as rec
+from ..learning.models import DONE, Event
 from . import rules
 from .attendance import zone
 from .models import Certificate
@@ -61,7 +62,7 @@ class Issuer:
     def device(self) -> str:
         if self.device_id:
             return self.device_id
-        from sync.identity import load_identity  # noqa: PLC0415 - the sync feature, if present
+        from sync.edge.identity import load_identity  # the sync feature, if present
 
         return load_identity(self.home).device_id
 
@@ -154,7 +155,7 @@ def _issue(user: User, course_key: str, rule: rules.CourseRule, by: Issuer) -> C
         "issued": issued,
         "site": {"name": by.site_name, "device": by.device()},
     }
-    from ..site_signing import public_key_b64, signing_key  # noqa: PLC0415 - cryptography
+    from ..base.site_signing import public_key_b64, signing_key  # cryptography
 
     signature = rec.sign(signing_key(by.home), record)
     context = {"record": record, "signature": signature, "key": public_key_b64(by.home)}
@@ -209,6 +210,9 @@ def after_progress(user: User, summaries: Iterable[Any], server_ts: str) -> None
             log.exception("certificate of %s for %s not issued", user.username, course_key)
 
 
+events.on_progress(after_progress)
+
+
 @dataclass
 class CertificateView:
     certificate: Certificate
@@ -253,7 +257,7 @@ def signature_holds(view: CertificateView) -> bool:
     chosen = _issuer
     if chosen is None:
         return False
-    from ..site_signing import public_key_b64  # noqa: PLC0415 - cryptography, when needed
+    from ..base.site_signing import public_key_b64  # cryptography, when needed
 
     return rec.verify(public_key_b64(chosen.home), view.record, view.certificate.signature)
 

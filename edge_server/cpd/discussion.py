@@ -19,11 +19,11 @@ from typing import Any
 
 import nh3
 
-from ..db import db
-from ..errors import N_, NotFound, PermissionDenied, ValidationError
+from ..accounts.models import Cohort, CohortInstructor, CohortMember, User, new_uid
+from ..base.db import db
+from ..base.errors import N_, NotFound, PermissionDenied, ValidationError
 from ..learning.events import boot_id, now_ts
-from ..learning_models import Event
-from ..models import Cohort, CohortInstructor, CohortMember, User, new_uid
+from ..learning.models import Event
 from .discussion_models import Post, Report, Seen
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def object_of(course: str, cohort: Cohort) -> str:
 
 def render(source: str) -> str:
     """Return the sanitised HTML of a post's Markdown ``source`` (hostile markup inert)."""
-    import markdown  # only when a post is written: start-up stays light (issue 9)
+    import markdown  # only when a post is shown; building the app stays light
 
     raw = markdown.markdown(source, extensions=["sane_lists"])
     return nh3.clean(

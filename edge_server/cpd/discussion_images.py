@@ -1,6 +1,6 @@
 """Images attached to discussion posts: checked with Pillow, kept on the site by sha256.
 
-An upload goes through the default body cap (1 MiB, edge_server.bodylimit), so an image is
+An upload goes through the default body cap (1 MiB, edge_server.web.bodylimit), so an image is
 at most that; a phone photo is resized on the phone or refused with a clear message.
 Only PNG, JPEG, GIF and WebP that Pillow can read are kept, served back with their own type.
 """
@@ -12,7 +12,7 @@ import io
 import os
 from pathlib import Path
 
-from ..errors import N_, ValidationError
+from ..base.errors import N_, ValidationError
 
 TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 MAX_PIXELS = 40_000_000  # a decompression bomb is refused before it is decoded
@@ -32,7 +32,7 @@ def store(root: Path, data: bytes) -> str:
     Raises:
         ImageError: not a PNG, JPEG, GIF or WebP picture, or too many pixels.
     """
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - only when a post has one
+    from PIL import Image, UnidentifiedImageError  # only when a post has one
 
     try:
         with Image.open(io.BytesIO(data)) as img:

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from peewee import BooleanField, CompositeKey, ForeignKeyField, IntegerField, TextField
 
-from ..models import BaseModel, Cohort, User, new_uid, utcnow
+from ..accounts.models import Cohort, User, new_uid
+from ..base.db import BaseModel, utcnow
 
 
 class Post(BaseModel):

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..db import db
-from ..models import User
+from ..accounts.models import User
+from ..base.db import db
 from . import attendance
 
 

@@ -7,8 +7,9 @@ from datetime import date
 
 from content_packs.models import Course, title
 
-from ..errors import N_, NotFound, ValidationError
-from ..models import Cohort, User, utcnow
+from ..accounts.models import Cohort, User
+from ..base.db import utcnow
+from ..base.errors import N_, NotFound, ValidationError
 from .models import Assignment
 
 

@@ -5,27 +5,32 @@ instructors and admins may open every course (to preview it). Every function her
 used by both the pages and ``/api/v1``, with a fixed small number of queries (the learner
 home, course and item pages are the hot pages of a site).
 
-The catalog part of a course (modules, items, titles, types, order) only changes when its
-pack is installed, upgraded or removed, so it is kept in memory per course, language and
-pack version (``Catalog``); each request reads the pack version with the course row it
-needs anyway and merges in only the learner's progress rows. Several server processes
-stay correct because each checks the version in the database, not a signal.
+The catalog part of a course (modules, items, titles, types, order) belongs to the packs
+and is kept in memory per pack version (``content_packs.catalog``); each request reads the
+pack version with the course row it needs anyway and merges in only the learner's progress
+rows. The one query a page needs across packs, cohorts and progress is built from their
+owners' models, so each dependency is an import.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cache
+from operator import attrgetter
 from typing import Any
 
-from ..db import db
-from ..errors import N_, NotFound
-from ..models import User
-from .models import DONE
+from peewee import JOIN, SQL, fn
 
-TYPES_WITH_ICONS = ("lesson", "video", "audio", "pdf", "image", "quiz", "html5", "task")
-# Catalogs kept in memory at most; a site has a handful of courses in two languages.
-CACHE_LIMIT = 256
+from content_packs.catalog import VERSION, Catalog, CatalogItem, catalog, localized
+from content_packs.models import Course, Item, Pack
+
+from ..accounts.models import CohortMember, User
+from ..base.db import compiled, db
+from ..base.errors import N_, NotFound
+from . import models
+from .models import Assignment
+from .progress import counted_items, is_done, percent
 
 
 class CourseNotFound(NotFound):
@@ -51,7 +56,7 @@ class ItemStatus:
 
     @property
     def done(self) -> bool:
-        return self.status in DONE
+        return is_done(self.status)
 
     def json(self) -> dict[str, Any]:
         return {
@@ -87,7 +92,7 @@ class CourseSummary:
 
     @property
     def required(self) -> list[ItemStatus]:
-        return [i for i in self.items if i.required] or self.items
+        return list(counted_items(self.items, attrgetter("required")))
 
     @property
     def done_count(self) -> int:
@@ -95,8 +100,7 @@ class CourseSummary:
 
     @property
     def percent(self) -> int:
-        total = len(self.required)
-        return int(100 * self.done_count / total) if total else 0
+        return percent(self.done_count, len(self.required))
 
     @property
     def completed(self) -> bool:
@@ -141,147 +145,78 @@ class CourseSummary:
         return body
 
 
-def _pick(km: str, en: str, lang: str) -> str:
-    return (en if lang == "en" and en else km) or en
+# The queries of the hot pages, built once from the owners' models; "?" are the parameters.
+_VALUE = SQL("?")
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogItem:
-    key: str
-    type: str
-    title: str
-    required: bool
-    duration_s: int | None
-    module: int  # index into Catalog.modules
-
-
-@dataclass(frozen=True, eq=False)
-class Catalog:
-    """The learner-independent part of a course outline, in course order, in one language."""
-
-    course_id: int
-    modules: tuple[tuple[str, str], ...]  # (key, title)
-    items: tuple[CatalogItem, ...]
-    index: dict[str, int]  # item key -> position in items
-
-    def neighbours(self, item_key: str) -> tuple[CatalogItem | None, CatalogItem | None]:
-        """Return the items before and after ``item_key`` in the course (None at the ends)."""
-        at = self.index[item_key]
-        items = self.items
-        return (items[at - 1] if at else None, items[at + 1] if at + 1 < len(items) else None)
-
-
-# (database file, course key, language) -> (pack version, catalog)
-_catalogs: dict[tuple[str, str, str], tuple[str, Catalog]] = {}
-
-# The pack version of a course: changes whenever its pack is installed, upgraded or removed.
-_VERSION = "p.pack_id || ':' || p.manifest_sha256 || ':' || p.installed_at || ':' || p.id"
-
-_CATALOG_SQL = (
-    "SELECT m.key, m.title_km, m.title_en, i.key, i.type, i.title_km, i.title_en, i.required, "
-    "i.duration_s FROM items i JOIN modules m ON m.id = i.module_id WHERE i.course_id = ? "
-    "ORDER BY m.position, m.id, i.position, i.id"
-)
-
-
-def _load_catalog(course_id: int, lang: str) -> Catalog:
-    modules: list[tuple[str, str]] = []
-    items: list[CatalogItem] = []
-    for mkey, mkm, men, ikey, itype, ikm, ien, req, dur in db.execute_sql(
-        _CATALOG_SQL, [course_id]
-    ):
-        if not modules or modules[-1][0] != mkey:
-            modules.append((mkey, _pick(mkm, men, lang)))
-        items.append(
-            CatalogItem(ikey, itype, _pick(ikm, ien, lang), bool(req), dur, len(modules) - 1)
+@cache
+def _courses_sql(one_course: bool, learner: bool) -> str:
+    """SQL of the courses a user (parameter 1) may open, with the earliest due date of their
+    cohorts, the course id and its pack version; ``one_course``: the course key is parameter 2.
+    """
+    my_cohorts = CohortMember.select(CohortMember.cohort).where(CohortMember.user == _VALUE)
+    query = (
+        Course.select(
+            Course.key,
+            Course.title_km,
+            Course.title_en,
+            Course.description_km,
+            Course.description_en,
+            Course.open,
+            fn.MIN(Assignment.due_date),
+            Course.id,
+            VERSION,
         )
-    return Catalog(
-        course_id, tuple(modules), tuple(items), {item.key: n for n, item in enumerate(items)}
+        .join(Pack)
+        .switch(Course)
+        .join(
+            Assignment,
+            JOIN.LEFT_OUTER,
+            on=(Assignment.course == Course.key) & Assignment.cohort.in_(my_cohorts),
+        )
     )
+    if one_course:
+        query = query.where(Course.key == _VALUE)
+    if learner:
+        query = query.where((Course.open == SQL("1")) | Assignment.id.is_null(False))
+    return compiled(query.group_by(Course.id).order_by(Course.position, Course.id))
 
 
-def catalog(course_key: str, course_id: int, version: str, lang: str) -> Catalog:
-    """Return the catalog of a course from memory, loading it (one query) when its pack
-    version ``version`` differs from the one kept."""
-    cache_key = (db.database, course_key, lang)
-    kept = _catalogs.get(cache_key)
-    if kept is not None and kept[0] == version:
-        return kept[1]
-    found = _load_catalog(course_id, lang)
-    if len(_catalogs) >= CACHE_LIMIT:
-        _catalogs.clear()
-    _catalogs[cache_key] = (version, found)
-    return found
-
-
-def catalogs(course_keys: list[str], lang: str) -> dict[str, Catalog]:
-    """Return the catalogs of ``course_keys`` that exist, by key (one query, plus one per
-    course not in memory)."""
-    if not course_keys:
-        return {}
-    marks = ",".join("?" * len(course_keys))
-    sql = (
-        f"SELECT c.key, c.id, {_VERSION} FROM courses c JOIN packs p ON p.id = c.pack_id "  # noqa: S608 - placeholders only
-        f"WHERE c.key IN ({marks})"
+@cache
+def _assigned_sql() -> str:
+    return compiled(
+        Assignment.select(Assignment.course)
+        .join(CohortMember, on=CohortMember.cohort == Assignment.cohort)
+        .where(CohortMember.user == _VALUE)
     )
-    return {
-        key: catalog(key, cid, version, lang)
-        for key, cid, version in db.execute_sql(sql, list(course_keys))
-    }
-
-
-def _courses_sql(user: User, course_key: str | None = None) -> tuple[str, list[Any]]:
-    """SQL for the courses ``user`` may open, with the earliest due date of their cohorts,
-    the course id and its pack version."""
-    sql = (
-        "SELECT c.key, c.title_km, c.title_en, c.description_km, c.description_en, c.open, "  # noqa: S608 - constant
-        f"MIN(a.due_date), c.id, {_VERSION} FROM courses c JOIN packs p ON p.id = c.pack_id "
-        "LEFT JOIN course_assignments a ON a.course = c.key "
-        "AND a.cohort_id IN (SELECT cohort_id FROM cohort_members WHERE user_id = ?) "
-    )
-    params: list[Any] = [user.id]
-    where = []
-    if course_key is not None:
-        where.append("c.key = ?")
-        params.append(course_key)
-    if user.role == "learner":
-        where.append("(c.open = 1 OR a.id IS NOT NULL)")
-    if where:
-        sql += "WHERE " + " AND ".join(where) + " "
-    return sql + "GROUP BY c.id ORDER BY c.position, c.id", params
 
 
 def assigned_course_keys(user: User) -> set[str]:
     """Return the keys of courses assigned to any cohort of ``user`` (one query)."""
-    sql = (
-        "SELECT a.course FROM course_assignments a JOIN cohort_members m "
-        "ON m.cohort_id = a.cohort_id WHERE m.user_id = ?"
-    )
-    return {row[0] for row in db.execute_sql(sql, [user.id])}
-
-
-def can_open(user: User, course_key: str, is_open: bool) -> bool:
-    """Return whether ``user`` may open a course."""
-    if user.role != "learner" or is_open:
-        return True
-    return course_key in assigned_course_keys(user)
+    return {row[0] for row in db.execute_sql(_assigned_sql(), [user.id])}
 
 
 Progress = tuple[str, float | None, int, int, float | None]  # status, score, time, attempts, pos
+
+
+@cache
+def _progress_sql(courses: int) -> str:
+    p = models.Progress
+    return compiled(
+        p.select(p.item, p.status, p.score, p.time_s, p.attempts, p.position_s)
+        .join(Item, on=Item.key == p.item)
+        .where((p.user_id == _VALUE) & Item.course.in_([_VALUE] * courses))
+    )
 
 
 def progress_rows(user_id: int, course_ids: list[int]) -> dict[str, Progress]:
     """Return ``user_id``'s progress on the items of ``course_ids``, by item key (one query)."""
     if not course_ids:
         return {}
-    marks = ",".join("?" * len(course_ids))
-    sql = (
-        "SELECT p.item, p.status, p.score, p.time_s, p.attempts, p.position_s FROM progress p "  # noqa: S608 - placeholders only
-        f"JOIN items i ON i.key = p.item WHERE p.user_id = ? AND i.course_id IN ({marks})"
-    )
+    rows = db.execute_sql(_progress_sql(len(course_ids)), [user_id, *course_ids])
     return {
         item: (st or "not_started", score, time_s or 0, att or 0, pos)
-        for item, st, score, time_s, att, pos in db.execute_sql(sql, [user_id, *course_ids])
+        for item, st, score, time_s, att, pos in rows
     }
 
 
@@ -309,10 +244,16 @@ def _fill(course: CourseSummary, cat: Catalog, progress: dict[str, Progress]) ->
 def _summaries(
     user: User, lang: str, course_key: str | None = None
 ) -> list[tuple[CourseSummary, int, str]]:
-    sql, params = _courses_sql(user, course_key)
     return [
-        (CourseSummary(key, _pick(tkm, ten, lang), _pick(dkm, den, lang), bool(op), due), cid, ver)
-        for key, tkm, ten, dkm, den, op, due, cid, ver in db.execute_sql(sql, params)
+        (
+            CourseSummary(key, localized(tkm, ten, lang), localized(dkm, den, lang), bool(op), due),
+            cid,
+            ver,
+        )
+        for key, tkm, ten, dkm, den, op, due, cid, ver in db.execute_sql(
+            _courses_sql(course_key is not None, user.role == "learner"),
+            [user.id] if course_key is None else [user.id, course_key],
+        )
     ]
 
 
@@ -362,12 +303,32 @@ class ItemPage:
     neighbours: tuple[CatalogItem | None, CatalogItem | None]
 
 
-_ITEM_SQL = (
-    "SELECT i.key, i.type, i.title_km, i.title_en, i.duration_s, i.required, i.body, i.data, "
-    "c.key, p.status, p.score, p.time_s, p.attempts, p.position_s FROM items i "
-    "JOIN courses c ON c.id = i.course_id "
-    "LEFT JOIN progress p ON p.user_id = ? AND p.item = i.key WHERE i.key = ?"
-)
+@cache
+def _item_sql() -> str:
+    """SQL of an item (parameter 2) with its course's key and a user's (parameter 1) progress."""
+    p = models.Progress
+    return compiled(
+        Item.select(
+            Item.key,
+            Item.type,
+            Item.title_km,
+            Item.title_en,
+            Item.duration_s,
+            Item.required,
+            Item.body,
+            Item.data,
+            Course.key,
+            p.status,
+            p.score,
+            p.time_s,
+            p.attempts,
+            p.position_s,
+        )
+        .join(Course, on=Course.id == Item.course)
+        .switch(Item)
+        .join(p, JOIN.LEFT_OUTER, on=(p.user_id == _VALUE) & (p.item == Item.key))
+        .where(Item.key == _VALUE)
+    )
 
 
 def item_page(user: User, item_key: str, lang: str) -> ItemPage:
@@ -377,7 +338,7 @@ def item_page(user: User, item_key: str, lang: str) -> ItemPage:
     Raises:
         ItemNotFound: no such item, or ``user`` may not open its course.
     """
-    row = db.execute_sql(_ITEM_SQL, [user.id, item_key]).fetchone()
+    row = db.execute_sql(_item_sql(), [user.id, item_key]).fetchone()
     missing = ItemNotFound(N_("There is no item %(item)s for you"), item=item_key)
     if row is None:
         raise missing
@@ -387,7 +348,7 @@ def item_page(user: User, item_key: str, lang: str) -> ItemPage:
         course, _cid, cat = _one_course(user, course_key, lang)
     except CourseNotFound as exc:
         raise missing from exc
-    item_title = _pick(tkm, ten, lang)
+    item_title = localized(tkm, ten, lang)
     mine = ItemStatus(
         key,
         kind,

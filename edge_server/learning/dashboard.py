@@ -11,17 +11,22 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from peewee import SQL, Expression, NodeList
+from peewee import SQL, Expression, NodeList, fn
 
-from ..db import db
-from ..learning_models import Event
-from ..localtime import DEFAULT_ZONE, local_text
-from ..models import Cohort, CohortMember, User
+from content_packs import catalog
+
+from ..accounts.models import Cohort, CohortMember, User
+from ..base.db import compiled, db
+from ..base.localtime import DEFAULT_ZONE, local_text
 from . import quiz as quizzes
-from .courses import ItemStatus, catalogs, progress_rows, statuses
-from .models import DONE, Assignment
+from .courses import ItemStatus, progress_rows, statuses
+from .models import Assignment, Event, Progress, QuizAnswer
+from .progress import counted_items, is_done, percent
+
+_VALUE = SQL("?")  # a parameter of the queries built once
 
 
 @dataclass
@@ -66,8 +71,7 @@ class LearnerRow:
         return sum(c.time_s for c in self.cells)
 
     def percent(self, course_key: str) -> int:
-        done, total = self.courses.get(course_key, (0, 0))
-        return int(100 * done / total) if total else 0
+        return percent(*self.courses.get(course_key, (0, 0)))
 
 
 @dataclass
@@ -115,23 +119,49 @@ class Matrix:
             ],
         }
 
-    def csv_rows(self) -> Iterator[list[Any]]:
-        """Yield the header and one row per learner, for a spreadsheet."""
+    def csv_rows(self, words: dict[str, str] | None = None) -> Iterator[list[Any]]:
+        """Yield the header and one row per learner, for a spreadsheet.
+
+        Statuses are ``words[status]`` (the words the page shows, in its language) and scores
+        are whole percents, as on screen; digits stay ASCII so a spreadsheet reads numbers.
+        """
+        words = words or {}
         header: list[Any] = ["username", "display_name", "time_s"]
         header += [f"{t} (%)" for _k, t in self.courses]
         for c in self.columns:
             header.append(c.title)
-            if c.type in ("quiz", "html5", "task"):
-                header.append(f"{c.title} (score)")
+            if c.type in SCORED:
+                header.append(f"{c.title} (score %)")
         yield header
         for r in self.rows:
             line: list[Any] = [r.username, r.display_name, r.time_s]
             line += [r.percent(k) for k, _t in self.courses]
             for c, cell in zip(self.columns, r.cells, strict=True):
-                line.append(cell.status)
-                if c.type in ("quiz", "html5", "task"):
-                    line.append("" if cell.score is None else cell.score)
+                line.append(words.get(cell.status, cell.status))
+                if c.type in SCORED:
+                    line.append("" if cell.score is None else round(cell.score * 100))
             yield line
+
+
+SCORED = ("quiz", "html5", "task")
+
+
+@dataclass
+class CourseChoice:
+    key: str
+    title: str
+    assigned: bool  # assigned to the cohort (else open to everyone)
+
+
+def course_choices(cohort: Cohort, lang: str) -> list[CourseChoice]:
+    """Return every course the cohort's learners can see, in install order: the courses
+    assigned to it and the open ones (issue 14 item 9: assigning one hides no other)."""
+    assigned = {
+        a.course for a in Assignment.select(Assignment.course).where(Assignment.cohort == cohort)
+    }
+    keys = [k for k, is_open in catalog.courses_in_order() if is_open or k in assigned]
+    titles = catalog.course_titles(keys, lang)
+    return [CourseChoice(k, titles[k], k in assigned) for k in keys if k in titles]
 
 
 def cohort_course_keys(cohort: Cohort) -> list[str]:
@@ -139,12 +169,10 @@ def cohort_course_keys(cohort: Cohort) -> list[str]:
     keys = [
         a.course for a in Assignment.select(Assignment.course).where(Assignment.cohort == cohort)
     ]
+    installed = catalog.courses_in_order()
     if not keys:
-        keys = [r[0] for r in db.execute_sql("SELECT key FROM courses WHERE open = 1")]
-    order = {
-        k: i
-        for i, (k,) in enumerate(db.execute_sql("SELECT key FROM courses ORDER BY position, id"))
-    }
+        keys = [k for k, is_open in installed if is_open]
+    order = {k: i for i, (k, _open) in enumerate(installed)}
     return sorted((k for k in keys if k in order), key=order.__getitem__)
 
 
@@ -158,16 +186,9 @@ def cohort_matrix(cohort: Cohort, lang: str, course_keys: list[str] | None = Non
         .where(CohortMember.cohort == cohort)
         .order_by(User.display_name, User.username)
     )
-    titles: dict[str, str] = {}
-    if keys:
-        marks = ",".join("?" * len(keys))
-        for k, tkm, ten in db.execute_sql(
-            f"SELECT key, title_km, title_en FROM courses WHERE key IN ({marks})",  # noqa: S608 - placeholders only
-            keys,  # noqa: S608
-        ):
-            titles[k] = (ten if lang == "en" and ten else tkm) or ten
+    titles = catalog.course_titles(keys, lang)
     keys = [k for k in keys if k in titles]
-    outline = catalogs(keys, lang)
+    outline = catalog.catalogs(keys, lang)
     keys = [k for k in keys if k in outline]
     columns = [
         Column(item.key, ck, item.type, item.title, item.required)
@@ -181,9 +202,9 @@ def cohort_matrix(cohort: Cohort, lang: str, course_keys: list[str] | None = Non
         row = LearnerRow(user.id, user.username, user.display_name, mine)
         for ck in keys:
             pairs = [(c, cell) for c, cell in zip(columns, mine, strict=True) if c.course == ck]
-            required = [p for p in pairs if p[0].required] or pairs
+            required = counted_items(pairs, lambda pair: pair[0].required)
             row.courses[ck] = (
-                sum(1 for _c, cell in required if cell.status in DONE),
+                sum(1 for _c, cell in required if is_done(cell.status)),
                 len(required),
             )
         rows.append(row)
@@ -193,16 +214,22 @@ def cohort_matrix(cohort: Cohort, lang: str, course_keys: list[str] | None = Non
 def _progress_cells(cohort: Cohort, columns: list[Column]) -> dict[tuple[int, str], Cell]:
     if not columns:
         return {}
-    keys = [c.key for c in columns]
-    sql = (
-        "SELECT p.user_id, p.item, p.status, p.score, p.time_s, p.attempts FROM progress p "  # noqa: S608 - placeholders only
-        "JOIN cohort_members m ON m.user_id = p.user_id AND m.cohort_id = ? "
-        f"WHERE p.item IN ({','.join('?' * len(keys))})"  # noqa: S608
-    )
+    rows = db.execute_sql(_cells_sql(len(columns)), [cohort.id, *(c.key for c in columns)])
     return {
         (uid, item): Cell(status, score, time_s, attempts)
-        for uid, item, status, score, time_s, attempts in db.execute_sql(sql, [cohort.id, *keys])
+        for uid, item, status, score, time_s, attempts in rows
     }
+
+
+@cache
+def _cells_sql(items: int) -> str:
+    """SQL of the progress rows of a cohort's (parameter 1) learners on ``items`` items."""
+    p = Progress
+    return compiled(
+        p.select(p.user_id, p.item, p.status, p.score, p.time_s, p.attempts)
+        .join(CohortMember, on=(CohortMember.user == p.user_id) & (CohortMember.cohort == _VALUE))
+        .where(p.item.in_([_VALUE] * items))
+    )
 
 
 @dataclass
@@ -234,6 +261,28 @@ def _shown_answer(raw: str, choices: dict[str, str]) -> str:
     return choices.get(str(value), str(value))
 
 
+@cache
+def _answers_sql(items: int) -> tuple[str, str]:
+    """SQL of the answer counts per question, and of the wrong answers by frequency, of
+    ``items`` quizzes (the first parameters) by a cohort's (the last parameter) learners."""
+    qa = QuizAnswer
+    members = CohortMember.select(CohortMember.user).where(CohortMember.cohort == _VALUE)
+    mine = qa.item.in_([_VALUE] * items) & qa.user_id.in_(members)
+    count = fn.COUNT(SQL("*"))
+    totals = (
+        qa.select(qa.item, qa.question, count, fn.SUM(qa.correct))
+        .where(mine)
+        .group_by(qa.item, qa.question)
+    )
+    wrong = (
+        qa.select(qa.item, qa.question, qa.response, count.alias("n"))
+        .where(mine & (qa.correct == SQL("0")) & (qa.response != SQL("'null'")))
+        .group_by(qa.item, qa.question, qa.response)
+        .order_by(SQL("n").desc(), qa.response)
+    )
+    return compiled(totals), compiled(wrong)
+
+
 def quiz_stats(cohort: Cohort, matrix: Matrix, lang: str, top: int = 3) -> list[QuizStats]:
     """Return per-question statistics of the matrix's quizzes over all attempts of the cohort:
     share correct and the most common wrong answers."""
@@ -241,25 +290,14 @@ def quiz_stats(cohort: Cohort, matrix: Matrix, lang: str, top: int = 3) -> list[
     if not quiz_cols:
         return []
     keys = [c.key for c in quiz_cols]
-    marks = ",".join("?" * len(keys))
-    members = "SELECT user_id FROM cohort_members WHERE cohort_id = ?"
+    totals_sql, wrong_sql = _answers_sql(len(keys))
     totals = {
-        (item, q): (n, ok)
-        for item, q, n, ok in db.execute_sql(
-            f"SELECT item, question, COUNT(*), SUM(correct) FROM quiz_answers "  # noqa: S608
-            f"WHERE item IN ({marks}) AND user_id IN ({members}) GROUP BY item, question",
-            [*keys, cohort.id],
-        )
+        (item, q): (n, ok) for item, q, n, ok in db.execute_sql(totals_sql, [*keys, cohort.id])
     }
     wrong: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
-    for item, q, response, n in db.execute_sql(
-        f"SELECT item, question, response, COUNT(*) AS n FROM quiz_answers "  # noqa: S608
-        f"WHERE item IN ({marks}) AND user_id IN ({members}) AND correct = 0 "
-        "AND response != 'null' GROUP BY item, question, response ORDER BY n DESC, response",
-        [*keys, cohort.id],
-    ):
+    for item, q, response, n in db.execute_sql(wrong_sql, [*keys, cohort.id]):
         wrong[(item, q)].append((response, n))
-    data = dict(db.execute_sql(f"SELECT key, data FROM items WHERE key IN ({marks})", keys))  # noqa: S608
+    data = catalog.item_data(keys)
     out = []
     for col in quiz_cols:
         definition = quizzes.definition(json.loads(data.get(col.key) or "{}"))
@@ -296,7 +334,7 @@ def learner_detail(
     learner: User, course_keys: list[str], lang: str, timeline_limit: int = 200
 ) -> LearnerDetail:
     """Return a learner's status per item, every quiz attempt with answers, and a time line."""
-    outline = catalogs(course_keys, lang)
+    outline = catalog.catalogs(course_keys, lang)
     progress = progress_rows(learner.id, [c.course_id for c in outline.values()])
     courses = {k: statuses(outline[k], progress) for k in course_keys if k in outline}
     attempts_q = (
@@ -308,8 +346,8 @@ def learner_detail(
     attempts: list[Attempt] = []
     for ev in attempts_q:
         if ev.object not in defs:
-            raw = db.execute_sql("SELECT data FROM items WHERE key = ?", [ev.object]).fetchone()
-            defs[ev.object] = quizzes.definition(json.loads(raw[0])) if raw else {}
+            raw = catalog.item_data([ev.object]).get(ev.object)
+            defs[ev.object] = quizzes.definition(json.loads(raw)) if raw else {}
         result = json.loads(ev.result or "{}")
         context = json.loads(ev.context or "{}")
         graded = context.get("graded") or {}

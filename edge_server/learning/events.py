@@ -11,22 +11,23 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from content_packs.catalog import ItemFacts, item_facts
 from sync.protocol import MAX_CONTEXT_CHARS, json_size
 
-from ..db import db
-from ..errors import N_, KruError, ValidationError
-from ..learning_models import Event
-from ..models import User
+from ..accounts.models import User
+from ..base.db import db
+from ..base.errors import N_, KruError, ValidationError
 from . import quiz as quizzes
 from .courses import assigned_course_keys
 from .group_commit import GroupCommit
-from .models import QuizAnswer
+from .models import Event, QuizAnswer
 from .progress import (
     INSERT_EVENT,
     ItemInfo,
@@ -66,7 +67,7 @@ class InvalidEvent(ValidationError):
         )
         self.index = index
 
-    def localized(self, gettext) -> str:  # noqa: ANN001
+    def localized(self, gettext) -> str:
         """Translate the prefix and the reason separately (they are two catalog entries)."""
         prefix = gettext(N_("Event %(index)s: ")) % {"index": self.index}
         return prefix + gettext(self.template[len(N_("Event %(index)s: ")) :]) % self.params
@@ -209,15 +210,9 @@ def validate_batch(body: Any) -> list[CleanEvent]:
     return [validate_event(i, raw) for i, raw in enumerate(events)]
 
 
-def _load_items(events: list[CleanEvent]) -> dict[str, tuple[str, str, bool, str | None]]:
+def _load_items(events: list[CleanEvent]) -> dict[str, ItemFacts]:
     """Return (type, course key, course open, quiz data) by item key for the batch's items."""
-    keys = sorted({e.object for e in events})
-    marks = ",".join("?" * len(keys))
-    sql = (
-        "SELECT i.key, i.type, c.key, c.open, CASE WHEN i.type = 'quiz' THEN i.data END "  # noqa: S608 - placeholders only
-        f"FROM items i JOIN courses c ON c.id = i.course_id WHERE i.key IN ({marks})"
-    )
-    return {k: (t, ck, bool(o), d) for k, t, ck, o, d in db.execute_sql(sql, keys)}
+    return item_facts(e.object for e in events)
 
 
 def _check_items(user: User, events: list[CleanEvent], items: dict) -> None:
@@ -342,6 +337,18 @@ def _row(user: User, e: CleanEvent, server_ts: str) -> tuple:
 _COMMITTERS: dict[int, GroupCommit] = {}
 
 
+ProgressListener = Callable[[User, Iterable[Summary], str], None]
+_progress_listeners: list[ProgressListener] = []
+
+
+def on_progress(listener: ProgressListener) -> None:
+    """Call ``listener(user, summaries, server_ts)`` after each stored batch of events, in its
+    transaction: features built on learning (CPD certificates) watch progress this way, so
+    learning need not know them. Registering the same listener twice keeps one."""
+    if listener not in _progress_listeners:
+        _progress_listeners.append(listener)
+
+
 def _committer() -> GroupCommit:
     """Return this process's group committer of the site database handle."""
     committer = _COMMITTERS.get(id(db))
@@ -421,13 +428,19 @@ def _store(user: User, events: list[CleanEvent], items: dict) -> IngestResult:
     # value, about a third of a request's CPU time.
     db.cursor().executemany(INSERT_EVENT, rows)
     save_summaries(touched.values())
-    from ..cpd.certificates import after_progress  # noqa: PLC0415 - cpd builds on this module
-
-    after_progress(user, touched.values(), server_ts)  # issue 16: a course may now be complete
+    for listener in _progress_listeners:  # issue 16: a course may now be complete
+        listener(user, touched.values(), server_ts)
     if answers:
         QuizAnswer.insert_many(answers).execute()
     out.accepted = len(fresh)
     return out
+
+
+def record_decided(user: User, made: list[CleanEvent]) -> IngestResult:
+    """Store events the Pi made itself for ``user`` (an instructor's mark of an essay), in
+    one transaction, with their summaries; the rules for phones' events do not apply."""
+    items = _load_items(made)
+    return _committer().run(lambda: _store(user, made, items))
 
 
 def ingest_body(user: User, body: Any) -> IngestResult:

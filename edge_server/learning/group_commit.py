@@ -106,7 +106,7 @@ class GroupCommit:
                     try:
                         with self.database.atomic():  # a savepoint per job
                             job.result = job.work()
-                    except Exception as exc:  # noqa: BLE001 - handed to the job's own thread
+                    except Exception as exc:  # handed to the job's own thread
                         job.error = exc
             self.groups += 1
         except BaseException as exc:

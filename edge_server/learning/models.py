@@ -1,12 +1,10 @@
-"""Models of the progress summaries, graded quiz answers and course assignments.
-
-Tables are made by migrations m0021-m0023; the event log itself is
-``edge_server.learning_models.Event``.
-"""
+"""Models of the learning tables: the event log, progress summaries, graded quiz answers and
+course assignments (made by migrations m0020-m0023)."""
 
 from __future__ import annotations
 
 from peewee import (
+    AutoField,
     BooleanField,
     CharField,
     CompositeKey,
@@ -16,10 +14,10 @@ from peewee import (
     TextField,
 )
 
-from ..models import BaseModel, Cohort, User
+from ..accounts.models import Cohort, User
+from ..base.db import BaseModel
 
 DONE = ("completed", "passed")
-STATUSES = ("not_started", "in_progress", "completed", "passed", "failed")
 
 
 class Progress(BaseModel):
@@ -62,3 +60,19 @@ class Assignment(BaseModel):
 
     class Meta:
         table_name = "course_assignments"
+
+
+class Event(BaseModel):
+    seq = AutoField()
+    id = CharField(unique=True)  # type: ignore[assignment]  # the event UUID; seq is the key
+    user = ForeignKeyField(User, backref="events", column_name="user_id")
+    verb = CharField()
+    object = TextField()
+    result = TextField(null=True)  # JSON
+    context = TextField(null=True)  # JSON
+    client_ts = TextField(null=True)
+    server_ts = TextField()
+    boot_id = CharField()
+
+    class Meta:
+        table_name = "events"

@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
+from content_packs.catalog import item_facts
 from sync.protocol import DECISION_VERBS, decision_id, is_decision
 
-from ..db import db
-from ..learning_models import Event
-from ..models import User
-from .models import DONE, Progress, QuizAnswer
+from ..accounts.models import User
+from ..base.db import db
+from .models import DONE, Event, Progress, QuizAnswer
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Share of a video or audio a learner must have played for it to count as completed.
 MEDIA_DONE = 0.9
@@ -130,6 +132,11 @@ def apply_event(
     if kind == "task":
         return _apply_task(s, verb, r, server_ts)
 
+    if kind == "observation":
+        # A practicum observation is evidence a mentor records (edge_server/tasks/observations),
+        # not an item to pass: it keeps the status it has (docs/progress-rules.md).
+        return s
+
     if verb in ("passed", "failed"):  # html5 apps reporting their own result
         if isinstance(r.get("score"), int | float):
             s.score = r["score"] if s.score is None else max(s.score, r["score"])
@@ -221,14 +228,7 @@ def item_info(item_type: str, data: str | None) -> ItemInfo:
 
 def load_item_infos(keys: Iterable[str] | None = None) -> dict[str, ItemInfo]:
     """Return ItemInfo by item key, for ``keys`` or for every item."""
-    sql = "SELECT key, type, CASE WHEN type = 'quiz' THEN data END FROM items"
-    params: list[str] = []
-    if keys is not None:
-        params = sorted(set(keys))
-        if not params:
-            return {}
-        sql += f" WHERE key IN ({','.join('?' * len(params))})"
-    return {k: item_info(t, d) for k, t, d in db.execute_sql(sql, params)}
+    return {key: item_info(facts.type, facts.quiz) for key, facts in item_facts(keys).items()}
 
 
 def load_summaries(user_id: int, items: Iterable[str]) -> dict[str, Summary]:
@@ -399,3 +399,21 @@ def snapshot() -> list[tuple]:
         .iterator()
     ]
     return rows
+
+
+# --- courses: which items count, when one is done (docs/progress-rules.md, "Courses") -------
+
+
+def is_done(status: str) -> bool:
+    """Return whether an item with ``status`` is done: completed or passed."""
+    return status in DONE
+
+
+def counted_items(items: Sequence[T], required: Callable[[T], bool]) -> Sequence[T]:
+    """Return the items that decide a course: its required ones, or all when none is required."""
+    return [item for item in items if required(item)] or items
+
+
+def percent(done: int, total: int) -> int:
+    """Return ``done`` of ``total`` as a whole percentage, rounded down (0 for no items)."""
+    return int(100 * done / total) if total else 0

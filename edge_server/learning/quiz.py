@@ -18,18 +18,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import N_, ValidationError
+from ..base.errors import N_, ValidationError
 
-QUESTION_TYPES = (
-    "single",
-    "multiple",
-    "true_false",
-    "numeric",
-    "short_text",
-    "matching",
-    "ordering",
-    "essay",
-)
 DEFAULT_PASS_MARK = 0.8
 MAX_TEXT_ANSWER = 500
 MAX_ESSAY_ANSWER = 20000

@@ -7,7 +7,8 @@ from typing import Any
 
 from peewee import CharField, FloatField, ForeignKeyField, IntegerField, TextField
 
-from ..models import BaseModel, User
+from ..accounts.models import User
+from ..base.db import BaseModel
 
 STATUSES = ("submitted", "accepted", "returned")
 

@@ -13,9 +13,9 @@ import json
 import logging
 from typing import Any
 
-from ..datahome import DataHome
-from ..db import db
-from ..learning_models import Event
+from ..base.datahome import DataHome
+from ..base.db import db
+from ..learning.models import Event
 from . import storage
 from .models import Submission, SubmissionFile
 

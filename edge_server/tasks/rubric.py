@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from ..errors import N_, ValidationError
+# Where a rubric's per-criterion result goes in an event (re-exported for the tasks' callers).
+from sync.protocol import CRITERIA_EXTENSION as CRITERIA_EXTENSION
+
+from ..base.errors import N_, ValidationError
 
 KINDS = ("document", "image", "audio", "video")
 DEFAULT_PASS_MARK = 0.6
@@ -28,6 +31,7 @@ class Criterion:
     id: str
     title: dict[str, str]
     levels: tuple[Level, ...]
+    competency: str | None = None
 
     @property
     def max_points(self) -> float:
@@ -62,18 +66,21 @@ class Score:
     max_points: float
     score: float  # points / max_points, 0..1, like a quiz score
     success: bool  # score at or above the pass mark
+    criteria: tuple[dict[str, Any], ...] = ()  # per criterion, the CRITERIA_EXTENSION shape
+
+    def extensions(self) -> dict[str, Any]:
+        """Return the event result's ``extensions``: each criterion's level and competency."""
+        return {CRITERIA_EXTENSION: list(self.criteria)}
 
 
-def pick(text: dict[str, str] | None, lang: str) -> str:
-    """Return the ``lang`` text of a {km, en} pair, falling back to the other."""
-    text = text or {}
-    return text.get(lang) or text.get("km") or text.get("en") or ""
+def _number(value: float) -> float | int:
+    """Return whole points as an int (the sample packs' levels are whole numbers)."""
+    return int(value) if float(value).is_integer() else value
 
 
-def task_from_data(item_data: dict[str, Any]) -> Task:
-    """Return the task of an item's catalog data (``{"task": {...}}``, checked at install)."""
-    raw = item_data.get("task") or {}
-    criteria = tuple(
+def criteria_from_data(raw: Any) -> tuple[Criterion, ...]:
+    """Return the criteria of a rubric as the catalog keeps it (checked at install)."""
+    return tuple(
         Criterion(
             str(c["id"]),
             dict(c.get("title") or {}),
@@ -86,9 +93,22 @@ def task_from_data(item_data: dict[str, Any]) -> Task:
                 )
                 for lv in c["levels"]
             ),
+            str(c["competency"]) if c.get("competency") else None,
         )
-        for c in raw.get("rubric") or []
+        for c in raw or []
     )
+
+
+def pick(text: dict[str, str] | None, lang: str) -> str:
+    """Return the ``lang`` text of a {km, en} pair, falling back to the other."""
+    text = text or {}
+    return text.get(lang) or text.get("km") or text.get("en") or ""
+
+
+def task_from_data(item_data: dict[str, Any]) -> Task:
+    """Return the task of an item's catalog data (``{"task": {...}}``, checked at install)."""
+    raw = item_data.get("task") or {}
+    criteria = criteria_from_data(raw.get("rubric"))
     return Task(
         instructions_html=dict(raw.get("instructions_html") or {}),
         accept=tuple(k for k in raw.get("accept") or KINDS if k in KINDS),
@@ -99,10 +119,24 @@ def task_from_data(item_data: dict[str, Any]) -> Task:
     )
 
 
-def score(task: Task, chosen: Any) -> Score:
+class Rubric(Protocol):
+    """What ``score`` reads: a task, or an observation form."""
+
+    @property
+    def criteria(self) -> tuple[Criterion, ...]: ...
+
+    @property
+    def max_points(self) -> float: ...
+
+    @property
+    def pass_mark(self) -> float: ...
+
+
+def score(task: Rubric, chosen: Any) -> Score:
     """Return the score of a filled-in rubric ``{criterion id: level id}``.
 
-    Every criterion needs one of its levels.
+    Every criterion needs one of its levels. ``task`` may be anything with ``criteria``,
+    ``max_points`` and ``pass_mark`` (an observation form too).
 
     Raises:
         InvalidRubric: not an object, a criterion missing or unknown, or a level unknown.
@@ -114,6 +148,7 @@ def score(task: Task, chosen: Any) -> Score:
     if extra:
         raise InvalidRubric(N_("the rubric has no criterion %(criterion)s"), criterion=extra[0])
     points = 0.0
+    per_criterion: list[dict[str, Any]] = []
     for criterion in task.criteria:
         level_id = chosen.get(criterion.id)
         if level_id is None:
@@ -128,6 +163,15 @@ def score(task: Task, chosen: Any) -> Score:
                 level=str(level_id),
             )
         points += level.points
+        per_criterion.append(
+            {
+                "criterion": criterion.id,
+                "competency": criterion.competency,
+                "level": _number(level.points),
+                "max": _number(criterion.max_points),
+                "level_id": level.id,
+            }
+        )
     total = task.max_points
     value = round(points / total, 4) if total else 0.0
     return Score(
@@ -136,4 +180,5 @@ def score(task: Task, chosen: Any) -> Score:
         total,
         value,
         value >= task.pass_mark,
+        tuple(per_criterion),
     )

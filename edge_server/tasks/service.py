@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import accounts
-from ..datahome import DataHome
-from ..db import db
-from ..errors import N_, Conflict, NotFound, PermissionDenied, ValidationError
+from ..accounts.models import Cohort, CohortMember, User
+from ..base.datahome import DataHome
+from ..base.db import db
+from ..base.errors import N_, Conflict, NotFound, PermissionDenied, ValidationError
 from ..learning import courses
 from ..learning import events as learning_events
-from ..models import Cohort, CohortMember, User
 from . import rubric as rubrics
 from . import sniff, storage
 from .models import STATUSES, Submission, SubmissionFile
@@ -283,6 +283,7 @@ def review(
             "points": result.points,
             "max_points": result.max_points,
             "rubric": result.rubric,
+            "extensions": result.extensions(),
         },
         {
             "submission": row.id,
@@ -386,9 +387,44 @@ def _task_entries(
     ]
 
 
+def _essay_entries(
+    cohort: Cohort, lang: str, item: str | None, status: str | None
+) -> list[QueueEntry]:
+    """Quiz attempts with essays for an instructor to mark (issue 18, learning.essays)."""
+    from ..learning import essays
+
+    learners = {u.id: u for u in accounts.cohort_learners(cohort)}
+    out = []
+    for a in essays.for_learners(list(learners), lang, item):
+        state = "submitted" if a.marks is None else "accepted"
+        if status and status != state:
+            continue
+        who = learners[a.learner_id]
+        title = item_title(a.item, lang)
+        score = a.score if a.final_score is None else a.final_score
+        out.append(
+            QueueEntry(
+                "essay",
+                a.id,
+                who.display_name or who.username,
+                who.id,
+                a.item,
+                title,
+                a.attempt,
+                state,
+                a.submitted_at,
+                score,
+                0,
+                {"essays": len(a.essays)},
+            )
+        )
+    return out
+
+
 # Sources of reviewable work by kind (the hook for essay questions marked by instructors).
 QUEUE_SOURCES: dict[str, Callable[[Cohort, str, str | None, str | None], list[QueueEntry]]] = {
     "task": _task_entries,
+    "essay": _essay_entries,
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import filetype
 
-from ..errors import N_, ValidationError
+from ..base.errors import N_, ValidationError
 
 _OFFICE = "application/vnd.openxmlformats-officedocument."
 MIME_KINDS: dict[str, str] = {

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..datahome import DataHome
-from ..db import db
-from ..errors import N_, StorageError
+from ..base.datahome import DataHome
+from ..base.db import db
+from ..base.errors import N_, StorageError
 from .models import Submission, SubmissionFile
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def create_app(config: dict[str, Any] | None = None, settings: Any = None):  # noqa: ANN201
+def create_app(config: dict[str, Any] | None = None, settings: Any = None):
     """Build the central server's Flask app (see ``sync.central.app.create_app``)."""
     from .app import create_app as factory
 

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from josepy.jwa import ES256
 from josepy.jwk import JWKEC
 
-from edge_server.datahome import DataHome, write_private_file
-from edge_server.errors import N_, KruError
+from edge_server.base.datahome import DataHome, write_private_file
+from edge_server.base.errors import N_, KruError
 
 from .dns_providers import DnsProvider
 
@@ -109,7 +109,7 @@ def issue(csr_pem: bytes, config: AcmeConfig, home: DataHome, dns: DnsProvider) 
             answers.append(dns01)
         for challenge in answers:
             acme.answer_challenge(challenge, challenge.chall.response(key))
-        deadline = datetime.now() + ORDER_TIMEOUT  # noqa: DTZ005 - the acme library's clock
+        deadline = datetime.now() + ORDER_TIMEOUT  # the acme library's clock
         done = acme.poll_and_finalize(order, deadline)
     except (errors.Error, messages.Error) as exc:
         raise AcmeError(

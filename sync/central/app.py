@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
 from flask_babel import gettext, lazy_gettext
-from flask_login import LoginManager, current_user
+from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
-from jinja2 import ChoiceLoader, FileSystemLoader
 
-from edge_server import bodylimit, i18n, navigation, sessions, web_errors, web_security
-from edge_server.api import api_error
-from edge_server.datahome import DataHome
-from edge_server.navigation import Layout
-from edge_server.settings import BY_NAME, Settings, load_settings
+from edge_server.base.datahome import DataHome
+from edge_server.base.localtime import local_text
+from edge_server.base.settings import BY_NAME, Settings, load_settings
+from edge_server.web import auth, bodylimit, i18n, layout, sessions, web_security
+from edge_server.web import error_handlers as web_errors
 
 from . import charts, request_ids
-from .db import connect_database, database, upgrade
+from .db import database, open_central
 from .models import CentralSession, CentralUser
 
 log = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parent.parent.parent / "edge_server" / "static"
-EDGE_TEMPLATES = STATIC.parent / "templates"
+LAYOUT = layout.Layout(
+    brand=lazy_gettext("Kru central"),
+    home="dashboard.index",
+    login="dashboard.login",
+    language="dashboard.language",
+    logout="dashboard.logout",
+    stylesheets=(("dashboard.static", "central.css"),),
+)
 
 
 def central_links() -> list[tuple[str, str]]:
@@ -34,12 +38,17 @@ def central_links() -> list[tuple[str, str]]:
         return []
     return [
         ("dashboard.index", gettext("Sites")),
-        ("dashboard.export_sites", gettext("Sites (CSV)")),
-        ("dashboard.export_completion", gettext("Completion (CSV)")),
+        ("dashboard.exports_page", gettext("Exports")),
         ("fleet.packs", gettext("Packs")),
         ("central_certificates.cpd", gettext("CPD records")),
         ("central_discussion.participation", gettext("Discussion")),
+        ("central_competencies.profiles", gettext("Competencies")),
     ]
+
+
+def _central_time(value: object, zone_name: str) -> str:
+    """Return a stored UTC time (text, or seconds) in the ministry's zone, Khmer digits in km."""
+    return i18n.khmer_digits(local_text(value, zone_name))
 
 
 def _split(config: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -66,11 +75,10 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     elif overrides:
         settings = settings.replace(**{k.replace(".", "__"): v for k, v in overrides.items()})
     home = DataHome(settings.data_dir).ensure()
-    real = connect_database(settings)
-    upgrade(real)
-    real.close()
+    open_central(settings).close()
 
-    app = Flask(__name__, static_folder=str(STATIC), static_url_path="/static")
+    # The shared layout's files come from the web base; the dashboard's own from its blueprint.
+    app = Flask(__name__, static_folder=None)
     web_security.install(app, settings)
     sessions.init_sessions(
         app,
@@ -84,35 +92,11 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     )
     app.config.update(flask_config)
     bodylimit.install(app)
-    login = LoginManager(app)
-    login.login_view = "dashboard.login"
-
-    login.user_loader(sessions.load_user)
-
-    @login.unauthorized_handler
-    def _unauthorized():  # noqa: ANN202
-        from flask import redirect, url_for
-
-        if request.path.startswith("/api/"):
-            return api_error("unauthorized", gettext("Please sign in first."), 401)
-        return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
-
+    auth.init_login(app, "dashboard.login")
     csrf = CSRFProtect(app)
     i18n.init_app(app)
-    # The site's layout, sign-in and error pages, with the central server's header.
-    assert app.jinja_loader is not None  # Flask makes one for the package's templates/
-    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(EDGE_TEMPLATES)])
-    navigation.init_app(
-        app,
-        Layout(
-            brand=lazy_gettext("Kru central"),
-            home="dashboard.index",
-            login="dashboard.login",
-            language="dashboard.language",
-            logout="dashboard.logout",
-        ),
-        central_links,
-    )
+    layout.init_app(app, LAYOUT, central_links)
+    app.jinja_env.filters["central_time"] = _central_time
     app.jinja_env.globals.update(
         bar_chart=charts.bar_chart,
         courses_rows=charts.courses_rows,
@@ -124,6 +108,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from .views_api import session_bp
     from .views_assigned import bp as assigned_bp
     from .views_certificates import bp as certificates_bp
+    from .views_competencies import bp as competencies_bp
     from .views_dashboard import bp as dashboard_bp
     from .views_discussion import bp as discussion_bp
     from .views_fleet import bp as fleet_bp
@@ -146,6 +131,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         fleet_bp,
         certificates_bp,
         discussion_bp,
+        competencies_bp,
     ):
         app.register_blueprint(bp)
     install_metrics(app)
@@ -166,4 +152,4 @@ def _hooks(app: Flask) -> None:
         if not database.is_closed():
             database.close()
 
-    web_errors.install(app, template="central/error.html")
+    web_errors.install(app)

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from edge_server.datahome import DataHome
-from edge_server.errors import N_, ConfigError
-from edge_server.settings import Settings
+from edge_server.base.datahome import DataHome
+from edge_server.base.errors import N_, ConfigError
+from edge_server.base.settings import Settings
 
 from . import site_certs
 
@@ -77,6 +77,6 @@ def run_daemon(settings: Settings, home: DataHome, stop: threading.Event | None 
         try:
             for outcome in run_once(settings, home):
                 log.info("certificate %s: %s", outcome.name, outcome.message)
-        except Exception:  # noqa: BLE001 - the daemon outlives any one failure
+        except Exception:  # the daemon outlives any one failure
             log.exception("certificate pass failed")
         stop.wait(settings["central.cert_interval_s"])

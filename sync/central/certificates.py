@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from edge_server.cpd import certificate_record as rec
-from edge_server.errors import N_, NotFound
+from edge_server.base.errors import N_, NotFound
+from sync import certificate_record as rec
 from sync.protocol import Batch
 
 from .models import CentralCertificate, Device, Person

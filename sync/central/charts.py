@@ -33,7 +33,7 @@ def bar_chart(rows: list[tuple[str, float]], title: str = "") -> Markup:
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above
 
 
-def course_title(course, lang: str) -> str:  # noqa: ANN001 - a reports.CourseCompletion
+def course_title(course, lang: str) -> str:  # a reports.CourseCompletion
     """Return a course's title in ``lang``, falling back to the other language and the key."""
     first = course.title_km if lang == "km" else course.title_en
     return first or course.title_en or course.title_km or course.course_key

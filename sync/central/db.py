@@ -11,13 +11,15 @@ from urllib.parse import unquote, urlsplit
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 
-from edge_server import migrate
-from edge_server.errors import N_, ConfigError
-from edge_server.settings import Settings
+from edge_server.base import migrate, passwords
+from edge_server.base.errors import N_, ConfigError
+from edge_server.base.settings import Settings
+
+from . import migrations as central_migrations
 
 database = DatabaseProxy()
 
-PACKAGE = "sync.central.migrations"
+MIGRATIONS = (central_migrations,)
 SQLITE_NAME = "central.sqlite3"
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -42,7 +44,7 @@ def postgres_from_url(url: str) -> PostgresqlDatabase:
             url=parts.scheme + "://" + (parts.hostname or ""),
         )
     try:
-        import psycopg2  # noqa: F401, PLC0415 - only needed on PostgreSQL
+        import psycopg2  # noqa: F401 - only needed on PostgreSQL
     except ImportError as exc:
         raise ConfigError(N_("PostgreSQL needs psycopg2: pip install 'kru[postgres]'")) from exc
     return PostgresqlDatabase(
@@ -70,9 +72,26 @@ def connect_database(settings: Settings) -> Database:
     return real
 
 
+def open_central(settings: Settings) -> Database:
+    """Open the central database as the server and every ``kru central`` command do: set up
+    password hashing, point ``database`` at it and apply pending migrations; return it.
+
+    Raises:
+        ConfigError: the database URL is not usable.
+    """
+    passwords.configure(
+        settings["auth.hash_memory_kib"],
+        settings["auth.hash_time_cost"],
+        settings["auth.hash_concurrency"],
+    )
+    real = connect_database(settings)
+    upgrade(real)
+    return real
+
+
 def upgrade(real: Database) -> list[str]:
     """Apply pending central migrations (safe with many processes on PostgreSQL)."""
-    return migrate.migrate(real, PACKAGE)
+    return migrate.migrate(real, MIGRATIONS)
 
 
 def is_postgres(real: Database | DatabaseProxy) -> bool:

@@ -23,7 +23,8 @@ from typing import Any, Protocol
 
 from peewee import Case, Database, DatabaseProxy, OperationalError
 
-from edge_server.errors import N_, KruError
+from edge_server.base.db import utcnow
+from edge_server.base.errors import N_, KruError
 from sync import protocol
 from sync.protocol import Batch
 
@@ -39,7 +40,6 @@ from .models import (
     SiteCohort,
     SiteCohortMember,
     SyncBatch,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -342,7 +342,7 @@ def _insert_events(
         return 0
     cursor = db.cursor()
     if is_postgres(db):
-        from psycopg2.extras import execute_values  # noqa: PLC0415 - only on PostgreSQL
+        from psycopg2.extras import execute_values  # only on PostgreSQL
 
         returned = execute_values(
             cursor,

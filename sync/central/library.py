@@ -21,14 +21,15 @@ from typing import Any
 from content_packs import zipsafe
 from content_packs.manifest import MANIFEST, SIGNATURE, semver_key
 from content_packs.validate import check_pack
-from edge_server.datahome import DataHome
-from edge_server.errors import N_, Conflict, NotFound, ValidationError
+from edge_server.base.datahome import DataHome
+from edge_server.base.db import utcnow
+from edge_server.base.errors import N_, Conflict, NotFound, ValidationError
 from sync import assigned_protocol as ap
 
 from . import library_models as lm
 from .db import database
 from .library_models import LibraryFile, LibraryPack, PackAssignment, SitePack
-from .models import Device, utcnow
+from .models import Device
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import requests
 
-from edge_server.errors import N_, ConfigError, KruError
-from edge_server.settings import Settings
+from edge_server.base.errors import N_, ConfigError, KruError
+from edge_server.base.settings import Settings
 
 from . import xapi
 from .db import database, is_postgres

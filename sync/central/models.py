@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from peewee import (
     AutoField,
     BigIntegerField,
@@ -17,13 +15,11 @@ from peewee import (
     TextField,
 )
 
+from edge_server.base.db import utcnow
+
 from .db import database
 
 CENTRAL_ROLES = ("admin", "viewer")
-
-
-def utcnow() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class CentralModel(Model):
@@ -61,7 +57,8 @@ class CentralUser(CentralModel):
 
 
 class CentralSession(CentralModel):
-    """One signed-in browser of a central account (see ``edge_server.models.UserSession``)."""
+    """One signed-in browser of a central account (as ``edge_server.accounts.models.UserSession``
+    is on a site)."""
 
     id = CharField(primary_key=True)
     user = ForeignKeyField(CentralUser, backref="sessions", on_delete="CASCADE")

@@ -25,5 +25,5 @@ def document() -> dict[str, Any]:
 
 
 @bp.get("/api/v1/openapi.json")
-def openapi_json():  # noqa: ANN201
+def openapi_json():
     return jsonify(document())

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from peewee import IntegrityError
 
-from edge_server import passwords
-from edge_server.errors import N_, Conflict, NotFound, ValidationError
-from sync.identity import DEVICE_ID_RE, new_device_id, new_secret, provisioning_toml
+from edge_server.base import passwords
+from edge_server.base.errors import N_, Conflict, NotFound, ValidationError
+from sync.provisioning import DEVICE_ID_RE, new_device_id, new_secret, provisioning_toml
 
 from .db import database
 from .models import CENTRAL_ROLES, CentralSession, CentralUser, Device
@@ -89,7 +89,7 @@ def add_user(username: str, password: str, role: str) -> CentralUser:
 
     Raises:
         ValidationError: bad username or unknown role; WeakPassword: the password breaks the
-            rule every Kru password follows (``edge_server.passwords``).
+            rule every Kru password follows (``edge_server.base.passwords``).
         Conflict: the username is taken.
     """
     username = (username or "").strip().lower()

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .db import database
-from .models import Device, SiteCohort, SiteCohortMember
+from .models import Device, Person, SiteCohort, SiteCohortMember
 
 DONE_DECISIONS = ("completed", "passed")
 
@@ -85,15 +84,25 @@ _DONE_GROUP = " GROUP BY d.device_id, i.course_key, d.user_uid"
 
 
 def _progress(
-    device_pk: int | None = None,
+    device_pk: int | None = None, period: tuple[int, int] | None = None
 ) -> tuple[dict[tuple[int, str], set[str]], dict[tuple[int, str, str], int]]:
-    """Return learners who started each (device, course) and items done per learner."""
+    """Return learners who started each (device, course) and items done per learner.
+
+    With ``period`` (first and last millisecond, UTC), a learner counts as started when they
+    did something on the course within it, and items count as done when decided by its end.
+    """
     started: dict[tuple[int, str], set[str]] = defaultdict(set)
     where, params = ("", ()) if device_pk is None else (" AND e.device_id = ?", (device_pk,))
+    if period is not None:
+        where += " AND e.corrected_ms BETWEEN ? AND ?"
+        params = (*params, *period)
     for device, course, user in _sql("".join((_STARTED_SQL, where)), params):
         started[(device, course)].add(user)
     done: dict[tuple[int, str, str], int] = {}
-    where = "" if device_pk is None else " AND d.device_id = ?"
+    where, params = ("", ()) if device_pk is None else (" AND d.device_id = ?", (device_pk,))
+    if period is not None:
+        where += " AND d.decided_ms <= ?"
+        params = (*params, period[1])
     query = "".join((_DONE_SQL, where, _DONE_GROUP))
     for device, course, user, count in _sql(query, (*DONE_DECISIONS, *params)):
         done[(device, course, user)] = count
@@ -126,9 +135,12 @@ def _summarise(
     return out
 
 
-def completion_by_site() -> dict[int, list[CourseCompletion]]:
-    """Return course completion per site (keyed by the device's row id)."""
-    started, done = _progress()
+def completion_by_site(
+    period: tuple[int, int] | None = None,
+) -> dict[int, list[CourseCompletion]]:
+    """Return course completion per site (keyed by the device's row id), of learners active
+    within ``period`` (first and last millisecond, UTC) when one is given."""
+    started, done = _progress(period=period)
     groups = {(dev, course): [(dev, u) for u in users] for (dev, course), users in started.items()}
     return _summarise(_courses(), groups, done)
 
@@ -173,52 +185,81 @@ def site_cohorts(device: Device) -> list[dict[str, Any]]:
     return result
 
 
-SITE_COLUMNS = [
-    "id",
-    "name",
-    "province",
-    "site_kind",
-    "enabled",
-    "last_seen_at",
-    "events_received",
-    "backlog",
-    "clock_offset_s",
-]
-COMPLETION_COLUMNS = [
-    "device_id",
-    "site",
-    "province",
-    "course_key",
-    "course_title_en",
-    "course_title_km",
-    "learners_started",
-    "learners_completed",
-    "completion_pct",
-]
+def course_choices() -> list[tuple[str, str, str]]:
+    """Return (course key, title km, title en) of every course a site described, by key."""
+    return [
+        (key, km or "", en or "")
+        for key, km, en in _sql(
+            "SELECT course_key, MAX(course_title_km), MAX(course_title_en) FROM device_items "
+            "WHERE course_key <> '' GROUP BY course_key ORDER BY course_key"
+        )
+    ]
 
 
-def sites_csv_rows() -> Iterator[list[Any]]:
-    """Yield the header and one row per site, for ``sites.csv``."""
-    yield SITE_COLUMNS
-    for row in site_rows():
-        yield [row.get(c) for c in SITE_COLUMNS]
+@dataclass
+class LearnerRow:
+    uid: str
+    name: str
+    username: str
+    courses: dict[str, tuple[int, int]]  # course key -> (items done, items that count)
+    average_score: float | None  # mean score of the items the site decided with a score, 0..1
+    events: int
+    last_active_ms: int | None
 
 
-def completion_csv_rows() -> Iterator[list[Any]]:
-    """Yield the header and one row per site and course, for ``completion.csv``."""
-    devices = {d.id: d for d in Device.select()}
-    yield COMPLETION_COLUMNS
-    for dev_pk, courses in sorted(completion_by_site().items()):
-        device = devices[dev_pk]
-        for c in courses:
-            yield [
-                device.device_id,
-                device.name,
-                device.province,
-                c.course_key,
-                c.title_en,
-                c.title_km,
-                c.learners,
-                c.completed,
-                round(100 * c.completion, 1),
-            ]
+def cohort_learners(device: Device, cohort: SiteCohort) -> list[LearnerRow]:
+    """Return each member of one site's cohort with their courses, score and last activity."""
+    members = [
+        m.person_uid
+        for m in SiteCohortMember.select(SiteCohortMember.person_uid).where(
+            SiteCohortMember.cohort == cohort.id
+        )
+    ]
+    if not members:
+        return []
+    people = {
+        p.uid: p
+        for p in Person.select().where((Person.device == device.id) & (Person.uid.in_(members)))
+    }
+    started, done = _progress(device.id)
+    totals = _courses()
+    activity = {
+        uid: (int(n), int(last) if last is not None else None)
+        for uid, n, last in _sql(
+            "SELECT user_uid, COUNT(*), MAX(corrected_ms) FROM central_events "
+            "WHERE device_id = ? GROUP BY user_uid",
+            (device.id,),
+        )
+    }
+    scores = {
+        uid: float(avg)
+        for uid, avg in _sql(
+            "SELECT user_uid, AVG(score) FROM central_decisions WHERE device_id = ? "
+            "AND score IS NOT NULL GROUP BY user_uid",
+            (device.id,),
+        )
+    }
+    rows = []
+    for uid in members:
+        person = people.get(uid)
+        courses = {
+            course: (
+                done.get((device.id, course, uid), 0),
+                totals.get((dev, course), ("", "", 0))[2],
+            )
+            for (dev, course), users in sorted(started.items())
+            if uid in users
+        }
+        events, last = activity.get(uid, (0, None))
+        rows.append(
+            LearnerRow(
+                uid,
+                person.display_name if person else uid,
+                person.username if person else "",
+                courses,
+                scores.get(uid),
+                events,
+                last,
+            )
+        )
+    return sorted(rows, key=lambda r: r.name)

@@ -13,7 +13,7 @@ from contextvars import Token
 
 from flask import Flask, Response, g, request
 
-from edge_server import logs
+from edge_server.base import logs
 
 HEADER = "X-Request-ID"
 _PLAIN = re.compile(r"[A-Za-z0-9._-]{8,64}")

@@ -22,13 +22,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from peewee import fn
 
-from edge_server.errors import N_, KruError, ValidationError
-from edge_server.site_tls import RENEW_AT, check_domain, slug_label
+from edge_server.base.db import utcnow
+from edge_server.base.errors import N_, KruError, ValidationError
+from edge_server.base.site_tls import RENEW_AT, check_domain, slug_label
 from sync import assigned_protocol as ap
 
 from . import cert_models as cm
 from .cert_models import AssignedFile, SiteCertificate
-from .models import Device, utcnow
+from .models import Device
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from peewee import Database, DatabaseProxy
 
-from edge_server.errors import N_, KruError
+from edge_server.base.errors import N_, KruError
 from sync import protocol, usb_protocol
 from sync.usb_protocol import UsbSyncError
 

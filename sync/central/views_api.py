@@ -11,9 +11,9 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext
 from flask_login import current_user
 
-from edge_server import sessions
-from edge_server.api import api_error
-from edge_server.sessions import session_blueprint
+from edge_server.web import sessions
+from edge_server.web.api_errors import api_error
+from edge_server.web.sessions import session_blueprint, user_json
 
 from . import registry, reports, xapi
 
@@ -39,19 +39,7 @@ def api_role(*roles: str) -> Callable:
     return decorator
 
 
-def user_json(user: Any) -> dict[str, Any] | None:
-    if user is None:
-        return None
-    return {
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.username,
-        "role": user.role,
-        "language": None,
-    }
-
-
-def sign_in(username: str, password: str):  # noqa: ANN201 - a CentralUser or None
+def sign_in(username: str, password: str):  # a CentralUser or None
     """Sign in to the central server (rate limited); return the user or None."""
     return sessions.sign_in(registry.authenticate, username, password)
 
@@ -63,13 +51,13 @@ session_bp = session_blueprint(
 
 @bp.get("/devices")
 @api_role("admin")
-def devices():  # noqa: ANN201
+def devices():
     return jsonify({"devices": reports.site_rows()})
 
 
 @bp.get("/completion")
 @api_role("admin", "viewer")
-def completion():  # noqa: ANN201
+def completion():
     by_site = reports.completion_by_site()
     names = {row["id"]: row for row in reports.site_rows()}
     from .models import Device
@@ -95,7 +83,7 @@ def completion():  # noqa: ANN201
 
 @bp.get("/xapi/statements")
 @api_role("admin")
-def xapi_statements():  # noqa: ANN201
+def xapi_statements():
     try:
         limit = int(request.args.get("limit", 100))
         after = int(request.args.get("after", 0))

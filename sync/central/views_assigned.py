@@ -11,7 +11,7 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
-from edge_server.api import api_error
+from edge_server.web.api_errors import api_error
 from sync import assigned_protocol as ap
 from sync import protocol
 
@@ -26,7 +26,7 @@ def _domain() -> str:
 
 
 @bp.get(ap.ASSIGNED_PATH)
-def assigned():  # noqa: ANN201
+def assigned():
     device, _version, _clock = authenticate("GET", ap.ASSIGNED_PATH, request.headers, b"")
     items, https = site_certs.manifest_items(device, _domain())
     items += library.manifest_items(device)
@@ -43,7 +43,7 @@ def assigned():  # noqa: ANN201
 
 
 @bp.post(ap.CSR_PATH)
-def csr():  # noqa: ANN201
+def csr():
     if request.content_length is not None and request.content_length > ap.MAX_CSR_BYTES:
         return api_error(ap.E_BAD_CSR, "The certificate request is too large", 413)
     body = request.stream.read(ap.MAX_CSR_BYTES + 1)
@@ -53,7 +53,7 @@ def csr():  # noqa: ANN201
 
 
 @bp.get(ap.FILES_PREFIX + "<sha256>")
-def file(sha256: str):  # noqa: ANN201
+def file(sha256: str):
     path = ap.file_path(sha256)
     device, _version, _clock = authenticate("GET", path, request.headers, b"")
     found = site_certs.file_for(device, sha256) if ap.SHA256_RE.match(sha256) else None
@@ -74,7 +74,7 @@ def file(sha256: str):  # noqa: ANN201
 
 
 @bp.post(ap.PACKS_REPORT_PATH)
-def packs_report():  # noqa: ANN201
+def packs_report():
     if request.content_length is not None and request.content_length > ap.MAX_REPORT_BYTES:
         return api_error(ap.E_BAD_REPORT, "The pack report is too large", 413)
     body = request.stream.read(ap.MAX_REPORT_BYTES + 1)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     Response,
@@ -22,14 +18,20 @@ from flask import (
 from flask_babel import gettext
 from flask_login import login_required
 
-from edge_server import sessions
-from edge_server.csv_writer import csv_lines
-from edge_server.i18n import LANGUAGES
-from edge_server.ratelimit import RateLimited
+from edge_server.base.csv_writer import csv_lines
+from edge_server.base.errors import N_
+from edge_server.web import sessions
+from edge_server.web.api_errors import api_error
+from edge_server.web.i18n import LANGUAGES
+from edge_server.web.ratelimit import RateLimited
+from edge_server.web.sessions import safe_next
+from sync.protocol import COMPETENCY_DOMAINS
 
-from . import lrs_forward, reports
-from .models import Device
+from . import exports, lrs_forward, practicum, reports
+from .models import Device, SiteCohort
 from .views_api import sign_in
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 bp = Blueprint(
     "dashboard",
@@ -40,23 +42,9 @@ bp = Blueprint(
 )
 
 
-def _safe_next(target: str | None) -> str | None:
-    if not target:
-        return None
-    try:
-        parts = urlsplit(target)
-    except ValueError:  # "http://[" and the like: no URL at all
-        return None
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    if any(ord(ch) < 32 for ch in target):
-        return None
-    return target
-
-
 @bp.route("/login", methods=["GET", "POST"])
-def login():  # noqa: ANN201
-    next_url = _safe_next(request.values.get("next"))
+def login():
+    next_url = safe_next(request.values.get("next"))
     if request.method == "POST":
         username = request.form.get("username", "")
         try:
@@ -71,22 +59,22 @@ def login():  # noqa: ANN201
 
 
 @bp.post("/logout")
-def logout():  # noqa: ANN201
+def logout():
     sessions.sign_out()
     return redirect(url_for("dashboard.login"))
 
 
 @bp.post("/language")
-def language():  # noqa: ANN201
+def language():
     lang = request.form.get("lang", "")
     if lang in LANGUAGES:
         session["lang"] = lang
-    return redirect(_safe_next(request.form.get("next")) or url_for("dashboard.index"))
+    return redirect(safe_next(request.form.get("next")) or url_for("dashboard.index"))
 
 
 @bp.get("/")
 @login_required
-def index():  # noqa: ANN201
+def index():
     sites = reports.site_rows()
     by_site = reports.completion_by_site()
     names = {d.id: d.name for d in Device.select(Device.id, Device.name)}
@@ -97,12 +85,14 @@ def index():  # noqa: ANN201
         by_province=sorted(reports.completion_by_province().items()),
         lrs_url=current_app.config["KRU"]["central.lrs_url"],
         lrs=lrs_forward.status(),
+        practicum=practicum.by_site(),
+        domains=COMPETENCY_DOMAINS,
     )
 
 
 @bp.get("/sites/<device_id>")
 @login_required
-def site(device_id: str):  # noqa: ANN201
+def site(device_id: str):
     device = Device.get_or_none(Device.device_id == device_id)
     if device is None:
         abort(404)
@@ -115,21 +105,68 @@ def site(device_id: str):  # noqa: ANN201
     )
 
 
-def _csv(rows: Iterator[list[Any]], name: str) -> Response:
-    return Response(
-        stream_with_context(csv_lines(rows)),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+@bp.get("/sites/<device_id>/cohorts/<cohort_uid>")
+@login_required
+def cohort(device_id: str, cohort_uid: str):
+    """One cohort of a site: each learner's courses, average score and last activity."""
+    device = Device.get_or_none(Device.device_id == device_id)
+    if device is None:
+        abort(404)
+    group = SiteCohort.get_or_none(
+        (SiteCohort.device == device.id) & (SiteCohort.uid == cohort_uid)
+    )
+    if group is None:
+        abort(404)
+    learners = reports.cohort_learners(device, group)
+    keys = sorted({key for row in learners for key in row.courses})
+    titles = {key: (km, en) for key, km, en in reports.course_choices()}
+    return render_template(
+        "central/cohort.html",
+        device=device,
+        cohort=group,
+        learners=learners,
+        courses=[(key, *titles.get(key, (key, key))) for key in keys],
+        zone=current_app.config["KRU"]["central.time_zone"],
     )
 
 
-@bp.get("/export/sites.csv")
-@login_required
-def export_sites():  # noqa: ANN201
-    return _csv(reports.sites_csv_rows(), "kru-sites.csv")
+_EXPORT_ERRORS = {
+    "bad_date": N_("A date could not be read. Choose the days with the date fields."),
+    "bad_date_range": N_("The date range ends before it starts, or is longer than ten years."),
+    "unknown_site": N_("That site is not registered."),
+}
 
 
-@bp.get("/export/completion.csv")
+@bp.get("/exports")
 @login_required
-def export_completion():  # noqa: ANN201
-    return _csv(reports.completion_csv_rows(), "kru-completion.csv")
+def exports_page():
+    """The export form: filters, then a file (CSV or Excel)."""
+    sites = reports.site_rows()
+    return render_template(
+        "central/exports.html",
+        sites=sites,
+        provinces=sorted({s["province"] for s in sites if s["province"]}),
+        courses=reports.course_choices(),
+        export_args=request.args,
+    )
+
+
+@bp.get("/export/<any(sites, completion):table>.<any(csv, xlsx):fmt>")
+@login_required
+def export(table: str, fmt: str):
+    """Download an export as CSV or XLSX, narrowed by the filter in the query string."""
+    try:
+        flt = exports.parse_filter(request.args)
+    except exports.ExportError as exc:
+        if request.accept_mimetypes.best == "application/json":
+            return api_error(exc.code, str(exc), 400)
+        flash(gettext(_EXPORT_ERRORS[exc.code]), "error")
+        back = url_for("dashboard.exports_page", **request.args.to_dict())  # type: ignore[arg-type]
+        return redirect(back, code=303)
+    zone_name = current_app.config["KRU"]["central.time_zone"]
+    rows = exports.rows(table, flt, zone_name)
+    name = exports.file_name(table, flt, fmt)
+    disposition = {"Content-Disposition": exports.disposition(name)}
+    if fmt == "xlsx":
+        return Response(exports.xlsx_bytes(rows, table), mimetype=XLSX, headers=disposition)
+    return Response(stream_with_context(csv_lines(rows)), mimetype="text/csv", headers=disposition)

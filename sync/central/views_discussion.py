@@ -12,5 +12,5 @@ bp = Blueprint("central_discussion", __name__, template_folder="templates")
 
 @bp.get("/discussion")
 @login_required
-def participation():  # noqa: ANN201
+def participation():
     return render_template("central/discussion.html", lines=discussion.participation())

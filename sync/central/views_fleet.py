@@ -9,8 +9,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext
 from flask_login import current_user, login_required
 
-from edge_server import bodylimit
-from edge_server.errors import N_, KruError
+from edge_server.base.errors import N_, KruError
+from edge_server.web import bodylimit
 
 from . import library
 
@@ -26,7 +26,7 @@ def _admin() -> None:
 
 @bp.get("/fleet/packs")
 @login_required
-def packs():  # noqa: ANN201
+def packs():
     return render_template(
         "central/packs.html",
         library=library.library_listing(),
@@ -42,7 +42,7 @@ def packs():  # noqa: ANN201
     N_("A pack uploaded here may have at most 64 MB; add larger ones with kru central pack add"),
 )
 @login_required
-def add():  # noqa: ANN201
+def add():
     _admin()
     upload = request.files.get("pack")
     if upload is None or not upload.filename:
@@ -69,7 +69,7 @@ def add():  # noqa: ANN201
 
 @bp.post("/fleet/packs/assign")
 @login_required
-def assign():  # noqa: ANN201
+def assign():
     _admin()
     pack_id = request.form.get("pack_id", "")
     scope = request.form.get("scope", "")
@@ -85,7 +85,7 @@ def assign():  # noqa: ANN201
 
 @bp.post("/fleet/packs/unassign/<int:assignment_id>")
 @login_required
-def unassign(assignment_id: int):  # noqa: ANN201
+def unassign(assignment_id: int):
     _admin()
     library.unassign(assignment_id)
     flash(gettext("The assignment is removed; sites keep what they installed."), "success")

@@ -10,7 +10,7 @@ import time
 from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_babel import gettext
 
-from edge_server.api import api_error
+from edge_server.web.api_errors import api_error
 
 from . import metrics
 
@@ -43,7 +43,7 @@ def allowed(remote: str | None, authorization: str | None, settings: object) -> 
 
 
 @bp.get("/metrics")
-def scrape():  # noqa: ANN201
+def scrape():
     settings = current_app.config["KRU"]
     if not allowed(request.remote_addr, request.headers.get("Authorization"), settings):
         return api_error(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from edge_server import bodylimit
-from edge_server.errors import N_
+from edge_server.base.errors import N_
+from edge_server.web import bodylimit
 from sync import protocol
 
 from . import ingest
@@ -20,7 +20,7 @@ def _read_body() -> bytes:
 
 
 @bp.get(protocol.HELLO_PATH)
-def hello():  # noqa: ANN201
+def hello():
     device, _version, clock_ms = ingest.authenticate(
         "GET", protocol.HELLO_PATH, request.headers, b""
     )
@@ -33,7 +33,7 @@ def hello():  # noqa: ANN201
     code=protocol.E_BATCH_TOO_LARGE,
     message=N_("A batch body may have at most %(limit)s MB; send smaller batches"),
 )
-def batches():  # noqa: ANN201
+def batches():
     body = _read_body()
     device, _version, _clock = ingest.authenticate(
         "POST", protocol.BATCHES_PATH, request.headers, body

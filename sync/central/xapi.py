@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from edge_server.errors import N_, ConfigError
+from edge_server.base.errors import N_, ConfigError
 from sync import protocol
 from sync.protocol import ms_to_ts
 
@@ -69,7 +69,10 @@ VERBS: dict[str, Verb] = {
     "certified": Verb("certified", "was certified", "បានទទួលវិញ្ញាបនបត្រ"),
     "submitted": Verb("submitted", "submitted", "បានដាក់ស្នើ"),
     "reviewed": Verb("reviewed", "was reviewed", "ត្រូវបានពិនិត្យ"),
+    "observed": Verb("observed", "was observed teaching", "ត្រូវបានសង្កេតការបង្រៀន"),
+    "reflected": Verb(ADL + "commented", "reflected", "បានឆ្លុះបញ្ចាំង"),
     "posted": Verb(ADL + "commented", "posted", "បានបង្ហោះ"),
+    "assessed": Verb("assessed", "was assessed", "ត្រូវបានវាយតម្លៃ"),  # a competency level
 }
 # A verb no line above knows yet (a newer site): Kru's IRI of the verb itself.
 
@@ -86,7 +89,7 @@ ACTIVITY_TYPES = {
 }
 
 # Result fields Kru records that xAPI has no field for: result extensions by name.
-RESULT_EXTENSIONS = ("response", "position_s")
+RESULT_EXTENSIONS = ("response", "position_s", "level")
 
 
 class ExportNotConfigured(ConfigError):
@@ -179,6 +182,10 @@ def result_json(kind: str, result: Any, base: str) -> dict[str, Any] | None:
     }
     if completion is not None:
         extensions[f"{base}/xapi/extensions/completion"] = completion
+    criteria = (r.get("extensions") or {}) if isinstance(r.get("extensions"), dict) else {}
+    if isinstance(criteria.get(protocol.CRITERIA_EXTENSION), list):
+        # A rubric's levels per criterion and competency (reviews, observations: issue 15).
+        extensions[protocol.CRITERIA_EXTENSION] = criteria[protocol.CRITERIA_EXTENSION]
     if extensions:
         out["extensions"] = extensions
     return out or None
@@ -297,7 +304,7 @@ def load_rows(*, after: int = 0, limit: int = 100, ids: list[str] | None = None)
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        raw = _sql(_ROWS_SQL + f"WHERE e.event_id IN ({marks}) ORDER BY e.id", ids)  # noqa: S608
+        raw = _sql(_ROWS_SQL + f"WHERE e.event_id IN ({marks}) ORDER BY e.id", ids)
     else:
         raw = _sql(_ROWS_SQL + "WHERE e.id > ? ORDER BY e.id LIMIT ?", (after, limit))
     wanted = {(r[18], r[7]) for r in raw}

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edge_server.demo import DEMO_PASSWORD
-from edge_server.i18n import load_catalog
+from edge_server.site.demo import DEMO_PASSWORD
+from edge_server.web.i18n import load_catalog
 from tests.livesite import LiveSite
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,6 +30,7 @@ PHONE = {"width": 360, "height": 740}
 FONT_FILE = (
     Path(__file__).resolve().parents[2]
     / "edge_server"
+    / "web"
     / "static"
     / "fonts"
     / "NotoSansKhmer-Regular.woff2"
@@ -42,14 +43,12 @@ SITE_ENV = {
 
 _SEED = """
 import sys
-from edge_server import demo
+from edge_server.site import demo
 from edge_server.cli.context import CliContext
 
 ctx = CliContext(data_dir=sys.argv[1])
 ctx.open_site_db()
-if sys.argv[2] == "accounts":
-    demo.EXTRA_STEPS.clear()
-demo.seed(ctx.settings)
+demo.seed(ctx.settings, sample_pack=sys.argv[2] != "accounts")
 """
 
 
@@ -84,12 +83,17 @@ def seed_demo(data_dir: Path, content: bool = True) -> None:
     )
 
 
-def start_demo_site(root: Path, content: bool = True) -> LiveSite:
-    """Seed a data home under ``root`` and serve it with ``kru serve`` on a free port."""
+def start_demo_site(
+    root: Path, content: bool = True, env: dict[str, str] | None = None
+) -> LiveSite:
+    """Seed a data home under ``root`` and serve it with ``kru serve`` on a free port.
+
+    ``env`` adds settings (``KRU_*``) to the server's environment.
+    """
     data_dir = root / "kru-home"
     data_dir.mkdir(parents=True, exist_ok=True)
     seed_demo(data_dir, content=content)
-    return LiveSite(data_dir, env=SITE_ENV).start()
+    return LiveSite(data_dir, env={**SITE_ENV, **(env or {})}).start()
 
 
 def new_phone_context(browser: Any, site_url: str, **options: Any) -> Any:

@@ -15,7 +15,7 @@ DEMO_CONTENT = False
 
 _SEED = """
 import sys
-from edge_server import accounts, demo
+from edge_server import accounts; from edge_server.site import demo
 from edge_server.cli.context import CliContext
 from edge_server.cpd import attendance
 
@@ -33,7 +33,7 @@ for title in ("Roll by taps", "Roll by code"):
 
 
 @pytest.fixture(scope="module")
-def sessions(site) -> list[int]:  # noqa: ANN001
+def sessions(site) -> list[int]:
     import os
 
     out = subprocess.run(

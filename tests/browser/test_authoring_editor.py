@@ -77,7 +77,10 @@ def server_items(page, draft_id: str) -> list[dict]:
 
 
 def add_lesson(page, title: str, body: str) -> None:
+    before = page.locator("#tree [data-item]").count()
     page.get_by_role("button", name="+ " + km("Lesson")).click()
+    expect(page.locator("#tree [data-item]")).to_have_count(before + 1)
+    expect(page.locator("#tree [data-item]").last).to_have_class("item selected")
     expect(page.locator("#lesson-editor")).to_be_visible()
     page.get_by_label(km("Title in Khmer")).fill(title)
     page.locator("#body-md").click()
@@ -139,12 +142,12 @@ def test_instructor_builds_publishes_and_a_learner_finishes_the_course(
     # Reorder by button (keyboard and touch): the quiz moves up and back down.
     quiz_row = page.locator("#tree [data-item]").nth(2)
     quiz_row.get_by_role("button", name=km("Move up")).click()
-    expect(page.locator("#tree [data-item]").nth(1)).to_contain_text("[quiz]")
+    expect(page.locator("#tree [data-item]").nth(1)).to_contain_text(f"[{km('Quiz')}]")
     page.keyboard.press("Enter")  # focus stays on the button just pressed; Enter moves it again
-    expect(page.locator("#tree [data-item]").nth(0)).to_contain_text("[quiz]")
+    expect(page.locator("#tree [data-item]").nth(0)).to_contain_text(f"[{km('Quiz')}]")
     page.locator("#tree [data-item]").nth(0).get_by_role("button", name=km("Move down")).click()
     page.locator("#tree [data-item]").nth(1).get_by_role("button", name=km("Move down")).click()
-    expect(page.locator("#tree [data-item]").nth(2)).to_contain_text("[quiz]")
+    expect(page.locator("#tree [data-item]").nth(2)).to_contain_text(f"[{km('Quiz')}]")
     wait_saved(page)
     assert [i["type"] for i in server_items(page, draft_id)] == ["lesson", "image", "quiz"]
 
@@ -294,3 +297,183 @@ def test_two_editors_are_warned_and_the_second_sees_their_unsaved_text(browser, 
     expect(second.locator("#body-md")).to_have_value("អត្ថបទរបស់អ្នកទីពីរ ដែលមិនទាន់រក្សាទុក។")
     first_context.close()
     second_context.close()
+
+
+VTT_KM = (
+    "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\nសួស្តី សិស្សទាំងអស់គ្នា\n\n"
+    "00:00:03.000 --> 00:00:06.000\nថ្ងៃនេះយើងអានរឿង\n"
+)
+
+
+@pytest.fixture(scope="module")
+def classroom_video(tmp_path_factory) -> Path:
+    from tests.test_authoring_media_live import make_video
+
+    return make_video(tmp_path_factory.mktemp("video") / "វីដេអូថ្នាក់.mp4")
+
+
+@pytest.mark.parametrize("size", ["laptop", "phone"])
+def test_a_video_goes_up_with_progress_and_gets_khmer_captions(
+    browser, site, tmp_path, classroom_video, size
+):
+    assert classroom_video.stat().st_size > 20 * 1024 * 1024  # tens of MB, in 8 MB chunks
+    context = new_context(browser, site, size)
+    page = context.new_page()
+    sign_in(page, "instructor")
+    draft_id = create_draft(page, f"វីដេអូ {size}", f"Video {size}")
+    page.get_by_role("button", name="+ " + km("Video")).click()
+    page.locator("#video-file").set_input_files(str(classroom_video))
+    expect(page.locator("#media-editor")).to_be_visible(timeout=120_000)
+    assert page.locator("#upload-progress").evaluate("bar => bar.value") == 100
+    expect(page.locator("#upload-percent")).to_have_text(
+        km("Sending the file: %(percent)s%%", percent="១០០")
+    )
+    page.wait_for_function(
+        "() => document.getElementById('video-shown').readyState >= 1", timeout=30_000
+    )
+    assert round(page.locator("#video-shown").evaluate("v => v.duration")) == 6
+
+    vtt = tmp_path / "khmer.vtt"
+    vtt.write_text(VTT_KM, encoding="utf-8")
+    page.get_by_label(km("Language of the captions")).select_option("km")
+    page.locator("#captions-file").set_input_files(str(vtt))
+    expect(page.locator("#captions-list li")).to_have_count(1, timeout=30_000)
+    wait_saved(page)
+    video = server_items(page, draft_id)[0]
+    assert video["type"] == "video"
+    assert video["captions"] == [{"lang": "km", "label": "ខ្មែរ", "file": "media/khmer.vtt"}]
+    assert page.locator("#video-shown track").count() == 1
+
+    # A file that is not WebVTT is refused, in Khmer.
+    (tmp_path / "bad.vtt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n")
+    page.locator("#captions-file").set_input_files(str(tmp_path / "bad.vtt"))
+    expect(page.locator("#save-state")).to_have_text(
+        km(
+            "%(file)s is not WebVTT: a captions file starts with the word WEBVTT",
+            file="bad.vtt",
+        ),
+        timeout=30_000,
+    )
+
+    with page.expect_navigation():
+        page.get_by_role("link", name=km("Preview as learner")).click()
+    shown = page.locator("article.preview-item video")
+    expect(shown).to_have_count(1)
+    assert shown.locator("track").get_attribute("srclang") == "km"
+    page.wait_for_function(
+        "() => document.querySelector('article video').readyState >= 1", timeout=30_000
+    )
+    context.close()
+
+
+LESSON = f"[{km('Lesson')}] "  # the outline names each type in the page's language
+
+
+def tree_titles(page) -> list[str]:
+    return [t.strip() for t in page.locator("#tree [data-item] .pick").all_inner_texts()]
+
+
+def test_items_are_reordered_by_dragging_with_a_mouse_and_a_finger(browser, site):
+    context = new_context(browser, site, "laptop")
+    page = context.new_page()
+    sign_in(page, "instructor")
+    draft_id = create_draft(page, "លំដាប់", "Order")
+    for name in ("ក", "ខ", "គ"):
+        add_lesson(page, name, name)
+    wait_saved(page)
+    assert tree_titles(page) == [LESSON + "ក", LESSON + "ខ", LESSON + "គ"]
+
+    # A mouse drags the first lesson by its handle to below the last.
+    handle = page.locator("#tree [data-item] .handle").first
+    last = page.locator("#tree [data-item]").nth(2).bounding_box()
+    handle.hover()
+    page.mouse.down()
+    page.mouse.move(last["x"] + 40, last["y"] + last["height"] * 0.8, steps=8)
+    expect(page.locator("#tree .item.drop-after")).to_have_count(1)
+    page.mouse.up()
+    assert tree_titles(page) == [LESSON + "ខ", LESSON + "គ", LESSON + "ក"]
+    wait_saved(page)
+    assert [i["title"]["km"] for i in server_items(page, draft_id)] == ["ខ", "គ", "ក"]
+    context.close()
+
+    # A finger on a phone drags the last lesson back to the top.
+    phone = browser.new_context(viewport=PHONE, base_url=site.url, has_touch=True, is_mobile=True)
+    phone.set_default_timeout(15_000)
+    page = phone.new_page()
+    sign_in(page, "instructor")
+    page.goto(f"/authoring/{draft_id}")
+    expect(page.locator("#tree [data-item]")).to_have_count(3)
+    source = page.locator("#tree [data-item] .handle").nth(2).bounding_box()
+    first = page.locator("#tree [data-item]").first.bounding_box()
+    start = (source["x"] + source["width"] / 2, source["y"] + source["height"] / 2)
+    end = (first["x"] + 40, first["y"] + first["height"] * 0.2)
+    cdp = phone.new_cdp_session(page)
+
+    def touch(kind: str, x: float, y: float) -> None:
+        points = [] if kind == "touchEnd" else [{"x": x, "y": y}]
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", *start)
+    for step in range(1, 9):
+        touch(
+            "touchMove",
+            start[0] + (end[0] - start[0]) * step / 8,
+            start[1] + (end[1] - start[1]) * step / 8,
+        )
+    touch("touchEnd", *end)
+    expect(page.locator("#tree [data-item] .pick").first).to_have_text(LESSON + "ក")
+    assert tree_titles(page) == [LESSON + "ក", LESSON + "ខ", LESSON + "គ"]
+    wait_saved(page)
+    assert [i["title"]["km"] for i in server_items(page, draft_id)] == ["ក", "ខ", "គ"]
+    phone.close()
+
+
+def test_an_assignment_with_a_rubric_is_made_in_the_editor_and_published(browser, site):
+    context = new_context(browser, site, "phone")
+    page = context.new_page()
+    sign_in(page, "instructor")
+    draft_id = create_draft(page, "ផែនការមេរៀន", "Lesson plan")
+    page.get_by_role("button", name="+ " + km("Assignment")).click()
+    expect(page.locator("#task-editor")).to_be_visible()
+    page.get_by_label(km("What learners must do (Khmer, Markdown)")).fill(
+        "ថតរូបផែនការមេរៀនអានរបស់អ្នក ហើយផ្ញើមក។"
+    )
+    page.get_by_label(km("Audio"), exact=True).check()
+    page.get_by_label(km("Documents")).uncheck()
+    criterion = page.locator("#rubric > li").first
+    criterion.get_by_label(km("Criterion (Khmer)")).fill("គោលបំណងច្បាស់")
+    criterion.get_by_label(km("Points")).first.fill("3")
+    criterion.get_by_role("button", name=km("+ Level")).click()
+    expect(page.locator("#rubric > li").first.get_by_label(km("Level (Khmer)"))).to_have_count(3)
+    wait_saved(page)
+    [task] = server_items(page, draft_id)
+    assert task["type"] == "task"
+    assert task["task"]["instructions"]["km"] == "ថតរូបផែនការមេរៀនអានរបស់អ្នក ហើយផ្ញើមក។"
+    assert sorted(task["task"]["accept"]) == ["audio", "image"]
+    rubric = task["task"]["rubric"][0]
+    assert rubric["title"]["km"] == "គោលបំណងច្បាស់"
+    assert [level["points"] for level in rubric["levels"]] == [3, 0, 0]
+
+    with page.expect_navigation():
+        page.get_by_role("link", name=km("Preview as learner")).click()
+    assert "ថតរូបផែនការមេរៀនអាន" in page.locator("article.preview-item").inner_text()
+    with page.expect_navigation():
+        page.get_by_role("link", name=km("Back to the editor")).click()
+    page.get_by_role("button", name=km("Publish")).click()
+    expect(page.locator("#publish-result")).to_contain_text("1.0.0+", timeout=60_000)
+    context.close()
+
+
+def test_a_photo_larger_than_one_request_goes_up_in_parts(browser, site, tmp_path):
+    photo = real_png(tmp_path / "រូបធំ.png", 1900, 1700)
+    assert photo.stat().st_size > 9 * 1024 * 1024  # over the 8 MB one request may carry
+    context = new_context(browser, site, "phone")
+    page = context.new_page()
+    sign_in(page, "instructor")
+    draft_id = create_draft(page, "រូបធំ", "Big photo")
+    page.get_by_role("button", name="+ " + km("Image")).click()
+    page.locator("#image-file").set_input_files(str(photo))
+    expect(page.locator("#image-editor")).to_be_visible(timeout=60_000)
+    expect(page.locator("#image-shown")).to_have_js_property("naturalWidth", 1900)
+    assert server_draft(page, draft_id)["media"][0]["size"] == photo.stat().st_size
+    context.close()

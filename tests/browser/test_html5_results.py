@@ -31,7 +31,7 @@ setTimeout(function () {
 
 
 @pytest.fixture(scope="module")
-def game(site, tmp_path_factory) -> None:  # noqa: ANN001
+def game(site, tmp_path_factory) -> None:
     zip_path = build_pack(
         tmp_path_factory.mktemp("result-pack"),
         pack_id="result-pack",
@@ -46,7 +46,7 @@ def game(site, tmp_path_factory) -> None:  # noqa: ANN001
     )
 
 
-def test_an_html5_app_can_report_passed_with_a_score(page, site_db, game):  # noqa: ANN001
+def test_an_html5_app_can_report_passed_with_a_score(page, site_db, game):
     sign_in(page, "learner1")
     page.goto(f"/learn/items/{ITEM}")
     page.frame_locator("iframe.app").locator("body[data-sent=yes]").wait_for()

@@ -15,8 +15,8 @@ import subprocess
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from edge_server import site_tls
-from edge_server.datahome import DataHome
+from edge_server.base import site_tls
+from edge_server.base.datahome import DataHome
 from tests import acme_support
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, PHONE, SITE_ENV, seed_demo, sign_in
 from tests.https_front import TlsFront
@@ -37,7 +37,7 @@ pytestmark = [
 ]
 
 
-def sync_site(site) -> None:  # noqa: ANN001
+def sync_site(site) -> None:
     out = subprocess.run(
         [KRU, "--data-dir", str(site.home.root), "sync", "run"],
         env={**site.env(), "KRU_HTTPS_DOMAIN": DOMAIN},
@@ -50,7 +50,7 @@ def sync_site(site) -> None:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, browser):  # noqa: ANN001, ANN201
+def world(tmp_path_factory: pytest.TempPathFactory, browser):
     """Pebble + BIND, central, a provisioned demo site holding a certificate, nginx, Chromium."""
     root = tmp_path_factory.mktemp("https-world")
     named = acme_support.Named(root / "named", DOMAIN).start()
@@ -129,7 +129,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, browser):  # noqa: ANN001, A
     named.stop()
 
 
-def phone(world: dict, base_url: str):  # noqa: ANN201
+def phone(world: dict, base_url: str):
     context = world["browser"].new_context(viewport=PHONE, base_url=base_url)
     context.set_default_timeout(15_000)
     return context
@@ -146,7 +146,7 @@ def stored_ids(site_home: DataHome, ids: list[str]) -> list[str]:
         con.close()
 
 
-def queued(page) -> dict[str, list[dict]]:  # noqa: ANN001
+def queued(page) -> dict[str, list[dict]]:
     return json.loads(page.evaluate("localStorage.getItem('kru.events.v1') || '{}'"))
 
 

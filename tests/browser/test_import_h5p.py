@@ -21,7 +21,7 @@ H5P_TRUE_FALSE = TESTDATA / "h5p" / "h5p_standalone_truefalse_hello_world.h5p"
 PACK = "h5p-standalone-truefalse-hello-world"
 
 
-def _kru(site, *args: str) -> str:  # noqa: ANN001
+def _kru(site, *args: str) -> str:
     done = subprocess.run(
         [*KRU, "--data-dir", str(site.data_dir), *args],
         check=True,
@@ -34,14 +34,14 @@ def _kru(site, *args: str) -> str:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def h5p_item(site, tmp_path_factory) -> str:  # noqa: ANN001
+def h5p_item(site, tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp("h5p") / "tf.zip"
     _kru(site, "pack", "import", "--open", str(H5P_TRUE_FALSE), "-o", str(out))
     _kru(site, "pack", "install", str(out))
     return f"/learn/items/{PACK}/{PACK}"
 
 
-def _wait_for(site_db, sql: str, *params, timeout: float = 30.0) -> list:  # noqa: ANN001
+def _wait_for(site_db, sql: str, *params, timeout: float = 30.0) -> list:
     end = time.monotonic() + timeout
     rows: list = []
     while time.monotonic() < end:
@@ -54,7 +54,7 @@ def _wait_for(site_db, sql: str, *params, timeout: float = 30.0) -> list:  # noq
 
 def test_the_h5p_true_false_plays_and_its_score_reaches_the_dashboard(
     browser, site, site_db, h5p_item
-):  # noqa: ANN001
+):
     learner = browser.new_context(base_url=site.url)
     page = learner.new_page()
     sign_in(page, "learner1")

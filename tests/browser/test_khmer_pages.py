@@ -11,7 +11,7 @@ import pytest
 from tests.browser.harness import MAIN_PAGES, sign_in
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tools.i18n_check import extracted  # noqa: E402
+from tools.i18n_check import extracted
 
 # Beyond each role's main page (issue 14): a learner's detail, the admin's other pages.
 PAGES = MAIN_PAGES + [
@@ -19,6 +19,8 @@ PAGES = MAIN_PAGES + [
     ("admin", "/admin/cohorts"),
     ("admin", "/admin/cohorts/1"),
     ("admin", "/admin/users/new"),
+    ("admin", "/admin/users/{learner1}"),  # the password reset with "Make up a password"
+    ("instructor", "/teach/?assign=classroom-reading/classroom-reading"),
 ]
 
 

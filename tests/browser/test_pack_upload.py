@@ -14,7 +14,7 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from edge_server.uploads import CHUNK_BYTES
+from edge_server.base.uploads import CHUNK_BYTES
 from tests.browser.harness import sign_in
 from tests.upload_support import random_pack
 
@@ -46,7 +46,7 @@ def test_a_twenty_mb_pack_uploads_in_chunks_through_the_page(page, site, site_db
     patches: list[str] = []
     dropped: list[str] = []
 
-    def drop_the_second_chunk(route, request) -> None:  # noqa: ANN001
+    def drop_the_second_chunk(route, request) -> None:
         if request.method == "PATCH":
             patches.append(request.headers["upload-offset"])
             if request.headers["upload-offset"] == str(CHUNK_BYTES) and not dropped:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 
-from edge_server.demo import DEMO_PASSWORD
+from edge_server.site.demo import DEMO_PASSWORD
 from tests.browser.harness import km, sign_in
 
 QUIZ = "/learn/items/classroom-reading/check-groups"

@@ -40,3 +40,15 @@ def test_underlines_sit_below_khmer_subscripts(page):
         "() => getComputedStyle(document.querySelector('main a')).textUnderlineOffset"
     )
     assert offset not in ("auto", "0px")
+
+
+def test_breadcrumbs_and_table_links_are_big_enough_to_tap(page, site_db):
+    sign_in(page, "instructor")
+    ((cohort,),) = site_db("SELECT id FROM cohorts LIMIT 1")
+    page.goto(f"/teach/cohorts/{cohort}")
+    sizes = page.evaluate(
+        """() => [...document.querySelectorAll('main > p:first-child > a, #matrix tbody th a')]
+             .map(e => ({text: e.textContent.trim(), h: e.getBoundingClientRect().height}))"""
+    )
+    assert len(sizes) >= 3
+    assert [s for s in sizes if s["h"] < 44] == []

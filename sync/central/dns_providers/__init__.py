@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
-from edge_server.errors import N_, ConfigError, KruError
+from edge_server.base.errors import N_, ConfigError, KruError
 
 ENTRY_POINT_GROUP = "kru.dns_providers"
 BUILT_IN = {"rfc2136": "sync.central.dns_providers.rfc2136:Rfc2136Provider"}

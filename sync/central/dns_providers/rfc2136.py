@@ -32,7 +32,7 @@ import dns.tsig
 import dns.tsigkeyring
 import dns.update
 
-from edge_server.errors import N_, ConfigError
+from edge_server.base.errors import N_, ConfigError
 
 from . import DnsError
 

@@ -6,7 +6,7 @@ often a batch arrives (issue 5). Types are chosen to mean the same on SQLite and
 
 from peewee import Database, PostgresqlDatabase
 
-from edge_server.migrate import execute_all
+from edge_server.base.migrate import execute_all
 
 
 def apply(db: Database) -> None:

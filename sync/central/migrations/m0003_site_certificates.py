@@ -7,7 +7,7 @@ the "what central has for this site" pull can list and serve them.
 
 from peewee import Database, PostgresqlDatabase
 
-from edge_server.migrate import execute_all
+from edge_server.base.migrate import execute_all
 
 
 def apply(db: Database) -> None:

@@ -15,7 +15,7 @@ longer refreshes ``last_seen_at``; ``devices.decisions`` says the site sends its
 
 from peewee import Database, PostgresqlDatabase
 
-from edge_server.migrate import execute_all
+from edge_server.base.migrate import execute_all
 
 
 def apply(db: Database) -> None:

@@ -9,7 +9,7 @@ version in the library is sent). ``site_packs`` is what each site last reported.
 
 from peewee import Database, PostgresqlDatabase
 
-from edge_server.migrate import execute_all
+from edge_server.base.migrate import execute_all
 
 
 def apply(db: Database) -> None:

@@ -9,7 +9,7 @@ has not yet heard online (their ``corrected_ms`` is the Pi's own time until it h
 
 from peewee import Database
 
-from edge_server.migrate import execute_all
+from edge_server.base.migrate import execute_all
 
 
 def apply(db: Database) -> None:

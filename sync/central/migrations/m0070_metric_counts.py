@@ -7,7 +7,7 @@ balancer adds to the same numbers and any of them answers a scrape with the flee
 
 from peewee import Database
 
-from edge_server.migrate import execute_all
+from edge_server.base.migrate import execute_all
 
 
 def apply(db: Database) -> None:

@@ -1,0 +1,1 @@
+"""Migrations of the authoring tables: drafts and their items."""

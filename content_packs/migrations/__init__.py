@@ -1,0 +1,1 @@
+"""Migrations of the catalog of installed packs and its search index."""

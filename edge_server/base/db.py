@@ -1,0 +1,185 @@
+"""The site database handle: one peewee SqliteDatabase, initialised by the app factory.
+
+Pragmas follow the design: WAL, foreign keys, a busy timeout, and ``synchronous=FULL``
+because power cuts are common and an event a phone was told is saved must survive one.
+sqlite-utils, where used, wraps this same connection (``sqlite_utils_db()``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from peewee import AutoField, Model, OperationalError, SqliteDatabase
+
+PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "synchronous": "full",
+    # 2 MB page cache per connection: the server keeps one connection per thread (8 by
+    # default, per worker), and the OS page cache holds the file anyway.
+    "cache_size": -2000,
+    "temp_store": "memory",
+}
+
+WRITE_LOCKS = ("IMMEDIATE", "EXCLUSIVE")
+_CONNECT_TRIES = 20  # up to about 4 s in all
+
+
+class SiteDatabase(SqliteDatabase):
+    """SqliteDatabase whose write transactions queue on a lock file, across processes too.
+
+    With several server processes, SQLite's own busy handler makes a writer that finds the
+    database locked sleep and poll (up to 100 ms a try): under a burst of event batches the
+    slowest waited seconds. ``BEGIN IMMEDIATE``/``EXCLUSIVE`` first take an ``flock`` on
+    ``<database>-writer.lock``, where the kernel wakes the next writer as soon as the last
+    one commits; SQLite's lock and ``busy_timeout`` still guard every other writer.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._writer = threading.local()
+
+    def _connect(self):  # peewee's signature
+        """Open a connection, retrying while another process switches a new file to WAL.
+
+        ``PRAGMA journal_mode=wal`` on a brand-new database needs an exclusive lock and
+        answers "database is locked" without waiting when another process holds it — as
+        when the site server and the sync daemon start together on a Pi's first boot.
+        """
+        for attempt in range(_CONNECT_TRIES):
+            try:
+                return super()._connect()  # type: ignore[misc]  # peewee's stubs omit it
+            except OperationalError as exc:
+                if "locked" not in str(exc) or attempt == _CONNECT_TRIES - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _writer_fd(self) -> int | None:
+        path = self.database
+        if not path or path == ":memory:" or str(path).startswith("file:"):
+            return None
+        held = getattr(self._writer, "file", None)
+        if held is None or held[0] != path:
+            if held is not None:
+                os.close(held[1])
+            fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._writer.file = held = (path, fd)
+        return held[1]
+
+    def begin(self, lock_type: str | None = None) -> None:
+        """Begin a transaction (IMMEDIATE unless told otherwise), queueing on the writer lock.
+
+        Every transaction in Kru writes. A deferred one that reads first and writes later
+        fails at once with "database is locked" when another process wrote in between
+        (SQLite cannot wait there without risking deadlock), so transactions take the write
+        lock from their first statement, waiting for it as long as ``busy_timeout`` allows.
+        """
+        lock_type = lock_type or "IMMEDIATE"
+        fd = self._writer_fd() if (lock_type or "").upper() in WRITE_LOCKS else None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._writer.locked = fd
+        try:
+            super().begin(lock_type)
+        except BaseException:
+            self._release_writer()
+            raise
+
+    def _release_writer(self) -> None:
+        fd = getattr(self._writer, "locked", None)
+        if fd is not None:
+            self._writer.locked = None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._release_writer()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release_writer()
+
+
+db = SiteDatabase(None)
+
+
+class BaseModel(Model):
+    """Base of every site model: bound to ``db``; tables are made by migrations only."""
+
+    if TYPE_CHECKING:
+        # peewee adds this primary key at run time to each model that names none of its own
+        # (Progress has a composite key instead); declared here for the type checker only.
+        id = AutoField()
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+def utcnow() -> str:
+    """Return the current UTC time as ISO 8601 text (how Kru stores times)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def init_db(path: str | Path, **pragmas: object) -> SqliteDatabase:
+    """Point the shared handle at ``path`` with Kru's pragmas and return it."""
+    if not db.is_closed():
+        db.close()
+    db.init(str(path), pragmas={**PRAGMAS, **pragmas}, check_same_thread=False)
+    return db
+
+
+def close_db() -> None:
+    """Close this thread's connection if open (before a fork: a connection must not cross)."""
+    if not db.is_closed():
+        db.close()
+
+
+def compiled(query: Any) -> str:
+    """Return the SQL of a peewee query written with ``SQL("?")`` for each value it takes.
+
+    A hot page builds such a query once (``functools.cache``) from the models of the tables'
+    owners and runs it with ``db.execute_sql(sql, params)``: peewee spent milliseconds per
+    request building the same SQL again.
+
+    Raises:
+        ValueError: the query holds bound values, whose place among the ``?`` is unknown.
+    """
+    sql, params = query.sql()
+    if params:
+        raise ValueError(f"the query binds values {params!r}: write SQL('?') instead")
+    return sql
+
+
+def sqlite_utils_db():
+    """Return a sqlite_utils.Database on peewee's own connection (never a second writer)."""
+    import sqlite_utils
+
+    return sqlite_utils.Database(db.connection())
+
+
+def sqlite_info() -> dict[str, object]:
+    """Return the SQLite library version and whether FTS5 with the trigram tokenizer works."""
+    import sqlite3
+
+    con = sqlite3.connect(":memory:")
+    try:
+        con.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='trigram')")
+        trigram = True
+    except sqlite3.Error:
+        trigram = False
+    finally:
+        con.close()
+    return {"sqlite_version": sqlite3.sqlite_version, "fts5_trigram": trigram}

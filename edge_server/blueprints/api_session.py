@@ -1,9 +1,0 @@
-"""``/api/v1/session`` of the site server: who am I, sign in, sign out, change my password."""
-
-from __future__ import annotations
-
-from ..accounts import authenticate, set_password
-from ..auth import user_json
-from ..sessions import session_blueprint
-
-bp = session_blueprint(authenticate, user_json, set_password)

@@ -1,0 +1,1 @@
+"""Migrations of the in-person sessions, attendance and certificates tables."""

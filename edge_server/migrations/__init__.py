@@ -1,1 +1,0 @@
-"""Site database migrations, applied in order by ``edge_server.migrate`` (``kru migrate``)."""

@@ -1,0 +1,319 @@
+"""Learner pages: my courses, a course, an item of each type, quiz results, my progress.
+
+Also serves html5 apps' files under /apps/ with a sandboxing CSP (see ``app_file``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+import weakref
+from typing import Any
+
+import nh3
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale, gettext
+from flask_login import current_user
+from markupsafe import Markup
+
+from content_packs import html5
+from content_packs.catalog import Catalog
+from content_packs.models import Item
+from content_packs.urls import content_url
+
+from ...base.errors import KruError
+from ...learning import courses, events, quiz_forms, scorm
+from ...learning import quiz as quizzes
+from ...web.auth import role_required
+
+bp = Blueprint("learn", __name__)
+
+# Pack code runs in an opaque origin: no cookies, no same-origin API calls as the learner.
+APP_CSP = (
+    "sandbox allow-scripts; default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; "
+    "connect-src 'self'; form-action 'none'; frame-ancestors 'self'"
+)
+# SCORM content asks "resume where you left?" with confirm() (the golf samples do), and
+# frames its own pages: a page framed by a sandboxed page has an ancestor with an opaque
+# origin, which "frame-ancestors 'self'" refuses (Chromium blocked the golf samples' pages).
+# The pages carry no session and no secret, so any frame may hold them.
+SCORM_CSP = APP_CSP.replace(
+    "sandbox allow-scripts;", "sandbox allow-scripts allow-modals;"
+).replace("; frame-ancestors 'self'", "")
+
+# Catalog -> (script root, item key -> rendered catalog part of its line on the course page).
+# A catalog is per course version and language, so a new pack version renders anew.
+_item_heads: weakref.WeakKeyDictionary[Catalog, tuple[str, dict[str, Markup]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@bp.after_request
+def _cache_privately(response: Response) -> Response:
+    """Let Back show a learner page from the phone's cache when the Wi-Fi is gone (issue 14).
+
+    ``private, no-cache`` rather than the site's ``no-store``: the page may be kept on this
+    phone and is checked with the Pi before it is used again; signing out clears the cache.
+    """
+    if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _lang() -> str:
+    locale = get_locale()
+    return locale.language if locale else "km"
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def file_url(ref: Any) -> str | None:
+    """Return the URL of a content-store file reference ``{"sha256", ...}``."""
+    if not isinstance(ref, dict) or not ref.get("sha256"):
+        return None
+    return content_url(ref)
+
+
+APP_STREAM_BLOCK = 64 * 1024
+
+
+def _app_secret() -> bytes:
+    return current_app.config["SECRET_KEY"].encode()
+
+
+def app_token(item_key: str) -> str:
+    """Return the signed, expiring path part that lets an html5 app load its own files."""
+    return html5.app_token(_app_secret(), item_key, time.time())
+
+
+@bp.app_template_global()
+def learn_url(endpoint: str, key: str, **values: Any) -> str:
+    """Return the URL of a learner page for a course or item key ``<pack>/<slug>``."""
+    pack, _, slug = key.partition("/")
+    return url_for(endpoint, pack=pack, slug=slug, **values)
+
+
+@bp.get("/learn/")
+@role_required()
+def home():
+    mine = courses.my_courses(_user(), _lang())
+    started = [c for c in mine if c.started and not c.completed]
+    target = next(iter(started or [c for c in mine if not c.completed]), None)
+    return render_template("learn/home.html", courses=mine, continue_course=target)
+
+
+@bp.get("/learn/progress")
+@role_required()
+def progress():
+    return render_template("learn/progress.html", courses=courses.my_courses(_user(), _lang()))
+
+
+def item_heads(catalog: Catalog | None) -> dict[str, Markup]:
+    """Return each item's link, icon, type, length and "optional" as rendered HTML, made
+    once per catalog (the course page's hot loop then adds only the learner's status)."""
+    if catalog is None:
+        return {}
+    root = request.script_root
+    kept = _item_heads.get(catalog)
+    if kept is None or kept[0] != root:
+        head = get_template_attribute("learn/_course_items.html", "item_head")
+        kept = (root, {item.key: head(item) for item in catalog.items})
+        _item_heads[catalog] = kept
+    return kept[1]
+
+
+@bp.get("/learn/courses/<pack>/<slug>")
+@role_required()
+def course(pack: str, slug: str):
+    outline = courses.course_outline(_user(), f"{pack}/{slug}", _lang())
+    return render_template("learn/course.html", course=outline, heads=item_heads(outline.catalog))
+
+
+def _quiz_context(page: courses.ItemPage) -> dict[str, Any]:
+    definition = quizzes.definition(page.data)
+    limit = quizzes.attempt_limit(definition)
+    used = page.mine.attempts
+    attempt_id = str(uuid.uuid4())
+    return {
+        "questions": quizzes.questions(definition, _lang(), shuffle_seed=attempt_id),
+        "pass_mark": quizzes.pass_mark(definition),
+        "limit": limit,
+        "left": None if limit is None else max(limit - used, 0),
+        "attempt_id": attempt_id,
+        "past": events.past_attempts(_user(), page.item.key) if used else [],
+    }
+
+
+@bp.get("/learn/items/<pack>/<slug>")
+@role_required()
+def item(pack: str, slug: str):
+    page = courses.item_page(_user(), f"{pack}/{slug}", _lang())
+    extra: dict[str, Any] = {}
+    kind = page.item.type
+    if kind == "lesson":
+        extra["body"] = without_title(nh3.clean(page.item.body or ""), page.title)
+    elif kind == "quiz":
+        extra.update(_quiz_context(page))
+    elif kind == "image":
+        data = page.data
+        extra["alt"] = data.get(f"alt_{_lang()}") or data.get("alt") or page.title
+    elif kind == "html5":
+        entry = page.data.get("entry") or "index.html"
+        extra["app_url"] = url_for(
+            "learn.app_file", pack=pack, slug=slug, sig=app_token(page.item.key), member=entry
+        )
+        if page.data.get("scorm") in scorm.VERSIONS:
+            extra["scorm_start"] = scorm.start(_user(), page.item.key, page.data["scorm"])
+    return render_template("learn/item.html", page=page, file_url=file_url, **extra)
+
+
+_LEADING_H1 = re.compile(r"^\s*<h1[^>]*>(.*?)</h1>\s*", re.DOTALL)
+
+
+def without_title(body: str, title: str) -> str:
+    """Drop the lesson's own first heading when it repeats the page's title (issue 14)."""
+    match = _LEADING_H1.match(body)
+    if match and re.sub(r"<[^>]+>", "", match.group(1)).strip() == title.strip():
+        return body[match.end() :]
+    return body
+
+
+def _answers_from_form(definition: dict[str, Any]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for q in definition.get("questions", []):
+        qid = str(q["id"])
+        if q.get("type") in ("matching", "ordering"):
+            if parts := quiz_forms.parts_from_form(q, request.form):
+                answers[qid] = parts
+        elif q.get("type") == "multiple":
+            values = request.form.getlist(f"q-{qid}")
+            if values:
+                answers[qid] = values
+        else:
+            value = request.form.get(f"q-{qid}", "").strip()
+            if value:
+                answers[qid] = value
+    return answers
+
+
+@bp.post("/learn/items/<pack>/<slug>/attempts")
+@role_required()
+def submit_quiz(pack: str, slug: str):
+    page = courses.item_page(_user(), f"{pack}/{slug}", _lang())
+    if page.item.type != "quiz":
+        abort(404)
+    attempt_id = request.form.get("attempt_id", "")
+    try:
+        events.submit_attempt(
+            _user(), page.item.key, attempt_id, _answers_from_form(quizzes.definition(page.data))
+        )
+    except KruError as exc:
+        if exc.code == "empty_attempt":
+            flash(gettext("Answer at least one question, then submit."), "error")
+        else:
+            flash(exc.localized(gettext), "error")
+        return redirect(url_for("learn.item", pack=pack, slug=slug))
+    return redirect(url_for("learn.attempt", pack=pack, slug=slug, attempt_id=attempt_id))
+
+
+@bp.get("/learn/items/<pack>/<slug>/attempts/<attempt_id>")
+@role_required()
+def attempt(pack: str, slug: str, attempt_id: str):
+    page = courses.item_page(_user(), f"{pack}/{slug}", _lang())
+    stored = events.graded_attempt(_user(), attempt_id)
+    if stored is None or stored["object"] != page.item.key:
+        abort(404)
+    definition = quizzes.definition(page.data)
+    graded = stored["context"].get("graded", {})
+    limit = quizzes.attempt_limit(definition)
+    return render_template(
+        "learn/attempt.html",
+        page=page,
+        result=stored["result"],
+        graded=graded,
+        questions=quizzes.questions(definition, _lang(), shuffle_seed=attempt_id),
+        feedback=quizzes.feedback(definition, graded, _lang(), stored["result"].get("response")),
+        pass_mark=quizzes.pass_mark(definition),
+        number=stored["context"].get("attempt"),
+        left=None if limit is None else max(limit - page.mine.attempts, 0),
+    )
+
+
+@bp.get("/apps/<pack>/<slug>/<sig>/<path:member>")
+def app_file(pack: str, slug: str, sig: str, member: str):
+    """Serve a file of an html5 app, sandboxed by CSP so it runs in an opaque origin.
+
+    No sign-in: the sandboxed app's own requests carry no cookies. The token in the path
+    (``html5.app_token``: expiry and HMAC) stands for the learner who opened the item page;
+    the session is never read, so no cookie is set. The member is streamed from the zip,
+    with Range answered 206.
+    """
+    key = f"{pack}/{slug}"
+    try:
+        html5.check_app_token(_app_secret(), key, sig, time.time())
+    except KruError as exc:  # 404 for a bad token, 403 "open the activity again" if expired
+        return _app_refusal(exc)
+    row = Item.select(Item.type, Item.data).where(Item.key == key).first()
+    if row is None or row.type != "html5":
+        abort(404)
+    ref = row.payload.get("file") or {}
+    try:
+        app_file = html5.open_member(current_app.config["KRU_HOME"], ref.get("sha256", ""), member)
+    except KruError:
+        abort(404)
+    response: Any = Response(mimetype=app_file.mime, direct_passthrough=True)
+    response.content_length = app_file.size
+    response.set_etag(app_file.etag)
+    response.headers["Content-Security-Policy"] = APP_CSP
+    if row.payload.get("scorm"):
+        response.headers["Content-Security-Policy"] = SCORM_CSP
+        response.any_frame = True  # no X-Frame-Options either (see SCORM_CSP)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response = response.make_conditional(request, accept_ranges=True, complete_length=app_file.size)
+    if response.status_code not in (200, 206):
+        return response  # 304 or 412: no body
+    start, stop = 0, app_file.size
+    if response.status_code == 206:
+        start, stop = response.content_range.start, response.content_range.stop
+    return _with_member_body(response, app_file, start, stop)
+
+
+def _app_refusal(exc: KruError) -> Response:
+    """Answer a refused app file with a bare message: no page layout, so no session."""
+    response = Response(exc.localized(gettext), status=exc.status, mimetype="text/plain")
+    response.headers["Content-Security-Policy"] = APP_CSP
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _with_member_body(
+    response: Response, app_file: html5.AppFile, start: int, stop: int
+) -> Response:
+    """Give ``response`` bytes ``start``..``stop`` of the member, streamed.
+
+    A stored member (media, which the pack builder never compresses) goes out through the
+    server's file wrapper straight from the zip, as pack files do; others are inflated a
+    block at a time.
+    """
+    wrapper: Any = request.environ.get("wsgi.file_wrapper")
+    raw = app_file.open_raw(start) if wrapper is not None else None
+    if raw is not None:
+        response.response = wrapper(raw, APP_STREAM_BLOCK)
+    else:
+        response.response = app_file.iter_range(start, stop, APP_STREAM_BLOCK)
+    response.content_length = stop - start
+    return response

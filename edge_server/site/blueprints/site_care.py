@@ -1,0 +1,124 @@
+"""The Site page's care cards: backups to USB, the clock, power and disk (issue 19).
+
+Thin: each action calls one function of :mod:`..usb_backup` or :mod:`...system`, flashes
+the outcome in the admin's language and returns to the Site page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from ...base import diskspace
+from ...base.errors import N_, KruError, ValidationError
+from ...system import clock, helper, power
+from ...web.auth import role_required
+from .. import usb_backup
+
+bp = Blueprint("site_care", __name__, url_prefix="/admin")
+
+
+def _settings() -> Any:
+    return current_app.config["KRU"]
+
+
+def _home() -> Any:
+    return current_app.config["KRU_HOME"]
+
+
+def panels() -> list[tuple[str, Any]]:
+    """Return the care cards of the Site page: (template, what it shows as ``panel``)."""
+    settings = _settings()
+    return [
+        ("admin/_disk_panel.html", diskspace.status(_home().root, settings)),
+        ("admin/_backup_panel.html", usb_backup.panel(settings, _home())),
+        ("admin/_clock_panel.html", clock.status(settings)),
+        ("admin/_power_panel.html", power.read(settings["system.throttled_file"])),
+    ]
+
+
+def _device() -> str:
+    device = request.form.get("device", "")
+    helper.check(f"eject-{device}")  # the same device names the helper takes
+    return device
+
+
+def _done(message: str) -> Response:
+    flash(message, "success")
+    return redirect(url_for("admin.index") + "#backup")
+
+
+def _failed(exc: KruError) -> Response:
+    flash(exc.localized(gettext), "error")
+    return redirect(url_for("admin.index") + "#backup")
+
+
+@bp.post("/usb/open")
+@role_required("admin")
+def usb_open() -> Response:
+    try:
+        usb_backup.open_stick(_settings(), _device())
+    except KruError as exc:
+        return _failed(exc)
+    return _done(gettext("The USB stick is open (read-only)."))
+
+
+@bp.post("/usb/eject")
+@role_required("admin")
+def usb_eject() -> Response:
+    try:
+        usb_backup.eject(_settings(), _device())
+    except KruError as exc:
+        return _failed(exc)
+    return _done(gettext("You can take the USB stick out now."))
+
+
+@bp.post("/usb/backup")
+@role_required("admin")
+def usb_backup_now() -> Response:
+    try:
+        name = usb_backup.back_up(_settings(), _home(), _device())
+    except KruError as exc:
+        return _failed(exc)
+    return _done(gettext("Backup %(name)s written to the USB stick.", name=name))
+
+
+@bp.route("/usb/restore", methods=["GET", "POST"])
+@role_required("admin")
+def usb_restore() -> Response | str:
+    form = request.values
+    name = form.get("name", "")
+    try:
+        device = _device() if request.method == "POST" else form.get("device", "")
+        if request.method == "GET":
+            helper.check(f"eject-{device}")
+            return render_template("admin/usb_restore.html", device=device, name=name)
+        if form.get("confirm") != "yes":
+            raise ValidationError(
+                N_("Tick the box to confirm that the site is replaced"), code="not_confirmed"
+            )
+        usb_backup.stage_restore(_settings(), _home(), device, name)
+        usb_backup.restart(_settings())
+    except KruError as exc:
+        return _failed(exc)
+    return render_template("admin/usb_restarting.html", name=name)
+
+
+@bp.post("/clock")
+@role_required("admin")
+def set_clock() -> Response:
+    settings = _settings()
+    try:
+        browser_ms = request.form.get("browser_ms", type=int)
+        if browser_ms is None:
+            raise ValidationError(N_("The browser did not send its time"), code="clock_missing")
+        seconds = clock.check_offer(settings, browser_ms / 1000)
+        helper.run(settings, f"clock-{seconds}")
+    except KruError as exc:
+        flash(exc.localized(gettext), "error")
+        return redirect(url_for("admin.index") + "#clock")
+    flash(gettext("The Pi's clock was set to this browser's time."), "success")
+    return redirect(url_for("admin.index") + "#clock")

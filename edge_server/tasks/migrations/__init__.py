@@ -1,0 +1,1 @@
+"""Migrations of the task tables: submissions and their files."""

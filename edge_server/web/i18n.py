@@ -1,0 +1,138 @@
+"""Khmer and English: Flask-Babel with catalogs read from .po files, Khmer digits.
+
+Each part of Kru keeps its own catalog (``translations/<lang>/<part>.po``); they are merged
+and compiled in memory at first use, so no compiled ``.mo`` file is kept in git.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from flask import current_app, g, request, session
+from flask_babel import Babel, Domain, get_locale
+from flask_login import current_user
+
+from ..base.localtime import date_words, is_past, local_text
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+LANGUAGES = {"km": "ខ្មែរ", "en": "English"}
+_KHMER_DIGITS = str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩")
+
+
+@cache
+def load_catalog(language: str) -> Translations | NullTranslations:
+    """Return every ``translations/<language>/*.po`` merged into one translations object."""
+    merged: Translations | None = None
+    for po in sorted((TRANSLATIONS / language).glob("*.po")):
+        with open(po, "rb") as fh:
+            catalog = read_po(fh, locale=language)
+        buf = io.BytesIO()
+        write_mo(buf, catalog)
+        buf.seek(0)
+        part = Translations(fp=buf)
+        if merged is None:
+            merged = part
+        else:
+            merged.merge(part)
+    return merged or NullTranslations()
+
+
+class PoDomain(Domain):
+    def get_translations(self):  # Flask-Babel's signature
+        locale = get_locale()
+        if locale is None or locale.language == "en":
+            return NullTranslations()
+        return load_catalog(locale.language)
+
+
+class KruBabel(Babel):
+    @property
+    def domain_instance(self) -> Domain:
+        return _DOMAIN
+
+
+_DOMAIN = PoDomain()
+
+
+def select_locale() -> str:
+    """Return the user's language: their account's, else this browser's choice, else the site's."""
+    if current_user and current_user.is_authenticated and current_user.language:
+        return current_user.language
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return current_app.config["KRU"]["default_language"]
+
+
+def khmer_digits(value: object) -> str:
+    """Return ``value`` as text, with Khmer digits when the page is in Khmer."""
+    text = str(value)
+    locale = get_locale()
+    if locale is not None and locale.language == "km":
+        return text.translate(_KHMER_DIGITS)
+    return text
+
+
+def site_zone() -> str:
+    """Return the time zone times are shown in (the site's ``time_zone``; UTC on central)."""
+    return current_app.config["KRU"].get("time_zone", "UTC")
+
+
+def local_time(value: object) -> str:
+    """Return a stored UTC time as the site's local time, with Khmer digits on Khmer pages."""
+    return khmer_digits(local_text(value, site_zone()))
+
+
+def local_date(value: object) -> str:
+    """Return a ``YYYY-MM-DD`` date in words of the page's language ("២០ ធ្នូ ២០២៦")."""
+    locale = get_locale()
+    return khmer_digits(date_words(value, locale.language if locale else "km"))
+
+
+def khmer_digit_values(values: dict[str, object]) -> dict[str, str]:
+    """Return ``values`` (a message's placeholders) with Khmer digits on a Khmer page."""
+    return {name: khmer_digits(value) for name, value in values.items()}
+
+
+def _request_translations() -> Translations | NullTranslations:
+    """Return this request's catalog, found once per request and kept on ``g``."""
+    found = g.get("_kru_translations")
+    if found is None:
+        found = g._kru_translations = _DOMAIN.get_translations()
+    return found
+
+
+def _install_fast_gettext(app) -> None:
+    """Let templates' _() find the catalog once per request, not once per string.
+
+    A course page calls _() about 600 times; Flask-Babel's lookup of locale and catalog on
+    each call was a third of the page's time (bench/, issue 9).
+    """
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _request_translations().ugettext(s),
+        ngettext=lambda s, p, n: _request_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _request_translations().unpgettext(c, s, p, n),
+    )
+
+
+def init_app(app) -> None:
+    KruBabel(app, locale_selector=select_locale, default_locale="km")
+    _install_fast_gettext(app)
+    app.jinja_env.filters["kn"] = khmer_digits
+    app.jinja_env.filters["kn_values"] = khmer_digit_values
+    app.jinja_env.filters["localtime"] = local_time
+    app.jinja_env.filters["datewords"] = local_date
+    app.jinja_env.tests["past"] = lambda value: is_past(value, site_zone())
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+
+    @app.context_processor
+    def _lang() -> dict[str, object]:
+        locale = get_locale()
+        return {"lang": locale.language if locale else "km", "request_path": request.path}

@@ -1,0 +1,1 @@
+"""Migrations of the sync agent's state on the site."""

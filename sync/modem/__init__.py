@@ -1,0 +1,1 @@
+"""The cellular modem: AT commands over pyserial, its status, and the SMS heartbeat."""
