@@ -9,7 +9,9 @@ from pathlib import Path
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "raspberrypi"
 
 
-def make_bundle(path: Path, arch: str = "aarch64", wheel_bytes: bytes = b"stand-in") -> Path:
+def make_bundle(
+    path: Path, arch: str = "aarch64", wheel_bytes: bytes = b"stand-in", version: str = "0.1.0"
+) -> Path:
     """Write a bundle at ``path`` for ``arch`` with checksums, and return ``path``."""
     path.mkdir()
     for name in ("install.sh", "README.md"):
@@ -17,9 +19,9 @@ def make_bundle(path: Path, arch: str = "aarch64", wheel_bytes: bytes = b"stand-
     for sub in ("systemd", "hotspot", "system", "bin", "tls"):
         shutil.copytree(DEPLOY / sub, path / sub)
     (path / "wheels").mkdir()
-    (path / "wheels" / "kru-0.1.0-py3-none-any.whl").write_bytes(wheel_bytes)
-    (path / "requirements.txt").write_text("kru==0.1.0\n")
-    (path / "VERSION").write_text("0.1.0\n")
+    (path / "wheels" / f"kru-{version}-py3-none-any.whl").write_bytes(wheel_bytes)
+    (path / "requirements.txt").write_text(f"kru=={version}\n")
+    (path / "VERSION").write_text(f"{version}\n")
     (path / "ARCH").write_text(arch + "\n")
     lines = []
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
