@@ -80,7 +80,7 @@ def read(stick: Path) -> dict[str, Any]:
     index = _index(stick)
     mine = [b for b in bundles(stick) if b.name.endswith(f"-{releases.machine()}.tar.gz")]
     return {
-        "update": index,
+        "index": index,
         "packs": [p for p in (index or {}).get("packs", []) if isinstance(p, dict)],
         "bundles": [{"name": b.name, "path": str(b)} for b in mine],
     }
@@ -123,7 +123,7 @@ def install(settings: Any, home: DataHome, stick: Path) -> StickOutcome:
         NotFound: the stick holds no site update.
     """
     info = read(stick)
-    if info["update"] is None:
+    if info["index"] is None:
         raise NotFound(
             N_("This USB stick holds no site update (no kru-update/update.json)"),
             code="no_site_update",
