@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
-# 1.1 adds the pull below (a 1.0 central answers 404); 1.2 adds packs; 1.3 adds Kru releases
-PROTOCOL_MINOR = 3
+# 1.1 adds the pull below (a 1.0 central answers 404); 1.2 adds packs; 1.3 is sync by USB
+# drive (sync.usb_protocol); 1.4 adds Kru releases
+PROTOCOL_MINOR = 4
 
 ASSIGNED_PATH = "/api/v1/sync/assigned"  # GET: the manifest
 CSR_PATH = "/api/v1/sync/csr"  # POST: the site's certificate request (PEM)
@@ -19,7 +20,7 @@ PACKS_REPORT_PATH = "/api/v1/sync/packs"  # POST (1.2): what packs the site has 
 # Item kinds in the manifest.
 KIND_CERTIFICATE = "certificate"
 KIND_PACK = "pack"  # 1.2: a pack version in central's library, its files by sha256
-KIND_RELEASE = "release"  # 1.3: a signed Kru bundle (sync.release_record), one file by sha256
+KIND_RELEASE = "release"  # 1.4: a signed Kru bundle (sync.release_record), one file by sha256
 
 MAX_CSR_BYTES = 16 * 1024
 MAX_REPORT_BYTES = 256 * 1024

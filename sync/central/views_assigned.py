@@ -86,5 +86,5 @@ def packs_report():
     except ValueError:
         return api_error(ap.E_BAD_REPORT, "The pack report is not JSON", 400)
     stored = library.record_report(device, report)
-    releases.record_report(device, report)  # 1.3: the release part, when the site sends one
+    releases.record_report(device, report)  # 1.4: the release part, when the site sends one
     return jsonify({"stored": stored})

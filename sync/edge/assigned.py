@@ -111,7 +111,7 @@ def pull(agent: Any) -> PullResult:
         result.installed += packs.installed
         result.problems += [f"pack {p} failed" for p in packs.failed]
         release = None
-        if manifest.get("minor", 1) >= 3:  # sync 1.3: Kru releases (sync/edge/releases.py)
+        if manifest.get("minor", 1) >= 4:  # sync 1.4: Kru releases (sync/edge/releases.py)
             from . import releases
 
             log.info("Kru release: %s", releases.pull_release(agent, items))

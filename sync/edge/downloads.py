@@ -389,7 +389,7 @@ def _install(
 
 def report(agent: Any, release: dict[str, str] | None = None) -> bool:
     """Tell central what packs this site has (installed, pending, failed with the reason),
-    and (sync 1.3) the Kru version it runs and its last upgrade's outcome."""
+    and (sync 1.4) the Kru version it runs and its last upgrade's outcome."""
     data = read_state(agent.home)
     extra = {"release": release} if release is not None else {}
     body = json.dumps(

@@ -1,6 +1,6 @@
 """Kru releases on the site (issue 20): fetch, verify, stage, ask root to switch, report.
 
-A release reaches the site from central (a ``release`` item of the manifest, sync 1.3,
+A release reaches the site from central (a ``release`` item of the manifest, sync 1.4,
 downloaded by :class:`.downloads.Downloader` like pack files: resumable, within the download
 budget and window), from a USB stick on the Site page, or from a site update stick. Either
 way :func:`stage` checks it completely (the signature record against the keys of this Pi's
@@ -162,7 +162,7 @@ def apply(settings: Mapping[str, Any], home: DataHome) -> None:
 
 
 def report_part(home: DataHome) -> dict[str, str]:
-    """Return the ``release`` part of the report to central (sync 1.3)."""
+    """Return the ``release`` part of the report to central (sync 1.4)."""
     state = read_state(home)
     running = running_version()
     got = state.get("state", "")
