@@ -224,6 +224,7 @@ def pull_release(agent: Any, items: list[dict[str, Any]], now: datetime | None =
         )
         return "waiting for the download window"
     reason = ""
+    path: Path | None = None
     try:
         path = dl.have(sha) or dl.fetch(sha)
     except downloads.OutOfBudget:
@@ -234,13 +235,15 @@ def pull_release(agent: Any, items: list[dict[str, Any]], now: datetime | None =
         reason = exc.message
     finally:
         downloads.write_state(home, data)
-    if reason:
+    if reason or path is None:
         write_state(home, version=version, sha256=sha, state=PENDING, reason=reason)
         return reason
+    downloaded = path.parent == dl.dir  # not a file of the content store
     try:
-        stage(agent.settings, home, path, json.dumps(item["signature"]).encode(), move=True)
+        stage(agent.settings, home, path, json.dumps(item["signature"]).encode(), move=downloaded)
     except KruError as exc:
-        path.unlink(missing_ok=True)
+        if downloaded:
+            path.unlink(missing_ok=True)
         write_state(home, version=version, sha256=sha, state=FAILED, reason=exc.message)
         log.error("Kru %s from central refused: %s", version, exc.message)
         return exc.message
