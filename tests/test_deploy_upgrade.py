@@ -49,7 +49,14 @@ for unit in "$@"; do
                 "PRAGMA busy_timeout=30000;
                  INSERT INTO events (id, user_id, verb, object, server_ts, boot_id)
                  SELECT 'after-the-switch', id, 'experienced', 'intro/lesson',
-                        '2026-12-02T10:00:00Z', 'test' FROM users WHERE username = 'learner1';"
+                        '2026-12-02T10:00:00Z', 'test' FROM users WHERE username = 'learner1';
+                 INSERT INTO users (uid, username, display_name, role, password_hash,
+                                    created_at, updated_at)
+                 SELECT 'uid-learner2', 'learner2', 'Learner Two', 'learner', password_hash,
+                        created_at, updated_at FROM users WHERE username = 'learner1';
+                 INSERT INTO events (id, user_id, verb, object, server_ts, boot_id)
+                 SELECT 'after-the-switch-by-a-new-account', id, 'experienced', 'intro/lesson',
+                        '2026-12-02T10:00:01Z', 'test' FROM users WHERE username = 'learner2';"
         fi
         ;;
     stop)
@@ -237,6 +244,14 @@ def events(root: Path) -> list[str]:
         con.close()
 
 
+def usernames(root: Path) -> set[str]:
+    con = sqlite3.connect(root / "var/lib/kru/kru.sqlite3")
+    try:
+        return {r[0] for r in con.execute("SELECT username FROM users")}
+    finally:
+        con.close()
+
+
 def tables(root: Path) -> set[str]:
     con = sqlite3.connect(root / "var/lib/kru/kru.sqlite3")
     try:
@@ -298,11 +313,16 @@ def test_a_release_that_fails_its_health_check_is_rolled_back_keeping_new_events
     assert "0.1.0" in version.stdout
     # The database is the pre-migration backup, plus the event recorded after the switch.
     assert "upgrade_probe" not in tables(pi)
-    assert events(pi) == ["before-the-upgrade", "after-the-switch"]
+    assert events(pi) == [
+        "before-the-upgrade",
+        "after-the-switch",
+        "after-the-switch-by-a-new-account",
+    ]
+    assert "learner2" in usernames(pi)  # the account made after the switch came back too
     got = state(pi)
     assert got["state"] == "failed" and got["version"] == "0.1.1"
     assert "did not answer /healthz" in got["reason"]
-    assert "1 events recorded after the switch carried back" in got["reason"]
+    assert "2 events recorded after the switch carried back" in got["reason"]
     assert list((pi / "var/lib/kru/backups").glob("failed-upgrade-0.1.1-*.sqlite3"))
     # The old version serves again (started by the rollback).
     calls = (pi / "tmp/systemctl.log").read_text().splitlines()

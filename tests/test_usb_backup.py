@@ -330,3 +330,47 @@ def test_a_bundle_signed_by_a_stranger_is_refused_in_khmer_and_nothing_is_staged
     assert "មិនទុកចិត្ត" in done  # "does not trust"
     assert not (data_dir / "releases" / "incoming").exists()
     assert "upgrade" not in sticks.requests()
+
+
+@pytest.fixture
+def pack_key(tmp_path: Path, app_config: dict) -> tuple[Path, str]:
+    from tests.fleet_support import signing_key
+
+    key, public = signing_key(tmp_path / "pack-key")
+    app_config["packs.trusted_keys"] = [public]
+    return key, public
+
+
+def test_admin_installs_a_site_update_stick_written_by_central(
+    sticks, tmp_path, release_keys, pack_key, app, client, admin, data_dir
+):
+    from content_packs.models import Pack
+    from tests.fleet_support import random_files, signed_pack
+    from tests.sync_support import CentralServer, make_site
+
+    central = CentralServer(tmp_path / "central")
+    central.env["KRU_PACKS_TRUSTED_KEYS"] = pack_key[1]
+    pack = signed_pack(tmp_path, pack_key[0], "1.0.0", random_files({"media/a.bin": 1 << 20}))
+    central.cli("pack", "add", str(pack))
+    central.provision(make_site(tmp_path, "kampot"), province="Kampot")
+    central.cli("pack", "assign", "fleet-pack", "--province", "Kampot")
+    name = _release_on_stick(sticks, tmp_path, "ministry")  # leaves the stick read-only
+    bundle = sticks.root / "sdz1" / name
+    central.cli("release", "add", str(bundle))
+    central.cli("release", "assign", "0.2.0", "--province", "Kampot")
+    sticks.helper("mount-sdz1-rw")
+    wrote = central.cli(
+        "stick", "write", str(sticks.root / "sdz1"), "--province", "Kampot", check=False
+    )
+    sticks.helper("mount-sdz1-ro")
+    assert wrote.returncode == 0, wrote.stderr
+
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "Site update: 1 packs · Kru 0.2.0" in page
+    done = _post(client, "/admin/usb/update", device="sdz1").get_data(as_text=True)
+    assert "Site update: 1 packs installed, 0 already here." in done
+    assert "Kru 0.2.0 is being installed" in done
+    assert {p.pack_id: p.version for p in Pack.select()} == {"fleet-pack": "1.0.0"}
+    staged = data_dir / "releases" / "incoming" / "bundle.tar.gz"
+    assert staged.read_bytes() == bundle.read_bytes()
+    assert sticks.requests()[-1] == "upgrade"

@@ -26,7 +26,7 @@ from typing import Any
 
 from content_packs.manifest import MANIFEST, SIGNATURE
 from edge_server.base.datahome import DataHome
-from edge_server.base.errors import N_, NotFound, ValidationError
+from edge_server.base.errors import N_, NotFound, StorageError, ValidationError
 from sync import release_record as rr
 
 from . import library, releases
@@ -59,8 +59,11 @@ def _target(site: str | None, province: str | None) -> tuple[Any, dict[str, str]
 
 
 def _write_pack(home: DataHome, pack: Any, out: Path) -> None:
-    tmp = out.with_name(f".{out.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+    # Put together on central's own disk, then copied in one pass: zipfile seeks back to
+    # finish each entry, which some stick file systems (FUSE FAT) refuse.
+    home.tmp.mkdir(parents=True, exist_ok=True)
+    built = home.tmp / f"stick-{pack.manifest_sha256}.zip"
+    with zipfile.ZipFile(built, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         zf.write(library.file_path(home, pack.manifest_sha256), MANIFEST)
         zf.write(library.file_path(home, pack.signature_sha256), SIGNATURE)
         for row in LibraryFile.select().where(LibraryFile.library_pack == pack.id):
@@ -69,7 +72,12 @@ def _write_pack(home: DataHome, pack: Any, out: Path) -> None:
                 zf.open(row.path, "w", force_zip64=True) as dst,
             ):
                 shutil.copyfileobj(src, dst, _CHUNK)
-    os.replace(tmp, out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        shutil.copyfile(built, tmp)
+        os.replace(tmp, out)
+    finally:
+        built.unlink(missing_ok=True)
 
 
 def write_stick(
@@ -80,7 +88,20 @@ def write_stick(
     Raises:
         ValidationError: neither or both of site and province; ``out`` is not a folder.
         NotFound: the site is not registered, or nothing is assigned to it.
+        StorageError: code ``stick_write_failed``, the stick is full or refused a write.
     """
+    try:
+        return _write(home, out, site, province)
+    except OSError as exc:
+        raise StorageError(
+            N_("Could not write the update to %(path)s: %(problem)s"),
+            code="stick_write_failed",
+            path=str(out),
+            problem=exc.strerror or str(exc),
+        ) from exc
+
+
+def _write(home: DataHome, out: Path, site: str | None, province: str | None) -> dict[str, Any]:
     target, whom = _target(site, province)
     if not Path(out).is_dir():
         raise ValidationError(

@@ -75,6 +75,11 @@ def bundles(stick: Path) -> list[Path]:
     return sorted(found, key=key, reverse=True)
 
 
+def _version(name: str) -> str:
+    match = rr.BUNDLE_RE.match(name)
+    return match["version"] if match else ""
+
+
 def read(stick: Path) -> dict[str, Any]:
     """Return what ``stick`` holds for this site: the update's index and the bundles."""
     index = _index(stick)
@@ -82,7 +87,7 @@ def read(stick: Path) -> dict[str, Any]:
     return {
         "index": index,
         "packs": [p for p in (index or {}).get("packs", []) if isinstance(p, dict)],
-        "bundles": [{"name": b.name, "path": str(b)} for b in mine],
+        "bundles": [{"name": b.name, "path": str(b), "version": _version(b.name)} for b in mine],
     }
 
 
