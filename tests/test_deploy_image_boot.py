@@ -217,7 +217,12 @@ def first_boot(work, emulated, times) -> dict:
         "POST",
         url,
         "/admin/users/new",
-        data={"username": "dara", "password": "dara-reads-99", "role": "learner"},
+        data={
+            "username": "dara",
+            "display_name": "ដារ៉ា",
+            "password": "dara-reads-99",
+            "role": "learner",
+        },
         allow_redirects=False,
     )
     assert created.status_code == 302, created.text
