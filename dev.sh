@@ -145,10 +145,13 @@ cmd_test() {
     # System packages the suite drives for real: Chromium for browser tests, shellcheck and
     # systemd-analyze for the deploy scripts, debootstrap for the installer test, ffmpeg for media,
     # poppler-utils (pdftotext) for the certificate PDF; FUSE file systems for USB sticks as
-    # images and node for the polkit rule (issue 19).
+    # images and node for the polkit rule (issue 19); QEMU, mmdebstrap, binfmt, mtools, parted
+    # and e2fsprogs to build and boot a Pi image (issue 22).
     apt_install chromium shellcheck debootstrap systemd ffmpeg postgresql-client iproute2 wrk \
         pebble bind9 bind9-utils nginx hitch libnss3-tools openssl poppler-utils sqlite3 \
-        fusefat exfat-fuse exfatprogs ntfs-3g dosfstools fuse3 nodejs
+        fusefat exfat-fuse exfatprogs ntfs-3g dosfstools fuse3 nodejs \
+        qemu-system-arm qemu-user-static binfmt-support arch-test mmdebstrap mtools \
+        parted e2fsprogs xz-utils
     venv
     axe_core
     ralph_venv

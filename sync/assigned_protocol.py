@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import re
 
-PROTOCOL_MINOR = 2  # 1.1 adds the pull below (a 1.0 central answers 404); 1.2 adds packs
+# 1.1 adds the pull below (a 1.0 central answers 404); 1.2 adds packs; 1.3 is sync by USB
+# drive (sync.usb_protocol); 1.4 adds national teacher ids (batches), 1.5 Kru releases
+PROTOCOL_MINOR = 5
 
 ASSIGNED_PATH = "/api/v1/sync/assigned"  # GET: the manifest
 CSR_PATH = "/api/v1/sync/csr"  # POST: the site's certificate request (PEM)
 FILES_PREFIX = "/api/v1/sync/files/"  # GET <prefix><sha256>: one assigned file (Range: 1.2)
 PACKS_REPORT_PATH = "/api/v1/sync/packs"  # POST (1.2): what packs the site has (JSON)
 
-# Item kinds in the manifest. Later: "release" (issue 20).
+# Item kinds in the manifest.
 KIND_CERTIFICATE = "certificate"
 KIND_PACK = "pack"  # 1.2: a pack version in central's library, its files by sha256
+KIND_RELEASE = "release"  # 1.5: a signed Kru bundle (sync.release_record), one file by sha256
 
 MAX_CSR_BYTES = 16 * 1024
 MAX_REPORT_BYTES = 256 * 1024
-MAX_FILE_BYTES = 64 * 1024 * 1024  # what a site downloads in one request
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a pack file a site downloads in one request
+MAX_RELEASE_BYTES = 512 * 1024 * 1024  # a release bundle (wheels, maybe .debs)
 
 # Error codes (the JSON body's error.code).
 E_BAD_CSR = "bad_csr"  # 400: not a PEM request, bad signature, weak key

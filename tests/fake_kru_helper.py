@@ -2,8 +2,9 @@
 
 ``python fake_kru_helper.py CONFIG.json REQUEST``. The config maps a device name to an image
 and its file system: FAT32 images are mounted with fusefat, exFAT with exfat-fuse on a loop
-device, NTFS with ntfs-3g (this kernel has none of these file systems). ``restart`` and
-``clock-N`` are written to the config's log, as the real helper would act on them.
+device, NTFS with ntfs-3g (this kernel has none of these file systems). ``restart``,
+``clock-N`` and ``upgrade`` are written to the config's log, as the real helper would act on
+them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 REQUEST = re.compile(
-    r"^(mount-(sd[a-z][0-9]{0,2})-(rw|ro)|eject-(sd[a-z][0-9]{0,2})|clock-[0-9]{10}|restart)$"
+    r"^(mount-(sd[a-z][0-9]{0,2})-(rw|ro)|eject-(sd[a-z][0-9]{0,2})|clock-[0-9]{10}|restart|upgrade)$"
 )
 
 

@@ -123,6 +123,12 @@ def test_restart_restarts_the_server_and_the_sync_agent(pi):
     assert calls(pi) == ["systemctl restart --no-block kru.service kru-sync.service"]
 
 
+def test_upgrade_starts_the_upgrade_unit_without_waiting_for_it(pi):
+    result = run_helper(pi, "upgrade", KRU_HELPER_CTL=str(pi["bin"] / "systemctl"))
+    assert result.returncode == 0, result.stderr
+    assert calls(pi) == ["systemctl start --no-block kru-upgrade.service"]
+
+
 POLKIT_HARNESS = """
 const fs = require("fs");
 const results = {};
@@ -164,6 +170,7 @@ def polkit_says(tmp_path: Path, cases: list[tuple[str, str, str]]) -> dict[str, 
         "kru-helper@eject-sda1.service",
         "kru-helper@clock-1764662400.service",
         "kru-helper@restart.service",
+        "kru-helper@upgrade.service",
     ],
 )
 def test_polkit_lets_kru_start_the_helper_for_its_requests(unit, tmp_path):

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.livesite import free_port
+from tests.pi_emulator import debian_mirror
 
 # Cold: debootstrap (about 2 min) + bundle + install; warm: a few seconds to unpack the root.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -44,20 +45,6 @@ province = "Kampot"
 wifi_passphrase = "pepper-farm-77"
 admin_password = "kampot-admin-1"
 """
-
-
-def debian_mirror() -> str:
-    """Return the Debian mirror this machine's apt uses (bookworm), else deb.debian.org."""
-    sources = [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]
-    for path in sources:
-        try:
-            text = path.read_text()
-        except OSError:
-            continue
-        for uri in re.findall(r"(?:^URIs:\s*|^deb\s+(?:\[[^\]]*\]\s*)?)(\S+)", text, re.M):
-            if uri.rstrip("/").endswith("/debian"):
-                return uri
-    return "http://deb.debian.org/debian"
 
 
 def bookworm_tarball() -> Path:
@@ -288,6 +275,62 @@ def test_upgrade_keeps_the_data_directory(booted):
     assert "installed Kru 0.1.0" in result.stdout
     assert {p: p.read_bytes() for p in (data / "secrets").iterdir()} == before
     assert (data / "kru.sqlite3").read_bytes() == database
+
+
+def fake_service_deb(folder: Path, package: str) -> Path:
+    """A .deb named ``package`` whose script starts its service, as hostapd's and dnsmasq's do."""
+    src = folder / f"{package}-src"
+    (src / "DEBIAN").mkdir(parents=True)
+    (src / "DEBIAN/control").write_text(
+        f"Package: {package}\nVersion: 99.0\nArchitecture: all\n"
+        "Maintainer: Kru tests <tests@kru.invalid>\nDescription: starts its service\n"
+    )
+    postinst = src / "DEBIAN/postinst"
+    postinst.write_text(f"#!/bin/sh\ninvoke-rc.d {package} start || true\n")
+    initscript = src / "etc/init.d" / package
+    initscript.parent.mkdir(parents=True)
+    initscript.write_text(  # systemctl enable hands a unit with an init script to update-rc.d
+        f"#!/bin/sh\n### BEGIN INIT INFO\n# Provides: {package}\n# Required-Start: $remote_fs\n"
+        "# Required-Stop: $remote_fs\n# Default-Start: 2 3 4 5\n# Default-Stop: 0 1 6\n"
+        "# Short-Description: stand-in\n### END INIT INFO\nexit 0\n"
+    )
+    for script in (postinst, initscript):
+        script.chmod(0o755)
+    unit = src / "lib/systemd/system" / f"{package}.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n")
+    deb = folder / f"{package}_99.0_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(src), str(deb)], check=True)
+    shutil.rmtree(src)
+    return deb
+
+
+def test_missing_packages_come_from_debs_offline_and_start_no_service(pi, tmp_path):
+    """A fresh image has no package lists; install.sh installs what is missing from the bundle's
+    debs/ with no network, and package scripts may not start services meanwhile (at first boot
+    a start waited for kru-firstboot, which waited for kru-install: a 30-minute deadlock)."""
+    root = tmp_path / "root"
+    subprocess.run(["cp", "-a", str(pi["root"]), str(root)], check=True)
+    assert run_in(root, "dpkg", "--purge", "dnsmasq").returncode == 0
+    for lists in (root / "var/lib/apt/lists").glob("*_Packages*"):
+        lists.unlink()
+    bundle = root / "opt/kru-bundle"
+    (bundle / "debs").mkdir()
+    fake_service_deb(bundle / "debs", "dnsmasq")
+    sums = subprocess.run(
+        "find . -type f ! -name SHA256SUMS -printf '%P\\n' | LC_ALL=C sort | xargs sha256sum",
+        shell=True, cwd=bundle, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    (bundle / "SHA256SUMS").write_text(sums)
+
+    result = run_in(root, "/opt/kru-bundle/install.sh")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "installing dnsmasq from the bundle's debs/" in output
+    assert "policy-rc.d denied execution of start" in output
+    assert not (root / "usr/sbin/policy-rc.d").exists()
+    status = run_in(root, "dpkg-query", "-W", "-f=${Status} ${Version}", "dnsmasq").stdout
+    assert status == "install ok installed 99.0"
 
 
 def test_root_helper_and_its_polkit_rule_are_installed(pi):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.bundle_factory import make_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "raspberrypi"
@@ -59,26 +59,6 @@ def test_services_are_hardened_and_restart(unit):
         "Environment=KRU_CONFIG=/etc/kru/kru.toml",
     ):
         assert line in text, f"{unit} lacks {line}"
-
-
-def make_bundle(path: Path, arch: str = "aarch64") -> Path:
-    """A bundle as build-bundle.sh lays it out, with a stand-in wheel (no pip needed)."""
-    path.mkdir()
-    for name in ("install.sh", "README.md"):
-        shutil.copy2(DEPLOY / name, path / name)
-    for sub in ("systemd", "hotspot", "system", "bin"):
-        shutil.copytree(DEPLOY / sub, path / sub)
-    (path / "wheels").mkdir()
-    (path / "wheels" / "kru-0.1.0-py3-none-any.whl").write_bytes(b"stand-in")
-    (path / "requirements.txt").write_text("kru==0.1.0\n")
-    (path / "VERSION").write_text("0.1.0\n")
-    (path / "ARCH").write_text(arch + "\n")
-    lines = []
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest = hashlib.sha256(file.read_bytes()).hexdigest()
-        lines.append(f"{digest}  {file.relative_to(path).as_posix()}\n")
-    (path / "SHA256SUMS").write_text("".join(lines))
-    return path
 
 
 def build_image(*args: str | Path) -> subprocess.CompletedProcess:

@@ -83,3 +83,92 @@ def test_viewer_may_look_but_not_change(setup, tmp_path: Path) -> None:
     assert _upload(client, good).status_code == 403
     response = client.post("/fleet/packs/assign", data={"pack_id": "x", "scope": "all"})
     assert response.status_code == 403
+
+
+def _signed_release(tmp_path: Path, version: str, size: int = 1024 * 1024) -> tuple[Path, Path]:
+    import os
+    import platform
+    import subprocess
+    import sys
+    import tarfile
+
+    from tests.bundle_factory import make_bundle
+
+    name = f"kru-bundle-{version}-{platform.machine()}"
+    folder = make_bundle(tmp_path / name, platform.machine(), os.urandom(size), version)
+    tar = tmp_path / f"{name}.tar.gz"
+    with tarfile.open(tar, "w:gz", compresslevel=1) as tf:
+        tf.add(folder, arcname=name)
+    kru = [sys.executable, "-m", "edge_server.cli", "release"]
+    key = tmp_path / "release.key"
+    if not key.exists():
+        subprocess.run([*kru, "keygen", "-o", str(key)], check=True, capture_output=True)
+    subprocess.run([*kru, "sign", str(tar), "--key", str(key)], check=True, capture_output=True)
+    return tar, Path(f"{tar}.sig")
+
+
+def test_admin_adds_a_release_assigns_it_and_downloads_a_site_update_stick(
+    setup, tmp_path: Path
+) -> None:
+    import zipfile
+
+    app, _key = setup
+    device = registry.add_device("CTC Kampot", "http://c.example", "Kampot").device
+    client = app.test_client()
+    sign_in(client, "admin")
+    client.post("/language", data={"lang": "km"})
+    tar, sig = _signed_release(tmp_path, "0.2.0")
+
+    tampered = tmp_path / "tampered.tar.gz"
+    tampered.write_bytes(tar.read_bytes()[:-10] + b"0123456789")
+    page = client.post(
+        "/fleet/releases/add",
+        data={
+            "bundle": (io.BytesIO(tampered.read_bytes()), tar.name),
+            "signature": (io.BytesIO(sig.read_bytes()), sig.name),
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "checksum ខុសគ្នា" in page  # "checksum differs", in Khmer
+    assert "<code>0.2.0</code>" not in page
+
+    page = client.post(
+        "/fleet/releases/add",
+        data={
+            "bundle": (io.BytesIO(tar.read_bytes()), tar.name),
+            "signature": (io.BytesIO(sig.read_bytes()), sig.name),
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "<code>0.2.0</code>" in page.split('id="releases"')[1]
+
+    page = client.post(
+        "/fleet/releases/assign",
+        data={"version": "0.2.0", "scope": "site", "site": device.device_id},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    status = page.split('id="fleet-releases"')[1]
+    assert device.device_id in status and "កំពុងរង់ចាំ" in status  # pending
+
+    empty = client.post("/fleet/stick", data={"province": "Takeo"}, follow_redirects=True)
+    assert "គ្មានអ្វីត្រូវបានកំណត់ឱ្យ Takeo" in empty.get_data(as_text=True)
+    got = client.post("/fleet/stick", data={"site": device.device_id})
+    body = got.data
+    got.close()
+    assert got.status_code == 200 and got.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(body)) as zf:
+        names = set(zf.namelist())
+        assert f"kru-update/release/{tar.name}" in names
+        assert zf.read(f"kru-update/release/{tar.name}") == tar.read_bytes()
+        index = __import__("json").loads(zf.read("kru-update/update.json"))
+    assert index["for"] == {"site": device.device_id}
+    assert [r["version"] for r in index["releases"]] == ["0.2.0"]
+
+
+def test_viewer_sees_releases_but_cannot_add_assign_or_write_sticks(setup) -> None:
+    app, _key = setup
+    client = app.test_client()
+    sign_in(client, "viewer")
+    assert client.get("/fleet/releases").status_code == 200
+    assert client.post("/fleet/releases/assign", data={"version": "x"}).status_code == 403
+    assert client.post("/fleet/stick", data={"province": "Kandal"}).status_code == 403

@@ -26,6 +26,7 @@ from edge_server.site.app import create_app
 from .conftest import csrf_token, form_csrf
 
 HELPER = Path(__file__).with_name("fake_kru_helper.py")
+KRU = [sys.executable, "-m", "edge_server.cli"]
 MKFS = {
     "vfat": ["mkfs.vfat", "-F", "32", "-n", "KRUSTICK"],
     "exfat": ["mkfs.exfat", "-L", "KRUSTICK"],
@@ -258,3 +259,118 @@ def test_no_reminder_when_the_setting_is_zero(tmp_path):
 def test_without_fuse_tools_nothing_is_hidden():
     for tool in ("fusefat", "mount.exfat-fuse", "ntfs-3g", "mkfs.vfat", "mkfs.exfat", "mkntfs"):
         assert shutil.which(tool), f"{tool} is missing: ./dev.sh test installs it"
+
+
+@pytest.fixture
+def release_keys(tmp_path: Path, app_config: dict) -> Path:
+    """The ministry's and a stranger's release keys; the site's image trusts the ministry's."""
+    keys = tmp_path / "image-keys"
+    keys.mkdir()
+    for name in ("ministry", "stranger"):
+        made = subprocess.run(
+            [*KRU, "release", "keygen", "-o", str(tmp_path / f"{name}.key")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        if name == "ministry":
+            (keys / "ministry.pub").write_text(made.stdout)
+    app_config["releases.keys_dir"] = str(keys)
+    return keys
+
+
+def _release_on_stick(sticks, tmp_path: Path, signer: str) -> str:
+    """Open stick sdz1 and write a Kru bundle signed by ``signer`` on it; return its name."""
+    import os
+    import platform
+    import tarfile
+
+    from tests.bundle_factory import make_bundle
+
+    name = f"kru-bundle-0.2.0-{platform.machine()}"
+    (tmp_path / signer).mkdir()
+    folder = make_bundle(tmp_path / signer / name, platform.machine(), os.urandom(2 << 20), "0.2.0")
+    tar = tmp_path / signer / f"{name}.tar.gz"
+    with tarfile.open(tar, "w:gz", compresslevel=1) as tf:
+        tf.add(folder, arcname=name)
+    subprocess.run(
+        [*KRU, "release", "sign", str(tar), "--key", str(tmp_path / f"{signer}.key")],
+        check=True,
+        capture_output=True,
+    )
+    sticks.plug("sdz1", "vfat")
+    sticks.helper("mount-sdz1-rw")
+    shutil.copyfile(tar, sticks.root / "sdz1" / tar.name)
+    shutil.copyfile(f"{tar}.sig", sticks.root / "sdz1" / f"{tar.name}.sig")
+    sticks.helper("mount-sdz1-ro")
+    return tar.name
+
+
+def test_admin_upgrades_kru_from_a_bundle_on_a_stick(
+    sticks, tmp_path, release_keys, app, client, admin, data_dir
+):
+    name = _release_on_stick(sticks, tmp_path, "ministry")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "This Pi runs Kru 0.1.0." in page
+    assert name in page and "Upgrade Kru from this stick" in page
+    done = _post(client, "/admin/usb/release", device="sdz1", name=name).get_data(as_text=True)
+    assert "Kru 0.2.0 is being installed" in done
+    assert "Upgrade to 0.2.0 is under way." in done
+    staged = data_dir / "releases" / "incoming" / "bundle.tar.gz"
+    assert staged.read_bytes() == (sticks.root / "sdz1" / name).read_bytes()
+    assert sticks.requests()[-1] == "upgrade"
+
+
+def test_a_bundle_signed_by_a_stranger_is_refused_in_khmer_and_nothing_is_staged(
+    sticks, tmp_path, release_keys, app, client, admin, data_dir
+):
+    name = _release_on_stick(sticks, tmp_path, "stranger")
+    client.post("/language", data={"lang": "km", "csrf_token": csrf_token(client)})
+    done = _post(client, "/admin/usb/release", device="sdz1", name=name).get_data(as_text=True)
+    assert "មិនទុកចិត្ត" in done  # "does not trust"
+    assert not (data_dir / "releases" / "incoming").exists()
+    assert "upgrade" not in sticks.requests()
+
+
+@pytest.fixture
+def pack_key(tmp_path: Path, app_config: dict) -> tuple[Path, str]:
+    from tests.fleet_support import signing_key
+
+    key, public = signing_key(tmp_path / "pack-key")
+    app_config["packs.trusted_keys"] = [public]
+    return key, public
+
+
+def test_admin_installs_a_site_update_stick_written_by_central(
+    sticks, tmp_path, release_keys, pack_key, app, client, admin, data_dir
+):
+    from content_packs.models import Pack
+    from tests.fleet_support import random_files, signed_pack
+    from tests.sync_support import CentralServer, make_site
+
+    central = CentralServer(tmp_path / "central")
+    central.env["KRU_PACKS_TRUSTED_KEYS"] = pack_key[1]
+    pack = signed_pack(tmp_path, pack_key[0], "1.0.0", random_files({"media/a.bin": 1 << 20}))
+    central.cli("pack", "add", str(pack))
+    central.provision(make_site(tmp_path, "kampot"), province="Kampot")
+    central.cli("pack", "assign", "fleet-pack", "--province", "Kampot")
+    name = _release_on_stick(sticks, tmp_path, "ministry")  # leaves the stick read-only
+    bundle = sticks.root / "sdz1" / name
+    central.cli("release", "add", str(bundle))
+    central.cli("release", "assign", "0.2.0", "--province", "Kampot")
+    sticks.helper("mount-sdz1-rw")
+    wrote = central.cli(
+        "stick", "write", str(sticks.root / "sdz1"), "--province", "Kampot", check=False
+    )
+    sticks.helper("mount-sdz1-ro")
+    assert wrote.returncode == 0, wrote.stderr
+
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "Site update: 1 packs · Kru 0.2.0" in page
+    done = _post(client, "/admin/usb/update", device="sdz1").get_data(as_text=True)
+    assert "Site update: 1 packs installed, 0 already here." in done
+    assert "Kru 0.2.0 is being installed" in done
+    assert {p.pack_id: p.version for p in Pack.select()} == {"fleet-pack": "1.0.0"}
+    staged = data_dir / "releases" / "incoming" / "bundle.tar.gz"
+    assert staged.read_bytes() == bundle.read_bytes()
+    assert sticks.requests()[-1] == "upgrade"

@@ -3,11 +3,14 @@
 # target at the version and hash of requirements/runtime.txt (the lock the test suite runs
 # with), install.sh, the systemd units, hotspot templates and site-care files, with checksums.
 #   deploy/raspberrypi/build-bundle.sh [--target pi|host] [--out DIR] [--debs DIR] [--tar]
+#                                      [--release-key FILE.pub ...]
 #     --target pi    Raspberry Pi OS 64-bit: aarch64 wheels for CPython 3.11 (default)
 #     --target host  this machine's architecture (tests, a PC running Debian)
 #     --out DIR      where kru-bundle-VERSION-ARCH/ is written (default: ./dist)
 #     --debs DIR     also carry the .deb files in DIR (hostapd, dnsmasq ... for offline sites)
-#     --tar          also write kru-bundle-VERSION-ARCH.tar.gz
+#     --tar          also write kru-bundle-VERSION-ARCH.tar.gz (what `kru release sign` signs)
+#     --release-key F  a release public key (one base64 line, from `kru release keygen`) the
+#                    Pi will trust for upgrades, besides those in deploy/raspberrypi/release-keys/
 # Needs Python 3.11+ with pip and access to PyPI (or a pip mirror) on the building machine.
 set -euo pipefail
 
@@ -19,6 +22,7 @@ TARGET=pi
 OUT=$PWD/dist
 DEBS=""
 TAR=0
+KEYS=()
 
 die() { printf 'build-bundle: error: %s\n' "$*" >&2; exit 1; }
 say() { printf 'build-bundle: %s\n' "$*" >&2; }
@@ -29,7 +33,8 @@ while [ $# -gt 0 ]; do
         --out) OUT=${2:-}; shift 2 ;;
         --debs) DEBS=${2:-}; shift 2 ;;
         --tar) TAR=1; shift ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --release-key) KEYS+=("${2:-}"); shift 2 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -39,6 +44,9 @@ case "$TARGET" in
     host) ARCH=$(uname -m) ;;
     *) die "--target must be pi or host, not '$TARGET'" ;;
 esac
+for key in "${KEYS[@]}"; do
+    if [ ! -f "$key" ] || [[ $key != *.pub ]]; then die "--release-key $key is not a .pub file"; fi
+done
 if [ -n "$DEBS" ] && ! compgen -G "$DEBS/*.deb" >/dev/null; then
     die "--debs $DEBS holds no .deb files"
 fi
@@ -70,7 +78,8 @@ cp "$kru_wheel" "$stage/wheels/"
 
 # Every dependency as a binary wheel for CPython 3.11 on glibc Linux of the target machine
 # (Debian bookworm has glibc 2.36, so manylinux_2_17 ... manylinux_2_36 all run), exactly the
-# versions of the lock, each file checked against the lock's hashes.
+# versions of the lock, each file checked against the lock's hashes. The lock holds pip, which
+# install.sh runs straight from its wheel.
 target=(--only-binary=:all: --python-version 3.11 --implementation cp
     --platform "linux_$ARCH" --platform "manylinux2014_$ARCH")
 for minor in $(seq 17 36); do target+=(--platform "manylinux_2_${minor}_$ARCH"); done
@@ -92,6 +101,11 @@ done | sort > "$stage/requirements.txt"
 cp "$HERE/install.sh" "$stage/"
 cp "$HERE/README.md" "$stage/"
 cp -r "$HERE/systemd" "$HERE/hotspot" "$HERE/system" "$HERE/bin" "$HERE/tls" "$stage/"
+# The release keys the Pi trusts (install.sh puts them in /etc/kru/release-keys).
+mkdir "$stage/release-keys"
+for key in "$HERE"/release-keys/*.pub "${KEYS[@]}"; do
+    if [ -f "$key" ]; then cp "$key" "$stage/release-keys/"; fi
+done
 if [ -n "$DEBS" ]; then
     mkdir "$stage/debs"
     cp "$DEBS"/*.deb "$stage/debs/"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install or upgrade Kru on Raspberry Pi OS Lite 64-bit (Debian bookworm or later) from an
 # offline bundle made by build-bundle.sh. Idempotent: a second run changes nothing.
-#   sudo ./install.sh [--bundle DIR]
+#   sudo ./install.sh [--bundle DIR] [--prepare]
+# Each version lives in /opt/kru/releases/VERSION/ with its own venv; /opt/kru/current points
+# at the one that runs and /opt/kru/venv through it. --prepare only makes the venv of this
+# bundle's release and changes nothing else (kru-upgrade then switches and checks it).
 # Python packages come only from the bundle's wheels/. Debian packages that are missing come
 # from the bundle's debs/ when it has them, else from apt (needs internet).
 # The data directory /var/lib/kru is never removed or overwritten.
@@ -17,12 +20,15 @@ SYSTEM_PACKAGES=(python3 python3-venv hostapd dnsmasq avahi-daemon fake-hwclock 
 # runs without them; only the Site page's USB sticks, clock and restart wait for them.
 HELPER_PACKAGES=(polkitd ntfs-3g)
 UNITS=(kru.service kru-sync.service kru-firstboot.service kru-wlan.service)
+# Started only by the root helper for an upgrade the site staged (issue 20); not enabled.
+UPGRADE_UNITS=(kru-upgrade.service)
 # The TLS front: started only by kru-tls-apply (from its path unit and timer) when the site
 # holds a valid certificate (docs/device-admin-guide.md, "HTTPS on the site Wi-Fi").
 TLS_UNITS=(kru-https.service kru-tls-apply.service kru-tls-apply.path kru-tls-apply.timer)
 changed=0
 reload_units=0
 new_python=0
+PREPARE=0
 
 say() { printf 'kru install: %s\n' "$*"; }
 did() { changed=1; say "$*"; }
@@ -31,7 +37,8 @@ die() { printf 'kru install: error: %s\n' "$*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --bundle) BUNDLE=$(cd "$2" && pwd); shift 2 ;;
-        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        --prepare) PREPARE=1; shift ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -43,22 +50,82 @@ fi
 (cd "$BUNDLE" && sha256sum --quiet --strict -c SHA256SUMS) \
     || die "the bundle is damaged (checksums differ): copy it again"
 VERSION=$(cat "$BUNDLE/VERSION")
+[[ $VERSION =~ ^[0-9A-Za-z.+-]+$ ]] || die "the bundle's VERSION is not a version"
+RELEASE=$PREFIX/releases/$VERSION
+VENV=$RELEASE/venv
+
+# --- Python: a venv with exactly the bundle's wheels, no index, in this version's release
+# pip itself comes from the bundle's wheel too (run straight from the .whl), so the venv needs no
+# ensurepip: on a Pi that step alone took minutes, and the bundle's pip replaced it anyway.
+install_python() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        install -d -m 0755 "$RELEASE"
+        python3 -m venv --without-pip "$VENV"
+        did "created the virtualenv $VENV"
+    fi
+    stamp=$(cd "$BUNDLE" && sha256sum requirements.txt wheels/*.whl | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$VENV/.kru-bundle" 2>/dev/null || true)" != "$stamp" ]; then
+        pip_wheel=$(compgen -G "$BUNDLE/wheels/pip-*.whl" | head -n 1) \
+            || die "the bundle has no pip wheel: build it again with build-bundle.sh"
+        say "installing Kru $VERSION and $(grep -c . "$BUNDLE/requirements.txt") packages from the bundle's wheels (minutes on a Pi)"
+        "$VENV/bin/python" "$pip_wheel/pip" install --quiet --disable-pip-version-check \
+            --no-index --no-compile --find-links "$BUNDLE/wheels" --upgrade -r "$BUNDLE/requirements.txt"
+        # Byte-compile on every core at once (pip does one file at a time); the kru user cannot
+        # write to the venv, so modules not compiled now would be compiled again at every start.
+        say "byte-compiling $VENV"
+        "$VENV/bin/python" -m compileall -q -j 0 -x '/pip/' "$VENV/lib" \
+            || die "could not byte-compile $VENV (see above)"
+        echo "$stamp" > "$VENV/.kru-bundle"
+        new_python=1
+        did "installed Kru $VERSION and its libraries from the bundle"
+    fi
+}
+if [ "$PREPARE" -eq 1 ]; then
+    python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+        || die "Python 3.11 or newer is needed (Raspberry Pi OS bookworm or later)"
+    install_python
+    say "prepared Kru $VERSION in $RELEASE"
+    exit 0
+fi
 
 # --- Debian packages
+# policy-rc.d answering 101 keeps package scripts from starting services (invoke-rc.d and
+# deb-systemd-invoke ask it); ours is removed afterwards, someone else's is left alone.
+POLICY=/usr/sbin/policy-rc.d
+our_policy=0
+no_starts() {
+    if [ ! -e "$POLICY" ]; then
+        printf '#!/bin/sh\n# kru install.sh: no service starts while it installs packages\nexit 101\n' > "$POLICY"
+        chmod 0755 "$POLICY"
+        our_policy=1
+    fi
+}
+allow_starts() {
+    if [ "$our_policy" -eq 1 ]; then rm -f "$POLICY"; our_policy=0; fi
+}
+trap allow_starts EXIT
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
+    # The packages' scripts must not start hostapd or dnsmasq now: at first boot this runs in
+    # kru-install.service, and a start would wait for kru-firstboot, which waits for us (a
+    # deadlock until the unit's timeout); kru-firstboot starts them once they are configured.
+    no_starts
     if compgen -G "$BUNDLE/debs/*.deb" >/dev/null; then
         did "installing ${missing[*]} from the bundle's debs/"
-        apt-get install -y -q --no-install-recommends --no-download "$BUNDLE"/debs/*.deb
+        # Not --no-download: with it, apt fails on local .deb files whenever the Pi's package
+        # lists are empty ("Pathname to install is not absolute"), as on a fresh image.
+        apt-get install -y -q --no-install-recommends "$BUNDLE"/debs/*.deb \
+            || die "cannot install the bundle's debs/: they need packages this Pi lacks (see above)"
     else
         did "installing ${missing[*]} with apt (needs internet)"
         apt-get install -y -q --no-install-recommends "${missing[@]}" \
             || die "cannot install ${missing[*]}: connect the Pi to the internet or use a bundle with debs/"
     fi
+    allow_starts
 fi
 helper_missing=()
 for p in "${HELPER_PACKAGES[@]}"; do
@@ -114,19 +181,32 @@ if [ ! -f "$CONF/kru.toml" ]; then
     did "wrote $CONF/kru.toml (port 80, data in $DATA)"
 fi
 
-# --- Python: a venv with exactly the bundle's wheels, no index
-if [ ! -x "$PREFIX/venv/bin/python" ]; then
-    python3 -m venv "$PREFIX/venv"
-    did "created the virtualenv $PREFIX/venv"
-fi
-stamp=$(cd "$BUNDLE" && sha256sum requirements.txt wheels/*.whl | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$PREFIX/venv/.kru-bundle" 2>/dev/null || true)" != "$stamp" ]; then
-    "$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
-        --find-links "$BUNDLE/wheels" --upgrade -r "$BUNDLE/requirements.txt"
-    echo "$stamp" > "$PREFIX/venv/.kru-bundle"
+# --- Python: this version's release, made current (an atomic symlink switch)
+install_python
+if [ "$(readlink "$PREFIX/current" 2>/dev/null || true)" != "releases/$VERSION" ]; then
+    if [ -L "$PREFIX/current" ]; then
+        ln -sfn "$(readlink "$PREFIX/current")" "$PREFIX/.previous.new"
+        mv -Tf "$PREFIX/.previous.new" "$PREFIX/previous"
+    fi
+    ln -sfn "releases/$VERSION" "$PREFIX/.current.new"
+    mv -Tf "$PREFIX/.current.new" "$PREFIX/current"
     new_python=1
-    did "installed Kru $VERSION and its libraries from the bundle"
+    did "made Kru $VERSION current ($PREFIX/current)"
 fi
+if [ "$(readlink "$PREFIX/venv" 2>/dev/null || true)" != "current/venv" ]; then
+    # A Pi installed before side-by-side releases has a venv folder here: replaced by the link.
+    if [ -d "$PREFIX/venv" ] && [ ! -L "$PREFIX/venv" ]; then rm -rf "$PREFIX/venv"; fi
+    ln -sfn current/venv "$PREFIX/.venv.new"
+    mv -Tf "$PREFIX/.venv.new" "$PREFIX/venv"
+    did "linked $PREFIX/venv to the current release"
+fi
+
+# --- the release keys this Pi trusts (issue 20): from the bundle, i.e. from the image
+ensure_dir "$CONF/release-keys" root root 755
+for key in "$BUNDLE"/release-keys/*.pub; do
+    [ -f "$key" ] || continue
+    install_file "$key" "$CONF/release-keys/$(basename "$key")" 0644 || true
+done
 
 # --- deploy files, commands, units, site care
 for f in "$BUNDLE"/hotspot/* "$BUNDLE"/system/*; do
@@ -142,10 +222,11 @@ install_file "$BUNDLE/system/journald-kru.conf" /etc/systemd/journald.conf.d/kru
 # The root helper for USB sticks, the clock and restarts, and the polkit rule that lets kru
 # start it for exactly its requests (issue 19); sticks are mounted under /media/kru.
 install_file "$BUNDLE/bin/kru-helper" "$PREFIX/bin/kru-helper" 0755 || true
+install_file "$BUNDLE/bin/kru-upgrade" "$PREFIX/bin/kru-upgrade" 0755 || true
 install_file "$BUNDLE/system/polkit-kru.rules" /etc/polkit-1/rules.d/50-kru.rules 0644 || true
 if install_file "$BUNDLE/systemd/kru-helper@.service" "$UNITDIR/kru-helper@.service" 0644; then reload_units=1; fi
 ensure_dir /media/kru root root 755
-for unit in "${UNITS[@]}" "${TLS_UNITS[@]}" kru-install.service; do
+for unit in "${UNITS[@]}" "${TLS_UNITS[@]}" "${UPGRADE_UNITS[@]}" kru-install.service; do
     if install_file "$BUNDLE/systemd/$unit" "$UNITDIR/$unit" 0644; then reload_units=1; fi
 done
 
@@ -157,12 +238,12 @@ enable() {
     local unit=$1 state
     state=$(systemctl is-enabled "$unit" 2>/dev/null || true)
     if [ "$state" = "masked" ]; then
-        systemctl unmask "$unit" >/dev/null 2>&1
+        systemctl unmask "$unit" >/dev/null 2>&1 || die "cannot unmask $unit (try: systemctl unmask $unit)"
         did "unmasked $unit"
         state=$(systemctl is-enabled "$unit" 2>/dev/null || true)
     fi
     if [ "$state" != "enabled" ]; then
-        systemctl enable "$unit" >/dev/null 2>&1
+        systemctl enable "$unit" >/dev/null 2>&1 || die "cannot enable $unit (try: systemctl enable $unit)"
         did "enabled $unit"
     fi
 }
@@ -192,5 +273,7 @@ if [ "$changed" -eq 0 ]; then
     say "nothing to change: Kru $VERSION is installed"
 else
     say "done: Kru $VERSION; data in $DATA, settings in $CONF/kru.toml"
-    [ -f "$CONF/setup-done" ] || say "next: put kru-setup.toml on the boot partition and restart"
+    if [ ! -f "$CONF/setup-done" ] && [ ! -f /boot/firmware/kru-setup.toml ]; then
+        say "next: put kru-setup.toml on the boot partition and restart"
+    fi
 fi

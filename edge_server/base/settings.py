@@ -316,7 +316,7 @@ SETTINGS: tuple[Setting, ...] = (
         "sync.download_window",
         "str",
         "",
-        "Local time window for pack downloads, e.g. 22:00-06:00; empty: any time.",
+        "Local time window for pack and Kru release downloads, e.g. 22:00-06:00; empty: any time.",
     ),
     Setting(
         "sync.interval_s", "int", 900, "Seconds between sync attempts of the daemon.", minimum=5
@@ -564,6 +564,14 @@ SETTINGS: tuple[Setting, ...] = (
         "The command that runs a privileged request (mount or eject a stick, set the clock, "
         "restart Kru); {request} is the request, e.g. mount-sda1-rw. The default starts the "
         "root helper unit that deploy/raspberrypi installs, allowed to kru by a polkit rule.",
+    ),
+    Setting(
+        "releases.keys_dir",
+        "path",
+        "/etc/kru/release-keys",
+        "The folder of release keys this site trusts (*.pub, one base64 Ed25519 public key "
+        "each; install.sh puts the image's keys there). A Kru release from central or a USB "
+        "stick is installed only when one of them signed it.",
     ),
     Setting(
         "system.throttled_file",

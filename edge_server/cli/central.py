@@ -9,7 +9,7 @@ import click
 
 from edge_server.cli.context import CliContext, pass_ctx
 
-from . import central_cert, central_library, central_lrs
+from . import central_cert, central_library, central_lrs, central_release
 
 
 def _open(ctx: CliContext):  # the central peewee database, migrated
@@ -315,3 +315,5 @@ def import_usb(ctx: CliContext, directory: Path) -> None:
 central.add_command(central_cert.cert)
 central.add_command(central_lrs.lrs)
 central.add_command(central_library.pack)
+central.add_command(central_release.release)
+central.add_command(central_release.stick)

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sync.edge import update_stick
+
 from ..base.datahome import DataHome, write_file_atomically
 from ..base.errors import N_, NotFound, StorageError
 from ..system import helper, sticks
@@ -95,6 +97,7 @@ def panel(settings: Mapping[str, Any], home: DataHome) -> dict[str, Any]:
     found = sticks.find(_root(settings), settings["system.sys_block"])
     for stick in found["mounted"]:
         stick["backups"] = list_backups(Path(stick["path"]))
+        stick["updates"] = update_stick.read(Path(stick["path"]))  # issue 20: packs, Kru
     return {**found, "last": last_backup(home)}
 
 

@@ -1,9 +1,10 @@
-"""Ask the root helper for one narrow thing: mount or eject a stick, set the clock, restart.
+"""Ask the root helper for one narrow thing: mount or eject a stick, set the clock, restart,
+upgrade Kru to the release staged in the data directory (issue 20).
 
 The server runs as the unprivileged ``kru`` user (issue 19). What needs root is a request,
 one word with its arguments joined by ``-`` (``mount-sda1-rw``, ``eject-sda1``,
-``clock-1764662400``, ``restart``), run by the command in the ``system.helper`` setting. On a
-Pi that starts ``kru-helper@<request>.service``, a oneshot unit running
+``clock-1764662400``, ``restart``, ``upgrade``), run by the command in the ``system.helper``
+setting. On a Pi that starts ``kru-helper@<request>.service``, a oneshot unit running
 ``/opt/kru/bin/kru-helper``, which a polkit rule lets ``kru`` start and nothing else; the
 helper checks the request again. Tests point the setting at a fake helper.
 """
@@ -21,7 +22,9 @@ from ..base.errors import N_, KruError, ValidationError
 log = logging.getLogger(__name__)
 
 DEVICE = r"sd[a-z][0-9]{0,2}"
-REQUEST = re.compile(rf"^(mount-{DEVICE}-(rw|ro)|eject-{DEVICE}|clock-[0-9]{{10}}|restart)$")
+REQUEST = re.compile(
+    rf"^(mount-{DEVICE}-(rw|ro)|eject-{DEVICE}|clock-[0-9]{{10}}|restart|upgrade)$"
+)
 TIMEOUT_S = 60
 
 

@@ -40,6 +40,7 @@ def central_links() -> list[tuple[str, str]]:
         ("dashboard.index", gettext("Sites")),
         ("dashboard.exports_page", gettext("Exports")),
         ("fleet.packs", gettext("Packs")),
+        ("releases.index", gettext("Releases")),
         ("central_certificates.cpd", gettext("CPD records")),
         ("central_discussion.participation", gettext("Discussion")),
         ("central_competencies.profiles", gettext("Competencies")),
@@ -116,6 +117,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from .views_learners import bp as learners_bp
     from .views_metrics import bp as metrics_bp
     from .views_metrics import install as install_metrics
+    from .views_releases import bp as releases_bp
     from .views_sync import bp as sync_bp
 
     csrf.exempt(sync_bp)  # signed with the device secret, not a browser session
@@ -130,6 +132,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         metrics_bp,
         openapi_bp,
         fleet_bp,
+        releases_bp,
         certificates_bp,
         discussion_bp,
         competencies_bp,

@@ -69,3 +69,45 @@ class SitePack(CentralModel):
 
     class Meta:
         table_name = "site_packs"
+
+
+class LibraryRelease(CentralModel):
+    """A signed Kru bundle in the library (issue 20); the file is kept by sha256."""
+
+    id = AutoField()
+    version = CharField()
+    arch = CharField()
+    sha256 = CharField()
+    size = BigIntegerField()
+    signature = TextField()  # the signature record (sync.release_record), JSON
+    signer_key = TextField()
+    added_at = CharField()
+
+    class Meta:
+        table_name = "library_releases"
+
+
+class ReleaseAssignment(CentralModel):
+    id = AutoField()
+    version = CharField()
+    scope = CharField()
+    target = TextField(default="")
+    created_at = CharField()
+
+    class Meta:
+        table_name = "release_assignments"
+
+
+class SiteRelease(CentralModel):
+    """What a site last reported: the version it runs and its last upgrade's outcome."""
+
+    id = AutoField()
+    device = ForeignKeyField(Device, column_name="device_id", backref="site_release")
+    running = CharField(default="")
+    version = CharField(default="")
+    state = CharField()
+    reason = TextField(default="")
+    reported_at = CharField()
+
+    class Meta:
+        table_name = "site_releases"

@@ -15,7 +15,7 @@ from edge_server.web.api_errors import api_error
 from sync import assigned_protocol as ap
 from sync import protocol
 
-from . import library, site_certs
+from . import library, releases, site_certs
 from .ingest import authenticate
 
 bp = Blueprint("central_assigned", __name__)
@@ -30,6 +30,7 @@ def assigned():
     device, _version, _clock = authenticate("GET", ap.ASSIGNED_PATH, request.headers, b"")
     items, https = site_certs.manifest_items(device, _domain())
     items += library.manifest_items(device)
+    items += releases.manifest_items(device)
     return jsonify(
         {
             "protocol": protocol.PROTOCOL_VERSION,
@@ -58,8 +59,9 @@ def file(sha256: str):
     device, _version, _clock = authenticate("GET", path, request.headers, b"")
     found = site_certs.file_for(device, sha256) if ap.SHA256_RE.match(sha256) else None
     if found is None and ap.SHA256_RE.match(sha256):
-        packed = library.file_for(device, current_app.config["KRU_HOME"], sha256)
-        if packed is not None:  # a pack file: streamed, with Range for resumed downloads
+        home = current_app.config["KRU_HOME"]
+        packed = library.file_for(device, home, sha256) or releases.file_for(device, home, sha256)
+        if packed is not None:  # a pack file or a bundle: streamed, Range for resumed downloads
             sent = send_file(packed, mimetype="application/octet-stream", conditional=True)
             sent.headers["X-Kru-Content-SHA256"] = sha256
             sent.headers["Cache-Control"] = "no-store"
@@ -84,4 +86,5 @@ def packs_report():
     except ValueError:
         return api_error(ap.E_BAD_REPORT, "The pack report is not JSON", 400)
     stored = library.record_report(device, report)
+    releases.record_report(device, report)  # 1.5: the release part, when the site sends one
     return jsonify({"stored": stored})

@@ -4,8 +4,8 @@ After a sync run caught up, the agent asks central for its manifest. For HTTPS i
 site's certificate request when central does not hold this one yet, and fetches the
 certificate chain when central holds one the site has not installed. Every byte counts
 against the daily budget. Central's last answer about HTTPS is kept in
-``https/central.json`` for the admin page. Later kinds (packs, Kru releases: issue 20) are
-fetched the same way, by sha256.
+``https/central.json`` for the admin page. Packs (``downloads``) and Kru releases
+(``releases``, issue 20) are fetched the same way, by sha256.
 """
 
 from __future__ import annotations
@@ -110,7 +110,13 @@ def pull(agent: Any) -> PullResult:
         packs = downloads.pull_packs(agent, items)
         result.installed += packs.installed
         result.problems += [f"pack {p} failed" for p in packs.failed]
-        if not downloads.report(agent):
+        release = None
+        if manifest.get("minor", 1) >= 5:  # sync 1.5: Kru releases (sync/edge/releases.py)
+            from . import releases
+
+            log.info("Kru release: %s", releases.pull_release(agent, items))
+            release = releases.report_part(agent.home)
+        if not downloads.report(agent, release):
             result.problems.append("central refused the pack report")
     return result
 

@@ -84,7 +84,7 @@ def read_state(home: DataHome) -> dict[str, Any]:
     return data
 
 
-def _write_state(home: DataHome, data: dict[str, Any]) -> None:
+def write_state(home: DataHome, data: dict[str, Any]) -> None:
     write_file_atomically(downloads_dir(home) / STATE_FILE, json.dumps(data, indent=1), 0o644)
 
 
@@ -254,9 +254,10 @@ def _valid_item(item: Any) -> bool:
     )
 
 
-def _cleanup(dl: Downloader, items: list[dict[str, Any]]) -> None:
-    """Remove finished downloads now in the store (or of packs no longer assigned)."""
-    wanted: set[str] = set()
+def _cleanup(dl: Downloader, items: list[dict[str, Any]], keep: set[str]) -> None:
+    """Remove finished downloads now in the store (or of packs no longer assigned); ``keep``
+    holds what else is downloading here (a Kru release, ``sync.edge.releases``)."""
+    wanted: set[str] = set(keep)
     for item in items:
         wanted.update({item["sha256"], item["signature_sha256"]})
         wanted.update(f["sha256"] for f in item.get("files", []))
@@ -322,14 +323,15 @@ def pull_packs(agent: Any, items: list[dict[str, Any]], now: datetime | None = N
                 _install(agent, dl, item, entry, force=force)
         bucket = {INSTALLED: outcome.installed, FAILED: outcome.failed}.get(entry["state"])
         (bucket if bucket is not None else outcome.pending).append(pid)
-        _write_state(home, data)
+        write_state(home, data)
     for pid in list(states):  # packs installed by hand or removed since
         if states[pid].get("state") == INSTALLED and Pack.get_or_none(Pack.pack_id == pid) is None:
             del states[pid]
     for row in Pack.select():
         states.setdefault(row.pack_id, {"version": row.version, "state": INSTALLED, "reason": ""})
-    _write_state(home, data)
-    _cleanup(dl, packs)
+    write_state(home, data)
+    releases = {str(i.get("sha256")) for i in items if i.get("kind") == ap.KIND_RELEASE}
+    _cleanup(dl, packs, releases)
     outcome.bytes_received = dl.received
     return outcome
 
@@ -385,11 +387,14 @@ def _install(
         out.with_suffix(".tmp").unlink(missing_ok=True)
 
 
-def report(agent: Any) -> bool:
-    """Tell central what packs this site has (installed, pending, failed with the reason)."""
+def report(agent: Any, release: dict[str, str] | None = None) -> bool:
+    """Tell central what packs this site has (installed, pending, failed with the reason),
+    and (sync 1.5) the Kru version it runs and its last upgrade's outcome."""
     data = read_state(agent.home)
+    extra = {"release": release} if release is not None else {}
     body = json.dumps(
         {
+            **extra,
             "packs": [
                 {
                     "id": pid,
@@ -398,7 +403,7 @@ def report(agent: Any) -> bool:
                     "reason": s.get("reason", ""),
                 }
                 for pid, s in sorted(data["packs"].items())
-            ]
+            ],
         }
     ).encode()
     response = agent._request("POST", ap.PACKS_REPORT_PATH, protocol.NO_BATCH, body)

@@ -12,9 +12,12 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
+from sync.edge import releases, update_stick
+
 from ...base import diskspace
 from ...base.errors import N_, KruError, ValidationError
 from ...system import clock, helper, power
+from ...system import sticks as stick_paths
 from ...web.auth import role_required
 from .. import usb_backup
 
@@ -34,6 +37,7 @@ def panels() -> list[tuple[str, Any]]:
     settings = _settings()
     return [
         ("admin/_disk_panel.html", diskspace.status(_home().root, settings)),
+        ("admin/_release_panel.html", releases.report_part(_home())),
         ("admin/_backup_panel.html", usb_backup.panel(settings, _home())),
         ("admin/_clock_panel.html", clock.status(settings)),
         ("admin/_power_panel.html", power.read(settings["system.throttled_file"])),
@@ -105,6 +109,59 @@ def usb_restore() -> Response | str:
     except KruError as exc:
         return _failed(exc)
     return render_template("admin/usb_restarting.html", name=name)
+
+
+def _stick() -> Any:
+    from pathlib import Path
+
+    device = _device()
+    return stick_paths.stick_path(Path(_settings()["backup.usb_root"]), device)
+
+
+@bp.post("/usb/update")
+@role_required("admin")
+def usb_update() -> Response:
+    """Install a site update stick written by central: its packs, then its Kru release."""
+    try:
+        done = update_stick.install(_settings(), _home(), _stick())
+    except KruError as exc:
+        return _failed(exc)
+    flash(
+        gettext(
+            "Site update: %(new)s packs installed, %(same)s already here.",
+            new=len(done.installed),
+            same=len(done.unchanged),
+        ),
+        "success",
+    )
+    for label, reason in done.failed:
+        flash(gettext("Not installed: %(what)s: %(why)s", what=label, why=reason), "error")
+    if done.release:
+        flash(
+            gettext(
+                "Kru %(version)s is being installed; Kru restarts in a few minutes.",
+                version=done.release,
+            ),
+            "success",
+        )
+    return redirect(url_for("admin.index") + "#backup")
+
+
+@bp.post("/usb/release")
+@role_required("admin")
+def usb_release() -> Response:
+    """Upgrade Kru from a signed bundle on the stick (checked; the helper switches)."""
+    try:
+        version = update_stick.apply_bundle(
+            _settings(), _home(), _stick(), request.form.get("name", "")
+        )
+    except KruError as exc:
+        return _failed(exc)
+    return _done(
+        gettext(
+            "Kru %(version)s is being installed; Kru restarts in a few minutes.", version=version
+        )
+    )
 
 
 @bp.post("/clock")

@@ -1,0 +1,141 @@
+"""``kru central release ...`` and ``kru central stick write``: Kru releases for the fleet and
+site update sticks (issue 20)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edge_server.base.errors import KruError
+from edge_server.cli.context import CliContext, pass_ctx
+
+
+def _open(ctx: CliContext):
+    from edge_server.cli.central import _open as open_central
+
+    return open_central(ctx)
+
+
+@click.group()
+def release() -> None:
+    """Signed Kru releases central sends sites: add, assign, list, per-site status."""
+
+
+@release.command("add")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--sig",
+    "sig_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The signature record (default: FILE.sig beside it).",
+)
+@pass_ctx
+def release_add(ctx: CliContext, file: Path, sig_file: Path | None) -> None:
+    """Check a signed bundle (kru-bundle-V-ARCH.tar.gz and its .sig) and add it."""
+    from sync.central import releases
+
+    real = _open(ctx)
+    try:
+        row, already = releases.add_release(file, ctx.home, sig_file)
+    except KruError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        real.close()
+    word = "is already in the library" if already else "added"
+    click.echo(f"Kru {row.version} ({row.arch}, {row.size} bytes, key {row.signer_key}) {word}.")
+
+
+@release.command("assign")
+@click.argument("version")
+@click.option("--all", "everyone", is_flag=True, help="Every site.")
+@click.option("--province", help="Every site registered in this province.")
+@click.option("--site", "device_id", help="One site, by device id.")
+@pass_ctx
+def release_assign(
+    ctx: CliContext, version: str, everyone: bool, province: str | None, device_id: str | None
+) -> None:
+    """Send Kru VERSION to all sites, a province or one site (each gets the newest assigned)."""
+    from sync.central import library_models as lm
+    from sync.central import releases
+
+    chosen = [c for c in (everyone, province is not None, device_id is not None) if c]
+    if len(chosen) != 1:
+        raise click.ClickException("give exactly one of --all, --province P or --site DEVICE")
+    scope, target = (
+        (lm.ALL, "") if everyone else (lm.PROVINCE, province) if province else (lm.SITE, device_id)
+    )
+    real = _open(ctx)
+    try:
+        releases.assign(version, scope, target or "")
+    except KruError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        real.close()
+    where = {"all": "all sites", "province": f"province {target}", "site": f"site {target}"}
+    click.echo(f"Kru {version} is assigned to {where[scope]}; sites fetch it at their next sync.")
+
+
+@release.command("list")
+@pass_ctx
+def release_list(ctx: CliContext) -> None:
+    """List the releases: version, architecture, size, signing key, where assigned."""
+    from sync.central import releases
+
+    real = _open(ctx)
+    try:
+        for entry in releases.listing():
+            r = entry["release"]
+            where = ", ".join(
+                a.scope + (f":{a.target}" if a.target else "") for a in entry["assignments"]
+            )
+            click.echo(f"{r.version}\t{r.arch}\t{r.size} bytes\t{r.signer_key}\t{where or '-'}")
+    finally:
+        real.close()
+
+
+@release.command("status")
+@pass_ctx
+def release_status(ctx: CliContext) -> None:
+    """Per site: the version assigned, the version it runs, installed / pending / failed."""
+    from sync.central import releases
+
+    real = _open(ctx)
+    try:
+        for row in releases.fleet_status():
+            reason = f"\t{row['reason']}" if row["reason"] else ""
+            click.echo(
+                f"{row['device'].device_id}\t{row['assigned'] or '-'}\t"
+                f"{row['running'] or '?'}\t{row['state'] or '-'}{reason}"
+            )
+    finally:
+        real.close()
+
+
+@click.group()
+def stick() -> None:
+    """Site update sticks: what is assigned to a site or province, for sneakernet."""
+
+
+@stick.command("write")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--site", "device_id", help="The site, by device id.")
+@click.option("--province", help="Every site of this province (all-site and province assignments).")
+@pass_ctx
+def stick_write(
+    ctx: CliContext, directory: Path, device_id: str | None, province: str | None
+) -> None:
+    """Write the packs and the Kru release assigned to a site or province into DIRECTORY."""
+    from sync.central.update_stick import FOLDER, write_stick
+
+    real = _open(ctx)
+    try:
+        index = write_stick(ctx.home, directory, site=device_id, province=province)
+    except KruError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        real.close()
+    click.echo(
+        f"wrote {len(index['packs'])} packs and {len(index['releases'])} releases "
+        f"to {directory / FOLDER}"
+    )
