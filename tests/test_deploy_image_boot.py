@@ -207,7 +207,7 @@ def first_boot(work, emulated, times) -> dict:
     pack = build_pack(
         work,
         pack_id="boot-pack",
-        items=[lesson("intro"), video("clip"), media("audio", data=audio)],
+        items=[lesson("intro"), video("clip"), media("audio", slug="audio", data=audio)],
     )
     with open(pack, "rb") as fh:
         upload = api(admin, "POST", url, "/api/v1/packs", files={"file": ("pack.zip", fh)})
