@@ -336,6 +336,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("sync.backoff_base_s", "float", 2.0, "First wait before a sync retry (s).", minimum=0),
     Setting("sync.max_retries", "int", 6, "Failures in a row before a sync run stops.", minimum=0),
+    Setting(
+        "sync.machine_id_file",
+        "path",
+        "/etc/machine-id",
+        "The machine's id; each sync sends a fingerprint of it (hashed), so central sees one "
+        "identity used by two machines (a cloned SD card).",
+    ),
     # --- cellular modem
     Setting(
         "modem.port",

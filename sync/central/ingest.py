@@ -28,8 +28,8 @@ from edge_server.base.errors import N_, KruError
 from sync import protocol
 from sync.protocol import Batch
 
-from . import certificates
-from .db import is_postgres
+from . import certificates, fleet_health
+from .db import database, is_postgres
 from .models import (
     CentralDecision,
     CentralEvent,
@@ -74,9 +74,13 @@ def authenticate(
 ) -> tuple[Device, int, int]:
     """Return (device, protocol version, Pi clock ms) of a signed request.
 
+    Version 2 requests are signed with the machine's fingerprint too; a machine other than
+    the one holding the identity is refused (``fleet_health.check_machine``).
+
     Raises:
         ProtocolError: a header is missing, or the protocol version is not spoken here.
         SyncAuthError: unknown device or wrong signature (401); disabled device (403).
+        IdentityClash: another machine holds this identity (409).
     """
     values = {}
     for name in (
@@ -110,6 +114,15 @@ def authenticate(
             details={"supported": list(protocol.SUPPORTED_VERSIONS)},
             version=version,
         )
+    machine: str | None = None
+    if version >= 2:
+        machine = headers.get(protocol.H_MACHINE)
+        if not machine or len(machine) > protocol.MAX_MACHINE_CHARS:
+            raise protocol.ProtocolError(
+                N_("The request lacks the header %(header)s"),
+                code=protocol.E_MISSING_HEADER,
+                header=protocol.H_MACHINE,
+            )
     device = Device.get_or_none(Device.device_id == values[protocol.H_DEVICE])
     if device is None:
         raise SyncAuthError(
@@ -123,6 +136,7 @@ def authenticate(
         values[protocol.H_BATCH],
         values[protocol.H_CLOCK],
         values[protocol.H_DIGEST],
+        machine,
     )
     if not protocol.verify_signature(device.secret, message, values[protocol.H_SIGNATURE]):
         raise SyncAuthError(N_("The request signature is wrong"))
@@ -137,6 +151,8 @@ def authenticate(
             N_("The body does not match its digest (damaged in transit); send it again"),
             code=protocol.E_DIGEST_MISMATCH,
         )
+    if machine is not None:
+        fleet_health.check_machine(device, machine)
     return device, version, clock_ms
 
 
@@ -373,8 +389,12 @@ def ingest_batch(
     """Store ``batch`` of ``device`` in one transaction and return the acknowledgement.
 
     ``via`` is ``usb`` for a batch carried on a drive (``usb_import``): it says nothing of
-    the site's last contact, and its times are corrected with the offset learned online for
-    the same boot of the Pi (events of a boot not heard online are marked clock unknown).
+    the site's last contact. Times are corrected per clock epoch (boot id plus the clock's
+    changes within the boot): an online batch teaches the offset of the epoch it was built
+    in and corrects its events of that epoch with it; events of another epoch, and every
+    event of a USB batch, take the offset learned online for their own epoch, or are marked
+    clock unknown until that epoch is heard online. A batch of a site that names no epoch
+    (an older Kru) has all its events corrected with its offset.
 
     Raises:
         ProtocolError: the batch names another device.
@@ -386,17 +406,16 @@ def ingest_batch(
     offset_ms: int | None = now_ms - batch.clock_ms
     try:
         with db.atomic():
+            learned = _boot_offsets(device, {ev.boot_id for ev in batch.events} | {batch.boot})
             if via == VIA_USB:
-                learned = _boot_offsets(device, {ev.boot_id for ev in batch.events} | {batch.boot})
                 offset_ms = learned.get(batch.boot)
+            elif batch.boot:
+                learned[batch.boot] = now_ms - batch.clock_ms
+            else:  # an older site: one offset for the whole batch, as protocol 1.0 had it
+                learned = {ev.boot_id: now_ms - batch.clock_ms for ev in batch.events}
 
-                def offset_of(ev: protocol.EventRecord) -> int | None:
-                    return learned.get(ev.boot_id)
-            else:
-                online_ms = offset_ms
-
-                def offset_of(ev: protocol.EventRecord) -> int | None:
-                    return online_ms
+            def offset_of(ev: protocol.EventRecord) -> int | None:
+                return learned.get(ev.boot_id)
 
             new_batch = (
                 SyncBatch.insert(
@@ -424,6 +443,8 @@ def ingest_batch(
             if new_batch and via == VIA_ONLINE and batch.boot and offset_ms is not None:
                 _learn_boot_offset(device, batch.boot, offset_ms, now_ms)
             certificates.store(device, batch)  # issue 16: signed certificates, the site's key
+            if new_batch and batch.status:
+                fleet_health.store_status(device, batch.status, via)
             if new_batch:
                 SyncBatch.update(stored=stored).where(
                     (SyncBatch.device == device.id) & (SyncBatch.batch_id == batch.batch_id)
@@ -464,7 +485,7 @@ def ingest_batch(
         "replay": not new_batch,
         "server_time": now_ms,
         "clock_offset_s": None if offset_ms is None else round(offset_ms / 1000, 3),
-        "protocol": protocol.PROTOCOL_VERSION,
+        "protocol": batch.version,
     }
 
 
@@ -522,7 +543,7 @@ def _fresh_contact(batch: Batch, offset_ms: int) -> dict[Any, Any]:
         ),
         Device.backlog: Case(None, [(fresh, batch.backlog)], Device.backlog),
         Device.clock_offset_s: offset_ms / 1000,
-        Device.protocol: protocol.PROTOCOL_VERSION,
+        Device.protocol: batch.version,
         Device.decisions: batch.decisions,
     }
     if batch.site.get("kind") in ("TEC", "CTC"):
@@ -530,6 +551,38 @@ def _fresh_contact(batch: Batch, offset_ms: int) -> dict[Any, Any]:
     if batch.modem is not None:
         updates[Device.modem] = _dumps(batch.modem)
     return updates
+
+
+def report_status(device: Device, clock_ms: int, body: bytes) -> dict[str, Any]:
+    """Store the status a site reports at a sync (protocol 2) and return the answer.
+
+    A report whose Pi clock is later than that of every request accepted before is a fresh
+    contact: it marks the site as seen and teaches the offset of the clock epoch it names,
+    correcting what came by USB from that epoch. A replayed report only stores its status.
+
+    Raises:
+        ProtocolError: code ``bad_status``, the body is not a JSON object.
+    """
+    status = fleet_health.parse_status(body)
+    now_ms = int(time.time() * 1000)
+    offset_ms = now_ms - clock_ms
+    with database.atomic():
+        fresh = (
+            Device.update(
+                last_seen_at=utcnow(), last_clock_ms=clock_ms, clock_offset_s=offset_ms / 1000
+            )
+            .where(
+                (Device.id == device.id)
+                & (Device.last_clock_ms.is_null() | (Device.last_clock_ms < clock_ms))
+            )
+            .execute()
+        )
+        if fresh:
+            fleet_health.store_status(device, status, VIA_ONLINE)
+            epoch = status.get("epoch")
+            if isinstance(epoch, str) and epoch:
+                _learn_boot_offset(device, epoch, offset_ms, now_ms)
+    return {"stored": bool(fresh), "server_time": now_ms, "clock_offset_s": offset_ms / 1000}
 
 
 def hello(device: Device, clock_ms: int) -> dict[str, Any]:

@@ -89,6 +89,17 @@ class Device(CentralModel):
     decisions = BooleanField(default=False)  # the site sends its decisions (Kru with issue 12)
     signing_key = TextField(null=True)  # the site's Ed25519 public key (issue 16)
     offered_signing_key = TextField(null=True)  # a different key, held until an admin accepts
+    # What the site reports at each sync (protocol 2): its Kru version and status (JSON).
+    kru_version = CharField(null=True)
+    status = TextField(null=True)
+    status_at = CharField(null=True)
+    status_via = CharField(null=True)  # online, or usb
+    # The machine behind the identity (fingerprints) and another one seen with it (a clash).
+    machine = CharField(null=True)
+    clash_machine = CharField(null=True)
+    clash_at = CharField(null=True)
+    replaced_machine = CharField(null=True)
+    replaced_at = CharField(null=True)
 
     class Meta:
         table_name = "devices"

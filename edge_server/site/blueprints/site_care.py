@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from ...base import diskspace
 from ...base.errors import N_, KruError, ValidationError
-from ...system import clock, helper, power
+from ...system import clock, clock_epoch, helper, power
 from ...web.auth import role_required
 from .. import usb_backup
 
@@ -117,6 +117,7 @@ def set_clock() -> Response:
             raise ValidationError(N_("The browser did not send its time"), code="clock_missing")
         seconds = clock.check_offer(settings, browser_ms / 1000)
         helper.run(settings, f"clock-{seconds}")
+        clock_epoch.changed()  # central corrects the times before and after apart
     except KruError as exc:
         flash(exc.localized(gettext), "error")
         return redirect(url_for("admin.index") + "#clock")

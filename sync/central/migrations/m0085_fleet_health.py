@@ -1,0 +1,29 @@
+"""Knowing the fleet (issue 19 items 5-6, issue 20 item 6).
+
+``devices`` gains what the site reports at each sync (its Kru version and status: power,
+disk, clock, as JSON, with when and how it came) and the machine behind the identity: the
+fingerprint of the first machine that synced with it, and another machine's fingerprint seen
+with the same identity (an identity clash: a cloned SD card, a backup restored onto a second
+Pi), held until an admin marks the old machine replaced.
+"""
+
+from peewee import Database
+
+from edge_server.base.migrate import execute_all
+
+
+def apply(db: Database) -> None:
+    execute_all(
+        db,
+        [
+            "ALTER TABLE devices ADD COLUMN kru_version VARCHAR(40)",
+            "ALTER TABLE devices ADD COLUMN status TEXT",
+            "ALTER TABLE devices ADD COLUMN status_at VARCHAR(40)",
+            "ALTER TABLE devices ADD COLUMN status_via VARCHAR(8)",
+            "ALTER TABLE devices ADD COLUMN machine VARCHAR(64)",
+            "ALTER TABLE devices ADD COLUMN clash_machine VARCHAR(64)",
+            "ALTER TABLE devices ADD COLUMN clash_at VARCHAR(40)",
+            "ALTER TABLE devices ADD COLUMN replaced_machine VARCHAR(64)",
+            "ALTER TABLE devices ADD COLUMN replaced_at VARCHAR(40)",
+        ],
+    )
