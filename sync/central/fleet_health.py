@@ -84,12 +84,17 @@ def replace_machine(device_id: str) -> Device:
             code="no_identity_clash",
             id=device_id,
         )
+    # The new machine's sequence numbers went their own way after the copy: what central
+    # acknowledged of the old one says nothing of it. Its next batch sets the acknowledgement
+    # afresh; until then central acknowledges nothing, so the new machine skips nothing.
     Device.update(
         machine=device.clash_machine,
         clash_machine=None,
         clash_at=None,
         replaced_machine=device.machine,
         replaced_at=utcnow(),
+        acked_seq=0,
+        rebase_ack=True,
     ).where(Device.id == device.id).execute()
     return Device.get_by_id(device.id)
 
@@ -161,7 +166,8 @@ def site_health(device: Device, silent_days: int, now: datetime | None = None) -
 
     ``warnings`` holds codes: ``silent`` (not heard from for ``silent_days``), ``never``
     (never synced), ``disk_low``, ``power`` (under-voltage or throttling), ``heat``, ``clock``
-    (its clock far from central's, or not synchronised), ``identity_clash``.
+    (its clock far from central's, or never heard online and not synchronised),
+    ``identity_clash``.
     """
     now = now or datetime.now(UTC)
     status = json.loads(device.status) if device.status else {}
@@ -181,7 +187,11 @@ def site_health(device: Device, silent_days: int, now: datetime | None = None) -
     elif power.get("advice") == "cooling":
         warnings.append("heat")
     offset = device.clock_offset_s
-    if (offset is not None and abs(offset) > CLOCK_WARN_S) or clock.get("synchronised") is False:
+    # A Pi heard online has its times corrected, synchronised or not; one never heard online
+    # (USB only) with an unsynchronised clock sends times central cannot correct.
+    if (offset is not None and abs(offset) > CLOCK_WARN_S) or (
+        offset is None and clock.get("synchronised") is False
+    ):
         warnings.append("clock")
     if device.clash_machine:
         warnings.append("identity_clash")

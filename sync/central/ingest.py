@@ -468,6 +468,11 @@ def ingest_batch(
                     Device.acked_seq,
                 ),
             }
+            if device.rebase_ack:
+                # The first batch of a machine that took the identity over (an admin marked
+                # the old one replaced): it holds everything up to its own ``acked``.
+                updates[Device.acked_seq] = batch.last
+                updates[Device.rebase_ack] = False
             if new_batch and via == VIA_ONLINE and offset_ms is not None:
                 # Only a batch not seen before says the site is alive now and what its clock
                 # reads: a replayed request (captured on the link, sent again) must not.

@@ -100,6 +100,7 @@ class Device(CentralModel):
     clash_at = CharField(null=True)
     replaced_machine = CharField(null=True)
     replaced_at = CharField(null=True)
+    rebase_ack = BooleanField(default=False)  # the next batch sets acked_seq afresh
 
     class Meta:
         table_name = "devices"

@@ -4,7 +4,9 @@
 disk, clock, as JSON, with when and how it came) and the machine behind the identity: the
 fingerprint of the first machine that synced with it, and another machine's fingerprint seen
 with the same identity (an identity clash: a cloned SD card, a backup restored onto a second
-Pi), held until an admin marks the old machine replaced.
+Pi), held until an admin marks the old machine replaced. ``rebase_ack`` is then set: the new
+machine's sequence numbers went their own way after the copy, so its next batch sets the
+acknowledged sequence afresh instead of being told to skip what the old one sent.
 """
 
 from peewee import Database
@@ -25,5 +27,6 @@ def apply(db: Database) -> None:
             "ALTER TABLE devices ADD COLUMN clash_at VARCHAR(40)",
             "ALTER TABLE devices ADD COLUMN replaced_machine VARCHAR(64)",
             "ALTER TABLE devices ADD COLUMN replaced_at VARCHAR(40)",
+            "ALTER TABLE devices ADD COLUMN rebase_ack BOOLEAN NOT NULL DEFAULT FALSE",
         ],
     )
