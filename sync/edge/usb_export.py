@@ -87,7 +87,11 @@ def export_batches(
             )
             if batch is None:
                 break
-            batch.acked = min(current.server_acked, current.cursor)
+            # Only the first batch may say that central holds less than its start (a range
+            # set aside, section 5); the others start where the one before ended, so central
+            # never acknowledges past a batch lost on the way.
+            first = batch.after == current.cursor
+            batch.acked = min(current.server_acked, current.cursor) if first else batch.after
             batch.backlog = state.pending_events(db, batch.last)
             batch.boot = boot
             batch.status = status
