@@ -26,7 +26,7 @@ def in_epoch(site: Site, ids: list[str], epoch: str) -> None:
     db = site.open()
     try:
         marks = ",".join("?" * len(ids))
-        db.execute_sql(f"UPDATE events SET boot_id = ? WHERE id IN ({marks})", [epoch, *ids])  # noqa: S608
+        db.execute_sql(f"UPDATE events SET boot_id = ? WHERE id IN ({marks})", [epoch, *ids])
     finally:
         db.close()
 
@@ -60,7 +60,7 @@ def offsets(central: CentralServer, ids: list[str]) -> list[tuple[float | None, 
     marks = ",".join("?" * len(ids))
     rows = central_rows(
         central,
-        f"SELECT event_id, corrected_ms - server_ms, clock_unknown FROM central_events "  # noqa: S608
+        f"SELECT event_id, corrected_ms - server_ms, clock_unknown FROM central_events "
         f"WHERE event_id IN ({marks})",
         tuple(ids),
     )
