@@ -452,7 +452,8 @@ def _decode_dictionary(batch: Batch, d: Any) -> tuple[list[str], list[str]]:
             for row in d.get("items", [])
         ]
         verbs = [_str(v, 2, "verb", 200) for v in d.get("verbs", [])]
-        boots = [_str(v, 2, "clock epoch", 200) for v in d.get("epochs", d.get("boots", []))]
+        epochs: Any = d["epochs"] if "epochs" in d else d.get("boots", [])  # 2, or 1's boots
+        boots = [_str(v, 2, "clock epoch", 200) for v in epochs]
     except (TypeError, IndexError) as exc:
         raise _bad(2, "dictionary rows") from exc
     return verbs, boots

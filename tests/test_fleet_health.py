@@ -19,10 +19,10 @@ from tests.central_support import sign_in
 from tests.sync_support import CentralServer, Site, add_events, central_counts, make_site
 
 
-def machine_file(root: Path, name: str) -> Path:
+def machine_file(root: Path, name: str) -> list[str]:
     path = root / f"{name}.machine-id"
     path.write_text(f"{name}0123456789abcdef0123456789\n")
-    return path
+    return [str(path)]
 
 
 def online(site: Site):
@@ -53,14 +53,14 @@ def sync_card(site: Site) -> advice.SyncState:
 def test_a_cloned_sd_card_is_refused_and_flagged_until_the_old_pi_is_marked_replaced(
     tmp_path, central
 ):
-    site = make_site(tmp_path, "tec-one", **{"sync.machine_id_file": machine_file(tmp_path, "a")})
+    site = make_site(tmp_path, "tec-one", **{"sync.machine_id_files": machine_file(tmp_path, "a")})
     device = central.provision(site)
     ids = add_events(site, 40)
     assert online(site).events_sent == 40
     # The SD card is copied into a second Pi, which records learners' work of its own.
     shutil.copytree(site.home.root, tmp_path / "tec-clone")
     clone = make_site(
-        tmp_path, "tec-clone", **{"sync.machine_id_file": machine_file(tmp_path, "b")}
+        tmp_path, "tec-clone", **{"sync.machine_id_files": machine_file(tmp_path, "b")}
     )
     clone_ids = add_events(clone, 12)
     refused = online(clone)
@@ -132,7 +132,7 @@ def fleet_dashboard(tmp_path, central, make_central_app):
     """Three sites on one central: one fine, one silent with a weak power supply and a full
     disk, one with a cloned identity; the dashboard rendered by the central app in process
     (the same database as the live server)."""
-    fine = make_site(tmp_path, "tec-fine", **{"sync.machine_id_file": machine_file(tmp_path, "f")})
+    fine = make_site(tmp_path, "tec-fine", **{"sync.machine_id_files": machine_file(tmp_path, "f")})
     central.provision(fine, name="TEC Kampot")
     assert online(fine).caught_up
     flags = tmp_path / "weak"
@@ -143,18 +143,18 @@ def fleet_dashboard(tmp_path, central, make_central_app):
         **{
             "system.throttled_file": flags,
             "disk.warn_mb": 100_000_000,
-            "sync.machine_id_file": machine_file(tmp_path, "w"),
+            "sync.machine_id_files": machine_file(tmp_path, "w"),
         },
     )
     weak_id = central.provision(weak, name="CTC Svay Rieng")
     assert online(weak).caught_up
     cloned = make_site(
-        tmp_path, "tec-cloned", **{"sync.machine_id_file": machine_file(tmp_path, "c")}
+        tmp_path, "tec-cloned", **{"sync.machine_id_files": machine_file(tmp_path, "c")}
     )
     cloned_id = central.provision(cloned, name="TEC Battambang")
     assert online(cloned).caught_up
     shutil.copytree(cloned.home.root, tmp_path / "tec-copy")
-    copy = make_site(tmp_path, "tec-copy", **{"sync.machine_id_file": machine_file(tmp_path, "d")})
+    copy = make_site(tmp_path, "tec-copy", **{"sync.machine_id_files": machine_file(tmp_path, "d")})
     assert online(copy).code == REJECTED
     # CTC Svay Rieng was last heard from ten days ago.
     con = sqlite3.connect(central.data_dir / "central.sqlite3")

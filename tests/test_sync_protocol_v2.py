@@ -174,7 +174,7 @@ def test_a_second_machine_with_one_identity_is_refused_until_replaced(central_ap
     clone = make_batch(device.device_id, after=2, count=2)
     response = post(client, device, clone, machine="m-two")
     error = assert_api_error(response, 409, protocol.E_IDENTITY_CLASH)
-    assert "second Pi" in error["message"]
+    assert device.device_id in error["message"]
     assert CentralEvent.select().count() == 2  # nothing of the clone's batch is stored
     row = Device.get_by_id(device.id)
     assert row.machine == "m-one" and row.clash_machine == "m-two" and row.clash_at
@@ -190,3 +190,54 @@ def test_a_second_machine_with_one_identity_is_refused_until_replaced(central_ap
     assert_api_error(post(client, device, old, machine="m-one"), 409, protocol.E_IDENTITY_CLASH)
     row = Device.get_by_id(device.id)
     assert row.machine == "m-two" and row.replaced_machine == "m-one"
+
+
+def test_a_site_of_version_2_speaks_1_to_a_central_of_version_1(tmp_path, monkeypatch):
+    """A central not yet updated refuses the first hello; the site probes again in 1."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from sync.central import create_app
+    from sync.central.db import database
+    from sync.edge.agent import Agent
+    from tests.sync_support import add_events, central_counts, make_site
+
+    for var in [v for v in __import__("os").environ if v.startswith("KRU_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setattr(protocol, "SUPPORTED_VERSIONS", (1,))  # the central of before
+    app = create_app({"data_dir": str(tmp_path / "central"), "auth.hash_memory_kib": 1024,
+                      "auth.hash_time_cost": 1})  # fmt: skip
+    made = registry.add_device("TEC Kep", "http://127.0.0.1", "Kep")
+    database.close()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        provisioning = tmp_path / "kep.toml"
+        provisioning.write_text(
+            made.provisioning.replace('central_url = "http://127.0.0.1"', f'central_url = "{url}"')
+        )
+        site = make_site(tmp_path, "tec-kep")
+        from sync.edge.identity import provision
+
+        provision(site.home, provisioning)
+        ids = add_events(site, 12)
+        db = site.open()
+        try:
+            result = Agent(site.settings, site.home, db).run()
+        finally:
+            db.close()
+    finally:
+        server.shutdown()
+    assert result.caught_up and result.events_sent == 12
+    counts = central_counts(tmp_path / "central")
+    assert counts["ids"] == set(ids) and counts["total"] == 12
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "central" / "central.sqlite3")
+    try:
+        assert con.execute("SELECT protocol, machine FROM devices").fetchone() == (1, None)
+    finally:
+        con.close()

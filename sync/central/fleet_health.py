@@ -161,6 +161,11 @@ def _age_days(stamp: str | None, now: datetime) -> float | None:
     return (now - seen).total_seconds() / 86400
 
 
+def _part(status: dict[str, Any], key: str) -> dict[str, Any]:
+    value = status.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def site_health(device: Device, silent_days: int, now: datetime | None = None) -> dict[str, Any]:
     """Return one site's fleet card: last contact, Kru version, and its warnings.
 
@@ -177,9 +182,9 @@ def site_health(device: Device, silent_days: int, now: datetime | None = None) -
         warnings.append("never")
     elif age > silent_days:
         warnings.append("silent")
-    disk = status.get("disk") if isinstance(status.get("disk"), dict) else {}
-    power = status.get("power") if isinstance(status.get("power"), dict) else {}
-    clock = status.get("clock") if isinstance(status.get("clock"), dict) else {}
+    disk = _part(status, "disk")
+    power = _part(status, "power")
+    clock = _part(status, "clock")
     if disk.get("low"):
         warnings.append("disk_low")
     if power.get("advice") == "power_supply":

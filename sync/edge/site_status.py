@@ -8,6 +8,7 @@ header of each batch, so a site that syncs only by USB drive is known too.
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from edge_server.base import diskspace
@@ -26,12 +27,21 @@ def kru_version() -> str:
 
 
 def machine(settings: Settings) -> str:
-    """Return this machine's fingerprint (``protocol.machine_fingerprint`` of its id)."""
-    try:
-        machine_id = settings["sync.machine_id_file"].read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        machine_id = ""
-    return protocol.machine_fingerprint(machine_id)
+    """Return this machine's fingerprint (``protocol.machine_fingerprint`` of its id).
+
+    The id is the first of ``sync.machine_id_files`` that can be read: on a Pi its serial
+    number, which stays with the board when its SD card is copied or replaced (so a copied
+    card in a second Pi is told apart, and a new card in the same Pi is not), elsewhere
+    ``/etc/machine-id``.
+    """
+    for name in settings["sync.machine_id_files"]:
+        try:
+            machine_id = Path(name).read_text(encoding="ascii").strip("\x00\n\t ")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if machine_id:
+            return protocol.machine_fingerprint(machine_id)
+    return protocol.NO_MACHINE
 
 
 def site_status(settings: Settings, home: DataHome) -> dict[str, Any]:

@@ -136,10 +136,10 @@ def _online(site: Site) -> object:
         db.close()
 
 
-def _machine(root: Path, name: str) -> Path:
+def _machine(root: Path, name: str) -> list[str]:
     path = root / f"{name}.machine-id"
     path.write_text(f"{name}-0123456789abcdef0123456789\n")
-    return path
+    return [str(path)]
 
 
 def test_central_lists_sites_that_need_attention_and_resolves_a_clash(browser, central, tmp_path):
@@ -151,17 +151,17 @@ def test_central_lists_sites_that_need_attention_and_resolves_a_clash(browser, c
         **{
             "system.throttled_file": flags,
             "disk.warn_mb": 100_000_000,
-            "sync.machine_id_file": _machine(tmp_path, "weak"),
+            "sync.machine_id_files": _machine(tmp_path, "weak"),
         },
     )
     central.provision(weak, name="CTC ស្វាយរៀង", province="ស្វាយរៀង")
     assert _online(weak).caught_up
-    first = make_site(tmp_path, "tec-first", **{"sync.machine_id_file": _machine(tmp_path, "one")})
+    first = make_site(tmp_path, "tec-first", **{"sync.machine_id_files": _machine(tmp_path, "one")})
     central.provision(first, name="TEC បាត់ដំបង", province="បាត់ដំបង")
     assert _online(first).caught_up
     shutil.copytree(first.home.root, tmp_path / "tec-second")
     second = make_site(
-        tmp_path, "tec-second", **{"sync.machine_id_file": _machine(tmp_path, "two")}
+        tmp_path, "tec-second", **{"sync.machine_id_files": _machine(tmp_path, "two")}
     )
     assert _online(second).code == "rejected"
     context = new_phone_context(browser, central.url)
