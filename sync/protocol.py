@@ -253,6 +253,8 @@ class Batch:
     decisions: bool = True  # the site sends its decisions (false in batches of older sites)
     boot: str = ""  # the Pi's clock epoch when it built the batch (its boot id in 1.3)
     status: dict[str, Any] | None = None  # the site's status (version 2): power, disk, Kru
+    # version 2: wall clock minus time since boot (ms) in each epoch of the current boot
+    bases: dict[str, int] = field(default_factory=dict)
     version: int = PROTOCOL_VERSION  # the version it is encoded in
     users: list[UserRecord] = field(default_factory=list)
     cohorts: list[CohortRecord] = field(default_factory=list)
@@ -327,6 +329,7 @@ def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
     if batch.version >= 2:
         header["epoch"] = batch.boot
         header["status"] = batch.status
+        header["bases"] = batch.bases
     elif batch.boot:
         header["boot"] = batch.boot
     dictionary = {
@@ -459,6 +462,19 @@ def _decode_dictionary(batch: Batch, d: Any) -> tuple[list[str], list[str]]:
     return verbs, boots
 
 
+def epoch_bases(value: Any, line: int = 1) -> dict[str, int]:
+    """Return the epochs' bases of a batch header or status report (``{}`` when absent).
+
+    Raises:
+        ProtocolError: not an object of at most 100 epochs with whole-number bases.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > 100:
+        raise _bad(line, "bases")
+    return {_str(k, line, "epoch", 200): _int(v, line, "base") for k, v in value.items()}
+
+
 def decode_batch(body: bytes) -> Batch:
     """Return the batch in gzip NDJSON ``body``, checking every line.
 
@@ -510,6 +526,7 @@ def decode_batch(body: bytes) -> Batch:
         raise _bad(1, "site or modem")
     if not (batch.status is None or isinstance(batch.status, dict)):
         raise _bad(1, "status")
+    batch.bases = epoch_bases(header.get("bases"), 1)
     if count > MAX_EVENTS_PER_BATCH:
         raise ProtocolError(
             N_("A batch may hold at most %(limit)s events"),

@@ -47,6 +47,12 @@ def current_boot() -> str:
     return clock_epoch.current()
 
 
+def epoch_bases() -> dict[str, int]:
+    """Return the base of each clock epoch of this boot (protocol 2: central derives one
+    epoch's offset from another's)."""
+    return clock_epoch.bases()
+
+
 def device_dir(root: Path, device_id: str) -> Path:
     return root / TOP_DIR / device_id
 

@@ -71,3 +71,12 @@ def test_the_site_records_events_in_the_current_epoch(app, make_user):
     assert events.boot_id() == boot
     clock_epoch.changed()
     assert events.boot_id() == f"{boot}+1"
+
+
+def test_the_bases_of_every_epoch_of_the_boot_are_kept(home):
+    boot = clock_epoch.boot_id()
+    now = time.time()
+    first = clock_epoch.bases(now=now)[boot]
+    later = clock_epoch.bases(now=now + 3600)  # the clock was set an hour ahead
+    assert later[boot] == first
+    assert abs(later[f"{boot}+1"] - first - 3_600_000) < 1000

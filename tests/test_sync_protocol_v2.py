@@ -133,6 +133,28 @@ def test_each_epoch_is_corrected_with_its_own_offset(central_app, device):
     assert abs(rows[3].corrected_ms - (now - 1000)) < 5000  # nothing added
 
 
+def test_an_earlier_epoch_of_the_same_boot_is_derived_from_the_clocks_step(central_app, device):
+    """The site says each epoch's base (wall clock minus time since boot): setting the clock
+    two hours ahead moved the base two hours, so boot-a's offset is boot-a+1's plus two hours,
+    though boot-a was never heard online."""
+    now = int(time.time() * 1000)
+    batch = make_two_epoch_batch(device, now)
+    batch.bases = {"boot-a": 1_000_000, "boot-a+1": 1_000_000 + 2 * HOUR_MS}
+    assert post(central_app.test_client(), device, batch, machine="m-one").status_code == 200
+    rows = {ev.seq: ev for ev in CentralEvent.select()}
+    assert not any(ev.clock_unknown for ev in rows.values())
+    assert abs(rows[1].corrected_ms - (now - 60_000)) < 5000
+    assert abs(rows[3].corrected_ms - (now - 1000)) < 5000
+
+
+def test_malformed_bases_make_the_batch_malformed(central_app, device):
+    batch = make_batch(device.device_id)
+    batch.bases = {"boot-a": "noon"}  # type: ignore[dict-item]
+    response = post(central_app.test_client(), device, batch, machine="m-one")
+    assert_api_error(response, 400, protocol.E_MALFORMED_BATCH)
+    assert CentralEvent.select().count() == 0
+
+
 def test_a_replayed_status_report_teaches_nothing(central_app, device):
     client = central_app.test_client()
     now = int(time.time() * 1000)

@@ -103,6 +103,30 @@ def test_usb_first_then_online_corrects_only_the_epoch_heard(tmp_path, central, 
     assert read_ack(site, drive) == 120  # the stick comes back late: nothing moves back
 
 
+def test_an_epoch_before_the_clock_was_set_is_corrected_from_the_step(
+    tmp_path, central, now_in, monkeypatch
+):
+    """The Pi's record of its epochs' bases travels with the batches: when the epoch after
+    the clock was set is heard online, the epoch before it is corrected too."""
+    site = make_site(tmp_path, "tec-e5", **BATCH)
+    central.provision(site)
+    before = add_events(site, 45, start=time.time() - BEHIND - 600)
+    in_epoch(site, before, "boot-v")
+    after = add_events(site, 15, start=time.time() - 300)
+    in_epoch(site, after, "boot-v+1")
+    bases = {"boot-v": 5_000_000, "boot-v+1": 5_000_000 + int(BEHIND * 1000)}
+    monkeypatch.setattr(usb_protocol, "epoch_bases", lambda: bases)
+    drive = tmp_path / "drive"
+    export(site, drive, "boot-v+1")
+    assert json.loads(central_import(central, drive).stdout)["stored"] == 60
+    assert all(o == (0, True) for o in offsets(central, before + after))  # nothing heard yet
+    now_in("boot-v+1")
+    assert online(site).events_sent == 0  # the status report is the online contact
+    assert all(abs(o) < 5 and not u for o, u in offsets(central, after))
+    assert all(abs(o - BEHIND) < 5 and not u for o, u in offsets(central, before))
+    exactly_once(central, before + after)
+
+
 def test_online_then_clock_set_then_usb_uses_each_epochs_offset(tmp_path, central, now_in):
     site = make_site(tmp_path, "tec-e2", **BATCH)
     central.provision(site)

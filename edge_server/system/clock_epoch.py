@@ -23,7 +23,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,10 @@ class _State:
     boot: str
     changes: int
     base_ms: int  # wall clock minus time since boot, in this epoch
+    # The base of every epoch of this boot, by its count of changes: two epochs of one boot
+    # differ by the difference of their bases, so central, knowing one epoch's offset,
+    # knows them all (protocol 2).
+    bases: dict[int, int] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
@@ -86,7 +90,8 @@ def _read(path: Path | None) -> _State | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return _State(str(data["boot"]), int(data["changes"]), int(data["base_ms"]))
+        bases = {int(k): int(v) for k, v in dict(data.get("bases") or {}).items()}
+        return _State(str(data["boot"]), int(data["changes"]), int(data["base_ms"]), bases)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -97,7 +102,14 @@ def _write(path: Path | None, state: _State) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(
-            json.dumps({"boot": state.boot, "changes": state.changes, "base_ms": state.base_ms}),
+            json.dumps(
+                {
+                    "boot": state.boot,
+                    "changes": state.changes,
+                    "base_ms": state.base_ms,
+                    "bases": {str(k): v for k, v in state.bases.items()},
+                }
+            ),
             encoding="utf-8",
         )
         os.replace(tmp, path)
@@ -125,12 +137,12 @@ def _settle(base: int, *, force: bool = False, seen: int | None = None) -> _Stat
         boot = boot_id()
         found = _read(path)
         if found is None or found.boot != boot:
-            state = _State(boot, 0, base)
+            state = _State(boot, 0, base, {0: base})
             _write(path, state)
         elif abs(found.base_ms - base) > STEP_MS or (
             force and not (seen is not None and found.changes > seen)
         ):
-            state = _State(boot, found.changes + 1, base)
+            state = _State(boot, found.changes + 1, base, {**found.bases, found.changes + 1: base})
             _write(path, state)
             log.info("the clock was changed: clock epoch %s", name(state))
         else:
@@ -163,3 +175,13 @@ def changed(now: float | None = None) -> str:
         cached = _cached
         seen = cached.changes if cached is not None and cached.boot == boot_id() else None
         return name(_settle(_base_ms(now), force=True, seen=seen))
+
+
+def bases(now: float | None = None) -> dict[str, int]:
+    """Return the base (wall clock minus time since boot, ms) of each epoch of this boot."""
+    current(now)
+    with _lock:
+        state = _cached
+    if state is None:
+        return {}
+    return {name(_State(state.boot, n, b)): b for n, b in sorted(state.bases.items())}

@@ -35,6 +35,7 @@ from .models import (
     CentralEvent,
     Device,
     DeviceBootClock,
+    DeviceClockEpoch,
     DeviceItem,
     Person,
     SiteCohort,
@@ -406,6 +407,7 @@ def ingest_batch(
     offset_ms: int | None = now_ms - batch.clock_ms
     try:
         with db.atomic():
+            _know_epochs(device, batch.bases, now_ms)  # a replay says the same again
             learned = _boot_offsets(device, {ev.boot_id for ev in batch.events} | {batch.boot})
             if via == VIA_USB:
                 offset_ms = learned.get(batch.boot)
@@ -442,6 +444,7 @@ def ingest_batch(
             _store_decisions(device, batch.events, offset_of)
             if new_batch and via == VIA_ONLINE and batch.boot and offset_ms is not None:
                 _learn_boot_offset(device, batch.boot, offset_ms, now_ms)
+                _derive_offsets(device, _boot_of(batch.boot), now_ms)
             certificates.store(device, batch)  # issue 16: signed certificates, the site's key
             if new_batch and batch.status:
                 fleet_health.store_status(device, batch.status, via)
@@ -531,6 +534,52 @@ def _learn_boot_offset(device: Device, boot: str, offset_ms: int, now_ms: int) -
     ).execute()
 
 
+def _boot_of(epoch: str) -> str:
+    return epoch.split("+", 1)[0]
+
+
+def _know_epochs(device: Device, bases: dict[str, int], now_ms: int) -> None:
+    """Keep the bases a site gives of its clock epochs; derive the offsets they give."""
+    if not bases:
+        return
+    DeviceClockEpoch.insert_many(
+        [
+            {"device": device.id, "epoch": epoch, "boot": _boot_of(epoch), "base_ms": base}
+            for epoch, base in sorted(bases.items())
+        ]
+    ).on_conflict_ignore().execute()
+    for boot in sorted({_boot_of(epoch) for epoch in bases}):
+        _derive_offsets(device, boot, now_ms)
+
+
+def _derive_offsets(device: Device, boot: str, now_ms: int) -> None:
+    """Give every epoch of ``boot`` with a known base and no offset the offset that follows
+    from the latest epoch of that boot learned online (the bases differ by the clock's step),
+    correcting its events marked clock unknown."""
+    epochs = {
+        row.epoch: row.base_ms
+        for row in DeviceClockEpoch.select().where(
+            (DeviceClockEpoch.device == device.id) & (DeviceClockEpoch.boot == boot)
+        )
+    }
+    if len(epochs) < 2:
+        return
+    learned = list(
+        DeviceBootClock.select()
+        .where((DeviceBootClock.device == device.id) & DeviceBootClock.boot_id.in_(sorted(epochs)))
+        .order_by(DeviceBootClock.learned_ms.desc())
+    )
+    if not learned:
+        return
+    anchor = learned[0]
+    anchor_ms = round(anchor.clock_offset_s * 1000)
+    known = {row.boot_id for row in learned}
+    for epoch, base in sorted(epochs.items()):
+        if epoch not in known:
+            derived = anchor_ms + epochs[anchor.boot_id] - base
+            _learn_boot_offset(device, epoch, derived, now_ms)
+
+
 def _fresh_contact(batch: Batch, offset_ms: int) -> dict[Any, Any]:
     """Return the device updates a new batch brings: last contact, clock, backlog, modem."""
     fresh = Device.acked_seq <= batch.last
@@ -569,6 +618,12 @@ def report_status(device: Device, clock_ms: int, body: bytes) -> dict[str, Any]:
         ProtocolError: code ``bad_status``, the body is not a JSON object.
     """
     status = fleet_health.parse_status(body)
+    try:
+        bases = protocol.epoch_bases(json.loads(body).get("bases"))
+    except protocol.ProtocolError as exc:
+        raise protocol.ProtocolError(
+            N_("The status report's clock epochs are malformed"), code=protocol.E_BAD_STATUS
+        ) from exc
     now_ms = int(time.time() * 1000)
     offset_ms = now_ms - clock_ms
     with database.atomic():
@@ -584,9 +639,11 @@ def report_status(device: Device, clock_ms: int, body: bytes) -> dict[str, Any]:
         )
         if fresh:
             fleet_health.store_status(device, status, VIA_ONLINE)
+            _know_epochs(device, bases, now_ms)
             epoch = status.get("epoch")
             if isinstance(epoch, str) and epoch:
                 _learn_boot_offset(device, epoch, offset_ms, now_ms)
+                _derive_offsets(device, _boot_of(epoch), now_ms)
     return {"stored": bool(fresh), "server_time": now_ms, "clock_offset_s": offset_ms / 1000}
 
 

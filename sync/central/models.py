@@ -137,6 +137,19 @@ class DeviceBootClock(CentralModel):
         primary_key = CompositeKey("device", "boot_id")
 
 
+class DeviceClockEpoch(CentralModel):
+    """A clock epoch of a site's Pi and its base: wall clock minus time since boot (ms)."""
+
+    device = ForeignKeyField(Device, column_name="device_id")
+    epoch = CharField()
+    boot = CharField()
+    base_ms = BigIntegerField()
+
+    class Meta:
+        table_name = "device_clock_epochs"
+        primary_key = CompositeKey("device", "epoch")
+
+
 class Person(CentralModel):
     id = AutoField()
     device = ForeignKeyField(Device, column_name="device_id", backref="people")

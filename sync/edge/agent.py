@@ -403,6 +403,7 @@ class Agent:
         batch.boot = usb_protocol.current_boot()
         batch.version = self.version
         batch.status = self.status
+        batch.bases = usb_protocol.epoch_bases()
         body = protocol.encode_batch(batch)
         if len(body) > protocol.MAX_BODY_BYTES and len(batch.events) > 1:
             self.batch_size = max(1, len(batch.events) // 2)

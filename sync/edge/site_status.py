@@ -50,6 +50,7 @@ def site_status(settings: Settings, home: DataHome) -> dict[str, Any]:
     return {
         "kru_version": kru_version(),
         "epoch": usb_protocol.current_boot(),
+        "bases": usb_protocol.epoch_bases(),
         "power": power.read(settings["system.throttled_file"]),
         "disk": {k: disk[k] for k in ("free_bytes", "total_bytes", "warn_bytes", "low")},
         "clock": {"synchronised": clock.synchronised(settings)},

@@ -95,6 +95,7 @@ def export_batches(
             batch.backlog = state.pending_events(db, batch.last)
             batch.boot = boot
             batch.status = status
+            batch.bases = usb_protocol.epoch_bases()
             body = protocol.encode_batch(batch)
             if len(body) > protocol.MAX_BODY_BYTES and len(batch.events) > 1:
                 size = max(1, len(batch.events) // 2)
