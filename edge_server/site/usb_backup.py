@@ -28,6 +28,7 @@ from sync.edge import usb_export
 from sync.edge.identity import load_identity
 
 from ..base.datahome import DataHome, write_file_atomically
+from ..base.db import db as shared_db
 from ..base.errors import N_, NotFound, StorageError
 from ..base.settings import Settings
 from ..system import helper, sticks
@@ -98,13 +99,15 @@ def reminder(settings: Mapping[str, Any], home: DataHome, now: float | None = No
     return int(age // 86400) if age > days * 86400 else None
 
 
-def panel(settings: Mapping[str, Any], home: DataHome, db: Database) -> dict[str, Any]:
+def panel(
+    settings: Mapping[str, Any], home: DataHome, db: Database | None = None
+) -> dict[str, Any]:
     """Return what the Site page's backup card shows: sticks, their backups, the last backup,
     and the learning records still waiting for central (to save on a stick)."""
     found = sticks.find(_root(settings), settings["system.sys_block"])
     for stick in found["mounted"]:
         stick["backups"] = list_backups(Path(stick["path"]))
-    pending = sync_state.pending_events(db)
+    pending = sync_state.pending_events(db or shared_db)
     return {**found, "last": last_backup(home), "sync_pending": pending}
 
 
