@@ -219,3 +219,39 @@ def test_a_viewer_cannot_resolve_a_clash(fleet_dashboard):
     )
     assert response.status_code == 403
     assert online(ids["copy"]).code == REJECTED
+
+
+def test_clash_status_and_replacement_on_sqlite_and_postgresql(tmp_path, central_on_both):
+    """The identity clash, the status and the replacement's fresh acknowledgement hold on
+    both databases central runs on."""
+    from tests.sync_support import central_rows
+
+    server, url = central_on_both
+    flags = tmp_path / "flags"
+    flags.write_text("0x50000")  # under-voltage since boot
+    site = make_site(
+        tmp_path,
+        "tec-pg",
+        **{"system.throttled_file": flags, "sync.machine_id_files": machine_file(tmp_path, "p")},
+    )
+    device = server.provision(site)
+    ids = add_events(site, 30)
+    assert online(site).events_sent == 30
+    shutil.copytree(site.home.root, tmp_path / "tec-pg-copy")
+    copy = make_site(
+        tmp_path, "tec-pg-copy", **{"sync.machine_id_files": machine_file(tmp_path, "q")}
+    )
+    copy_ids = add_events(copy, 8)
+    assert online(copy).details["server_code"] == protocol.E_IDENTITY_CLASH
+    ids += add_events(site, 4)  # the old Pi sent seq 31-34 before it broke
+    assert online(site).events_sent == 4
+    status_sql = f"SELECT status, clash_machine FROM devices WHERE device_id = '{device}'"
+    reported, clash = central_rows(server, url, status_sql)[0]
+    assert '"power_supply"' in reported and clash
+    server.cli("device", "replace", device)
+    taken = online(copy)
+    assert taken.caught_up and taken.events_sent == 8  # its seq 31-38 all go
+    held = {r[0] for r in central_rows(server, url, "SELECT event_id FROM central_events")}
+    assert held == set(ids) | set(copy_ids)
+    acked = central_rows(server, url, f"SELECT acked_seq FROM devices WHERE device_id = '{device}'")
+    assert acked == [(38,)]
