@@ -73,7 +73,7 @@ def test_a_cloned_sd_card_is_refused_and_flagged_until_the_old_pi_is_marked_repl
     card = sync_card(clone)
     assert card.code == "identity_clash"
     assert "another Pi already syncs with this site's identity" in card.sentence.text
-    assert card.next_step.values["device"] == device
+    assert "mark the old Pi replaced" in card.next_step.text
     listed = central.cli("device", "list").stdout
     assert "IDENTITY CLASH" in listed and f"kru central device replace {device}" in listed
     # The first Pi keeps syncing meanwhile.

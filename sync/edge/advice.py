@@ -72,12 +72,11 @@ def explain(status: Mapping[str, Any]) -> SyncState:
             ),
             Line(
                 N_(
-                    "If this Pi replaces a broken or lost one, call the ministry's IT team and "
-                    "ask them to mark the old Pi replaced for device %(device)s; this Pi then "
-                    "syncs again by itself. If both Pis are in use, only one may keep this "
-                    "identity: ask them for a new provisioning file for the other."
-                ),
-                {"device": status.get("device_id") or ""},
+                    "If this Pi replaces a broken or lost one, call the ministry's IT team, give "
+                    "them this device's name (below) and ask them to mark the old Pi replaced; "
+                    "this Pi then syncs again by itself. If both Pis are in use, only one may "
+                    "keep this identity: ask them for a new provisioning file for the other."
+                )
             ),
             set_aside,
         )

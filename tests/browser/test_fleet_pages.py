@@ -52,10 +52,14 @@ def helper(pi: FakePi, request: str) -> None:
     subprocess.run([sys.executable, str(HELPER), str(pi.config), request], check=True)
 
 
-def to_khmer(page) -> None:
-    if page.locator("html").get_attribute("lang") != "km":
+def use(page, lang: str) -> None:
+    if page.locator("html").get_attribute("lang") != lang:
         with page.expect_navigation():
-            page.locator("header button[name=lang][value=km]").click()
+            page.locator(f"header button[name=lang][value={lang}]").click()
+
+
+def to_khmer(page) -> None:
+    use(page, "km")
 
 
 def test_save_sync_data_to_usb_and_read_centrals_acknowledgement(
@@ -83,6 +87,9 @@ def test_save_sync_data_to_usb_and_read_centrals_acknowledgement(
     )
     card.scroll_into_view_if_needed()
     card.screenshot(path=str(SHOTS / "km-site-usb-sync.png"))
+    use(page, "en")
+    card.screenshot(path=str(SHOTS / "en-site-usb-sync.png"))
+    to_khmer(page)
     with page.expect_navigation():
         page.locator("#usb-sync button").click()
     assert "១៤០" in page.locator(".flash.success").first.inner_text()
@@ -180,6 +187,9 @@ def test_central_lists_sites_that_need_attention_and_resolves_a_clash(browser, c
         assert "TEC បាត់ដំបង" in text and "CTC ស្វាយរៀង" in text
         page.locator("#fleet").scroll_into_view_if_needed()
         fleet.screenshot(path=str(SHOTS / "central" / "km-fleet-health.png"))
+        use(page, "en")
+        fleet.screenshot(path=str(SHOTS / "central" / "en-fleet-health.png"))
+        to_khmer(page)
         with page.expect_navigation():
             fleet.locator("button.danger").click()
         assert (
