@@ -611,11 +611,13 @@ def report_status(device: Device, clock_ms: int, body: bytes) -> dict[str, Any]:
     """Store the status a site reports at a sync (protocol 2) and return the answer.
 
     A report whose Pi clock is later than that of every request accepted before is a fresh
-    contact: it marks the site as seen and teaches the offset of the clock epoch it names,
-    correcting what came by USB from that epoch. A replayed report only stores its status.
+    contact: it stores the status, marks the site as seen, keeps the bases of its clock
+    epochs and teaches the offset of the epoch it names (and those derived from it),
+    correcting what came by USB from them. A replayed report changes nothing.
 
     Raises:
-        ProtocolError: code ``bad_status``, the body is not a JSON object.
+        ProtocolError: code ``bad_status``, the body is not a JSON object or its epochs'
+            bases are malformed.
     """
     status = fleet_health.parse_status(body)
     try:
