@@ -25,6 +25,7 @@ from .models import Device
 
 VIA_ONLINE = "online"
 VIA_USB = "usb"
+WARNINGS = ("silent", "never", "disk_low", "power", "heat", "clock", "identity_clash")
 CLOCK_WARN_S = 300  # a Pi clock this far off central's is worth a look
 _STATUS_KEYS = ("kru_version", "epoch", "power", "disk", "clock")
 
