@@ -188,6 +188,19 @@ def test_the_dashboard_lists_sites_that_need_attention(fleet_dashboard):
     assert "identity clash" in cloned and "The old Pi was replaced" in cloned
 
 
+def test_a_sites_page_shows_what_it_reported(fleet_dashboard):
+    app, ids = fleet_dashboard
+    client = app.test_client()
+    sign_in(client, "viewer")
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    page = html.unescape(client.get(f"/sites/{ids['weak']}").get_data(as_text=True))
+    assert f'data-field="kru_version">{kru_version()}<' in page
+    assert "weak power supply (under-voltage)" in page and "disk almost full" in page
+    cloned = html.unescape(client.get(f"/sites/{ids['cloned']}").get_data(as_text=True))
+    assert "identity clash" in cloned
+
+
 def test_the_admin_resolves_a_clash_from_the_dashboard(fleet_dashboard):
     app, ids = fleet_dashboard
     client = app.test_client()

@@ -120,6 +120,7 @@ def site(device_id: str):
     return render_template(
         "central/site.html",
         site=row,
+        health=fleet_health.site_health(device, current_app.config["KRU"]["central.silent_days"]),
         courses=reports.completion_by_site().get(device.id, []),
         cohorts=reports.site_cohorts(device),
     )
