@@ -23,12 +23,16 @@ from edge_server.base import jsonlimits
 from edge_server.base.errors import N_, KruError
 
 # --- versions and negotiation --------------------------------------------------------------
-PROTOCOL_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+# 2 (issues 19 and 20): events and batches carry the clock epoch (boot id plus the clock's
+# changes within the boot), requests are signed with the machine's fingerprint too, batches
+# carry the site's status (power, disk, Kru version) and the site reports it at each sync.
+PROTOCOL_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 
 # --- endpoints -----------------------------------------------------------------------------
 HELLO_PATH = "/api/v1/sync/hello"
 BATCHES_PATH = "/api/v1/sync/batches"
+STATUS_PATH = "/api/v1/sync/status"  # version 2: the site's status at each sync
 
 # --- headers -------------------------------------------------------------------------------
 H_PROTOCOL = "X-Kru-Protocol"
@@ -37,6 +41,10 @@ H_BATCH = "X-Kru-Batch"
 H_CLOCK = "X-Kru-Clock"  # the Pi's clock, Unix epoch milliseconds
 H_DIGEST = "X-Kru-Content-SHA256"
 H_SIGNATURE = "X-Kru-Signature"
+# Version 2: a fingerprint of the machine (sha256 of /etc/machine-id), signed with the rest:
+# one identity seen from two machines (a cloned SD card) is an identity clash.
+H_MACHINE = "X-Kru-Machine"
+NO_MACHINE = "-"  # a machine without /etc/machine-id
 NO_BATCH = "-"  # the batch id of requests that carry no batch (hello)
 SIGNING_PREFIX = "KRU-HMAC-SHA256"
 
@@ -50,6 +58,8 @@ MAX_ID_CHARS = 100
 # and never stores one, and the central server refuses a batch holding one (413
 # ``event_too_large``, so the agent narrows it down to the one event and quarantines it).
 MAX_CONTEXT_CHARS = 20_000
+MAX_STATUS_BYTES = 16 * 1024  # the status report's JSON body
+MAX_MACHINE_CHARS = 64
 
 # --- time spent (docs/progress-rules.md, "Time spent") -----------------------------------------
 # Longest time one event may add; a phone asleep for hours must not count as study.
@@ -80,6 +90,8 @@ E_MALFORMED_BATCH = "malformed_batch"  # 400, quarantine, never retry
 E_BATCH_TOO_LARGE = "batch_too_large"  # 413, send smaller batches
 E_EVENT_TOO_LARGE = "event_too_large"  # 413, an event's context passes MAX_CONTEXT_CHARS
 E_BUSY = "server_busy"  # 503 with Retry-After
+E_IDENTITY_CLASH = "identity_clash"  # 409, another machine holds this identity: ask an admin
+E_BAD_STATUS = "bad_status"  # 400, the status report is not a JSON object
 
 RETRYABLE_CODES = frozenset({E_DIGEST_MISMATCH, E_BUSY})
 QUARANTINE_CODES = frozenset({E_MALFORMED_BATCH})
@@ -127,11 +139,26 @@ def body_digest(body: bytes) -> str:
 
 
 def string_to_sign(
-    method: str, path: str, device_id: str, batch_id: str, clock_ms: int | str, digest: str
+    method: str,
+    path: str,
+    device_id: str,
+    batch_id: str,
+    clock_ms: int | str,
+    digest: str,
+    machine: str | None = None,
 ) -> bytes:
-    """Return the canonical text that the signature covers."""
+    """Return the canonical text that the signature covers (version 2 adds ``machine``)."""
     parts = [SIGNING_PREFIX, method.upper(), path, device_id, batch_id, str(clock_ms), digest]
+    if machine is not None:
+        parts.append(machine)
     return "\n".join(parts).encode()
+
+
+def machine_fingerprint(machine_id: str) -> str:
+    """Return the fingerprint a site sends for its machine id (never the id itself)."""
+    if not machine_id:
+        return NO_MACHINE
+    return hashlib.sha256(f"kru-machine:{machine_id}".encode()).hexdigest()[:32]
 
 
 def sign(secret: str, message: bytes) -> str:
@@ -148,11 +175,16 @@ def signed_headers(
     body: bytes,
     clock_ms: int,
     version: int = PROTOCOL_VERSION,
+    machine: str = NO_MACHINE,
 ) -> dict[str, str]:
-    """Return the headers of one signed request."""
+    """Return the headers of one signed request (``machine``: the fingerprint, version 2)."""
     digest = body_digest(body)
-    signature = sign(secret, string_to_sign(method, path, device_id, batch_id, clock_ms, digest))
-    return {
+    signed_machine = (machine or NO_MACHINE) if version >= 2 else None
+    signature = sign(
+        secret,
+        string_to_sign(method, path, device_id, batch_id, clock_ms, digest, signed_machine),
+    )
+    headers = {
         H_PROTOCOL: str(version),
         H_DEVICE: device_id,
         H_BATCH: batch_id,
@@ -160,6 +192,9 @@ def signed_headers(
         H_DIGEST: digest,
         H_SIGNATURE: signature,
     }
+    if signed_machine is not None:
+        headers[H_MACHINE] = signed_machine
+    return headers
 
 
 def verify_signature(secret: str, message: bytes, signature: str) -> bool:
@@ -187,7 +222,7 @@ class EventRecord:
     context: Any
     client_ts: str | None
     server_ms: int
-    boot_id: str
+    boot_id: str  # the clock epoch the event was recorded in (a boot id in version 1)
 
 
 @dataclass
@@ -237,7 +272,11 @@ class Batch:
     site: dict[str, Any] = field(default_factory=dict)
     modem: dict[str, Any] | None = None
     decisions: bool = True  # the site sends its decisions (false in batches of older sites)
-    boot: str = ""  # the Pi's boot id when it built the batch (its clock epoch), 1.3
+    boot: str = ""  # the Pi's clock epoch when it built the batch (its boot id in 1.3)
+    status: dict[str, Any] | None = None  # the site's status (version 2): power, disk, Kru
+    # version 2: wall clock minus time since boot (ms) in each epoch of the current boot
+    bases: dict[str, int] = field(default_factory=dict)
+    version: int = PROTOCOL_VERSION  # the version it is encoded in
     users: list[UserRecord] = field(default_factory=list)
     cohorts: list[CohortRecord] = field(default_factory=list)
     items: list[ItemRecord] = field(default_factory=list)
@@ -294,7 +333,7 @@ def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
         boots.setdefault(ev.boot_id, len(boots))
     base = batch.events[0].server_ms if batch.events else 0
     header = {
-        "kru": PROTOCOL_VERSION,
+        "kru": batch.version,
         "batch": batch.batch_id,
         "device": batch.device_id,
         "after": batch.after,
@@ -308,7 +347,11 @@ def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
         "modem": batch.modem,
         "decisions": batch.decisions,
     }
-    if batch.boot:
+    if batch.version >= 2:
+        header["epoch"] = batch.boot
+        header["status"] = batch.status
+        header["bases"] = batch.bases
+    elif batch.boot:
         header["boot"] = batch.boot
     dictionary = {
         "users": [[u.uid, u.username, u.display_name, u.role] for u in batch.users],
@@ -328,7 +371,7 @@ def encode_batch(batch: Batch, compresslevel: int = 6) -> bytes:
             for it in batch.items
         ],
         "verbs": list(verbs),
-        "boots": list(boots),
+        ("epochs" if batch.version >= 2 else "boots"): list(boots),
     }
     if any(u.national_id is not None for u in batch.users):
         # 1.4: a separate dictionary field, so receivers of 1.3 ignore it; a user listed in
@@ -445,10 +488,24 @@ def _decode_dictionary(batch: Batch, d: Any) -> tuple[list[str], list[str]]:
             for row in d.get("items", [])
         ]
         verbs = [_str(v, 2, "verb", 200) for v in d.get("verbs", [])]
-        boots = [_str(v, 2, "boot id", 200) for v in d.get("boots", [])]
+        epochs: Any = d["epochs"] if "epochs" in d else d.get("boots", [])  # 2, or 1's boots
+        boots = [_str(v, 2, "clock epoch", 200) for v in epochs]
     except (TypeError, IndexError) as exc:
         raise _bad(2, "dictionary rows") from exc
     return verbs, boots
+
+
+def epoch_bases(value: Any, line: int = 1) -> dict[str, int]:
+    """Return the epochs' bases of a batch header or status report (``{}`` when absent).
+
+    Raises:
+        ProtocolError: not an object of at most 100 epochs with whole-number bases.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > 100:
+        raise _bad(line, "bases")
+    return {_str(k, line, "epoch", 200): _int(v, line, "base") for k, v in value.items()}
 
 
 def decode_batch(body: bytes) -> Batch:
@@ -488,7 +545,9 @@ def decode_batch(body: bytes) -> Batch:
             site=header.get("site") or {},
             modem=header.get("modem"),
             decisions=header.get("decisions") is True,
-            boot=_str(header.get("boot") or "", 1, "boot", 200),
+            boot=_str(header.get("epoch") or header.get("boot") or "", 1, "epoch", 200),
+            status=header.get("status"),
+            version=header["kru"],
         )
         count = _int(header["count"], 1, "count")
         base = _int(header["base"], 1, "base")
@@ -498,6 +557,9 @@ def decode_batch(body: bytes) -> Batch:
         batch.modem is None or isinstance(batch.modem, dict)
     ):
         raise _bad(1, "site or modem")
+    if not (batch.status is None or isinstance(batch.status, dict)):
+        raise _bad(1, "status")
+    batch.bases = epoch_bases(header.get("bases"), 1)
     if count > MAX_EVENTS_PER_BATCH:
         raise ProtocolError(
             N_("A batch may hold at most %(limit)s events"),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_server.base.errors import N_, KruError
+from edge_server.system import clock_epoch
 
 from . import protocol
 
@@ -27,7 +28,6 @@ SIDECAR_SUFFIX = ".json"
 ACK_FILE = "central-ack.json"
 ACK_METHOD = "ACK"
 ACK_PATH = "/usb/ack"  # the "path" the acknowledgement's signature covers
-BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 
 E_NO_BATCHES = "usb_no_batches"
 E_NO_ACK = "usb_no_ack"
@@ -43,11 +43,14 @@ class UsbSyncError(KruError):
 
 
 def current_boot() -> str:
-    """Return this machine's boot id (the epoch of its clock), or "" when unknown."""
-    try:
-        return BOOT_ID_FILE.read_text().strip()
-    except OSError:
-        return ""
+    """Return this machine's clock epoch: boot id, plus the changes of the clock (protocol 2)."""
+    return clock_epoch.current()
+
+
+def epoch_bases() -> dict[str, int]:
+    """Return the base of each clock epoch of this boot (protocol 2: central derives one
+    epoch's offset from another's)."""
+    return clock_epoch.bases()
 
 
 def device_dir(root: Path, device_id: str) -> Path:

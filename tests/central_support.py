@@ -51,7 +51,18 @@ def make_batch(device_id: str, after: int = 0, count: int = 3, clock_ms: int | N
     )
 
 
-def post(client, device, batch=None, body=None, secret=None, clock_ms=None):
+def post(
+    client,
+    device,
+    batch=None,
+    body=None,
+    secret=None,
+    clock_ms=None,
+    version=protocol.PROTOCOL_VERSION,
+    machine=protocol.NO_MACHINE,
+):
+    if batch is not None:
+        batch.version = version
     body = body if body is not None else protocol.encode_batch(batch)
     batch_id = batch.batch_id if batch is not None else "b1"
     clock = clock_ms if clock_ms is not None else (batch.clock_ms if batch else 0)
@@ -63,6 +74,8 @@ def post(client, device, batch=None, body=None, secret=None, clock_ms=None):
         batch_id,
         body,
         clock,
+        version,
+        machine,
     )
     return client.post(protocol.BATCHES_PATH, data=body, headers=headers)
 

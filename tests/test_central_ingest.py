@@ -139,7 +139,7 @@ def test_an_unsupported_protocol_version_is_refused_with_the_supported_list(cent
     )
     response = central_app.test_client().post(protocol.BATCHES_PATH, data=body, headers=headers)
     error = assert_api_error(response, 400, protocol.E_UNSUPPORTED_PROTOCOL)
-    assert error["supported"] == [1]
+    assert error["supported"] == [1, 2]
 
 
 def test_a_missing_signature_header_is_named(central_app, device):

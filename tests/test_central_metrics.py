@@ -112,6 +112,29 @@ def test_sites_silent_for_more_than_the_setting_are_counted(central_app):
     assert scrape(central_app)["kru_central_sites_silent"][()] == 2
 
 
+def test_sites_needing_attention_are_counted_by_warning(central_app):
+    import json
+
+    recent = datetime.now(UTC).isoformat(timespec="seconds")
+    weak = registry.add_device("weak", "http://central.example", "Takeo").device
+    status = {"power": {"advice": "power_supply"}, "disk": {"low": True}}
+    Device.update(last_seen_at=recent, status=json.dumps(status)).where(
+        Device.id == weak.id
+    ).execute()
+    cloned = registry.add_device("cloned", "http://central.example", "Takeo").device
+    Device.update(last_seen_at=recent, machine="m1", clash_machine="m2").where(
+        Device.id == cloned.id
+    ).execute()
+    registry.add_device("never", "http://central.example", "Takeo")
+    warnings = {
+        dict(k)["warning"]: v for k, v in scrape(central_app)["kru_central_sites_warning"].items()
+    }
+    assert warnings == {
+        "silent": 0, "never": 1, "disk_low": 1, "power": 1, "heat": 0, "clock": 0,
+        "identity_clash": 1,
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("remote", "authorization", "status"),
     [

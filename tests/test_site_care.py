@@ -106,6 +106,14 @@ def test_admin_sets_the_clock_from_a_browser_ahead_of_the_pi(pi, app, client, ad
     assert pi["log"].read_text().split() == [f"clock-{ahead // 1000}"]
 
 
+def test_setting_the_clock_starts_a_new_clock_epoch(pi, app, client, admin):
+    from edge_server.learning import events
+
+    before = events.boot_id()
+    _set_clock(client, int((time.time() + 3600) * 1000))
+    assert events.boot_id() == f"{before}+1"  # events after it are corrected apart
+
+
 @pytest.mark.parametrize(
     "browser_ms",
     [int(time.time() * 1000), int((time.time() - 3600) * 1000), 4_102_444_800_000 + 1, 0],

@@ -214,3 +214,33 @@ def test_sync_now_answers_in_the_card_once(app, client, login_as):
     assert 'id="sync-result"' in card and "The sync service is not running on the Pi" in card
     assert "kru sync daemon" not in html
     assert 'id="sync-result"' not in client.get("/admin/").get_data(as_text=True)
+
+
+def test_the_sync_card_explains_an_identity_clash_in_khmer(app, client, login_as, tmp_path):
+    """Issue 20 item 6: a Pi refused because another one holds its identity says so plainly."""
+    import html as html_lib
+
+    from edge_server.base.db import db
+    from edge_server.web.i18n import load_catalog
+    from sync.edge import state
+    from sync.edge.identity import provision
+
+    path = tmp_path / "site.toml"
+    path.write_text(
+        'central_url = "https://kru.example.gov.kh"\ndevice_id = "site-0123456789abcdef0123"\n'
+        f'secret = "{"ab" * 32}"\nname = "TEC Kampot"\n'
+    )
+    provision(app.config["KRU_HOME"], path)
+    state.record_error(db, "identity_clash", "Another machine already syncs as site-0123…")
+    login_as("admin")
+    page = html_lib.unescape(client.get("/admin/").get_data(as_text=True))
+    card = page[page.index('id="sync"') :]
+    km = load_catalog("km")
+    sentence = km.gettext(
+        "The ministry's server refuses this Pi: another Pi already syncs with this site's "
+        "identity. That happens when an SD card is copied, or when a backup is restored onto a "
+        "second Pi. %(count)s records wait on this Pi; nothing is lost."
+    )
+    assert sentence.split("%(count)s")[0] in card
+    assert "site-0123456789abcdef0123" in card  # the name to read out, in Latin digits
+    assert 'class="badge bad"' in card[: card.index("sync-next")]

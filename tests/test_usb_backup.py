@@ -374,3 +374,57 @@ def test_admin_installs_a_site_update_stick_written_by_central(
     staged = data_dir / "releases" / "incoming" / "bundle.tar.gz"
     assert staged.read_bytes() == bundle.read_bytes()
     assert sticks.requests()[-1] == "upgrade"
+
+
+def _events(user_id: int, count: int) -> None:
+    from edge_server.learning.models import Event
+
+    Event.insert_many(
+        [
+            {
+                "id": f"00000000-0000-4000-8000-{n:012d}",
+                "user": user_id,
+                "verb": "viewed",
+                "object": "pack1/item1",
+                "server_ts": "2026-12-01T08:00:00.000+00:00",
+                "boot_id": "boot-1",
+            }
+            for n in range(count)
+        ]
+    ).execute()
+
+
+def test_save_sync_data_to_a_stick_then_a_forged_ack_is_refused(sticks, app, client, admin):
+    """Issue 20 item 4: the Site page writes the pending batches to the stick; the cursor moves
+    only on central's signed acknowledgement, and one not signed by central is refused."""
+    from sync.edge import state
+    from sync.edge.identity import load_identity
+
+    _events(admin.id, 7)
+    sticks.plug("sdy1", "vfat")
+    _post(client, "/admin/usb/open", device="sdy1")
+    assert "7 learning records wait to be sent" in client.get("/admin/").get_data(as_text=True)
+    page = _post(client, "/admin/usb/sync", device="sdy1").get_data(as_text=True)
+    assert "7 learning records saved on the USB stick." in page
+    device = load_identity(app.config["KRU_HOME"]).device_id
+    folder = sticks.root / "sdy1" / "kru-sync" / device
+    assert len(list(folder.glob("*.ndjson.gz"))) == 1
+    assert sticks.requests()[-2:] == ["mount-sdy1-rw", "mount-sdy1-ro"]  # read-only again
+    assert state.read_state(db).cursor == 0  # saving is not an acknowledgement
+    # Someone edits an acknowledgement onto the stick: it is refused, the cursor stays.
+    sticks.helper("mount-sdy1-rw")
+    (folder / "central-ack.json").write_text(
+        json.dumps(
+            {"device": device, "acked_seq": 7, "server_time": 1, "batches": [], "signature": "0"}
+        )
+    )
+    sticks.helper("eject-sdy1")
+    page = html_text(_post(client, "/admin/usb/open", device="sdy1"))
+    assert "not signed by the central server" in page
+    assert state.read_state(db).cursor == 0
+
+
+def html_text(response) -> str:
+    import html
+
+    return html.unescape(response.get_data(as_text=True))

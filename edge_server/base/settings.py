@@ -336,6 +336,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("sync.backoff_base_s", "float", 2.0, "First wait before a sync retry (s).", minimum=0),
     Setting("sync.max_retries", "int", 6, "Failures in a row before a sync run stops.", minimum=0),
+    Setting(
+        "sync.machine_id_files",
+        "list",
+        ["/sys/firmware/devicetree/base/serial-number", "/etc/machine-id"],
+        "Where the machine's id is read (the first file that exists): the Raspberry Pi's serial "
+        "number, which a copied SD card does not take along, else systemd's machine id. Each "
+        "sync sends a fingerprint of it (hashed), so central sees one identity used by two "
+        "machines.",
+    ),
     # --- cellular modem
     Setting(
         "modem.port",

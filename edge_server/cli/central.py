@@ -144,6 +144,12 @@ def device_list(ctx: CliContext) -> None:
                 f"{d.device_id}\t{d.name}\t{d.province or '-'}\t{state}\t"
                 f"last seen {d.last_seen_at or 'never'}\t{d.events_received} events"
             )
+            if d.clash_machine:
+                click.echo(
+                    f"  {d.device_id} IDENTITY CLASH since {d.clash_at}: machine "
+                    f"{d.clash_machine} syncs with the identity of machine {d.machine} and is "
+                    f"refused; if it replaces the old Pi: kru central device replace {d.device_id}"
+                )
             if d.offered_signing_key:
                 click.echo(
                     f"  {d.device_id} offers a NEW signing key {d.offered_signing_key} "
@@ -194,6 +200,25 @@ def device_accept_key(ctx: CliContext, device_id: str) -> None:
     finally:
         real.close()
     click.echo(f"Device {device_id} now signs certificates with key {key}.")
+
+
+@device.command("replace")
+@click.argument("device_id")
+@pass_ctx
+def device_replace(ctx: CliContext, device_id: str) -> None:
+    """Mark the machine that held DEVICE_ID replaced: the machine refused in the identity clash
+    (a backup restored onto a new Pi) takes the identity over, and the old one is refused."""
+    from sync.central import fleet_health
+
+    real = _open(ctx)
+    try:
+        found = fleet_health.replace_machine(device_id)
+    finally:
+        real.close()
+    click.echo(
+        f"Device {device_id} now belongs to machine {found.machine}; "
+        f"machine {found.replaced_machine or '-'} is refused from now on."
+    )
 
 
 @central.group()

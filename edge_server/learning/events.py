@@ -14,8 +14,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from content_packs.catalog import ItemFacts, item_facts
@@ -24,6 +22,7 @@ from sync.protocol import MAX_CONTEXT_CHARS, json_size
 from ..accounts.models import User
 from ..base.db import db
 from ..base.errors import N_, KruError, ValidationError
+from ..system import clock_epoch
 from . import quiz as quizzes
 from .courses import assigned_course_keys
 from .group_commit import GroupCommit
@@ -106,13 +105,12 @@ class IngestResult:
         return body
 
 
-@cache
 def boot_id() -> str:
-    """Return this boot's id (the Pi has no real-time clock; the id orders its times)."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return "unknown"
+    """Return the clock epoch events are recorded in (boot id, plus the clock's changes).
+
+    The Pi has no real-time clock: central corrects each epoch's times with its own offset.
+    """
+    return clock_epoch.current()
 
 
 def now_ts() -> str:

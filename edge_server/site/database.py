@@ -27,6 +27,7 @@ from ..base.db import init_db
 from ..base.settings import Settings
 from ..cpd import migrations as cpd_migrations
 from ..learning import migrations as learning_migrations
+from ..system import clock_epoch
 from ..tasks import migrations as tasks_migrations
 from ..web import migrations as web_migrations
 
@@ -77,7 +78,12 @@ def open_site(settings: Settings, *, migrate: bool = True) -> tuple[DataHome, Sq
 
 
 def open_database(home: DataHome) -> SqliteDatabase:
-    """Initialise the shared handle on the site database in ``home``."""
+    """Initialise the shared handle on the site database in ``home``.
+
+    Also keeps the clock epoch's record in ``home`` (``system.clock_epoch``): every process
+    that opens the site then counts a change of the clock once.
+    """
+    clock_epoch.configure(home.root)
     return init_db(home.database)
 
 

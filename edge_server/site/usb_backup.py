@@ -20,10 +20,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sync.edge import update_stick
+from peewee import Database
+
+from sync import usb_protocol
+from sync.edge import state as sync_state
+from sync.edge import update_stick, usb_export
+from sync.edge.identity import load_identity
 
 from ..base.datahome import DataHome, write_file_atomically
+from ..base.db import db as shared_db
 from ..base.errors import N_, NotFound, StorageError
+from ..base.settings import Settings
 from ..system import helper, sticks
 from . import backup
 from .health import storage
@@ -92,13 +99,17 @@ def reminder(settings: Mapping[str, Any], home: DataHome, now: float | None = No
     return int(age // 86400) if age > days * 86400 else None
 
 
-def panel(settings: Mapping[str, Any], home: DataHome) -> dict[str, Any]:
-    """Return what the Site page's backup card shows: sticks, their backups, the last backup."""
+def panel(
+    settings: Mapping[str, Any], home: DataHome, db: Database | None = None
+) -> dict[str, Any]:
+    """Return what the Site page's backup card shows: sticks, their backups, the last backup,
+    and the learning records still waiting for central (to save on a stick)."""
     found = sticks.find(_root(settings), settings["system.sys_block"])
     for stick in found["mounted"]:
         stick["backups"] = list_backups(Path(stick["path"]))
         stick["updates"] = update_stick.read(Path(stick["path"]))  # issue 20: packs, Kru
-    return {**found, "last": last_backup(home)}
+    pending = sync_state.pending_events(db or shared_db)
+    return {**found, "last": last_backup(home), "sync_pending": pending}
 
 
 def open_stick(settings: Mapping[str, Any], device: str) -> None:
@@ -197,3 +208,41 @@ def apply_pending_restore(home: DataHome) -> str | None:
     shutil.rmtree(pending, ignore_errors=True)
     log.warning("restored the site from the USB backup made %s", manifest.get("created_at"))
     return str(manifest.get("created_at", ""))
+
+
+def read_sync_ack(home: DataHome, db: Database, stick: Path) -> int | None:
+    """Read central's acknowledgement on the stick, if there is one; return the new cursor.
+
+    Central writes it when it imports the sync data the site saved there (issue 20 item 4);
+    the cursor moves only forward, never past what the site holds.
+
+    Raises:
+        UsbSyncError: code ``usb_bad_ack``, the file is damaged or not signed by central.
+    """
+    identity = load_identity(home)
+    ack = usb_protocol.device_dir(stick, identity.device_id) / usb_protocol.ACK_FILE
+    if not ack.is_file():
+        return None
+    return usb_export.import_ack(db, identity, stick)[1]
+
+
+def save_sync_data(settings: Settings, home: DataHome, db: Database, device: str) -> dict[str, Any]:
+    """Write the learning records central has not acknowledged to the stick ``device``.
+
+    First reads central's acknowledgement if the stick brought one back (so records central
+    already holds are not written again), then writes the pending batches exactly as
+    ``kru sync export`` does; the cursor does not move until central acknowledges them.
+
+    Raises:
+        NotFound: the stick is not mounted.
+        UsbSyncError: the stick could not be written, or its acknowledgement is forged.
+        HelperFailed: the helper could not remount the stick.
+    """
+    path = sticks.stick_path(_root(settings), device)
+    acked = read_sync_ack(home, db, path)
+    helper.run(settings, f"mount-{device}-rw")
+    try:
+        written = usb_export.export_batches(settings, db, load_identity(home), path)
+    finally:
+        helper.run(settings, f"mount-{device}-ro")
+    return {"events": written.events, "batches": written.batches, "cursor": acked}

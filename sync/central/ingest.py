@@ -28,13 +28,14 @@ from edge_server.base.errors import N_, KruError
 from sync import protocol
 from sync.protocol import Batch
 
-from . import certificates
-from .db import is_postgres
+from . import certificates, fleet_health
+from .db import database, is_postgres
 from .models import (
     CentralDecision,
     CentralEvent,
     Device,
     DeviceBootClock,
+    DeviceClockEpoch,
     DeviceItem,
     Person,
     SiteCohort,
@@ -74,9 +75,13 @@ def authenticate(
 ) -> tuple[Device, int, int]:
     """Return (device, protocol version, Pi clock ms) of a signed request.
 
+    Version 2 requests are signed with the machine's fingerprint too; a machine other than
+    the one holding the identity is refused (``fleet_health.check_machine``).
+
     Raises:
         ProtocolError: a header is missing, or the protocol version is not spoken here.
         SyncAuthError: unknown device or wrong signature (401); disabled device (403).
+        IdentityClash: another machine holds this identity (409).
     """
     values = {}
     for name in (
@@ -110,6 +115,15 @@ def authenticate(
             details={"supported": list(protocol.SUPPORTED_VERSIONS)},
             version=version,
         )
+    machine: str | None = None
+    if version >= 2:
+        machine = headers.get(protocol.H_MACHINE)
+        if not machine or len(machine) > protocol.MAX_MACHINE_CHARS:
+            raise protocol.ProtocolError(
+                N_("The request lacks the header %(header)s"),
+                code=protocol.E_MISSING_HEADER,
+                header=protocol.H_MACHINE,
+            )
     device = Device.get_or_none(Device.device_id == values[protocol.H_DEVICE])
     if device is None:
         raise SyncAuthError(
@@ -123,6 +137,7 @@ def authenticate(
         values[protocol.H_BATCH],
         values[protocol.H_CLOCK],
         values[protocol.H_DIGEST],
+        machine,
     )
     if not protocol.verify_signature(device.secret, message, values[protocol.H_SIGNATURE]):
         raise SyncAuthError(N_("The request signature is wrong"))
@@ -137,6 +152,8 @@ def authenticate(
             N_("The body does not match its digest (damaged in transit); send it again"),
             code=protocol.E_DIGEST_MISMATCH,
         )
+    if machine is not None:
+        fleet_health.check_machine(device, machine)
     return device, version, clock_ms
 
 
@@ -387,8 +404,12 @@ def ingest_batch(
     """Store ``batch`` of ``device`` in one transaction and return the acknowledgement.
 
     ``via`` is ``usb`` for a batch carried on a drive (``usb_import``): it says nothing of
-    the site's last contact, and its times are corrected with the offset learned online for
-    the same boot of the Pi (events of a boot not heard online are marked clock unknown).
+    the site's last contact. Times are corrected per clock epoch (boot id plus the clock's
+    changes within the boot): an online batch teaches the offset of the epoch it was built
+    in and corrects its events of that epoch with it; events of another epoch, and every
+    event of a USB batch, take the offset learned online for their own epoch, or are marked
+    clock unknown until that epoch is heard online. A batch of a site that names no epoch
+    (an older Kru) has all its events corrected with its offset.
 
     Raises:
         ProtocolError: the batch names another device.
@@ -400,17 +421,17 @@ def ingest_batch(
     offset_ms: int | None = now_ms - batch.clock_ms
     try:
         with db.atomic():
+            _know_epochs(device, batch.bases, now_ms)  # a replay says the same again
+            learned = _boot_offsets(device, {ev.boot_id for ev in batch.events} | {batch.boot})
             if via == VIA_USB:
-                learned = _boot_offsets(device, {ev.boot_id for ev in batch.events} | {batch.boot})
                 offset_ms = learned.get(batch.boot)
+            elif batch.boot:
+                learned[batch.boot] = now_ms - batch.clock_ms
+            else:  # an older site: one offset for the whole batch, as protocol 1.0 had it
+                learned = {ev.boot_id: now_ms - batch.clock_ms for ev in batch.events}
 
-                def offset_of(ev: protocol.EventRecord) -> int | None:
-                    return learned.get(ev.boot_id)
-            else:
-                online_ms = offset_ms
-
-                def offset_of(ev: protocol.EventRecord) -> int | None:
-                    return online_ms
+            def offset_of(ev: protocol.EventRecord) -> int | None:
+                return learned.get(ev.boot_id)
 
             new_batch = (
                 SyncBatch.insert(
@@ -437,7 +458,10 @@ def ingest_batch(
             _store_decisions(device, batch.events, offset_of)
             if new_batch and via == VIA_ONLINE and batch.boot and offset_ms is not None:
                 _learn_boot_offset(device, batch.boot, offset_ms, now_ms)
+                _derive_offsets(device, _boot_of(batch.boot), now_ms)
             certificates.store(device, batch)  # issue 16: signed certificates, the site's key
+            if new_batch and batch.status:
+                fleet_health.store_status(device, batch.status, via)
             if new_batch:
                 SyncBatch.update(stored=stored).where(
                     (SyncBatch.device == device.id) & (SyncBatch.batch_id == batch.batch_id)
@@ -461,6 +485,11 @@ def ingest_batch(
                     Device.acked_seq,
                 ),
             }
+            if device.rebase_ack:
+                # The first batch of a machine that took the identity over (an admin marked
+                # the old one replaced): it holds everything up to its own ``acked``.
+                updates[Device.acked_seq] = batch.last
+                updates[Device.rebase_ack] = False
             if new_batch and via == VIA_ONLINE and offset_ms is not None:
                 # Only a batch not seen before says the site is alive now and what its clock
                 # reads: a replayed request (captured on the link, sent again) must not.
@@ -478,7 +507,7 @@ def ingest_batch(
         "replay": not new_batch,
         "server_time": now_ms,
         "clock_offset_s": None if offset_ms is None else round(offset_ms / 1000, 3),
-        "protocol": protocol.PROTOCOL_VERSION,
+        "protocol": batch.version,
     }
 
 
@@ -519,6 +548,52 @@ def _learn_boot_offset(device: Device, boot: str, offset_ms: int, now_ms: int) -
     ).execute()
 
 
+def _boot_of(epoch: str) -> str:
+    return epoch.split("+", 1)[0]
+
+
+def _know_epochs(device: Device, bases: dict[str, int], now_ms: int) -> None:
+    """Keep the bases a site gives of its clock epochs; derive the offsets they give."""
+    if not bases:
+        return
+    DeviceClockEpoch.insert_many(
+        [
+            {"device": device.id, "epoch": epoch, "boot": _boot_of(epoch), "base_ms": base}
+            for epoch, base in sorted(bases.items())
+        ]
+    ).on_conflict_ignore().execute()
+    for boot in sorted({_boot_of(epoch) for epoch in bases}):
+        _derive_offsets(device, boot, now_ms)
+
+
+def _derive_offsets(device: Device, boot: str, now_ms: int) -> None:
+    """Give every epoch of ``boot`` with a known base and no offset the offset that follows
+    from the latest epoch of that boot learned online (the bases differ by the clock's step),
+    correcting its events marked clock unknown."""
+    epochs = {
+        row.epoch: row.base_ms
+        for row in DeviceClockEpoch.select().where(
+            (DeviceClockEpoch.device == device.id) & (DeviceClockEpoch.boot == boot)
+        )
+    }
+    if len(epochs) < 2:
+        return
+    learned = list(
+        DeviceBootClock.select()
+        .where((DeviceBootClock.device == device.id) & DeviceBootClock.boot_id.in_(sorted(epochs)))
+        .order_by(DeviceBootClock.learned_ms.desc())
+    )
+    if not learned:
+        return
+    anchor = learned[0]
+    anchor_ms = round(anchor.clock_offset_s * 1000)
+    known = {row.boot_id for row in learned}
+    for epoch, base in sorted(epochs.items()):
+        if epoch not in known:
+            derived = anchor_ms + epochs[anchor.boot_id] - base
+            _learn_boot_offset(device, epoch, derived, now_ms)
+
+
 def _fresh_contact(batch: Batch, offset_ms: int) -> dict[Any, Any]:
     """Return the device updates a new batch brings: last contact, clock, backlog, modem."""
     fresh = Device.acked_seq <= batch.last
@@ -536,7 +611,7 @@ def _fresh_contact(batch: Batch, offset_ms: int) -> dict[Any, Any]:
         ),
         Device.backlog: Case(None, [(fresh, batch.backlog)], Device.backlog),
         Device.clock_offset_s: offset_ms / 1000,
-        Device.protocol: protocol.PROTOCOL_VERSION,
+        Device.protocol: batch.version,
         Device.decisions: batch.decisions,
     }
     if batch.site.get("kind") in ("TEC", "CTC"):
@@ -544,6 +619,48 @@ def _fresh_contact(batch: Batch, offset_ms: int) -> dict[Any, Any]:
     if batch.modem is not None:
         updates[Device.modem] = _dumps(batch.modem)
     return updates
+
+
+def report_status(device: Device, clock_ms: int, body: bytes) -> dict[str, Any]:
+    """Store the status a site reports at a sync (protocol 2) and return the answer.
+
+    A report whose Pi clock is later than that of every request accepted before is a fresh
+    contact: it stores the status, marks the site as seen, keeps the bases of its clock
+    epochs and teaches the offset of the epoch it names (and those derived from it),
+    correcting what came by USB from them. A replayed report changes nothing.
+
+    Raises:
+        ProtocolError: code ``bad_status``, the body is not a JSON object or its epochs'
+            bases are malformed.
+    """
+    status = fleet_health.parse_status(body)
+    try:
+        bases = protocol.epoch_bases(json.loads(body).get("bases"))
+    except protocol.ProtocolError as exc:
+        raise protocol.ProtocolError(
+            N_("The status report's clock epochs are malformed"), code=protocol.E_BAD_STATUS
+        ) from exc
+    now_ms = int(time.time() * 1000)
+    offset_ms = now_ms - clock_ms
+    with database.atomic():
+        fresh = (
+            Device.update(
+                last_seen_at=utcnow(), last_clock_ms=clock_ms, clock_offset_s=offset_ms / 1000
+            )
+            .where(
+                (Device.id == device.id)
+                & (Device.last_clock_ms.is_null() | (Device.last_clock_ms < clock_ms))
+            )
+            .execute()
+        )
+        if fresh:
+            fleet_health.store_status(device, status, VIA_ONLINE)
+            _know_epochs(device, bases, now_ms)
+            epoch = status.get("epoch")
+            if isinstance(epoch, str) and epoch:
+                _learn_boot_offset(device, epoch, offset_ms, now_ms)
+                _derive_offsets(device, _boot_of(epoch), now_ms)
+    return {"stored": bool(fresh), "server_time": now_ms, "clock_offset_s": offset_ms / 1000}
 
 
 def hello(device: Device, clock_ms: int) -> dict[str, Any]:

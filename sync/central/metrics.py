@@ -18,7 +18,7 @@ from typing import Any
 
 from peewee import EXCLUDED, CharField, CompositeKey, FloatField, fn
 
-from . import lrs_forward
+from . import fleet_health, lrs_forward
 from .models import CentralModel, Device, SyncBatch
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def snapshot(settings: Any, now: datetime | None = None) -> dict[str, Any]:
         "silent": sum(1 for d in enabled if d[3] and d[3] < cutoff),
         "never_seen": sum(1 for d in enabled if not d[3]),
         "last_seen": {(d[0], d[1]): _last_seen_seconds(d[3]) for d in enabled if d[3]},
+        "warnings": fleet_health.fleet(days, now)["counts"],
     }
 
 
@@ -168,6 +169,14 @@ class _Collector:
             "Enabled sites that have not sent a batch or probe yet.",
             value=f["never_seen"],
         )
+        warnings = GaugeMetricFamily(
+            "kru_central_sites_warning",
+            "Enabled sites the dashboard lists as needing attention, by warning.",
+            labels=["warning"],
+        )
+        for code in fleet_health.WARNINGS:
+            warnings.add_metric([code], f["warnings"].get(code, 0))
+        yield warnings
         seen = GaugeMetricFamily(
             "kru_central_site_last_seen_timestamp_seconds",
             "When each enabled site was last heard from (Unix time).",

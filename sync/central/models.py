@@ -89,6 +89,18 @@ class Device(CentralModel):
     decisions = BooleanField(default=False)  # the site sends its decisions (Kru with issue 12)
     signing_key = TextField(null=True)  # the site's Ed25519 public key (issue 16)
     offered_signing_key = TextField(null=True)  # a different key, held until an admin accepts
+    # What the site reports at each sync (protocol 2): its Kru version and status (JSON).
+    kru_version = CharField(null=True)
+    status = TextField(null=True)
+    status_at = CharField(null=True)
+    status_via = CharField(null=True)  # online, or usb
+    # The machine behind the identity (fingerprints) and another one seen with it (a clash).
+    machine = CharField(null=True)
+    clash_machine = CharField(null=True)
+    clash_at = CharField(null=True)
+    replaced_machine = CharField(null=True)
+    replaced_at = CharField(null=True)
+    rebase_ack = BooleanField(default=False)  # the next batch sets acked_seq afresh
 
     class Meta:
         table_name = "devices"
@@ -123,6 +135,19 @@ class DeviceBootClock(CentralModel):
     class Meta:
         table_name = "device_boot_clocks"
         primary_key = CompositeKey("device", "boot_id")
+
+
+class DeviceClockEpoch(CentralModel):
+    """A clock epoch of a site's Pi and its base: wall clock minus time since boot (ms)."""
+
+    device = ForeignKeyField(Device, column_name="device_id")
+    epoch = CharField()
+    boot = CharField()
+    base_ms = BigIntegerField()
+
+    class Meta:
+        table_name = "device_clock_epochs"
+        primary_key = CompositeKey("device", "epoch")
 
 
 class Person(CentralModel):

@@ -157,7 +157,7 @@ def assigned_bundles(device: Device) -> list[LibraryRelease]:
 
 
 def manifest_items(device: Device) -> list[dict[str, Any]]:
-    """Return the ``release`` items of ``device``'s manifest (docs/sync-protocol.md §12)."""
+    """Return the ``release`` items of ``device``'s manifest (docs/sync-protocol.md §13)."""
     return [
         {
             "kind": ap.KIND_RELEASE,

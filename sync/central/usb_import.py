@@ -56,9 +56,20 @@ def _sidecars(root: Path) -> list[Path]:
             code=usb_protocol.E_NO_BATCHES,
             dir=usb_protocol.TOP_DIR,
         )
-    return sorted(
+    found = [
         p for p in top.glob(f"*/*{usb_protocol.SIDECAR_SUFFIX}") if p.name != usb_protocol.ACK_FILE
-    )
+    ]
+    return sorted(found, key=_in_sequence)
+
+
+def _in_sequence(sidecar: Path) -> tuple[str, int, str]:
+    """Order a site's batches by where they start: central acknowledges contiguously, so a
+    batch imported before the one it follows would be held back."""
+    try:
+        after = int(json.loads(sidecar.read_text())["after"])
+    except (OSError, ValueError, KeyError, TypeError):
+        after = -1  # damaged: refused when read, first
+    return sidecar.parent.name, after, sidecar.name
 
 
 def _read_pair(sidecar: Path) -> tuple[dict[str, str], bytes]:

@@ -16,10 +16,10 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from edge_server.base.csv_writer import csv_lines
-from edge_server.base.errors import N_
+from edge_server.base.errors import N_, KruError
 from edge_server.web import sessions
 from edge_server.web.api_errors import api_error
 from edge_server.web.i18n import LANGUAGES
@@ -27,7 +27,7 @@ from edge_server.web.ratelimit import RateLimited
 from edge_server.web.sessions import safe_next
 from sync.protocol import COMPETENCY_DOMAINS
 
-from . import dashboards, exports, lrs_forward, practicum, reports
+from . import dashboards, exports, fleet_health, lrs_forward, practicum, reports
 from .models import Device, SiteCohort
 from .views_api import sign_in
 
@@ -87,7 +87,27 @@ def index():
         lrs=lrs_forward.status(),
         practicum=practicum.by_site(),
         domains=COMPETENCY_DOMAINS,
+        fleet=fleet_health.fleet(current_app.config["KRU"]["central.silent_days"]),
+        is_admin=current_user.role == "admin",
     )
+
+
+@bp.post("/sites/<device_id>/replace-machine")
+@login_required
+def replace_machine(device_id: str):
+    """The admin's decision on an identity clash: the old machine was replaced."""
+    if current_user.role != "admin":
+        abort(403)
+    try:
+        fleet_health.replace_machine(device_id)
+    except KruError as exc:
+        flash(exc.localized(gettext), "error")
+    else:
+        flash(
+            gettext("The new Pi now syncs as this site; the old one is refused from now on."),
+            "success",
+        )
+    return redirect(url_for("dashboard.index") + "#fleet")
 
 
 @bp.get("/sites/<device_id>")
@@ -101,6 +121,7 @@ def site(device_id: str):
     return render_template(
         "central/site.html",
         site=row,
+        health=fleet_health.site_health(device, current_app.config["KRU"]["central.silent_days"]),
         courses=reports.completion_by_site().get(device.id, []),
         cohorts=reports.site_cohorts(device),
         figures=total,

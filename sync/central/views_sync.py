@@ -27,6 +27,20 @@ def hello():
     return jsonify(ingest.hello(device, clock_ms))
 
 
+@bp.post(protocol.STATUS_PATH)
+@bodylimit.limit(
+    protocol.MAX_STATUS_BYTES,
+    code=protocol.E_BAD_STATUS,
+    message=N_("The status report is too large"),
+)
+def status():
+    body = request.stream.read(protocol.MAX_STATUS_BYTES + 1)
+    device, _version, clock_ms = ingest.authenticate(
+        "POST", protocol.STATUS_PATH, request.headers, body
+    )
+    return jsonify(ingest.report_status(device, clock_ms, body))
+
+
 @bp.post(protocol.BATCHES_PATH)
 @bodylimit.limit(
     protocol.MAX_BODY_BYTES,

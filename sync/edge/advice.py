@@ -59,6 +59,27 @@ def explain(status: Mapping[str, Any]) -> SyncState:
             ),
             set_aside,
         )
+    if status.get("last_error_code") == "identity_clash":
+        return SyncState(
+            "identity_clash",
+            Line(
+                N_(
+                    "The ministry's server refuses this Pi: another Pi already syncs with this "
+                    "site's identity. That happens when an SD card is copied, or when a backup is "
+                    "restored onto a second Pi. %(count)s records wait on this Pi; nothing is lost."
+                ),
+                {"count": pending},
+            ),
+            Line(
+                N_(
+                    "If this Pi replaces a broken or lost one, call the ministry's IT team, give "
+                    "them this device's name (below) and ask them to mark the old Pi replaced; "
+                    "this Pi then syncs again by itself. If both Pis are in use, only one may "
+                    "keep this identity: ask them for a new provisioning file for the other."
+                )
+            ),
+            set_aside,
+        )
     if status.get("last_error"):
         return SyncState(
             "failing",

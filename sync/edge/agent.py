@@ -11,6 +11,7 @@ row and the day's byte counter, which are updated in place.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import random
@@ -29,7 +30,7 @@ from edge_server.base.settings import Settings
 
 from .. import protocol, usb_protocol
 from ..modem import status as modem
-from . import state
+from . import site_status, state
 from .batches import read_batch
 from .identity import Identity, central_url, load_identity
 
@@ -128,6 +129,19 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
+def _older_version(response: requests.Response) -> int | None:
+    """Return the version to speak with a central that refused ours, or None."""
+    try:
+        error = response.json()["error"]
+        if error["code"] != protocol.E_UNSUPPORTED_PROTOCOL:
+            return None
+        offered = [int(v) for v in error["supported"]]
+    except (ValueError, KeyError, TypeError):
+        return None
+    version = protocol.negotiate(offered)
+    return version if version is not None and version < protocol.PROTOCOL_VERSION else None
+
+
 def _error_code(response: requests.Response) -> tuple[str, str]:
     try:
         error = response.json()["error"]
@@ -167,6 +181,8 @@ class Agent:
         self.budget = int(settings["sync.daily_budget_mb"] * 1024 * 1024)
         self.timeout = (settings["sync.connect_timeout_s"], settings["sync.timeout_s"])
         self.version = protocol.PROTOCOL_VERSION
+        self.machine = site_status.machine(settings)
+        self.status: dict[str, Any] | None = None
 
     # --- HTTP ------------------------------------------------------------------------------
     def _request(self, method: str, path: str, batch_id: str, body: bytes) -> requests.Response:
@@ -179,8 +195,12 @@ class Agent:
             body,
             int(self.clock() * 1000),
             self.version,
+            self.machine,
         )
-        headers["Content-Type"] = "application/gzip" if body else "text/plain"
+        if path == protocol.STATUS_PATH:
+            headers["Content-Type"] = "application/json"
+        else:
+            headers["Content-Type"] = "application/gzip" if body else "text/plain"
         assert self.session is not None
         return self.session.request(
             method, self.url + path, data=body, headers=headers, timeout=self.timeout
@@ -197,6 +217,11 @@ class Agent:
         except requests.RequestException as exc:
             raise _Retry(OFFLINE, f"central server unreachable: {type(exc).__name__}") from exc
         state.add_bytes(self.db, PROBE_BYTES, len(response.content))
+        if response.status_code == 400 and self.version == protocol.PROTOCOL_VERSION:
+            older = _older_version(response)
+            if older is not None:  # a central not yet updated: speak its version
+                self.version = older
+                return self.probe()
         if response.status_code != 200:
             code, message = _error_code(response)
             if response.status_code in (429, 502, 503, 504) or response.status_code >= 500:
@@ -215,6 +240,33 @@ class Agent:
             )
         self.version = version
         return hello
+
+    def report_status(self) -> None:
+        """Send the site's status (protocol 2) when no batch carried it this run.
+
+        Raises:
+            _Retry / _Stop: the link is down, or central refuses this machine.
+        """
+        if self.version < 2:
+            return
+        body = json.dumps(self.status, ensure_ascii=False).encode()
+        cost = len(body) + REQUEST_OVERHEAD_BYTES
+        if state.bytes_today(self.db) + cost > self.budget:
+            raise _Stop(BUDGET, "the daily data budget is used up")
+        try:
+            response = self._request("POST", protocol.STATUS_PATH, protocol.NO_BATCH, body)
+        except requests.RequestException as exc:
+            state.add_bytes(self.db, cost)
+            raise _Retry(OFFLINE, f"link failed: {type(exc).__name__}") from exc
+        state.add_bytes(self.db, cost, len(response.content) + 200)
+        if response.status_code == 200:
+            return
+        code, message = _error_code(response)
+        if response.status_code in (408, 429) or response.status_code >= 500:
+            raise _Retry(code, message, _retry_after(response))
+        if response.status_code in (401, 403, 409):
+            raise _Stop(code, message)
+        log.warning("central server refused the status report: %s %s", code, message)
 
     def _send(self, batch: protocol.Batch, body: bytes, result: RunResult) -> None:
         """Send one batch and act on the answer.
@@ -349,6 +401,9 @@ class Agent:
         batch.acked = min(current.server_acked, cursor)
         batch.backlog = state.pending_events(self.db, batch.last)
         batch.boot = usb_protocol.current_boot()
+        batch.version = self.version
+        batch.status = self.status
+        batch.bases = usb_protocol.epoch_bases()
         body = protocol.encode_batch(batch)
         if len(body) > protocol.MAX_BODY_BYTES and len(batch.events) > 1:
             self.batch_size = max(1, len(batch.events) // 2)
@@ -402,9 +457,12 @@ class Agent:
                             raise _Stop(BUDGET, "the daily data budget is used up")
                         state.record_attempt(self.db)
                         hello = self.probe()
+                        self.status = site_status.site_status(self.settings, self.home)
                         probed = True
                         self._adopt_hello_ack(hello)
                     if not self._one_batch(modem, result):
+                        if not result.batches:
+                            self.report_status()  # batches carry it in their header
                         state.record_caught_up(self.db)
                         result.code = CAUGHT_UP
                         self._pull_assigned(result)

@@ -174,6 +174,7 @@ class Downloader:
             b"",
             int(agent.clock() * 1000),
             agent.version,
+            agent.machine,
         )
         if have:
             headers["Range"] = f"bytes={have}-"

@@ -18,12 +18,13 @@ from typing import Any
 
 from peewee import Database
 
+from edge_server.base.datahome import DataHome
 from edge_server.base.errors import N_
 from edge_server.base.settings import Settings
 
 from .. import protocol, usb_protocol
 from ..usb_protocol import UsbSyncError
-from . import state
+from . import site_status, state
 from .batches import read_batch
 from .identity import Identity
 
@@ -66,6 +67,8 @@ def export_batches(
         raise UsbSyncError(N_("The folder %(path)s does not exist"), path=str(root))
     folder = usb_protocol.device_dir(root, identity.device_id)
     boot = usb_protocol.current_boot() if boot is None else boot
+    status = site_status.site_status(settings, DataHome(settings.data_dir))
+    machine = site_status.machine(settings)
     current = state.read_state(db)
     after = current.cursor
     size = min(settings["sync.max_batch_size"], protocol.MAX_EVENTS_PER_BATCH)
@@ -84,9 +87,15 @@ def export_batches(
             )
             if batch is None:
                 break
-            batch.acked = min(current.server_acked, current.cursor)
+            # Only the first batch may say that central holds less than its start (a range
+            # set aside, section 5); the others start where the one before ended, so central
+            # never acknowledges past a batch lost on the way.
+            first = batch.after == current.cursor
+            batch.acked = min(current.server_acked, current.cursor) if first else batch.after
             batch.backlog = state.pending_events(db, batch.last)
             batch.boot = boot
+            batch.status = status
+            batch.bases = usb_protocol.epoch_bases()
             body = protocol.encode_batch(batch)
             if len(body) > protocol.MAX_BODY_BYTES and len(batch.events) > 1:
                 size = max(1, len(batch.events) // 2)
@@ -99,6 +108,8 @@ def export_batches(
                 batch.batch_id,
                 body,
                 clock_ms,
+                protocol.PROTOCOL_VERSION,
+                machine,
             )
             sidecar = {
                 "headers": headers,

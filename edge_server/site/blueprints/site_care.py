@@ -6,6 +6,7 @@ the outcome in the admin's language and returns to the Site page.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -13,12 +14,15 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from sync.edge import releases, update_stick
+from sync.edge import state as sync_state
 
 from ...base import diskspace
+from ...base.db import db
 from ...base.errors import N_, KruError, ValidationError
-from ...system import clock, helper, power
+from ...system import clock, clock_epoch, helper, power
 from ...system import sticks as stick_paths
 from ...web.auth import role_required
+from ...web.i18n import khmer_digits
 from .. import usb_backup
 
 bp = Blueprint("site_care", __name__, url_prefix="/admin")
@@ -38,7 +42,7 @@ def panels() -> list[tuple[str, Any]]:
     return [
         ("admin/_disk_panel.html", diskspace.status(_home().root, settings)),
         ("admin/_release_panel.html", releases.report_part(_home())),
-        ("admin/_backup_panel.html", usb_backup.panel(settings, _home())),
+        ("admin/_backup_panel.html", usb_backup.panel(settings, _home(), db)),
         ("admin/_clock_panel.html", clock.status(settings)),
         ("admin/_power_panel.html", power.read(settings["system.throttled_file"])),
     ]
@@ -64,10 +68,40 @@ def _failed(exc: KruError) -> Response:
 @role_required("admin")
 def usb_open() -> Response:
     try:
-        usb_backup.open_stick(_settings(), _device())
+        device = _device()
+        usb_backup.open_stick(_settings(), device)
+        stick = stick_paths.stick_path(Path(_settings()["backup.usb_root"]), device)
+        cursor = usb_backup.read_sync_ack(_home(), db, stick)
     except KruError as exc:
         return _failed(exc)
+    if cursor is not None:
+        flash(
+            gettext(
+                "The ministry's server received the learning records saved on this stick; "
+                "%(count)s records still wait to be sent.",
+                count=khmer_digits(str(sync_state.pending_events(db))),
+            ),
+            "success",
+        )
     return _done(gettext("The USB stick is open (read-only)."))
+
+
+@bp.post("/usb/sync")
+@role_required("admin")
+def usb_save_sync() -> Response:
+    try:
+        saved = usb_backup.save_sync_data(_settings(), _home(), db, _device())
+    except KruError as exc:
+        return _failed(exc)
+    if not saved["events"]:
+        return _done(gettext("Nothing to save: the ministry's server has every learning record."))
+    return _done(
+        gettext(
+            "%(count)s learning records saved on the USB stick. Take it to the ministry or to "
+            "any place with internet; bring it back so the Pi learns they arrived.",
+            count=khmer_digits(str(saved["events"])),
+        )
+    )
 
 
 @bp.post("/usb/eject")
@@ -174,6 +208,7 @@ def set_clock() -> Response:
             raise ValidationError(N_("The browser did not send its time"), code="clock_missing")
         seconds = clock.check_offer(settings, browser_ms / 1000)
         helper.run(settings, f"clock-{seconds}")
+        clock_epoch.changed()  # central corrects the times before and after apart
     except KruError as exc:
         flash(exc.localized(gettext), "error")
         return redirect(url_for("admin.index") + "#clock")
