@@ -38,9 +38,7 @@ def test_pages_link_the_manifest_and_the_worker_only_over_https(client, learner)
     assert 'data-sw="/sw.js"' in secure
 
 
-@pytest.mark.parametrize(
-    ("lang", "name", "short"), [("km", "គ្រូ Kru", "គ្រូ"), ("en", "Kru", "Kru")]
-)
+@pytest.mark.parametrize(("lang", "name", "short"), [("km", "គ្រូ Kru", "គ្រូ"), ("en", "Kru", "Kru")])
 def test_the_manifest_names_the_app_in_the_users_language(client, learner, lang, name, short):
     from edge_server import accounts
 

@@ -110,13 +110,21 @@ def service_worker():
     return response
 
 
+def _icon(filename: str, sizes: str, **extra: str) -> dict[str, str]:
+    return {
+        "src": url_for("static", filename=filename),
+        "sizes": sizes,
+        "type": "image/png",
+        **extra,
+    }
+
+
 @bp.get("/manifest.webmanifest")
 def manifest():
     _https_only()
     locale = get_locale()
     lang = locale.language if locale and locale.language in NAMES else "km"
     name, short, description = NAMES[lang]
-    icon = "static"
     body = {
         "id": url_for("learn.home"),
         "name": name,
@@ -130,14 +138,9 @@ def manifest():
         "background_color": "#ffffff",
         "theme_color": THEME,
         "icons": [
-            {"src": url_for(icon, filename="app/kru-192.png"), "sizes": "192x192", "type": "image/png"},
-            {"src": url_for(icon, filename="app/kru-512.png"), "sizes": "512x512", "type": "image/png"},
-            {
-                "src": url_for(icon, filename="app/kru-maskable-512.png"),
-                "sizes": "512x512",
-                "type": "image/png",
-                "purpose": "maskable",
-            },
+            _icon("app/kru-192.png", "192x192"),
+            _icon("app/kru-512.png", "512x512"),
+            _icon("app/kru-maskable-512.png", "512x512", purpose="maskable"),
         ],
     }
     response = Response(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")

@@ -92,7 +92,8 @@
   }
   function beacon() {
     var batch = load().slice(0, BATCH);
-    if (!batch.length || !navigator.sendBeacon) { return; }
+    // Offline, a beacon cannot go either; the queue (and the worker's copy) keeps the events.
+    if (!batch.length || !navigator.sendBeacon || navigator.onLine === false) { return; }
     var blob = new Blob([JSON.stringify({ events: batch, csrf_token: csrf() })], { type: "application/json" });
     navigator.sendBeacon(state.url, blob);  // resends are duplicates and harmless
   }

@@ -60,7 +60,7 @@ var pages = new workbox.strategies.NetworkFirst({
 
 async function fromPhone(request) {
   var kept = await caches.match(request.url, { ignoreVary: true });
-  return kept || caches.match(KRU.offline);
+  return kept || workbox.precaching.matchPrecache(KRU.offline);
 }
 
 workbox.routing.registerRoute(
