@@ -32,6 +32,7 @@ from ...learning import offline
 from ...web.auth import role_required
 from ...web.layout import bp as web_bp
 from .learn import learn_url
+from .portal import PORTAL_HOST
 
 bp = Blueprint("offline_app", __name__)
 
@@ -151,7 +152,8 @@ def manifest():
 @bp.get("/app/offline")
 def offline_page():
     """The page the worker shows for a page that is neither on the phone nor reachable."""
-    response = Response(render_template("app/offline.html"))
+    # When the certificate lapsed the HTTPS address no longer answers: say where Kru is.
+    response = Response(render_template("app/offline.html", plain_url=f"http://{PORTAL_HOST}/"))
     response.headers["Cache-Control"] = "no-cache"
     return response
 
