@@ -277,3 +277,59 @@ def test_the_observation_form_opens_and_is_filled_without_the_network(world: dic
     after = rows(world, "SELECT count(*) FROM events WHERE verb = 'observed' AND object = ?", FORM)
     assert after[0][0] == before[0][0] + 1
     context.close()
+
+
+DRAFTS = """() => new Promise((done) => {
+  const open = indexedDB.open("kru-drafts", 1);
+  open.onsuccess = () => {
+    const all = open.result.transaction("tasks").objectStore("tasks").count();
+    all.onsuccess = () => { open.result.close(); done(all.result); };
+  };
+})"""
+
+
+def test_work_handed_in_without_the_network_arrives_once(world: dict) -> None:
+    context = phone(world, world["https"])
+    page = context.new_page()
+    sign_in(page, "learner2")
+    with_worker(page)
+    task = f"/learn/items/{PACK}/plan-reading-lesson"
+    page.goto(task)  # seen once on the Wi-Fi: the app keeps the page
+    page.close()
+
+    context.set_offline(True)
+    page = context.new_page()
+    assert page.goto(task).from_service_worker
+    page.set_input_files(
+        "#task-files", str(ROOT / "content_packs/examples" / PACK / "media/reading-corner.png")
+    )
+    page.fill("#task-note", "ផែនការមេរៀនអានរបស់ខ្ញុំ")
+    page.get_by_role("button", name=km("Submit"), exact=True).click()
+    result = page.locator("#task-result")
+    result.wait_for(state="visible")
+    page.wait_for_function(
+        "(t) => document.getElementById('task-result').textContent === t",
+        arg=km(
+            "No Wi-Fi: your work is saved on this phone and will be handed in when the phone "
+            "is back on the Kru Wi-Fi."
+        ),
+        polling=100,
+    )
+    shot(page, "offline-task-saved-km")
+    assert page.evaluate(DRAFTS) == 1
+    user = rows(world, "SELECT id FROM users WHERE username = 'learner2'")[0][0]
+    assert rows(world, "SELECT count(*) FROM task_submissions WHERE user_id = ?", user) == [(0,)]
+
+    context.set_offline(False)
+    page.wait_for_function(
+        "(t) => document.getElementById('task-result').textContent === t",
+        arg=km("The work saved on this phone was handed in. Your instructor will review it."),
+        polling=200,
+        timeout=30_000,
+    )
+    page.reload()  # the page looks again: nothing is left to send twice
+    assert page.evaluate(DRAFTS) == 0
+    assert rows(
+        world, "SELECT count(*), max(note) FROM task_submissions WHERE user_id = ?", user
+    ) == [(1, "ផែនការមេរៀនអានរបស់ខ្ញុំ")]
+    context.close()

@@ -53,6 +53,8 @@ SHELL = (
     ("static", "js/kru-app.js"),
     ("static", "js/kru-keep.js"),
     ("static", "js/observe.js"),
+    ("static", "js/task-submit.js"),
+    ("static", "vendor/tus-js-client/tus.min.js"),
     ("static", "app/kru-192.png"),
     ("static", "app/kru-512.png"),
 )
