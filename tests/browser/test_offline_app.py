@@ -279,6 +279,22 @@ def test_the_observation_form_opens_and_is_filled_without_the_network(world: dic
     context.close()
 
 
+# How many events Workbox's Background Sync queue (IndexedDB "workbox-background-sync") holds.
+WORKBOX_QUEUED = """(want) => new Promise((done) => {
+  const open = indexedDB.open("workbox-background-sync");
+  open.onsuccess = () => {
+    const db = open.result;
+    if (!db.objectStoreNames.contains("requests")) { db.close(); return done(false); }
+    const all = db.transaction("requests").objectStore("requests").getAll();
+    all.onsuccess = () => {
+      db.close();
+      const events = all.result.map((e) => JSON.parse(new TextDecoder().decode(e.requestData.body)))
+        .reduce((n, b) => n + b.events.length, 0);
+      done(events === want);
+    };
+  };
+  open.onerror = () => done(false);
+})"""
 DRAFTS = """() => new Promise((done) => {
   const open = indexedDB.open("kru-drafts", 1);
   open.onsuccess = () => {
@@ -332,4 +348,57 @@ def test_work_handed_in_without_the_network_arrives_once(world: dict) -> None:
     assert rows(
         world, "SELECT count(*), max(note) FROM task_submissions WHERE user_id = ?", user
     ) == [(1, "ផែនការមេរៀនអានរបស់ខ្ញុំ")]
+    context.close()
+
+
+def test_background_sync_sends_the_queue_with_the_app_closed(world: dict) -> None:
+    """Chrome's Background Sync: the worker's copy of the queue goes with no Kru page open."""
+    context = phone(world, world["https"])
+    page = context.new_page()
+    sign_in(page, "learner1")
+    with_worker(page)
+    page.goto(f"/learn/items/{LESSONS[1]}")  # opened once on the Wi-Fi
+    page.wait_for_function("() => KruEvents.pending() === 0", polling=100)
+    context.set_offline(True)
+    assert page.goto(f"/learn/items/{LESSONS[1]}").from_service_worker
+    page.get_by_role("button", name=km("I have finished")).click()
+    page.locator("#saved").wait_for(state="visible")
+    ids = [e["id"] for q in queued(page).values() for e in q]
+    assert ids
+    # The worker holds a copy for Background Sync (Workbox's queue in IndexedDB).
+    page.wait_for_function(WORKBOX_QUEUED, arg=len(ids), polling=200)
+    blank = context.new_page()
+    page.close()  # the learner closed Kru; the phone comes back to the Wi-Fi
+    context.set_offline(False)
+    marks = ",".join("?" * len(ids))
+    assert rows(world, f"SELECT id FROM events WHERE id IN ({marks})", *ids) == []
+
+    cdp = context.new_cdp_session(blank)
+    registrations: list[dict] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(e["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+    for _ in range(50):  # the registrations arrive as an event
+        if registrations:
+            break
+        blank.wait_for_timeout(100)
+    (reg,) = [r for r in registrations if not r.get("isDeleted")]
+    cdp.send(
+        "ServiceWorker.dispatchSyncEvent",
+        {
+            "origin": world["https"],
+            "registrationId": reg["registrationId"],
+            "tag": "workbox-background-sync:kru-events",
+            "lastChance": False,
+        },
+    )
+    arrived: list[tuple] = []
+    for _ in range(100):
+        arrived = rows(world, f"SELECT id FROM events WHERE id IN ({marks})", *ids)
+        if len(arrived) == len(ids):
+            break
+        blank.wait_for_timeout(100)
+    assert sorted(r[0] for r in arrived) == sorted(ids)
     context.close()
