@@ -402,3 +402,59 @@ def test_background_sync_sends_the_queue_with_the_app_closed(world: dict) -> Non
         blank.wait_for_timeout(100)
     assert sorted(r[0] for r in arrived) == sorted(ids)
     context.close()
+
+
+def answer_quiz(page: Any) -> None:
+    page.locator("input[name='q-before-reading'][value='test-words']").check()
+    for fieldset in page.locator("fieldset.q").all()[1:]:
+        fieldset.locator("input").first.check()
+
+
+def test_an_offline_attempt_past_the_limit_is_not_graded_and_the_page_says_so(
+    world: dict,
+) -> None:
+    context = phone(world, world["https"])
+    page = context.new_page()
+    sign_in(page, "learner3")
+    with_worker(page)
+    page.goto(f"/learn/items/{QUIZ}")  # opened once on the Wi-Fi
+    page.close()
+    context.set_offline(True)
+    page = context.new_page()
+    assert page.goto(f"/learn/items/{QUIZ}").from_service_worker
+    answer_quiz(page)
+    page.get_by_role("button", name=km("Submit answers")).click()
+    note = page.locator("#quiz-offline")
+    note.wait_for(state="visible")
+    assert note.inner_text() == km(QUEUED)
+
+    # Meanwhile, on a computer at the college, the same learner uses all three attempts.
+    other = phone(world, world["https"])
+    desk = other.new_page()
+    sign_in(desk, "learner3")
+    for _ in range(3):
+        desk.goto(f"/learn/items/{QUIZ}")
+        answer_quiz(desk)
+        with desk.expect_navigation():
+            desk.get_by_role("button", name=km("Submit answers")).click()
+    other.close()
+
+    context.set_offline(False)  # the phone's attempt arrives fourth: not graded, and said so
+    page.wait_for_function("() => KruEvents.pending() === 0", polling=200, timeout=30_000)
+    page.wait_for_function(
+        "(text) => document.getElementById('quiz-offline').textContent === text",
+        arg=km(
+            "Your answers sent from this phone arrived after all your attempts at this quiz "
+            "were used, so they were not graded."
+        ),
+        polling=200,
+    )
+    shot(page, "offline-quiz-refused-km")
+    user = rows(world, "SELECT id FROM users WHERE username = 'learner3'")[0][0]
+    assert rows(
+        world,
+        "SELECT count(*) FROM events WHERE user_id = ? AND verb = 'attempted' AND object = ?",
+        user,
+        QUIZ,
+    ) == [(3,)]
+    context.close()

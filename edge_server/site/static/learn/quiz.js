@@ -145,7 +145,8 @@
     });
     var r = d.refused;
     if (r && r.event && r.event.verb === "attempted" && r.event.object === root.dataset.item) {
-      tell(box.dataset.refused.replace("%(reason)s", (r.error && r.error.message) || ""), "error");
+      if (r.error && r.error.code === "attempts_exhausted") { tell(box.dataset.exhausted, "error"); }
+      else { tell(box.dataset.refused.replace("%(reason)s", (r.error && r.error.message) || ""), "error"); }
     }
   });
   var queued = waiting();
