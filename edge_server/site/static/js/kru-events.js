@@ -109,7 +109,7 @@
     if (navigator.serviceWorker) {
       navigator.serviceWorker.addEventListener("message", function (e) {
         var data = e.data || {};
-        if (data.kru !== "sent" || !Array.isArray(data.ids)) { return; }
+        if (data.kru !== "sent" || data.queue !== "kru-events" || !Array.isArray(data.ids)) { return; }
         var before = load().length;
         drop(data.ids);
         told({ ok: true, sent: before - load().length, pending: load().length, graded: data.graded || [] });

@@ -10,11 +10,12 @@
  *   offline page. Pages the site marks no-store (admin pages) and redirects are never kept.
  * - Pack files (/c/<sha256>/...) never change for the same URL: from the phone when kept,
  *   with HTTP Range answered from the stored copy (video seeking offline).
- * - Learning events: the page's queue (kru-events.js, localStorage) is the one queue. While
- *   the Pi cannot be reached the page hands this worker a copy of it; Workbox keeps it in
- *   IndexedDB and sends it by Background Sync when the phone is back (on browsers without
- *   Background Sync, when the worker next starts). The Pi stores each event id once, so a
- *   copy the page sends as well changes nothing; open pages are told which ids were sent.
+ * - Learning events and observations: the page's queue (kru-events.js, observe.js;
+ *   localStorage) is the one queue. While the Pi cannot be reached the page hands this
+ *   worker a copy of it; Workbox keeps it in IndexedDB and sends it by Background Sync when
+ *   the phone is back (on browsers without Background Sync, when the worker next starts).
+ *   The Pi stores each id once, so a copy the page sends as well changes nothing; open pages
+ *   are told which ids were sent.
  */
 /* global KRU, workbox */
 importScripts(KRU.workbox + "workbox-sw.js");
@@ -99,42 +100,54 @@ async function tellPages(message) {
   all.forEach(function (c) { c.postMessage(message); });
 }
 
-var outbox = new workbox.backgroundSync.Queue("kru-events", {
-  maxRetentionTime: 14 * 24 * 60,  // minutes: two weeks away from the Pi
-  onSync: async function (o) {
-    var entry;
-    while ((entry = await o.queue.shiftRequest())) {
-      var sent = null, r = null;
-      try {
-        sent = await entry.request.clone().json();
-        r = await fetch(entry.request.clone());
-      } catch (e) {
-        await o.queue.unshiftRequest(entry);
-        throw e;  // still away: Workbox tries again at the next sync
+// One Workbox queue per kind of work a page keeps on the phone: learning events
+// (kru-events.js) and mentors' observations (observe.js). Each holds the page's latest copy.
+function outboxFor(name, idsOf) {
+  return new workbox.backgroundSync.Queue(name, {
+    maxRetentionTime: 14 * 24 * 60,  // minutes: two weeks away from the Pi
+    onSync: async function (o) {
+      var entry;
+      while ((entry = await o.queue.shiftRequest())) {
+        var sent = null, r = null;
+        try {
+          sent = await entry.request.clone().json();
+          r = await fetch(entry.request.clone());
+        } catch (e) {
+          await o.queue.unshiftRequest(entry);
+          throw e;  // still away: Workbox tries again at the next sync
+        }
+        if (r.ok) {
+          var body = await r.json().catch(function () { return {}; });
+          await tellPages({ kru: "sent", queue: name, ids: idsOf(sent), graded: body.graded || [] });
+        } else if (r.status === 401 || r.status === 429 || r.status >= 500) {
+          await o.queue.unshiftRequest(entry);
+          return;  // signed out or busy: the page sends it when it is opened again
+        }  /* refused by the Pi: the page's own queue still holds it and says why */
       }
-      if (r.ok) {
-        var body = await r.json().catch(function () { return {}; });
-        await tellPages({
-          kru: "sent", ids: (sent.events || []).map(function (e) { return e.id; }),
-          graded: body.graded || []
-        });
-      } else if (r.status === 401 || r.status === 429 || r.status >= 500) {
-        await o.queue.unshiftRequest(entry);
-        return;  // signed out or busy: the page sends it when the learner opens it again
-      }  /* a batch the Pi refuses: the page's queue still holds it and deals with it */
     }
-  }
-});
+  });
+}
+var outboxes = {
+  "kru-events": outboxFor("kru-events", function (b) {
+    return (b.events || []).map(function (e) { return e.id; });
+  }),
+  "kru-observations": outboxFor("kru-observations", function (b) { return [b.id]; })
+};
 
 async function replaceOutbox(data) {
-  while (await outbox.shiftRequest()) { /* the page's queue is newer than this copy */ }
-  var events = data.events || [];
-  for (var i = 0; i < events.length; i += 200) {  // learning.events.MAX_BATCH
-    await outbox.pushRequest({
+  var queue = outboxes[data.queue || "kru-events"];
+  if (!queue) { return; }
+  while (await queue.shiftRequest()) { /* the page's queue is newer than this copy */ }
+  var bodies = data.bodies || [];
+  if (data.events) {  // learning events: batches of learning.events.MAX_BATCH
+    for (var i = 0; i < data.events.length; i += 200) { bodies.push({ events: data.events.slice(i, i + 200) }); }
+  }
+  for (var j = 0; j < bodies.length; j++) {
+    await queue.pushRequest({
       request: new Request(data.url, {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": data.csrf },
-        body: JSON.stringify({ events: events.slice(i, i + 200) })
+        body: JSON.stringify(bodies[j])
       })
     });
   }
