@@ -175,6 +175,9 @@
     }
     if (!submissionId) submissionId = uuid4();
     if (away()) {  // no Wi-Fi: keep it on the phone, send it when the Pi answers
+      // Only what fits one request waits on the phone; a larger file (a teaching video)
+      // goes up in resumable chunks, which need the Wi-Fi.
+      if (files.some(function (f) { return f.size > chunk; })) { show(form.dataset.failed, "error"); return; }
       keep(files).catch(function () { show(form.dataset.failed, "error"); });
       return;
     }
