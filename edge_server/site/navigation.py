@@ -54,6 +54,8 @@ def layout(app_config: Any) -> Layout:
         login="core.login",
         language="core.language",
         logout="core.logout",
+        head_template="app/_head.html",
+        main_template="app/_install.html",
     )
 
 

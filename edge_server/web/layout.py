@@ -25,7 +25,9 @@ bp = Blueprint(
 @dataclass(frozen=True)
 class Layout:
     """What templates/base.html needs from the app using it: the brand, four endpoints, and
-    the app's own stylesheets as (endpoint, filename) pairs."""
+    the app's own stylesheets as (endpoint, filename) pairs, and optionally a template of the
+    app's own to include at the end of <head> and one at the top of <main> (the site's
+    installable-app parts, issue 23)."""
 
     brand: object
     home: str
@@ -33,6 +35,8 @@ class Layout:
     language: str
     logout: str
     stylesheets: tuple[tuple[str, str], ...] = ()
+    head_template: str | None = None
+    main_template: str | None = None
 
 
 def init_app(app: Flask, layout: Layout, links: Callable[[], list[tuple[str, str]]]) -> None:

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.browser.harness import launch_chromium, new_phone_context, start_demo_site
+from tests.browser.https_world import https_world as make_https_world
 from tests.livesite import LiveSite
 
 
@@ -40,6 +41,13 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     live = start_demo_site(tmp_path_factory.mktemp("browser-site"), content=content)
     yield live
     live.stop()
+
+
+@pytest.fixture(scope="module")
+def https_world(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[dict]:
+    """Pebble, BIND, central and a demo site behind nginx with a certificate, and a Chromium
+    trusting Pebble's root (tests/browser/https_world.py); one per module that asks."""
+    yield from make_https_world(tmp_path_factory.mktemp("https-world"), browser)
 
 
 @pytest.fixture

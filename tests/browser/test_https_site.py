@@ -1,153 +1,27 @@
 """A site gets its certificate through sync and phones open it over HTTPS (issue 23).
 
-Real parts end to end: BIND taking RFC 2136 updates, Pebble issuing by DNS-01 against it,
-``kru central serve`` and ``kru central cert run``, the site's ``kru sync run``, the shipped
-nginx config switched by kru-tls-apply, and Debian's Chromium trusting Pebble's root (new at
-every Pebble start) through a test NSS certificate store in a temporary ``$HOME``.
+The world (Pebble, BIND, central, the site behind the shipped nginx, Chromium trusting
+Pebble's root) is tests/browser/https_world.py's, shared with the offline app's tests.
 """
 
 from __future__ import annotations
-
-import json
-import shutil
-import subprocess
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from edge_server.base import site_tls
-from edge_server.base.datahome import DataHome
-from tests import acme_support
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, PHONE, SITE_ENV, seed_demo, sign_in
-from tests.https_front import TlsFront
-from tests.livesite import LiveSite, free_port
-from tests.sync_support import KRU, CentralServer, make_site
+from tests.browser.harness import sign_in
+from tests.browser.https_world import NAME, NEEDS_HTTPS_WORLD, phone, queued, stored_ids
 
-DOMAIN = "kru.example.gov.kh"
-NAME = f"tec-battambang.{DOMAIN}"
 LESSON = "/learn/items/classroom-reading/routines-and-rules"
 ITEM = "classroom-reading/routines-and-rules"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        acme_support.available() is not None or shutil.which("certutil") is None,
-        reason="needs bind9, pebble, nginx and libnss3-tools (./dev.sh test installs them)",
-    ),
-]
-
-
-def sync_site(site) -> None:
-    out = subprocess.run(
-        [KRU, "--data-dir", str(site.home.root), "sync", "run"],
-        env={**site.env(), "KRU_HTTPS_DOMAIN": DOMAIN},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
+pytestmark = NEEDS_HTTPS_WORLD
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, browser):
-    """Pebble + BIND, central, a provisioned demo site holding a certificate, nginx, Chromium."""
-    root = tmp_path_factory.mktemp("https-world")
-    named = acme_support.Named(root / "named", DOMAIN).start()
-    pebble = acme_support.Pebble(root / "pebble", named.port).start()
-    central = CentralServer(root / "central")
-    creds = central.data_dir / "secrets" / "dns.toml"
-    creds.parent.mkdir(parents=True)
-    creds.write_text(
-        f'server = "127.0.0.1"\nport = {named.port}\nzone = "{DOMAIN}"\n'
-        f'key_name = "{named.key_name}"\nkey_secret = "{named.key_secret}"\n'
-    )
-    creds.chmod(0o600)
-    central.env.update(
-        KRU_CENTRAL_HTTPS_DOMAIN=DOMAIN,
-        KRU_CENTRAL_ACME_DIRECTORY=pebble.directory_url,
-        KRU_CENTRAL_ACME_CA_BUNDLE=str(pebble.ca_path),
-    )
-    central.start()
-    site = make_site(root, "kru-home")
-    seed_demo(site.home.root)
-    central.provision(site, name="TEC Battambang")
-    sync_site(site)  # sends the request
-    assert "ok" in central.cli("cert", "run").stdout
-    sync_site(site)  # brings the chain
-    https_port = free_port()
-    live = LiveSite(
-        site.home.root,
-        env={**SITE_ENV, "KRU_HTTPS_DOMAIN": DOMAIN, "KRU_HTTPS_PORT": str(https_port)},
-    ).start()
-    front = TlsFront(root / "front", site.home.root, https_port, live.port)
-    assert "started HTTPS" in front.apply().stdout
-
-    # A browser profile trusting Pebble's root, as a phone trusts a public CA.
-    home = root / "browser-home"
-    nssdb = home / ".pki" / "nssdb"
-    nssdb.mkdir(parents=True)
-    (root / "pebble-root.pem").write_text(pebble.root_pem())
-    subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{nssdb}"], check=True)
-    subprocess.run(
-        [
-            "certutil",
-            "-A",
-            "-n",
-            "pebble-root",
-            "-t",
-            "C,,",
-            "-i",
-            str(root / "pebble-root.pem"),
-            "-d",
-            f"sql:{nssdb}",
-        ],
-        check=True,
-    )
-    # One Playwright per test session (the ``browser`` fixture's): this Chromium, with its
-    # own NSS store, is launched through it; a second sync_playwright() would be refused.
-    chromium = browser.browser_type
-    browser = chromium.launch(
-        executable_path=str(CHROMIUM),
-        headless=True,
-        args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {NAME} 127.0.0.1"],
-        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
-    )
-    yield {
-        "browser": browser,
-        "site": site,
-        "live": live,
-        "front": front,
-        "central": central,
-        "https": f"https://{NAME}:{https_port}",
-    }
-    browser.close()
-    front.stop()
-    live.stop()
-    central.stop()
-    pebble.stop()
-    named.stop()
-
-
-def phone(world: dict, base_url: str):
-    context = world["browser"].new_context(viewport=PHONE, base_url=base_url)
-    context.set_default_timeout(15_000)
-    return context
-
-
-def stored_ids(site_home: DataHome, ids: list[str]) -> list[str]:
-    import sqlite3
-
-    con = sqlite3.connect(f"file:{site_home.database}?mode=ro", uri=True, timeout=10)
-    try:
-        marks = ",".join("?" * len(ids))
-        return [r[0] for r in con.execute(f"SELECT id FROM events WHERE id IN ({marks})", ids)]
-    finally:
-        con.close()
-
-
-def queued(page) -> dict[str, list[dict]]:
-    return json.loads(page.evaluate("localStorage.getItem('kru.events.v1') || '{}'"))
+def world(https_world: dict) -> dict:
+    return https_world
 
 
 def test_the_site_opens_over_https_with_no_certificate_error(world: dict) -> None:

@@ -12,7 +12,17 @@ import uuid
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale, gettext
 from flask_login import current_user
 
@@ -69,6 +79,24 @@ def api_reflect(obs_id: str):
 
 
 # --- the mentor's pages --------------------------------------------------------------------
+
+
+@bp.after_request
+def _keep_on_phone(response: Response) -> Response:
+    """Let the installed app keep the mentor's pages for a school without Wi-Fi (issue 23).
+
+    ``private, no-cache`` instead of the site's ``no-store``: the app's service worker keeps
+    a copy of the observation pages the mentor opened and shows it when the Pi cannot be
+    reached (the form works offline: observe.js); signing out drops the copies.
+    """
+    if (
+        request.method == "GET"
+        and request.path.startswith("/observe")
+        and response.mimetype == "text/html"
+        and "Cache-Control" not in response.headers
+    ):
+        response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @bp.get("/observe")

@@ -59,6 +59,9 @@
   document.addEventListener("click", function (e) {
     var a = e.target.closest && e.target.closest("a[href]");
     if (!a || a.target === "_blank" || a.hasAttribute("download") || e.defaultPrevented) { return; }
+    // With the app's service worker (HTTPS, issue 23) the phone opens kept and visited pages
+    // itself, or its own "not on this phone" page: let the tap through.
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) { return; }
     if (state.lost || !navigator.onLine) {
       e.preventDefault();
       lose();
@@ -67,6 +70,7 @@
   }, true);
   document.addEventListener("submit", function (e) {
     var form = e.target;
+    if (form.getAttribute("data-offline") === "queue") { return; }  // quiz.js keeps it on the phone
     if (state.lost || !navigator.onLine) {
       e.preventDefault();
       lose();

@@ -3,6 +3,9 @@
  * signed-in user); it is sent to the site every few seconds and when the browser says it is
  * online, and dropped from the phone only when the site answered. The site stores an id once,
  * so a resend after a lost answer changes nothing: each observation arrives exactly once.
+ * With the installed app (HTTPS, issue 23) the service worker gets a copy of this queue while
+ * the site cannot be reached and sends it by Background Sync, even with the page closed; it
+ * says which ids went, and they leave this queue.
  */
 (function () {
   "use strict";
@@ -49,6 +52,19 @@
     return n;
   }
 
+  function handOver() {  // a copy for the service worker's Background Sync (kru-sw.js)
+    var sw = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (sw) { sw.postMessage({ kru: "outbox", queue: "kru-observations", url: api, csrf: csrf(), bodies: load() }); }
+  }
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.addEventListener("message", function (e) {
+      var data = e.data || {};
+      if (data.kru !== "sent" || data.queue !== "kru-observations" || !Array.isArray(data.ids)) { return; }
+      data.ids.forEach(drop);
+      if (!waiting()) { say(box.getAttribute("data-sent"), "success"); }
+    });
+  }
+
   function flush() {
     if (sending) { return; }
     var queue = load();
@@ -64,7 +80,7 @@
         var code = body && body.error && body.error.code;
         if (r.ok) {
           drop(one.id);
-          if (!waiting()) { say(box.getAttribute("data-sent"), "success"); }
+          if (!waiting()) { say(box.getAttribute("data-sent"), "success"); handOver(); }
           setTimeout(flush, 0);
         } else if (r.status >= 400 && r.status < 500 && r.status !== 401 && r.status !== 408 &&
                    r.status !== 429 && code !== "csrf_failed") {
@@ -77,6 +93,7 @@
         }  /* else: signed out, busy, token: keep it and try again */
       });
     }).catch(function () {
+      handOver();
       waiting();  /* no Wi-Fi: try again on the next tick */
     }).then(function () { sending = false; });
   }
