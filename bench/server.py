@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ class KruServer:
         command: Sequence[str] = ("serve",),
         ready: str = "/healthz",
         port: int | None = None,
+        preexec: Callable[[], None] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.args = list(args)
@@ -162,6 +163,7 @@ class KruServer:
         self.log = self.data_dir.parent / f"{self.command[0]}-{self.port}.log"
         self.start_s: float | None = None
         self.stop_s: float | None = None
+        self.preexec = preexec  # run in the child before exec (cores, cgroups: bench.profiles)
 
     @property
     def pid(self) -> int:
@@ -179,7 +181,11 @@ class KruServer:
         with open(self.log, "ab") as out:
             began = time.monotonic()
             self.proc = subprocess.Popen(
-                [*argv, *self.args], stdout=out, stderr=subprocess.STDOUT, env=self.env
+                [*argv, *self.args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                preexec_fn=self.preexec,
             )
         try:
             wait_until_ready(f"{self.url}{self.ready}", timeout, self.proc)
