@@ -89,10 +89,21 @@ class CourseSummary:
     items: list[ItemStatus] = field(default_factory=list)
     modules: list[ModuleOutline] = field(default_factory=list)
     catalog: Catalog | None = field(default=None, repr=False)  # what items were made from
+    _required: tuple[list[ItemStatus], list[ItemStatus]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def required(self) -> list[ItemStatus]:
-        return list(counted_items(self.items, attrgetter("required")))
+        """The items that decide the course, found once per ``items`` list (a page asks for
+        them several times per course)."""
+        kept = self._required
+        if kept is None or kept[0] is not self.items:
+            kept = self._required = (
+                self.items,
+                list(counted_items(self.items, attrgetter("required"))),
+            )
+        return kept[1]
 
     @property
     def done_count(self) -> int:

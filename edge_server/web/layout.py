@@ -40,6 +40,7 @@ class Layout:
 # Stand-ins for what differs between requests in a cached layout part (see ``layout_part``).
 _CSRF_MARK = "kru-layout-csrf-token"
 _PATH_MARK = "/kru-layout-request-path"
+_USER_MARK = "kru-layout-user-id"
 
 
 def layout_part(name: str, *key: object) -> Markup:
@@ -49,8 +50,9 @@ def layout_part(name: str, *key: object) -> Markup:
     forms) are the same for every learner reading in one language, but rendering them was
     a fifth of a learner page's time (issue 22). They are rendered once per app, language,
     role and ``key`` (passed to the template as ``offline_script``) with stand-ins for the
-    request's CSRF token and path, which are put in on each request. The header links
-    (``init_app``'s ``links``) may therefore depend on the user's role only.
+    request's CSRF token, path and user id, which are put in on each request. The header
+    links (``init_app``'s ``links``) may therefore depend on the user's role only, and a
+    part may use of the user only ``user_id``.
     """
     from flask_babel import get_locale
     from flask_wtf.csrf import generate_csrf
@@ -72,9 +74,13 @@ def layout_part(name: str, *key: object) -> Markup:
             name,
             csrf_token=lambda: _CSRF_MARK,
             request_path=_PATH_MARK,
+            user_id=_USER_MARK,
             offline_script=bool(key and key[0]),
         )
-    html = html.replace(_CSRF_MARK, str(escape(generate_csrf())))
+    if _CSRF_MARK in html:
+        html = html.replace(_CSRF_MARK, str(escape(generate_csrf())))
+    if _USER_MARK in html:
+        html = html.replace(_USER_MARK, str(escape(current_user.id)))
     return Markup(html.replace(_PATH_MARK, str(escape(request.path))))
 
 
