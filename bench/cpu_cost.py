@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 from . import client
 from .load import run_wrk, write_sessions
 from .server import KruServer, process_tree
@@ -77,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sessions = []
         for name in meta["learners"][:50]:
-            with requests.Session() as http:
+            with client.phone() as http:
                 token = client.sign_in(http, server.url, name, PASSWORD)
                 sessions.append((client.session_cookie(http), token))
         if args.gzip:

@@ -2,6 +2,9 @@
 -- bench/load.py prepends this file to a scenario script and passes arguments after "--":
 -- args[1] is a file of "cookie<TAB>csrf token" lines (one signed-in learner each).
 
+-- As bench/client.py's USER_AGENT: the phone that signed in (Flask-Login compares them).
+wrk.headers["User-Agent"] = "Mozilla/5.0 (Linux; Android 10) Kru-bench"
+
 local threads = {}
 local next_id = 0
 
