@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from ..base.errors import N_, ValidationError
 
 _OFFICE = "application/vnd.openxmlformats-officedocument."

@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 import weakref
+from functools import lru_cache
 from typing import Any
 
 import nh3
@@ -165,7 +166,7 @@ def item(pack: str, slug: str):
     extra: dict[str, Any] = {}
     kind = page.item.type
     if kind == "lesson":
-        extra["body"] = without_title(nh3.clean(page.item.body or ""), page.title)
+        extra["body"] = clean_lesson(page.item.body or "", page.title)
     elif kind == "quiz":
         extra.update(_quiz_context(page))
     elif kind == "image":
@@ -179,6 +180,16 @@ def item(pack: str, slug: str):
         if page.data.get("scorm") in scorm.VERSIONS:
             extra["scorm_start"] = scorm.start(_user(), page.item.key, page.data["scorm"])
     return render_template("learn/item.html", page=page, file_url=file_url, **extra)
+
+
+@lru_cache(maxsize=64)
+def clean_lesson(body: str, title: str) -> str:
+    """Return a lesson's body cleaned by nh3 and without a heading repeating ``title``.
+
+    Kept for the lessons read last: a class reads the same lesson within minutes, and
+    cleaning it again was a tenth of the lesson page's time (issue 22).
+    """
+    return without_title(nh3.clean(body), title)
 
 
 _LEADING_H1 = re.compile(r"^\s*<h1[^>]*>(.*?)</h1>\s*", re.DOTALL)
