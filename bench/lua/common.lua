@@ -3,7 +3,14 @@
 -- args[1] is a file of "cookie<TAB>csrf token" lines (one signed-in learner each).
 
 -- As bench/client.py's USER_AGENT: the phone that signed in (Flask-Login compares them).
-wrk.headers["User-Agent"] = "Mozilla/5.0 (Linux; Android 10) Kru-bench"
+-- wrk.format does not add wrk.headers to the headers a script gives, so scripts pass theirs
+-- through phone().
+USER_AGENT = "Mozilla/5.0 (Linux; Android 10) Kru-bench"
+
+function phone(headers)
+  headers["User-Agent"] = USER_AGENT
+  return headers
+end
 
 local threads = {}
 local next_id = 0
