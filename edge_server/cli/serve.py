@@ -18,7 +18,7 @@ def lean_site_process() -> None:
     libraries: 5 MB in every server process (issue 22). A Pi's bundle has no psycopg2.
     """
     if "peewee" not in sys.modules:
-        sys.modules.setdefault("psycopg2", None)  # type: ignore[assignment]
+        sys.modules.setdefault("psycopg2", None)  # type: ignore[arg-type]
 
 
 def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object) -> None:

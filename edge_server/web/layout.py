@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from flask import Blueprint, Flask, current_app, g, render_template, request, session
 from flask_login import current_user
@@ -76,7 +77,7 @@ def _static_urls(app: Flask) -> None:
 
     A static URL depends only on the endpoint, the file and where the app is mounted.
     """
-    plain = app.jinja_env.globals["url_for"]
+    plain = cast(Callable[..., str], app.jinja_env.globals["url_for"])
     kept: dict[tuple[str, str, str], str] = {}
 
     def url_for(endpoint: str, **values: object) -> str:
