@@ -1,11 +1,14 @@
-"""``python -m bench [--quick] [--only NAME ...]``: build a site, serve it, measure it.
+"""``python -m bench [--quick] [--only NAME ...] [--profile pi4 pi3]``: build a site, serve it,
+measure it.
 
 Builds a fresh data home (a class of 60 learners, the sample pack, a 50-item course with
 a 50 MB video, 500 Khmer lessons, a term of events), starts ``kru serve`` on a free
 loopback port, runs every scenario against it with wrk, and writes
 ``bench/results/<timestamp>.json``. A full run also rewrites the results table in
 docs/performance.md. ``--quick`` runs every scenario briefly on a smaller site, to prove
-the benchmarks still work (CI); its figures are not comparable.
+the benchmarks still work (CI); its figures are not comparable. ``--profile`` runs the
+server as on a Raspberry Pi 4 or 3B+ (bench/profiles.py), each profile with its own site,
+results file and table.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from . import report
 from .core import Bench, Durations, NotAvailable
 from .load import LoadToolMissing, wrk_path
+from .profiles import PROFILES, Confinement, Profile, server_env
 from .scenarios import SCENARIOS
 from .server import KruServer
 from .sitedata import build_site
@@ -57,6 +61,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=names,
         metavar="NAME",
         help=f"run only these scenarios (plus {', '.join(ALWAYS)}): {', '.join(names)}",
+    )
+    parser.add_argument(
+        "--profile",
+        nargs="+",
+        choices=list(PROFILES),
+        default=["default"],
+        metavar="NAME",
+        help="run as on this board, one after the other: "
+        + "; ".join(f"{p.name}: {p.title}" for p in PROFILES.values()),
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     parser.add_argument(
@@ -94,6 +107,7 @@ def run_scenarios(bench: Bench, only: set[str] | None) -> dict[str, Any]:
         # Other programs on the machine take CPU from the server and wrk; keep the evidence.
         outcome["load_average_after"] = round(os.getloadavg()[0], 2)
         outcomes[scenario.name] = outcome
+        bench.measured[scenario.name] = outcome["figures"]
         log.info("  %s %s", outcome["status"], outcome["figures"])
     return outcomes
 
@@ -106,45 +120,90 @@ def main(argv: list[str] | None = None) -> int:
     except LoadToolMissing as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
+    code = 0
+    for name in dict.fromkeys(args.profile):
+        code = max(code, run_profile(args, PROFILES[name]))
+    return code
+
+
+def _selected(args: argparse.Namespace, profile: Profile) -> set[str] | None:
+    """Return the scenarios to run (None: all): the profile's, narrowed by ``--only``."""
+    chosen = set(args.only) if args.only else None
+    if profile.scenarios is not None:
+        chosen = set(profile.scenarios) & chosen if chosen else set(profile.scenarios)
+    return chosen
+
+
+def run_profile(args: argparse.Namespace, profile: Profile) -> int:
+    """Build a site, run the scenarios on ``profile``, write results and the docs table."""
     machine = report.machine()  # the load average before the run, too
     commit = report.git_commit(ROOT)  # the code that runs, even if a commit lands meanwhile
     site_size = QUICK_SITE if args.quick else FULL_SITE
     workdir = Path(tempfile.mkdtemp(prefix="kru-bench-"))
+    log.info("profile %s: %s", profile.name, profile.title)
     log.info("building the benchmark site in %s (%s)", workdir, site_size)
     began = time.monotonic()
     site = build_site(workdir / "home", **site_size)
     log.info("site built in %.1fs: %s", time.monotonic() - began, site.timings_s)
-    server = KruServer(site.data_dir, env=SERVER_ENV)
-    bench = Bench(site, server, workdir, args.quick, Durations.for_mode(args.quick))
+    affinity = os.sched_getaffinity(0)
     try:
-        outcomes = run_scenarios(bench, set(args.only) if args.only else None)
+        confinement = Confinement(profile).setup()
+    except RuntimeError as exc:
+        print(f"bench: profile {profile.name}: {exc}", file=sys.stderr)
+        return 1
+    env = {**SERVER_ENV, **server_env(profile)}
+    server = KruServer(site.data_dir, env=env, preexec=confinement.enter)
+    bench = Bench(site, server, workdir, args.quick, Durations.for_mode(args.quick))
+    bench.profile = profile
+    bench.confinement = confinement
+    try:
+        outcomes = run_scenarios(bench, _selected(args, profile))
     finally:
+        if bench.front is not None:
+            bench.front.stop()
         server.kill()
+        confinement.close()
+        os.sched_setaffinity(0, affinity)
     rows = [
         row
         for scenario in SCENARIOS
         if scenario.name in outcomes
-        for row in report.row_for(scenario, outcomes[scenario.name])
+        for row in report.row_for(scenario, outcomes[scenario.name], profile.name)
     ]
     results = {
         "mode": "quick" if args.quick else "full",
+        "profile": {
+            "name": profile.name,
+            "title": profile.title,
+            "confinement": confinement.method,
+            "server_env": server_env(profile),
+        },
         "commit": commit,
         "machine": machine,
         "site": {**site_size, "events_stored": site.events, "build_s": site.timings_s},
         "scenarios": outcomes,
         "table": rows,
     }
-    path = report.write_results(args.out, results)
-    table = report.markdown_table(rows)
+    path = report.write_results(args.out, results, profile=profile.name)
+    table = report.markdown_table(rows, profile.name)
     print(table)
     print(f"\nresults: {path}")
     if not args.quick and not args.only and not args.no_docs:
         header = (
-            f"Measured {path.stem} on {results['machine']['cpus']} cores "
-            f"({machine['cpu'] or 'unknown CPU'}), commit {results['commit']}, "
-            f"load average {machine['load_average'][0]} before the run."
+            f"Measured {path.stem} on {machine['cpus']} cores "
+            f"({machine['cpu'] or 'unknown CPU'}), commit {commit}, "
+            f"load average {machine['load_average'][0]} before the run"
         )
-        if report.update_docs(DOC, table, header):
+        if profile.name != "default":
+            settings = ", ".join(f"{k}={v}" for k, v in server_env(profile).items())
+            header += (
+                f" and {outcomes.get('shutdown', {}).get('load_average_after', '?')} at its end. "
+                f"Profile {profile.name}: {profile.title}; Kru's settings for the board: "
+                f"{settings}; {'; '.join(confinement.method)}."
+            )
+        else:
+            header += "."
+        if report.update_docs(DOC, table, header, profile.name):
             print(f"updated {DOC.relative_to(ROOT)}")
     if args.keep:
         print(f"data home kept: {site.data_dir}")

@@ -5,6 +5,18 @@ from __future__ import annotations
 import requests
 
 TIMEOUT = (5, 60)  # connect, read (seconds)
+# A phone's browser sends the same User-Agent at sign-in and afterwards; Flask-Login's
+# session protection marks the session "not fresh" (and the cookie is signed and sent
+# again) on each request whose address or User-Agent differ from the sign-in's. wrk sends
+# this one too (bench/lua/common.lua).
+USER_AGENT = "Mozilla/5.0 (Linux; Android 10) Kru-bench"
+
+
+def phone() -> requests.Session:
+    """Return a requests session that identifies itself as the benchmark's phones do."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    return session
 
 
 class SignInFailed(RuntimeError):

@@ -53,10 +53,12 @@ def git_commit(root: Path) -> str | None:
     return out.stdout.strip() or None
 
 
-def row_for(scenario: Scenario, outcome: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the table rows of one scenario's outcome (one per target)."""
+def row_for(
+    scenario: Scenario, outcome: dict[str, Any], profile: str = "default"
+) -> list[dict[str, Any]]:
+    """Return the table rows of one scenario's outcome (one per target of ``profile``)."""
     rows = []
-    for target in scenario.targets:
+    for target in scenario.targets_for(profile):
         figures = outcome.get("figures") or {}
         measured = figures.get(target.figure)
         if outcome["status"] != "ok":
@@ -68,7 +70,7 @@ def row_for(scenario: Scenario, outcome: dict[str, Any]) -> list[dict[str, Any]]
                 "scenario": scenario.name,
                 "label": target.label,
                 "figure": target.figure,
-                "target": f"{target.op} {target.value:g}",
+                "target": f"{target.op} {target.value:g}" if target.op else "(reported)",
                 "unit": target.unit,
                 "measured": measured,
                 "met": met,
@@ -87,8 +89,9 @@ def _measured_text(row: dict[str, Any]) -> str:
     return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
+def markdown_table(rows: list[dict[str, Any]], profile: str = "default") -> str:
     """Return the results as a Markdown table: scenario, target, measured, met, command."""
+    option = "" if profile == "default" else f"--profile {profile} "
     lines = [
         "| scenario | target | measured | met | command |",
         "| --- | --- | --- | --- | --- |",
@@ -97,26 +100,37 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         met = {True: "yes", False: "**no**", None: "–"}[row["met"]]
         lines.append(
             f"| {row['label']} | {row['target']} | {_measured_text(row)} | {met} "
-            f"| `{COMMAND} --only {row['scenario']}` |"
+            f"| `{COMMAND} {option}--only {row['scenario']}` |"
         )
     return "\n".join(lines)
 
 
-def write_results(out_dir: Path, results: dict[str, Any], stamp: datetime | None = None) -> Path:
-    """Write ``results`` to ``<out_dir>/<UTC timestamp>.json`` and return the path."""
+def write_results(
+    out_dir: Path, results: dict[str, Any], stamp: datetime | None = None, profile: str = "default"
+) -> Path:
+    """Write ``results`` to ``<out_dir>/<UTC timestamp>[-<profile>].json``; return the path."""
     stamp = stamp or datetime.now(UTC)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{stamp.strftime('%Y%m%dT%H%M%SZ')}.json"
+    suffix = "" if profile == "default" else f"-{profile}"
+    path = out_dir / f"{stamp.strftime('%Y%m%dT%H%M%SZ')}{suffix}.json"
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 
-def update_docs(doc: Path, table: str, header: str) -> bool:
-    """Replace the table between the bench markers in ``doc``; return whether it was there."""
+def markers(profile: str = "default") -> tuple[str, str]:
+    """Return the comments around a profile's table in the docs (default: the first table)."""
+    if profile == "default":
+        return TABLE_START, TABLE_END
+    return f"<!-- bench:table:{profile}:start -->", f"<!-- bench:table:{profile}:end -->"
+
+
+def update_docs(doc: Path, table: str, header: str, profile: str = "default") -> bool:
+    """Replace the profile's table between its markers in ``doc``; return whether it was there."""
+    start, end = markers(profile)
     text = doc.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.S)
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     if not pattern.search(text):
         return False
-    block = f"{TABLE_START}\n{header}\n\n{table}\n{TABLE_END}"
+    block = f"{start}\n{header}\n\n{table}\n{end}"
     doc.write_text(pattern.sub(lambda _m: block, text), encoding="utf-8")
     return True

@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,7 @@ class KruServer:
         ready: str = "/healthz",
         port: int | None = None,
         ready_statuses: tuple[int, ...] = (200,),
+        preexec: Callable[[], None] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.args = list(args)
@@ -176,6 +177,7 @@ class KruServer:
         self.log = self.data_dir.parent / f"{self.command[0]}-{self.port}.log"
         self.start_s: float | None = None
         self.stop_s: float | None = None
+        self.preexec = preexec  # run in the child before exec (cores, cgroups: bench.profiles)
 
     @property
     def pid(self) -> int:
@@ -193,7 +195,11 @@ class KruServer:
         with open(self.log, "ab") as out:
             began = time.monotonic()
             self.proc = subprocess.Popen(
-                [*argv, *self.args], stdout=out, stderr=subprocess.STDOUT, env=self.env
+                [*argv, *self.args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                preexec_fn=self.preexec,
             )
         try:
             wait_until_ready(f"{self.url}{self.ready}", timeout, self.proc, self.ready_statuses)

@@ -21,8 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from . import client
 from .load import run_wrk, write_sessions
 from .server import KruServer, free_port, group_memory, read_status
@@ -116,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             sessions = []
             for i in range(1, 6):
-                with requests.Session() as s:
+                with client.phone() as s:
                     token = client.sign_in(s, server.url, f"learner{i}", "demo1234")
                     sessions.append((client.session_cookie(s), token))
             sessions_file = write_sessions(work / "sessions.tsv", sessions * 10)

@@ -11,9 +11,11 @@ import pytest
 
 PROBE = """
 import json, sys
+from edge_server.cli.serve import lean_site_process
+lean_site_process()  # as kru serve does first
 from edge_server.site.app import create_app
 create_app({"data_dir": sys.argv[1]})
-print(json.dumps(sorted(sys.modules)))
+print(json.dumps(sorted(k for k, v in sys.modules.items() if v is not None)))
 """
 
 
@@ -32,7 +34,19 @@ def modules_after_start(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
 
 @pytest.mark.parametrize(
     "heavy",
-    ["jsonschema", "requests", "markdown", "cryptography", "sqlite_utils", "sync.edge.agent"],
+    [
+        "jsonschema",
+        "requests",
+        "markdown",
+        "cryptography",
+        "sqlite_utils",
+        "sync.edge.agent",
+        # issue 22: QR codes, file sniffing and PostgreSQL's driver (libpq) cost every server
+        # process memory that only a few requests, or none, need
+        "segno",
+        "filetype",
+        "psycopg2",
+    ],
 )
 def test_building_the_app_does_not_import(modules_after_start, heavy):
     assert heavy not in modules_after_start

@@ -198,3 +198,32 @@ def test_a_session_in_daily_use_is_extended_at_half_its_lifetime(app, client, lo
     assert client.get("/api/v1/progress/me").status_code == 200
     row = UserSession.get(UserSession.user == user.id)
     assert row.expires_at > time.time() + lifetime - 3600
+
+
+def _session_cookie_set(response) -> bool:
+    return any(h.startswith("session=") for h in response.headers.getlist("Set-Cookie"))
+
+
+def test_a_signed_in_page_does_not_sign_the_cookie_again(client, login_as):
+    # Re-signing and compressing the cookie on every answer cost a learner page a tenth of
+    # its time (issue 22); the server-side session decides how long a sign-in lasts.
+    login_as("learner")
+    response = client.get("/learn/")
+    assert response.status_code == 200
+    assert not _session_cookie_set(response)
+
+
+def test_the_cookie_is_renewed_when_the_session_is_extended(app, client, login_as):
+    import time
+
+    from edge_server.accounts.models import UserSession
+
+    user = login_as("learner")
+    lifetime = app.config["KRU"]["session_days"] * 86400
+    UserSession.update(expires_at=time.time() + lifetime / 2 - 60).where(
+        UserSession.user == user.id
+    ).execute()
+    response = client.get("/learn/")
+    assert response.status_code == 200
+    assert _session_cookie_set(response)  # the phone's cookie lasts as long as the session
+    assert not _session_cookie_set(client.get("/learn/"))

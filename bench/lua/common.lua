@@ -2,6 +2,16 @@
 -- bench/load.py prepends this file to a scenario script and passes arguments after "--":
 -- args[1] is a file of "cookie<TAB>csrf token" lines (one signed-in learner each).
 
+-- As bench/client.py's USER_AGENT: the phone that signed in (Flask-Login compares them).
+-- wrk.format does not add wrk.headers to the headers a script gives, so scripts pass theirs
+-- through phone().
+USER_AGENT = "Mozilla/5.0 (Linux; Android 10) Kru-bench"
+
+function phone(headers)
+  headers["User-Agent"] = USER_AGENT
+  return headers
+end
+
 local threads = {}
 local next_id = 0
 

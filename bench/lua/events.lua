@@ -29,9 +29,9 @@ function request()
       event_id(), items[(seq % #items) + 1], seq % 60, i % 60)
   end
   local body = '{"events":[' .. table.concat(parts, ",") .. ']}'
-  return wrk.format("POST", "/api/v1/events", {
+  return wrk.format("POST", "/api/v1/events", phone({
     Cookie = s.cookie,
     ["X-CSRFToken"] = s.csrf,
     ["Content-Type"] = "application/json",
-  }, body)
+  }), body)
 end

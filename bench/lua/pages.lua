@@ -9,5 +9,5 @@ end
 
 function request()
   local s = next_session()
-  return wrk.format("GET", path, { Cookie = s.cookie })
+  return wrk.format("GET", path, phone({ Cookie = s.cookie }))
 end

@@ -20,5 +20,5 @@ function request()
     pos = 0
   end
   local s = next_session()
-  return wrk.format("GET", path, { Range = range, Cookie = s.cookie })
+  return wrk.format("GET", path, phone({ Range = range, Cookie = s.cookie }))
 end

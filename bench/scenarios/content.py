@@ -109,7 +109,7 @@ def page_weight(bench: Bench) -> dict[str, Any]:
     if not bench.sessions:
         raise RuntimeError("no signed-in learners (the login storm failed)")
     pack, _, slug = bench.site.lesson_keys[3].partition("/")
-    with requests.Session() as http:
+    with client.phone() as http:
         http.headers["Cookie"] = bench.sessions[-1][0]
         home = _weigh(http, bench.url, "/learn/")
         lesson = _weigh(http, bench.url, f"/learn/items/{pack}/{slug}")

@@ -27,7 +27,7 @@ def _storm(bench: Bench, usernames: list[str]) -> dict[str, Any]:
     lock = threading.Lock()
 
     def one(i: int, username: str) -> None:
-        with requests.Session() as http:
+        with client.phone() as http:
             try:
                 token = client.csrf_token(http, url)
             finally:
@@ -69,7 +69,7 @@ def _storm(bench: Bench, usernames: list[str]) -> dict[str, Any]:
 
 def login_storm(bench: Bench) -> dict[str, Any]:
     figures = _storm(bench, bench.site.learners[:STORM])
-    with requests.Session() as http:
+    with client.phone() as http:
         token = client.sign_in(http, bench.url, bench.site.instructor, PASSWORD)
         bench.instructor_session = (client.session_cookie(http), token)
     return figures

@@ -15,8 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from .. import client
 from ..core import Bench, Scenario, Target
 from ..server import RssSampler
@@ -87,7 +85,7 @@ def _video(path: Path, megabytes: int) -> None:
 
 def _browse(url: str, username: str, stop: threading.Event, times: list[float]) -> None:
     """Open the learner's home page every 50 ms until ``stop``; record each time in ms."""
-    http = requests.Session()
+    http = client.phone()
     client.sign_in(http, url, username, PASSWORD)
     while not stop.is_set():
         began = time.perf_counter()
@@ -100,7 +98,7 @@ def _browse(url: str, username: str, stop: threading.Event, times: list[float]) 
 def submission_upload(bench: Bench) -> dict[str, Any]:
     """Time a 500 MB submission (upload and claim); sample memory and a browsing learner."""
     megabytes = 100 if bench.quick else VIDEO_MB
-    teacher = requests.Session()
+    teacher = client.phone()
     token = client.sign_in(teacher, bench.url, bench.site.instructor, PASSWORD)
     pack_id = tus_upload(teacher, bench.url, token, _task_pack(bench.workdir), "pack")
     installed = teacher.post(
@@ -113,7 +111,7 @@ def submission_upload(bench: Bench) -> dict[str, Any]:
         raise RuntimeError(f"installing the task pack answered {installed.status_code}")
     video = bench.workdir / "micro-teaching.mp4"
     _video(video, megabytes)
-    http = requests.Session()
+    http = client.phone()
     token = client.sign_in(http, bench.url, bench.site.learners[-1], PASSWORD)
     times: list[float] = []
     stop = threading.Event()

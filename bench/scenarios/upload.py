@@ -109,7 +109,7 @@ def pack_upload(bench: Bench) -> dict[str, Any]:
     """Time the upload and the install of a 50 MB pack; sample the server's memory."""
     megabytes = 20 if bench.quick else PACK_MB
     pack = _build(bench.workdir, megabytes)
-    http = requests.Session()
+    http = client.phone()
     token = client.sign_in(http, bench.url, bench.site.instructor, PASSWORD)
     with RssSampler(bench.server.pid) as sampler:
         began = time.perf_counter()

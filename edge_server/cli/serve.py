@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 
 import click
@@ -9,7 +10,19 @@ import click
 from .context import CliContext, pass_ctx
 
 
+def lean_site_process() -> None:
+    """Keep PostgreSQL's driver out of the site server, before anything imports peewee.
+
+    The site server only ever opens SQLite, but peewee imports psycopg2 when it is installed
+    (a development machine, a central server), and with it libpq and its TLS and Kerberos
+    libraries: 5 MB in every server process (issue 22). A Pi's bundle has no psycopg2.
+    """
+    if "peewee" not in sys.modules:
+        sys.modules.setdefault("psycopg2", None)  # type: ignore[arg-type]
+
+
 def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object) -> None:
+    lean_site_process()
     from ..base import integrity, logs
     from ..base.datahome import DataHome
     from ..base.db import close_db

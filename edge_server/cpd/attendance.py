@@ -16,11 +16,14 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from peewee import SQL
+
 from ..accounts.models import Cohort, CohortMember, User
-from ..base.db import db
+from ..base.db import compiled, db
 from ..base.errors import N_, NotFound, PermissionDenied, ValidationError
 from ..learning.events import boot_id, now_ts
 from ..learning.models import Event
@@ -189,18 +192,25 @@ def cohort_sessions(cohort: Cohort, tz: ZoneInfo) -> list[SessionView]:
     return [_view(s, tz, counts[s.id]) for s in rows]
 
 
+@cache
+def _upcoming_sql() -> str:
+    """SQL of a user's (parameter 1) next sessions from a time (parameter 2), built once: the
+    learner home page asks on every visit, and peewee took a fifth of its time to build it."""
+    value = SQL("?")
+    return compiled(
+        F2FSession.select()
+        .join(CohortMember, on=(CohortMember.cohort == F2FSession.cohort))
+        .where((CohortMember.user == value) & (F2FSession.starts_at >= value))
+        .order_by(F2FSession.starts_at)
+        .limit(SQL("10"))
+    )
+
+
 def upcoming_for(user: User, tz: ZoneInfo, *, now: datetime | None = None) -> list[SessionView]:
     """Return the sessions of ``user``'s cohorts not yet over, soonest first."""
     now = now or datetime.now(UTC)
     since = (now - timedelta(hours=24)).isoformat(timespec="seconds")
-    rows = (
-        F2FSession.select()
-        .join(CohortMember, on=(CohortMember.cohort == F2FSession.cohort))
-        .where((CohortMember.user == user) & (F2FSession.starts_at >= since))
-        .order_by(F2FSession.starts_at)
-        .limit(10)
-    )
-    views = [_view(s, tz) for s in rows]
+    views = [_view(s, tz) for s in F2FSession.raw(_upcoming_sql(), user.id, since)]
     return [v for v in views if v.local + timedelta(minutes=v.session.minutes) >= now]
 
 

@@ -89,10 +89,21 @@ class CourseSummary:
     items: list[ItemStatus] = field(default_factory=list)
     modules: list[ModuleOutline] = field(default_factory=list)
     catalog: Catalog | None = field(default=None, repr=False)  # what items were made from
+    _required: tuple[list[ItemStatus], list[ItemStatus]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def required(self) -> list[ItemStatus]:
-        return list(counted_items(self.items, attrgetter("required")))
+        """The items that decide the course, found once per ``items`` list (a page asks for
+        them several times per course)."""
+        kept = self._required
+        if kept is None or kept[0] is not self.items:
+            kept = self._required = (
+                self.items,
+                list(counted_items(self.items, attrgetter("required"))),
+            )
+        return kept[1]
 
     @property
     def done_count(self) -> int:
@@ -339,15 +350,14 @@ def item_page(user: User, item_key: str, lang: str) -> ItemPage:
         ItemNotFound: no such item, or ``user`` may not open its course.
     """
     row = db.execute_sql(_item_sql(), [user.id, item_key]).fetchone()
-    missing = ItemNotFound(N_("There is no item %(item)s for you"), item=item_key)
     if row is None:
-        raise missing
+        raise ItemNotFound(N_("There is no item %(item)s for you"), item=item_key)
     key, kind, tkm, ten, duration, required, body, data, course_key = row[:9]
     status, score, time_s, attempts, position = row[9:]
     try:
         course, _cid, cat = _one_course(user, course_key, lang)
     except CourseNotFound as exc:
-        raise missing from exc
+        raise ItemNotFound(N_("There is no item %(item)s for you"), item=item_key) from exc
     item_title = localized(tkm, ten, lang)
     mine = ItemStatus(
         key,

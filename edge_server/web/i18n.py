@@ -107,6 +107,11 @@ def _request_translations() -> Translations | NullTranslations:
     return found
 
 
+def page_gettext(message: str) -> str:
+    """Return ``message`` in this request's language, as templates' ``_()`` does."""
+    return _request_translations().ugettext(message)
+
+
 def _install_fast_gettext(app) -> None:
     """Let templates' _() find the catalog once per request, not once per string.
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, current_app, g, render_template, request, session
+from flask_login import current_user
+from markupsafe import Markup, escape
 
 # Shared files at /static/web/...; an app's own static files stay at /static/....
 bp = Blueprint(
@@ -39,8 +42,110 @@ class Layout:
     main_template: str | None = None
 
 
+# Stand-ins for what differs between requests in a cached layout part (see ``layout_part``).
+_CSRF_MARK = "kru-layout-csrf-token"
+_PATH_MARK = "/kru-layout-request-path"
+_USER_MARK = "kru-layout-user-id"
+
+
+_SIGNED_TOKENS_KEPT = 4096
+
+
+def csrf_token() -> str:
+    """Return this session's signed CSRF token, signed once per process and session.
+
+    Flask-WTF signs the session's token again on every request that shows a form; with no
+    time limit on tokens (``WTF_CSRF_TIME_LIMIT = None``) a token signed earlier is as
+    valid, so the signed form is kept per raw token and put where Flask-WTF looks first.
+    """
+    from flask_wtf.csrf import generate_csrf
+
+    config = current_app.config
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    raw = session.get(field)
+    if not raw or config.get("WTF_CSRF_TIME_LIMIT", 3600) is not None:
+        return generate_csrf()
+    signed: dict[str, str] = current_app.extensions.setdefault("kru_signed_csrf", {})
+    if field not in g and raw in signed:
+        setattr(g, field, signed[raw])
+    token = generate_csrf()
+    if raw not in signed:
+        if len(signed) >= _SIGNED_TOKENS_KEPT:
+            signed.clear()
+        signed[raw] = token
+    return token
+
+
+def _static_urls(app: Flask) -> None:
+    """Let templates' ``url_for`` build each static file's URL once, not on every page.
+
+    A static URL depends only on the endpoint, the file and where the app is mounted.
+    """
+    plain = cast(Callable[..., str], app.jinja_env.globals["url_for"])
+    kept: dict[tuple[str, str, str], str] = {}
+
+    def url_for(endpoint: str, **values: object) -> str:
+        if endpoint.endswith("static") and len(values) == 1 and "filename" in values:
+            key = (request.script_root, endpoint, str(values["filename"]))
+            url = kept.get(key)
+            if url is None:
+                url = kept[key] = plain(endpoint, **values)
+            return url
+        return plain(endpoint, **values)
+
+    app.jinja_env.globals["url_for"] = url_for
+
+
+def layout_part(name: str, *key: object) -> Markup:
+    """Return the layout template ``name`` rendered once per language, role and ``key``.
+
+    The page's head links and its header (brand, the role's links, language and sign-out
+    forms) are the same for every learner reading in one language, but rendering them was
+    a fifth of a learner page's time (issue 22). They are rendered once per app, language,
+    role and ``key`` (passed to the template as ``offline_script``) with stand-ins for the
+    request's CSRF token, path and user id, which are put in on each request. The header
+    links (``init_app``'s ``links``) may therefore depend on the user's role only, and a
+    part may use of the user only ``user_id``.
+    """
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    signed_in = current_user.is_authenticated
+    cache_key = (
+        name,
+        locale.language if locale else "km",
+        current_user.role if signed_in else None,
+        signed_in,
+        request.script_root,
+        key,
+    )
+    parts = current_app.extensions.setdefault("kru_layout_parts", {})
+    html = parts.get(cache_key)
+    if html is None:
+        html = parts[cache_key] = render_template(
+            name,
+            csrf_token=lambda: _CSRF_MARK,
+            request_path=_PATH_MARK,
+            user_id=_USER_MARK,
+            offline_script=bool(key and key[0]),
+        )
+    if _CSRF_MARK in html:
+        html = html.replace(_CSRF_MARK, str(escape(csrf_token())))
+    if _USER_MARK in html:
+        html = html.replace(_USER_MARK, str(escape(current_user.id)))
+    # Rendered by autoescaping Jinja; what is put in is escaped here.
+    return Markup(html.replace(_PATH_MARK, str(escape(request.path))))  # noqa: S704
+
+
 def init_app(app: Flask, layout: Layout, links: Callable[[], list[tuple[str, str]]]) -> None:
-    """Serve the shared templates and files, and give templates the layout and header links."""
+    """Serve the shared templates and files, and give templates the layout and header links.
+
+    ``links`` returns the header's (endpoint, label) pairs for the signed-in user; they may
+    depend on the user's role only, as the header is kept per role (``layout_part``).
+    """
     app.register_blueprint(bp)
     app.jinja_env.globals["layout"] = layout
     app.jinja_env.globals["nav_links"] = links
+    app.jinja_env.globals["layout_part"] = layout_part
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    _static_urls(app)

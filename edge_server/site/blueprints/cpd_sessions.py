@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import segno
 from flask import (
     Blueprint,
     Response,
@@ -177,6 +176,8 @@ def qr(session_id: int):
     found = _session(session_id)
     buf = io.BytesIO()
     url = url_for("cpd.checkin", code=found.code, _external=True)
+    import segno  # here: QR codes are drawn for an instructor now and then (issue 22)
+
     segno.make(url, error="m").save(buf, kind="svg", scale=6, border=2, xmldecl=False)
     response = Response(buf.getvalue(), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "private, max-age=300"
