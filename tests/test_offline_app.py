@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from content_packs.urls import content_url
-from tests.learning_catalog import APP, COURSE, LESSON, QUIZ, VIDEO, make_catalog
+from tests.learning_catalog import APP, COURSE, LESSON, QUIZ, VIDEO
 
 HTTPS = "https://localhost"
 VENDOR = Path(__file__).resolve().parent.parent / "edge_server/site/static/vendor/workbox"
@@ -19,7 +19,7 @@ WORKER = Path(__file__).resolve().parent.parent / "edge_server/site/static/js/kr
 
 
 @pytest.fixture
-def learner(app, login_as):
+def learner(app, login_as, make_catalog):
     make_catalog(open_course=True)
     return login_as("learner")
 
@@ -104,12 +104,17 @@ def test_keeping_a_course_lists_its_pages_and_files_with_their_sizes(client, lea
     assert plan["pages"][0] == f"/learn/courses/{pack}/{slug}"
     assert f"/learn/items/{LESSON}" in plan["pages"] and f"/learn/items/{QUIZ}" in plan["pages"]
     assert f"/learn/items/{APP}" not in plan["pages"] and plan["skipped"] == [APP]
-    # The video, its captions and the PDF: 100 bytes each in the catalog.
+    # The course's files (the video, its captions, the PDF, ...), each with its size in the
+    # content store, the HTML5 app's files left out.
     from content_packs.models import Item
+    from content_packs.store import ContentStore
 
+    store = ContentStore(client.application.config["KRU_HOME"])
+    sizes = {f["url"]: store.path_for(f["url"].split("/")[2]).stat().st_size for f in plan["files"]}
+    assert all(f["size"] == sizes[f["url"]] > 0 for f in plan["files"])
     video = Item.get(Item.key == VIDEO).payload
-    assert {"url": content_url(video["file"]), "size": 100} in plan["files"]
-    assert len(plan["files"]) == 3 and plan["file_bytes"] == 300
+    assert content_url(video["file"]) in sizes
+    assert plan["file_bytes"] == sum(sizes.values())
     assert plan["bytes"] == plan["page_bytes"] + plan["file_bytes"]
     assert plan["page_bytes"] > 7_000 * len(plan["pages"])  # the frame plus the lesson text
 
@@ -123,7 +128,7 @@ def test_a_new_pack_version_changes_what_the_phone_keeps(client, learner):
     assert after["version"] != before and after["pack_version"] == "1.1.0"
 
 
-def test_a_course_not_for_this_learner_has_nothing_to_keep(app, client, login_as):
+def test_a_course_not_for_this_learner_has_nothing_to_keep(app, client, login_as, make_catalog):
     make_catalog(open_course=False)
     login_as("learner")
     response = client.get(f"/api/v1/courses/{COURSE}/offline")
@@ -132,7 +137,7 @@ def test_a_course_not_for_this_learner_has_nothing_to_keep(app, client, login_as
     assert client.get("/api/v1/courses/nope/none/offline").status_code == 404
 
 
-def test_keeping_a_course_needs_sign_in(app, client):
+def test_keeping_a_course_needs_sign_in(app, client, make_catalog):
     make_catalog(open_course=True)
     response = client.get(f"/api/v1/courses/{COURSE}/offline")
     assert response.status_code == 401
