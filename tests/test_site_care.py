@@ -114,12 +114,19 @@ def test_setting_the_clock_starts_a_new_clock_epoch(pi, app, client, admin):
     assert events.boot_id() == f"{before}+1"  # events after it are corrected apart
 
 
+# The browser's time: now, an hour behind, past the year 2100, the epoch. Worked out in the
+# test: parameters must be the same in every pytest-xdist worker's collection.
 @pytest.mark.parametrize(
     "browser_ms",
-    [int(time.time() * 1000), int((time.time() - 3600) * 1000), 4_102_444_800_000 + 1, 0],
+    [
+        pytest.param(lambda: int(time.time() * 1000), id="same"),
+        pytest.param(lambda: int((time.time() - 3600) * 1000), id="behind"),
+        pytest.param(lambda: 4_102_444_800_000 + 1, id="after-2100"),
+        pytest.param(lambda: 0, id="zero"),
+    ],
 )
 def test_a_browser_not_well_ahead_does_not_set_the_clock(browser_ms, pi, app, client, admin):
-    page = _set_clock(client, browser_ms)
+    page = _set_clock(client, browser_ms())
     assert "is not ahead of the Pi's" in page
     assert not pi["log"].exists()
 
