@@ -8,6 +8,7 @@ import click
 
 from edge_server.base.errors import KruError
 from edge_server.cli.context import CliContext, pass_ctx
+from edge_server.cli.fleet_scope import assignments_text, chosen_scope, scope_options, where_words
 
 
 def _open(ctx: CliContext):
@@ -46,32 +47,24 @@ def pack_add(ctx: CliContext, file: Path) -> None:
 
 @pack.command("assign")
 @click.argument("pack_id")
-@click.option("--all", "everyone", is_flag=True, help="Every site.")
-@click.option("--province", help="Every site registered in this province.")
-@click.option("--site", "device_id", help="One site, by device id.")
+@scope_options
 @pass_ctx
 def pack_assign(
     ctx: CliContext, pack_id: str, everyone: bool, province: str | None, device_id: str | None
 ) -> None:
     """Send the newest library version of PACK_ID to all sites, a province or one site."""
     from sync.central import library
-    from sync.central import library_models as lm
 
-    chosen = [c for c in (everyone, province is not None, device_id is not None) if c]
-    if len(chosen) != 1:
-        raise click.ClickException("give exactly one of --all, --province P or --site DEVICE")
-    scope, target = (
-        (lm.ALL, "") if everyone else (lm.PROVINCE, province) if province else (lm.SITE, device_id)
-    )
+    scope, target = chosen_scope(everyone, province, device_id)
     real = _open(ctx)
     try:
-        library.assign(pack_id, scope, target or "")
+        library.assign(pack_id, scope, target)
     except KruError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
         real.close()
-    where = {"all": "all sites", "province": f"province {target}", "site": f"site {target}"}
-    click.echo(f"{pack_id} is assigned to {where[scope]}; sites fetch it at their next sync.")
+    where = where_words(scope, target)
+    click.echo(f"{pack_id} is assigned to {where}; sites fetch it at their next sync.")
 
 
 @pack.command("list")
@@ -84,10 +77,8 @@ def pack_list(ctx: CliContext) -> None:
     try:
         for entry in library.library_listing():
             p = entry["pack"]
-            where = ", ".join(
-                a.scope + (f":{a.target}" if a.target else "") for a in entry["assignments"]
-            )
-            click.echo(f"{p.pack_id}\t{p.version}\t{p.files} files\t{p.size} bytes\t{where or '-'}")
+            where = assignments_text(entry["assignments"])
+            click.echo(f"{p.pack_id}\t{p.version}\t{p.files} files\t{p.size} bytes\t{where}")
     finally:
         real.close()
 

@@ -9,6 +9,7 @@ import click
 
 from edge_server.base.errors import KruError
 from edge_server.cli.context import CliContext, pass_ctx
+from edge_server.cli.fleet_scope import assignments_text, chosen_scope, scope_options, where_words
 
 
 def _open(ctx: CliContext):
@@ -48,32 +49,24 @@ def release_add(ctx: CliContext, file: Path, sig_file: Path | None) -> None:
 
 @release.command("assign")
 @click.argument("version")
-@click.option("--all", "everyone", is_flag=True, help="Every site.")
-@click.option("--province", help="Every site registered in this province.")
-@click.option("--site", "device_id", help="One site, by device id.")
+@scope_options
 @pass_ctx
 def release_assign(
     ctx: CliContext, version: str, everyone: bool, province: str | None, device_id: str | None
 ) -> None:
     """Send Kru VERSION to all sites, a province or one site (each gets the newest assigned)."""
-    from sync.central import library_models as lm
     from sync.central import releases
 
-    chosen = [c for c in (everyone, province is not None, device_id is not None) if c]
-    if len(chosen) != 1:
-        raise click.ClickException("give exactly one of --all, --province P or --site DEVICE")
-    scope, target = (
-        (lm.ALL, "") if everyone else (lm.PROVINCE, province) if province else (lm.SITE, device_id)
-    )
+    scope, target = chosen_scope(everyone, province, device_id)
     real = _open(ctx)
     try:
-        releases.assign(version, scope, target or "")
+        releases.assign(version, scope, target)
     except KruError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
         real.close()
-    where = {"all": "all sites", "province": f"province {target}", "site": f"site {target}"}
-    click.echo(f"Kru {version} is assigned to {where[scope]}; sites fetch it at their next sync.")
+    where = where_words(scope, target)
+    click.echo(f"Kru {version} is assigned to {where}; sites fetch it at their next sync.")
 
 
 @release.command("list")
@@ -86,10 +79,8 @@ def release_list(ctx: CliContext) -> None:
     try:
         for entry in releases.listing():
             r = entry["release"]
-            where = ", ".join(
-                a.scope + (f":{a.target}" if a.target else "") for a in entry["assignments"]
-            )
-            click.echo(f"{r.version}\t{r.arch}\t{r.size} bytes\t{r.signer_key}\t{where or '-'}")
+            where = assignments_text(entry["assignments"])
+            click.echo(f"{r.version}\t{r.arch}\t{r.size} bytes\t{r.signer_key}\t{where}")
     finally:
         real.close()
 
