@@ -72,6 +72,9 @@ def test_admin_adds_assigns_and_sees_each_site(setup, tmp_path: Path) -> None:
     ).get_data(as_text=True)
     status = page.split('id="fleet-packs"')[1]
     assert device.device_id in status and "កំពុងរង់ចាំ" in status  # pending
+    library = page.split('id="library"')[1].split("</table>")[0]
+    assert "Kandal" in library and "/fleet/packs/unassign/" in library  # the badge, Remove
+    assert 'name="scope" value="province"' in page  # the choice of sites
 
 
 def test_viewer_may_look_but_not_change(setup, tmp_path: Path) -> None:
@@ -149,6 +152,9 @@ def test_admin_adds_a_release_assigns_it_and_downloads_a_site_update_stick(
     ).get_data(as_text=True)
     status = page.split('id="fleet-releases"')[1]
     assert device.device_id in status and "កំពុងរង់ចាំ" in status  # pending
+    library = page.split('id="releases"')[1].split("</table>")[0]
+    assert device.device_id in library and "/fleet/releases/unassign/" in library
+    assert 'name="scope" value="site"' in page
 
     empty = client.post("/fleet/stick", data={"province": "Takeo"}, follow_redirects=True)
     assert "គ្មានអ្វីត្រូវបានកំណត់ឱ្យ Takeo" in empty.get_data(as_text=True)
