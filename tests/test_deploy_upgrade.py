@@ -225,15 +225,18 @@ def stage(root: Path, tar: Path, sig: Path) -> None:
     chroot(root, "chown", "-R", "kru:kru", "/var/lib/kru/releases")
 
 
-def upgrade(root: Path, port: int, health_s: int = 90) -> subprocess.CompletedProcess:
+def upgrade(
+    root: Path, port: int, health_s: int = 90, *args: str, **extra: str
+) -> subprocess.CompletedProcess:
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "KRU_PORT": str(port),
         "KRU_HOST": "127.0.0.1",
         "KRU_UPGRADE_CTL": "/usr/local/sbin/systemctl-stand-in",
         "KRU_UPGRADE_HEALTH_S": str(health_s),
+        **extra,
     }
-    return chroot(root, "/opt/kru/bin/kru-upgrade", env=env, timeout=1500)
+    return chroot(root, "/opt/kru/bin/kru-upgrade", *args, env=env, timeout=1500)
 
 
 def events(root: Path) -> list[str]:
@@ -321,9 +324,62 @@ def test_a_release_that_fails_its_health_check_is_rolled_back_keeping_new_events
     assert "learner2" in usernames(pi)  # the account made after the switch came back too
     got = state(pi)
     assert got["state"] == "failed" and got["version"] == "0.1.1"
+    assert got["code"] == "health_failed"
     assert "did not answer /healthz" in got["reason"]
     assert "2 events recorded after the switch carried back" in got["reason"]
     assert list((pi / "var/lib/kru/backups").glob("failed-upgrade-0.1.1-*.sqlite3"))
     # The old version serves again (started by the rollback).
     calls = (pi / "tmp/systemctl.log").read_text().splitlines()
     assert calls[-1] == "systemctl start kru.service kru-sync.service"
+
+
+def break_health_and_migrate(src: Path) -> None:
+    (src / "edge_server/learning/migrations/m0029_upgrade_probe.py").write_text(PROBE_MIGRATION)
+    health = src / "edge_server/site/health.py"
+    text = health.read_text()
+    broken = text.replace(
+        '"status": "ok" if database == "ok" else "degraded"', '"status": "degraded"'
+    )
+    assert broken != text
+    health.write_text(broken)
+
+
+def test_a_power_cut_after_the_switch_is_rolled_back_at_boot_when_the_new_version_is_unhealthy(
+    pi, bundle, release_key, tmp_path
+):
+    tar, sig = derived_release(
+        bundle, tmp_path / "r", "0.1.1", release_key["key"], break_health_and_migrate
+    )
+    stage(pi, tar, sig)
+    port = free_port()
+    cut = upgrade(pi, port, 25, KRU_UPGRADE_TEST_CUT="after-switch")
+    assert cut.returncode == 0, cut.stdout + cut.stderr
+    # What the power cut leaves: switched, not migrated, Kru stopped, the upgrade pending.
+    assert os.readlink(pi / "opt/kru/current") == "releases/0.1.1"
+    pending = state(pi)
+    assert pending["state"] == "pending" and pending["phase"] == "switched"
+    assert pending["from"] == "0.1.0" and pending["snapshot"]
+    assert "upgrade_probe" not in tables(pi)
+
+    # The boot: kru-upgrade-resume.service, before kru.service.
+    resumed = upgrade(pi, port, 25, "--resume")
+    log = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 1, log
+    assert "was interrupted (switched)" in resumed.stdout
+    assert "rolling back to 0.1.0" in resumed.stdout
+    assert os.readlink(pi / "opt/kru/current") == "releases/0.1.0"
+    assert not (pi / "opt/kru/releases/0.1.1").exists()
+    assert "0.1.0" in chroot(pi, "/opt/kru/venv/bin/kru", "--version").stdout
+    assert "upgrade_probe" not in tables(pi)  # the resume migrated; the rollback restored
+    assert events(pi) == ["before-the-upgrade"]
+    got = state(pi)
+    assert got["state"] == "failed" and got["version"] == "0.1.1"
+    assert got["code"] == "interrupted"
+    assert got["reason"].startswith("the power was cut after the switch; Kru 0.1.1 did not")
+    assert list((pi / "var/lib/kru/backups").glob("failed-upgrade-0.1.1-*.sqlite3"))
+    # kru.service was neither stopped nor started by the resume (it starts after it).
+    calls = (pi / "tmp/systemctl.log").read_text().splitlines()
+    assert calls[-1] == "systemctl stop kru.service kru-sync.service"  # the upgrade's, before
+    # A second boot has nothing to do.
+    again = upgrade(pi, port, 25, "--resume")
+    assert again.returncode == 0 and "no upgrade to resume" in again.stdout
