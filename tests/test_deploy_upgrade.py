@@ -332,6 +332,32 @@ def test_a_release_that_fails_its_health_check_is_rolled_back_keeping_new_events
     calls = (pi / "tmp/systemctl.log").read_text().splitlines()
     assert calls[-1] == "systemctl start kru.service kru-sync.service"
 
+    # A second case on the same Pi: a release whose new migration raises is rolled back too.
+    def break_migration(src: Path) -> None:
+        (src / "edge_server/learning/migrations/m0029_upgrade_probe.py").write_text(
+            PROBE_MIGRATION + "    raise RuntimeError('the probe migration breaks')\n"
+        )
+
+    tar, sig = derived_release(bundle, tmp_path / "r2", "0.1.2", release_key["key"], break_migration)
+    stage(pi, tar, sig)
+    (pi / "tmp/record-event-after-start").unlink()
+    done = upgrade(pi, free_port(), health_s=25)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "rolling back to 0.1.0: the migration of 0.1.2 failed" in done.stdout
+    assert os.readlink(pi / "opt/kru/current") == "releases/0.1.0"
+    assert not (pi / "opt/kru/releases/0.1.2").exists()
+    assert "0.1.0" in chroot(pi, "/opt/kru/venv/bin/kru", "--version").stdout
+    assert "upgrade_probe" not in tables(pi)
+    assert events(pi) == [
+        "before-the-upgrade",
+        "after-the-switch",
+        "after-the-switch-by-a-new-account",
+    ]
+    got = state(pi)
+    assert (got["state"], got["version"], got["code"]) == ("failed", "0.1.2", "migration_failed")
+    assert "the probe migration breaks" in got["reason"] or "RuntimeError" in got["reason"]
+    assert list((pi / "var/lib/kru/backups").glob("failed-upgrade-0.1.2-*.sqlite3"))
+
 
 def break_health_and_migrate(src: Path) -> None:
     (src / "edge_server/learning/migrations/m0029_upgrade_probe.py").write_text(PROBE_MIGRATION)
