@@ -338,7 +338,9 @@ def test_a_release_that_fails_its_health_check_is_rolled_back_keeping_new_events
             PROBE_MIGRATION + "    raise RuntimeError('the probe migration breaks')\n"
         )
 
-    tar, sig = derived_release(bundle, tmp_path / "r2", "0.1.2", release_key["key"], break_migration)
+    tar, sig = derived_release(
+        bundle, tmp_path / "r2", "0.1.2", release_key["key"], break_migration
+    )
     stage(pi, tar, sig)
     (pi / "tmp/record-event-after-start").unlink()
     done = upgrade(pi, free_port(), health_s=25)
@@ -370,7 +372,7 @@ def break_health_and_migrate(src: Path) -> None:
     health.write_text(broken)
 
 
-def test_a_power_cut_after_the_switch_is_rolled_back_at_boot_when_the_new_version_is_unhealthy(
+def test_an_upgrade_the_power_cut_is_rolled_back_or_finished_at_boot(
     pi, bundle, release_key, tmp_path
 ):
     tar, sig = derived_release(
@@ -409,3 +411,48 @@ def test_a_power_cut_after_the_switch_is_rolled_back_at_boot_when_the_new_versio
     # A second boot has nothing to do.
     again = upgrade(pi, port, 25, "--resume")
     assert again.returncode == 0 and "no upgrade to resume" in again.stdout
+
+    # A healthy release cut after the switch: the boot finishes the upgrade.
+    def add_migration(src: Path) -> None:
+        (src / "edge_server/learning/migrations/m0029_upgrade_probe.py").write_text(PROBE_MIGRATION)
+
+    tar, sig = derived_release(bundle, tmp_path / "r2", "0.1.2", release_key["key"], add_migration)
+    stage(pi, tar, sig)
+    cut = upgrade(pi, port, 90, KRU_UPGRADE_TEST_CUT="after-switch")
+    assert cut.returncode == 0, cut.stdout + cut.stderr
+    assert state(pi)["phase"] == "switched"
+    resumed = upgrade(pi, port, 90, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Kru 0.1.2 is installed and healthy" in resumed.stdout
+    assert os.readlink(pi / "opt/kru/current") == "releases/0.1.2"
+    assert "upgrade_probe" in tables(pi)  # migrated by the resume
+    assert events(pi) == ["before-the-upgrade"]
+    got = state(pi)
+    assert (got["state"], got["version"], got["code"]) == ("installed", "0.1.2", "")
+    calls = (pi / "tmp/systemctl.log").read_text().splitlines()
+    assert calls[-1] == "systemctl stop kru.service kru-sync.service"  # kru.service starts next
+
+    # Cut while installing beside (before the switch): the half-installed release goes, the
+    # running version stays, and the state says the upgrade was interrupted.
+    (pi / "opt/kru/releases/0.1.3/venv").mkdir(parents=True)
+    (pi / "var/lib/kru/releases/state.json").write_text(
+        json.dumps(
+            {
+                "state": "pending",
+                "version": "0.1.3",
+                "sha256": "0" * 64,
+                "code": "",
+                "reason": "installing beside 0.1.2",
+                "from": "0.1.2",
+                "snapshot": "",
+                "phase": "installing",
+            }
+        )
+    )
+    resumed = upgrade(pi, port, 25, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert os.readlink(pi / "opt/kru/current") == "releases/0.1.2"
+    assert not (pi / "opt/kru/releases/0.1.3").exists()
+    got = state(pi)
+    assert (got["state"], got["version"], got["code"]) == ("failed", "0.1.3", "interrupted")
+    assert "before the switch" in got["reason"]

@@ -179,12 +179,12 @@ def report_part(home: DataHome) -> dict[str, str]:
     }
 
 
-
 def panel(home: DataHome) -> dict[str, str]:
     """Return the Site page's "Kru version" card: :func:`report_part` and ``words``, the
     untranslated words for the reason code (the page translates them)."""
     part = report_part(home)
     return {**part, "words": rr.upgrade_reason(part["code"])}
+
 
 def _item_for_me(items: list[dict[str, Any]]) -> dict[str, Any] | None:
     for item in items:
