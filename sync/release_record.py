@@ -44,6 +44,33 @@ ARCH_RE = re.compile(r"^[a-z0-9_]{1,20}$")
 BUNDLE_RE = re.compile(r"^kru-bundle-(?P<version>[^/]+)-(?P<arch>[a-z0-9_]+)\.tar\.gz$")
 _CHUNK = 1024 * 1024
 
+# Why an upgrade did not happen or was rolled back: the stable codes the root side
+# (deploy/raspberrypi/bin/kru-upgrade) writes to releases/state.json as ``code``, and the site
+# (helper_failed) when the root helper cannot be asked. The Site page and central's Releases
+# page show these words (translated); the English detail of ``reason`` goes beside them.
+UPGRADE_REASONS: dict[str, str] = {
+    "health_failed": N_("The new version did not answer its health check; the Pi went back"),
+    "start_failed": N_("The new version did not start; the Pi went back"),
+    "migration_failed": N_("The new version could not update the database; the Pi went back"),
+    "interrupted": N_(
+        "The power was cut during the upgrade; at the next start the Pi went back to the version"
+        " it ran"
+    ),
+    "bad_signature": N_("The release is not signed by a key this Pi trusts, or is damaged"),
+    "wrong_arch": N_("The release is built for another kind of Pi"),
+    "damaged": N_("The release bundle is damaged: copy or download it again"),
+    "unreadable": N_("The staged release could not be read"),
+    "install_failed": N_("Installing the new version failed; nothing changed"),
+    "backup_failed": N_("The database backup before the upgrade failed; nothing changed"),
+    "no_current": N_("This Pi was not installed for upgrades: run install.sh once"),
+    "helper_failed": N_("The Pi could not start the upgrade (root helper)"),
+}
+
+
+def upgrade_reason(code: str) -> str:
+    """Return the untranslated words for an upgrade reason ``code`` ("" when unknown)."""
+    return UPGRADE_REASONS.get(code, "")
+
 
 class BadRelease(ValidationError):
     code = "bad_release"

@@ -225,15 +225,18 @@ def stage(root: Path, tar: Path, sig: Path) -> None:
     chroot(root, "chown", "-R", "kru:kru", "/var/lib/kru/releases")
 
 
-def upgrade(root: Path, port: int, health_s: int = 90) -> subprocess.CompletedProcess:
+def upgrade(
+    root: Path, port: int, health_s: int = 90, *args: str, **extra: str
+) -> subprocess.CompletedProcess:
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "KRU_PORT": str(port),
         "KRU_HOST": "127.0.0.1",
         "KRU_UPGRADE_CTL": "/usr/local/sbin/systemctl-stand-in",
         "KRU_UPGRADE_HEALTH_S": str(health_s),
+        **extra,
     }
-    return chroot(root, "/opt/kru/bin/kru-upgrade", env=env, timeout=1500)
+    return chroot(root, "/opt/kru/bin/kru-upgrade", *args, env=env, timeout=1500)
 
 
 def events(root: Path) -> list[str]:
@@ -321,9 +324,135 @@ def test_a_release_that_fails_its_health_check_is_rolled_back_keeping_new_events
     assert "learner2" in usernames(pi)  # the account made after the switch came back too
     got = state(pi)
     assert got["state"] == "failed" and got["version"] == "0.1.1"
+    assert got["code"] == "health_failed"
     assert "did not answer /healthz" in got["reason"]
     assert "2 events recorded after the switch carried back" in got["reason"]
     assert list((pi / "var/lib/kru/backups").glob("failed-upgrade-0.1.1-*.sqlite3"))
     # The old version serves again (started by the rollback).
     calls = (pi / "tmp/systemctl.log").read_text().splitlines()
     assert calls[-1] == "systemctl start kru.service kru-sync.service"
+
+    # A second case on the same Pi: a release whose new migration raises is rolled back too.
+    def break_migration(src: Path) -> None:
+        (src / "edge_server/learning/migrations/m0029_upgrade_probe.py").write_text(
+            PROBE_MIGRATION + "    raise RuntimeError('the probe migration breaks')\n"
+        )
+
+    tar, sig = derived_release(
+        bundle, tmp_path / "r2", "0.1.2", release_key["key"], break_migration
+    )
+    stage(pi, tar, sig)
+    (pi / "tmp/record-event-after-start").unlink()
+    done = upgrade(pi, free_port(), health_s=25)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "rolling back to 0.1.0: the migration of 0.1.2 failed" in done.stdout
+    assert os.readlink(pi / "opt/kru/current") == "releases/0.1.0"
+    assert not (pi / "opt/kru/releases/0.1.2").exists()
+    assert "0.1.0" in chroot(pi, "/opt/kru/venv/bin/kru", "--version").stdout
+    assert "upgrade_probe" not in tables(pi)
+    assert events(pi) == [
+        "before-the-upgrade",
+        "after-the-switch",
+        "after-the-switch-by-a-new-account",
+    ]
+    got = state(pi)
+    assert (got["state"], got["version"], got["code"]) == ("failed", "0.1.2", "migration_failed")
+    assert "the probe migration breaks" in got["reason"] or "RuntimeError" in got["reason"]
+    assert list((pi / "var/lib/kru/backups").glob("failed-upgrade-0.1.2-*.sqlite3"))
+
+
+def break_health_and_migrate(src: Path) -> None:
+    (src / "edge_server/learning/migrations/m0029_upgrade_probe.py").write_text(PROBE_MIGRATION)
+    health = src / "edge_server/site/health.py"
+    text = health.read_text()
+    broken = text.replace(
+        '"status": "ok" if database == "ok" else "degraded"', '"status": "degraded"'
+    )
+    assert broken != text
+    health.write_text(broken)
+
+
+def test_an_upgrade_the_power_cut_is_rolled_back_or_finished_at_boot(
+    pi, bundle, release_key, tmp_path
+):
+    tar, sig = derived_release(
+        bundle, tmp_path / "r", "0.1.1", release_key["key"], break_health_and_migrate
+    )
+    stage(pi, tar, sig)
+    port = free_port()
+    cut = upgrade(pi, port, 25, KRU_UPGRADE_TEST_CUT="after-switch")
+    assert cut.returncode == 0, cut.stdout + cut.stderr
+    # What the power cut leaves: switched, not migrated, Kru stopped, the upgrade pending.
+    assert os.readlink(pi / "opt/kru/current") == "releases/0.1.1"
+    pending = state(pi)
+    assert pending["state"] == "pending" and pending["phase"] == "switched"
+    assert pending["from"] == "0.1.0" and pending["snapshot"]
+    assert "upgrade_probe" not in tables(pi)
+
+    # The boot: kru-upgrade-resume.service, before kru.service.
+    resumed = upgrade(pi, port, 25, "--resume")
+    log = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 1, log
+    assert "was interrupted (switched)" in resumed.stdout
+    assert "rolling back to 0.1.0" in resumed.stdout
+    assert os.readlink(pi / "opt/kru/current") == "releases/0.1.0"
+    assert not (pi / "opt/kru/releases/0.1.1").exists()
+    assert "0.1.0" in chroot(pi, "/opt/kru/venv/bin/kru", "--version").stdout
+    assert "upgrade_probe" not in tables(pi)  # the resume migrated; the rollback restored
+    assert events(pi) == ["before-the-upgrade"]
+    got = state(pi)
+    assert got["state"] == "failed" and got["version"] == "0.1.1"
+    assert got["code"] == "interrupted"
+    assert got["reason"].startswith("the power was cut after the switch; Kru 0.1.1 did not")
+    assert list((pi / "var/lib/kru/backups").glob("failed-upgrade-0.1.1-*.sqlite3"))
+    # kru.service was neither stopped nor started by the resume (it starts after it).
+    calls = (pi / "tmp/systemctl.log").read_text().splitlines()
+    assert calls[-1] == "systemctl stop kru.service kru-sync.service"  # the upgrade's, before
+    # A second boot has nothing to do.
+    again = upgrade(pi, port, 25, "--resume")
+    assert again.returncode == 0 and "no upgrade to resume" in again.stdout
+
+    # A healthy release cut after the switch: the boot finishes the upgrade.
+    def add_migration(src: Path) -> None:
+        (src / "edge_server/learning/migrations/m0029_upgrade_probe.py").write_text(PROBE_MIGRATION)
+
+    tar, sig = derived_release(bundle, tmp_path / "r2", "0.1.2", release_key["key"], add_migration)
+    stage(pi, tar, sig)
+    cut = upgrade(pi, port, 90, KRU_UPGRADE_TEST_CUT="after-switch")
+    assert cut.returncode == 0, cut.stdout + cut.stderr
+    assert state(pi)["phase"] == "switched"
+    resumed = upgrade(pi, port, 90, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Kru 0.1.2 is installed and healthy" in resumed.stdout
+    assert os.readlink(pi / "opt/kru/current") == "releases/0.1.2"
+    assert "upgrade_probe" in tables(pi)  # migrated by the resume
+    assert events(pi) == ["before-the-upgrade"]
+    got = state(pi)
+    assert (got["state"], got["version"], got["code"]) == ("installed", "0.1.2", "")
+    calls = (pi / "tmp/systemctl.log").read_text().splitlines()
+    assert calls[-1] == "systemctl stop kru.service kru-sync.service"  # kru.service starts next
+
+    # Cut while installing beside (before the switch): the half-installed release goes, the
+    # running version stays, and the state says the upgrade was interrupted.
+    (pi / "opt/kru/releases/0.1.3/venv").mkdir(parents=True)
+    (pi / "var/lib/kru/releases/state.json").write_text(
+        json.dumps(
+            {
+                "state": "pending",
+                "version": "0.1.3",
+                "sha256": "0" * 64,
+                "code": "",
+                "reason": "installing beside 0.1.2",
+                "from": "0.1.2",
+                "snapshot": "",
+                "phase": "installing",
+            }
+        )
+    )
+    resumed = upgrade(pi, port, 25, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert os.readlink(pi / "opt/kru/current") == "releases/0.1.2"
+    assert not (pi / "opt/kru/releases/0.1.3").exists()
+    got = state(pi)
+    assert (got["state"], got["version"], got["code"]) == ("failed", "0.1.3", "interrupted")
+    assert "before the switch" in got["reason"]

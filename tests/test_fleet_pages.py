@@ -156,6 +156,26 @@ def test_admin_adds_a_release_assigns_it_and_downloads_a_site_update_stick(
     assert device.device_id in library and "/fleet/releases/unassign/" in library
     assert 'name="scope" value="site"' in page
 
+    # The site reports a rollback with its reason code: the page says it in Khmer, with the
+    # site's English detail beside it; a code central does not know is kept as none.
+    from sync.central import releases as central_releases
+
+    report = {
+        "running": "0.1.0",
+        "version": "0.2.0",
+        "state": "failed",
+        "code": "interrupted",
+        "reason": "the power was cut after the switch; Kru 0.2.0 did not answer /healthz",
+    }
+    assert central_releases.record_report(device, {"release": report})
+    status = client.get("/fleet/releases").get_data(as_text=True).split('id="fleet-releases"')[1]
+    assert 'data-code="interrupted"' in status
+    assert "ភ្លើងបានដាច់ពេលកំពុងដំឡើងកំណែថ្មី" in status
+    assert "the power was cut after the switch" in status
+    central_releases.record_report(device, {"release": {**report, "code": "<b>made-up</b>"}})
+    status = client.get("/fleet/releases").get_data(as_text=True).split('id="fleet-releases"')[1]
+    assert "data-code=" not in status and "made-up" not in status
+
     empty = client.post("/fleet/stick", data={"province": "Takeo"}, follow_redirects=True)
     assert "គ្មានអ្វីត្រូវបានកំណត់ឱ្យ Takeo" in empty.get_data(as_text=True)
     got = client.post("/fleet/stick", data={"site": device.device_id})

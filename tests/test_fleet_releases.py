@@ -182,11 +182,13 @@ def test_central_adds_assigns_and_the_site_downloads_resumably_stages_and_report
         version="0.2.0",
         sha256=rr.file_sha256(tar),
         state="failed",
+        code="health_failed",
         reason="Kru 0.2.0 did not answer /healthz within 180 s; rolled back to 0.1.0",
     )
     sync_once(settings)
     row = status(central)[device]
     assert row[:3] == ["0.2.0", "0.1.0", "failed"] and "rolled back to 0.1.0" in row[3]
+    assert row[3].startswith("[health_failed] ")
     assert helper_calls(tmp_path) == ["upgrade"]  # a failed release is not tried again
 
 
@@ -291,3 +293,28 @@ def test_site_update_stick_for_a_province_installs_its_packs_and_stages_its_rele
         db.close()
     assert rr.file_sha256(releases.incoming(site.home) / releases.BUNDLE) == rr.file_sha256(tar)
     assert helper_calls(tmp_path)[0] == "upgrade"
+
+
+def test_the_kru_version_card_says_why_an_upgrade_was_rolled_back_in_khmer(
+    client, login_as, app
+) -> None:
+    home = app.config["KRU_HOME"]
+    releases.write_state(
+        home,
+        version="0.2.0",
+        sha256="0" * 64,
+        state="failed",
+        code="migration_failed",
+        reason="the migration of 0.2.0 failed: no such table: x; rolled back to 0.1.0",
+    )
+    login_as("admin")
+    card = client.get("/admin/").get_data(as_text=True).split('id="kru-version"')[1]
+    card = card.split("</section>")[0]
+    assert "កំណែថ្មីមិនអាចធ្វើបច្ចុប្បន្នភាពមូលដ្ឋានទិន្នន័យបានទេ" in card
+    assert "the migration of 0.2.0 failed" in card  # the detail, as the root side wrote it
+    # A code this version does not know (a newer root script): the detail alone.
+    releases.write_state(
+        home, version="0.2.0", sha256="0" * 64, state="failed", code="new_code", reason="why"
+    )
+    card = client.get("/admin/").get_data(as_text=True).split('id="kru-version"')[1]
+    assert "why" in card and "reason-words" not in card.split("</section>")[0]

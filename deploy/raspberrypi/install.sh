@@ -19,7 +19,8 @@ SYSTEM_PACKAGES=(python3 python3-venv hostapd dnsmasq avahi-daemon fake-hwclock 
 # The root helper's (issue 19): polkit lets kru start it, ntfs-3g mounts NTFS sticks. Kru
 # runs without them; only the Site page's USB sticks, clock and restart wait for them.
 HELPER_PACKAGES=(polkitd ntfs-3g)
-UNITS=(kru.service kru-sync.service kru-firstboot.service kru-wlan.service)
+UNITS=(kru.service kru-sync.service kru-firstboot.service kru-wlan.service
+    kru-upgrade-resume.service)
 # Started only by the root helper for an upgrade the site staged (issue 20); not enabled.
 UPGRADE_UNITS=(kru-upgrade.service)
 # The TLS front: started only by kru-tls-apply (from its path unit and timer) when the site

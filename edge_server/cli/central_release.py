@@ -94,7 +94,8 @@ def release_status(ctx: CliContext) -> None:
     real = _open(ctx)
     try:
         for row in releases.fleet_status():
-            reason = f"\t{row['reason']}" if row["reason"] else ""
+            code = f"[{row['code']}] " if row["code"] else ""
+            reason = f"\t{code}{row['reason']}" if row["reason"] or code else ""
             click.echo(
                 f"{row['device'].device_id}\t{row['assigned'] or '-'}\t"
                 f"{row['running'] or '?'}\t{row['state'] or '-'}{reason}"

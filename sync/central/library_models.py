@@ -106,6 +106,7 @@ class SiteRelease(CentralModel):
     running = CharField(default="")
     version = CharField(default="")
     state = CharField()
+    code = CharField(default="")  # sync.release_record.UPGRADE_REASONS, or ""
     reason = TextField(default="")
     reported_at = CharField()
 

@@ -185,7 +185,7 @@ def record_report(device: Device, report: Any) -> bool:
     """Store the ``release`` part of a site's report, when it has one; return whether it had.
 
     ``{"running": "0.1.0", "version": "0.2.0", "state": "installed|pending|failed",
-    "reason": "..."}``.
+    "code": "health_failed", "reason": "..."}`` (an unknown code is kept as "").
 
     Raises:
         BadReport: the part is there but not such an object.
@@ -199,6 +199,7 @@ def record_report(device: Device, report: Any) -> bool:
         "running": str(part.get("running") or "")[:60],
         "version": str(part.get("version") or "")[:60],
         "state": part["state"],
+        "code": code if rr.upgrade_reason(code := str(part.get("code") or "")) else "",
         "reason": str(part.get("reason") or "")[:500],
         "reported_at": utcnow(),
     }
@@ -221,7 +222,8 @@ def listing() -> list[dict[str, Any]]:
 
 
 def fleet_status() -> list[dict[str, Any]]:
-    """Return per device: the version assigned, the version it runs, and the upgrade's state."""
+    """Return per device: the version assigned, the version it runs, and the upgrade's state
+    (with its reason code, the code's untranslated ``words``, and the site's detail)."""
     reported = {r.__data__["device"]: r for r in SiteRelease.select()}
     out = []
     for device in Device.select().order_by(Device.device_id):
@@ -229,19 +231,22 @@ def fleet_status() -> list[dict[str, Any]]:
         got = reported.get(device.id)
         running = got.running if got is not None else ""
         if want is None:
-            state, reason = "", ""
+            state, code, reason = "", "", ""
         elif running == want:
-            state, reason = lm.INSTALLED, ""
+            state, code, reason = lm.INSTALLED, "", ""
         elif got is not None and got.state == lm.FAILED and got.version == want:
-            state, reason = lm.FAILED, got.reason
+            state, code, reason = lm.FAILED, got.code, got.reason
         else:
-            state, reason = lm.PENDING, got.reason if got is not None else ""
+            state = lm.PENDING
+            code, reason = (got.code, got.reason) if got is not None else ("", "")
         out.append(
             {
                 "device": device,
                 "assigned": want or "",
                 "running": running,
                 "state": state,
+                "code": code,
+                "words": rr.upgrade_reason(code),
                 "reason": reason,
                 "reported_at": got.reported_at if got is not None else "",
             }

@@ -156,13 +156,15 @@ def apply(settings: Mapping[str, Any], home: DataHome) -> None:
             version=state.get("version", ""),
             sha256=state.get("sha256", ""),
             state=FAILED,
+            code="helper_failed",
             reason=exc.message,
         )
         raise
 
 
 def report_part(home: DataHome) -> dict[str, str]:
-    """Return the ``release`` part of the report to central (sync 1.5)."""
+    """Return the ``release`` part of the report to central (sync 1.5); ``code`` is one of
+    :data:`sync.release_record.UPGRADE_REASONS` (or "")."""
     state = read_state(home)
     running = running_version()
     got = state.get("state", "")
@@ -172,8 +174,16 @@ def report_part(home: DataHome) -> dict[str, str]:
         "running": running,
         "version": str(state.get("version") or running),
         "state": got,
+        "code": str(state.get("code") or ""),
         "reason": str(state.get("reason") or ""),
     }
+
+
+def panel(home: DataHome) -> dict[str, str]:
+    """Return the Site page's "Kru version" card: :func:`report_part` and ``words``, the
+    untranslated words for the reason code (the page translates them)."""
+    part = report_part(home)
+    return {**part, "words": rr.upgrade_reason(part["code"])}
 
 
 def _item_for_me(items: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -41,7 +41,7 @@ def panels() -> list[tuple[str, Any]]:
     settings = _settings()
     return [
         ("admin/_disk_panel.html", diskspace.status(_home().root, settings)),
-        ("admin/_release_panel.html", releases.report_part(_home())),
+        ("admin/_release_panel.html", releases.panel(_home())),
         ("admin/_backup_panel.html", usb_backup.panel(settings, _home(), db)),
         ("admin/_clock_panel.html", clock.status(settings)),
         ("admin/_power_panel.html", power.read(settings["system.throttled_file"])),
