@@ -42,7 +42,7 @@ PACKAGES = (
     "logrotate,ca-certificates,openssl"
 )
 # What install.sh needs and Raspberry Pi OS Lite lacks: carried by the bundle's debs/.
-BUNDLE_DEBS = "hostapd dnsmasq nginx sqlite3"
+BUNDLE_DEBS = "hostapd dnsmasq nginx sqlite3 polkitd ntfs-3g"
 # dpkg's fsync after every file is slow under emulation, and a cache that breaks is rebuilt.
 MMDEBSTRAP_OPTIONS = ("--variant=minbase", "--arch=arm64", "--dpkgopt=force-unsafe-io")
 # Run by mmdebstrap after the packages are installed, with the new root as $1 and the kit

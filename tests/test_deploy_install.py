@@ -349,3 +349,32 @@ def test_root_helper_and_its_polkit_rule_are_installed(pi):
     assert refused.returncode == 1 and "refused request" in refused.stderr
     # Offline and without polkitd in the root, the install goes on and says what waits.
     assert "cannot install polkitd ntfs-3g" in pi["first"].stdout
+
+
+def test_root_helper_packages_come_from_debs_offline(pi, tmp_path):
+    """Issue 19: an offline Pi gets polkitd and ntfs-3g from the bundle's debs/ like the system
+    packages, with no service started, and the install no longer warns about them."""
+    root = tmp_path / "root"
+    subprocess.run(["cp", "-a", str(pi["root"]), str(root)], check=True)
+    for lists in (root / "var/lib/apt/lists").glob("*_Packages*"):
+        lists.unlink()
+    bundle = root / "opt/kru-bundle"
+    (bundle / "debs").mkdir()
+    for package in ("polkitd", "ntfs-3g"):
+        fake_service_deb(bundle / "debs", package)
+    sums = subprocess.run(
+        "find . -type f ! -name SHA256SUMS -printf '%P\\n' | LC_ALL=C sort | xargs sha256sum",
+        shell=True, cwd=bundle, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    (bundle / "SHA256SUMS").write_text(sums)
+
+    result = run_in(root, "/opt/kru-bundle/install.sh")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "installing polkitd ntfs-3g from the bundle's debs/" in output
+    assert "policy-rc.d denied execution of start" in output
+    assert "cannot install" not in output
+    assert not (root / "usr/sbin/policy-rc.d").exists()
+    for package in ("polkitd", "ntfs-3g"):
+        status = run_in(root, "dpkg-query", "-W", "-f=${Status} ${Version}", package).stdout
+        assert status == "install ok installed 99.0", package

@@ -7,7 +7,8 @@
 #     --target pi    Raspberry Pi OS 64-bit: aarch64 wheels for CPython 3.11 (default)
 #     --target host  this machine's architecture (tests, a PC running Debian)
 #     --out DIR      where kru-bundle-VERSION-ARCH/ is written (default: ./dist)
-#     --debs DIR     also carry the .deb files in DIR (hostapd, dnsmasq ... for offline sites)
+#     --debs DIR     also carry the .deb files in DIR for offline sites: hostapd dnsmasq nginx
+#                    sqlite3 polkitd ntfs-3g and what they need (docs/device-admin-guide.md)
 #     --tar          also write kru-bundle-VERSION-ARCH.tar.gz (what `kru release sign` signs)
 #     --release-key F  a release public key (one base64 line, from `kru release keygen`) the
 #                    Pi will trust for upgrades, besides those in deploy/raspberrypi/release-keys/

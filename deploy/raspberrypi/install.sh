@@ -6,7 +6,8 @@
 # at the one that runs and /opt/kru/venv through it. --prepare only makes the venv of this
 # bundle's release and changes nothing else (kru-upgrade then switches and checks it).
 # Python packages come only from the bundle's wheels/. Debian packages that are missing come
-# from the bundle's debs/ when it has them, else from apt (needs internet).
+# from the bundle's debs/ when it has them, else from apt (needs internet); the root helper's
+# (polkitd, ntfs-3g) likewise, and without them the install goes on with a warning.
 # The data directory /var/lib/kru is never removed or overwritten.
 set -euo pipefail
 
@@ -105,18 +106,35 @@ allow_starts() {
     if [ "$our_policy" -eq 1 ]; then rm -f "$POLICY"; our_policy=0; fi
 }
 trap allow_starts EXIT
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    installed "$p" || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
+helper_missing=()
+for p in "${HELPER_PACKAGES[@]}"; do
+    installed "$p" || helper_missing+=("$p")
+done
+have_debs=0
+compgen -G "$BUNDLE/debs/*.deb" >/dev/null && have_debs=1
+# The helper's packages that the bundle's debs/ carry (older bundles carry none of them).
+helper_debs=()
+if [ "$have_debs" -eq 1 ] && [ ${#helper_missing[@]} -gt 0 ]; then
+    carried=$(for deb in "$BUNDLE"/debs/*.deb; do dpkg-deb -f "$deb" Package; done)
+    for p in "${helper_missing[@]}"; do
+        if grep -qxF "$p" <<<"$carried"; then helper_debs+=("$p"); fi
+    done
+fi
+export DEBIAN_FRONTEND=noninteractive
+if [ ${#missing[@]} -gt 0 ] || [ ${#helper_debs[@]} -gt 0 ]; then
     # The packages' scripts must not start hostapd or dnsmasq now: at first boot this runs in
     # kru-install.service, and a start would wait for kru-firstboot, which waits for us (a
     # deadlock until the unit's timeout); kru-firstboot starts them once they are configured.
+    # polkitd needs no start: D-Bus starts it when systemd first asks it about kru.
     no_starts
-    if compgen -G "$BUNDLE/debs/*.deb" >/dev/null; then
-        did "installing ${missing[*]} from the bundle's debs/"
+    if [ "$have_debs" -eq 1 ]; then
+        wanted=("${missing[@]}" "${helper_debs[@]}")
+        did "installing ${wanted[*]} from the bundle's debs/"
         # Not --no-download: with it, apt fails on local .deb files whenever the Pi's package
         # lists are empty ("Pathname to install is not absolute"), as on a fresh image.
         apt-get install -y -q --no-install-recommends "$BUNDLE"/debs/*.deb \
@@ -128,17 +146,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     allow_starts
 fi
+# What the bundle did not carry comes from apt when the Pi is online; Kru runs without it.
 helper_missing=()
 for p in "${HELPER_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || helper_missing+=("$p")
+    installed "$p" || helper_missing+=("$p")
 done
 if [ ${#helper_missing[@]} -gt 0 ]; then
-    if DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        "${helper_missing[@]}" >/dev/null 2>&1; then
-        did "installed ${helper_missing[*]} (the root helper's)"
+    no_starts
+    if apt-get install -y -q --no-install-recommends "${helper_missing[@]}" >/dev/null 2>&1; then
+        did "installed ${helper_missing[*]} (the root helper's) with apt"
     else
-        say "warning: cannot install ${helper_missing[*]}: until they are installed the Site page cannot open USB sticks, set the clock or restart Kru"
+        say "warning: cannot install ${helper_missing[*]}: until they are installed the Site page cannot open USB sticks, set the clock or restart Kru (put them in the bundle's debs/, see the device admin guide)"
     fi
+    allow_starts
 fi
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "Python 3.11 or newer is needed (Raspberry Pi OS bookworm or later)"
