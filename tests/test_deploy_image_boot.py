@@ -3,11 +3,8 @@ Raspberry Pi OS Lite image, boots in QEMU (cortex-a72, 2 cores, 1 GB). kru-insta
 from the bundle's aarch64 wheels and .deb files with no network, kru-firstboot applies the
 kru-setup.toml an admin copied onto the boot partition, and the site server answers through a
 forwarded port: an admin uploads a pack and adds a learner, the learner signs in and records an
-event, all through the HTTP API. The admin then sets the Pi's unsynchronised clock to the
-browser's time from the Site page, which goes through the root helper for real: kru asks
-systemd to start kru-helper@clock-SECONDS.service, polkit (installed from the bundle's debs/)
-allows it by Kru's rule, and the helper sets the clock as root. After a clean power-off and a
-second boot the data, the session, the device's secrets and its machine-id are the same.
+event, all through the HTTP API. After a clean power-off and a second boot the data, the
+session, the device's secrets and its machine-id are the same.
 
 The stand-in's root file system and kernel come from tests/pi_emulator.py and are cached in
 KRU_TEST_CACHE (/var/cache/kru-tests): about 5 minutes to build when the cache is empty.
@@ -26,7 +23,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 import requests
@@ -62,12 +58,6 @@ FIRST_BOOT_S = 2400  # the install from the bundle and first boot, emulated
 BOOT_S = 600
 HTTP_S = 120  # one request to the emulated Pi (an upload, a sign-in with Argon2)
 PACK_AUDIO_BYTES = 6 * 1024 * 1024
-# The admin's browser is this far ahead of the Pi (whose clock is the host's, through QEMU's
-# RTC, and never synchronised: the Pi is offline); the Site page offers more than 2 minutes.
-BROWSER_AHEAD_S = 3600
-# How far the Pi's clock as its page shows it may lie from what it should be: the page is
-# rendered and fetched from an emulated Pi on a loaded machine (seconds, not minutes).
-CLOCK_SLACK_S = 300
 
 
 def timed(times: dict, name: str, start: float, machine: pi.EmulatedPi | None = None) -> None:
@@ -252,11 +242,6 @@ def first_boot(work, emulated, times) -> dict:
     progress = learner.get(f"{url}/api/v1/progress/me", timeout=HTTP_S).json()
     timed(times, "site use through the API", start, emulated)
 
-    # The Site page's clock card: the browser's time goes to the root helper (issue 19).
-    start = time.monotonic()
-    clock = set_clock(admin, url)
-    timed(times, "clock set through the root helper", start, emulated)
-
     start = time.monotonic()
     emulated.power_down()
     timed(times, "power off", start)
@@ -276,81 +261,7 @@ def first_boot(work, emulated, times) -> dict:
         "console": emulated.console.read_text(errors="replace"),
         "identity": identity(emulated.image),
         "boot_files": disk.boot_files(emulated.image),
-        "clock": clock,
-        "journal": journal(emulated.image, work / "journal-1"),
     }
-
-
-def set_clock(admin: requests.Session, url: str) -> dict:
-    """The admin, on the Site page, gives the Pi this browser's time (an hour ahead). What
-    went wrong is kept for the test that checks it, so the other tests of the boot still run."""
-    try:
-        before = clock_card(admin.get(f"{url}/admin/", timeout=HTTP_S).text)
-        browser_s = int(time.time()) + BROWSER_AHEAD_S
-        after = api(admin, "POST", url, "/admin/clock", data={"browser_ms": str(browser_s * 1000)})
-    except requests.RequestException as exc:
-        return {"error": repr(exc)}
-    # Redirected to the Site page, which shows the Pi's clock after the change.
-    return {
-        "before": before,
-        "after": clock_card(after.text),
-        "browser_s": browser_s,
-        "redirects": [r.status_code for r in after.history],
-        "status": after.status_code,
-        "page": after.text,
-    }
-
-
-def clock_card(page: str) -> dict[str, object] | None:
-    """The Site page's clock card: the Pi's time as an offset from this machine's (seconds)
-    and whether it says the clock was synchronised; None when the page has no clock card."""
-    found = re.search(
-        r'id="clock" data-pi-ms="(\d+)" data-ahead-s="\d+" data-synchronised="(yes|no)"', page
-    )
-    if not found:
-        return None
-    return {
-        "pi_offset_s": int(found.group(1)) / 1000 - time.time(),
-        "synchronised": found.group(2) == "yes",
-    }
-
-
-class Entry(NamedTuple):
-    """One journal entry: the unit that wrote it, the unit it is about (systemd's own
-    messages), how a job ended (``done`` when a start succeeded) and the message."""
-
-    unit: str
-    about: str
-    job_result: str
-    message: str
-
-
-def journal(image: Path, folder: Path) -> list[Entry]:
-    """The powered-off Pi's persistent journal (/var/log/journal)."""
-    folder.mkdir()
-    disk.debugfs(image, f"rdump /var/log/journal {folder}")
-    result = subprocess.run(
-        ["journalctl", "--directory", str(folder / "journal"), "--no-pager", "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    entries = []
-    for line in result.stdout.splitlines():
-        fields = json.loads(line)
-        message = fields.get("MESSAGE", "")
-        if isinstance(message, list):  # journalctl gives bytes that are not UTF-8 as numbers
-            message = bytes(message).decode(errors="replace")
-        entries.append(
-            Entry(
-                fields.get("_SYSTEMD_UNIT", ""),
-                fields.get("UNIT", ""),
-                fields.get("JOB_RESULT", ""),
-                str(message),
-            )
-        )
-    return entries or [Entry("", "", "", f"no journal: {result.stderr}")]
 
 
 @pytest.fixture(scope="module")
@@ -392,33 +303,6 @@ def test_first_boot_installs_from_the_bundle_and_applies_the_setup_file(first_bo
     files = first_boot["boot_files"]
     assert "kru-setup.toml" not in files  # it held passwords
     assert b"Wi-Fi name = KRU-CTC-Kampot" in files["kru-setup-applied.txt"]
-
-
-def test_the_site_page_sets_the_clock_through_the_root_helper(first_boot):
-    """Issue 19 items 4 and 7 under real systemd and polkit: the server runs as kru with
-    NoNewPrivileges, so only kru-helper@clock-SECONDS.service (allowed to kru by the polkit
-    rule) can have moved the clock, and the journal shows that unit ran and saved the time."""
-    clock = first_boot["clock"]
-    assert "error" not in clock, clock
-    # The page's flash messages (the helper's error, if any), else its end.
-    page = re.findall(r'<p class="flash[^>]*>[^<]*</p>', clock["page"]) or clock["page"][-3000:]
-    before, after = clock["before"], clock["after"]
-    assert before is not None and after is not None, page
-    assert before["synchronised"] is False  # offline: the offer stands
-    assert abs(before["pi_offset_s"]) < CLOCK_SLACK_S, before
-    assert clock["status"] == 200 and clock["redirects"] == [302], page
-    moved = after["pi_offset_s"]
-    assert BROWSER_AHEAD_S - CLOCK_SLACK_S < moved < BROWSER_AHEAD_S + CLOCK_SLACK_S, (after, page)
-    request = f"clock-{clock['browser_s']}"
-    unit = f"kru-helper@{request}.service"
-    entries = first_boot["journal"]
-    seen = [e for e in entries if request in e.message or unit in (e.unit, e.about)]
-    assert any(
-        e.unit == "kru.service" and f"asking the helper for {request}" in e.message for e in seen
-    ), seen or entries[-40:]
-    helper_said = [e.message for e in seen if e.unit == unit]
-    assert any(m.startswith("kru-helper: clock set to") for m in helper_said), seen
-    assert any(e.about == unit and e.job_result == "done" for e in seen), seen
 
 
 def test_a_pack_of_real_size_uploads_and_its_media_is_served(first_boot):
