@@ -132,7 +132,7 @@ def site_card(browser, tmp: Path) -> None:
             card = page.locator("#kru-version")
             card.scroll_into_view_if_needed()
             page.evaluate("document.fonts.ready.then(() => true)")
-            path = OUT / f"{code}-site-kru-version.png"
+            path = OUT / "site" / f"{code}-site-kru-version.png"
             save_png(card.screenshot(animations="disabled"), path)
             print(path)
             context.close()

@@ -86,9 +86,9 @@ def test_save_sync_data_to_usb_and_read_centrals_acknowledgement(
         in card.inner_text()
     )
     card.scroll_into_view_if_needed()
-    card.screenshot(path=str(SHOTS / "km-site-usb-sync.png"))
+    card.screenshot(path=str(SHOTS / "site" / "km-site-usb-sync.png"))
     use(page, "en")
-    card.screenshot(path=str(SHOTS / "en-site-usb-sync.png"))
+    card.screenshot(path=str(SHOTS / "site" / "en-site-usb-sync.png"))
     to_khmer(page)
     with page.expect_navigation():
         page.locator("#usb-sync button").click()
