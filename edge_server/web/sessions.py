@@ -67,7 +67,8 @@ class SessionStore:
             from peewee import SQL
 
             users, rows = self.users, self.rows
-            value = SQL("?")
+            # The database's own placeholder: "?" for SQLite, "%s" for PostgreSQL (central).
+            value = SQL(getattr(users._meta.database, "param", "?"))
             query = (
                 users.select(users, rows.expires_at.alias("session_expires_at"))
                 .join(rows, on=(rows.user == users.id))
