@@ -29,6 +29,8 @@ SPECIAL = {
     "authoring.api_media": (ONE_REQUEST_BYTES, "body_too_large"),
     "central_sync.batches": (protocol.MAX_BODY_BYTES, protocol.E_BATCH_TOO_LARGE),
     "fleet.add": (64 * 1024 * 1024, "pack_too_large"),
+    "releases.add": (256 * 1024 * 1024, "release_too_large"),
+    "central_sync.status": (protocol.MAX_STATUS_BYTES, protocol.E_BAD_STATUS),
 }
 
 
@@ -90,10 +92,13 @@ def test_no_site_route_takes_more_than_one_chunk(app):
     assert ONE_REQUEST_BYTES - uploads.CHUNK_BYTES <= 64 * 1024
 
 
-def test_central_takes_at_most_one_batch_or_one_pack_upload(central_app):
+def test_central_takes_at_most_one_batch_or_one_pack_or_release_upload(central_app):
     from sync.central.views_fleet import MAX_PAGE_UPLOAD
+    from sync.central.views_releases import MAX_PAGE_UPLOAD as MAX_RELEASE_UPLOAD
 
-    assert bodylimit.largest(central_app) == max(protocol.MAX_BODY_BYTES, MAX_PAGE_UPLOAD)
+    assert bodylimit.largest(central_app) == max(
+        protocol.MAX_BODY_BYTES, MAX_PAGE_UPLOAD, MAX_RELEASE_UPLOAD
+    )
 
 
 @pytest.mark.parametrize("path", ["/api/v1/session", "/api/v1/events"])
