@@ -24,7 +24,7 @@ from peewee import Database
 
 from sync import usb_protocol
 from sync.edge import state as sync_state
-from sync.edge import update_stick, usb_export
+from sync.edge import usb_export
 from sync.edge.identity import load_identity
 
 from ..base.datahome import DataHome, write_file_atomically
@@ -104,6 +104,8 @@ def panel(
 ) -> dict[str, Any]:
     """Return what the Site page's backup card shows: sticks, their backups, the last backup,
     and the learning records still waiting for central (to save on a stick)."""
+    from sync.edge import update_stick  # the pack installer and requests: only when needed
+
     found = sticks.find(_root(settings), settings["system.sys_block"])
     for stick in found["mounted"]:
         stick["backups"] = list_backups(Path(stick["path"]))

@@ -13,7 +13,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from sync.edge import releases, update_stick
 from sync.edge import state as sync_state
 
 from ...base import diskspace
@@ -36,12 +35,26 @@ def _home() -> Any:
     return current_app.config["KRU_HOME"]
 
 
+# Releases and update sticks bring requests, cryptography and the pack installer: imported
+# when the Site page needs them, not by every server process at start (issue 22's memory).
+def _releases() -> Any:
+    from sync.edge import releases
+
+    return releases
+
+
+def _update_stick() -> Any:
+    from sync.edge import update_stick
+
+    return update_stick
+
+
 def panels() -> list[tuple[str, Any]]:
     """Return the care cards of the Site page: (template, what it shows as ``panel``)."""
     settings = _settings()
     return [
         ("admin/_disk_panel.html", diskspace.status(_home().root, settings)),
-        ("admin/_release_panel.html", releases.panel(_home())),
+        ("admin/_release_panel.html", _releases().panel(_home())),
         ("admin/_backup_panel.html", usb_backup.panel(settings, _home(), db)),
         ("admin/_clock_panel.html", clock.status(settings)),
         ("admin/_power_panel.html", power.read(settings["system.throttled_file"])),
@@ -157,7 +170,7 @@ def _stick() -> Any:
 def usb_update() -> Response:
     """Install a site update stick written by central: its packs, then its Kru release."""
     try:
-        done = update_stick.install(_settings(), _home(), _stick())
+        done = _update_stick().install(_settings(), _home(), _stick())
     except KruError as exc:
         return _failed(exc)
     flash(
@@ -186,7 +199,7 @@ def usb_update() -> Response:
 def usb_release() -> Response:
     """Upgrade Kru from a signed bundle on the stick (checked; the helper switches)."""
     try:
-        version = update_stick.apply_bundle(
+        version = _update_stick().apply_bundle(
             _settings(), _home(), _stick(), request.form.get("name", "")
         )
     except KruError as exc:
