@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +40,33 @@ def cpu_seconds(pid: int) -> float:
     return total / TICK
 
 
+def sample(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """Start py-spy on the server and its workers for ``seconds``, collapsed stacks to ``out``
+    (sampling slows the server: read its stacks, not the rates of that run)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(  # py-spy from PATH, fixed arguments
+        [
+            "py-spy",
+            "record",
+            "--pid",
+            str(pid),
+            "--subprocesses",
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--duration",
+            str(int(seconds)),
+            "--output",
+            str(out),
+            "--nonblocking",
+            "--gil",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu_cost", description=__doc__)
     parser.add_argument("--seconds", type=float, default=10, help="length of each wrk run")
@@ -46,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gzip", action="store_true", help="ask for gzip, as phones do")
     parser.add_argument("--only", nargs="+", help="page names to measure")
     parser.add_argument("--data-dir", type=Path, help="reuse a site built by an earlier run")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="DIR",
+        help="also sample the server with py-spy (on PATH) and write DIR/<page>.txt, "
+        "collapsed stacks for a flame graph",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix="kru-cpu-"))
@@ -95,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and name not in args.only:
                 continue
             run_wrk(server.url, "pages", [str(sessions_file), path], connections=50, duration_s=1)
+            spy = (
+                sample(server.pid, args.py_spy / f"{name}.txt", args.seconds)
+                if args.py_spy
+                else None
+            )
             before = cpu_seconds(server.pid)
             began = time.monotonic()
             result = run_wrk(
@@ -105,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                 duration_s=args.seconds,
             )
             used = cpu_seconds(server.pid) - before
+            if spy:
+                spy.wait()
             out[name] = {
                 "requests": result.requests,
                 "cpu_ms_per_request": round(used * 1000 / max(result.requests, 1), 3),
