@@ -1,7 +1,8 @@
 """Every endpoint of the site and central servers caps its body before parsing it.
 
-The live-server side (waitress refusing a huge body as its headers arrive, memory never
-holding it) is in tests/test_uploads_live.py and tests/test_central_live_limits.py.
+The live-server side (waitress refusing a body over its route's cap as its headers arrive,
+never reading or spooling it) is in tests/test_route_caps_live.py,
+tests/test_uploads_live.py and tests/test_central_live_limits.py.
 """
 
 from __future__ import annotations

@@ -212,3 +212,23 @@ def test_the_site_refuses_a_chunked_body_growing_past_the_cap(site):
     assert answer.status == 413, answer
     assert _json_code(answer) == "body_too_large"
     assert answer.closed
+
+
+def test_a_client_that_waits_for_continue_is_answered_without_sending_the_body(central):
+    head = _head(
+        "POST",
+        "/api/v1/session",
+        central.port,
+        HUGE,
+        Content_Type="application/json",
+        Expect="100-continue",
+    )
+    answer = answer_before_body(central.url, head, b"")
+    assert answer.status == 413, answer  # not "100 Continue": the body is not wanted
+    assert _json_code(answer) == "body_too_large"
+
+
+def test_a_chunked_body_within_the_cap_is_read_as_before(central):
+    head = _head("POST", protocol.STATUS_PATH, central.port, None, Content_Type="application/json")
+    answer = answer_before_body(central.url, head, _chunks(8 * 1024) + b"0\r\n\r\n", more=0)
+    assert answer.status in (400, 401), answer  # judged by the route (not signed), not 413
