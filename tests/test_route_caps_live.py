@@ -232,3 +232,13 @@ def test_a_chunked_body_within_the_cap_is_read_as_before(central):
     head = _head("POST", protocol.STATUS_PATH, central.port, None, Content_Type="application/json")
     answer = answer_before_body(central.url, head, _chunks(8 * 1024) + b"0\r\n\r\n", more=0)
     assert answer.status in (400, 401), answer  # judged by the route (not signed), not 413
+
+
+def test_chunk_framing_without_a_body_counts_against_the_cap_too(central):
+    # A chunk-size line that never ends (waitress holds it in memory as it grows): 256 KiB
+    # of framing to the 16 KiB status report is refused though no body byte came yet.
+    head = _head("POST", protocol.STATUS_PATH, central.port, None, Content_Type="application/json")
+    answer = answer_before_body(central.url, head, b"1;x=" + b"a" * (256 * 1024))
+    assert answer.status == 413, answer
+    assert _json_code(answer) == protocol.E_BAD_STATUS
+    assert answer.closed
