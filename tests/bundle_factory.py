@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import platform
 import shutil
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "raspberrypi"
@@ -29,3 +34,19 @@ def make_bundle(
         lines.append(f"{digest}  {file.relative_to(path).as_posix()}\n")
     (path / "SHA256SUMS").write_text("".join(lines))
     return path
+
+
+def signed_release(tmp_path: Path, version: str, size: int = 1024 * 1024) -> tuple[Path, Path]:
+    """Write a signed release bundle (``.tar.gz`` and ``.sig``) whose wheel is ``size``
+    random bytes, signed with ``kru release sign``; return both paths."""
+    name = f"kru-bundle-{version}-{platform.machine()}"
+    folder = make_bundle(tmp_path / name, platform.machine(), os.urandom(size), version)
+    tar = tmp_path / f"{name}.tar.gz"
+    with tarfile.open(tar, "w:gz", compresslevel=1) as tf:
+        tf.add(folder, arcname=name)
+    kru = [sys.executable, "-m", "edge_server.cli", "release"]
+    key = tmp_path / "release.key"
+    if not key.exists():
+        subprocess.run([*kru, "keygen", "-o", str(key)], check=True, capture_output=True)
+    subprocess.run([*kru, "sign", str(tar), "--key", str(key)], check=True, capture_output=True)
+    return tar, Path(f"{tar}.sig")

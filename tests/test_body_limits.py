@@ -1,7 +1,8 @@
 """Every endpoint of the site and central servers caps its body before parsing it.
 
-The live-server side (waitress refusing a huge body as its headers arrive, memory never
-holding it) is in tests/test_uploads_live.py and tests/test_central_live_limits.py.
+The live-server side (waitress refusing a body over its route's cap as its headers arrive,
+never reading or spooling it) is in tests/test_route_caps_live.py,
+tests/test_uploads_live.py and tests/test_central_live_limits.py.
 """
 
 from __future__ import annotations
@@ -131,9 +132,37 @@ def test_the_page_error_is_in_the_users_language(client):
     assert escape(khmer % {"limit": 1}) in html
 
 
-def test_waitress_answer_names_the_route_code(app, central_app):
-    assert bodylimit.waitress_answer(app)("POST", "/api/v1/packs")[0] == "pack_too_large"
-    assert bodylimit.waitress_answer(app)("POST", "/api/v1/events")[0] == "body_too_large"
-    assert bodylimit.waitress_answer(app)("GET", "/no/such/page")[0] == "body_too_large"
-    answer = bodylimit.waitress_answer(central_app)("POST", protocol.BATCHES_PATH)
-    assert answer[0] == protocol.E_BATCH_TOO_LARGE
+def test_route_cap_gives_each_routes_own_cap(app, central_app):
+    from sync.central.views_releases import MAX_PAGE_UPLOAD as MAX_RELEASE_UPLOAD
+
+    site, central = bodylimit.route_cap(app), bodylimit.route_cap(central_app)
+    assert site("POST", "/api/v1/packs") == ONE_REQUEST_BYTES
+    assert site("PATCH", "/api/v1/uploads/abc") == uploads.CHUNK_BYTES
+    assert site("POST", "/api/v1/events") == bodylimit.DEFAULT_BYTES
+    assert site("POST", "/login") == bodylimit.DEFAULT_BYTES
+    assert site("GET", "/no/such/page") == bodylimit.DEFAULT_BYTES
+    assert site("DELETE", "/api/v1/events") == bodylimit.DEFAULT_BYTES  # a method not allowed
+    assert central("POST", protocol.BATCHES_PATH) == protocol.MAX_BODY_BYTES
+    assert central("POST", protocol.STATUS_PATH) == protocol.MAX_STATUS_BYTES
+    assert central("POST", "/fleet/releases/add") == MAX_RELEASE_UPLOAD
+    assert central("POST", "/api/v1/session") == bodylimit.DEFAULT_BYTES
+
+
+def test_a_request_the_server_refused_gets_the_routes_413_unread(client):
+    """The server marks a body it refused (``bodycap.REFUSED``): the app answers 413 with
+    the route's code whatever the Content-Length says, and never reads the body."""
+    from edge_server.base.bodycap import REFUSED
+
+    class Unreadable(io.BytesIO):
+        def read(self, size=-1):
+            raise AssertionError("the body of a refused request was read")
+
+        readline = read1 = read
+
+    response = client.post(
+        "/api/v1/packs",
+        input_stream=Unreadable(b"--x\r\n" * 2),
+        environ_overrides={REFUSED: True},
+        headers={"Content-Length": "10", "Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert_api_error(response, 413, "pack_too_large")

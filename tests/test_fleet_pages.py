@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sync.central import registry
+from tests.bundle_factory import signed_release
 from tests.central_support import sign_in
 from tests.fleet_support import random_files, signed_pack, signing_key
 from tests.packs_factory import build_pack
@@ -88,28 +89,6 @@ def test_viewer_may_look_but_not_change(setup, tmp_path: Path) -> None:
     assert response.status_code == 403
 
 
-def _signed_release(tmp_path: Path, version: str, size: int = 1024 * 1024) -> tuple[Path, Path]:
-    import os
-    import platform
-    import subprocess
-    import sys
-    import tarfile
-
-    from tests.bundle_factory import make_bundle
-
-    name = f"kru-bundle-{version}-{platform.machine()}"
-    folder = make_bundle(tmp_path / name, platform.machine(), os.urandom(size), version)
-    tar = tmp_path / f"{name}.tar.gz"
-    with tarfile.open(tar, "w:gz", compresslevel=1) as tf:
-        tf.add(folder, arcname=name)
-    kru = [sys.executable, "-m", "edge_server.cli", "release"]
-    key = tmp_path / "release.key"
-    if not key.exists():
-        subprocess.run([*kru, "keygen", "-o", str(key)], check=True, capture_output=True)
-    subprocess.run([*kru, "sign", str(tar), "--key", str(key)], check=True, capture_output=True)
-    return tar, Path(f"{tar}.sig")
-
-
 def test_admin_adds_a_release_assigns_it_and_downloads_a_site_update_stick(
     setup, tmp_path: Path
 ) -> None:
@@ -120,7 +99,7 @@ def test_admin_adds_a_release_assigns_it_and_downloads_a_site_update_stick(
     client = app.test_client()
     sign_in(client, "admin")
     client.post("/language", data={"lang": "km"})
-    tar, sig = _signed_release(tmp_path, "0.2.0")
+    tar, sig = signed_release(tmp_path, "0.2.0")
 
     tampered = tmp_path / "tampered.tar.gz"
     tampered.write_bytes(tar.read_bytes()[:-10] + b"0123456789")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -208,3 +209,82 @@ def cut_connection(url: str, head: str, body: bytes, send: int) -> bytes:
             return b""
         finally:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+
+
+@dataclass
+class EarlyAnswer:
+    """What a server said to a request whose body was only begun (``answer_before_body``)."""
+
+    status: int
+    head: bytes
+    body: bytes
+    closed: bool  # the server closed the connection after answering
+    refused_after: int  # bytes more the client could send before the connection failed
+
+
+def answer_before_body(
+    url: str,
+    head: str,
+    first: bytes,
+    more: int = 64 * MIB,
+    meanwhile: Callable[[], object] | None = None,
+) -> EarlyAnswer:
+    """Send ``head`` and only the ``first`` bytes of its body; read the answer (10 s at most).
+
+    ``meanwhile`` runs after sending, before reading. Then up to ``more`` bytes of the rest
+    are sent in 1 MiB blocks, as a client still uploading would: ``closed`` says the server
+    shut the connection on them.
+    """
+    where = urlsplit(url)
+    with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
+        try:
+            sock.sendall(head.encode("latin-1") + first)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before taking all of ``first``
+        if meanwhile is not None:
+            meanwhile()
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+                if b"\r\n\r\n" in answer and _complete(answer):
+                    break
+        except (TimeoutError, ConnectionResetError):
+            pass
+        if not answer:
+            return EarlyAnswer(0, b"", b"", False, 0)
+        status = int(answer.split(b" ", 2)[1])
+        answer_head, _, body = answer.partition(b"\r\n\r\n")
+        sock.settimeout(5)
+        sent, closed = 0, False
+        try:
+            while sent < more:
+                sock.sendall(b"\0" * MIB)
+                sent += MIB
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+        except TimeoutError:  # the server neither reads nor closes
+            pass
+        return EarlyAnswer(status, answer_head, body, closed, sent)
+
+
+def open_temp_files(pid: int, folder: Path) -> list[str]:
+    """Return the files under ``folder`` that process ``pid`` or its children hold open
+    (waitress spools a body over 512 KB to an unlinked temporary file there)."""
+    pids, found = [pid], []
+    while pids:
+        current = pids.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            fds = list(Path(f"/proc/{current}/fd").iterdir())
+        except OSError:
+            continue  # the process is gone
+        pids.extend(int(child) for child in children)
+        for fd in fds:
+            try:
+                link = os.readlink(fd)
+            except OSError:
+                continue  # closed meanwhile
+            if link.startswith(str(folder)):
+                found.append(link)
+    return found

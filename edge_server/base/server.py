@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import json
 import logging
 import os
 import secrets
@@ -24,15 +23,13 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
-from waitress.task import ErrorTask
-from waitress.utilities import RequestEntityTooLarge
 
+from .bodycap import BodyCap
+from .capped_channel import capped_channel
 from .errors import N_, KruError
 from .pidlock import PidLock
 
@@ -96,40 +93,6 @@ def _bind_failed(host: str, port: int, exc: OSError) -> KruError:
     )
 
 
-# (method, path) -> (error code, message) of the app's 413 for a body over every cap.
-TooLargeAnswer = Callable[[str, str], tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class BodyCap:
-    """The largest request body waitress reads, and the app's JSON answer past it."""
-
-    max_bytes: int
-    answer: TooLargeAnswer
-
-
-def _json_error_channel(answer: TooLargeAnswer) -> type[HTTPChannel]:
-    """Return a waitress channel whose 413 is the app's JSON error, not waitress's text."""
-
-    class JsonTooLarge(ErrorTask):
-        def execute(self) -> None:
-            # waitress's stubs type ``request`` as its parser's base class, without these
-            # attributes; an ErrorTask's request is always an HTTPRequestParser.
-            request: Any = self.request
-            if not isinstance(request.error, RequestEntityTooLarge):
-                super().execute()
-                return
-            code, message = answer(request.command or "", request.path or "/")
-            body = json.dumps({"error": {"code": code, "message": message}}).encode()
-            self.status = "413 Request Entity Too Large"
-            self.response_headers = [*self.response_headers, ("Content-Type", "application/json")]
-            self.set_close_on_finish()
-            self.content_length = len(body)
-            self.write(body)
-
-    return type("KruChannel", (HTTPChannel,), {"error_task_class": JsonTooLarge})
-
-
 def _trusted_proxies(app: Callable) -> int:
     """Return how many reverse proxies the Flask ``app`` believes (setting trusted_proxies)."""
     return int(getattr(app, "config", {}).get("KRU_TRUSTED_PROXIES", 0))
@@ -174,7 +137,7 @@ def _waitress(
         **where,
     )
     if cap is not None:
-        channel = _json_error_channel(cap.answer)
+        channel = capped_channel(cap.route_cap)
         for listener in [server, *getattr(server, "map", {}).values()]:
             if isinstance(listener, BaseWSGIServer):
                 listener.channel_class = channel
@@ -208,7 +171,8 @@ def serve_wsgi(
 ) -> None:
     """Serve ``app`` in this process until SIGTERM or SIGINT.
 
-    ``body_cap``: waitress refuses larger bodies as soon as their headers arrive.
+    ``body_cap``: a body over its route's cap is refused as soon as its headers arrive
+    (or, sent chunked, as it grows past the cap), never read (``capped_channel``).
 
     Raises:
         KruError: the address is in use or cannot be bound.

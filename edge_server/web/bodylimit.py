@@ -1,14 +1,19 @@
-"""Request body caps: every endpoint refuses a body over its cap before anything parses it.
+"""Request body caps: every endpoint refuses a body over its cap before anything reads it.
 
-waitress reads a whole request body before the app runs (past 512 KB into a temporary
-file), so the caps hold at two places:
+Each view's cap is the ``limit`` decorator's, ``DEFAULT_BYTES`` otherwise. waitress reads
+a whole request body before the app runs (past 512 KB into a temporary file), so the caps
+hold at two places:
 
-* waitress's own ``max_request_body_size`` is one byte above the largest cap of the app
-  (``largest``): a bigger body is refused as soon as its headers arrive, never read, with
-  the app's JSON error for that path (``waitress_answer``, used by ``edge_server.base.server``);
-* each view's cap (the ``limit`` decorator, ``DEFAULT_BYTES`` otherwise) is checked from
-  Content-Length before the first hook that could parse the body (CSRF reads forms), and
-  enforced on the stream of a body sent without a length.
+* in the server, as soon as a request's headers are parsed: ``route_cap`` tells
+  ``edge_server.base.capped_channel`` the cap of the route a method and path reach; a
+  larger Content-Length (or a chunked body growing past it) is refused there, the rest of
+  the body never read, and the request reaches the app marked ``bodycap.REFUSED`` with no
+  body; waitress's own ``max_request_body_size`` stays one byte above ``largest`` as a
+  backstop;
+* in the app, before the first hook that could parse the body (CSRF reads forms): a
+  request the server refused, a Content-Length over the cap, or a stream without a length
+  read past it gets the route's 413 (its JSON error or the error page, in the user's
+  language).
 
 The largest caps are one resumable-upload chunk (``uploads.CHUNK_BYTES``) and one sync
 batch; sign-in, events and every form take at most ``DEFAULT_BYTES`` (issue 12).
@@ -18,15 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from ..base.bodycap import REFUSED, BodyCap
 from ..base.errors import N_, KruError
-
-if TYPE_CHECKING:
-    from ..base.server import BodyCap
 
 MIB = 1024 * 1024
 DEFAULT_BYTES = 1 * MIB
@@ -124,6 +127,8 @@ class _CappedInput:
 
 def _check() -> None:
     cap = limit_for(current_app, request.endpoint)
+    if request.environ.get(REFUSED):
+        raise cap.error()  # the server found the body over a cap and never read it
     length = request.content_length
     if length is None:
         # waitress gives every body a Content-Length (it undoes chunked encoding); another
@@ -142,22 +147,24 @@ def install(app: Flask, default: BodyLimit = DEFAULT) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _check)
 
 
-def waitress_answer(app: Flask) -> Callable[[str, str], tuple[str, str]]:
-    """Return a function (method, path) -> (code, English message) for waitress's own 413."""
+def route_cap(app: Flask) -> Callable[[str, str], int]:
+    """Return a function (method, path) -> the body cap of the route they reach, in bytes.
 
-    def answer(method: str, path: str) -> tuple[str, str]:
+    A path no route takes, or a method it does not allow, gets the app's default cap (the
+    app answers it 413 before its 404 or 405, as for any body over that cap).
+    """
+    urls = app.url_map
+
+    def cap(method: str, path: str) -> int:
         try:
-            endpoint, _args = app.url_map.bind("localhost").match(path, method=method)
+            endpoint, _args = urls.bind("localhost").match(path, method=method)
         except HTTPException:
             endpoint = None
-        error = limit_for(app, endpoint).error()
-        return error.code, error.message
+        return limit_for(app, endpoint).max_bytes
 
-    return answer
+    return cap
 
 
 def server_cap(app: Flask) -> BodyCap:
-    """Return waitress's cap for ``app``: its largest body, answered past it in JSON."""
-    from ..base.server import BodyCap  # the server (and waitress) only where it is served
-
-    return BodyCap(largest(app), waitress_answer(app))
+    """Return the server's caps for ``app``: each route's, and the largest as a backstop."""
+    return BodyCap(largest(app), route_cap(app))
