@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from content_packs.authoring.drafts import EDITABLE_TYPES
 from content_packs.item_types import ITEM_TYPES, TYPE_LABELS
 from content_packs.manifest import SCHEMA_PATH
 from edge_server import accounts
 from edge_server.web.i18n import load_catalog
+from tests.authoring_helpers import make_course
 from tests.packs_factory import build_pack, install, lesson, media, quiz, video
 
 COURSE_URL = "/learn/courses/demo-pack/course"
@@ -90,3 +92,15 @@ def test_the_item_page_names_its_kind_in_khmer(kind, client, login_as, every_kin
     heading = re.search(r'<p class="muted">(.*?)(?: · |</p>)', html, re.S)
     assert heading, kind
     assert unescape(heading.group(1)).strip() == load_catalog("km").gettext(TYPE_LABELS[kind])
+
+
+def test_the_editor_names_every_kind_a_draft_may_hold_in_khmer(client, login_as):
+    login_as("instructor")
+    draft_id = make_course(client)
+    page = client.get(f"/authoring/{draft_id}").get_data(as_text=True)
+    text = re.search(r'<script type="application/json" id="editor-text">(.*?)</script>', page, re.S)
+    assert text
+    types = json.loads(text.group(1))["types"]
+    assert set(EDITABLE_TYPES) <= set(types)
+    english = _english_words()
+    assert {k: w for k, w in types.items() if w in english.values() or w == k} == {}
