@@ -52,6 +52,19 @@ DEFAULT_QUESTIONS = [
 ]
 
 
+RUBRIC = [
+    {
+        "id": "clear",
+        "title_km": "ច្បាស់លាស់",
+        "title_en": "Clear",
+        "levels": [
+            {"id": "no", "label_km": "មិនទាន់", "label_en": "Not yet", "points": 0},
+            {"id": "yes", "label_km": "ល្អ", "label_en": "Good", "points": 1},
+        ],
+    }
+]
+
+
 def lesson(slug: str = "lesson-1", body: str | None = None, **extra: Any) -> dict[str, Any]:
     """A Markdown lesson (``html=True`` for an HTML lesson)."""
     return {"type": "lesson", "slug": slug, "body": body, **extra}
@@ -68,7 +81,8 @@ def video(slug: str = "video-1", **extra: Any) -> dict[str, Any]:
 
 
 def media(kind: str, slug: str | None = None, **extra: Any) -> dict[str, Any]:
-    """An image, pdf, audio or html5 item with small real content."""
+    """An image, pdf, audio or html5 item with small real content, or a task or observation
+    form with a one-criterion rubric."""
     return {"type": kind, "slug": slug or f"{kind}-1", **extra}
 
 
@@ -114,6 +128,14 @@ def write_source(
         elif kind == "quiz":
             name = f"quizzes/{slug}.toml"
             _write(folder / name, tomli_w.dumps({"slug": slug, **title, **spec}))
+            entry = {"file": name}
+        elif kind in ("task", "observation"):
+            name = f"{'tasks' if kind == 'task' else 'forms'}/{slug}.toml"
+            form = {"type": kind, "slug": slug, **title, "instructions_km": "សូមធ្វើការងារនេះ។"}
+            form["rubric"] = spec.pop("rubric", RUBRIC)
+            if kind == "task":
+                form["accept"] = spec.pop("accept", ["document", "image"])
+            _write(folder / name, tomli_w.dumps({**form, **spec}))
             entry = {"file": name}
         elif kind == "video":
             name = f"media/{slug}.mp4"

@@ -18,7 +18,7 @@ import importlib
 import logging
 import pkgutil
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
@@ -98,9 +98,17 @@ def pending(db: Database, packages: Packages) -> list[Migration]:
     Raises:
         KruError: the database was made by a newer Kru (it has migrations this one lacks).
     """
-    done = set(applied(db))
-    known = discover(packages)
-    unknown = done - {m.name for m in known}
+    return unapplied(applied(db), discover(packages))
+
+
+def unapplied(done: Iterable[str], known: Sequence[Migration]) -> list[Migration]:
+    """Return the migrations of ``known`` whose names are not in ``done`` (those applied).
+
+    Raises:
+        KruError: ``done`` names a migration this Kru lacks (a newer Kru made the database).
+    """
+    names = set(done)
+    unknown = names - {m.name for m in known}
     if unknown:
         raise KruError(
             N_(
@@ -110,7 +118,7 @@ def pending(db: Database, packages: Packages) -> list[Migration]:
             code="schema_too_new",
             name=sorted(unknown)[-1],
         )
-    return [m for m in known if m.name not in done]
+    return [m for m in known if m.name not in names]
 
 
 def migrate(db: Database, packages: Packages, target: str | None = None) -> list[str]:

@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask, got_request_exception
 from flask_wtf.csrf import CSRFProtect
 
+from content_packs.item_types import TYPE_LABELS
+
 from ..accounts.models import User, UserSession
 from ..base import integrity
 from ..base.db import db
@@ -126,6 +128,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     auth.init_login(app, "core.login")
     CSRFProtect(app)
     i18n.init_app(app)
+    app.jinja_env.globals["item_type_labels"] = TYPE_LABELS  # learn/_macros.html type_label
     navigation.init_app(app)
     _init_db_hooks(app)
     web_errors.install(app)

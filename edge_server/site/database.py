@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from peewee import Database, SqliteDatabase
@@ -85,6 +86,13 @@ def open_database(home: DataHome) -> SqliteDatabase:
     """
     clock_epoch.configure(home.root)
     return init_db(home.database)
+
+
+@cache
+def known_migrations() -> tuple[migrate.Migration, ...]:
+    """Return the site migrations this code holds, looked for once per process: the code
+    of a running server does not change under it (an upgrade starts new processes)."""
+    return tuple(migrate.discover(MIGRATIONS))
 
 
 def pending(db: Database) -> list[migrate.Migration]:

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import os
 import shutil
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from ..base import diskspace
+from peewee import OperationalError
+
+from ..base import diskspace, migrate
 from ..base.datahome import DataHome
 from ..base.db import db, sqlite_info
 from ..base.integrity import Damaged, IntegrityResult, quick_check
 from ..base.settings import Settings
-from .database import open_database, pending
+from .database import known_migrations, open_database, pending
 
 LOW_DISK_BYTES = 500 * 1024 * 1024
 
 
+@cache
 def kru_version() -> str:
+    """Return the version of the running Kru (read once per process: reading the package's
+    metadata parses a file, and the code serving does not change until it restarts)."""
     try:
         return version("kru")
     except PackageNotFoundError:
@@ -60,6 +66,8 @@ def health(home: DataHome, checked: IntegrityResult | None = None) -> dict[str, 
 
     ``checked`` is the integrity check the server ran at start (kept, not rerun: it reads
     the whole file); a damaged database makes the status ``degraded``, naming the file.
+    Everything that can change while the server runs is read on every call, cheaply: one
+    query (the database answers, and which migrations it has), the free disk (statvfs).
     """
     problem: dict[str, str] = {}
     if isinstance(checked, Damaged):
@@ -67,8 +75,7 @@ def health(home: DataHome, checked: IntegrityResult | None = None) -> dict[str, 
         problem = {"database_file": str(checked.path), "database_problem": checked.message}
     else:
         try:
-            db.execute_sql("SELECT 1").fetchone()
-            waiting = pending(db)
+            waiting = migrate.unapplied(_applied(), known_migrations())
             database = "ok" if not waiting else "migrations_pending"
         except Exception as exc:  # health reports any failure as text
             database = f"error: {exc}"
@@ -81,6 +88,18 @@ def health(home: DataHome, checked: IntegrityResult | None = None) -> dict[str, 
         "disk_free_bytes": free,
         "disk_low": free < LOW_DISK_BYTES,
     }
+
+
+def _applied() -> list[str]:
+    """Return the migrations the site database records, in one query (which also shows that
+    the database answers)."""
+    try:
+        cursor = db.execute_sql(f"SELECT name FROM {migrate.TABLE}")  # noqa: S608  # a constant
+    except OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        return []  # a database no migration has run on
+    return [row[0] for row in cursor]
 
 
 def _database_rows(home: DataHome, settings: Settings) -> list[tuple[str, str, bool]]:

@@ -127,9 +127,15 @@ class _CappedInput:
 
 def _check() -> None:
     cap = limit_for(current_app, request.endpoint)
-    if request.environ.get(REFUSED):
+    environ = request.environ
+    if environ.get(REFUSED):
         raise cap.error()  # the server found the body over a cap and never read it
-    length = request.content_length
+    # Most requests (every GET) name no body: looked up in the environ, the missing headers
+    # cost nothing, where ``request.content_length`` raises and catches two KeyErrors.
+    if "CONTENT_LENGTH" in environ or "HTTP_TRANSFER_ENCODING" in environ:
+        length = request.content_length
+    else:
+        length = None
     if length is None:
         # waitress gives every body a Content-Length (it undoes chunked encoding); another
         # server that terminates the stream gets it counted as it is read.

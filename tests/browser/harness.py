@@ -7,6 +7,7 @@ only drives it and never downloads a browser of its own.
 from __future__ import annotations
 
 import base64
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,9 @@ FONT_FILE = (
     / "fonts"
     / "NotoSansKhmer-Regular.woff2"
 )
+# Set (to anything) to write the pictures browser tests take into the committed folder.
+SCREENSHOTS_ENV = "KRU_SCREENSHOTS"
+COMMITTED_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SITE_ENV = {
     # Cheap password hashing; the real cost is measured in bench/.
     "KRU_AUTH_HASH_MEMORY_KIB": "1024",
@@ -50,6 +54,18 @@ ctx = CliContext(data_dir=sys.argv[1])
 ctx.open_site_db()
 demo.seed(ctx.settings, sample_pack=sys.argv[2] != "accounts")
 """
+
+
+def screenshot_dir(scratch: Path, folder: str = "") -> Path:
+    """Return the folder, made if missing, where a test saves the pictures it takes.
+
+    ``docs/screenshots/<folder>`` when KRU_SCREENSHOTS is set (to regenerate the committed
+    pictures), else ``scratch/<folder>`` (pytest's tmp dir): a local run still takes every
+    picture, so that code runs, but leaves the work tree as committed.
+    """
+    out = (COMMITTED_SCREENSHOTS if os.environ.get(SCREENSHOTS_ENV) else scratch) / folder
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def launch_chromium(playwright: Any) -> Any:

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from sync import protocol
-from tests.browser.harness import axe_violations, horizontal_overflow, km, new_phone_context
+from tests.browser.harness import (
+    axe_violations,
+    horizontal_overflow,
+    km,
+    new_phone_context,
+    screenshot_dir,
+)
 from tests.central_support import learner_term
 from tests.sync_support import CentralServer
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "central"
 SITES = (("TEC Kandal", "កណ្ដាល"), ("TEC Takeo", "តាកែវ"), ("CTC Takeo", "តាកែវ"))
 
 
@@ -71,8 +75,9 @@ def _fits(page) -> None:
     assert axe_violations(page) == {}, page.url
 
 
-def test_a_ministry_officer_drills_down_to_a_transcript_in_khmer(browser, central):
+def test_a_ministry_officer_drills_down_to_a_transcript_in_khmer(browser, central, tmp_path):
     server, devices = central
+    shots = screenshot_dir(tmp_path / "shots", "central")
     context = new_phone_context(browser, server.url)
     try:
         page = context.new_page()
@@ -84,21 +89,20 @@ def test_a_ministry_officer_drills_down_to_a_transcript_in_khmer(browser, centra
         if page.locator("html").get_attribute("lang") != "km":
             with page.expect_navigation():
                 page.locator("header button[name=lang][value=km]").click()
-        SHOTS.mkdir(parents=True, exist_ok=True)
 
         with page.expect_navigation():
             page.locator("section.province h3 a", has_text="តាកែវ").click()
         assert page.locator("h1").inner_text() == "តាកែវ"
         assert page.locator("#province-sites section").count() == 2
         _fits(page)
-        page.screenshot(path=str(SHOTS / "km-province.png"), full_page=True)
+        page.screenshot(path=str(shots / "km-province.png"), full_page=True)
 
         with page.expect_navigation():
             page.locator("#province-sites a", has_text="CTC Takeo").click()
         assert page.locator("h1").inner_text() == "CTC Takeo"
         assert km("Data as of") in page.locator("#data-as-of").inner_text()
         _fits(page)
-        page.screenshot(path=str(SHOTS / "km-site-figures.png"), full_page=True)
+        page.screenshot(path=str(shots / "km-site-figures.png"), full_page=True)
 
         with page.expect_navigation():
             page.locator("#site-figures a", has_text="ក្រុម ក").click()
@@ -106,14 +110,14 @@ def test_a_ministry_officer_drills_down_to_a_transcript_in_khmer(browser, centra
         assert row.locator('[data-figure="time"]').inner_text() == "១:០៣"  # 3805 s
         assert row.locator('[data-figure="average_score"]').inner_text() == "៩០%"
         _fits(page)
-        page.screenshot(path=str(SHOTS / "km-cohort.png"), full_page=True)
+        page.screenshot(path=str(shots / "km-cohort.png"), full_page=True)
 
         with page.expect_navigation():
             row.locator("a").click()
         assert page.locator("h1").inner_text() == "learner-2"  # names are off: a pseudonym
         assert page.locator("#linked li").count() == 1  # TEC Kandal, by the national id
         _fits(page)
-        page.screenshot(path=str(SHOTS / "km-learner.png"), full_page=True)
+        page.screenshot(path=str(shots / "km-learner.png"), full_page=True)
 
         with page.expect_navigation():
             page.locator("#transcript-link").click()
@@ -125,11 +129,11 @@ def test_a_ministry_officer_drills_down_to_a_transcript_in_khmer(browser, centra
         total = page.locator('#transcript-total [data-figure="certificates"]')
         assert total.inner_text() == "០"
         _fits(page)
-        page.screenshot(path=str(SHOTS / "km-transcript.png"), full_page=True)
+        page.screenshot(path=str(shots / "km-transcript.png"), full_page=True)
 
         with page.expect_navigation():
             page.locator("header button[name=lang][value=en]").click()
         assert page.locator("h1").inner_text().startswith("Transcript")
-        page.screenshot(path=str(SHOTS / "en-transcript.png"), full_page=True)
+        page.screenshot(path=str(shots / "en-transcript.png"), full_page=True)
     finally:
         context.close()

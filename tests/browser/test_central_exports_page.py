@@ -9,10 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.browser.harness import new_phone_context
+from tests.browser.harness import new_phone_context, screenshot_dir
 from tests.sync_support import CentralServer
-
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "central"
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +23,8 @@ def central(tmp_path_factory) -> Iterator[CentralServer]:
     server.stop()
 
 
-def test_a_ministry_officer_downloads_a_provinces_sites_as_excel(browser, central):
+def test_a_ministry_officer_downloads_a_provinces_sites_as_excel(browser, central, tmp_path):
+    shots = screenshot_dir(tmp_path / "shots", "central")
     context = new_phone_context(browser, central.url, accept_downloads=True)
     try:
         page = context.new_page()
@@ -40,8 +39,7 @@ def test_a_ministry_officer_downloads_a_provinces_sites_as_excel(browser, centra
                 page.locator("header button[name=lang][value=km]").click()
         assert page.locator("h1").inner_text() == "ការនាំចេញ"
         page.select_option("select[name=province]", "កំពត")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / "km-exports.png"), full_page=True)
+        page.screenshot(path=str(shots / "km-exports.png"), full_page=True)
         with page.expect_download() as download:
             page.get_by_role("button", name="ទីតាំង (Excel)").click()
         data = Path(download.value.path()).read_bytes()
@@ -57,6 +55,6 @@ def test_a_ministry_officer_downloads_a_provinces_sites_as_excel(browser, centra
         page.wait_for_selector(".flash.error")
         assert "ចន្លោះកាលបរិច្ឆេទ" in page.locator(".flash.error").inner_text()
         assert page.input_value("input[name=from]") == "2026-12-01"
-        page.screenshot(path=str(SHOTS / "km-exports-bad-range.png"), full_page=True)
+        page.screenshot(path=str(shots / "km-exports-bad-range.png"), full_page=True)
     finally:
         context.close()

@@ -18,10 +18,9 @@ from sync.edge.agent import Agent
 from tests.fake_pi import HELPER, FakePi
 from tests.sync_support import FAST, CentralServer, Site, add_events, central_counts, make_site
 
-from .harness import km, new_phone_context, sign_in, start_demo_site
+from .harness import km, new_phone_context, screenshot_dir, sign_in, start_demo_site
 
 DEMO_CONTENT = False
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +85,10 @@ def test_save_sync_data_to_usb_and_read_centrals_acknowledgement(
         in card.inner_text()
     )
     card.scroll_into_view_if_needed()
-    card.screenshot(path=str(SHOTS / "site" / "km-site-usb-sync.png"))
+    shots = screenshot_dir(tmp_path / "shots", "site")
+    card.screenshot(path=str(shots / "km-site-usb-sync.png"))
     use(page, "en")
-    card.screenshot(path=str(SHOTS / "site" / "en-site-usb-sync.png"))
+    card.screenshot(path=str(shots / "en-site-usb-sync.png"))
     to_khmer(page)
     with page.expect_navigation():
         page.locator("#usb-sync button").click()
@@ -186,9 +186,10 @@ def test_central_lists_sites_that_need_attention_and_resolves_a_clash(browser, c
         assert km("identity clash") in text
         assert "TEC បាត់ដំបង" in text and "CTC ស្វាយរៀង" in text
         page.locator("#fleet").scroll_into_view_if_needed()
-        fleet.screenshot(path=str(SHOTS / "central" / "km-fleet-health.png"))
+        shots = screenshot_dir(tmp_path / "shots", "central")
+        fleet.screenshot(path=str(shots / "km-fleet-health.png"))
         use(page, "en")
-        fleet.screenshot(path=str(SHOTS / "central" / "en-fleet-health.png"))
+        fleet.screenshot(path=str(shots / "en-fleet-health.png"))
         to_khmer(page)
         with page.expect_navigation():
             fleet.locator("button.danger").click()

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.harness import SITE_ENV, km, sign_in
+from tests.browser.harness import SITE_ENV, km, screenshot_dir, sign_in
 from tests.browser.https_world import NEEDS_HTTPS_WORLD, installed_phone, phone, queued
 from tests.observe_support import FORM, MENTOR_PASSWORD, fill_in_form, seed_practicum
 from tests.sync_support import KRU
@@ -38,12 +38,12 @@ QUEUED = (
     "attempts when it arrives."
 )
 GRADED = "Your answers sent from this phone were graded: attempt %(number)s, score %(score)s."
-SHOTS = os.environ.get("KRU_SCREENSHOTS")  # a folder: save the pages the test walks through
 
 
 @pytest.fixture(scope="module")
-def world(https_world: dict) -> dict:
+def world(https_world: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     seed_practicum(https_world["site"].home.root, SITE_ENV)
+    https_world["shots"] = screenshot_dir(tmp_path_factory.mktemp("offline-shots"), "offline")
     return https_world
 
 
@@ -53,9 +53,9 @@ def rows(world: dict, sql: str, *params: Any) -> list[tuple]:
         return con.execute(sql, params).fetchall()
 
 
-def shot(page: Any, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+def shot(world: dict, page: Any, name: str) -> None:
+    """Photograph the page as docs/screenshots/offline/<name>.png (see screenshot_dir)."""
+    page.screenshot(path=str(world["shots"] / f"{name}.png"), full_page=True)
 
 
 def with_worker(page: Any) -> None:
@@ -71,7 +71,7 @@ def with_worker(page: Any) -> None:
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", polling=100)
 
 
-def keep_course(page: Any) -> dict:
+def keep_course(world: dict, page: Any) -> dict:
     page.goto(COURSE)
     with_worker(page)
     card = page.locator("#keep")
@@ -85,10 +85,10 @@ def keep_course(page: Any) -> dict:
             "Size: about %(size)s (%(pages)s pages, %(files)s videos, pictures and documents)."
         ).split("%")[0]
     )
-    shot(page, "offline-keep-before-km")
+    shot(world, page, "km-offline-course-keep")
     page.get_by_role("button", name=km("Keep this course on my phone")).click()
     page.wait_for_function("() => KruKeep.kept() !== null && !KruKeep.busy()", polling=100)
-    shot(page, "offline-keep-kept-km")
+    shot(world, page, "km-offline-course-kept")
     return page.evaluate("() => KruKeep.kept()")
 
 
@@ -139,7 +139,7 @@ def test_the_app_installs_keeps_a_course_and_studies_it_offline(
     manifest = cdp.send("Page.getAppManifest")
     assert manifest["url"].endswith("/manifest.webmanifest") and not manifest["errors"]
 
-    kept = keep_course(page)
+    kept = keep_course(world, page)
     assert kept["pack_version"] == "1.0.0" and kept["bytes"] > 100_000  # pages, video, PDF
     assert any(n.startswith(f"kru-course:{PACK}/") for n in cache_names(page))
     assert km(
@@ -161,7 +161,6 @@ def test_the_app_installs_keeps_a_course_and_studies_it_offline(
         page.get_by_role("button", name=km("I have finished")).click()
         page.locator("#saved").wait_for(state="visible")
         assert page.locator("#saved").inner_text() == km("Saved on this phone")
-    shot(page, "offline-lesson-saved-km")
 
     assert page.goto(f"/learn/items/{QUIZ}").from_service_worker
     page.locator("input[name='q-before-reading'][value='show-cover']").check()
@@ -174,7 +173,7 @@ def test_the_app_installs_keeps_a_course_and_studies_it_offline(
     note = page.locator("#quiz-offline")
     note.wait_for(state="visible")
     assert note.inner_text() == km(QUEUED)
-    shot(page, "offline-quiz-queued-km")
+    shot(world, page, "km-offline-quiz-queued")
     waiting = [e for q in queued(page).values() for e in q]
     ids = [e["id"] for e in waiting]
     assert {(e["verb"], e["object"]) for e in waiting} >= {
@@ -192,7 +191,7 @@ def test_the_app_installs_keeps_a_course_and_studies_it_offline(
     context.set_offline(False)
     page.wait_for_function("() => KruEvents.pending() === 0", polling=200, timeout=30_000)
     note.locator("a").wait_for(state="visible", timeout=30_000)
-    shot(page, "offline-quiz-graded-km")
+    shot(world, page, "km-offline-quiz-graded")
     graded = note.inner_text()
     assert graded.startswith(km(GRADED).split("%")[0]) and km("See the answers") in graded
     assert km("Passed") in graded  # the right answers, graded on the Pi
@@ -230,13 +229,12 @@ def test_a_kept_course_can_be_removed_from_the_phone(world: dict) -> None:
     context = phone(world, world["https"])
     page = context.new_page()
     sign_in(page, "learner4")
-    kept = keep_course(page)
+    kept = keep_course(world, page)
     assert kept["bytes"] > 0
     page.get_by_role("button", name=km("Remove from my phone")).click()
     page.wait_for_function("() => KruKeep.kept() === null", polling=100)
     assert page.locator("#keep-state").inner_text() == km("Removed from this phone.")
     assert not [n for n in cache_names(page) if n.startswith("kru-course:")]
-    shot(page, "offline-keep-removed-km")
     # Without the network a page never visited is no longer on the phone: the app says so.
     context.set_offline(True)
     page.goto(f"/learn/items/{PACK}/daily-reading-checks")
@@ -250,7 +248,7 @@ def test_a_new_pack_version_updates_the_kept_course_at_the_next_visit(
     context = phone(world, world["https"])
     page = context.new_page()
     sign_in(page, "learner3")
-    old = keep_course(page)
+    old = keep_course(world, page)
 
     source = tmp_path / "pack"
     shutil.copytree(ROOT / "content_packs" / "examples" / PACK, source)
@@ -293,7 +291,7 @@ def test_the_observation_form_opens_and_is_filled_without_the_network(world: dic
     fill_in_form(page)
     page.get_by_role("button", name=km("Save the observation")).click()
     page.locator("#observe-status").wait_for(state="visible")
-    shot(page, "offline-observation-saved-km")
+    shot(world, page, "km-offline-observation-saved")
     before = rows(world, OBSERVED, FORM)
     page.wait_for_function(WORKBOX_ENTRIES, arg="kru-observations", polling=200)
 
@@ -384,7 +382,7 @@ def test_work_handed_in_without_the_network_arrives_once(world: dict) -> None:
         ),
         polling=100,
     )
-    shot(page, "offline-task-saved-km")
+    shot(world, page, "km-offline-task-saved")
     assert page.evaluate(DRAFTS) == 1
     user = rows(world, "SELECT id FROM users WHERE username = 'learner2'")[0][0]
     assert rows(world, "SELECT count(*) FROM task_submissions WHERE user_id = ?", user) == [(0,)]
@@ -482,7 +480,7 @@ def test_an_offline_attempt_past_the_limit_is_not_graded_and_the_page_says_so(
         ),
         polling=200,
     )
-    shot(page, "offline-quiz-refused-km")
+    shot(world, page, "km-offline-quiz-refused")
     user = rows(world, "SELECT id FROM users WHERE username = 'learner3'")[0][0]
     assert rows(
         world,

@@ -29,6 +29,7 @@ from werkzeug.utils import secure_filename
 
 from content_packs.authoring import drafts
 from content_packs.errors import InvalidPack, Problem
+from content_packs.item_types import TYPE_LABELS
 from content_packs.store import ContentStore, is_sha256
 
 from ...base import uploads
@@ -359,6 +360,13 @@ def open_pack(pack_id: str):
     return redirect(url_for("authoring.edit", draft_id=draft.id))
 
 
+def _type_names() -> dict[str, str]:
+    """Return the outline's word for each kind of item, in the page's language."""
+    names = {kind: gettext(label) for kind, label in TYPE_LABELS.items()}
+    names["task"] = gettext("Assignment")  # the editor's word, as on its "+ Assignment" button
+    return names
+
+
 @bp.get("/authoring/<draft_id>")
 @role_required(*AUTHORS)
 def edit(draft_id: str):
@@ -366,6 +374,7 @@ def edit(draft_id: str):
     return render_template(
         "authoring/edit.html",
         draft=draft,
+        type_names=_type_names(),
         chunk_bytes=uploads.CHUNK_BYTES,
         media_limit=_media_limit(_settings()),
     )

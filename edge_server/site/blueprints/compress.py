@@ -27,7 +27,8 @@ STATIC_LEVEL = 9  # compressed once per file version, so the best ratio costs no
 
 
 def _accepts_gzip() -> bool:
-    return "gzip" in request.headers.get("Accept-Encoding", "").lower()
+    # From the environ: ``request.headers.get`` raises and catches a KeyError when it is missing.
+    return "gzip" in request.environ.get("HTTP_ACCEPT_ENCODING", "").lower()
 
 
 @lru_cache(maxsize=64)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -25,6 +26,8 @@ from flask import (
 )
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from ...base.db import db
 from ...web.sessions import safe_next as _safe_next
@@ -66,13 +69,20 @@ class UsedTokens:
             return True
 
 
+def _accepts_html(environ: dict[str, Any]) -> bool:
+    """``request.accept_mimetypes.accept_html`` without the KeyError Werkzeug raises and
+    catches when there is no Accept header (a raise on every page otherwise)."""
+    accept = environ.get("HTTP_ACCEPT")
+    return bool(accept) and parse_accept_header(accept, MIMEAccept).accept_html
+
+
 @bp.before_app_request
 def _move_to_https():  # a page or None
     if request.scheme != "http" or request.method != "GET":
         return None
     if request.path.startswith(STAY_PREFIXES) or request.path in PROBES:
         return None
-    if not current_user.is_authenticated or not request.accept_mimetypes.accept_html:
+    if not current_user.is_authenticated or not _accepts_html(request.environ):
         return None
     origin = https_origin().origin()
     if not origin:
