@@ -1,0 +1,157 @@
+"""Events recorded after a restore reach central exactly once (issue 19 backups + sync).
+
+The field report: a site synced up to event N, the admin restored an older backup (or
+snapshot) holding events up to M < N, learners recorded new events, numbered M+1.. again;
+central had acknowledged those numbers for other events, the site adopted that
+acknowledgement and never sent the new events. Each test walks the admin's steps with the
+real parts: the site database, ``kru backup`` / ``kru restore`` / ``kru snapshot``, the USB
+restore the Site page stages, the sync agent and ``kru central serve`` (SQLite and
+PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from edge_server.site import backup, usb_backup
+from sync.edge import state
+from tests.sync_support import KRU, CentralServer, Site, add_events, central_rows, make_site
+from tests.test_usb_sync import BATCH, online
+
+
+def kru(site: Site, *args: str) -> subprocess.CompletedProcess:
+    out = subprocess.run(
+        [KRU, "--data-dir", str(site.home.root), *args],
+        env=site.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def held(central: CentralServer, url: str) -> list[str]:
+    """Return every event id central holds (a repeated id would show twice)."""
+    return sorted(r[0] for r in central_rows(central, url, "SELECT event_id FROM central_events"))
+
+
+def received(central: CentralServer, url: str) -> int:
+    return central_rows(central, url, "SELECT events_received FROM devices")[0][0]
+
+
+def synced(site: Site) -> None:
+    result = online(site)
+    assert result.caught_up, result.message
+    assert result.pending == 0
+
+
+def cursor(site: Site) -> int:
+    db = site.open()
+    try:
+        return state.read_state(db).cursor
+    finally:
+        db.close()
+
+
+def back_up(site: Site, stick: Path) -> Path:
+    stick.mkdir(exist_ok=True)
+    return Path(kru(site, "backup", str(stick)).stdout.strip())
+
+
+def first_history(site: Site, central: CentralServer, stick: Path) -> tuple[list[str], Path]:
+    """Sync 30 events, back up, then record and sync 40 more; return the ids and the backup."""
+    central.provision(site)
+    ids = add_events(site, 30)
+    synced(site)
+    made = back_up(site, stick)
+    ids += add_events(site, 40)
+    synced(site)
+    return ids, made
+
+
+def test_backup_restored_with_kru_restore_loses_no_new_event(tmp_path, central_on_both):
+    central, url = central_on_both
+    site = make_site(tmp_path, "tec-restore", **BATCH)
+    before, made = first_history(site, central, tmp_path / "usb")
+    kru(site, "restore", "--force", str(made))
+    assert cursor(site) == 30  # the backup's own cursor
+    after = add_events(site, 25)
+    synced(site)
+    assert held(central, url) == sorted(before + after)
+    assert received(central, url) == 95
+    # What central sent again of the restored events is not counted twice, nor lost later.
+    more = add_events(site, 5)
+    synced(site)
+    assert held(central, url) == sorted(before + after + more)
+    assert received(central, url) == 100
+
+
+def test_backup_restored_on_a_new_card_loses_no_new_event(tmp_path, central_on_both):
+    """The old database is gone (a dead SD card): the site learns central's mark at sync."""
+    central, url = central_on_both
+    old = make_site(tmp_path, "tec-old-card", **BATCH)
+    before, made = first_history(old, central, tmp_path / "usb")
+    shutil.rmtree(old.home.root)
+    site = make_site(tmp_path, "tec-new-card", **BATCH)
+    shutil.rmtree(site.home.root)
+    kru(site, "restore", str(made))
+    after = add_events(site, 25)
+    synced(site)
+    assert held(central, url) == sorted(before + after)
+    assert received(central, url) == 95
+    more = add_events(site, 5)
+    synced(site)
+    assert held(central, url) == sorted(before + after + more)
+
+
+def test_usb_restore_from_the_site_page_loses_no_new_event(tmp_path, central_on_both):
+    """The Site page's Restore: the backup is staged, then swapped in at the next start."""
+    central, url = central_on_both
+    site = make_site(tmp_path, "tec-usb-restore", **BATCH)
+    before, made = first_history(site, central, tmp_path / "usb")
+    # stage_restore's work once the stick is open (the FUSE sticks: tests/test_usb_backup.py)
+    manifest = backup.read_manifest(made)
+    pending = site.home.root / usb_backup.PENDING
+    backup.stage(made, manifest, pending)
+    (pending / backup.MANIFEST).write_text((made / backup.MANIFEST).read_text())
+    assert usb_backup.apply_pending_restore(site.home)
+    after = add_events(site, 25)
+    synced(site)
+    assert held(central, url) == sorted(before + after)
+    assert received(central, url) == 95
+
+
+def test_snapshot_restored_loses_no_new_event(tmp_path, central_on_both):
+    central, url = central_on_both
+    site = make_site(tmp_path, "tec-snapshot", **BATCH)
+    central.provision(site)
+    before = add_events(site, 30)
+    synced(site)
+    kru(site, "snapshot", "take")
+    before += add_events(site, 40)
+    synced(site)
+    kru(site, "snapshot", "restore", "latest")
+    after = add_events(site, 25)
+    synced(site)
+    assert held(central, url) == sorted(before + after)
+    assert received(central, url) == 95
+
+
+def test_unsynced_events_of_the_backup_still_reach_central(tmp_path, central_on_both):
+    """Events the backup holds that central never had are sent after the restore."""
+    central, url = central_on_both
+    site = make_site(tmp_path, "tec-unsynced", **BATCH)
+    central.provision(site)
+    before = add_events(site, 30)
+    synced(site)
+    unsent = add_events(site, 10)  # in the backup, not yet at central
+    made = back_up(site, tmp_path / "usb")
+    kru(site, "restore", "--force", str(made))
+    after = add_events(site, 5)
+    synced(site)
+    assert held(central, url) == sorted(before + unsent + after)
+    assert received(central, url) == 45
