@@ -18,7 +18,7 @@ from pathlib import Path
 from edge_server.site import backup, usb_backup
 from sync.edge import state
 from tests.sync_support import KRU, CentralServer, Site, add_events, central_rows, make_site
-from tests.test_usb_sync import BATCH, online
+from tests.test_usb_sync import BATCH, central_import, kru_site, online
 
 
 def kru(site: Site, *args: str) -> subprocess.CompletedProcess:
@@ -155,3 +155,49 @@ def test_unsynced_events_of_the_backup_still_reach_central(tmp_path, central_on_
     synced(site)
     assert held(central, url) == sorted(before + unsent + after)
     assert received(central, url) == 45
+
+
+def test_old_drive_imported_after_the_restore_hides_no_new_event(tmp_path, central_on_both):
+    """Central learns the old database's last events from a drive only after the restore."""
+    central, url = central_on_both
+    site = make_site(tmp_path, "tec-late-drive", **BATCH)
+    central.provision(site)
+    before = add_events(site, 30)
+    synced(site)
+    made = back_up(site, tmp_path / "usb")
+    before += add_events(site, 40)
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    assert kru_site(site, "export", str(drive)).returncode == 0  # the drive goes to central
+    kru(site, "restore", "--force", str(made))
+    after = add_events(site, 25)
+    synced(site)  # central holds 30 of the old database and these
+    assert central_import(central, drive).returncode == 0
+    after += add_events(site, 20)
+    synced(site)
+    assert held(central, url) == sorted(before + after)
+    assert received(central, url) == 115
+
+
+def test_usb_only_site_restored_on_a_new_card_loses_no_new_event(tmp_path, central_on_both):
+    """A site that syncs by drive only settles the restore with central's ack file."""
+    central, url = central_on_both
+    old = make_site(tmp_path, "tec-usb-old", **BATCH)
+    before, made = first_history(old, central, tmp_path / "usb")
+    shutil.rmtree(old.home.root)
+    site = make_site(tmp_path, "tec-usb-new", **BATCH)
+    shutil.rmtree(site.home.root)
+    kru(site, "restore", str(made))
+    after = add_events(site, 25)
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    assert kru_site(site, "export", str(drive)).returncode == 0
+    assert central_import(central, drive).returncode == 0
+    after += add_events(site, 10)  # recorded before the drive came back
+    assert kru_site(site, "import-ack", str(drive)).returncode == 0
+    shutil.rmtree(drive)
+    drive.mkdir()
+    assert kru_site(site, "export", str(drive)).returncode == 0
+    assert central_import(central, drive).returncode == 0
+    assert held(central, url) == sorted(before + after)
+    assert received(central, url) == 105
