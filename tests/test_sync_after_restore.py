@@ -263,3 +263,39 @@ def csrf(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match
     return match.group(1)
+
+
+def new_card(tmp_path: Path, central: CentralServer, name: str) -> tuple[Site, list[str], Path]:
+    """Sync a site, back it up, sync more, lose its card; return a new card and the ids."""
+    old = make_site(tmp_path, f"{name}-old", **BATCH)
+    before, made = first_history(old, central, tmp_path / "usb")
+    shutil.rmtree(old.home.root)
+    site = make_site(tmp_path, f"{name}-new", **BATCH)
+    shutil.rmtree(site.home.root)
+    return site, before, made
+
+
+def test_backup_made_between_a_restore_and_its_first_sync(tmp_path, central_on_both):
+    """Events of a backup made after a restore that never synced are not skipped either."""
+    central, url = central_on_both
+    site, before, made = new_card(tmp_path, central, "tec-twice")
+    kru(site, "restore", str(made))
+    after = add_events(site, 10)  # numbered after the first restore, unknown to central
+    again = back_up(site, tmp_path / "usb2")
+    kru(site, "restore", "--force", str(again))
+    after += add_events(site, 5)
+    synced(site)
+    assert held(central, url) == sorted(before + after)
+    assert received(central, url) == 85
+
+
+def test_unreadable_restore_note_sends_again_rather_than_skip(tmp_path, central_on_both):
+    central, url = central_on_both
+    site, before, made = new_card(tmp_path, central, "tec-note")
+    kru(site, "restore", str(made))
+    after = add_events(site, 10)
+    (site.home.root / "sync-restored.json").write_text("{not json")
+    synced(site)
+    assert held(central, url) == sorted(before + after)
+    assert received(central, url) == 80
+    assert not (site.home.root / "sync-restored.json").exists()

@@ -67,15 +67,18 @@ def high_water(database: Path) -> int:
     return found
 
 
-def restart_numbering(home: DataHome, previous: int) -> int:
-    """Number the restored database's new events past ``previous``, and mark the restore.
+def restart_numbering(home: DataHome, restored_copy: Path, previous: int) -> int:
+    """Number new events of ``restored_copy`` past ``previous``, and mark the restore.
 
-    ``previous`` is ``high_water`` of the database the restore replaced (0 when there was
-    none). Returns the highest number the restored copy held. A restore over a restore that
-    did not sync yet keeps the earlier, lower mark: events between the two were numbered
-    without knowing central's acknowledgement either.
+    Called on the copy before it replaces the site database, so a power cut in between
+    leaves either the old database or the prepared copy (a marker left with the old one
+    only makes it send some events twice, which central ignores). ``previous`` is
+    ``high_water`` of the database the restore replaces (0 when there is none). Returns the
+    highest number the copy held. A restore over a restore that did not sync yet keeps the
+    earlier, lower mark: events between the two were numbered without knowing central's
+    acknowledgement either.
     """
-    con = sqlite3.connect(home.database, timeout=30)
+    con = sqlite3.connect(restored_copy, timeout=30)
     try:
         with con:
             restored = high_water_of(con)

@@ -297,12 +297,12 @@ def restore(home: DataHome, snap: Snapshot, *, server_may_run: bool = False) -> 
         os.fsync(fd)
     finally:
         os.close(fd)
+    # New events go past every number the replaced file used (central may hold them).
+    event_numbers.restart_numbering(home, staged, previous)
     for suffix in ("-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{home.database}{suffix}").unlink()
     os.replace(staged, home.database)
-    # New events go past every number the replaced file used (central may hold them).
-    event_numbers.restart_numbering(home, previous)
     _fsync_dir(home.root)
     log.warning("restored snapshot %s; the previous database is in %s", snap.name, keep)
     return keep

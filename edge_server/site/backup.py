@@ -311,8 +311,8 @@ def swap_in(home: DataHome, staging: Path, manifest: dict[str, Any]) -> None:
     for suffix in ("-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{home.database}{suffix}").unlink()
+    event_numbers.restart_numbering(home, staging / DATABASE, previous)
     os.replace(staging / DATABASE, home.database)
-    event_numbers.restart_numbering(home, previous)
     for sub, target in (
         ("content", home.content),
         ("submissions", home.submissions),
