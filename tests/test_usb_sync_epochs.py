@@ -50,7 +50,7 @@ def export(site: Site, drive: Path, epoch: str, skew: float = 0.0):
 def read_ack(site: Site, drive: Path) -> int:
     db = site.open()
     try:
-        return import_ack(db, load_identity(site.home), drive)[1]
+        return import_ack(db, load_identity(site.home), drive, home=site.home)[1]
     finally:
         db.close()
 

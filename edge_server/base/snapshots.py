@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import pidlock
+from . import event_numbers, pidlock
 from .datahome import DataHome
 from .errors import N_, Conflict, KruError, NotFound, StorageError
 from .integrity import Intact, quick_check
@@ -281,6 +281,7 @@ def restore(home: DataHome, snap: Snapshot, *, server_may_run: bool = False) -> 
         raise BadSnapshot(
             N_("Snapshot %(name)s does not match its checksum; choose another"), name=snap.name
         )
+    previous = event_numbers.high_water(home.database)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     keep = home.root / "backups" / f"before-restore-{stamp}"
     keep.mkdir(parents=True, exist_ok=True)
@@ -296,6 +297,8 @@ def restore(home: DataHome, snap: Snapshot, *, server_may_run: bool = False) -> 
         os.fsync(fd)
     finally:
         os.close(fd)
+    # New events go past every number the replaced file used (central may hold them).
+    event_numbers.restart_numbering(home, staged, previous)
     for suffix in ("-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{home.database}{suffix}").unlink()

@@ -114,7 +114,7 @@ def import_ack(ctx: CliContext, directory: Path) -> None:
 
     db = ctx.open_site_db()
     try:
-        acked, cursor = read_ack(db, load_identity(ctx.home), directory)
+        acked, cursor = read_ack(db, load_identity(ctx.home), directory, home=ctx.home)
     finally:
         db.close()
     click.echo(f"Central holds this site's events up to seq {acked}; cursor now {cursor}")

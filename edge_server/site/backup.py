@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..base import migrate, pidlock
+from ..base import event_numbers, migrate, pidlock
 from ..base.datahome import DataHome
 from ..base.errors import N_, Conflict, KruError, StorageError, ValidationError
 from . import database
@@ -291,6 +291,12 @@ def stage(src: Path, manifest: dict[str, Any], staging: Path) -> None:
 
 
 def swap_in(home: DataHome, staging: Path, manifest: dict[str, Any]) -> None:
+    """Put the staged backup in place of the site's files; keep the old database first.
+
+    New events of the restored database are numbered past every number the old one used
+    (``event_numbers``), so none takes a number central acknowledged for another event.
+    """
+    previous = event_numbers.high_water(home.database)
     if home.database.exists():
         keep = home.root / "backups"
         keep.mkdir(exist_ok=True)
@@ -305,6 +311,7 @@ def swap_in(home: DataHome, staging: Path, manifest: dict[str, Any]) -> None:
     for suffix in ("-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{home.database}{suffix}").unlink()
+    event_numbers.restart_numbering(home, staging / DATABASE, previous)
     os.replace(staging / DATABASE, home.database)
     for sub, target in (
         ("content", home.content),

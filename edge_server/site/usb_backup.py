@@ -225,7 +225,7 @@ def read_sync_ack(home: DataHome, db: Database, stick: Path) -> int | None:
     ack = usb_protocol.device_dir(stick, identity.device_id) / usb_protocol.ACK_FILE
     if not ack.is_file():
         return None
-    return usb_export.import_ack(db, identity, stick)[1]
+    return usb_export.import_ack(db, identity, stick, home=home)[1]
 
 
 def save_sync_data(settings: Settings, home: DataHome, db: Database, device: str) -> dict[str, Any]:

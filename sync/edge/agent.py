@@ -336,6 +336,8 @@ class Agent:
             acked = int(hello.get("acked_seq") or 0)
         except (TypeError, ValueError):
             return
+        # After a restore, events numbered since go past central's mark first (issue 19).
+        state.settle_restore(self.db, self.home, acked)
         if acked > state.read_state(self.db).cursor:
             cursor = state.adopt_server_ack(self.db, acked)
             log.info("central already holds this site's events up to seq %s", cursor)

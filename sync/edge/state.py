@@ -7,14 +7,19 @@ seq the central server acknowledged".
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from peewee import Database
 
+from edge_server.base import event_numbers
+from edge_server.base.datahome import DataHome
 from edge_server.base.db import utcnow
 from edge_server.learning import event_log
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -161,3 +166,41 @@ def adopt_server_ack(db: Database, acked_seq: int) -> int:
             (acked_seq, acked_seq),
         )
         return read_state(db).cursor
+
+
+def settle_restore(db: Database, home: DataHome, acked_seq: int) -> int:
+    """Move events numbered since a restore past central's ``acked_seq``; return how many.
+
+    Called with central's acknowledgement before the cursor adopts it. After a restore
+    (``edge_server.base.event_numbers``) the events numbered past the restored copy's last
+    are unknown to central, whatever it acknowledged: those whose numbers central already
+    acknowledged (for events of the replaced database) are renumbered after it, keeping
+    their order, so the cursor can follow central without skipping them. New events are
+    numbered past it too. The restore's marker is then forgotten: from here central's
+    acknowledgements are about this database's events.
+    """
+    after = event_numbers.pending_restore(home)
+    if after is None:
+        return 0
+    moved = 0
+    with db.atomic():
+        first = db.execute_sql("SELECT MIN(seq) FROM events WHERE seq > ?", (after,)).fetchone()[0]
+        if first is not None and first <= acked_seq:
+            shift = acked_seq + 1 - first
+            # Two steps, so no number is held twice midway (seq is the primary key).
+            moved = db.execute_sql("UPDATE events SET seq = -seq WHERE seq > ?", (after,)).rowcount
+            db.execute_sql("UPDATE events SET seq = ? - seq WHERE seq < 0", (shift,))
+        db.execute_sql(
+            "UPDATE sqlite_sequence SET seq = MAX(seq, ?, (SELECT COALESCE(MAX(seq), 0) "
+            "FROM events)) WHERE name = 'events'",
+            (acked_seq,),
+        )
+    event_numbers.settled(home)
+    if moved:
+        log.warning(
+            "%s events recorded since the restore renumbered after #%s, the last event "
+            "central acknowledged",
+            moved,
+            acked_seq,
+        )
+    return moved

@@ -138,8 +138,11 @@ def export_batches(
     return result
 
 
-def import_ack(db: Database, identity: Identity, root: Path) -> tuple[int, int]:
+def import_ack(db: Database, identity: Identity, root: Path, *, home: DataHome) -> tuple[int, int]:
     """Read and verify central's acknowledgement on the drive; return (acked seq, cursor).
+
+    Events numbered since a restore of the site in ``home`` are first moved past the
+    acknowledgement (``state.settle_restore``), so the cursor cannot skip them.
 
     Raises:
         UsbSyncError: no acknowledgement for this site, or one not signed by central.
@@ -157,5 +160,6 @@ def import_ack(db: Database, identity: Identity, root: Path) -> tuple[int, int]:
             N_("The acknowledgement file on the drive is damaged"), code=usb_protocol.E_BAD_ACK
         ) from exc
     ack = usb_protocol.verify_ack(identity.secret, identity.device_id, data)
+    state.settle_restore(db, home, ack["acked_seq"])
     cursor = state.adopt_server_ack(db, ack["acked_seq"])
     return ack["acked_seq"], cursor
