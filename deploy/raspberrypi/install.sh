@@ -160,6 +160,15 @@ if [ ${#helper_missing[@]} -gt 0 ]; then
     fi
     allow_starts
 fi
+# D-Bus reloads its policy as soon as polkitd's package unpacks it, which is before the package
+# creates the polkitd user; that policy then names an unknown user, so polkitd cannot own its
+# bus name and systemd refuses kru every start of the root helper until D-Bus reloads again
+# (seen in the emulated boot: "Unknown username polkitd", then "Lost the name
+# org.freedesktop.PolicyKit1"). Reload it now that the user exists.
+if [ -d /run/systemd/system ] && installed polkitd && systemctl is-active -q dbus.service; then
+    systemctl reload dbus.service \
+        || say "warning: cannot reload D-Bus: restart the Pi before using the Site page's USB, clock or restart buttons"
+fi
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "Python 3.11 or newer is needed (Raspberry Pi OS bookworm or later)"
 
