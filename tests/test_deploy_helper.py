@@ -206,3 +206,32 @@ def test_the_server_sees_the_sticks_but_cannot_gain_privileges():
     text = (DEPLOY / "systemd" / "kru.service").read_text()
     assert "User=kru" in text and "NoNewPrivileges=yes" in text
     assert "ReadWritePaths=-/media/kru" in text
+
+
+# Settings that give a unit a mount namespace of its own (systemd.exec(5)); a stick the
+# helper mounts inside one vanishes with the helper, unseen by kru.service (found booting the
+# image in QEMU: "mounted sda1 at /media/kru/sda1", then the Site page said it was not open).
+MOUNT_NAMESPACING = (
+    "PrivateTmp=",
+    "ProtectHome=",
+    "ProtectSystem=",
+    "PrivateDevices=",
+    "PrivateNetwork=",
+    "PrivateMounts=",
+    "MountFlags=",
+    "ReadOnlyPaths=",
+    "ReadWritePaths=",
+    "InaccessiblePaths=",
+    "TemporaryFileSystem=",
+    "BindPaths=",
+    "ProtectKernelTunables=",
+    "ProtectControlGroups=",
+    "RootDirectory=",
+)
+
+
+def test_the_helper_unit_mounts_in_the_pis_own_mount_namespace():
+    text = (DEPLOY / "systemd" / "kru-helper@.service").read_text()
+    settings = [line.strip() for line in text.splitlines() if not line.lstrip().startswith("#")]
+    namespaced = [line for line in settings if line.startswith(MOUNT_NAMESPACING)]
+    assert namespaced == []
