@@ -141,3 +141,49 @@ def root_listing(image: Path, path: str) -> list[str]:
     out = debugfs(image, f"ls -p {path}").stdout.decode()
     names = [line.split("/")[5] for line in out.splitlines() if line.count("/") >= 6]
     return [n for n in names if n not in (".", "..")]
+
+
+# A USB stick as sticks come: an MBR with one FAT32 partition from 1 MiB (sda1 on the Pi).
+STICK_START = 1 * MIB
+
+
+def make_stick(out: Path, mib: int = 128) -> Path:
+    """Write a USB stick image: one FAT32 partition labelled KRUSTICK, empty."""
+    with open(out, "wb") as fh:
+        fh.truncate(mib * MIB)
+    quiet = {"check": True, "capture_output": True}
+    subprocess.run(
+        ["parted", "-s", str(out), "mklabel", "msdos", "mkpart", "primary", "fat32"]
+        + [f"{STICK_START // MIB}MiB", "100%"],
+        **quiet,
+    )
+    subprocess.run(
+        ["mkfs.vfat", "-F", "32", "-n", "KRUSTICK", "--offset", str(STICK_START // 512)]
+        + [str(out), str((mib * MIB - STICK_START) // 1024)],
+        **quiet,
+    )
+    return out
+
+
+def copy_from_stick(image: Path, name: str, dest: Path) -> subprocess.CompletedProcess:
+    """Copy the file or folder ``name`` at the top of the stick ``image`` into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        ["mcopy", "-s", "-n", "-i", f"{image}@@{STICK_START}", f"::{name}", str(dest)],
+        check=False,
+        capture_output=True,
+        env={**os.environ, "MTOOLS_SKIP_CHECK": "1"},
+    )
+
+
+def stick_names(image: Path) -> list[str]:
+    """Return the names at the top of the stick ``image``."""
+    listing = subprocess.run(
+        ["mdir", "-b", "-i", f"{image}@@{STICK_START}", "::/"],
+        check=False,
+        capture_output=True,
+        env={**os.environ, "MTOOLS_SKIP_CHECK": "1"},
+    ).stdout.decode()
+    return [
+        line.removeprefix("::/").rstrip("/") for line in listing.split() if line.startswith("::/")
+    ]

@@ -236,6 +236,14 @@ MODULES = (
     "nls_utf8",
     "evdev",  # /dev/input/event*, where logind sees the power button
     "gpio_keys",
+    # A USB stick on QEMU's xHCI controller (sda), and the file systems sticks come with
+    # (FAT is above; NTFS goes through ntfs-3g, which needs FUSE): issue 19's root helper
+    # mounts it for the Site page's backups.
+    "xhci_pci",
+    "usb_storage",
+    "sd_mod",
+    "exfat",
+    "fuse",
 )
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -353,8 +361,11 @@ class EmulatedPi:
     """``qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m 1024`` booting ``image``, its
     port 80 forwarded to a free loopback port; no network beyond that (``restrict=on``)."""
 
-    def __init__(self, image: Path, kit: Kit, initrd: Path, workdir: Path) -> None:
+    def __init__(
+        self, image: Path, kit: Kit, initrd: Path, workdir: Path, stick: Path | None = None
+    ) -> None:
         self.image = image
+        self.stick = stick  # a USB stick image plugged into the Pi (sda), if any
         self.kit = kit
         self.initrd = initrd
         self.workdir = workdir
@@ -384,6 +395,11 @@ class EmulatedPi:
         raise RuntimeError(f"QEMU did not start: {log.read_text(errors='replace')[-2000:]}")
 
     def _argv(self) -> list[str]:
+        stick = [
+            "-device", "qemu-xhci,id=usb",
+            "-drive", f"file={self.stick},format=raw,if=none,id=stick,cache=writeback",
+            "-device", "usb-storage,bus=usb.0,drive=stick,removable=on",
+        ] if self.stick else []  # fmt: skip
         return [
             "qemu-system-aarch64",
             "-M", "virt",
@@ -402,6 +418,7 @@ class EmulatedPi:
             "-monitor", "none",
             "-serial", f"file:{self.console}",
             "-qmp", f"unix:{self.qmp},server=on,wait=off",
+            *stick,
         ]  # fmt: skip
 
     def console_tail(self, lines: int = 60) -> str:

@@ -3,8 +3,11 @@ Raspberry Pi OS Lite image, boots in QEMU (cortex-a72, 2 cores, 1 GB). kru-insta
 from the bundle's aarch64 wheels and .deb files with no network, kru-firstboot applies the
 kru-setup.toml an admin copied onto the boot partition, and the site server answers through a
 forwarded port: an admin uploads a pack and adds a learner, the learner signs in and records an
-event, all through the HTTP API. After a clean power-off and a second boot the data, the
-session, the device's secrets and its machine-id are the same.
+event, all through the HTTP API. The admin then sets the Pi's unsynchronised clock to the
+browser's time from the Site page, which goes through the root helper for real: kru asks
+systemd to start kru-helper@clock-SECONDS.service, polkit (installed from the bundle's debs/)
+allows it by Kru's rule, and the helper sets the clock as root. After a clean power-off and a
+second boot the data, the session, the device's secrets and its machine-id are the same.
 
 The stand-in's root file system and kernel come from tests/pi_emulator.py and are cached in
 KRU_TEST_CACHE (/var/cache/kru-tests): about 5 minutes to build when the cache is empty.
@@ -12,21 +15,26 @@ KRU_TEST_CACHE (/var/cache/kru-tests): about 5 minutes to build when the cache i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import requests
 
+from edge_server.base.errors import KruError
+from edge_server.site import backup as site_backup
 from tests import pi_disk as disk
 from tests import pi_emulator as pi
 from tests.packs_factory import build_pack, lesson, media, video
@@ -58,6 +66,12 @@ FIRST_BOOT_S = 2400  # the install from the bundle and first boot, emulated
 BOOT_S = 600
 HTTP_S = 120  # one request to the emulated Pi (an upload, a sign-in with Argon2)
 PACK_AUDIO_BYTES = 6 * 1024 * 1024
+# The admin's browser is this far ahead of the Pi (whose clock is the host's, through QEMU's
+# RTC, and never synchronised: the Pi is offline); the Site page offers more than 2 minutes.
+BROWSER_AHEAD_S = 3600
+# How far the Pi's clock as its page shows it may lie from what it should be: the page is
+# rendered and fetched from an emulated Pi on a loaded machine (seconds, not minutes).
+CLOCK_SLACK_S = 300
 
 
 def timed(times: dict, name: str, start: float, machine: pi.EmulatedPi | None = None) -> None:
@@ -150,7 +164,8 @@ def image(work, kit, bundle, times) -> Path:
 
 @pytest.fixture(scope="module")
 def emulated(work, kit, image) -> pi.EmulatedPi:
-    machine = pi.EmulatedPi(image, kit, pi.initramfs(kit, work / "initrd.img"), work)
+    stick = disk.make_stick(work / "stick.img")  # plugged in from the start, as sda1
+    machine = pi.EmulatedPi(image, kit, pi.initramfs(kit, work / "initrd.img"), work, stick)
     yield machine
     machine.kill()
 
@@ -242,6 +257,16 @@ def first_boot(work, emulated, times) -> dict:
     progress = learner.get(f"{url}/api/v1/progress/me", timeout=HTTP_S).json()
     timed(times, "site use through the API", start, emulated)
 
+    # The Site page's clock card: the browser's time goes to the root helper (issue 19).
+    start = time.monotonic()
+    clock = set_clock(admin, url)
+    timed(times, "clock set through the root helper", start, emulated)
+
+    # The Site page's backup card: open the stick, back up to it, eject it (issue 19).
+    start = time.monotonic()
+    usb = back_up_to_stick(admin, url)
+    timed(times, "backup to a USB stick through the root helper", start, emulated)
+
     start = time.monotonic()
     emulated.power_down()
     timed(times, "power off", start)
@@ -261,7 +286,140 @@ def first_boot(work, emulated, times) -> dict:
         "console": emulated.console.read_text(errors="replace"),
         "identity": identity(emulated.image),
         "boot_files": disk.boot_files(emulated.image),
+        "clock": clock,
+        "usb": usb,
+        "stick": stick_backup(emulated.stick, work / "stick-copy") if emulated.stick else {},
+        "journal": journal(emulated.image, work / "journal-1"),
     }
+
+
+STICK_DEVICE = "sda1"
+
+
+def flashes(page: str) -> list[tuple[str, str]]:
+    """The Site page's flash messages: (kind, text)."""
+    return re.findall(r'<p class="flash (\w+)"[^>]*>([^<]*)</p>', page)
+
+
+def backup_card(page: str) -> dict[str, list[str]]:
+    """The sticks the Site page's backup card shows: plugged in (an Open button) and open."""
+    return {
+        "plugged": re.findall(r'action="[^"]*/usb/open" class="actions" data-device="(\w+)"', page),
+        "open": re.findall(r'<div class="stick" data-device="(\w+)"', page),
+    }
+
+
+def back_up_to_stick(admin: requests.Session, url: str) -> dict:
+    """The admin, on the Site page, opens the USB stick, backs the site up to it and ejects
+    it; each step's flash messages and the card after it are kept for the test."""
+    steps: dict = {}
+    try:
+        steps["card"] = backup_card(admin.get(f"{url}/admin/", timeout=HTTP_S).text)
+        for action in ("open", "backup", "eject"):
+            page = api(admin, "POST", url, f"/admin/usb/{action}", data={"device": STICK_DEVICE})
+            steps[action] = {"flashes": flashes(page.text), "card": backup_card(page.text)}
+    except requests.RequestException as exc:
+        steps["error"] = repr(exc)
+    return steps
+
+
+def stick_backup(image: Path, folder: Path) -> dict:
+    """What the powered-off Pi left on the stick: its names, and each backup copied out,
+    every file checked against the backup's manifest, with the learners and events of its
+    database."""
+    names = disk.stick_names(image)
+    found: dict = {"names": names, "backups": {}}
+    for name in names:
+        if not name.startswith(site_backup.PREFIX):
+            continue
+        copied = disk.copy_from_stick(image, name, folder)
+        try:
+            manifest = site_backup.read_manifest(folder / name)
+            site_backup.stage(folder / name, manifest, folder / f"{name}-checked")
+        except KruError as exc:
+            found["backups"][name] = {"error": str(exc), "mcopy": copied.stderr.decode()}
+            continue
+        with contextlib.closing(
+            sqlite3.connect(folder / f"{name}-checked" / site_backup.DATABASE)
+        ) as con:
+            found["backups"][name] = {
+                "content_files": len(manifest["content"]),
+                "users": sorted(r[0] for r in con.execute("SELECT username FROM users")),
+                "events": con.execute("SELECT count(*) FROM events").fetchone()[0],
+            }
+    return found
+
+
+def set_clock(admin: requests.Session, url: str) -> dict:
+    """The admin, on the Site page, gives the Pi this browser's time (an hour ahead). What
+    went wrong is kept for the test that checks it, so the other tests of the boot still run."""
+    try:
+        before = clock_card(admin.get(f"{url}/admin/", timeout=HTTP_S).text)
+        browser_s = int(time.time()) + BROWSER_AHEAD_S
+        after = api(admin, "POST", url, "/admin/clock", data={"browser_ms": str(browser_s * 1000)})
+    except requests.RequestException as exc:
+        return {"error": repr(exc)}
+    # Redirected to the Site page, which shows the Pi's clock after the change.
+    return {
+        "before": before,
+        "after": clock_card(after.text),
+        "browser_s": browser_s,
+        "redirects": [r.status_code for r in after.history],
+        "status": after.status_code,
+        "page": after.text,
+    }
+
+
+def clock_card(page: str) -> dict[str, object] | None:
+    """The Site page's clock card: the Pi's time as an offset from this machine's (seconds)
+    and whether it says the clock was synchronised; None when the page has no clock card."""
+    found = re.search(
+        r'id="clock" data-pi-ms="(\d+)" data-ahead-s="\d+" data-synchronised="(yes|no)"', page
+    )
+    if not found:
+        return None
+    return {
+        "pi_offset_s": int(found.group(1)) / 1000 - time.time(),
+        "synchronised": found.group(2) == "yes",
+    }
+
+
+class Entry(NamedTuple):
+    """One journal entry: the unit that wrote it, the unit it is about (systemd's own
+    messages), how a job ended (``done`` when a start succeeded) and the message."""
+
+    unit: str
+    about: str
+    job_result: str
+    message: str
+
+
+def journal(image: Path, folder: Path) -> list[Entry]:
+    """The powered-off Pi's persistent journal (/var/log/journal)."""
+    folder.mkdir()
+    disk.debugfs(image, f"rdump /var/log/journal {folder}")
+    result = subprocess.run(
+        ["journalctl", "--directory", str(folder / "journal"), "--no-pager", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    entries = []
+    for line in result.stdout.splitlines():
+        fields = json.loads(line)
+        message = fields.get("MESSAGE", "")
+        if isinstance(message, list):  # journalctl gives bytes that are not UTF-8 as numbers
+            message = bytes(message).decode(errors="replace")
+        entries.append(
+            Entry(
+                fields.get("_SYSTEMD_UNIT", ""),
+                fields.get("UNIT", ""),
+                fields.get("JOB_RESULT", ""),
+                str(message),
+            )
+        )
+    return entries or [Entry("", "", "", f"no journal: {result.stderr}")]
 
 
 @pytest.fixture(scope="module")
@@ -303,6 +461,66 @@ def test_first_boot_installs_from_the_bundle_and_applies_the_setup_file(first_bo
     files = first_boot["boot_files"]
     assert "kru-setup.toml" not in files  # it held passwords
     assert b"Wi-Fi name = KRU-CTC-Kampot" in files["kru-setup-applied.txt"]
+
+
+def test_the_site_page_sets_the_clock_through_the_root_helper(first_boot):
+    """Issue 19 items 4 and 7 under real systemd and polkit: the server runs as kru with
+    NoNewPrivileges, so only kru-helper@clock-SECONDS.service (allowed to kru by the polkit
+    rule) can have moved the clock, and the journal shows that unit ran and saved the time."""
+    clock = first_boot["clock"]
+    assert "error" not in clock, clock
+    # The page's flash messages (the helper's error, if any), else its end.
+    page = re.findall(r'<p class="flash[^>]*>[^<]*</p>', clock["page"]) or clock["page"][-3000:]
+    before, after = clock["before"], clock["after"]
+    assert before is not None and after is not None, page
+    assert before["synchronised"] is False  # offline: the offer stands
+    assert abs(before["pi_offset_s"]) < CLOCK_SLACK_S, before
+    assert clock["status"] == 200 and clock["redirects"] == [302], page
+    moved = after["pi_offset_s"]
+    assert BROWSER_AHEAD_S - CLOCK_SLACK_S < moved < BROWSER_AHEAD_S + CLOCK_SLACK_S, (after, page)
+    request = f"clock-{clock['browser_s']}"
+    unit = f"kru-helper@{request}.service"
+    entries = first_boot["journal"]
+    seen = [e for e in entries if request in e.message or unit in (e.unit, e.about)]
+    assert any(
+        e.unit == "kru.service" and f"asking the helper for {request}" in e.message for e in seen
+    ), seen or entries[-40:]
+    helper_said = [e.message for e in seen if e.unit == unit]
+    assert any(m.startswith("kru-helper: clock set to") for m in helper_said), seen
+    assert any(e.about == unit and e.job_result == "done" for e in seen), seen
+
+
+def test_the_site_page_backs_up_to_a_usb_stick_through_the_root_helper(first_boot):
+    """Issue 19 items 3 and 7 on the booted image: the FAT32 stick the kernel sees as sda1 is
+    offered on the Site page, opened read-only, written by "Back up to USB" (the helper
+    mounts it read-write, then read-only again) and ejected, each through
+    kru-helper@….service and polkit; the stick, read after power-off, holds a complete backup
+    whose every file matches its manifest, with the learner and the event of this boot."""
+    usb = first_boot["usb"]
+    assert "error" not in usb, usb
+    assert usb["card"]["plugged"] == [STICK_DEVICE], usb
+    for action in ("open", "backup", "eject"):
+        kinds = [kind for kind, _ in usb[action]["flashes"]]
+        assert "success" in kinds and "error" not in kinds, (action, usb[action])
+    assert usb["open"]["card"]["open"] == [STICK_DEVICE], usb["open"]
+    assert usb["eject"]["card"] == {"plugged": [STICK_DEVICE], "open": []}, usb["eject"]
+    backups = first_boot["stick"]["backups"]
+    assert len(backups) == 1, first_boot["stick"]
+    (made,) = backups.values()
+    assert "error" not in made, made
+    assert {"admin", "dara"} <= set(made["users"]), made
+    assert made["events"] >= 1 and made["content_files"] >= 3, made
+    entries = first_boot["journal"]
+    for request in (
+        f"mount-{STICK_DEVICE}-ro",
+        f"mount-{STICK_DEVICE}-rw",
+        f"eject-{STICK_DEVICE}",
+    ):
+        unit = f"kru-helper@{request}.service"
+        assert any(e.about == unit and e.job_result == "done" for e in entries), (
+            unit,
+            [e for e in entries if "kru-helper" in e.unit or "kru-helper" in e.about][-20:],
+        )
 
 
 def test_a_pack_of_real_size_uploads_and_its_media_is_served(first_boot):
