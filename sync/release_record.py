@@ -80,6 +80,12 @@ class UntrustedRelease(ValidationError):
     code = "release_untrusted"
 
 
+class UntrustedSigner(UntrustedRelease):
+    """Central refuses a release its own trusted keys did not sign (the sites would too)."""
+
+    code = "release_untrusted_signer"
+
+
 @dataclass(frozen=True)
 class Release:
     """A verified (or just read) release: what its signature record says."""
@@ -236,6 +242,30 @@ def trusted_keys(keys_dir: Path) -> list[str]:
         if _decode_key(text) is not None:
             keys.append(text)
     return keys
+
+
+def trusted_key_names(keys_dir: Path) -> dict[str, str]:
+    """Return each trusted key of ``keys_dir`` with the name of its file (``ministry`` for
+    ``ministry.pub``); {} when there is none."""
+    try:
+        files = sorted(Path(keys_dir).glob(f"*{KEY_SUFFIX}"))
+    except OSError:
+        return {}
+    names: dict[str, str] = {}
+    for path in files:
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if _decode_key(text) is not None:
+            names.setdefault(text, path.stem)
+    return names
+
+
+def key_id(public_key: str) -> str:
+    """Return the short id of a release key shown on pages and in listings: its first 12
+    base64 characters (as ``kru release keygen`` prints the whole key)."""
+    return public_key[:12]
 
 
 def check_trusted(release: Release, keys: list[str]) -> None:
