@@ -67,6 +67,21 @@ UPGRADE_REASONS: dict[str, str] = {
 }
 
 
+# Why rows a failed upgrade wrote were not carried back into the restored database (the
+# ``why`` of each ``not_carried`` entry deploy/raspberrypi/bin/kru-carry-back reports; the Site
+# page shows these words, translated, with the table and the number of rows).
+NOT_CARRIED_REASONS: dict[str, str] = {
+    "new_table": N_(
+        "the table is new in the failed version; the older version has no place for them"
+    ),
+    "shape": N_("they do not fit the table of the older version"),
+    "parent": N_("what they belong to (an account, a cohort) did not come back"),
+    "changed": N_("rows changed after the switch; the older copy is kept"),
+    "content": N_("packs installed after the switch: install them again"),
+    "columns": N_("carried back without the columns the older version does not have"),
+}
+
+
 def upgrade_reason(code: str) -> str:
     """Return the untranslated words for an upgrade reason ``code`` ("" when unknown)."""
     return UPGRADE_REASONS.get(code, "")

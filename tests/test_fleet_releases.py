@@ -380,3 +380,50 @@ def test_the_kru_version_card_says_why_an_upgrade_was_rolled_back_in_khmer(
     )
     card = client.get("/admin/").get_data(as_text=True).split('id="kru-version"')[1]
     assert "why" in card and "reason-words" not in card.split("</section>")[0]
+
+
+def test_the_kru_version_card_lists_what_a_rollback_could_not_carry_back(
+    client, login_as, app
+) -> None:
+    home = app.config["KRU_HOME"]
+    failed_db = str(home.root / "backups" / "failed-upgrade-0.2.0-20261202T100000Z.sqlite3")
+    releases.write_state(
+        home,
+        version="0.2.0",
+        sha256="0" * 64,
+        state="failed",
+        code="health_failed",
+        reason="Kru 0.2.0 did not answer /healthz; rolled back to 0.1.0",
+        carried_back={"events": 2, "task_submissions": 1},
+        failed_db=failed_db,
+        not_carried=[
+            {"table": "upgrade_probe", "rows": 2, "why": "new_table"},
+            {"table": "packs", "rows": 1, "why": "content"},
+            {"table": "<b>x</b>", "rows": "many", "why": "shape"},  # not this shape: skipped
+            "junk",
+        ],
+    )
+    login_as("admin")
+    client.post("/language", data={"lang": "km"})
+    card = client.get("/admin/").get_data(as_text=True).split('id="kru-version"')[1]
+    card = card.split("</section>")[0]
+    notice = card.split('id="not-carried-back"')[1]
+    assert failed_db in notice
+    assert "មិនបាត់បង់ទេ" in notice  # "they are not lost", in Khmer
+    assert 'data-table="upgrade_probe" data-why="new_table"' in notice
+    assert "តារាងនេះថ្មីនៅក្នុងកំណែដែលបរាជ័យ" in notice and "២" in notice  # Khmer digits
+    assert 'data-why="content"' in notice and "សូមដំឡើងវាម្តងទៀត" in notice
+    assert "&lt;b&gt;" not in notice and "<b>x" not in notice
+
+    # An upgrade that carried everything back: no notice.
+    releases.write_state(
+        home,
+        version="0.2.0",
+        sha256="0" * 64,
+        state="failed",
+        code="health_failed",
+        reason="r",
+        not_carried=[],
+        failed_db=failed_db,
+    )
+    assert 'id="not-carried-back"' not in client.get("/admin/").get_data(as_text=True)
