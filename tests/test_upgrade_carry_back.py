@@ -112,6 +112,11 @@ AFTER = (
     -- The new version's schema: a new table and a new column.
     CREATE TABLE upgrade_probe (id INTEGER PRIMARY KEY, note TEXT);
     INSERT INTO upgrade_probe (note) VALUES ('a'), ('b');
+    INSERT INTO quiz_answers (event_id, user_id, item, attempt, question, response, correct)
+        VALUES ('after-the-switch-by-a-new-account', 3, 'course/quiz', 1, 'q1', '"a"', 1);
+    ALTER TABLE scorm_state RENAME COLUMN updated TO updated_at;
+    INSERT INTO scorm_state (user_id, item, version, data, updated_at)
+        VALUES (3, 'course/scorm', '1', '{{}}', '{NOW}');
     ALTER TABLE task_submissions ADD COLUMN draft_of TEXT;
     UPDATE task_submissions SET draft_of = 'older' WHERE id = 'sub-1';
     """
@@ -228,6 +233,8 @@ def test_a_rollback_carries_back_every_table_of_user_data_and_lists_what_it_cann
     assert left[("task_submissions", "columns")] == 1
     assert left[("task_submissions", "parent")] == 1  # the clashing account's
     assert left[("events", "parent")] == 1
+    assert left[("scorm_state", "shape")] == 1  # the older table needs "updated"
+    assert state["carried_back"]["quiz_answers"] == 1
     assert left[("users", "parent")] == 1
     assert "NOT carried back, kept in" in state["reason"]
     # The log names each table left out.
@@ -246,3 +253,17 @@ def test_a_rollback_carries_back_every_table_of_user_data_and_lists_what_it_cann
     assert again.returncode == 1, again.stdout + again.stderr
     assert rows(db, "SELECT count(*) FROM events") == [(3,)]
     assert rows(db, "SELECT count(*) FROM discussion_posts") == [(2,)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="kru-upgrade runs as root (runuser)")
+def test_a_carry_back_that_cannot_read_the_failed_copy_changes_nothing_and_says_so(pi) -> None:
+    pi["failed"].write_bytes(b"not a database" * 100)
+    done = roll_back(pi)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "kru-carry-back: nothing carried back" in done.stderr
+    state = json.loads((pi["data"] / "releases" / "state.json").read_text())
+    assert "(carrying them back failed)" in state["reason"] and str(pi["failed"]) in state["reason"]
+    assert "not_carried" not in state
+    # The restored database is the snapshot, whole.
+    assert rows(pi["db"], "SELECT id FROM events") == [("before-the-upgrade",)]
+    assert rows(pi["db"], "PRAGMA integrity_check") == [("ok",)]
