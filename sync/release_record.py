@@ -67,6 +67,21 @@ UPGRADE_REASONS: dict[str, str] = {
 }
 
 
+# Why rows a failed upgrade wrote were not carried back into the restored database (the
+# ``why`` of each ``not_carried`` entry deploy/raspberrypi/bin/kru-carry-back reports; the Site
+# page shows these words, translated, with the table and the number of rows).
+NOT_CARRIED_REASONS: dict[str, str] = {
+    "new_table": N_(
+        "the table is new in the failed version; the older version has no place for them"
+    ),
+    "shape": N_("they do not fit the table of the older version"),
+    "parent": N_("what they belong to (an account, a cohort) did not come back"),
+    "changed": N_("rows changed after the switch; the older copy is kept"),
+    "content": N_("packs installed after the switch: install them again"),
+    "columns": N_("carried back without the columns the older version does not have"),
+}
+
+
 def upgrade_reason(code: str) -> str:
     """Return the untranslated words for an upgrade reason ``code`` ("" when unknown)."""
     return UPGRADE_REASONS.get(code, "")
@@ -78,6 +93,12 @@ class BadRelease(ValidationError):
 
 class UntrustedRelease(ValidationError):
     code = "release_untrusted"
+
+
+class UntrustedSigner(UntrustedRelease):
+    """Central refuses a release its own trusted keys did not sign (the sites would too)."""
+
+    code = "release_untrusted_signer"
 
 
 @dataclass(frozen=True)
@@ -236,6 +257,30 @@ def trusted_keys(keys_dir: Path) -> list[str]:
         if _decode_key(text) is not None:
             keys.append(text)
     return keys
+
+
+def trusted_key_names(keys_dir: Path) -> dict[str, str]:
+    """Return each trusted key of ``keys_dir`` with the name of its file (``ministry`` for
+    ``ministry.pub``); {} when there is none."""
+    try:
+        files = sorted(Path(keys_dir).glob(f"*{KEY_SUFFIX}"))
+    except OSError:
+        return {}
+    names: dict[str, str] = {}
+    for path in files:
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if _decode_key(text) is not None:
+            names.setdefault(text, path.stem)
+    return names
+
+
+def key_id(public_key: str) -> str:
+    """Return the short id of a release key shown on pages and in listings: its first 12
+    base64 characters (as ``kru release keygen`` prints the whole key)."""
+    return public_key[:12]
 
 
 def check_trusted(release: Release, keys: list[str]) -> None:

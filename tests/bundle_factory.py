@@ -36,9 +36,24 @@ def make_bundle(
     return path
 
 
+def release_keys_dir(tmp_path: Path, name: str = "ministry") -> Path:
+    """Make the release key ``signed_release`` signs with (``kru release keygen``) and return a
+    keys folder holding its public key as ``<name>.pub`` (the trusted keys' format)."""
+    key = tmp_path / "release.key"
+    folder = tmp_path / "release-keys"
+    folder.mkdir(exist_ok=True)
+    kru = [sys.executable, "-m", "edge_server.cli", "release"]
+    made = subprocess.run(
+        [*kru, "keygen", "-o", str(key)], check=True, capture_output=True, text=True
+    )
+    (folder / f"{name}.pub").write_text(made.stdout.strip() + "\n")
+    return folder
+
+
 def signed_release(tmp_path: Path, version: str, size: int = 1024 * 1024) -> tuple[Path, Path]:
     """Write a signed release bundle (``.tar.gz`` and ``.sig``) whose wheel is ``size``
-    random bytes, signed with ``kru release sign``; return both paths."""
+    random bytes, signed with ``kru release sign`` (the key of ``release_keys_dir`` when it
+    was made first, else a new one); return both paths."""
     name = f"kru-bundle-{version}-{platform.machine()}"
     folder = make_bundle(tmp_path / name, platform.machine(), os.urandom(size), version)
     tar = tmp_path / f"{name}.tar.gz"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,31 @@ from tests.bundle_factory import make_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy" / "raspberrypi"
-SCRIPTS = sorted([*DEPLOY.glob("*.sh"), *(DEPLOY / "bin").iterdir()])
+SCRIPTS = sorted(
+    p
+    for p in [*DEPLOY.glob("*.sh"), *(DEPLOY / "bin").iterdir()]
+    if "python" not in p.read_text().split("\n", 1)[0]  # kru-carry-back: Python, ruff checks it
+)
+PYTHON_SCRIPTS = sorted(
+    p for p in (DEPLOY / "bin").iterdir() if "python" in p.read_text().split("\n", 1)[0]
+)
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 INSTALLED_ONLY = re.compile(r"^\S+: Command /opt/kru[-/]\S+ is not executable: No such file")
 
 
 def run(*args: str | Path, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
+
+
+@pytest.mark.parametrize("script", PYTHON_SCRIPTS, ids=lambda p: p.name)
+def test_python_scripts_are_clean_and_use_the_standard_library_only(script):
+    """They run with the Pi's system python3, whichever Kru is installed."""
+    ruff = Path(sys.executable).parent / "ruff"
+    for argv in ([ruff, "check", script], [ruff, "format", "--check", script]):
+        result = run(*argv)
+        assert result.returncode == 0, result.stdout + result.stderr
+    imports = re.findall(r"^(?:from|import) (\w+)", script.read_text(), re.M)
+    assert set(imports) <= set(sys.stdlib_module_names) | {"__future__"}, imports
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)

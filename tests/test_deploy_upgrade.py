@@ -56,7 +56,10 @@ for unit in "$@"; do
                         created_at, updated_at FROM users WHERE username = 'learner1';
                  INSERT INTO events (id, user_id, verb, object, server_ts, boot_id)
                  SELECT 'after-the-switch-by-a-new-account', id, 'experienced', 'intro/lesson',
-                        '2026-12-02T10:00:01Z', 'test' FROM users WHERE username = 'learner2';"
+                        '2026-12-02T10:00:01Z', 'test' FROM users WHERE username = 'learner2';
+                 INSERT INTO task_submissions (id, user_id, item, version, status, submitted_at)
+                 SELECT 'submitted-after-the-switch', id, 'intro/task', 1, 'submitted',
+                        '2026-12-02T10:00:02Z' FROM users WHERE username = 'learner2';"
         fi
         ;;
     stop)
@@ -322,7 +325,16 @@ def test_a_release_that_fails_its_health_check_is_rolled_back_keeping_new_events
         "after-the-switch-by-a-new-account",
     ]
     assert "learner2" in usernames(pi)  # the account made after the switch came back too
+    con = sqlite3.connect(pi / "var/lib/kru/kru.sqlite3")
+    try:  # and every other table of user data (kru-carry-back), not only events and accounts
+        assert con.execute("SELECT id FROM task_submissions").fetchall() == [
+            ("submitted-after-the-switch",)
+        ]
+    finally:
+        con.close()
     got = state(pi)
+    assert got["carried_back"]["task_submissions"] == 1
+    assert not [n for n in got["not_carried"] if n["why"] != "changed"], got["not_carried"]
     assert got["state"] == "failed" and got["version"] == "0.1.1"
     assert got["code"] == "health_failed"
     assert "did not answer /healthz" in got["reason"]

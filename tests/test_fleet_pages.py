@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sync.central import registry
-from tests.bundle_factory import signed_release
+from tests.bundle_factory import release_keys_dir, signed_release
 from tests.central_support import sign_in
 from tests.fleet_support import random_files, signed_pack, signing_key
 from tests.packs_factory import build_pack
@@ -28,6 +28,8 @@ def setup(tmp_path: Path, monkeypatch):
         {
             "data_dir": str(tmp_path / "central"),
             "packs.trusted_keys": [public],
+            # The key signed_release(tmp_path, ...) signs with, as ministry.pub.
+            "central.release_keys_dir": str(release_keys_dir(tmp_path)),
             "TESTING": True,
             "WTF_CSRF_ENABLED": False,
             **FAST,
@@ -123,6 +125,8 @@ def test_admin_adds_a_release_assigns_it_and_downloads_a_site_update_stick(
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "<code>0.2.0</code>" in page.split('id="releases"')[1]
+    signer = page.split('id="releases"')[1].split('class="signer">')[1].split("</td>")[0]
+    assert signer.startswith("ministry <code>") and "badge" not in signer
 
     page = client.post(
         "/fleet/releases/assign",
@@ -168,6 +172,52 @@ def test_admin_adds_a_release_assigns_it_and_downloads_a_site_update_stick(
         index = __import__("json").loads(zf.read("kru-update/update.json"))
     assert index["for"] == {"site": device.device_id}
     assert [r["version"] for r in index["releases"]] == ["0.2.0"]
+
+
+def _add_release(client, tar: Path, sig: Path) -> str:
+    data = {
+        "bundle": (io.BytesIO(tar.read_bytes()), tar.name),
+        "signature": (io.BytesIO(sig.read_bytes()), sig.name),
+    }
+    return client.post("/fleet/releases/add", data=data, follow_redirects=True).get_data(
+        as_text=True
+    )
+
+
+def test_a_release_signed_by_a_key_central_does_not_trust_is_refused_in_khmer_and_english(
+    setup, tmp_path: Path
+) -> None:
+    from sync.central.library_models import LibraryRelease
+
+    app, _key = setup
+    home = app.config["KRU_HOME"]
+    client = app.test_client()
+    sign_in(client, "admin")
+    (tmp_path / "stranger").mkdir()
+    tar, sig = signed_release(tmp_path / "stranger", "0.4.0")  # a key of its own
+
+    client.post("/language", data={"lang": "km"})
+    page = _add_release(client, tar, sig)
+    assert "ដែលម៉ាស៊ីនមេកណ្ដាលមិនទុកចិត្ត" in page  # "which central does not trust"
+    assert "<code>0.4.0</code>" not in page
+    client.post("/language", data={"lang": "en"})
+    page = _add_release(client, tar, sig)
+    assert "Kru 0.4.0 is signed by key" in page and "which central does not trust" in page
+    assert LibraryRelease.select().count() == 0
+    assert not [p for p in (home.root / "library").rglob("*") if p.is_file()]
+    assert not [p for p in home.root.iterdir() if p.name.startswith("tmp") and p.name != "tmp"]
+
+    # A key central no longer trusts (its .pub removed after the release was added): flagged.
+    good, good_sig = signed_release(tmp_path, "0.2.0")
+    assert "<code>0.2.0</code>" in _add_release(client, good, good_sig)
+    folder = Path(app.config["KRU"]["central.release_keys_dir"])
+    (folder / "ministry.pub").unlink()
+    page = client.get("/fleet/releases").get_data(as_text=True)
+    signer = page.split('id="releases"')[1].split('class="signer">')[1].split("</td>")[0]
+    assert "not trusted by central" in signer
+    assert 'id="no-release-keys"' in page and str(folder) in page
+    page = _add_release(client, good, good_sig)
+    assert "Central trusts no release key" in page
 
 
 def test_viewer_sees_releases_but_cannot_add_assign_or_write_sticks(setup) -> None:

@@ -55,15 +55,16 @@ def release_bundle(root: Path, version: str, key: Path, size: int = 64 * 1024) -
 
 
 @pytest.fixture
-def keys(tmp_path: Path) -> dict[str, Path]:
+def keys(tmp_path: Path) -> dict:
     """The ministry's release key, a stranger's, and the keys folder of the site's image."""
     folder = tmp_path / "image-release-keys"
     folder.mkdir()
-    out = {"keys_dir": folder}
+    out: dict = {"keys_dir": folder}
     for name in ("ministry", "stranger"):
         made = kru("release", "keygen", "-o", tmp_path / f"{name}.key")
         assert made.returncode == 0, made.stderr
         out[name] = tmp_path / f"{name}.key"
+        out[f"{name}_pub"] = made.stdout.strip()
         if name == "ministry":
             (folder / "ministry.pub").write_text(made.stdout)
     return out
@@ -140,6 +141,7 @@ def test_signature_record_covers_the_bundle_and_names_its_signer(tmp_path: Path,
 def test_central_adds_assigns_and_the_site_downloads_resumably_stages_and_reports(
     tmp_path: Path, central: CentralServer, keys
 ) -> None:
+    central.env["KRU_CENTRAL_RELEASE_KEYS_DIR"] = str(keys["keys_dir"])
     tar = release_bundle(tmp_path, "0.2.0", keys["ministry"], size=6 * MB)
     added = central.cli("release", "add", str(tar))
     assert "Kru 0.2.0" in added.stdout and "added" in added.stdout
@@ -195,6 +197,12 @@ def test_central_adds_assigns_and_the_site_downloads_resumably_stages_and_report
 def test_a_release_signed_by_an_untrusted_key_is_refused_and_nothing_changes(
     tmp_path: Path, central: CentralServer, keys
 ) -> None:
+    # Central trusts a key the site's image does not (a key added on central only): the site
+    # still checks against its own keys.
+    central_keys = tmp_path / "central-release-keys"
+    central_keys.mkdir()
+    (central_keys / "other.pub").write_text(keys["stranger_pub"] + "\n")
+    central.env["KRU_CENTRAL_RELEASE_KEYS_DIR"] = str(central_keys)
     tar = release_bundle(tmp_path, "0.3.0", keys["stranger"], size=1 * MB)
     central.cli("release", "add", str(tar))
     site = make_site(tmp_path, "takeo")
@@ -218,6 +226,7 @@ def test_cli_errors_are_one_line_and_change_nothing(tmp_path: Path, keys) -> Non
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"not a bundle")
     central = CentralServer(tmp_path / "central")
+    central.env["KRU_CENTRAL_RELEASE_KEYS_DIR"] = str(keys["keys_dir"])
     site = make_site(tmp_path, "kampot")
     site_env = {**site.env(), "KRU_RELEASES_KEYS_DIR": str(keys["keys_dir"])}
     (tmp_path / "s").mkdir()
@@ -252,12 +261,65 @@ def test_cli_errors_are_one_line_and_change_nothing(tmp_path: Path, keys) -> Non
     assert ok.returncode == 0 and ok.stdout.split()[:2] == ["0.2.0", platform.machine()]
 
 
+def _library_files(central: CentralServer) -> list[Path]:
+    return [p for p in (central.data_dir / "library").rglob("*") if p.is_file()]
+
+
+def test_central_refuses_a_release_its_trusted_keys_did_not_sign_and_stores_nothing(
+    tmp_path: Path, central_on_both, keys
+) -> None:
+    """Central checks the signer against its own keys (central.release_keys_dir), SQLite and
+    PostgreSQL: a release the sites would refuse is refused at upload, nothing is kept."""
+    central, _url = central_on_both
+    central.env["KRU_CENTRAL_RELEASE_KEYS_DIR"] = str(keys["keys_dir"])
+    (tmp_path / "s").mkdir()
+    stranger = release_bundle(tmp_path / "s", "0.4.0", keys["stranger"])
+    done = central.cli("release", "add", str(stranger), check=False)
+    assert done.returncode == 1, done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Kru 0.4.0 is signed by key" in lines[0] and "central does not trust" in lines[0]
+    assert keys["stranger_pub"][:12] in lines[0] and str(keys["keys_dir"]) in lines[0]
+    assert central.cli("release", "list").stdout == ""
+    assert _library_files(central) == []
+    refused = central.cli("release", "assign", "0.4.0", "--all", check=False)
+    assert refused.returncode == 1 and "No Kru 0.4.0" in refused.stderr
+
+    # The ministry's key: added, and the listing names the trusted key that signed it.
+    tar = release_bundle(tmp_path, "0.2.0", keys["ministry"])
+    added = central.cli("release", "add", str(tar))
+    assert f"key ministry {keys['ministry_pub']}" in added.stdout and "added" in added.stdout
+    assert central.cli("release", "list").stdout.startswith("0.2.0\t")
+    assert len(_library_files(central)) == 1
+
+
+def test_central_with_no_trusted_release_key_adds_no_release_and_says_where_keys_go(
+    tmp_path: Path, central_on_both, keys
+) -> None:
+    central, _url = central_on_both
+    empty = tmp_path / "central-release-keys"
+    empty.mkdir()
+    (empty / "README").write_text("not a key\n")
+    (empty / "broken.pub").write_text("not base64 at all\n")
+    tar = release_bundle(tmp_path, "0.2.0", keys["ministry"])
+    for folder in (empty, tmp_path / "missing"):
+        central.env["KRU_CENTRAL_RELEASE_KEYS_DIR"] = str(folder)
+        done = central.cli("release", "add", str(tar), check=False)
+        assert done.returncode == 1, done.stdout
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Central trusts no release key" in lines[0], done.stderr
+        assert f"in {folder} (setting central.release_keys_dir)" in lines[0]
+    assert central.cli("release", "list").stdout == ""
+    assert _library_files(central) == []
+
+
 def test_site_update_stick_for_a_province_installs_its_packs_and_stages_its_release(
     tmp_path: Path, keys
 ) -> None:
     pack_key, pack_public = signing_key(tmp_path / "pack-key")
     central = CentralServer(tmp_path / "central")
     central.env["KRU_PACKS_TRUSTED_KEYS"] = pack_public
+    central.env["KRU_CENTRAL_RELEASE_KEYS_DIR"] = str(keys["keys_dir"])
     pack = signed_pack(tmp_path, pack_key, "1.0.0", random_files({"media/a.bin": 2 * MB}))
     central.cli("pack", "add", str(pack))
     tar = release_bundle(tmp_path, "0.2.0", keys["ministry"], size=2 * MB)
@@ -318,3 +380,50 @@ def test_the_kru_version_card_says_why_an_upgrade_was_rolled_back_in_khmer(
     )
     card = client.get("/admin/").get_data(as_text=True).split('id="kru-version"')[1]
     assert "why" in card and "reason-words" not in card.split("</section>")[0]
+
+
+def test_the_kru_version_card_lists_what_a_rollback_could_not_carry_back(
+    client, login_as, app
+) -> None:
+    home = app.config["KRU_HOME"]
+    failed_db = str(home.root / "backups" / "failed-upgrade-0.2.0-20261202T100000Z.sqlite3")
+    releases.write_state(
+        home,
+        version="0.2.0",
+        sha256="0" * 64,
+        state="failed",
+        code="health_failed",
+        reason="Kru 0.2.0 did not answer /healthz; rolled back to 0.1.0",
+        carried_back={"events": 2, "task_submissions": 1},
+        failed_db=failed_db,
+        not_carried=[
+            {"table": "upgrade_probe", "rows": 2, "why": "new_table"},
+            {"table": "packs", "rows": 1, "why": "content"},
+            {"table": "<b>x</b>", "rows": "many", "why": "shape"},  # not this shape: skipped
+            "junk",
+        ],
+    )
+    login_as("admin")
+    client.post("/language", data={"lang": "km"})
+    card = client.get("/admin/").get_data(as_text=True).split('id="kru-version"')[1]
+    card = card.split("</section>")[0]
+    notice = card.split('id="not-carried-back"')[1]
+    assert failed_db in notice
+    assert "មិនបាត់បង់ទេ" in notice  # "they are not lost", in Khmer
+    assert 'data-table="upgrade_probe" data-why="new_table"' in notice
+    assert "តារាងនេះថ្មីនៅក្នុងកំណែដែលបរាជ័យ" in notice and "២" in notice  # Khmer digits
+    assert 'data-why="content"' in notice and "សូមដំឡើងវាម្តងទៀត" in notice
+    assert "&lt;b&gt;" not in notice and "<b>x" not in notice
+
+    # An upgrade that carried everything back: no notice.
+    releases.write_state(
+        home,
+        version="0.2.0",
+        sha256="0" * 64,
+        state="failed",
+        code="health_failed",
+        reason="r",
+        not_carried=[],
+        failed_db=failed_db,
+    )
+    assert 'id="not-carried-back"' not in client.get("/admin/").get_data(as_text=True)

@@ -21,7 +21,7 @@ from markupsafe import escape
 from edge_server.web import bodylimit
 from edge_server.web.i18n import load_catalog
 from sync import protocol
-from tests.bundle_factory import signed_release
+from tests.bundle_factory import release_keys_dir, signed_release
 from tests.livesite import LiveSite
 from tests.sync_support import CentralServer
 from tests.upload_support import MIB, answer_before_body, open_temp_files
@@ -53,11 +53,20 @@ def _json_code(answer) -> str:
 
 
 @pytest.fixture(scope="module")
-def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CentralServer]:
+def release_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where signed_release signs with the key central trusts (release_keys_dir)."""
+    return tmp_path_factory.mktemp("release-route-caps")
+
+
+@pytest.fixture(scope="module")
+def central(
+    tmp_path_factory: pytest.TempPathFactory, release_root: Path
+) -> Iterator[CentralServer]:
     root = tmp_path_factory.mktemp("central-route-caps")
     (root / "tmp").mkdir()
     server = CentralServer(root / "central")
     server.env["TMPDIR"] = str(root / "tmp")  # where waitress would spool a body
+    server.env["KRU_CENTRAL_RELEASE_KEYS_DIR"] = str(release_keys_dir(release_root))
     server.start()
     server.cli("user", "add", "--username", "admin1", "--password", PASSWORD, "--role", "admin")
     yield server
@@ -135,8 +144,8 @@ def test_a_status_report_within_its_cap_is_still_read(central):
     assert response.status_code != 413  # read and judged as usual (no device signature)
 
 
-def test_central_takes_a_release_bundle_of_tens_of_mb(central, tmp_path: Path):
-    tar, sig = signed_release(tmp_path, "0.9.1", size=40 * 1_000_000)
+def test_central_takes_a_release_bundle_of_tens_of_mb(central, release_root: Path):
+    tar, sig = signed_release(release_root, "0.9.1", size=40 * 1_000_000)
     assert tar.stat().st_size > 40 * 1_000_000
     with requests.Session() as http:
         token = http.get(central.url + "/api/v1/session", timeout=10).json()["csrf_token"]

@@ -350,6 +350,7 @@ def test_admin_installs_a_site_update_stick_written_by_central(
 
     central = CentralServer(tmp_path / "central")
     central.env["KRU_PACKS_TRUSTED_KEYS"] = pack_key[1]
+    central.env["KRU_CENTRAL_RELEASE_KEYS_DIR"] = str(release_keys)
     pack = signed_pack(tmp_path, pack_key[0], "1.0.0", random_files({"media/a.bin": 1 << 20}))
     central.cli("pack", "add", str(pack))
     central.provision(make_site(tmp_path, "kampot"), province="Kampot")

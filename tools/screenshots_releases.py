@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.browser.harness import launch_chromium, sign_in, start_demo_site  # noqa: E402
-from tests.bundle_factory import make_bundle  # noqa: E402
+from tests.bundle_factory import make_bundle, release_keys_dir  # noqa: E402
 from tests.sync_support import CentralServer, make_site  # noqa: E402
 from tools.screenshots import save_png  # noqa: E402
 
@@ -50,6 +50,8 @@ def central_page(browser, tmp: Path) -> None:
     from sync.central.models import Device
 
     server = CentralServer(tmp / "central")
+    # Central trusts the key the releases are signed with (ministry.pub), as the ministry's does.
+    server.env["KRU_CENTRAL_RELEASE_KEYS_DIR"] = str(release_keys_dir(tmp))
     for version in ("0.1.0", "0.2.0"):
         server.cli("release", "add", str(signed_release(tmp, version)))
     sites = [make_site(tmp, name) for name in ("kandal-tec", "kandal-ctc", "takeo-ctc")]

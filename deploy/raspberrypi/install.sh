@@ -253,6 +253,7 @@ install_file "$BUNDLE/system/journald-kru.conf" /etc/systemd/journald.conf.d/kru
 # start it for exactly its requests (issue 19); sticks are mounted under /media/kru.
 install_file "$BUNDLE/bin/kru-helper" "$PREFIX/bin/kru-helper" 0755 || true
 install_file "$BUNDLE/bin/kru-upgrade" "$PREFIX/bin/kru-upgrade" 0755 || true
+install_file "$BUNDLE/bin/kru-carry-back" "$PREFIX/bin/kru-carry-back" 0755 || true
 install_file "$BUNDLE/system/polkit-kru.rules" /etc/polkit-1/rules.d/50-kru.rules 0644 || true
 if install_file "$BUNDLE/systemd/kru-helper@.service" "$UNITDIR/kru-helper@.service" 0644; then reload_units=1; fi
 ensure_dir /media/kru root root 755

@@ -411,6 +411,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Central server's public URL: written in provisioning files; the base of xAPI ids.",
     ),
     Setting(
+        "central.release_keys_dir",
+        "path",
+        "/etc/kru/release-keys",
+        "The folder of release keys central trusts (*.pub, one base64 Ed25519 public key each, "
+        "the same files as the sites' releases.keys_dir). Central adds a Kru release only when "
+        "one of them signed it; with none there, it adds no release.",
+    ),
+    Setting(
         "central.xapi_names",
         "bool",
         False,

@@ -38,13 +38,16 @@ def release_add(ctx: CliContext, file: Path, sig_file: Path | None) -> None:
 
     real = _open(ctx)
     try:
-        row, already = releases.add_release(file, ctx.home, sig_file)
+        keys_dir = Path(ctx.settings["central.release_keys_dir"])
+        row, already = releases.add_release(file, ctx.home, keys_dir, sig_file)
     except KruError as exc:
         raise click.ClickException(exc.message) from exc
     finally:
         real.close()
     word = "is already in the library" if already else "added"
-    click.echo(f"Kru {row.version} ({row.arch}, {row.size} bytes, key {row.signer_key}) {word}.")
+    names = releases.signer_names(keys_dir)
+    signer = f"{names.get(row.signer_key, '?')} {row.signer_key}"
+    click.echo(f"Kru {row.version} ({row.arch}, {row.size} bytes, key {signer}) {word}.")
 
 
 @release.command("assign")

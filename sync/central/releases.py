@@ -3,9 +3,12 @@
 ``add_release`` takes a bundle made by ``build-bundle.sh --tar`` and its signature record
 (``<bundle>.sig``, made by ``kru release sign`` on the ministry's offline machine; central
 never holds the private key). It checks the record's signature and that the file is exactly
-the one signed, then keeps the file by sha256 beside the pack files (``library/``), so a site
-downloads it resumably with HTTP Range like any pack file. Sites check the signature again
-against the keys of their own image, which is what protects them. An assignment names a
+the one signed, and that its signer is one of the release keys central trusts
+(``central.release_keys_dir``, the same ``*.pub`` files as the sites' image): a release the
+sites would refuse is refused here, before it costs any site a download. It then keeps the
+file by sha256 beside the pack files (``library/``), so a site downloads it resumably with HTTP
+Range like any pack file. Sites check the signature again against the keys of their own image,
+which is what protects them. An assignment names a
 version; a site gets the newest version assigned to it (all sites, its province or itself).
 """
 
@@ -38,13 +41,51 @@ class ReleaseNotInLibrary(library.PackNotInLibrary):
     code = "release_not_in_library"
 
 
+def check_signer(release: rr.Release, keys_dir: Path) -> str:
+    """Return the name of the trusted key (its file's stem) that signed ``release``.
+
+    Raises:
+        UntrustedSigner: central trusts no release key, or not the one that signed it.
+    """
+    names = rr.trusted_key_names(keys_dir)
+    if not names:
+        raise rr.UntrustedSigner(
+            N_(
+                "Central trusts no release key, so it adds no release: put the ministry's "
+                "release public keys (*.pub) in %(folder)s (setting central.release_keys_dir)"
+            ),
+            folder=str(keys_dir),
+        )
+    try:
+        rr.check_trusted(release, list(names))
+    except rr.UntrustedRelease as exc:
+        raise rr.UntrustedSigner(
+            N_(
+                "Kru %(version)s is signed by key %(key)s, which central does not trust (the "
+                "sites would refuse it): sign it with the ministry's key, or put that key's .pub "
+                "file in %(folder)s"
+            ),
+            version=release.version,
+            key=rr.key_id(release.public_key),
+            folder=str(keys_dir),
+        ) from exc
+    return names[release.public_key]
+
+
+def signer_names(keys_dir: Path) -> dict[str, str]:
+    """Return central's trusted release keys with their names, for the Releases page."""
+    return rr.trusted_key_names(keys_dir)
+
+
 def add_release(
-    bundle: Path, home: DataHome, sig: Path | None = None
+    bundle: Path, home: DataHome, keys_dir: Path, sig: Path | None = None
 ) -> tuple[LibraryRelease, bool]:
-    """Check ``bundle`` against its signature record and add it; return (row, already there).
+    """Check ``bundle`` against its signature record and central's trusted keys
+    (``keys_dir``) and add it; return (row, already there). A refusal stores nothing.
 
     Raises:
         BadRelease: no signature beside it, a damaged one, or the file is not the one signed.
+        UntrustedSigner: not signed by a key in ``keys_dir`` (or it holds none).
         LibraryConflict: this version and architecture is in the library with other bytes.
     """
     bundle = Path(bundle)
@@ -59,6 +100,7 @@ def add_release(
             file=sig.name,
         ) from exc
     release = rr.parse_record(sig_bytes)
+    check_signer(release, Path(keys_dir))
     if bundle.stat().st_size != release.size or rr.file_sha256(bundle) != release.sha256:
         raise rr.BadRelease(
             N_("The bundle is not the one signed (checksum differs): copy it again")

@@ -41,12 +41,18 @@ def _admin() -> None:
         abort(403)
 
 
+def _keys_dir() -> Path:
+    return Path(current_app.config["KRU"]["central.release_keys_dir"])
+
+
 @bp.get("/fleet/releases")
 @login_required
 def index():
     return render_template(
         "central/releases.html",
         library=releases.listing(),
+        signers=releases.signer_names(_keys_dir()),
+        keys_dir=str(_keys_dir()),
         fleet=releases.fleet_status(),
         provinces=sorted({d.province for d in Device.select() if d.province}),
         is_admin=current_user.role == "admin",
@@ -74,7 +80,7 @@ def add():
     try:
         bundle.save(work / "bundle.tar.gz")
         sig.save(work / "bundle.tar.gz.sig")
-        row, already = releases.add_release(work / "bundle.tar.gz", home)
+        row, already = releases.add_release(work / "bundle.tar.gz", home, _keys_dir())
     except KruError as exc:
         flash(exc.localized(gettext), "error")
     else:

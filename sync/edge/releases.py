@@ -179,11 +179,46 @@ def report_part(home: DataHome) -> dict[str, str]:
     }
 
 
-def panel(home: DataHome) -> dict[str, str]:
-    """Return the Site page's "Kru version" card: :func:`report_part` and ``words``, the
-    untranslated words for the reason code (the page translates them)."""
+def left_out(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return what a rollback could not carry back (``not_carried`` of state.json, written by
+    kru-upgrade from kru-carry-back's report): ``table``, ``rows``, ``why`` and ``words``, the
+    untranslated words for ``why``, and ``columns``; entries of another shape are skipped."""
+    out = []
+    entries = state.get("not_carried")
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        table, rows, why = entry.get("table"), entry.get("rows"), str(entry.get("why", ""))
+        if not isinstance(table, str) or not isinstance(rows, int) or rows <= 0:
+            continue
+        columns = entry.get("columns")
+        out.append(
+            {
+                "table": table[:80],
+                "rows": rows,
+                "why": why if why in rr.NOT_CARRIED_REASONS else "",
+                "words": rr.NOT_CARRIED_REASONS.get(why, ""),
+                "columns": ", ".join(str(c)[:80] for c in columns)
+                if isinstance(columns, list)
+                else "",
+            }
+        )
+    return out
+
+
+def panel(home: DataHome) -> dict[str, Any]:
+    """Return the Site page's "Kru version" card: :func:`report_part`, ``words``, the
+    untranslated words for the reason code (the page translates them), and after a rollback
+    ``left_out`` (:func:`left_out`) with ``failed_db``, the copy that still holds those rows."""
     part = report_part(home)
-    return {**part, "words": rr.upgrade_reason(part["code"])}
+    state = read_state(home)
+    failed_db = state.get("failed_db") if state.get("state") == FAILED else ""
+    return {
+        **part,
+        "words": rr.upgrade_reason(part["code"]),
+        "left_out": left_out(state) if state.get("state") == FAILED else [],
+        "failed_db": failed_db if isinstance(failed_db, str) else "",
+    }
 
 
 def _item_for_me(items: list[dict[str, Any]]) -> dict[str, Any] | None:
