@@ -102,8 +102,11 @@ def layout_part(name: str, *key: object) -> Markup:
     The page's head links and its header (brand, the role's links, language and sign-out
     forms) are the same for every learner reading in one language, but rendering them was
     a fifth of a learner page's time (issue 22). They are rendered once per app, language,
-    role and ``key`` (passed to the template as ``offline_script``) with stand-ins for the
-    request's CSRF token, path and user id, which are put in on each request. The header
+    role and ``key`` (passed to the template as ``part_key``, and whether its first value
+    is true as ``offline_script``) with stand-ins for the request's CSRF token, path and
+    user id, which are put in on each request; a page's own part that depends only on the
+    language and a few values (a course's "keep it on my phone" section) may use it too,
+    with those values as ``key``. The header
     links (``init_app``'s ``links``) may therefore depend on the user's role only, and a
     part may use of the user only ``user_id``.
     """
@@ -128,6 +131,7 @@ def layout_part(name: str, *key: object) -> Markup:
             request_path=_PATH_MARK,
             user_id=_USER_MARK,
             offline_script=bool(key and key[0]),
+            part_key=key,
         )
     if _CSRF_MARK in html:
         html = html.replace(_CSRF_MARK, str(escape(csrf_token())))

@@ -174,6 +174,28 @@ def item_heads(catalog: Catalog | None) -> dict[str, Markup]:
     return kept[1]
 
 
+_ITEM_LINE = Markup(' <span class="badge st-{}">{}</span></span></li>\n')
+
+
+@bp.app_template_global()
+def item_lines(items: list[Any], heads: dict[str, Markup], labels: dict[str, str]) -> Markup:
+    """Return the course page's lines of ``items``: each item's rendered catalog part
+    (``item_heads``) and the learner's status badge, labelled from ``labels``.
+
+    Joined here, not in a template loop: the loop's calls and escapes per item were a
+    fifth of the course page's time (issue 22).
+    """
+    # The labels are translations, trusted as templates trust them; format escapes a status.
+    badges = {status: _ITEM_LINE.format(status, label) for status, label in labels.items()}
+    lines = []
+    for item in items:
+        badge = badges.get(item.status)
+        if badge is None:
+            badge = _ITEM_LINE.format(item.status, item.status)
+        lines.append(heads[item.key] + badge)
+    return Markup("".join(lines))  # noqa: S704 (Markup parts, joined)
+
+
 @bp.get("/learn/courses/<pack>/<slug>")
 @role_required()
 def course(pack: str, slug: str):
