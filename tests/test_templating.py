@@ -1,0 +1,25 @@
+"""Templates read the environment's globals directly (web/templating.py, issue 22), and
+still see every global, also one added after they were loaded."""
+
+from __future__ import annotations
+
+
+def test_a_site_template_uses_the_environments_globals(app):
+    template = app.jinja_env.get_template("learn/course.html")
+    assert template.globals is app.jinja_env.globals
+
+
+def test_a_global_added_after_loading_is_seen_and_macros_still_import(app, client, login_as):
+    with app.test_request_context():
+        app.jinja_env.get_template("learn/home.html")
+    app.jinja_env.globals["kru_test_global"] = "added later"
+    template = app.jinja_env.from_string("{{ kru_test_global }}")
+    assert template.render() == "added later"
+    login_as("learner")
+    assert client.get("/learn/").status_code == 200  # imports a macro of learn/_macros.html
+
+
+def test_a_template_given_its_own_globals_keeps_them_to_itself(app):
+    own = app.jinja_env.from_string("{{ only_here }}", globals={"only_here": "mine"})
+    assert own.render() == "mine"
+    assert "only_here" not in app.jinja_env.globals
