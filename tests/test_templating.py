@@ -23,3 +23,22 @@ def test_a_template_given_its_own_globals_keeps_them_to_itself(app):
     own = app.jinja_env.from_string("{{ only_here }}", globals={"only_here": "mine"})
     assert own.render() == "mine"
     assert "only_here" not in app.jinja_env.globals
+
+
+def test_the_page_language_is_parsed_once_per_language_and_follows_each_user(app, client, login_as):
+    from flask_babel import get_locale
+
+    from edge_server import accounts
+
+    user = login_as("learner")
+    with app.test_request_context():
+        from edge_server.web.i18n import selected_locale
+
+        assert selected_locale() is selected_locale()
+    assert (
+        client.get("/learn/").get_data(as_text=True).startswith('<!doctype html>\n<html lang="km">')
+    )
+    accounts.update_user(user, language="en")
+    assert '<html lang="en">' in client.get("/learn/").get_data(as_text=True)
+    with app.test_request_context():
+        assert get_locale().language == "km"  # no one signed in: the site's language
