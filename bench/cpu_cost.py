@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import client
 from .load import run_wrk, write_sessions
-from .server import KruServer, process_tree
+from .server import KruServer, group_memory, process_pss, process_tree
 from .sitedata import PASSWORD, build_site
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="1", help="KRU_WORKERS for the server")
     parser.add_argument("--gzip", action="store_true", help="ask for gzip, as phones do")
     parser.add_argument("--only", nargs="+", help="page names to measure")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="also report the server's summed PSS (parent and workers) idle and after the pages",
+    )
     parser.add_argument("--data-dir", type=Path, help="reuse a site built by an earlier run")
     parser.add_argument(
         "--py-spy",
@@ -108,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     server.start()
     try:
+        memory: dict[str, object] = {}
+        if args.memory:
+            time.sleep(2)  # workers forked and settled
+            memory["idle_pss_mb"] = round(group_memory(server.pid)["VmRSS"] / 2**20, 1)
+            memory["processes"] = group_memory(server.pid)["processes"]
         sessions = []
         for name in meta["learners"][:50]:
             with client.phone() as http:
@@ -155,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
                 "failed": result.failed,
                 "wall_s": round(time.monotonic() - began, 1),
             }
+        if args.memory:
+            memory["after_pss_mb"] = round(group_memory(server.pid)["VmRSS"] / 2**20, 1)
+            memory["per_process_pss_mb"] = [
+                round(process_pss(p) / 2**20, 1) for p in process_tree(server.pid)
+            ]
+            out["memory"] = memory  # type: ignore[assignment]
         out["load_average"] = {"1min": round(os.getloadavg()[0], 2)}
         print(json.dumps(out, indent=2))
     finally:

@@ -64,7 +64,7 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def _pss(pid: int) -> int:
+def process_pss(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/smaps_rollup") as fh:
             for line in fh:
@@ -79,7 +79,7 @@ def group_memory(pid: int) -> dict[str, int]:
     """Return the server's memory: VmRSS = summed PSS now, VmHWM = summed peaks, processes."""
     pids = process_tree(pid)
     return {
-        "VmRSS": sum(_pss(p) for p in pids),
+        "VmRSS": sum(process_pss(p) for p in pids),
         "VmHWM": sum(read_status(p).get("VmHWM", 0) for p in pids),
         "processes": len(pids),
     }

@@ -100,3 +100,37 @@ def test_course_page_in_khmer_after_english_shows_khmer_titles(
     login_as("learner")  # Khmer, the site's default
     html = client.get(COURSE_URL).get_data(as_text=True)
     assert "មេរៀន intro" in html and "Reading together" not in html
+
+
+def _keep_section(html: str) -> str:
+    start = html.index('<section class="card keep"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_keep_section_is_each_courses_own_and_in_the_learners_language(
+    app, client, english_learner, login_as, tmp_path
+):
+    # Rendered once per language and course (issue 22): never another course's or language's.
+    install(app, build_pack(tmp_path, pack_id="other-pack", items=[lesson("one")]))
+    first = _keep_section(client.get(COURSE_URL).get_data(as_text=True))
+    assert 'data-course="demo-pack/course"' in first
+    assert 'data-plan="/api/v1/courses/demo-pack/course/offline"' in first
+    assert "Keep this course on my phone" in first
+    other = _keep_section(client.get("/learn/courses/other-pack/course").get_data(as_text=True))
+    assert 'data-course="other-pack/course"' in other
+    assert "/api/v1/courses/other-pack/course/offline" in other
+    login_as("learner")  # Khmer, the site's default
+    khmer = _keep_section(client.get(COURSE_URL).get_data(as_text=True))
+    assert 'data-course="demo-pack/course"' in khmer
+    assert "Keep this course on my phone" not in khmer
+
+
+def test_course_page_lines_carry_each_items_status(app, client, english_learner):
+    post_events(client, [ev("completed", "demo-pack/intro")])
+    html = client.get(COURSE_URL).get_data(as_text=True)
+    intro = html[html.index('href="/learn/items/demo-pack/intro"') :]
+    intro = intro[: intro.index("</li>")]
+    assert '<span class="badge st-completed">Completed</span>' in intro
+    words = html[html.index('href="/learn/items/demo-pack/words"') :]
+    words = words[: words.index("</li>")]
+    assert '<span class="badge st-not_started">Not started</span>' in words

@@ -210,3 +210,17 @@ def test_captive_portal_lets_a_signed_in_phone_through_on_every_worker(tmp_path,
     after = _probe_answers(site)
     assert sorted(before.values()) == [302, 302]
     assert sorted(after.values()) == [204, 204]
+
+
+def test_what_every_worker_needs_is_built_before_the_fork(app):
+    # Made in the parent and shared copy-on-write, not once per worker (issue 22): a
+    # template renamed without this list following would stop `kru serve` at start.
+    from edge_server.site.worker_state import LEARNER_TEMPLATES, prepare_before_fork
+    from edge_server.web.i18n import load_catalog
+
+    load_catalog.cache_clear()
+    prepare_before_fork(app)
+    cached = {name for _loader, name in app.jinja_env.cache.keys()}
+    assert set(LEARNER_TEMPLATES) <= cached
+    assert load_catalog.cache_info().currsize >= 1  # the Khmer catalog
+    assert not app.url_map._remap  # the URL map's matcher is built

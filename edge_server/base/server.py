@@ -83,6 +83,19 @@ def bound_malloc_arenas(arenas: int = 2) -> None:
         pass  # not glibc: nothing to cap
 
 
+def trim_heap() -> None:
+    """Give the C heap's free memory back to the OS (glibc's ``malloc_trim``).
+
+    Run in the parent before it forks its workers: what building the app freed (compiling
+    templates, migrations) would otherwise stay in the heap of the parent and of every
+    worker (issue 22).
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc
+
+
 def _bind_failed(host: str, port: int, exc: OSError) -> KruError:
     return KruError(
         N_("Cannot listen on %(host)s:%(port)s: %(problem)s"),
@@ -349,6 +362,7 @@ def serve_workers(
     # Objects made so far (the app, its imports) move to a generation the collector never
     # scans, so workers do not write to those pages and copy-on-write keeps them shared.
     gc.collect()
+    trim_heap()
     gc.freeze()
     try:
         if pid_file is not None:

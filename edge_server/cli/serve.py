@@ -28,7 +28,7 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
     from ..base.db import close_db
     from ..base.server import auto_workers, serve_workers, serve_wsgi
     from ..site.app import create_app
-    from ..site.worker_state import share_between_workers
+    from ..site.worker_state import prepare_before_fork, share_between_workers
     from ..web import bodylimit
 
     settings = ctx.with_overrides(**overrides)
@@ -68,6 +68,7 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
             serve_wsgi(app, **where)
         else:
             share_between_workers(app, home.tmp)
+            prepare_before_fork(app)
             serve_workers(app, workers=workers, before_fork=close_db, **where)
     finally:
         if scheduler is not None:

@@ -60,3 +60,45 @@ def share_between_workers(app, home_tmp: Path) -> None:  # a Flask app
     """Replace the app's per-process state with state every worker shares."""
     if "kru_portal" in app.extensions:
         app.extensions["kru_portal"] = SharedPortalClients(home_tmp / "portal-clients")
+
+
+# Templates every learner page uses: compiled in the parent before the fork (issue 22).
+LEARNER_TEMPLATES = (
+    "base.html",
+    "error.html",
+    "login.html",
+    "layout/_head_links.html",
+    "layout/_top.html",
+    "learn/home.html",
+    "learn/course.html",
+    "learn/item.html",
+    "learn/_macros.html",
+    "learn/_course_items.html",
+    "learn/_offline.html",
+    "learn/_keep.html",
+    "cpd/_upcoming.html",
+    "cpd/_new_replies.html",
+)
+
+
+def prepare_before_fork(app) -> None:  # a Flask app
+    """Build in the parent what every worker would otherwise build for itself on its first
+    pages: the compiled learner templates, the Khmer catalog, the table of file types, and
+    what a first request builds (the URL map's matcher, the sign-in page's layout parts),
+    by answering one sign-in page (in the site's language).
+
+    Made once before the fork, they stay shared between the workers (copy-on-write);
+    made in each worker, each kept its own copy (issue 22). The caller closes the
+    database connection the request opened before forking.
+    """
+    import mimetypes
+
+    from ..web.i18n import LANGUAGES, load_catalog
+
+    for language in LANGUAGES:
+        if language != "en":
+            load_catalog(language)
+    for name in LEARNER_TEMPLATES:
+        app.jinja_env.get_template(name)
+    mimetypes.init()
+    app.test_client().get("/login")

@@ -10,6 +10,7 @@ import io
 from functools import cache
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -67,6 +68,17 @@ def select_locale() -> str:
     if chosen in LANGUAGES:
         return chosen
     return current_app.config["KRU"]["default_language"]
+
+
+@cache
+def _parsed(code: str) -> Locale:
+    return Locale.parse(code)
+
+
+def selected_locale() -> Locale:
+    """Return ``select_locale``'s language as a babel Locale, parsed once per language
+    (Flask-Babel parsed the code again on every request: a fiftieth of a page, issue 22)."""
+    return _parsed(select_locale())
 
 
 def khmer_digits(value: object) -> str:
@@ -128,7 +140,7 @@ def _install_fast_gettext(app) -> None:
 
 
 def init_app(app) -> None:
-    KruBabel(app, locale_selector=select_locale, default_locale="km")
+    KruBabel(app, locale_selector=selected_locale, default_locale="km")
     _install_fast_gettext(app)
     app.jinja_env.filters["kn"] = khmer_digits
     app.jinja_env.filters["kn_values"] = khmer_digit_values

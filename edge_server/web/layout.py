@@ -102,23 +102,16 @@ def layout_part(name: str, *key: object) -> Markup:
     The page's head links and its header (brand, the role's links, language and sign-out
     forms) are the same for every learner reading in one language, but rendering them was
     a fifth of a learner page's time (issue 22). They are rendered once per app, language,
-    role and ``key`` (passed to the template as ``offline_script``) with stand-ins for the
-    request's CSRF token, path and user id, which are put in on each request. The header
+    role and ``key`` (passed to the template as ``part_key``, and whether its first value
+    is true as ``offline_script``) with stand-ins for the request's CSRF token, path and
+    user id, which are put in on each request; a page's own part that depends only on the
+    language and a few values (a course's "keep it on my phone" section) may use it too,
+    with those values as ``key``. The header
     links (``init_app``'s ``links``) may therefore depend on the user's role only, and a
     part may use of the user only ``user_id``.
     """
-    from flask_babel import get_locale
-
-    locale = get_locale()
-    signed_in = current_user.is_authenticated
-    cache_key = (
-        name,
-        locale.language if locale else "km",
-        current_user.role if signed_in else None,
-        signed_in,
-        request.script_root,
-        key,
-    )
+    ctx = _request_layout()
+    cache_key = (name, ctx.key, key)
     parts = current_app.extensions.setdefault("kru_layout_parts", {})
     html = parts.get(cache_key)
     if html is None:
@@ -128,13 +121,49 @@ def layout_part(name: str, *key: object) -> Markup:
             request_path=_PATH_MARK,
             user_id=_USER_MARK,
             offline_script=bool(key and key[0]),
+            part_key=key,
         )
-    if _CSRF_MARK in html:
-        html = html.replace(_CSRF_MARK, str(escape(csrf_token())))
-    if _USER_MARK in html:
-        html = html.replace(_USER_MARK, str(escape(current_user.id)))
     # Rendered by autoescaping Jinja; what is put in is escaped here.
-    return Markup(html.replace(_PATH_MARK, str(escape(request.path))))  # noqa: S704
+    if _CSRF_MARK in html:
+        if ctx.csrf is None:
+            ctx.csrf = str(escape(csrf_token()))
+        html = html.replace(_CSRF_MARK, ctx.csrf)
+    if _USER_MARK in html:
+        html = html.replace(_USER_MARK, ctx.user)
+    if _PATH_MARK in html:
+        html = html.replace(_PATH_MARK, ctx.path)
+    return Markup(html)  # noqa: S704
+
+
+class _RequestLayout:
+    """What a request's layout parts are kept by and what is put into them, found once per
+    request (a page has three or four parts; each lookup through Flask's proxies counts)."""
+
+    __slots__ = ("for_user", "key", "user", "path", "csrf")
+
+    def __init__(self, user: object) -> None:
+        from flask_babel import get_locale
+
+        locale = get_locale()
+        self.for_user = user
+        signed_in = bool(user.is_authenticated)  # type: ignore[attr-defined]
+        self.key = (
+            locale.language if locale else "km",
+            user.role if signed_in else None,  # type: ignore[attr-defined]
+            signed_in,
+            request.script_root,
+        )
+        self.user = str(escape(user.id)) if signed_in else ""  # type: ignore[attr-defined]
+        self.path = str(escape(request.path))
+        self.csrf: str | None = None  # signed only if a part shows a form
+
+
+def _request_layout() -> _RequestLayout:
+    user = current_user._get_current_object()
+    found = g.get("_kru_layout")
+    if found is None or found.for_user is not user:  # signed in or out since: anew
+        found = g._kru_layout = _RequestLayout(user)
+    return found
 
 
 def init_app(app: Flask, layout: Layout, links: Callable[[], list[tuple[str, str]]]) -> None:

@@ -41,6 +41,7 @@ from flask_wtf.csrf import generate_csrf
 from ..base import passwords
 from ..base.datahome import DataHome
 from .api_errors import api_error
+from .cookie_sessions import KruSessionInterface
 from .i18n import khmer_digits
 from .ratelimit import LoginLimiter, RateLimited
 
@@ -161,6 +162,7 @@ def init_sessions(
         WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
         JSON_SORT_KEYS=False,
     )
+    app.session_interface = KruSessionInterface()
     app.extensions["kru_login_limiter"] = LoginLimiter.from_settings(database, settings)
     app.extensions["kru_sessions"] = SessionStore(user_model, session_model, days * 86400)
     passwords.configure(

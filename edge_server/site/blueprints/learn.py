@@ -27,7 +27,7 @@ from flask import (
 )
 from flask_babel import get_locale, gettext
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from content_packs import html5
 from content_packs.catalog import Catalog
@@ -172,6 +172,32 @@ def item_heads(catalog: Catalog | None) -> dict[str, Markup]:
         kept = (root, {item.key: head(item) for item in catalog.items})
         _item_heads[catalog] = kept
     return kept[1]
+
+
+_ITEM_LINE = ' <span class="badge st-{}">{}</span></span></li>\n'
+
+
+@bp.app_template_global()
+def item_lines(items: list[Any], heads: dict[str, Markup], labels: dict[str, str]) -> Markup:
+    """Return the course page's lines of ``items``: each item's rendered catalog part
+    (``item_heads``) and the learner's status badge, labelled from ``labels``.
+
+    Joined here as plain text, not in a template loop nor with Markup's operators: the
+    loop's calls and escapes per item were a fifth of the course page's time (issue 22).
+    """
+    badges = {
+        status: _ITEM_LINE.format(escape(status), escape(label)) for status, label in labels.items()
+    }
+    parts: list[str] = []
+    for item in items:
+        badge = badges.get(item.status)
+        if badge is None:
+            status = escape(item.status)
+            badge = _ITEM_LINE.format(status, status)
+        parts.append(heads[item.key])
+        parts.append(badge)
+    # Rendered catalog parts and badges whose values were escaped above.
+    return Markup("".join(parts))  # noqa: S704
 
 
 @bp.get("/learn/courses/<pack>/<slug>")
