@@ -244,24 +244,12 @@ def parse_record(data: bytes | str | dict[str, Any]) -> Release:
 
 def trusted_keys(keys_dir: Path) -> list[str]:
     """Return the release keys in ``keys_dir`` (``*.pub``, base64); [] when there is none."""
-    try:
-        files = sorted(Path(keys_dir).glob(f"*{KEY_SUFFIX}"))
-    except OSError:
-        return []
-    keys = []
-    for path in files:
-        try:
-            text = path.read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            continue
-        if _decode_key(text) is not None:
-            keys.append(text)
-    return keys
+    return list(trusted_key_names(keys_dir))
 
 
 def trusted_key_names(keys_dir: Path) -> dict[str, str]:
     """Return each trusted key of ``keys_dir`` with the name of its file (``ministry`` for
-    ``ministry.pub``); {} when there is none."""
+    ``ministry.pub``), in file-name order; {} when there is none."""
     try:
         files = sorted(Path(keys_dir).glob(f"*{KEY_SUFFIX}"))
     except OSError:
