@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 import weakref
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import nh3
@@ -34,12 +34,11 @@ from content_packs.catalog import Catalog
 from content_packs.models import Item
 from content_packs.urls import content_url
 
-from ...base.errors import N_, KruError
+from ...base.errors import KruError
 from ...learning import courses, events, quiz_forms, scorm
 from ...learning import quiz as quizzes
 from ...web.auth import role_required
-from ...web.i18n import page_gettext
-from ...web.web_security import pct_class
+from . import learn_html
 
 bp = Blueprint("learn", __name__)
 
@@ -127,22 +126,13 @@ def learn_url(endpoint: str, key: str, **values: Any) -> str:
     return url
 
 
-_PROGRESS_BAR = Markup(
-    '<div class="progress" role="progressbar" aria-label="{}" aria-valuenow="{}" '
-    'aria-valuemin="0" aria-valuemax="100"><span class="w-{}"></span></div>'
-)
+bp.add_app_template_global(learn_html.progress_bar, "progress_bar")
 
 
 @bp.app_template_global()
-def progress_bar(percent: int, label: str) -> Markup:
-    """Return a course's progress bar, named for screen readers.
-
-    Built here, not by a template macro: a learner home's three bars were a tenth of its
-    time (issue 22).
-    """
-    # The translation is trusted as templates trust it; the course name is escaped by %.
-    name = Markup(page_gettext(N_("Progress of %(course)s"))) % {"course": label}  # noqa: S704
-    return _PROGRESS_BAR.format(name, percent, pct_class(percent))
+def course_cards(summaries: list[courses.CourseSummary]) -> Markup:
+    """Return the learner home's course cards (``learn_html.course_cards``)."""
+    return learn_html.course_cards(summaries, partial(learn_url, "learn.course"))
 
 
 @bp.get("/learn/")
