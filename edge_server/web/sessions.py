@@ -40,6 +40,7 @@ from flask_wtf.csrf import generate_csrf
 
 from ..base import passwords
 from ..base.datahome import DataHome
+from ..base.db import raw_models
 from .api_errors import api_error
 from .cookie_sessions import KruSessionInterface
 from .i18n import khmer_digits
@@ -57,7 +58,6 @@ class SessionStore:
         self.rows = session_model
         self.lifetime_s = lifetime_s
         self._load_sql: str | None = None
-        self._load_columns: list[tuple[str, Any, bool]] | None = None
 
     def _user_query_sql(self) -> str:
         """SQL of the user and their session's expiry by (digest, user id, now), built once.
@@ -116,7 +116,10 @@ class SessionStore:
         rows = self.rows
         now = time.time()
         digest = self._digest(token)
-        user = self._fetch_user(digest, uid, now)
+        # A plain cursor, not peewee's raw(): its wrappers were half of loading the user,
+        # a twentieth of a learner page (issue 22).
+        found = raw_models(self.users, self._user_query_sql(), (digest, uid, now))
+        user = found[0] if found else None
         if user is None or not user.active:
             return None
         user.session_extended = False
@@ -124,52 +127,6 @@ class SessionStore:
             rows.update(expires_at=now + self.lifetime_s).where(rows.id == digest).execute()
             user.session_extended = True
         return user
-
-    def _fetch_user(self, digest: str, uid: int, now: float) -> Any:
-        """Return the user row of the session query as a model instance, or None.
-
-        Read with a plain cursor, not peewee's ``raw()``: its query and row wrappers were
-        half of loading the user, a twentieth of a learner page (issue 22). The cursor is
-        read to its end and closed, so no read transaction stays open on the thread's kept
-        connection. The instance is what ``raw()`` makes: each column of the users table as
-        its field's Python value, the session's expiry as a plain attribute.
-        """
-        users = self.users
-        cursor = users._meta.database.execute_sql(self._user_query_sql(), (digest, uid, now))
-        try:
-            rows = cursor.fetchall()
-            columns = self._load_columns
-            if columns is None and rows:
-                columns = self._load_columns = self._columns(cursor.description)
-        finally:
-            cursor.close()
-        if not rows or columns is None:
-            return None
-        user = users(__no_default__=1)
-        data = user.__data__
-        for (name, convert, is_field), value in zip(columns, rows[0], strict=True):
-            if convert is not None:
-                value = convert(value)
-            if is_field:
-                data[name] = value
-            else:
-                setattr(user, name, value)
-        return user
-
-    def _columns(self, description: Any) -> list[tuple[str, Any, bool]]:
-        """Return (attribute, converter, is a field) per result column, as peewee resolves
-        a raw query's columns (a column of the model's table becomes its field)."""
-        combined = self.users._meta.combined
-        found: list[tuple[str, Any, bool]] = []
-        for entry in description:
-            column = entry[0]
-            column = column[column.rfind(".") + 1 :].strip('()"`')
-            model_field = combined.get(column)
-            if model_field is None:
-                found.append((column, None, False))
-            else:
-                found.append((model_field.name, model_field.python_value, True))
-        return found
 
     def end(self, token: str | None) -> None:
         """End the session with ``token`` (nothing when there is none)."""
