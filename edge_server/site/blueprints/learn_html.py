@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from ...base.errors import N_
 from ...base.localtime import date_words, is_past
+from ...learning.progress import percent as progress_percent
 from ...web.i18n import page_gettext
 from ...web.web_security import pct_class
 
@@ -54,26 +55,35 @@ def _digits(text: str, khmer: bool) -> str:
 def course_cards(summaries: Iterable[Any], course_url: Any) -> Markup:
     """Return the learner home's card of each course (``courses.CourseSummary``): its link,
     progress bar, items done, "completed", due date and "overdue", as ``learn/home.html``
-    rendered them; ``course_url(key)`` gives a course's link."""
+    rendered them; ``course_url(key)`` gives a course's link.
+
+    Each message is translated once per call and formatted with ``str %`` on escaped values,
+    which is what ``Markup(translation) % values`` gives for ``%(name)s`` placeholders.
+    """
     locale = get_locale()
     language = locale.language if locale else "km"
     khmer = locale is not None and language == "km"
     zone = current_app.config["KRU"].get("time_zone", "UTC")
-    completed = overdue = ""
+    done_text = page_gettext(N_("%(done)s of %(total)s done"))
+    bar_name = page_gettext(N_("Progress of %(course)s"))
+    completed = due_text = overdue = ""
     parts: list[str] = []
     for course in summaries:
         title = escape(course.title)
-        done = _message(
-            N_("%(done)s of %(total)s done"),
-            done=_digits(str(course.done_count), khmer),
-            total=_digits(str(len(course.required)), khmer),
+        done, total = course.tally()
+        percent = progress_percent(done, total)  # course.percent and .completed, counted once
+        is_completed = total > 0 and done == total
+        bar = _PROGRESS_BAR.format(
+            bar_name % {"course": title}, escape(percent), pct_class(percent)
         )
-        is_completed = course.completed
+        done_line = done_text % {
+            "done": escape(_digits(str(done), khmer)),
+            "total": escape(_digits(str(total), khmer)),
+        }
         url = escape(course_url(course.key))
         parts.append(
             f'\n<section class="card course-card">\n  <h2><a href="{url}">'
-            f"{title}</a></h2>\n  {progress_bar(course.percent, course.title)}\n"
-            f'  <p class="muted">{done}'
+            f'{title}</a></h2>\n  {bar}\n  <p class="muted">{done_line}'
         )
         if is_completed:
             if not completed:
@@ -81,8 +91,10 @@ def course_cards(summaries: Iterable[Any], course_url: Any) -> Markup:
             parts.append(f' · <span class="badge st-completed">{completed}</span>')
         due = course.due_date
         if due:
-            when = _digits(date_words(due, language), khmer)
-            parts.append(f' · <span class="due">{_message(N_("Due %(date)s"), date=when)}</span>')
+            if not due_text:
+                due_text = page_gettext(N_("Due %(date)s"))
+            when = escape(_digits(date_words(due, language), khmer))
+            parts.append(f' · <span class="due">{due_text % {"date": when}}</span>')
             if is_past(due, zone) and not is_completed:
                 if not overdue:
                     overdue = _message(N_("Overdue"))
