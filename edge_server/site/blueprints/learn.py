@@ -167,6 +167,13 @@ def item_heads(catalog: Catalog | None) -> dict[str, Markup]:
 _ITEM_LINE = ' <span class="badge st-{}">{}</span></span></li>\n'
 
 
+@lru_cache(maxsize=64)
+def _badges(labels: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Return each status's badge and line end, made once per set of translated labels (a
+    language's): making them for each module was a twentieth of the course page."""
+    return {status: _ITEM_LINE.format(escape(status), escape(label)) for status, label in labels}
+
+
 @bp.app_template_global()
 def item_lines(items: list[Any], heads: dict[str, Markup], labels: dict[str, str]) -> Markup:
     """Return the course page's lines of ``items``: each item's rendered catalog part
@@ -175,9 +182,7 @@ def item_lines(items: list[Any], heads: dict[str, Markup], labels: dict[str, str
     Joined here as plain text, not in a template loop nor with Markup's operators: the
     loop's calls and escapes per item were a fifth of the course page's time (issue 22).
     """
-    badges = {
-        status: _ITEM_LINE.format(escape(status), escape(label)) for status, label in labels.items()
-    }
+    badges = _badges(tuple(labels.items()))
     parts: list[str] = []
     for item in items:
         badge = badges.get(item.status)
