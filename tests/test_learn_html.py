@@ -88,3 +88,30 @@ def _course_url(key: str) -> str:
 
 def _cookie(client) -> str:
     return f"session={client.get_cookie('session').value}"
+
+
+TYPES = ["lesson", "video", "quiz", "pdf", "html5", "no-such-type", "<b>&"]
+STATUSES = ["not_started", "in_progress", "completed", "passed", "failed", "other", "<i>'"]
+
+
+@pytest.mark.parametrize("language", ["km", "en"])
+def test_item_page_twins_are_what_the_macros_render(app, client, login_as, language):
+    from flask import get_template_attribute
+
+    _as_learner(app, client, login_as, language)
+    client.get("/learn/")
+    with app.test_request_context("/learn/", headers={"Cookie": _cookie(client)}):
+        app.preprocess_request()
+
+        def macro(name):
+            return get_template_attribute("learn/_macros.html", name)
+
+        for kind in TYPES:
+            assert str(learn_html.icon(kind)) == str(macro("icon")(kind))
+            assert str(learn_html.type_label(kind)) == str(macro("type_label")(kind))
+        for value in STATUSES:
+            assert str(learn_html.status_label(value)) == str(macro("status_label")(value))
+            assert str(learn_html.status(value)) == str(macro("status")(value))
+        for seconds in [None, 0, 1, 59, 60, 61, 600, 3599, 86400]:
+            assert str(learn_html.minutes(seconds)) == str(macro("minutes")(seconds))
+        assert isinstance(learn_html.status("x"), Markup)

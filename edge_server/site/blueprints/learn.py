@@ -127,6 +127,16 @@ def learn_url(endpoint: str, key: str, **values: Any) -> str:
 
 
 bp.add_app_template_global(learn_html.progress_bar, "progress_bar")
+# The item page's icon, type, status and length, without its macros (learn/item.html); a
+# template importing the macros of learn/_macros.html gets the macros.
+for _twin in (
+    learn_html.icon,
+    learn_html.type_label,
+    learn_html.status_label,
+    learn_html.status,
+    learn_html.minutes,
+):
+    bp.add_app_template_global(_twin)
 
 
 @bp.app_template_global()
