@@ -115,3 +115,23 @@ def test_item_page_twins_are_what_the_macros_render(app, client, login_as, langu
         for seconds in [None, 0, 1, 59, 60, 61, 600, 3599, 86400]:
             assert str(learn_html.minutes(seconds)) == str(macro("minutes")(seconds))
         assert isinstance(learn_html.status("x"), Markup)
+
+
+@pytest.mark.parametrize("language", ["km", "en"])
+def test_item_lines_default_badges_are_the_templates_former_labels(app, client, login_as, language):
+    from edge_server.site.blueprints.learn import item_lines
+
+    former = (
+        '{{ item_lines(items, heads, {"not_started": _("Not started"), "in_progress": '
+        '_("In progress"), "completed": _("Completed"), "passed": _("Passed"), '
+        '"failed": _("Failed")}) }}'
+    )
+    _as_learner(app, client, login_as, language)
+    client.get("/learn/")
+    items = [ItemStatus(f"p/{s}", "lesson", s, True, None, s) for s in STATUSES]
+    heads = {item.key: Markup(f"<li>{item.key}") for item in items}
+    with app.test_request_context("/learn/", headers={"Cookie": _cookie(client)}):
+        app.preprocess_request()
+        expected = render_template_string(former, items=items, heads=heads)
+        assert str(item_lines(items, heads)) == expected
+        assert str(item_lines(items, heads)) == expected  # kept badges

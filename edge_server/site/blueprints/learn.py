@@ -184,15 +184,30 @@ def _badges(labels: tuple[tuple[str, str], ...]) -> dict[str, str]:
     return {status: _ITEM_LINE.format(escape(status), escape(label)) for status, label in labels}
 
 
+# Page language -> the badges of the statuses learn_html names, made on its first page.
+_language_badges: dict[str | None, dict[str, str]] = {}
+
+
 @bp.app_template_global()
-def item_lines(items: list[Any], heads: dict[str, Markup], labels: dict[str, str]) -> Markup:
+def item_lines(
+    items: list[Any], heads: dict[str, Markup], labels: dict[str, str] | None = None
+) -> Markup:
     """Return the course page's lines of ``items``: each item's rendered catalog part
-    (``item_heads``) and the learner's status badge, labelled from ``labels``.
+    (``item_heads``) and the learner's status badge, labelled from ``labels`` (by default
+    the page language's names of the statuses, as ``learn_html.status_label`` gives them).
 
     Joined here as plain text, not in a template loop nor with Markup's operators: the
     loop's calls and escapes per item were a fifth of the course page's time (issue 22).
     """
-    badges = _badges(tuple(labels.items()))
+    if labels is None:
+        locale = get_locale()
+        language = locale.language if locale else None
+        badges = _language_badges.get(language)
+        if badges is None:
+            named = tuple((s, learn_html.status_label(s)) for s in learn_html.STATUS_LABELS)
+            badges = _language_badges[language] = _badges(named)
+    else:
+        badges = _badges(tuple(labels.items()))
     parts: list[str] = []
     for item in items:
         badge = badges.get(item.status)

@@ -107,7 +107,7 @@ def course_cards(summaries: Iterable[Any], course_url: Any) -> Markup:
 # Python twins of learn/_macros.html's icon, type_label, status_label, status and minutes,
 # for the item page, where the five macro calls were a thirteenth of the page (issue 22).
 # Byte for byte what the macros give (tests/test_learn_html.py).
-_STATUS_LABELS = {
+STATUS_LABELS = {
     "not_started": N_("Not started"),
     "in_progress": N_("In progress"),
     "completed": N_("Completed"),
@@ -135,7 +135,7 @@ def type_label(kind: str) -> Markup:
 
 def status_label(status: str) -> Markup:
     """Return a status's translated name (``_macros.html`` ``status_label``)."""
-    message = _STATUS_LABELS.get(status)
+    message = STATUS_LABELS.get(status)
     return escape(status) if message is None else Markup(_message(message))  # noqa: S704
 
 
