@@ -88,3 +88,33 @@ def test_flashed_messages_are_shown_once(app, client, login_as):
     client.get("/test-flash")
     assert "saved once" in client.get("/learn/").get_data(as_text=True)
     assert "saved once" not in client.get("/learn/").get_data(as_text=True)
+
+
+def test_an_unchanged_session_adds_only_vary_cookie(app, client, login_as):
+    login_as("learner")
+    plain = client.get("/learn/")
+    assert plain.headers.get_all("Vary") == ["Cookie"]
+    assert "Set-Cookie" not in plain.headers
+    packed = client.get("/learn/", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers.get_all("Vary") == ["Accept-Encoding, Cookie"]
+    assert "Set-Cookie" not in packed.headers
+
+
+def test_a_changed_session_is_still_sent_and_an_emptied_one_deleted(app, client, login_as):
+    @app.get("/kru-test/change-session")
+    def _change():
+        session["kru_test"] = "changed"
+        return "changed"
+
+    @app.get("/kru-test/empty-session")
+    def _empty():
+        session.clear()
+        return "emptied"
+
+    login_as("learner")
+    changed = client.get("/kru-test/change-session")
+    assert changed.headers["Set-Cookie"].startswith("session=")
+    assert changed.headers.get_all("Vary") == ["Cookie"]
+    emptied = client.get("/kru-test/empty-session")
+    assert emptied.headers["Set-Cookie"].startswith("session=;")
+    assert emptied.headers.get_all("Vary") == ["Cookie"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask import render_template
 
 from edge_server.web.sessions import start_session
@@ -41,3 +42,25 @@ def test_each_browser_gets_its_own_csrf_token_and_path_in_the_header(app, login_
     assert _csrf_in_header(one) and _csrf_in_header(two)
     assert _csrf_in_header(one) != _csrf_in_header(two)
     assert 'name="next" value="/login"' in one
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>no stand-in</p>",
+        "kru-layout-csrf-token",
+        "kru-layout-csrf-tokenkru-layout-user-id/kru-layout-request-path",
+        '<a href="/kru-layout-request-path?u=kru-layout-user-id">x</a>'
+        '<input value="kru-layout-csrf-token"><i>kru-layout-user-id</i>',
+    ],
+)
+def test_a_kept_part_puts_in_what_replacing_its_stand_ins_did(html):
+    from edge_server.web.layout import _CSRF_MARK, _PATH_MARK, _USER_MARK, _split_marks
+
+    values = {_CSRF_MARK: "TOKEN", _USER_MARK: "42", _PATH_MARK: "/learn/"}
+    pieces = _split_marks(html)
+    joined = pieces if isinstance(pieces, str) else "".join(values.get(p, p) for p in pieces)
+    expected = html
+    for mark, value in values.items():
+        expected = expected.replace(mark, value)
+    assert joined == expected

@@ -42,3 +42,41 @@ def test_the_page_language_is_parsed_once_per_language_and_follows_each_user(app
     assert '<html lang="en">' in client.get("/learn/").get_data(as_text=True)
     with app.test_request_context():
         assert get_locale().language == "km"  # no one signed in: the site's language
+
+
+# Messages of the Khmer catalog: one with a placeholder, one without, one untranslated.
+_MESSAGES = ["%(done)s of %(total)s done", "Overdue", "Not in any catalog: %(x)s 100%%"]
+
+
+def _both_ways(app, autoescape: bool) -> tuple[list[str], list[str]]:
+    """Each message through ``_`` and through Jinja's own newstyle ``gettext``."""
+    values = {"done": "<b>3</b>", "total": 5, "x": "a & 'b'"}
+    ours, jinjas = [], []
+    for message in _MESSAGES:
+        for name, out in (("_", ours), ("gettext", jinjas)):
+            source = f"{{% autoescape {str(autoescape).lower()} %}}{{{{ {name}(m, **v) }}}}"
+            template = app.jinja_env.from_string(source + "{% endautoescape %}")
+            out.append(template.render(m=message, v=values))
+    return ours, jinjas
+
+
+def test_templates_underscore_is_what_jinjas_gettext_gives(app, client, login_as):
+    from edge_server.accounts.models import User
+
+    user = login_as("learner")
+    for language in ("km", "en"):
+        User.update(language=language).where(User.id == user.id).execute()
+        cookie = f"session={client.get_cookie('session').value}"
+        for autoescape in (True, False):
+            with app.test_request_context("/learn/", headers={"Cookie": cookie}):
+                app.preprocess_request()
+                ours, jinjas = _both_ways(app, autoescape)
+            assert ours == jinjas
+        assert ("ហួសកំណត់" in ours[1]) is (language == "km")
+    assert "&lt;b&gt;3&lt;/b&gt;" in _escaped_first(app, cookie)
+
+
+def _escaped_first(app, cookie: str) -> str:
+    with app.test_request_context("/learn/", headers={"Cookie": cookie}):
+        app.preprocess_request()
+        return _both_ways(app, True)[0][0]

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from peewee import SQL
 
 from ..accounts.models import Cohort, CohortMember, User
-from ..base.db import compiled, db
+from ..base.db import compiled, db, raw_models
 from ..base.errors import N_, NotFound, PermissionDenied, ValidationError
 from ..learning.events import boot_id, now_ts
 from ..learning.models import Event
@@ -210,7 +210,7 @@ def upcoming_for(user: User, tz: ZoneInfo, *, now: datetime | None = None) -> li
     """Return the sessions of ``user``'s cohorts not yet over, soonest first."""
     now = now or datetime.now(UTC)
     since = (now - timedelta(hours=24)).isoformat(timespec="seconds")
-    views = [_view(s, tz) for s in F2FSession.raw(_upcoming_sql(), user.id, since)]
+    views = [_view(s, tz) for s in raw_models(F2FSession, _upcoming_sql(), (user.id, since))]
     return [v for v in views if v.local + timedelta(minutes=v.session.minutes) >= now]
 
 

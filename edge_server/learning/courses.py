@@ -105,9 +105,15 @@ class CourseSummary:
             )
         return kept[1]
 
+    def tally(self) -> tuple[int, int]:
+        """Return (required items done, required items), counted once (``percent`` and
+        ``completed`` follow from them)."""
+        required = self.required
+        return sum(1 for i in required if i.done), len(required)
+
     @property
     def done_count(self) -> int:
-        return sum(1 for i in self.required if i.done)
+        return self.tally()[0]
 
     @property
     def percent(self) -> int:

@@ -7,6 +7,7 @@ app reads another package's folders by path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -113,9 +114,9 @@ def layout_part(name: str, *key: object) -> Markup:
     ctx = _request_layout()
     cache_key = (name, ctx.key, key)
     parts = current_app.extensions.setdefault("kru_layout_parts", {})
-    html = parts.get(cache_key)
-    if html is None:
-        html = parts[cache_key] = render_template(
+    pieces = parts.get(cache_key)
+    if pieces is None:
+        html = render_template(
             name,
             csrf_token=lambda: _CSRF_MARK,
             request_path=_PATH_MARK,
@@ -123,16 +124,42 @@ def layout_part(name: str, *key: object) -> Markup:
             offline_script=bool(key and key[0]),
             part_key=key,
         )
+        pieces = parts[cache_key] = _split_marks(html)
+    if isinstance(pieces, Markup):
+        return pieces
     # Rendered by autoescaping Jinja; what is put in is escaped here.
-    if _CSRF_MARK in html:
-        if ctx.csrf is None:
-            ctx.csrf = str(escape(csrf_token()))
-        html = html.replace(_CSRF_MARK, ctx.csrf)
-    if _USER_MARK in html:
-        html = html.replace(_USER_MARK, ctx.user)
-    if _PATH_MARK in html:
-        html = html.replace(_PATH_MARK, ctx.path)
-    return Markup(html)  # noqa: S704
+    out = []
+    for piece in pieces:
+        if piece is _CSRF_MARK:
+            if ctx.csrf is None:
+                ctx.csrf = str(escape(csrf_token()))
+            piece = ctx.csrf
+        elif piece is _USER_MARK:
+            piece = ctx.user
+        elif piece is _PATH_MARK:
+            piece = ctx.path
+        out.append(piece)
+    return Markup("".join(out))  # noqa: S704
+
+
+_MARKS = re.compile("|".join(re.escape(mark) for mark in (_CSRF_MARK, _PATH_MARK, _USER_MARK)))
+_MARK_OF = {mark: mark for mark in (_CSRF_MARK, _PATH_MARK, _USER_MARK)}
+
+
+def _split_marks(html: str) -> Markup | tuple[str, ...]:
+    """Return a rendered part as its text pieces and stand-ins (the module's own stand-in
+    strings, told apart by identity), so each request joins them instead of searching the
+    part for each stand-in (issue 22). A part without stand-ins is returned as Markup."""
+    pieces: list[str] = []
+    start = 0
+    for found in _MARKS.finditer(html):
+        pieces.append(html[start : found.start()])
+        pieces.append(_MARK_OF[found.group()])
+        start = found.end()
+    if not pieces:
+        return Markup(html)  # noqa: S704  # rendered by autoescaping Jinja
+    pieces.append(html[start:])
+    return tuple(piece for piece in pieces if piece)
 
 
 class _RequestLayout:

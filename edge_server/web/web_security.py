@@ -124,14 +124,20 @@ def install(app: Flask, settings: Any = None) -> None:
 
     @app.after_request
     def _headers(response):
+        # The names already set are found in one pass over the headers, not one per name
+        # (``setdefault`` each): a fiftieth of every answer (issue 22).
+        headers = response.headers
+        present = {name.lower() for name in headers.keys()}
         for name, value in HEADERS.items():
             if name == "X-Frame-Options" and getattr(response, "any_frame", False):
                 continue  # a view that may be framed by any page says so (SCORM pages)
-            response.headers.setdefault(name, value)
+            if name.lower() not in present:
+                headers.add(name, value)
         if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
-            if "Cache-Control" not in response.headers:
-                response.headers["Cache-Control"] = "no-store"
+            if "content-security-policy" not in present:
+                headers.add("Content-Security-Policy", PAGE_CSP)
+            if "cache-control" not in present:
+                headers.add("Cache-Control", "no-store")
         return response
 
     app.wsgi_app = secure_cookies_on_https(app.wsgi_app)  # type: ignore[method-assign]

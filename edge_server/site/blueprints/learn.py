@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 import weakref
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import nh3
@@ -34,12 +34,11 @@ from content_packs.catalog import Catalog
 from content_packs.models import Item
 from content_packs.urls import content_url
 
-from ...base.errors import N_, KruError
+from ...base.errors import KruError
 from ...learning import courses, events, quiz_forms, scorm
 from ...learning import quiz as quizzes
 from ...web.auth import role_required
-from ...web.i18n import page_gettext
-from ...web.web_security import pct_class
+from . import learn_html
 
 bp = Blueprint("learn", __name__)
 
@@ -127,22 +126,23 @@ def learn_url(endpoint: str, key: str, **values: Any) -> str:
     return url
 
 
-_PROGRESS_BAR = Markup(
-    '<div class="progress" role="progressbar" aria-label="{}" aria-valuenow="{}" '
-    'aria-valuemin="0" aria-valuemax="100"><span class="w-{}"></span></div>'
-)
+bp.add_app_template_global(learn_html.progress_bar, "progress_bar")
+# The item page's icon, type, status and length, without its macros (learn/item.html); a
+# template importing the macros of learn/_macros.html gets the macros.
+for _twin in (
+    learn_html.icon,
+    learn_html.type_label,
+    learn_html.status_label,
+    learn_html.status,
+    learn_html.minutes,
+):
+    bp.add_app_template_global(_twin)
 
 
 @bp.app_template_global()
-def progress_bar(percent: int, label: str) -> Markup:
-    """Return a course's progress bar, named for screen readers.
-
-    Built here, not by a template macro: a learner home's three bars were a tenth of its
-    time (issue 22).
-    """
-    # The translation is trusted as templates trust it; the course name is escaped by %.
-    name = Markup(page_gettext(N_("Progress of %(course)s"))) % {"course": label}  # noqa: S704
-    return _PROGRESS_BAR.format(name, percent, pct_class(percent))
+def course_cards(summaries: list[courses.CourseSummary]) -> Markup:
+    """Return the learner home's course cards (``learn_html.course_cards``)."""
+    return learn_html.course_cards(summaries, partial(learn_url, "learn.course"))
 
 
 @bp.get("/learn/")
@@ -177,17 +177,37 @@ def item_heads(catalog: Catalog | None) -> dict[str, Markup]:
 _ITEM_LINE = ' <span class="badge st-{}">{}</span></span></li>\n'
 
 
+@lru_cache(maxsize=64)
+def _badges(labels: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Return each status's badge and line end, made once per set of translated labels (a
+    language's): making them for each module was a twentieth of the course page."""
+    return {status: _ITEM_LINE.format(escape(status), escape(label)) for status, label in labels}
+
+
+# Page language -> the badges of the statuses learn_html names, made on its first page.
+_language_badges: dict[str | None, dict[str, str]] = {}
+
+
 @bp.app_template_global()
-def item_lines(items: list[Any], heads: dict[str, Markup], labels: dict[str, str]) -> Markup:
+def item_lines(
+    items: list[Any], heads: dict[str, Markup], labels: dict[str, str] | None = None
+) -> Markup:
     """Return the course page's lines of ``items``: each item's rendered catalog part
-    (``item_heads``) and the learner's status badge, labelled from ``labels``.
+    (``item_heads``) and the learner's status badge, labelled from ``labels`` (by default
+    the page language's names of the statuses, as ``learn_html.status_label`` gives them).
 
     Joined here as plain text, not in a template loop nor with Markup's operators: the
     loop's calls and escapes per item were a fifth of the course page's time (issue 22).
     """
-    badges = {
-        status: _ITEM_LINE.format(escape(status), escape(label)) for status, label in labels.items()
-    }
+    if labels is None:
+        locale = get_locale()
+        language = locale.language if locale else None
+        badges = _language_badges.get(language)
+        if badges is None:
+            named = tuple((s, learn_html.status_label(s)) for s in learn_html.STATUS_LABELS)
+            badges = _language_badges[language] = _badges(named)
+    else:
+        badges = _badges(tuple(labels.items()))
     parts: list[str] = []
     for item in items:
         badge = badges.get(item.status)
