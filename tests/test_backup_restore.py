@@ -98,6 +98,20 @@ def test_backup_manifest_lists_schema_and_content(site, stick):
     assert [e["size"] for e in manifest["content"]] == [18000]
 
 
+def test_backup_folder_holds_only_what_its_manifest_lists(site, stick):
+    """The database copy is a plain (rollback-journal) file: no -wal or -shm beside it on the
+    stick, which a FAT stick keeps as clutter (seen on the emulated Pi's stick)."""
+    made = make_backup(site, stick)
+    manifest = json.loads((made / "kru-backup.json").read_text())
+    listed = {"kru-backup.json", "kru.sqlite3"}
+    for part in ("content", "submissions", "secrets"):
+        listed |= {f"{part}/{e['path']}" for e in manifest.get(part, [])}
+    found = {p.relative_to(made).as_posix() for p in made.rglob("*") if p.is_file()}
+    assert found == listed
+    with sqlite3.connect(made / "kru.sqlite3") as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
 def test_backup_without_content_keeps_the_manifest(site, stick):
     made = make_backup(site, stick, "--no-content")
     manifest = json.loads((made / "kru-backup.json").read_text())

@@ -145,6 +145,10 @@ def test_back_up_to_a_stick_and_restore_from_it_through_the_site_page(
     assert len(on_stick) == 1
     manifest = json.loads((on_stick[0] / "kru-backup.json").read_text())
     assert [e["sha256"] for e in manifest["content"]] == [digest]
+    # The database copy was readable on the stick's own file system (its schema is listed)
+    # and left no -wal or -shm file there.
+    assert "m0001_accounts" in manifest["migrations"]
+    assert sorted(p.name for p in on_stick[0].glob("kru.sqlite3*")) == ["kru.sqlite3"]
     assert "Restore" in done and on_stick[0].name in done
 
     accounts.create_user("made-after", "lotus-pond-7")  # lost by the restore

@@ -135,6 +135,24 @@ def backup_site(home: DataHome, dest: Path, *, include_content: bool = True) -> 
     return final
 
 
+def _rollback_mode(database: Path) -> None:
+    """Mark the closed copy ``database`` as a rollback-journal file, as ``PRAGMA
+    journal_mode=DELETE`` would.
+
+    The backup API copies the site's WAL flag (header bytes 18 and 19, both 2 in WAL mode,
+    1 otherwise: sqlite.org/fileformat.html), so every later opening of the copy, read-only
+    ones too, made -wal and -shm files beside it: clutter on a stick, and on a FUSE FAT stick
+    the shared-memory file cannot be mapped at all ("disk I/O error"), so the PRAGMA itself
+    fails there. The copy has no WAL file, so flipping the two bytes is all the PRAGMA does;
+    the server turns WAL on again when it opens a restored database.
+    """
+    with open(database, "r+b") as fh:
+        fh.seek(18)
+        if fh.read(2) == b"\x02\x02":
+            fh.seek(18)
+            fh.write(b"\x01\x01")
+
+
 def _write_backup(home: DataHome, work: Path, include_content: bool) -> dict[str, Any]:
     db_copy = work / DATABASE
     src = sqlite3.connect(f"file:{home.database}?mode=ro", uri=True)
@@ -144,6 +162,7 @@ def _write_backup(home: DataHome, work: Path, include_content: bool) -> dict[str
     finally:
         dst.close()
         src.close()
+    _rollback_mode(db_copy)
     content = []
     for path in _files(home.content):
         relative = path.relative_to(home.content).as_posix()
