@@ -346,6 +346,8 @@ def stick_backup(image: Path, folder: Path) -> dict:
             sqlite3.connect(folder / f"{name}-checked" / site_backup.DATABASE)
         ) as con:
             found["backups"][name] = {
+                "top": sorted(p.name for p in (folder / name).iterdir()),
+                "migrations": len(manifest["migrations"]),
                 "content_files": len(manifest["content"]),
                 "users": sorted(r[0] for r in con.execute("SELECT username FROM users")),
                 "events": con.execute("SELECT count(*) FROM events").fetchone()[0],
@@ -516,6 +518,8 @@ def test_the_site_page_backs_up_to_a_usb_stick_through_the_root_helper(first_boo
     assert "error" not in made, made
     assert {"admin", "dara"} <= set(made["users"]), made
     assert made["events"] >= 1 and made["content_files"] >= 3, made
+    assert made["migrations"] > 0, made
+    assert not [n for n in made["top"] if n.endswith(("-wal", "-shm", "-journal"))], made
     entries = first_boot["journal"]
     for request in (
         f"mount-{STICK_DEVICE}-ro",
