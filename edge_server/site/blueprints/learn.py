@@ -184,8 +184,11 @@ def _badges(labels: tuple[tuple[str, str], ...]) -> dict[str, str]:
     return {status: _ITEM_LINE.format(escape(status), escape(label)) for status, label in labels}
 
 
-# Page language -> the badges of the statuses learn_html names, made on its first page.
-_language_badges: dict[str | None, dict[str, str]] = {}
+@lru_cache(maxsize=16)
+def _language_badges(language: str | None) -> dict[str, str]:
+    """Return the badges of the statuses learn_html names, in the page language
+    ``language`` (called within a page of that language; made on its first page)."""
+    return _badges(tuple((s, learn_html.status_label(s)) for s in learn_html.STATUS_LABELS))
 
 
 @bp.app_template_global()
@@ -201,11 +204,7 @@ def item_lines(
     """
     if labels is None:
         locale = get_locale()
-        language = locale.language if locale else None
-        badges = _language_badges.get(language)
-        if badges is None:
-            named = tuple((s, learn_html.status_label(s)) for s in learn_html.STATUS_LABELS)
-            badges = _language_badges[language] = _badges(named)
+        badges = _language_badges(locale.language if locale else None)
     else:
         badges = _badges(tuple(labels.items()))
     parts: list[str] = []
