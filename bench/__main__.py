@@ -28,7 +28,7 @@ from .core import Bench, Durations, NotAvailable
 from .load import LoadToolMissing, wrk_path
 from .profiles import PROFILES, Confinement, Profile, server_env
 from .scenarios import SCENARIOS
-from .server import KruServer
+from .server import KruServer, byte_compile
 from .sitedata import build_site
 
 log = logging.getLogger("bench")
@@ -119,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         wrk_path()
     except LoadToolMissing as exc:
         print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    if not byte_compile():  # the server starts from .pyc files, as on a Pi
+        print("bench: Kru's modules could not be byte-compiled (see above)", file=sys.stderr)
         return 1
     code = 0
     for name in dict.fromkeys(args.profile):

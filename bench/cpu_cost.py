@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import client
 from .load import run_wrk, write_sessions
-from .server import KruServer, group_memory, process_pss, process_tree
+from .server import KruServer, byte_compile, group_memory, process_pss, process_tree
 from .sitedata import PASSWORD, build_site
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    byte_compile()  # the server starts from .pyc files, as on a Pi
     work = Path(tempfile.mkdtemp(prefix="kru-cpu-"))
     if args.data_dir and (args.data_dir / "site.json").exists():
         meta = json.loads((args.data_dir / "site.json").read_text())

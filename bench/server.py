@@ -27,6 +27,30 @@ log = logging.getLogger(__name__)
 KRU = [sys.executable, "-m", "edge_server.cli"]
 
 
+# Kru's own packages, as the Pi's install.sh byte-compiles them in its virtualenv.
+SOURCE_PACKAGES = ("edge_server", "content_packs", "sync")
+
+
+def byte_compile(root: Path = Path(__file__).resolve().parent.parent) -> bool:
+    """Byte-compile Kru's packages under ``root`` (``__pycache__``, git-ignored) once.
+
+    A Pi runs Kru from modules install.sh compiled (``compileall``): the server reads the
+    ``.pyc`` files and compiles nothing at start. A development machine with
+    ``PYTHONDONTWRITEBYTECODE=1`` (this one) would otherwise compile every module of Kru
+    at every server start: about 0.2 s of CPU and 2 MB of heap more than on a Pi, in the
+    start and memory figures. The server still only reads what is here, so a source newer
+    than its ``.pyc`` is compiled again (Python checks the time stamp). Returns whether all
+    compiled.
+    """
+    import compileall
+
+    return all(
+        compileall.compile_dir(root / name, quiet=1, workers=0)
+        for name in SOURCE_PACKAGES
+        if (root / name).is_dir()
+    )
+
+
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     """Return a port on 127.0.0.1 that is free right now (TCP, or ``socket.SOCK_DGRAM``).
 

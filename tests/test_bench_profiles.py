@@ -190,3 +190,32 @@ def test_quick_pi3_run_serves_from_one_capped_process_behind_the_tls_front(tmp_p
     assert scenarios["shutdown"]["figures"]["oom_kills"] == 0
     assert scenarios["login_storm"]["figures"]["succeeded"] == 50
     assert scenarios["static_file"]["figures"]["failed"] == 0
+
+
+def test_the_bench_serves_kru_from_byte_compiled_modules_as_a_pi_does(tmp_path: Path) -> None:
+    """install.sh compiles the Pi's virtualenv; the bench compiles Kru's packages the same way.
+
+    Then a server started with PYTHONDONTWRITEBYTECODE=1 (this machine's environment) reads
+    ``.pyc`` files instead of compiling every module at every start.
+    """
+    from bench.server import byte_compile
+
+    package = tmp_path / "edge_server"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "pages.py").write_text("ANSWER = 42\n")
+    assert byte_compile(tmp_path)
+    assert sorted(p.name.split(".")[0] for p in (package / "__pycache__").iterdir()) == [
+        "__init__",
+        "pages",
+    ]
+    compiled = (package / "__pycache__").stat().st_mtime_ns
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = "import edge_server.pages as p; print(p.ANSWER)"
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert shown.stdout.strip() == "42"
+    assert (package / "__pycache__").stat().st_mtime_ns == compiled  # read, nothing rewritten
+    (package / "broken.py").write_text("def (:\n")
+    assert not byte_compile(tmp_path)  # a module that does not compile is reported
