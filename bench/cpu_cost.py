@@ -40,6 +40,25 @@ def cpu_seconds(pid: int) -> float:
     return total / TICK
 
 
+def context_switches(pid: int) -> int:
+    """Return the context switches (voluntary and not) of every thread of ``pid``'s tree.
+
+    On one core, each time a thread hands Python's lock to another (SQLite and socket calls
+    release it) the kernel switches threads: what concurrency costs beyond the work itself.
+    """
+    total = 0
+    for p in process_tree(pid):
+        for status in Path(f"/proc/{p}/task").glob("*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                if line.endswith("ctxt_switches") or "ctxt_switches:" in line:
+                    total += int(line.split()[1])
+    return total
+
+
 def sample(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
     """Start py-spy on the server and its workers for ``seconds``, collapsed stacks to ``out``
     (sampling slows the server: read its stacks, not the rates of that run)."""
@@ -147,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 else None
             )
             before = cpu_seconds(server.pid)
+            switches = context_switches(server.pid)
             began = time.monotonic()
             result = run_wrk(
                 server.url,
@@ -156,11 +176,13 @@ def main(argv: list[str] | None = None) -> int:
                 duration_s=args.seconds,
             )
             used = cpu_seconds(server.pid) - before
+            switches = context_switches(server.pid) - switches
             if spy:
                 spy.wait()
             out[name] = {
                 "requests": result.requests,
                 "cpu_ms_per_request": round(used * 1000 / max(result.requests, 1), 3),
+                "switches_per_request": round(switches / max(result.requests, 1), 1),
                 "requests_per_s": round(result.rps, 1),
                 "p99_ms": result.latency_ms["p99"],
                 "failed": result.failed,

@@ -31,7 +31,10 @@ KRU = [sys.executable, "-m", "edge_server.cli"]
 SOURCE_PACKAGES = ("edge_server", "content_packs", "sync")
 
 
-def byte_compile(root: Path = Path(__file__).resolve().parent.parent) -> bool:
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def byte_compile(root: Path = ROOT) -> bool:
     """Byte-compile Kru's packages under ``root`` (``__pycache__``, git-ignored) once.
 
     A Pi runs Kru from modules install.sh compiled (``compileall``): the server reads the

@@ -132,3 +132,34 @@ def test_kru_progress_rebuild_check_fails_on_a_damaged_summary(client, learner, 
     assert "differ from the event log" in result.output
     db.connect(reuse_if_open=True)
     assert status(LESSON) == "in_progress"  # --check wrote nothing
+
+
+def test_progress_read_as_one_row_keeps_every_value_and_type(client, learner):
+    """``progress_rows`` fetches a learner's progress as one JSON row (issue 22): same values,
+    same types (None, int, float, Khmer text) as reading the table row by row."""
+    post_events(
+        client,
+        [
+            ev("progressed", VIDEO, {"completion": 0.5, "position_s": 80.25}),
+            ev("completed", LESSON),
+            ev("attempted", QUIZ, {"response": RIGHT}),
+            ev("viewed", APP),
+            ev("passed", APP, {"score": 0.7}),
+        ],
+    )
+    rows = db.execute_sql(
+        "SELECT item, status, score, time_s, attempts, position_s FROM progress WHERE user_id = ?",
+        [learner.id],
+    ).fetchall()
+    assert len(rows) == 4
+    want = {
+        item: (st or "not_started", score, time_s or 0, att or 0, pos)
+        for item, st, score, time_s, att, pos in rows
+    }
+    course_ids = [courses.Course.get(courses.Course.key == COURSE).id]
+    got = courses.progress_rows(learner.id, course_ids)
+    assert got == want
+    assert [tuple(map(type, got[k])) for k in sorted(got)] == [
+        tuple(map(type, want[k])) for k in sorted(want)
+    ]
+    assert courses.progress_rows(learner.id + 1000, course_ids) == {}  # nobody's: empty

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import json
 import os
 import threading
 import time
@@ -148,6 +149,25 @@ def close_db() -> None:
     """Close this thread's connection if open (before a fork: a connection must not cross)."""
     if not db.is_closed():
         db.close()
+
+
+def as_one_row(sql: str, columns: tuple[str, ...]) -> str:
+    """Return SQL giving the rows of ``sql`` as one JSON array of arrays (``rows_of``).
+
+    Python's sqlite3 lets go of the interpreter's lock for every row it steps through, and
+    in a busy server another thread takes it each time: on a Pi's core a learner page whose
+    query read 60 rows switched threads about 120 times (``bench.cpu_cost``'s
+    ``switches_per_request``, issue 22). Fetched as one row, the page switches once.
+    ``columns`` name the columns of ``sql``'s result, in order.
+    """
+    # Both parts are the program's own SQL and column names, never a request's values.
+    return f"SELECT json_group_array(json_array({', '.join(columns)})) FROM ({sql})"  # noqa: S608
+
+
+def rows_of(sql: str, params: list[Any]) -> list[list[Any]]:
+    """Run SQL made by ``as_one_row`` and return its rows as lists (JSON's types)."""
+    (text,) = db.execute_sql(sql, params).fetchone()
+    return json.loads(text)
 
 
 def compiled(query: Any) -> str:

@@ -26,7 +26,7 @@ from content_packs.catalog import VERSION, Catalog, CatalogItem, catalog, locali
 from content_packs.models import Course, Item, Pack
 
 from ..accounts.models import CohortMember, User
-from ..base.db import compiled, db
+from ..base.db import as_one_row, compiled, db, rows_of
 from ..base.errors import N_, NotFound
 from . import models
 from .models import Assignment
@@ -219,10 +219,13 @@ Progress = tuple[str, float | None, int, int, float | None]  # status, score, ti
 @cache
 def _progress_sql(courses: int) -> str:
     p = models.Progress
-    return compiled(
-        p.select(p.item, p.status, p.score, p.time_s, p.attempts, p.position_s)
-        .join(Item, on=Item.key == p.item)
-        .where((p.user_id == _VALUE) & Item.course.in_([_VALUE] * courses))
+    return as_one_row(
+        compiled(
+            p.select(p.item, p.status, p.score, p.time_s, p.attempts, p.position_s)
+            .join(Item, on=Item.key == p.item)
+            .where((p.user_id == _VALUE) & Item.course.in_([_VALUE] * courses))
+        ),
+        ("item", "status", "score", "time_s", "attempts", "position_s"),
     )
 
 
@@ -230,7 +233,7 @@ def progress_rows(user_id: int, course_ids: list[int]) -> dict[str, Progress]:
     """Return ``user_id``'s progress on the items of ``course_ids``, by item key (one query)."""
     if not course_ids:
         return {}
-    rows = db.execute_sql(_progress_sql(len(course_ids)), [user_id, *course_ids])
+    rows = rows_of(_progress_sql(len(course_ids)), [user_id, *course_ids])
     return {
         item: (st or "not_started", score, time_s or 0, att or 0, pos)
         for item, st, score, time_s, att, pos in rows
