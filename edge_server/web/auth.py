@@ -59,7 +59,8 @@ def session_identifier() -> str:
 def _identifier(address: str | None, agent: str | None) -> str:
     first = None if address is None else address.encode("utf-8").split(b",")[0].strip()
     user_agent = None if agent is None else agent.encode("utf-8")
-    return hashlib.sha512(f"{first}|{user_agent}".encode()).hexdigest()
+    # Flask-Login formats the bytes (or None) as they print: b'10.42.0.17'|b'Mozilla/5.0 ...'.
+    return hashlib.sha512(f"{first!r}|{user_agent!r}".encode()).hexdigest()
 
 
 def _come_back_to() -> str | None:
