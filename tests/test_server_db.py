@@ -52,16 +52,20 @@ def test_a_failed_request_does_not_leave_its_transaction_open(app, client):
     ).fetchone() == (0,)
 
 
-def test_a_kept_connection_closed_underneath_is_opened_again(app, client):
+@pytest.mark.parametrize("first", ["/healthz", "/learn/"])
+def test_a_kept_connection_closed_underneath_is_opened_again(app, client, login_as, first):
     # Closed behind peewee's back (peewee still holds it as open): the next request's
     # teardown raised "Cannot operate on a closed database" and /healthz answered 503.
     app.config["KRU_KEEP_DB_CONNECTIONS"] = True
+    login_as("learner")
     stale = _connection_of_a_request(client)
     stale.close()
+    response = client.get(first)
+    assert response.status_code == 200
+    assert db.connection() is not stale
     response = client.get("/healthz")
     assert (response.status_code, response.get_json()["database"]) == (200, "ok")
-    assert db.connection() is not stale
-    assert client.get("/login").status_code == 200
+    assert client.get("/learn/").status_code == 200  # a signed-in page reads the database
     assert _connection_of_a_request(client) is db.connection()
 
 
