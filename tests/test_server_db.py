@@ -52,6 +52,37 @@ def test_a_failed_request_does_not_leave_its_transaction_open(app, client):
     ).fetchone() == (0,)
 
 
+@pytest.mark.parametrize("first", ["/healthz", "/learn/"])
+def test_a_kept_connection_closed_underneath_is_opened_again(app, client, login_as, first):
+    # Closed behind peewee's back (peewee still holds it as open): the next request's
+    # teardown raised "Cannot operate on a closed database" and /healthz answered 503.
+    app.config["KRU_KEEP_DB_CONNECTIONS"] = True
+    login_as("learner")
+    stale = _connection_of_a_request(client)
+    stale.close()
+    response = client.get(first)
+    assert response.status_code == 200
+    assert db.connection() is not stale
+    response = client.get("/healthz")
+    assert (response.status_code, response.get_json()["database"]) == (200, "ok")
+    assert client.get("/learn/").status_code == 200  # a signed-in page reads the database
+    assert _connection_of_a_request(client) is db.connection()
+
+
+def test_a_connection_closed_during_a_request_is_dropped_at_its_end(app, client):
+    app.config["KRU_KEEP_DB_CONNECTIONS"] = True
+
+    def close_underneath():
+        db.connection().close()
+        return "closed"
+
+    app.add_url_rule("/test-close-underneath", "close_underneath", close_underneath)
+    assert client.get("/test-close-underneath").status_code == 200  # teardown did not raise
+    assert db.is_closed()
+    response = client.get("/healthz")
+    assert (response.status_code, response.get_json()["database"]) == (200, "ok")
+
+
 HOLD_WRITE_LOCK = """
 import sys, time
 from edge_server.base.db import init_db

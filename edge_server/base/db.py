@@ -11,6 +11,7 @@ import fcntl
 import functools
 import json
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -143,6 +144,34 @@ def init_db(path: str | Path, **pragmas: object) -> SqliteDatabase:
         db.close()
     db.init(str(path), pragmas={**PRAGMAS, **pragmas}, check_same_thread=False)
     return db
+
+
+def connect_kept() -> None:
+    """Connect this thread's handle, opening a new connection if the kept one was closed
+    underneath peewee (``sqlite3.Connection.close()`` called directly on it)."""
+    if not db.is_closed() and not _usable(db.connection()):
+        db.close()  # closing a closed sqlite3 connection again is harmless; peewee forgets it
+    db.connect(reuse_if_open=True)
+
+
+def release_kept() -> None:
+    """End a request on a kept connection: roll back what a failed request left open, and
+    drop a connection that was closed underneath (the next request opens a new one)."""
+    if db.is_closed():
+        return
+    connection = db.connection()
+    if not _usable(connection):
+        db.close()
+    elif connection.in_transaction:  # left open by a failed request
+        connection.rollback()
+
+
+def _usable(connection: sqlite3.Connection) -> bool:
+    try:
+        connection.in_transaction  # noqa: B018  # raises once the connection is closed
+    except sqlite3.ProgrammingError:
+        return False
+    return True
 
 
 def close_db() -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
 
-from peewee import Database, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
 
 from .errors import N_, KruError
 
@@ -86,10 +86,24 @@ def _ensure_table(db: Database) -> None:
 
 
 def applied(db: Database) -> list[str]:
-    """Return the names of the migrations recorded in ``db``, oldest first."""
+    """Return the names of the migrations recorded in ``db``, oldest first.
+
+    One query on SQLite, which also shows that the database answers (``/healthz`` asks on
+    every probe); a missing table is a database no migration ran on. PostgreSQL first asks
+    whether the table exists: a failed query there aborts the transaction it runs in.
+    """
+    select = f"SELECT name FROM {TABLE} ORDER BY name"  # noqa: S608  # a constant
+    if isinstance(db, SqliteDatabase):
+        try:
+            cursor = db.execute_sql(select)
+        except OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            return []
+        return [row[0] for row in cursor]
     if TABLE not in db.get_tables():
         return []
-    return [row[0] for row in db.execute_sql(f"SELECT name FROM {TABLE} ORDER BY name")]  # noqa: S608
+    return [row[0] for row in db.execute_sql(select)]
 
 
 def pending(db: Database, packages: Packages) -> list[Migration]:

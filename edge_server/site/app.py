@@ -13,7 +13,7 @@ from content_packs.item_types import TYPE_LABELS
 
 from ..accounts.models import User, UserSession
 from ..base import integrity
-from ..base.db import db
+from ..base.db import connect_kept, db, release_kept
 from ..base.settings import BY_NAME, Settings, load_settings
 from ..cpd import certificates
 from ..web import auth, bodylimit, i18n, sessions, web_security
@@ -149,19 +149,16 @@ def _note_damage(app: Flask, exception: BaseException, **extra: object) -> None:
 
 
 def _init_db_hooks(app: Flask) -> None:
-    @app.before_request
-    def _connect() -> None:
-        db.connect(reuse_if_open=True)
-
     # The server (``kru serve``) keeps one connection per thread, so the pragmas run once per
     # thread instead of once per request; elsewhere each request opens and closes its own.
 
+    @app.before_request
+    def _connect() -> None:
+        connect_kept()
+
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:
-        if db.is_closed():
-            return
         if app.config.get("KRU_KEEP_DB_CONNECTIONS"):
-            if db.connection().in_transaction:  # left open by a failed request
-                db.connection().rollback()
-            return
-        db.close()
+            release_kept()
+        elif not db.is_closed():
+            db.close()

@@ -9,8 +9,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from peewee import OperationalError
-
 from ..base import diskspace, migrate
 from ..base.datahome import DataHome
 from ..base.db import db, sqlite_info
@@ -75,7 +73,7 @@ def health(home: DataHome, checked: IntegrityResult | None = None) -> dict[str, 
         problem = {"database_file": str(checked.path), "database_problem": checked.message}
     else:
         try:
-            waiting = migrate.unapplied(_applied(), known_migrations())
+            waiting = migrate.unapplied(migrate.applied(db), known_migrations())
             database = "ok" if not waiting else "migrations_pending"
         except Exception as exc:  # health reports any failure as text
             database = f"error: {exc}"
@@ -88,18 +86,6 @@ def health(home: DataHome, checked: IntegrityResult | None = None) -> dict[str, 
         "disk_free_bytes": free,
         "disk_low": free < LOW_DISK_BYTES,
     }
-
-
-def _applied() -> list[str]:
-    """Return the migrations the site database records, in one query (which also shows that
-    the database answers)."""
-    try:
-        cursor = db.execute_sql(f"SELECT name FROM {migrate.TABLE}")  # noqa: S608  # a constant
-    except OperationalError as exc:
-        if "no such table" not in str(exc):
-            raise
-        return []  # a database no migration has run on
-    return [row[0] for row in cursor]
 
 
 def _database_rows(home: DataHome, settings: Settings) -> list[tuple[str, str, bool]]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,12 +25,42 @@ def init_login(app: Flask, login_endpoint: str) -> None:
     """
     manager = LoginManager(app)
     manager.user_loader(sessions.load_user)
+    # The hook Flask-Login keeps for this (maxcountryman/flask-login#316).
+    manager._session_identifier_generator = session_identifier
 
     @manager.unauthorized_handler
     def _unauthorized():
         if request.path.startswith("/api/"):
             return api_error("unauthorized", gettext("Please sign in first."), 401)
         return redirect(url_for(login_endpoint, next=_come_back_to()))
+
+
+IDENTIFIERS_KEPT = 256  # (address, user agent) pairs per process: a few classes of phones
+
+
+def session_identifier() -> str:
+    """Return Flask-Login's session identifier of this request, the value its
+    ``_create_identifier`` makes: SHA-512 of the first ``X-Forwarded-For`` address (else the
+    peer's) and the ``User-Agent``.
+
+    Session protection asks it on every request that loads the user: the hash is made once
+    per (address, agent), and the headers are read from the WSGI environ, without the
+    ``KeyError`` Werkzeug raises and catches for each missing one (issue 22).
+    """
+    environ = request.environ
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    return _identifier(
+        environ.get("REMOTE_ADDR") if forwarded is None else forwarded,
+        environ.get("HTTP_USER_AGENT"),
+    )
+
+
+@lru_cache(maxsize=IDENTIFIERS_KEPT)
+def _identifier(address: str | None, agent: str | None) -> str:
+    first = None if address is None else address.encode("utf-8").split(b",")[0].strip()
+    user_agent = None if agent is None else agent.encode("utf-8")
+    # Flask-Login formats the bytes (or None) as they print: b'10.42.0.17'|b'Mozilla/5.0 ...'.
+    return hashlib.sha512(f"{first!r}|{user_agent!r}".encode()).hexdigest()
 
 
 def _come_back_to() -> str | None:

@@ -5,14 +5,23 @@ Chromium restored the page only sometimes, so no browser test asserts it.)"""
 
 from __future__ import annotations
 
-from tests.browser.harness import km, sign_in
+from tests.browser.harness import km, screenshot_dir, sign_in
 
 COURSE = "/learn/courses/classroom-reading/classroom-reading"
 LESSON = "/learn/items/classroom-reading/routines-and-rules"
 KHMER = str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩")
 
 
-def test_a_tap_while_offline_keeps_the_learner_on_the_page_and_says_the_work_is_safe(page, context):
+def _photograph(page, path) -> None:
+    """Photograph the top of the page, where the banner is (the taps scrolled down)."""
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(path))
+
+
+def test_a_tap_while_offline_keeps_the_learner_on_the_page_and_says_the_work_is_safe(
+    page, context, tmp_path
+):
+    pictures = screenshot_dir(tmp_path, "offline")
     sign_in(page, "learner3")
     page.goto(LESSON)
     page.wait_for_function("() => KruEvents.pending() === 0", polling=100)
@@ -28,6 +37,7 @@ def test_a_tap_while_offline_keeps_the_learner_on_the_page_and_says_the_work_is_
     )
     queued = page.evaluate("() => KruEvents.pending()")
     assert queued >= 1
+    _photograph(page, pictures / "km-wifi-lost.png")
 
     context.set_offline(False)
     sent = km("Wi-Fi is back: %(count)s saved steps were sent.", count=str(queued).translate(KHMER))
@@ -35,6 +45,7 @@ def test_a_tap_while_offline_keeps_the_learner_on_the_page_and_says_the_work_is_
         "(text) => document.getElementById('wifi').textContent === text", arg=sent
     )
     assert page.evaluate("() => KruEvents.pending()") == 0
+    _photograph(page, pictures / "km-wifi-back.png")
     page.locator("#next").click()
     page.wait_for_url(lambda url: not url.endswith(LESSON))
 

@@ -177,36 +177,28 @@ def item_heads(catalog: Catalog | None) -> dict[str, Markup]:
 _ITEM_LINE = ' <span class="badge st-{}">{}</span></span></li>\n'
 
 
-@lru_cache(maxsize=64)
-def _badges(labels: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    """Return each status's badge and line end, made once per set of translated labels (a
-    language's): making them for each module was a twentieth of the course page."""
-    return {status: _ITEM_LINE.format(escape(status), escape(label)) for status, label in labels}
-
-
 @lru_cache(maxsize=16)
 def _language_badges(language: str | None) -> dict[str, str]:
-    """Return the badges of the statuses learn_html names, in the page language
-    ``language`` (called within a page of that language; made on its first page)."""
-    return _badges(tuple((s, learn_html.status_label(s)) for s in learn_html.STATUS_LABELS))
+    """Return each status's badge and line end in the page language ``language`` (called
+    within a page of that language; made on its first page): making them for each module
+    was a twentieth of the course page."""
+    return {
+        status: _ITEM_LINE.format(escape(status), escape(learn_html.status_label(status)))
+        for status in learn_html.STATUS_LABELS
+    }
 
 
 @bp.app_template_global()
-def item_lines(
-    items: list[Any], heads: dict[str, Markup], labels: dict[str, str] | None = None
-) -> Markup:
+def item_lines(items: list[Any], heads: dict[str, Markup]) -> Markup:
     """Return the course page's lines of ``items``: each item's rendered catalog part
-    (``item_heads``) and the learner's status badge, labelled from ``labels`` (by default
-    the page language's names of the statuses, as ``learn_html.status_label`` gives them).
+    (``item_heads``) and the learner's status badge, labelled with the page language's
+    names of the statuses (``learn_html.status_label``).
 
     Joined here as plain text, not in a template loop nor with Markup's operators: the
     loop's calls and escapes per item were a fifth of the course page's time (issue 22).
     """
-    if labels is None:
-        locale = get_locale()
-        badges = _language_badges(locale.language if locale else None)
-    else:
-        badges = _badges(tuple(labels.items()))
+    locale = get_locale()
+    badges = _language_badges(locale.language if locale else None)
     parts: list[str] = []
     for item in items:
         badge = badges.get(item.status)
