@@ -24,7 +24,12 @@ from sync import protocol
 from tests.bundle_factory import release_keys_dir, signed_release
 from tests.livesite import LiveSite
 from tests.sync_support import CentralServer
-from tests.upload_support import MIB, answer_before_body, open_temp_files
+from tests.upload_support import (
+    MIB,
+    answer_before_body,
+    open_temp_files,
+    upload_past_answer,
+)
 
 PASSWORD = "lotus-pond-7"
 HUGE = 100 * MIB  # under central's 256 MB: only the route's own cap can refuse it
@@ -251,3 +256,34 @@ def test_chunk_framing_without_a_body_counts_against_the_cap_too(central):
     assert answer.status == 413, answer
     assert _json_code(answer) == protocol.E_BAD_STATUS
     assert answer.closed
+
+
+# --- a client still uploading when the 413 comes ----------------------------------------
+# A browser sends its whole body before it reads the answer. Closed with that body unread,
+# the server's socket answers the next bytes with a reset: the client's send fails with
+# ECONNRESET, and a client whose stack drops received data on a reset (Windows), or whose
+# answer was still on the way (a lossy link), sees "connection reset" and no 413.
+
+UPLOAD = 200 * MIB  # a video sent to a route capped far lower
+
+
+def test_a_browser_still_uploading_gets_the_sites_khmer_413_page(site):
+    head = _head(
+        "POST", "/login", site.port, UPLOAD, Content_Type="application/x-www-form-urlencoded"
+    )
+    got = upload_past_answer(site.url, head, after=8 * MIB)
+    assert got.error == "", got.error
+    assert got.sent_after >= 8 * MIB
+    assert got.status == 413, got.answer[:300]
+    khmer = load_catalog("km").gettext(bodylimit.DEFAULT.message)
+    assert str(escape(khmer % {"limit": 1})) in got.body.decode()
+
+
+def test_a_client_still_uploading_gets_centrals_json_413(central):
+    head = _head(
+        "POST", protocol.STATUS_PATH, central.port, UPLOAD, Content_Type="application/json"
+    )
+    got = upload_past_answer(central.url, head, after=8 * MIB)
+    assert got.error == "", got.error
+    assert got.status == 413, got.answer[:300]
+    assert json.loads(got.body)["error"]["code"] == protocol.E_BAD_STATUS

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import select
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -288,3 +289,54 @@ def open_temp_files(pid: int, folder: Path) -> list[str]:
             if link.startswith(str(folder)):
                 found.append(link)
     return found
+
+
+@dataclass
+class UploadAnswer:
+    """What a client that kept uploading past the server's answer got (``upload_past_answer``)."""
+
+    answer: bytes  # everything the client read, after it stopped sending
+    sent_after: int  # body bytes sent after the answer began to arrive
+    error: str  # how sending or reading failed ("" when neither did)
+
+    @property
+    def status(self) -> int:
+        return int(self.answer.split(b" ", 2)[1]) if self.answer.startswith(b"HTTP/") else 0
+
+    @property
+    def head(self) -> bytes:
+        return self.answer.partition(b"\r\n\r\n")[0]
+
+    @property
+    def body(self) -> bytes:
+        return self.answer.partition(b"\r\n\r\n")[2]
+
+
+def upload_past_answer(
+    url: str, head: str, after: int = 8 * MIB, block: int = 64 * 1024
+) -> UploadAnswer:
+    """Send ``head`` and then its body in ``block``-sized pieces without reading, as a
+    browser uploading a file does, until ``after`` bytes more have gone since the answer
+    began to arrive; only then read the answer to its end.
+    """
+    where = urlsplit(url)
+    error, sent_after, answered = "", 0, False
+    with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
+        piece = b"\0" * block
+        try:
+            sock.sendall(head.encode("latin-1"))
+            while sent_after < after:
+                sock.sendall(piece)
+                if answered:
+                    sent_after += block
+                else:
+                    answered = bool(select.select([sock], [], [], 0)[0])
+        except OSError as exc:  # reset, broken pipe, or a server that stopped reading
+            error = f"sending: {exc!r}"
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except OSError as exc:
+            error = error or f"reading: {exc!r}"
+    return UploadAnswer(answer, sent_after, error)
