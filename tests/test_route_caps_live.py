@@ -4,12 +4,15 @@ Central takes a 256 MB release upload, so waitress's one server-wide limit is 25
 without per-route caps a body of up to 256 MB to the sign-in form or the 16 KiB status
 report was read to a temporary file before the route refused it. Here a huge
 Content-Length is declared, a few KB sent, and the route's 413 (its JSON error code, or
-the error page) must come at once, the connection closed on the rest, nothing spooled.
+the error page) must come at once, the connection ended after it, nothing spooled; what
+the client still sends is drained and dropped for a while (``capped_channel.LINGER_*``),
+then the connection is cut.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +21,7 @@ import pytest
 import requests
 from markupsafe import escape
 
+from edge_server.base import capped_channel
 from edge_server.web import bodylimit
 from edge_server.web.i18n import load_catalog
 from sync import protocol
@@ -28,6 +32,9 @@ from tests.upload_support import (
     MIB,
     answer_before_body,
     open_temp_files,
+    peak_memory_growth,
+    process_tree,
+    reset_peak_memory,
     upload_past_answer,
 )
 
@@ -92,7 +99,7 @@ def test_central_refuses_a_body_over_the_routes_cap_as_its_headers_arrive(centra
     answer = answer_before_body(central.url, head, b"{" * 4096)
     assert answer.status == 413, answer
     assert _json_code(answer) == code
-    assert answer.closed and answer.refused_after < 32 * MIB
+    assert answer.closed and not answer.cut  # the rest of the body drained, not reset
 
 
 def test_central_sign_in_page_gets_the_error_page(central):
@@ -287,3 +294,29 @@ def test_a_client_still_uploading_gets_centrals_json_413(central):
     assert got.error == "", got.error
     assert got.status == 413, got.answer[:300]
     assert json.loads(got.body)["error"]["code"] == protocol.E_BAD_STATUS
+
+
+def test_a_refused_body_is_drained_only_so_far_and_never_kept(central):
+    head = _head(
+        "POST", protocol.STATUS_PATH, central.port, UPLOAD, Content_Type="application/json"
+    )
+    before = reset_peak_memory(process_tree(central.pid))
+    answer = answer_before_body(central.url, head, b"{" * 4096, more=UPLOAD)
+    assert answer.status == 413 and answer.closed
+    assert answer.cut  # not the whole 200 MiB: cut once LINGER_BYTES were drained
+    assert answer.refused_after <= capped_channel.LINGER_BYTES + 16 * MIB  # + socket buffers
+    assert peak_memory_growth(before) < 4 * MIB  # measured: under 1 MB
+
+
+def test_a_client_silent_after_the_413_is_cut_after_the_idle_linger(central):
+    head = _head(
+        "POST", protocol.STATUS_PATH, central.port, UPLOAD, Content_Type="application/json"
+    )
+    with socket.create_connection(("127.0.0.1", central.port), timeout=10) as sock:
+        sock.sendall(head.encode("latin-1") + b"{" * 4096)
+        assert b" 413 " in sock.recv(65536).split(b"\r\n", 1)[0]
+        time.sleep(capped_channel.LINGER_IDLE_S + 2)  # waitress's loop wakes each second
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            for _ in range(10):  # the first bytes to a closed socket only draw its reset
+                sock.sendall(b"\0" * 1024)
+                time.sleep(0.05)
