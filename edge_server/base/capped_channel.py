@@ -171,8 +171,9 @@ class LingeringChannel(HTTPChannel):
         if not self.linger_until:
             super().handle_read()
             return
+        sock = self.socket
         try:
-            count = self.socket.recv_into(_DRAIN)
+            count = sock.recv_into(_DRAIN) if sock is not None else 0
         except BlockingIOError:
             return
         except OSError:
