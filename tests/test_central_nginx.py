@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import socket
 import ssl
@@ -249,3 +250,35 @@ def test_a_body_of_exactly_the_cap_gets_through_to_central(front, path, size, co
     assert response.status_code not in (413, 502), response.text[:300]
     assert "nginx" not in response.text  # judged by central (unsigned, or no session)
     assert time.monotonic() - started < 120
+
+
+def test_a_browser_still_uploading_gets_centrals_413_through_nginx(front):
+    """nginx streams the body to central, relays central's early 413 and does its own
+    lingering close toward the browser (so this held before central lingered too)."""
+    context = ssl.create_default_context(cafile=str(front.cafile))
+    head = (
+        "POST /fleet/packs/add HTTP/1.1\r\nHost: central.example.org\r\n"
+        f"Content-Type: {FORM}\r\nContent-Length: {65 * MIB}\r\n\r\n"
+    )
+    error, after, answered = "", 0, False
+    with socket.create_connection(("127.0.0.1", front.port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            try:
+                sock.sendall(head.encode("latin-1"))
+                while after < 8 * MIB:
+                    sock.sendall(b"\0" * (64 * 1024))
+                    if answered:
+                        after += 64 * 1024
+                    else:
+                        answered = bool(select.select([sock], [], [], 0)[0])
+            except OSError as exc:
+                error = f"sending: {exc!r}"
+            answer = b""
+            try:
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            except OSError as exc:
+                error = error or f"reading: {exc!r}"
+    assert answer.startswith(b"HTTP/1.1 413"), (error, answer[:300])
+    assert _kru_message(Answer(413, b"", answer.partition(b"\r\n\r\n")[2]), PACK_MESSAGE)
+    assert error == ""

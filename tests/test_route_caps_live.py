@@ -309,14 +309,41 @@ def test_a_refused_body_is_drained_only_so_far_and_never_kept(central):
 
 
 def test_a_client_silent_after_the_413_is_cut_after_the_idle_linger(central):
-    head = _head(
-        "POST", protocol.STATUS_PATH, central.port, UPLOAD, Content_Type="application/json"
-    )
-    with socket.create_connection(("127.0.0.1", central.port), timeout=10) as sock:
-        sock.sendall(head.encode("latin-1") + b"{" * 4096)
-        assert b" 413 " in sock.recv(65536).split(b"\r\n", 1)[0]
+    with _refused_and_lingering(central.port, protocol.STATUS_PATH) as sock:
         time.sleep(capped_channel.LINGER_IDLE_S + 2)  # waitress's loop wakes each second
         with pytest.raises((BrokenPipeError, ConnectionResetError)):
             for _ in range(10):  # the first bytes to a closed socket only draw its reset
                 sock.sendall(b"\0" * 1024)
                 time.sleep(0.05)
+
+
+def _refused_and_lingering(port: int, path: str) -> socket.socket:
+    """Open a connection whose body ``path`` refused; read the 413; leave it open."""
+    head = _head("POST", path, port, UPLOAD, Content_Type="application/json")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(head.encode("latin-1") + b"{" * 4096)
+    assert b" 413 " in sock.recv(65536).split(b"\r\n", 1)[0]
+    return sock
+
+
+def test_a_client_trickling_after_the_413_is_cut_after_the_whole_linger(central):
+    sock = _refused_and_lingering(central.port, protocol.STATUS_PATH)
+    started = time.monotonic()
+    with sock, pytest.raises((BrokenPipeError, ConnectionResetError)):
+        while time.monotonic() - started < capped_channel.LINGER_S + 5:
+            sock.sendall(b"\0" * 1024)  # less often than LINGER_IDLE_S: never idle
+            time.sleep(0.5)
+    assert capped_channel.LINGER_S - 1 < time.monotonic() - started < capped_channel.LINGER_S + 3
+
+
+def test_lingering_connections_hold_no_worker_thread(central):
+    # Central runs 8 threads (KRU_THREADS); 12 connections draining must leave them free.
+    lingering = [_refused_and_lingering(central.port, protocol.STATUS_PATH) for _ in range(12)]
+    try:
+        for sock in lingering:
+            sock.sendall(b"\0" * (256 * 1024))
+        response = requests.get(central.url + "/healthz", timeout=2)
+        assert response.status_code == 200
+    finally:
+        for sock in lingering:
+            sock.close()
