@@ -45,7 +45,8 @@ FRAMING_SLACK = 64 * 1024
 LINGER_S = 10.0
 LINGER_IDLE_S = 2.0
 LINGER_BYTES = 64 * 1024 * 1024
-# One buffer for every draining channel: only waitress's async loop (one thread) reads it.
+# One buffer for every draining channel (waitress's async loop is one thread; what it reads
+# into this is dropped anyway).
 _DRAIN = memoryview(bytearray(64 * 1024))
 
 
