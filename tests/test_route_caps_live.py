@@ -4,12 +4,15 @@ Central takes a 256 MB release upload, so waitress's one server-wide limit is 25
 without per-route caps a body of up to 256 MB to the sign-in form or the 16 KiB status
 report was read to a temporary file before the route refused it. Here a huge
 Content-Length is declared, a few KB sent, and the route's 413 (its JSON error code, or
-the error page) must come at once, the connection closed on the rest, nothing spooled.
+the error page) must come at once, the connection ended after it, nothing spooled; what
+the client still sends is drained and dropped for a while (``capped_channel.LINGER_*``),
+then the connection is cut.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,13 +21,22 @@ import pytest
 import requests
 from markupsafe import escape
 
+from edge_server.base import capped_channel
 from edge_server.web import bodylimit
 from edge_server.web.i18n import load_catalog
 from sync import protocol
 from tests.bundle_factory import release_keys_dir, signed_release
 from tests.livesite import LiveSite
 from tests.sync_support import CentralServer
-from tests.upload_support import MIB, answer_before_body, open_temp_files
+from tests.upload_support import (
+    MIB,
+    answer_before_body,
+    open_temp_files,
+    peak_memory_growth,
+    process_tree,
+    reset_peak_memory,
+    upload_past_answer,
+)
 
 PASSWORD = "lotus-pond-7"
 HUGE = 100 * MIB  # under central's 256 MB: only the route's own cap can refuse it
@@ -87,7 +99,7 @@ def test_central_refuses_a_body_over_the_routes_cap_as_its_headers_arrive(centra
     answer = answer_before_body(central.url, head, b"{" * 4096)
     assert answer.status == 413, answer
     assert _json_code(answer) == code
-    assert answer.closed and answer.refused_after < 32 * MIB
+    assert answer.closed and not answer.cut  # the rest of the body drained, not reset
 
 
 def test_central_sign_in_page_gets_the_error_page(central):
@@ -251,3 +263,87 @@ def test_chunk_framing_without_a_body_counts_against_the_cap_too(central):
     assert answer.status == 413, answer
     assert _json_code(answer) == protocol.E_BAD_STATUS
     assert answer.closed
+
+
+# --- a client still uploading when the 413 comes ----------------------------------------
+# A browser sends its whole body before it reads the answer. Closed with that body unread,
+# the server's socket answers the next bytes with a reset: the client's send fails with
+# ECONNRESET, and a client whose stack drops received data on a reset (Windows), or whose
+# answer was still on the way (a lossy link), sees "connection reset" and no 413.
+
+UPLOAD = 200 * MIB  # a video sent to a route capped far lower
+
+
+def test_a_browser_still_uploading_gets_the_sites_khmer_413_page(site):
+    head = _head(
+        "POST", "/login", site.port, UPLOAD, Content_Type="application/x-www-form-urlencoded"
+    )
+    got = upload_past_answer(site.url, head, after=8 * MIB)
+    assert got.error == "", got.error
+    assert got.sent_after >= 8 * MIB
+    assert got.status == 413, got.answer[:300]
+    khmer = load_catalog("km").gettext(bodylimit.DEFAULT.message)
+    assert str(escape(khmer % {"limit": 1})) in got.body.decode()
+
+
+def test_a_client_still_uploading_gets_centrals_json_413(central):
+    head = _head(
+        "POST", protocol.STATUS_PATH, central.port, UPLOAD, Content_Type="application/json"
+    )
+    got = upload_past_answer(central.url, head, after=8 * MIB)
+    assert got.error == "", got.error
+    assert got.status == 413, got.answer[:300]
+    assert json.loads(got.body)["error"]["code"] == protocol.E_BAD_STATUS
+
+
+def test_a_refused_body_is_drained_only_so_far_and_never_kept(central):
+    head = _head(
+        "POST", protocol.STATUS_PATH, central.port, UPLOAD, Content_Type="application/json"
+    )
+    before = reset_peak_memory(process_tree(central.pid))
+    answer = answer_before_body(central.url, head, b"{" * 4096, more=UPLOAD)
+    assert answer.status == 413 and answer.closed
+    assert answer.cut  # not the whole 200 MiB: cut once LINGER_BYTES were drained
+    assert answer.refused_after <= capped_channel.LINGER_BYTES + 16 * MIB  # + socket buffers
+    assert peak_memory_growth(before) < 4 * MIB  # measured: under 1 MB
+
+
+def test_a_client_silent_after_the_413_is_cut_after_the_idle_linger(central):
+    with _refused_and_lingering(central.port, protocol.STATUS_PATH) as sock:
+        time.sleep(capped_channel.LINGER_IDLE_S + 2)  # waitress's loop wakes each second
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            for _ in range(10):  # the first bytes to a closed socket only draw its reset
+                sock.sendall(b"\0" * 1024)
+                time.sleep(0.05)
+
+
+def _refused_and_lingering(port: int, path: str) -> socket.socket:
+    """Open a connection whose body ``path`` refused; read the 413; leave it open."""
+    head = _head("POST", path, port, UPLOAD, Content_Type="application/json")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(head.encode("latin-1") + b"{" * 4096)
+    assert b" 413 " in sock.recv(65536).split(b"\r\n", 1)[0]
+    return sock
+
+
+def test_a_client_trickling_after_the_413_is_cut_after_the_whole_linger(central):
+    sock = _refused_and_lingering(central.port, protocol.STATUS_PATH)
+    started = time.monotonic()
+    with sock, pytest.raises((BrokenPipeError, ConnectionResetError)):
+        while time.monotonic() - started < capped_channel.LINGER_S + 5:
+            sock.sendall(b"\0" * 1024)  # less often than LINGER_IDLE_S: never idle
+            time.sleep(0.5)
+    assert capped_channel.LINGER_S - 1 < time.monotonic() - started < capped_channel.LINGER_S + 3
+
+
+def test_lingering_connections_hold_no_worker_thread(central):
+    # Central runs 8 threads (KRU_THREADS); 12 connections draining must leave them free.
+    lingering = [_refused_and_lingering(central.port, protocol.STATUS_PATH) for _ in range(12)]
+    try:
+        for sock in lingering:
+            sock.sendall(b"\0" * (256 * 1024))
+        response = requests.get(central.url + "/healthz", timeout=2)
+        assert response.status_code == 200
+    finally:
+        for sock in lingering:
+            sock.close()

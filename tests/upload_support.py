@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import select
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -218,22 +219,23 @@ class EarlyAnswer:
     status: int
     head: bytes
     body: bytes
-    closed: bool  # the server closed the connection after answering
-    refused_after: int  # bytes more the client could send before the connection failed
+    closed: bool  # the server ended the connection after its answer (the client read EOF)
+    refused_after: int  # bytes more the client sent, drained or not, before it stopped
+    cut: bool  # the connection failed (a reset) while the client was sending them
 
 
 def answer_before_body(
     url: str,
     head: str,
     first: bytes,
-    more: int = 64 * MIB,
+    more: int = 8 * MIB,
     meanwhile: Callable[[], object] | None = None,
 ) -> EarlyAnswer:
     """Send ``head`` and only the ``first`` bytes of its body; read the answer (10 s at most).
 
     ``meanwhile`` runs after sending, before reading. Then up to ``more`` bytes of the rest
-    are sent in 1 MiB blocks, as a client still uploading would: ``closed`` says the server
-    shut the connection on them.
+    are sent in 1 MiB blocks, as a client still uploading would: ``cut`` says the server
+    reset the connection on them, ``refused_after`` how many went before.
     """
     where = urlsplit(url)
     with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
@@ -252,20 +254,24 @@ def answer_before_body(
         except (TimeoutError, ConnectionResetError):
             pass
         if not answer:
-            return EarlyAnswer(0, b"", b"", False, 0)
+            return EarlyAnswer(0, b"", b"", False, 0, False)
         status = int(answer.split(b" ", 2)[1])
         answer_head, _, body = answer.partition(b"\r\n\r\n")
         sock.settimeout(5)
-        sent, closed = 0, False
+        try:
+            closed = sock.recv(1) == b""
+        except (TimeoutError, ConnectionResetError):
+            closed = False
+        sent, cut = 0, False
         try:
             while sent < more:
                 sock.sendall(b"\0" * MIB)
                 sent += MIB
         except (BrokenPipeError, ConnectionResetError):
-            closed = True
+            cut = True
         except TimeoutError:  # the server neither reads nor closes
             pass
-        return EarlyAnswer(status, answer_head, body, closed, sent)
+        return EarlyAnswer(status, answer_head, body, closed, sent, cut)
 
 
 def open_temp_files(pid: int, folder: Path) -> list[str]:
@@ -288,3 +294,88 @@ def open_temp_files(pid: int, folder: Path) -> list[str]:
             if link.startswith(str(folder)):
                 found.append(link)
     return found
+
+
+@dataclass
+class UploadAnswer:
+    """What a client that kept uploading past the server's answer got (``upload_past_answer``)."""
+
+    answer: bytes  # everything the client read, after it stopped sending
+    sent_after: int  # body bytes sent after the answer began to arrive
+    error: str  # how sending or reading failed ("" when neither did)
+
+    @property
+    def status(self) -> int:
+        return int(self.answer.split(b" ", 2)[1]) if self.answer.startswith(b"HTTP/") else 0
+
+    @property
+    def head(self) -> bytes:
+        return self.answer.partition(b"\r\n\r\n")[0]
+
+    @property
+    def body(self) -> bytes:
+        return self.answer.partition(b"\r\n\r\n")[2]
+
+
+def upload_past_answer(
+    url: str, head: str, after: int = 8 * MIB, block: int = 64 * 1024
+) -> UploadAnswer:
+    """Send ``head`` and then its body in ``block``-sized pieces without reading, as a
+    browser uploading a file does, until ``after`` bytes more have gone since the answer
+    began to arrive; only then read the answer to its end.
+    """
+    where = urlsplit(url)
+    error, sent_after, answered = "", 0, False
+    with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
+        piece = b"\0" * block
+        try:
+            sock.sendall(head.encode("latin-1"))
+            while sent_after < after:
+                sock.sendall(piece)
+                if answered:
+                    sent_after += block
+                else:
+                    answered = bool(select.select([sock], [], [], 0)[0])
+        except OSError as exc:  # reset, broken pipe, or a server that stopped reading
+            error = f"sending: {exc!r}"
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except OSError as exc:
+            error = error or f"reading: {exc!r}"
+    return UploadAnswer(answer, sent_after, error)
+
+
+def process_tree(pid: int) -> list[int]:
+    """Return ``pid`` and its living descendants (a server's workers)."""
+    pids, found = [pid], []
+    while pids:
+        current = pids.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue  # the process is gone
+        found.append(current)
+        pids.extend(int(child) for child in children)
+    return found
+
+
+def _memory(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def reset_peak_memory(pids: list[int]) -> dict[int, int]:
+    """Start each process's peak resident size (``VmHWM``) again from its size now; return
+    those sizes, in bytes."""
+    for pid in pids:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return {pid: _memory(pid, "VmRSS") for pid in pids}
+
+
+def peak_memory_growth(before: dict[int, int]) -> int:
+    """Return by how many bytes, at most, a process's peak outgrew its size in ``before``."""
+    return max(_memory(pid, "VmHWM") - size for pid, size in before.items())
