@@ -101,8 +101,7 @@ def test_the_site_page_says_in_khmer_what_a_rollback_brought_back_and_kept(
     back = card.locator("#carried-back")
     accounts = back.locator('li[data-table="users"]')
     assert accounts.inner_text() == (
-        f"{km('accounts')}: {km('new: %(num)s', num='១')}, "
-        f"{km('changes kept: %(num)s', num='៣')}"
+        f"{km('accounts')}: {km('new: %(num)s', num='១')}, {km('changes kept: %(num)s', num='៣')}"
     )
     records = back.locator('li[data-table="events"]').inner_text()
     assert records == f"{km('learning records')}: {km('new: %(num)s', num='២')}"
