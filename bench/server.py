@@ -29,9 +29,10 @@ KRU = [sys.executable, "-m", "edge_server.cli"]
 
 # Kru's own packages, as the Pi's install.sh byte-compiles them in its virtualenv.
 SOURCE_PACKAGES = ("edge_server", "content_packs", "sync")
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
-def byte_compile(root: Path = Path(__file__).resolve().parent.parent) -> bool:
+def byte_compile(root: Path = CHECKOUT) -> bool:
     """Byte-compile Kru's packages under ``root`` (``__pycache__``, git-ignored) once.
 
     A Pi runs Kru from modules install.sh compiled (``compileall``): the server reads the
