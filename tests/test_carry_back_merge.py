@@ -227,21 +227,28 @@ def test_edits_made_after_the_switch_survive_the_rollback(pair) -> None:
     assert json.loads(again.stdout)["merged"] == {}
 
 
-def test_a_failure_half_way_leaves_the_restored_database_as_it_was(pair) -> None:
+@pytest.mark.parametrize(
+    ("action", "said"),
+    [
+        ("SELECT RAISE(ROLLBACK, 'disk I/O error (simulated)')", "disk I/O error (simulated)"),
+        ("INSERT INTO no_such_table VALUES (1)", "no such table"),
+    ],
+)
+def test_a_failure_half_way_leaves_the_restored_database_as_it_was(pair, action, said) -> None:
     restored, failed = pair
-    # The older schema's database refuses one row late in the work (a trigger, as a full
-    # disk or a damaged page would): by then accounts, attendance and submissions have been
-    # carried and merged in the same transaction.
+    # The restored database fails late in the work (a trigger, as a full disk or a damaged
+    # page would): by then attendance, SCORM states and submissions have been merged in the
+    # same transaction; the accounts come last.
     write(
         restored,
-        "CREATE TRIGGER refuse BEFORE UPDATE ON users WHEN NEW.id = 400"
-        " BEGIN SELECT RAISE(ROLLBACK, 'disk I/O error (simulated)'); END;",
+        f"CREATE TRIGGER refuse BEFORE UPDATE ON users WHEN NEW.id = 400 BEGIN {action}; END;",
     )
     before = content(restored)
     done = carry_back(restored, failed)
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.startswith("kru-carry-back: nothing carried back:"), done.stderr
+    assert said in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert content(restored) == before
     assert rows(restored, "SELECT count(*) FROM users WHERE password_hash = 'new-hash'") == [(0,)]
