@@ -260,3 +260,35 @@ def test_a_failure_half_way_leaves_the_restored_database_as_it_was(pair, action,
     assert len(done.stderr.strip().splitlines()) == 1
     assert content(restored) == before
     assert rows(restored, "SELECT count(*) FROM users WHERE password_hash = 'new-hash'") == [(0,)]
+
+
+def test_a_table_with_a_numeric_time_and_one_without_a_time(tmp_path: Path) -> None:
+    """``modified`` as seconds (a missing one is older than any), and a table with no time:
+    the snapshot's rule, the failed copy's row wins."""
+    restored, failed = tmp_path / "kru.sqlite3", tmp_path / "failed.sqlite3"
+    write(
+        restored,
+        """
+        CREATE TABLE site_notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL, modified REAL);
+        INSERT INTO site_notes VALUES (1, 'a', NULL), (2, 'b', 200), (3, 'c', 100);
+        CREATE TABLE shelf (id INTEGER PRIMARY KEY, label TEXT NOT NULL);
+        INSERT INTO shelf VALUES (1, 'old');
+        """,
+    )
+    shutil.copyfile(restored, failed)
+    write(
+        failed,
+        """
+        UPDATE site_notes SET body = 'a2', modified = 150 WHERE id = 1;
+        UPDATE site_notes SET body = 'b2', modified = 100 WHERE id = 2;  -- clock went back
+        UPDATE site_notes SET body = 'c2', modified = 300 WHERE id = 3;
+        UPDATE shelf SET label = 'new';
+        """,
+    )
+    done = carry_back(restored, failed)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert rows(restored, "SELECT body FROM site_notes ORDER BY id") == [("a2",), ("b",), ("c2",)]
+    assert rows(restored, "SELECT label FROM shelf") == [("new",)]
+    assert report["merged"] == {"shelf": 1, "site_notes": 2}
+    assert report["not_carried"] == [{"table": "site_notes", "rows": 1, "why": "older"}]
