@@ -231,6 +231,7 @@ def test_a_rollback_carries_back_every_table_of_user_data_and_lists_what_it_cann
     assert ", 1 not" not in state["reason"]
     assert state["carried_back"]["task_submissions"] == 2
     assert state["merged_back"] == {"users": 2}
+    assert "2 users edited after the switch merged" in state["reason"]
     assert state["carried_back"]["f2f_attendance"] == 1
     assert state["carried_back"]["discussion_posts"] == 2
     assert state["carried_back"]["certificates"] == 1
