@@ -79,7 +79,56 @@ NOT_CARRIED_REASONS: dict[str, str] = {
     "changed": N_("rows changed after the switch; the older copy is kept"),
     "content": N_("packs installed after the switch: install them again"),
     "columns": N_("carried back without the columns the older version does not have"),
+    "older": N_(
+        "changed after the switch, but the older copy has a later time (was the Pi's clock"
+        " wrong?); the older copy is kept"
+    ),
+    "conflict": N_(
+        "changed after the switch, but the older version does not allow the change (a name or"
+        " code another record holds, a value it does not know); the older copy is kept"
+    ),
+    "changed_parent": N_(
+        "changed after the switch to point at something that did not come back; the older"
+        " copy is kept"
+    ),
 }
+
+# What the Site page calls each table of user data a rollback carries back (kru-carry-back's
+# ``carried``, ``merged`` and ``not_carried``), translated; a table not named here is shown by
+# its database name.
+TABLE_WORDS: dict[str, str] = {
+    "users": N_("accounts"),
+    "events": N_("learning records"),
+    "task_submissions": N_("submitted work"),
+    "task_files": N_("files of submitted work"),
+    "f2f_attendance": N_("attendance"),
+    "f2f_sessions": N_("class sessions"),
+    "certificates": N_("certificates"),
+    "cohorts": N_("cohorts"),
+    "cohort_members": N_("cohort members"),
+    "cohort_instructors": N_("cohort instructors"),
+    "course_assignments": N_("courses assigned to cohorts"),
+    "mentor_students": N_("mentors and their student teachers"),
+    "discussion_posts": N_("discussion posts"),
+    "discussion_reports": N_("reported discussion posts"),
+    "quiz_answers": N_("quiz answers"),
+    "scorm_state": N_("progress in interactive lessons"),
+    "authoring_drafts": N_("course drafts"),
+    "authoring_modules": N_("modules of course drafts"),
+    "authoring_items": N_("lessons of course drafts"),
+    "authoring_media": N_("media of course drafts"),
+    "authoring_publications": N_("published course drafts"),
+    "packs": N_("content packs"),
+    "pack_files": N_("files of content packs"),
+    "courses": N_("courses"),
+    "modules": N_("modules"),
+    "items": N_("lessons"),
+}
+
+
+def table_words(table: str) -> str:
+    """Return the untranslated words for a table of user data ("" when it has none)."""
+    return TABLE_WORDS.get(table, "")
 
 
 def upgrade_reason(code: str) -> str:

@@ -23,6 +23,7 @@ from sync import release_record as rr
 from sync.edge import releases, update_stick
 from sync.edge.agent import sync_once as agent_sync_once
 from tests.bundle_factory import make_bundle
+from tests.conftest import form_csrf
 from tests.fleet_support import CountingProxy, random_files, signed_pack, signing_key
 from tests.sync_support import CentralServer, make_site
 
@@ -427,3 +428,32 @@ def test_the_kru_version_card_lists_what_a_rollback_could_not_carry_back(
         failed_db=failed_db,
     )
     assert 'id="not-carried-back"' not in client.get("/admin/").get_data(as_text=True)
+
+
+def test_the_kru_version_card_names_what_came_back_in_words_with_new_and_merged_rows(
+    client, login_as, app
+) -> None:
+    releases.write_state(
+        app.config["KRU_HOME"],
+        version="0.2.0",
+        sha256="0" * 64,
+        state="failed",
+        code="health_failed",
+        reason="rolled back to 0.1.0",
+        carried_back={"task_submissions": 2, "events": 5, "odd<b>": 1, "junk": "many"},
+        merged_back={"f2f_attendance": 7, "task_submissions": 3, "users": 0},
+        not_carried=[{"table": "users", "rows": 2, "why": "conflict"}],
+        failed_db="/var/lib/kru/backups/failed-upgrade-0.2.0-20261202T100000Z.sqlite3",
+    )
+    login_as("admin")
+    page = client.get("/admin/").get_data(as_text=True)
+    client.post("/language", data={"lang": "en", "csrf_token": form_csrf(page), "next": "/admin/"})
+    card = client.get("/admin/").get_data(as_text=True).split('id="kru-version"')[1]
+    back = card.split('id="carried-back"')[1].split("</ul>")[0]
+    assert "<strong>submitted work</strong>: new: 2, changes kept: 3" in back
+    assert "<strong>attendance</strong>: changes kept: 7" in back
+    assert "<strong>learning records</strong>: new: 5" in back
+    assert "<code>odd&lt;b&gt;</code>" in back  # no words for it: its name, escaped
+    assert "junk" not in back and "accounts" not in back  # odd counts and zeros left out
+    kept = card.split('id="not-carried-back"')[1]
+    assert "<strong>accounts</strong>: rows: 2 — changed after the switch, but the older" in kept

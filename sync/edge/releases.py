@@ -181,8 +181,9 @@ def report_part(home: DataHome) -> dict[str, str]:
 
 def left_out(state: dict[str, Any]) -> list[dict[str, Any]]:
     """Return what a rollback could not carry back (``not_carried`` of state.json, written by
-    kru-upgrade from kru-carry-back's report): ``table``, ``rows``, ``why`` and ``words``, the
-    untranslated words for ``why``, and ``columns``; entries of another shape are skipped."""
+    kru-upgrade from kru-carry-back's report): ``table``, ``name`` (untranslated words for
+    it, or ""), ``rows``, ``why`` and ``words``, the untranslated words for ``why``, and
+    ``columns``; entries of another shape are skipped."""
     out = []
     entries = state.get("not_carried")
     for entry in entries if isinstance(entries, list) else []:
@@ -195,6 +196,7 @@ def left_out(state: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "table": table[:80],
+                "name": rr.table_words(table),
                 "rows": rows,
                 "why": why if why in rr.NOT_CARRIED_REASONS else "",
                 "words": rr.NOT_CARRIED_REASONS.get(why, ""),
@@ -206,10 +208,27 @@ def left_out(state: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def brought_back(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return what a rollback brought back, per table (``carried_back`` and ``merged_back`` of
+    state.json): ``table``, ``name`` (untranslated words, "" for a table without),
+    ``new`` and ``merged`` rows; named tables first, then by table; odd entries skipped."""
+    counts: dict[str, dict[str, int]] = {}
+    for key, field in (("carried_back", "new"), ("merged_back", "merged")):
+        given = state.get(key)
+        for table, rows in (given if isinstance(given, dict) else {}).items():
+            if isinstance(table, str) and isinstance(rows, int) and rows > 0:
+                counts.setdefault(table[:80], {"new": 0, "merged": 0})[field] = rows
+    out = [
+        {"table": table, "name": rr.table_words(table), **rows} for table, rows in counts.items()
+    ]
+    return sorted(out, key=lambda e: (not e["name"], e["table"]))
+
+
 def panel(home: DataHome) -> dict[str, Any]:
     """Return the Site page's "Kru version" card: :func:`report_part`, ``words``, the
     untranslated words for the reason code (the page translates them), and after a rollback
-    ``left_out`` (:func:`left_out`) with ``failed_db``, the copy that still holds those rows."""
+    ``brought_back`` (:func:`brought_back`), ``left_out`` (:func:`left_out`) with
+    ``failed_db``, the copy that still holds those rows."""
     part = report_part(home)
     state = read_state(home)
     failed_db = state.get("failed_db") if state.get("state") == FAILED else ""
@@ -217,6 +236,7 @@ def panel(home: DataHome) -> dict[str, Any]:
         **part,
         "words": rr.upgrade_reason(part["code"]),
         "left_out": left_out(state) if state.get("state") == FAILED else [],
+        "brought_back": brought_back(state) if state.get("state") == FAILED else [],
         "failed_db": failed_db if isinstance(failed_db, str) else "",
     }
 
