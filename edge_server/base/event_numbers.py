@@ -10,7 +10,10 @@ Two guards, both taken by every restore (``kru restore``, the Site page's USB re
 
 * at the restore, the restored database numbers new events past the highest number the
   replaced database ever handed out or heard acknowledged (``restart_numbering``); that
-  covers a restore on the same SD card, whatever central received of the old database;
+  covers a restore on the same SD card, whatever central received of the old database. A
+  file SQLite will not open read-only (a ``-wal`` left without its ``-shm``) is read from a
+  private copy; a file past reading gives way to the snapshots and earlier restores' copies
+  kept on the site (``fallback_mark``), never to 0;
 * the restore leaves a marker, ``sync-restored.json`` in the data home, holding the highest
   number the restored copy held. The next acknowledgement the site hears from central
   (``sync.edge.state.settle_restore``) moves the events numbered after the restore past
