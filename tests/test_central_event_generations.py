@@ -15,9 +15,12 @@ from collections import Counter
 import pytest
 
 from edge_server.base import migrate
+from sync.central import competencies, figures, fleet_health, registry
 from sync.central.db import MIGRATIONS as PACKAGE
+from sync.protocol import ItemRecord
+from tests.central_support import make_batch, post
 from tests.sync_support import CentralServer, add_events, central_rows, make_site
-from tests.test_central_per_device import raw_db  # noqa: F401 - the fixture
+from tests.test_central_per_device import central_app, raw_db  # noqa: F401 - the fixtures
 from tests.test_fleet_health import machine_file, online
 
 
@@ -144,3 +147,39 @@ def test_the_upgrade_gives_held_events_their_streams(raw_db):  # noqa: F811
     }
     devices = raw_db.execute_sql("SELECT id, generation FROM devices ORDER BY id").fetchall()
     assert [tuple(r) for r in devices] == [(1, 1), (2, 0), (3, 1)]
+
+
+def assessed(batch, level: int):
+    """Make the last event of ``batch`` the site's decision of u1's level on competency 1.1."""
+    last = batch.events[-1]
+    last.verb = competencies.VERB
+    last.object = f"{competencies.PREFIX}1.1"
+    last.result = {"level": level}
+    last.context = {"title": {"en": "Plans lessons"}}
+    batch.items.append(ItemRecord(last.object))  # as a site lists what its events name
+    return batch
+
+
+def test_the_new_pis_later_decision_counts_though_its_number_is_lower(central_app):  # noqa: F811
+    """Reports take a learner's latest level by (generation, seq), not by seq alone."""
+    device = registry.add_device("TEC Takeo", "http://central.example", "Takeo").device
+    client = central_app.test_client()
+    assert (
+        post(client, device, make_batch(device.device_id, 0, 30), machine="m-one").status_code
+        == 200
+    )
+    clone = assessed(make_batch(device.device_id, 30, 5), 3)  # #35 on the new Pi
+    assert post(client, device, clone, machine="m-two").status_code == 409
+    late = assessed(make_batch(device.device_id, 30, 20), 1)  # #50 on the old Pi, earlier
+    assert post(client, device, late, machine="m-one").status_code == 200
+    assert levels_of_u1() == [0, 1, 0, 0]
+    fleet_health.replace_machine(device.device_id)
+    assert post(client, device, clone, machine="m-two").status_code == 200
+    assert levels_of_u1() == [0, 0, 0, 1]
+    assert figures.learner_figures([device.id])[(device.id, "u1")].levels == {"1.1": 3}
+
+
+def levels_of_u1() -> list[int]:
+    report = competencies.report()
+    (_province, total, _sites) = report.provinces[0]
+    return total.cells["1.1"].levels
