@@ -142,6 +142,8 @@ def test_wal_left_without_its_shm_is_read_by_the_restoring_user(tmp_path):
     before = (sha(site.home.database), sha(wal))
     assert event_numbers.high_water(site.home.database, site.home.tmp) == expected
     assert (sha(site.home.database), sha(wal)) == before
+    # Nothing made beside it: a -shm of the restoring user (root) would lock the site out.
+    assert not Path(f"{site.home.database}-shm").exists()
 
 
 def test_file_that_is_no_database_has_no_known_mark(tmp_path):

@@ -51,13 +51,17 @@ def high_water(database: Path, scratch: Path) -> int | None:
 
     Each source is read on its own, so a damaged file (recovery mode) tells what it still
     can. 0 when there is no file; None when it cannot be read at all (not a database).
-    The file is opened read-only; when SQLite refuses that (a power cut left a ``-wal`` but
-    no ``-shm``, and the restoring user cannot create one beside it), the file and its
-    ``-wal`` are copied into ``scratch`` and the copy is opened read-write, so SQLite
-    replays the WAL into the copy. The original is never written.
+    The file is opened read-only; when it has a ``-wal`` but no ``-shm`` (a power cut), or
+    SQLite refuses to open it so, the file and its ``-wal`` are copied into ``scratch`` and
+    the copy is opened read-write, so SQLite replays the WAL into the copy. Nothing is
+    written or created beside the original.
     """
     if not database.is_file():
         return 0
+    if Path(f"{database}-wal").exists() and not Path(f"{database}-shm").exists():
+        # SQLite would create the -shm beside the original (owned by whoever restores), or
+        # refuse when it may not: read a copy instead.
+        return _read_recovered_copy(database, scratch)
     found = _read_marks(f"file:{database}?mode=ro")
     if found is None:
         found = _read_recovered_copy(database, scratch)
