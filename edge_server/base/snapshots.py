@@ -281,7 +281,7 @@ def restore(home: DataHome, snap: Snapshot, *, server_may_run: bool = False) -> 
         raise BadSnapshot(
             N_("Snapshot %(name)s does not match its checksum; choose another"), name=snap.name
         )
-    previous = event_numbers.high_water(home.database)
+    previous = event_numbers.high_water(home.database, home.tmp)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     keep = home.root / "backups" / f"before-restore-{stamp}"
     keep.mkdir(parents=True, exist_ok=True)

@@ -309,24 +309,42 @@ def stage(src: Path, manifest: dict[str, Any], staging: Path) -> None:
             )
 
 
+def _keep_old_database(home: DataHome) -> None:
+    """Keep the database a restore replaces in ``backups/``: a copy, or its bytes if damaged."""
+    keep = home.root / "backups"
+    keep.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    target = keep / f"before-restore-{stamp}.sqlite3"
+    old = sqlite3.connect(home.database)
+    new = sqlite3.connect(target)
+    try:
+        old.backup(new)
+        return
+    except sqlite3.DatabaseError as exc:
+        # Past reading (the restore is how the admin gets out of it): keep the file and its
+        # WAL as they are, for whoever tries to salvage them.
+        log.warning("the database being replaced cannot be copied (%s); keeping its bytes", exc)
+    finally:
+        new.close()
+        old.close()
+    target.unlink(missing_ok=True)
+    folder = keep / f"before-restore-{stamp}"
+    folder.mkdir(exist_ok=True)
+    for suffix in ("", "-wal"):
+        current = Path(f"{home.database}{suffix}")
+        if current.exists():
+            shutil.copy2(current, folder / current.name)
+
+
 def swap_in(home: DataHome, staging: Path, manifest: dict[str, Any]) -> None:
     """Put the staged backup in place of the site's files; keep the old database first.
 
     New events of the restored database are numbered past every number the old one used
     (``event_numbers``), so none takes a number central acknowledged for another event.
     """
-    previous = event_numbers.high_water(home.database)
+    previous = event_numbers.high_water(home.database, home.tmp)
     if home.database.exists():
-        keep = home.root / "backups"
-        keep.mkdir(exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        old = sqlite3.connect(home.database)
-        new = sqlite3.connect(keep / f"before-restore-{stamp}.sqlite3")
-        try:
-            old.backup(new)
-        finally:
-            new.close()
-            old.close()
+        _keep_old_database(home)
     for suffix in ("-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{home.database}{suffix}").unlink()

@@ -89,12 +89,13 @@ def _code_key(code: str) -> tuple:
 
 def report() -> Report:
     """Return the learners per level of each competency, per site and per province."""
-    latest: dict[tuple[int, str, str], tuple[int, str | None, str | None]] = {}
+    latest: dict[tuple[int, str, str], tuple[tuple[int, int], str | None, str | None]] = {}
     query = (
         CentralEvent.select(
             CentralEvent.device,
             CentralEvent.user_uid,
             CentralEvent.object,
+            CentralEvent.generation,
             CentralEvent.seq,
             CentralEvent.result,
             CentralEvent.context,
@@ -102,11 +103,12 @@ def report() -> Report:
         .where((CentralEvent.verb == VERB) & CentralEvent.object.startswith(PREFIX))
         .tuples()
     )
-    for device_id, user_uid, obj, seq, result, context in query.iterator():
+    for device_id, user_uid, obj, generation, seq, result, context in query.iterator():
         key = (device_id, user_uid, obj[len(PREFIX) :])
         kept = latest.get(key)
-        if kept is None or seq > kept[0]:
-            latest[key] = (seq, result, context)
+        # A device's events in order: by stream (a replaced Pi's come first), then number.
+        if kept is None or (generation, seq) > kept[0]:
+            latest[key] = ((generation, seq), result, context)
     devices = {
         d.id: d for d in Device.select(Device.id, Device.device_id, Device.name, Device.province)
     }

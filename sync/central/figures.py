@@ -324,7 +324,8 @@ def _from_events(
     named = f" AND (verb = 'attended'{who[0].replace(' AND ', ' OR ', 1)})" if who[0] else ""
     query = (
         "SELECT device_id, user_uid, verb, object, result, context, seq FROM central_events "  # noqa: S608
-        f"WHERE (verb IN ({verbs}) OR result LIKE ?){where}{named} ORDER BY device_id, seq"
+        f"WHERE (verb IN ({verbs}) OR result LIKE ?){where}{named} "
+        "ORDER BY device_id, generation, seq"
     )
     params = params + who[1]
     marks: dict[tuple[int, str, str], tuple[str, str]] = {}  # (dev, uid, session) -> mark
@@ -368,7 +369,7 @@ def _from_events(
         elif verb == competencies.VERB and obj.startswith(competencies.PREFIX):
             decided = result.get("level")
             if type(decided) is int and decided in competencies.LEVELS:
-                levels[(dev, uid, obj[len(competencies.PREFIX) :])] = decided  # by seq: latest
+                levels[(dev, uid, obj[len(competencies.PREFIX) :])] = decided  # in order: latest
     for (dev, cohort_uid), member in _memberships(list({dev for dev, _c in held})):
         for session, course_key in held.get((dev, cohort_uid), {}).items():
             marks.setdefault((dev, member, session), ("unmarked", course_key))

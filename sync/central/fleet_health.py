@@ -17,11 +17,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from peewee import fn
+
 from edge_server.base.db import utcnow
 from edge_server.base.errors import N_, KruError, NotFound, ValidationError
 from sync import protocol
 
-from .models import Device
+from .models import CentralEvent, Device
 
 VIA_ONLINE = "online"
 VIA_USB = "usb"
@@ -88,6 +90,8 @@ def replace_machine(device_id: str) -> Device:
     # The new machine's sequence numbers went their own way after the copy: what central
     # acknowledged of the old one says nothing of it. Its next batch sets the acknowledgement
     # afresh; until then central acknowledges nothing, so the new machine skips nothing.
+    # Its events are kept in the device's next stream of numbers (generation): the old
+    # machine's numbers stay unique, and so do the new one's.
     Device.update(
         machine=device.clash_machine,
         clash_machine=None,
@@ -96,8 +100,19 @@ def replace_machine(device_id: str) -> Device:
         replaced_at=utcnow(),
         acked_seq=0,
         rebase_ack=True,
+        generation=_next_generation(device),
     ).where(Device.id == device.id).execute()
     return Device.get_by_id(device.id)
+
+
+def _next_generation(device: Device) -> int:
+    """Return a stream number above every stream of ``device`` (current or kept aside)."""
+    held = (
+        CentralEvent.select(fn.MAX(CentralEvent.generation))
+        .where(CentralEvent.device == device.id)
+        .scalar()
+    )
+    return 1 + max(device.generation, held or 0)
 
 
 def _clean(value: Any, depth: int = 0) -> Any:

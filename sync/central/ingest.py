@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from peewee import Case, Database, DatabaseProxy, OperationalError
+from peewee import Case, Database, DatabaseProxy, IntegrityError, OperationalError, fn
 
 from edge_server.base.db import utcnow
 from edge_server.base.errors import N_, KruError
@@ -331,14 +331,66 @@ def _store_people(device: Device, batch: Batch, *, latest: bool) -> None:
 
 
 _EVENT_COLUMNS = (
-    "device_id, event_id, seq, user_uid, verb, object, result, context, client_ts, "
+    "device_id, generation, event_id, seq, user_uid, verb, object, result, context, client_ts, "
     "server_ms, corrected_ms, boot_id, received_ms, clock_unknown"
 )
+
+
+def _store_events(
+    db: Database | DatabaseProxy,
+    device: Device,
+    events: list[protocol.EventRecord],
+    offset_of: OffsetOf,
+    now_ms: int,
+) -> tuple[int, bool]:
+    """Insert the events not yet held; return how many, and whether their numbers clashed.
+
+    (device, generation, seq) is unique. The events go into the device's current stream of
+    numbers (``Device.generation``; a replaced machine's successor starts the next one,
+    ``fleet_health.replace_machine``). A batch whose numbers that stream holds for other
+    events comes from a branch of the site's history that the site left (a drive of a dead
+    SD card imported after a backup was restored onto a new one): its events are kept in a
+    stream of their own, so none is lost and no number names two events, and the current
+    stream goes on as it was.
+    """
+    generation = Device.select(Device.generation).where(Device.id == device.id).scalar()
+    try:
+        with db.atomic():  # a savepoint: a clash undoes this insert only
+            return _insert_events(db, device.id, generation, events, offset_of, now_ms), False
+    except _integrity_errors(db) as exc:
+        side = 1 + max(
+            generation,
+            CentralEvent.select(fn.MAX(CentralEvent.generation))
+            .where(CentralEvent.device == device.id)
+            .scalar()
+            or 0,
+        )
+        log.warning(
+            "a batch of %s reuses event numbers of stream %s for other events (%s); its "
+            "events are kept in stream %s and acknowledge nothing",
+            device.device_id,
+            generation,
+            exc,
+            side,
+        )
+    return _insert_events(db, device.id, side, events, offset_of, now_ms), True
+
+
+def _integrity_errors(db: Database | DatabaseProxy) -> tuple[type[Exception], ...]:
+    """Return the driver's exception types for a broken unique constraint."""
+    import sqlite3
+
+    if is_postgres(db):
+        import psycopg2  # only on PostgreSQL
+
+        return (IntegrityError, psycopg2.IntegrityError)
+    return (IntegrityError, sqlite3.IntegrityError)
 
 
 def _insert_events(
     db: Database | DatabaseProxy,
     device_pk: int,
+    generation: int,
     events: list[protocol.EventRecord],
     offset_of: OffsetOf,
     now_ms: int,
@@ -353,6 +405,7 @@ def _insert_events(
     rows = [
         (
             device_pk,
+            generation,
             ev.id,
             ev.seq,
             ev.user_uid,
@@ -378,7 +431,7 @@ def _insert_events(
         returned = execute_values(
             cursor,
             f"INSERT INTO central_events ({_EVENT_COLUMNS}) VALUES %s "  # noqa: S608 - constants
-            "ON CONFLICT DO NOTHING RETURNING 1",
+            "ON CONFLICT (device_id, event_id) DO NOTHING RETURNING 1",
             rows,
             page_size=INSERT_CHUNK,
             fetch=True,
@@ -386,7 +439,8 @@ def _insert_events(
         return len(returned)
     marks = ", ".join("?" * len(rows[0]))
     cursor.executemany(
-        f"INSERT OR IGNORE INTO central_events ({_EVENT_COLUMNS}) VALUES ({marks})",  # noqa: S608
+        f"INSERT INTO central_events ({_EVENT_COLUMNS}) VALUES ({marks}) "  # noqa: S608
+        "ON CONFLICT (device_id, event_id) DO NOTHING",
         rows,
     )
     return max(cursor.rowcount, 0)
@@ -454,7 +508,7 @@ def ingest_batch(
             latest = bool(new_batch) and batch.last > (device.acked_seq or 0)
             _store_items(device, batch.items, latest=latest)
             _store_people(device, batch, latest=latest)
-            stored = _insert_events(db, device.id, batch.events, offset_of, now_ms)
+            stored, clashed = _store_events(db, device, batch.events, offset_of, now_ms)
             _store_decisions(device, batch.events, offset_of)
             if new_batch and via == VIA_ONLINE and batch.boot and offset_ms is not None:
                 _learn_boot_offset(device, batch.boot, offset_ms, now_ms)
@@ -485,7 +539,11 @@ def ingest_batch(
                     Device.acked_seq,
                 ),
             }
-            if device.rebase_ack:
+            if clashed:
+                # Central holds other events under these numbers: what the site holds
+                # contiguously is unchanged by this batch.
+                del updates[Device.acked_seq]
+            elif device.rebase_ack:
                 # The first batch of a machine that took the identity over (an admin marked
                 # the old one replaced): it holds everything up to its own ``acked``.
                 updates[Device.acked_seq] = batch.last

@@ -101,6 +101,9 @@ class Device(CentralModel):
     replaced_machine = CharField(null=True)
     replaced_at = CharField(null=True)
     rebase_ack = BooleanField(default=False)  # the next batch sets acked_seq afresh
+    # The device's current stream of event numbers: a replacement (or a batch whose numbers
+    # clash with other events) starts the next; (device, generation, seq) is unique.
+    generation = IntegerField(default=0)
 
     class Meta:
         table_name = "devices"
@@ -249,6 +252,7 @@ class CentralEvent(CentralModel):
     boot_id = CharField()
     received_ms = BigIntegerField()
     clock_unknown = BooleanField(default=False)  # came by USB before its boot was heard online
+    generation = IntegerField(default=0)  # the device's stream it came in (Device.generation)
 
     class Meta:
         table_name = "central_events"
