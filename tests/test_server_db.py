@@ -149,3 +149,49 @@ def test_a_transaction_takes_the_write_lock_when_it_begins(tmp_path):
     finally:
         other.close()
         db.close()
+
+
+def test_opening_waits_out_a_lock_held_longer_than_a_few_seconds(tmp_path, monkeypatch):
+    """CI on 3 Dec 2026: one of four processes migrating a new database at once gave up
+    opening it ("database is locked" from a pragma) after 20 tries, about 4 s, while the
+    others held the lock on a slow machine. Opening now waits as long as a writer would."""
+    import peewee
+
+    from edge_server.base import db as dbmod
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(dbmod.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(dbmod.time, "sleep", lambda s: clock.__setitem__("now", clock["now"] + s))
+    real_connect = peewee.SqliteDatabase._connect
+    answers = {"locked": 0}
+
+    def locked_for_eight_seconds(self):
+        if clock["now"] < 8.0:
+            answers["locked"] += 1
+            raise peewee.OperationalError("database is locked")
+        return real_connect(self)
+
+    monkeypatch.setattr(peewee.SqliteDatabase, "_connect", locked_for_eight_seconds)
+    site_db = dbmod.SiteDatabase(str(tmp_path / "kru.sqlite3"), pragmas=dbmod.PRAGMAS)
+    assert site_db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert answers["locked"] > 20
+    site_db.close()
+
+
+def test_opening_gives_up_on_a_lock_that_never_ends(tmp_path, monkeypatch):
+    import peewee
+
+    from edge_server.base import db as dbmod
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(dbmod.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(dbmod.time, "sleep", lambda s: clock.__setitem__("now", clock["now"] + s))
+
+    def always_locked(self):
+        raise peewee.OperationalError("database is locked")
+
+    monkeypatch.setattr(peewee.SqliteDatabase, "_connect", always_locked)
+    site_db = dbmod.SiteDatabase(str(tmp_path / "kru.sqlite3"), pragmas=dbmod.PRAGMAS)
+    with pytest.raises(peewee.OperationalError, match="locked"):
+        site_db.connect()
+    assert dbmod.CONNECT_PATIENCE_S <= clock["now"] <= dbmod.CONNECT_PATIENCE_S + 1

@@ -34,7 +34,10 @@ PRAGMAS = {
 }
 
 WRITE_LOCKS = ("IMMEDIATE", "EXCLUSIVE")
-_CONNECT_TRIES = 20  # up to about 4 s in all
+# How long opening the database waits out "database is locked": as long as a writer waits
+# (busy_timeout) and more, since a slow machine (CI's, a Pi 3 under a class) can keep
+# several processes migrating a new database for longer than a few seconds.
+CONNECT_PATIENCE_S = 20.0
 
 
 class SiteDatabase(SqliteDatabase):
@@ -58,14 +61,16 @@ class SiteDatabase(SqliteDatabase):
         answers "database is locked" without waiting when another process holds it — as
         when the site server and the sync daemon start together on a Pi's first boot.
         """
-        for attempt in range(_CONNECT_TRIES):
+        give_up = time.monotonic() + CONNECT_PATIENCE_S
+        pause = 0.02
+        while True:
             try:
                 return super()._connect()  # type: ignore[misc]  # peewee's stubs omit it
             except OperationalError as exc:
-                if "locked" not in str(exc) or attempt == _CONNECT_TRIES - 1:
+                if "locked" not in str(exc) or time.monotonic() >= give_up:
                     raise
-                time.sleep(0.02 * (attempt + 1))
-        raise AssertionError("unreachable")
+                time.sleep(pause)
+                pause = min(pause * 1.5, 0.25)
 
     def _writer_fd(self) -> int | None:
         path = self.database
