@@ -347,3 +347,17 @@ def test_lingering_connections_hold_no_worker_thread(central):
     finally:
         for sock in lingering:
             sock.close()
+
+
+def test_a_connection_not_lingering_answers_the_loop_with_waitress_own_methods():
+    """waitress's loop asks every open connection readable() and writable() on each turn
+    (50 phones: 100 calls a turn). Session 6's lingering wrapped both for every connection,
+    a tenth of a static file's CPU on one core (py-spy, 3 Dec 2026); only a connection that
+    lingers after a refused body answers with its own."""
+    from waitress.channel import HTTPChannel
+
+    from edge_server.base.capped_channel import LingeringChannel, capped_channel
+
+    for cls in (LingeringChannel, capped_channel(lambda method, path: 0)):
+        assert cls.readable is HTTPChannel.readable
+        assert cls.writable is HTTPChannel.writable

@@ -152,21 +152,22 @@ class LingeringChannel(HTTPChannel):
         self.linger_until = now + LINGER_S
         self.idle_until = now + LINGER_IDLE_S
         self.will_close = self.close_when_flushed = False
+        self.readable = self._lingering_readable  # type: ignore[method-assign]
+        self.writable = self._lingering_writable  # type: ignore[method-assign]
         return True
 
-    def readable(self) -> bool:
-        if not self.linger_until:
-            return bool(super().readable())
+    # While lingering the loop asks these instead of waitress's readable()/writable(): set
+    # on the instance by _start_lingering, so every other connection answers the loop (each
+    # turn, every connection) with waitress's own methods and no wrapper's call.
+    def _lingering_readable(self) -> bool:
         now = time.monotonic()
         if now >= self.linger_until or now >= self.idle_until:
             self.will_close = True  # closed by handle_write in this turn of the loop
             return False
         return True
 
-    def writable(self) -> bool:
-        if not self.linger_until:
-            return bool(super().writable())
-        return self.will_close
+    def _lingering_writable(self) -> bool:
+        return bool(self.will_close)
 
     def handle_read(self) -> None:
         if not self.linger_until:
