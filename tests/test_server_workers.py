@@ -146,8 +146,8 @@ def test_a_sign_in_on_one_worker_holds_on_every_worker(tmp_path, live_site):
 
 @pytest.mark.parametrize(
     ("cores", "memory_mb", "expected"),
-    [(4, 3800, 2), (2, 24000, 2), (1, 4000, 1), (4, 905, 1)],
-    ids=["pi4-4gb", "this-machine", "one-core", "pi3b-1gb"],
+    [(4, 3800, 1), (4, 1900, 1), (4, 7800, 2), (2, 24000, 2), (1, 16000, 1), (4, 905, 1)],
+    ids=["pi4-4gb", "pi4-2gb", "pi4-8gb", "this-machine", "one-core", "pi3b-1gb"],
 )
 def test_auto_workers_fits_cores_and_memory(cores, memory_mb, expected):
     assert auto_workers(cores=cores, memory_mb=memory_mb) == expected

@@ -431,14 +431,21 @@ def _memory_mb() -> int:
     return 0
 
 
+# A second server process costs 40-55 MB; below this much memory one process serves.
+TWO_WORKERS_MIN_MB = 6144
+
+
 def auto_workers(cores: int | None = None, memory_mb: int | None = None) -> int:
     """Return how many worker processes suit this machine (the setting ``workers = 0``).
 
-    One per core, at most 2; one on machines with under 1.5 GB of memory (a Pi 3B+), where
-    the OS, the hotspot and the sync agent need the rest.
+    One per core, at most 2, and 2 only with 6 GB of memory or more (a Pi 4 or 5 with 8 GB,
+    a PC). On a Pi with 4 GB or less one process serves: on the ``pi4`` bench profile it
+    answered learner pages as fast as two, with a shorter wait for the slowest, in 45 MB
+    instead of 60 at rest and 60 instead of 100 after a class's load (docs/performance.md,
+    3 December 2026); the memory it leaves is the page cache that keeps videos off the card.
     """
     cores = cores if cores is not None else (os.cpu_count() or 1)
     memory_mb = memory_mb if memory_mb is not None else _memory_mb()
-    if memory_mb and memory_mb < 1536:
+    if memory_mb and memory_mb < TWO_WORKERS_MIN_MB:
         return 1
     return max(1, min(cores, 2))

@@ -146,7 +146,7 @@ SETTINGS: tuple[Setting, ...] = (
         "workers",
         "int",
         0,
-        "Server processes, each with its own threads; 0: one per core, at most 2 (1 under 1.5 GB).",
+        "Server processes, each with its own threads; 0: one per core, at most 2 (1 under 6 GB).",
         minimum=0,
     ),
     Setting(

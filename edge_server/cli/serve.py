@@ -96,7 +96,7 @@ def snapshot_scheduler(settings, home):
 @click.option(
     "--workers",
     type=click.IntRange(min=0),
-    help="Server processes; 0 picks one per core, at most 2 (setting workers).",
+    help="Server processes; 0 picks one per core, at most 2, 1 under 6 GB (setting workers).",
 )
 @pass_ctx
 def serve(
