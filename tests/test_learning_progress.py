@@ -163,3 +163,35 @@ def test_progress_read_as_one_row_keeps_every_value_and_type(client, learner):
         tuple(map(type, want[k])) for k in sorted(want)
     ]
     assert courses.progress_rows(learner.id + 1000, course_ids) == {}  # nobody's: empty
+
+
+def _two_queries(user, lang: str, course_key: str | None = None):
+    """What the pages read in two queries before issue 22 folded them into one."""
+    found = courses._summaries(user, lang, course_key)
+    return found, courses.progress_rows(user.id, [cid for _c, cid, _v in found])
+
+
+@pytest.mark.parametrize("lang", ["km", "en"])
+def test_courses_and_progress_in_one_query_read_what_two_did(client, learner, make_user, lang):
+    """The learner home and course page read the courses and the learner's progress in one
+    query (two JSON arrays in one row): the same courses, in the same order, with the same
+    titles, due dates, versions and progress values and types."""
+    post_events(
+        client,
+        [
+            ev("progressed", VIDEO, {"completion": 0.5, "position_s": 80.25}),
+            ev("completed", LESSON),
+            ev("passed", APP, {"score": 0.7}),
+        ],
+    )
+    instructor = make_user(role="instructor", username="teacher-one")
+    for user in (learner, instructor):
+        got = courses._courses_with_progress(user, lang)
+        assert got == _two_queries(user, lang)
+        assert got[0], "the learner's open course is listed"
+        one = courses._courses_with_progress(user, lang, COURSE)
+        assert one == _two_queries(user, lang, COURSE)
+        assert [tuple(map(type, v)) for _k, v in sorted(got[1].items())] == [
+            tuple(map(type, v)) for _k, v in sorted(_two_queries(user, lang)[1].items())
+        ]
+    assert courses._courses_with_progress(learner, lang, "no/such-course") == ([], {})
