@@ -151,6 +151,16 @@ def test_a_transaction_takes_the_write_lock_when_it_begins(tmp_path):
         db.close()
 
 
+def _fake_clock(monkeypatch) -> dict[str, float]:
+    """Make db.py's clock a number that only its sleeps move forward."""
+    from edge_server.base import db as dbmod
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(dbmod.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(dbmod.time, "sleep", lambda s: clock.__setitem__("now", clock["now"] + s))
+    return clock
+
+
 def test_opening_waits_out_a_lock_held_longer_than_a_few_seconds(tmp_path, monkeypatch):
     """CI on 3 Dec 2026: one of four processes migrating a new database at once gave up
     opening it ("database is locked" from a pragma) after 20 tries, about 4 s, while the
@@ -159,9 +169,7 @@ def test_opening_waits_out_a_lock_held_longer_than_a_few_seconds(tmp_path, monke
 
     from edge_server.base import db as dbmod
 
-    clock = {"now": 0.0}
-    monkeypatch.setattr(dbmod.time, "monotonic", lambda: clock["now"])
-    monkeypatch.setattr(dbmod.time, "sleep", lambda s: clock.__setitem__("now", clock["now"] + s))
+    clock = _fake_clock(monkeypatch)
     real_connect = peewee.SqliteDatabase._connect
     answers = {"locked": 0}
 
@@ -183,9 +191,7 @@ def test_opening_gives_up_on_a_lock_that_never_ends(tmp_path, monkeypatch):
 
     from edge_server.base import db as dbmod
 
-    clock = {"now": 0.0}
-    monkeypatch.setattr(dbmod.time, "monotonic", lambda: clock["now"])
-    monkeypatch.setattr(dbmod.time, "sleep", lambda s: clock.__setitem__("now", clock["now"] + s))
+    clock = _fake_clock(monkeypatch)
 
     def always_locked(self):
         raise peewee.OperationalError("database is locked")

@@ -220,7 +220,7 @@ def _courses_and_progress_sql(one_course: bool, learner: bool) -> str:
     progress = compiled(
         p.select(p.item, p.status, p.score, p.time_s, p.attempts, p.position_s)
         .join(Item, on=Item.key == p.item)
-        .where((p.user_id == _VALUE) & SQL('"t2"."course_id" IN (SELECT cid FROM mine)'))
+        .where((p.user_id == _VALUE) & Item.course.in_(SQL("(SELECT cid FROM mine)")))
     )
     mine = compiled(_courses_query(one_course, learner, Course.position))
     names = ", ".join(_COURSE_COLUMNS)
@@ -290,24 +290,35 @@ def _fill(course: CourseSummary, cat: Catalog, progress: dict[str, Progress]) ->
     return course
 
 
-def _summaries(
-    user: User, lang: str, course_key: str | None = None
-) -> list[tuple[CourseSummary, int, str]]:
+def _course_summaries(rows: Any, lang: str) -> list[tuple[CourseSummary, int, str]]:
+    """Return (summary, course id, pack version) of each row of ``_COURSE_COLUMNS``."""
     return [
         (
             CourseSummary(key, localized(tkm, ten, lang), localized(dkm, den, lang), bool(op), due),
             cid,
             ver,
         )
-        for key, tkm, ten, dkm, den, op, due, cid, ver in db.execute_sql(
-            _courses_sql(course_key is not None, user.role == "learner"),
-            [user.id] if course_key is None else [user.id, course_key],
-        )
+        for key, tkm, ten, dkm, den, op, due, cid, ver in rows
     ]
 
 
+def _summaries(
+    user: User, lang: str, course_key: str | None = None
+) -> list[tuple[CourseSummary, int, str]]:
+    rows = db.execute_sql(
+        _courses_sql(course_key is not None, user.role == "learner"),
+        [user.id] if course_key is None else [user.id, course_key],
+    )
+    return _course_summaries(rows, lang)
+
+
 def _one_course(user: User, course_key: str, lang: str) -> tuple[CourseSummary, int, Catalog]:
-    found = _summaries(user, lang, course_key)
+    return _the_course(_summaries(user, lang, course_key), course_key, lang)
+
+
+def _the_course(
+    found: list[tuple[CourseSummary, int, str]], course_key: str, lang: str
+) -> tuple[CourseSummary, int, Catalog]:
     if not found:
         raise CourseNotFound(N_("There is no course %(course)s for you"), course=course_key)
     course, cid, version = found[0]
@@ -329,15 +340,7 @@ def _courses_with_progress(
     sql = _courses_and_progress_sql(course_key is not None, user.role == "learner")
     params = [user.id] if course_key is None else [user.id, course_key]
     courses_json, progress_json = db.execute_sql(sql, [*params, user.id]).fetchone()
-    found = [
-        (
-            CourseSummary(key, localized(tkm, ten, lang), localized(dkm, den, lang), bool(op), due),
-            cid,
-            ver,
-        )
-        for key, tkm, ten, dkm, den, op, due, cid, ver in json.loads(courses_json)
-    ]
-    return found, _progress(json.loads(progress_json))
+    return _course_summaries(json.loads(courses_json), lang), _progress(json.loads(progress_json))
 
 
 def my_courses(user: User, lang: str) -> list[CourseSummary]:
@@ -353,10 +356,8 @@ def course_outline(user: User, course_key: str, lang: str) -> CourseSummary:
         CourseNotFound: no such course, or ``user`` may not open it.
     """
     found, progress = _courses_with_progress(user, lang, course_key)
-    if not found:
-        raise CourseNotFound(N_("There is no course %(course)s for you"), course=course_key)
-    course, cid, version = found[0]
-    return _fill(course, catalog(course_key, cid, version, lang), progress)
+    course, _cid, cat = _the_course(found, course_key, lang)
+    return _fill(course, cat, progress)
 
 
 @dataclass
