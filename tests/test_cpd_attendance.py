@@ -259,3 +259,33 @@ def test_rebuilding_progress_ignores_attendance_events(app, group):
     counts = progress.rebuild()
     assert counts["summaries"] == 0
     assert Progress.select().count() == 0
+
+
+def test_the_home_reads_upcoming_sessions_and_new_replies_in_one_query_as_two_did(group):
+    """cpd/notices.py reads what ``upcoming_for`` and ``new_replies`` read, in one query:
+    the same sessions in the same order, with fields of the same values and types."""
+    from playhouse.test_utils import count_queries
+
+    from edge_server.cpd import discussion, notices
+
+    _schedule(group, timedelta(days=2), title="Next circle", minutes=90)
+    _schedule(group, timedelta(hours=-1), title="Now", items=[COURSE + "-x"])
+    _schedule(group, timedelta(days=-3), title="Long past")
+    opened = _schedule(group, timedelta(days=1), title="Open for check-in")
+    opened.checkin_open = True
+    opened.save()
+    learner = group["learners"][3]
+    now = datetime.now(UTC)
+    with count_queries() as counted:
+        found = notices.for_learner(learner, TZ, now=now)
+    assert counted.count == 1
+    expected = attendance.upcoming_for(learner, TZ, now=now)
+    assert [v.session.title for v in found.upcoming] == ["Now", "Open for check-in", "Next circle"]
+    assert found.upcoming == expected
+    for got, want in zip(found.upcoming, expected, strict=True):
+        assert got.session.__data__ == want.session.__data__
+        assert {k: type(v) for k, v in got.session.__data__.items()} == {
+            k: type(v) for k, v in want.session.__data__.items()
+        }
+    assert found.new_replies == discussion.new_replies(learner) == 0
+    assert notices.for_learner(group["teacher"], TZ, now=now + timedelta(days=30)).upcoming == []

@@ -195,3 +195,55 @@ def test_courses_and_progress_in_one_query_read_what_two_did(client, learner, ma
             tuple(map(type, v)) for _k, v in sorted(_two_queries(user, lang)[1].items())
         ]
     assert courses._courses_with_progress(learner, lang, "no/such-course") == ([], {})
+
+
+@pytest.mark.parametrize("lang", ["km", "en"])
+@pytest.mark.parametrize(
+    "done",
+    [
+        [],
+        [ev("progressed", VIDEO, {"completion": 0.5, "position_s": 80.25})],
+        [ev("completed", LESSON), ev("failed", APP, {"score": 0.2})],
+        [ev("completed", LESSON), ev("passed", APP, {"score": 0.7})],
+    ],
+)
+def test_course_cards_count_what_the_course_summaries_count(client, learner, make_user, lang, done):
+    """The learner home's cards (``courses.course_cards``, without an ItemStatus per item)
+    give each course the tally, "started", "completed" and next item ``my_courses`` gives."""
+    if done:
+        post_events(client, done)
+    for user in (learner, make_user(role="instructor", username=f"teacher-{lang}")):
+        summaries = courses.my_courses(user, lang)
+        cards = courses.course_cards(user, lang)
+        assert summaries, "the learner's open course is listed"
+        assert [
+            (c.key, c.title, c.due_date, c.tally(), c.started, c.completed, c.next_item.key)
+            for c in cards
+        ] == [
+            (s.key, s.title, s.due_date, s.tally(), s.started, s.completed, s.next_item.key)
+            for s in summaries
+        ]
+
+
+def test_a_course_card_counts_every_item_when_none_is_required():
+    from content_packs.catalog import Catalog, CatalogItem
+
+    items = tuple(CatalogItem(f"p/i{n}", "lesson", f"i{n}", False, None, 0) for n in range(3))
+    cat = Catalog(1, (("m", "M"),), items, {it.key: n for n, it in enumerate(items)})
+    summary = courses.CourseSummary("p/c", "C", "", True, None)
+    progress = {"p/i0": ("completed", None, 0, 1, None), "p/i1": ("in_progress", None, 0, 0, None)}
+    card = courses._card(summary, cat, progress)
+    full = courses._fill(summary, cat, progress)
+    assert (
+        (card.tally(), card.started, card.completed, card.next_item.key)
+        == (
+            full.tally(),
+            full.started,
+            full.completed,
+            full.next_item.key,
+        )
+        == ((1, 3), True, False, "p/i1")
+    )
+    empty = Catalog(1, (), (), {})
+    assert courses._card(summary, empty, {}).tally() == (0, 0)
+    assert not courses._card(summary, empty, {}).completed

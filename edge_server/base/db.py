@@ -235,9 +235,15 @@ def raw_models(model: Any, sql: str, params: Sequence[Any]) -> list[Any]:
         names = tuple(entry[0] for entry in cursor.description) if rows else ()
     finally:
         cursor.close()
+    return models_of(model, names, rows)
+
+
+def models_of(model: Any, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """Return ``rows``, whose columns are ``names``, as instances of ``model`` (as
+    ``raw_models`` does; for rows read from ``as_one_row``'s JSON too)."""
     if not rows:
         return []
-    columns = _raw_columns(model, names)
+    columns = _raw_columns(model, tuple(names))
     found = []
     for row in rows:
         instance = model(__no_default__=1)

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from peewee import SQL
 
 from ..accounts.models import Cohort, CohortMember, User
-from ..base.db import compiled, db, raw_models
+from ..base.db import as_one_row, compiled, db, models_of, raw_models
 from ..base.errors import N_, NotFound, PermissionDenied, ValidationError
 from ..learning.events import boot_id, now_ts
 from ..learning.models import Event
@@ -209,9 +209,33 @@ def _upcoming_sql() -> str:
 def upcoming_for(user: User, tz: ZoneInfo, *, now: datetime | None = None) -> list[SessionView]:
     """Return the sessions of ``user``'s cohorts not yet over, soonest first."""
     now = now or datetime.now(UTC)
-    since = (now - timedelta(hours=24)).isoformat(timespec="seconds")
-    views = [_view(s, tz) for s in raw_models(F2FSession, _upcoming_sql(), (user.id, since))]
+    found = raw_models(F2FSession, _upcoming_sql(), upcoming_params(user, now))
+    return _not_over(found, tz, now)
+
+
+def _not_over(found: list[F2FSession], tz: ZoneInfo, now: datetime) -> list[SessionView]:
+    views = [_view(s, tz) for s in found]
     return [v for v in views if v.local + timedelta(minutes=v.session.minutes) >= now]
+
+
+_SESSION_COLUMNS = tuple(field.column_name for field in F2FSession._meta.sorted_fields)
+
+
+@cache
+def upcoming_json_sql() -> str:
+    """SQL of ``upcoming_for``'s sessions as one JSON value, for a page that reads it with
+    other values in one query (parameters: ``upcoming_params``)."""
+    return as_one_row(_upcoming_sql(), _SESSION_COLUMNS)
+
+
+def upcoming_params(user: User, now: datetime) -> list[Any]:
+    """Return the parameters of ``_upcoming_sql`` and ``upcoming_json_sql``."""
+    return [user.id, (now - timedelta(hours=24)).isoformat(timespec="seconds")]
+
+
+def upcoming_from_json(text: str, tz: ZoneInfo, now: datetime) -> list[SessionView]:
+    """Return what ``upcoming_for`` returns from the value of ``upcoming_json_sql``."""
+    return _not_over(models_of(F2FSession, _SESSION_COLUMNS, json.loads(text)), tz, now)
 
 
 @dataclass

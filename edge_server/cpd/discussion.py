@@ -274,16 +274,23 @@ def mark_seen(user: User, thread: Post, last_post_id: int) -> None:
     ).execute()
 
 
+NEW_REPLIES_SQL = (
+    "SELECT COUNT(*) FROM discussion_posts p "
+    "LEFT JOIN discussion_seen s ON s.user_id = ? AND s.thread_id = p.thread_id "
+    "WHERE p.thread_id IN (SELECT COALESCE(thread_id, id) FROM discussion_posts "
+    "WHERE user_id = ?) AND p.user_id != ? AND NOT p.hidden "
+    "AND p.id > COALESCE(s.last_post_id, 0)"
+)
+"""SQL of ``new_replies``' count (parameters: ``new_replies_params``)."""
+
+
+def new_replies_params(user: User) -> list[Any]:
+    return [user.id, user.id, user.id]
+
+
 def new_replies(user: User) -> int:
     """Return how many replies by others are unseen in threads ``user`` took part in (one query)."""
-    row = db.execute_sql(
-        "SELECT COUNT(*) FROM discussion_posts p "
-        "LEFT JOIN discussion_seen s ON s.user_id = ? AND s.thread_id = p.thread_id "
-        "WHERE p.thread_id IN (SELECT COALESCE(thread_id, id) FROM discussion_posts "
-        "WHERE user_id = ?) AND p.user_id != ? AND NOT p.hidden "
-        "AND p.id > COALESCE(s.last_post_id, 0)",
-        (user.id, user.id, user.id),
-    ).fetchone()
+    row = db.execute_sql(NEW_REPLIES_SQL, new_replies_params(user)).fetchone()
     return int(row[0])
 
 

@@ -8,7 +8,8 @@ app reads another package's folders by path.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -127,7 +128,17 @@ def layout_part(name: str, *key: object) -> Markup:
         pieces = parts[cache_key] = _split_marks(html)
     if isinstance(pieces, Markup):
         return pieces
-    # Rendered by autoescaping Jinja; what is put in is escaped here.
+    if g.get("_kru_page_skeleton"):  # a kept page (``kept_page``) puts the request's values in
+        return Markup("".join(pieces))  # noqa: S704  # the part as rendered, stand-ins kept
+    return Markup("".join(_filled(pieces, ctx, {})))  # noqa: S704
+
+
+def _filled(
+    pieces: tuple[str, ...], ctx: _RequestLayout, slots: Mapping[str, Callable[[], str]]
+) -> list[str]:
+    """Return ``pieces`` with this request's CSRF token, user id, path and page slots put in
+    for their stand-ins. The pieces were rendered by autoescaping Jinja; what is put in is
+    escaped here (a slot's function returns HTML it escaped itself)."""
     out = []
     for piece in pieces:
         if piece is _CSRF_MARK:
@@ -138,8 +149,127 @@ def layout_part(name: str, *key: object) -> Markup:
             piece = ctx.user
         elif piece is _PATH_MARK:
             piece = ctx.path
+        elif type(piece) is _SlotMark:
+            piece = str(slots[piece.slot]())
         out.append(piece)
-    return Markup("".join(out))  # noqa: S704
+    return out
+
+
+class _SlotMark(str):
+    """The stand-in of a page slot in a kept page (``kept_page``), told apart by its type."""
+
+    slot: str
+
+
+# Random per process, so no text from the database (a lesson, a title) can hold a stand-in.
+_SLOT_PREFIX = f"kru-page-slot-{secrets.token_hex(8)}-"
+_PAGES_KEPT = 512  # kept pages per process: languages x roles x courses and lessons ...
+_PAGES_KEPT_CHARS = 1_000_000  # ... in at most about 2 MB (Khmer text takes 2 bytes a letter)
+
+
+class _KeptPages:
+    """Pages kept by ``kept_page`` in one process, all forgotten when there are too many or
+    they hold too much text (a class reads a few courses and lessons at a time)."""
+
+    def __init__(self) -> None:
+        self.pages: dict[tuple[object, ...], tuple[str, ...]] = {}
+        self.chars = 0
+
+    def get(self, key: tuple[object, ...]) -> tuple[str, ...] | None:
+        return self.pages.get(key)
+
+    def keep(self, key: tuple[object, ...], pieces: tuple[str, ...]) -> None:
+        size = sum(map(len, pieces))
+        if len(self.pages) >= _PAGES_KEPT or self.chars + size > _PAGES_KEPT_CHARS:
+            self.pages.clear()
+            self.chars = 0
+        self.pages[key] = pieces
+        self.chars += size
+
+    def clear(self) -> None:
+        self.pages.clear()
+        self.chars = 0
+
+    def __len__(self) -> int:
+        return len(self.pages)
+_SLOT_NAME = re.compile("[a-z0-9_]+")
+
+
+def slot(name: str) -> Markup:
+    """Return the page slot ``name``: this request's HTML from the function the view gave
+    ``kept_page`` for it, or its stand-in while ``kept_page`` renders the page to keep."""
+    if not _SLOT_NAME.fullmatch(name):
+        raise ValueError(f"a slot's name is lower-case letters, digits and _: {name!r}")
+    if g.get("_kru_page_skeleton"):
+        return Markup(f"{_SLOT_PREFIX}{name}-")  # noqa: S704  # letters, digits and dashes
+    return Markup(g._kru_page_slots[name]())  # noqa: S704  # the view's escaped HTML
+
+
+def page_in_full(name: str, slots: Mapping[str, Callable[[], str]], **context: object) -> str:
+    """Render the template ``name``, whose slots ``slots`` fill (``kept_page``), in full."""
+    g._kru_page_slots = slots
+    return render_template(name, **context)
+
+
+def kept_page(
+    name: str, slots: Mapping[str, Callable[[], str]], *key: object, **context: object
+) -> str:
+    """Render the page template ``name`` once per language, role, blueprint, scheme and
+    ``key``, and on each request put in its slots and the request's CSRF token, path and
+    user id.
+
+    A learner page's own template and the layout around it are the same for every learner
+    reading in one language; rendering them was about a third of the learner home's time
+    (issue 22). The template marks what differs between requests with ``{{ slot("x") }}``;
+    ``slots["x"]`` returns that part's HTML, escaped (trusted as Markup), on each request.
+    Everything else the template (and the layout parts it includes) shows may depend only
+    on the language, the user's role, whether the user is signed in, the blueprint, whether
+    the request came over HTTPS and ``key``: never on the user, the request's values or the
+    database. A request with flashed messages to show is rendered in full (the slots are
+    called as the template reaches them), as are pages rendered before the first request
+    of a kind was kept. ``context`` is given to the template, and what of it the page shows
+    outside its slots must be the same for every request with this ``key``.
+    """
+    if "_flashes" in session:
+        return page_in_full(name, slots, **context)
+    g._kru_page_slots = slots
+    ctx = _request_layout()
+    cache_key = (name, ctx.key, request.blueprint, request.is_secure, key)
+    pages: _KeptPages = current_app.extensions["kru_pages"]
+    pieces = pages.get(cache_key)
+    if pieces is None:
+        g._kru_page_skeleton = True
+        try:
+            html = render_template(name, **context)
+        finally:
+            g._kru_page_skeleton = False
+        pieces = _split_page(html)
+        pages.keep(cache_key, pieces)
+    return "".join(_filled(pieces, ctx, slots))
+
+
+_PAGE_MARKS = re.compile(
+    "|".join(re.escape(mark) for mark in (_CSRF_MARK, _PATH_MARK, _USER_MARK))
+    + f"|{re.escape(_SLOT_PREFIX)}([a-z0-9_]+)-"
+)
+
+
+def _split_page(html: str) -> tuple[str, ...]:
+    """Return a rendered page as text pieces and stand-ins: the layout's (the module's own
+    strings) and the slots' (``_SlotMark``)."""
+    pieces: list[str] = []
+    start = 0
+    for found in _PAGE_MARKS.finditer(html):
+        pieces.append(html[start : found.start()])
+        if found.group(1):
+            mark = _SlotMark(found.group())
+            mark.slot = found.group(1)
+            pieces.append(mark)
+        else:
+            pieces.append(_MARK_OF[found.group()])
+        start = found.end()
+    pieces.append(html[start:])
+    return tuple(piece for piece in pieces if piece)
 
 
 _MARKS = re.compile("|".join(re.escape(mark) for mark in (_CSRF_MARK, _PATH_MARK, _USER_MARK)))
@@ -204,4 +334,6 @@ def init_app(app: Flask, layout: Layout, links: Callable[[], list[tuple[str, str
     app.jinja_env.globals["nav_links"] = links
     app.jinja_env.globals["layout_part"] = layout_part
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["slot"] = slot
+    app.extensions["kru_pages"] = _KeptPages()
     _static_urls(app)

@@ -48,14 +48,6 @@ def _course_title(course: str) -> str:
     return dict(assignments.all_courses(_lang())).get(course, course)
 
 
-@bp.app_template_global()
-def new_replies() -> int:
-    """Unseen replies in the signed-in person's threads (one query, for the home page)."""
-    if not current_user.is_authenticated:
-        return 0
-    return discussion.new_replies(_user())
-
-
 @bp.get("/discuss/")
 @role_required()
 def boards():

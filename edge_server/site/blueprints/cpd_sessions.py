@@ -28,7 +28,7 @@ from content_packs import catalog
 from ... import accounts
 from ...base.csv_writer import csv_text
 from ...base.errors import KruError
-from ...cpd import attendance
+from ...cpd import attendance, notices
 from ...cpd.models import F2FSession
 from ...learning import assignments, dashboard
 from ...web.auth import role_required
@@ -67,11 +67,10 @@ def _session(session_id: int) -> F2FSession:
 
 
 @bp.app_template_global()
-def upcoming_sessions() -> list[attendance.SessionView]:
-    """The signed-in learner's next face-to-face sessions (for the home page)."""
-    if not current_user.is_authenticated:
-        return []
-    return attendance.upcoming_for(_user(), _tz())
+def learner_notices() -> notices.Notices:
+    """The signed-in learner's next face-to-face sessions and count of unseen replies in
+    discussions (for the learner home; one query)."""
+    return notices.for_learner(_user(), _tz())
 
 
 @bp.app_template_global()

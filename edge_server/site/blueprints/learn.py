@@ -38,6 +38,7 @@ from ...base.errors import KruError
 from ...learning import courses, events, quiz_forms, scorm
 from ...learning import quiz as quizzes
 from ...web.auth import role_required
+from ...web.layout import kept_page, page_in_full
 from . import learn_html
 
 bp = Blueprint("learn", __name__)
@@ -140,7 +141,7 @@ for _twin in (
 
 
 @bp.app_template_global()
-def course_cards(summaries: list[courses.CourseSummary]) -> Markup:
+def course_cards(summaries: list[courses.CourseCard]) -> Markup:
     """Return the learner home's course cards (``learn_html.course_cards``)."""
     return learn_html.course_cards(summaries, partial(learn_url, "learn.course"))
 
@@ -148,10 +149,25 @@ def course_cards(summaries: list[courses.CourseSummary]) -> Markup:
 @bp.get("/learn/")
 @role_required()
 def home():
-    mine = courses.my_courses(_user(), _lang())
+    mine = courses.course_cards(_user(), _lang())
     started = [c for c in mine if c.started and not c.completed]
     target = next(iter(started or [c for c in mine if not c.completed]), None)
-    return render_template("learn/home.html", courses=mine, continue_course=target)
+    # The face-to-face sessions and discussions' part comes from their blueprint's global.
+    notices = current_app.jinja_env.globals["learner_notices"]()  # type: ignore[operator]
+    upcoming, replies = notices.upcoming, notices.new_replies
+    return kept_page(
+        "learn/home.html",
+        {
+            "continue": lambda: learn_html.continue_link(target, partial(learn_url, "learn.item")),
+            "upcoming": lambda: (
+                render_template("cpd/_upcoming.html", upcoming=upcoming) if upcoming else ""
+            ),
+            "replies": lambda: (
+                render_template("cpd/_new_replies.html", replies=replies) if replies else ""
+            ),
+            "courses": lambda: course_cards(mine) if mine else learn_html.no_course(),
+        },
+    )
 
 
 @bp.get("/learn/progress")
@@ -215,7 +231,15 @@ def item_lines(items: list[Any], heads: dict[str, Markup]) -> Markup:
 @role_required()
 def course(pack: str, slug: str):
     outline = courses.course_outline(_user(), f"{pack}/{slug}", _lang())
-    return render_template("learn/course.html", course=outline, heads=item_heads(outline.catalog))
+    heads = item_heads(outline.catalog)
+    slots: dict[str, Any] = {
+        f"module_{n}": partial(item_lines, module.items, heads)
+        for n, module in enumerate(outline.modules)
+    }
+    slots["progress"] = partial(learn_html.course_progress, outline)
+    # The page is kept per course version (its catalog), title and description.
+    key = (outline.key, outline.catalog, outline.title, outline.description)
+    return kept_page("learn/course.html", slots, *key, course=outline)
 
 
 def _quiz_context(page: courses.ItemPage) -> dict[str, Any]:
@@ -253,7 +277,30 @@ def item(pack: str, slug: str):
         )
         if page.data.get("scorm") in scorm.VERSIONS:
             extra["scorm_start"] = scorm.start(_user(), page.item.key, page.data["scorm"])
-    return render_template("learn/item.html", page=page, file_url=file_url, **extra)
+    user, mine = _user(), page.mine
+    slots = {
+        "user": lambda: escape(user.id),
+        "position": lambda: escape(mine.position_s or ""),
+        "status": lambda: escape(mine.status),
+        "status_label": lambda: learn_html.status(mine.status),
+        "done_hidden": lambda: " hidden" if mine.done else "",
+    }
+    if kind != "lesson":  # a quiz's form, a task's work, a video's files: shown in full
+        return page_in_full("learn/item.html", slots, page=page, file_url=file_url, **extra)
+    # A lesson's page is the same for every learner of its course's version but for the
+    # slots: kept per lesson, its text, titles and neighbours.
+    before, after = page.neighbours
+    key = (
+        page.item.key,
+        page.title,
+        page.course.key,
+        page.course.title,
+        page.item.duration_s,
+        extra["body"],
+        before.key if before else None,
+        after.key if after else None,
+    )
+    return kept_page("learn/item.html", slots, *key, page=page, file_url=file_url, **extra)
 
 
 @lru_cache(maxsize=64)

@@ -53,7 +53,7 @@ def _digits(text: str, khmer: bool) -> str:
 
 
 def course_cards(summaries: Iterable[Any], course_url: Any) -> Markup:
-    """Return the learner home's card of each course (``courses.CourseSummary``): its link,
+    """Return the learner home's card of each course (``courses.CourseCard``): its link,
     progress bar, items done, "completed", due date and "overdue", as ``learn/home.html``
     rendered them; ``course_url(key)`` gives a course's link.
 
@@ -102,6 +102,55 @@ def course_cards(summaries: Iterable[Any], course_url: Any) -> Markup:
         parts.append("</p>\n</section>\n")
     # Every value from the database was escaped above; translations are trusted.
     return Markup("".join(parts))  # noqa: S704
+
+
+def course_progress(course: Any) -> Markup:
+    """Return the course page's progress bar and line (items done, due date, "overdue"),
+    as ``learn/course.html`` rendered them."""
+    locale = get_locale()
+    language = locale.language if locale else "km"
+    khmer = locale is not None and language == "km"
+    done, total = course.tally()
+    title = escape(course.title)
+    percent = progress_percent(done, total)
+    bar = _PROGRESS_BAR.format(
+        page_gettext(N_("Progress of %(course)s")) % {"course": title},
+        escape(percent),
+        pct_class(percent),
+    )
+    line = page_gettext(N_("%(done)s of %(total)s done")) % {
+        "done": escape(_digits(str(done), khmer)),
+        "total": escape(_digits(str(total), khmer)),
+    }
+    due = course.due_date
+    if due:
+        when = escape(_digits(date_words(due, language), khmer))
+        line += f' · <span class="due">{page_gettext(N_("Due %(date)s")) % {"date": when}}</span>'
+        zone = current_app.config["KRU"].get("time_zone", "UTC")
+        if is_past(due, zone) and not (total > 0 and done == total):
+            line += f' <span class="badge bad">{_message(N_("Overdue"))}</span>'
+    # Values from the database were escaped above; translations are trusted.
+    return Markup(f'{bar}\n<p class="muted">{line}</p>')  # noqa: S704
+
+
+def continue_link(course: Any, item_url: Any) -> Markup:
+    """Return the learner home's "Continue" (or "Start") button to ``course``'s next item,
+    or nothing; ``item_url(key)`` gives an item's link."""
+    if course is None or course.next_item is None:
+        return Markup("")
+    item = course.next_item
+    label = _message(N_("Continue") if course.started else N_("Start"))
+    # The label is a trusted translation; the link and title are escaped here.
+    return Markup(  # noqa: S704
+        f'<a class="button primary big" id="continue" href="{escape(item_url(item.key))}">'
+        f"{label}: {escape(item.title)}</a>\n"
+    )
+
+
+def no_course() -> Markup:
+    """Return the learner home's line for a learner with no course yet."""
+    text = _message(N_("No course is assigned to you yet. Ask your instructor."))
+    return Markup(f'<p class="card">{text}</p>\n')  # noqa: S704  # a trusted translation
 
 
 # Python twins of learn/_macros.html's icon, type_label, status_label, status and minutes,
