@@ -133,9 +133,7 @@ def test_a_lesson_holding_a_stand_in_of_the_layout_or_a_slot_shows_it_as_text(tw
     assert layout._SLOT_PREFIX not in page
 
 
-def test_kept_pages_are_forgotten_when_there_are_too_many_or_they_hold_too_much(
-    app, monkeypatch
-):
+def test_kept_pages_are_forgotten_when_there_are_too_many_or_they_hold_too_much(app, monkeypatch):
     from edge_server.web import layout
 
     with app.test_request_context("/"):
@@ -149,3 +147,22 @@ def test_kept_pages_are_forgotten_when_there_are_too_many_or_they_hold_too_much(
             html = layout.kept_page("error.html", {}, n, code=200, message="x" * 2000)
             assert html.count("x" * 2000) == 1
         assert 0 < kept.chars <= 20_000 and len(kept) < 40
+
+
+def test_the_page_language_is_flask_babels_before_and_after_a_change(app, make_user):
+    """``page_locale`` reads the language where Flask-Babel keeps it: the same as
+    ``get_locale`` for a Khmer and an English reader, and after Flask-Babel's ``refresh``."""
+    from flask import session
+    from flask_babel import get_locale, refresh
+
+    from edge_server.web.i18n import page_language, page_locale
+
+    with app.test_request_context("/"):
+        assert page_locale() == get_locale() and page_language() == "km"  # the site's default
+        session["lang"] = "en"
+        assert page_language() == "km"  # chosen once per request, as Flask-Babel does
+        refresh()
+        assert page_locale() == get_locale() and page_language() == "en"
+    with app.test_request_context("/"):
+        assert page_locale() == get_locale()
+    assert page_language() == "km"  # outside a request

@@ -247,3 +247,31 @@ def test_a_course_card_counts_every_item_when_none_is_required():
     empty = Catalog(1, (), (), {})
     assert courses._card(summary, empty, {}).tally() == (0, 0)
     assert not courses._card(summary, empty, {}).completed
+
+
+@pytest.mark.parametrize("lang", ["km", "en"])
+def test_the_course_page_reads_what_the_course_outline_reads(client, learner, lang):
+    """The course page (``courses.course_page``: a card, the catalog and the statuses by item
+    key) shows each item with the status and the course with the tally ``course_outline``
+    gives, and refuses a course the outline refuses."""
+    post_events(
+        client,
+        [ev("completed", LESSON), ev("failed", APP, {"score": 0.2}), ev("progressed", VIDEO)],
+    )
+    outline = courses.course_outline(learner, COURSE, lang)
+    page = courses.course_page(learner, COURSE, lang)
+    assert [(ci.key, page.statuses.get(ci.key, "not_started")) for ci in page.catalog.items] == [
+        (i.key, i.status) for i in outline.items
+    ]
+    assert {i.status for i in outline.items} >= {"completed", "failed", "in_progress"}
+    card = page.card
+    assert (card.key, card.title, card.due_date, card.tally(), card.completed) == (
+        outline.key,
+        outline.title,
+        outline.due_date,
+        outline.tally(),
+        outline.completed,
+    )
+    assert page.description == outline.description
+    with pytest.raises(courses.CourseNotFound):
+        courses.course_page(learner, "no/such-course", lang)

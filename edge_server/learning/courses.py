@@ -413,6 +413,31 @@ def course_cards(user: User, lang: str) -> list[CourseCard]:
     return [_card(c, catalog(c.key, cid, ver, lang), progress) for c, cid, ver in found]
 
 
+@dataclass(slots=True)
+class CoursePage:
+    """What the course page shows: the course's card, description and catalog, and the
+    learner's status of each item they have progress on (``"not_started"`` for the rest),
+    without an ``ItemStatus`` per item (issue 22)."""
+
+    card: CourseCard
+    description: str
+    catalog: Catalog
+    statuses: dict[str, str]
+
+
+def course_page(user: User, course_key: str, lang: str) -> CoursePage:
+    """Return what ``course_outline`` tells of a course, as the course page needs it (one
+    query).
+
+    Raises:
+        CourseNotFound: no such course, or ``user`` may not open it.
+    """
+    found, progress = _courses_with_progress(user, lang, course_key)
+    course, _cid, cat = _the_course(found, course_key, lang)
+    statuses = {key: mine[0] for key, mine in progress.items()}
+    return CoursePage(_card(course, cat, progress), course.description, cat, statuses)
+
+
 def course_outline(user: User, course_key: str, lang: str) -> CourseSummary:
     """Return one course with modules, items and ``user``'s status of each (one query).
 

@@ -15,6 +15,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from flask import current_app, g, request, session
+from flask.globals import _cv_app
 from flask_babel import Babel, Domain, get_locale
 from flask_login import current_user
 from jinja2 import pass_eval_context
@@ -46,9 +47,32 @@ def load_catalog(language: str) -> Translations | NullTranslations:
     return merged or NullTranslations()
 
 
+def page_locale() -> Locale | None:
+    """Return this request's language as Flask-Babel's ``get_locale`` does, read straight from
+    where it keeps it once chosen (``g._flask_babel.babel_locale``).
+
+    ``get_locale`` reaches it through Flask's proxies, and a learner page asks eight or
+    nine times (issue 22). Flask-Babel's ``refresh`` (after a change of language) empties
+    the same place, so both always agree.
+    """
+    app_ctx = _cv_app.get(None)
+    if app_ctx is not None:
+        kept = app_ctx.g.__dict__.get("_flask_babel")
+        found = getattr(kept, "babel_locale", None)
+        if found is not None:
+            return found
+    return get_locale()
+
+
+def page_language() -> str:
+    """Return this request's language code (``km`` outside a request)."""
+    locale = page_locale()
+    return locale.language if locale else "km"
+
+
 class PoDomain(Domain):
     def get_translations(self):  # Flask-Babel's signature
-        locale = get_locale()
+        locale = page_locale()
         if locale is None or locale.language == "en":
             return NullTranslations()
         return load_catalog(locale.language)
@@ -87,7 +111,7 @@ def selected_locale() -> Locale:
 def khmer_digits(value: object) -> str:
     """Return ``value`` as text, with Khmer digits when the page is in Khmer."""
     text = str(value)
-    locale = get_locale()
+    locale = page_locale()
     if locale is not None and locale.language == "km":
         return text.translate(_KHMER_DIGITS)
     return text
@@ -105,8 +129,7 @@ def local_time(value: object) -> str:
 
 def local_date(value: object) -> str:
     """Return a ``YYYY-MM-DD`` date in words of the page's language ("២០ ធ្នូ ២០២៦")."""
-    locale = get_locale()
-    return khmer_digits(date_words(value, locale.language if locale else "km"))
+    return khmer_digits(date_words(value, page_language()))
 
 
 def khmer_digit_values(values: dict[str, object]) -> dict[str, str]:
@@ -168,5 +191,4 @@ def init_app(app) -> None:
 
     @app.context_processor
     def _lang() -> dict[str, object]:
-        locale = get_locale()
-        return {"lang": locale.language if locale else "km", "request_path": request.path}
+        return {"lang": page_language(), "request_path": request.path}

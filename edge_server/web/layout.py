@@ -17,6 +17,8 @@ from flask import Blueprint, Flask, current_app, g, render_template, request, se
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from .i18n import page_locale
+
 # Shared files at /static/web/...; an app's own static files stay at /static/....
 bp = Blueprint(
     "web",
@@ -192,6 +194,8 @@ class _KeptPages:
 
     def __len__(self) -> int:
         return len(self.pages)
+
+
 _SLOT_NAME = re.compile("[a-z0-9_]+")
 
 
@@ -299,9 +303,7 @@ class _RequestLayout:
     __slots__ = ("for_user", "key", "user", "path", "csrf")
 
     def __init__(self, user: object) -> None:
-        from flask_babel import get_locale
-
-        locale = get_locale()
+        locale = page_locale()
         self.for_user = user
         signed_in = bool(user.is_authenticated)  # type: ignore[attr-defined]
         self.key = (

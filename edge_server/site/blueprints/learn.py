@@ -25,7 +25,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale, gettext
+from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -38,6 +38,7 @@ from ...base.errors import KruError
 from ...learning import courses, events, quiz_forms, scorm
 from ...learning import quiz as quizzes
 from ...web.auth import role_required
+from ...web.i18n import page_language, page_locale
 from ...web.layout import kept_page, page_in_full
 from . import learn_html
 
@@ -76,8 +77,7 @@ def _cache_privately(response: Response) -> Response:
 
 
 def _lang() -> str:
-    locale = get_locale()
-    return locale.language if locale else "km"
+    return page_language()
 
 
 def _user():
@@ -204,42 +204,59 @@ def _language_badges(language: str | None) -> dict[str, str]:
     }
 
 
-@bp.app_template_global()
-def item_lines(items: list[Any], heads: dict[str, Markup]) -> Markup:
-    """Return the course page's lines of ``items``: each item's rendered catalog part
-    (``item_heads``) and the learner's status badge, labelled with the page language's
-    names of the statuses (``learn_html.status_label``).
+def item_lines(keys: list[str], statuses: dict[str, str], heads: dict[str, Markup]) -> Markup:
+    """Return the course page's lines of the items ``keys``: each item's rendered catalog
+    part (``item_heads``) and the learner's status badge (``statuses``, by item key; not
+    started where there is none), labelled with the page language's names of the statuses
+    (``learn_html.status_label``).
 
     Joined here as plain text, not in a template loop nor with Markup's operators: the
     loop's calls and escapes per item were a fifth of the course page's time (issue 22).
     """
-    locale = get_locale()
+    locale = page_locale()
     badges = _language_badges(locale.language if locale else None)
     parts: list[str] = []
-    for item in items:
-        badge = badges.get(item.status)
+    for key in keys:
+        found = statuses.get(key, "not_started")
+        badge = badges.get(found)
         if badge is None:
-            status = escape(item.status)
+            status = escape(found)
             badge = _ITEM_LINE.format(status, status)
-        parts.append(heads[item.key])
+        parts.append(heads[key])
         parts.append(badge)
     # Rendered catalog parts and badges whose values were escaped above.
     return Markup("".join(parts))  # noqa: S704
 
 
+_module_keys: weakref.WeakKeyDictionary[Catalog, list[list[str]]] = weakref.WeakKeyDictionary()
+
+
+def module_keys(catalog: Catalog) -> list[list[str]]:
+    """Return the item keys of each module of ``catalog``, in course order (made once per
+    catalog)."""
+    kept = _module_keys.get(catalog)
+    if kept is None:
+        kept = [[] for _module in catalog.modules]
+        for item in catalog.items:
+            kept[item.module].append(item.key)
+        _module_keys[catalog] = kept
+    return kept
+
+
 @bp.get("/learn/courses/<pack>/<slug>")
 @role_required()
 def course(pack: str, slug: str):
-    outline = courses.course_outline(_user(), f"{pack}/{slug}", _lang())
-    heads = item_heads(outline.catalog)
+    found = courses.course_page(_user(), f"{pack}/{slug}", _lang())
+    heads = item_heads(found.catalog)
     slots: dict[str, Any] = {
-        f"module_{n}": partial(item_lines, module.items, heads)
-        for n, module in enumerate(outline.modules)
+        f"module_{n}": partial(item_lines, keys, found.statuses, heads)
+        for n, keys in enumerate(module_keys(found.catalog))
     }
-    slots["progress"] = partial(learn_html.course_progress, outline)
+    slots["progress"] = partial(learn_html.course_progress, found.card)
     # The page is kept per course version (its catalog), title and description.
-    key = (outline.key, outline.catalog, outline.title, outline.description)
-    return kept_page("learn/course.html", slots, *key, course=outline)
+    card = found.card
+    key = (card.key, found.catalog, card.title, found.description)
+    return kept_page("learn/course.html", slots, *key, course=found)
 
 
 def _quiz_context(page: courses.ItemPage) -> dict[str, Any]:

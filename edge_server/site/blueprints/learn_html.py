@@ -14,13 +14,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app
-from flask_babel import get_locale
 from markupsafe import Markup, escape
 
 from ...base.errors import N_
 from ...base.localtime import date_words, is_past
 from ...learning.progress import percent as progress_percent
-from ...web.i18n import page_gettext
+from ...web.i18n import page_gettext, page_locale
 from ...web.web_security import pct_class
 
 _KHMER_DIGITS = str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩")
@@ -60,7 +59,7 @@ def course_cards(summaries: Iterable[Any], course_url: Any) -> Markup:
     Each message is translated once per call and formatted with ``str %`` on escaped values,
     which is what ``Markup(translation) % values`` gives for ``%(name)s`` placeholders.
     """
-    locale = get_locale()
+    locale = page_locale()
     language = locale.language if locale else "km"
     khmer = locale is not None and language == "km"
     zone = current_app.config["KRU"].get("time_zone", "UTC")
@@ -107,7 +106,7 @@ def course_cards(summaries: Iterable[Any], course_url: Any) -> Markup:
 def course_progress(course: Any) -> Markup:
     """Return the course page's progress bar and line (items done, due date, "overdue"),
     as ``learn/course.html`` rendered them."""
-    locale = get_locale()
+    locale = page_locale()
     language = locale.language if locale else "km"
     khmer = locale is not None and language == "km"
     done, total = course.tally()
@@ -199,6 +198,6 @@ def minutes(seconds: int | None) -> Markup:
     """Return a length in whole minutes, rounded up (``_macros.html`` ``minutes``)."""
     if not seconds:
         return Markup("")
-    locale = get_locale()
+    locale = page_locale()
     count = _digits(str((seconds + 59) // 60), locale is not None and locale.language == "km")
     return Markup(f"{escape(count)} {_message(N_('min'))}")  # noqa: S704
