@@ -183,8 +183,7 @@ class _KeptPages:
     def keep(self, key: tuple[object, ...], pieces: tuple[str, ...]) -> None:
         size = sum(map(len, pieces))
         if len(self.pages) >= _PAGES_KEPT or self.chars + size > _PAGES_KEPT_CHARS:
-            self.pages.clear()
-            self.chars = 0
+            self.clear()
         self.pages[key] = pieces
         self.chars += size
 
@@ -247,23 +246,26 @@ def kept_page(
             html = render_template(name, **context)
         finally:
             g._kru_page_skeleton = False
-        pieces = _split_page(html)
+        found = _split_marks(html)
+        pieces = (found,) if isinstance(found, Markup) else found
         pages.keep(cache_key, pieces)
     return "".join(_filled(pieces, ctx, slots))
 
 
-_PAGE_MARKS = re.compile(
-    "|".join(re.escape(mark) for mark in (_CSRF_MARK, _PATH_MARK, _USER_MARK))
-    + f"|{re.escape(_SLOT_PREFIX)}([a-z0-9_]+)-"
+_MARK_OF = {mark: mark for mark in (_CSRF_MARK, _PATH_MARK, _USER_MARK)}
+_MARKS = re.compile(
+    "|".join(re.escape(mark) for mark in _MARK_OF) + f"|{re.escape(_SLOT_PREFIX)}([a-z0-9_]+)-"
 )
 
 
-def _split_page(html: str) -> tuple[str, ...]:
-    """Return a rendered page as text pieces and stand-ins: the layout's (the module's own
-    strings) and the slots' (``_SlotMark``)."""
+def _split_marks(html: str) -> Markup | tuple[str, ...]:
+    """Return a rendered part or page as its text pieces and stand-ins: the layout's (the
+    module's own stand-in strings, told apart by identity) and a kept page's slots'
+    (``_SlotMark``), so each request joins them instead of searching the text for each
+    stand-in (issue 22). Text without stand-ins is returned as Markup."""
     pieces: list[str] = []
     start = 0
-    for found in _PAGE_MARKS.finditer(html):
+    for found in _MARKS.finditer(html):
         pieces.append(html[start : found.start()])
         if found.group(1):
             mark = _SlotMark(found.group())
@@ -271,24 +273,6 @@ def _split_page(html: str) -> tuple[str, ...]:
             pieces.append(mark)
         else:
             pieces.append(_MARK_OF[found.group()])
-        start = found.end()
-    pieces.append(html[start:])
-    return tuple(piece for piece in pieces if piece)
-
-
-_MARKS = re.compile("|".join(re.escape(mark) for mark in (_CSRF_MARK, _PATH_MARK, _USER_MARK)))
-_MARK_OF = {mark: mark for mark in (_CSRF_MARK, _PATH_MARK, _USER_MARK)}
-
-
-def _split_marks(html: str) -> Markup | tuple[str, ...]:
-    """Return a rendered part as its text pieces and stand-ins (the module's own stand-in
-    strings, told apart by identity), so each request joins them instead of searching the
-    part for each stand-in (issue 22). A part without stand-ins is returned as Markup."""
-    pieces: list[str] = []
-    start = 0
-    for found in _MARKS.finditer(html):
-        pieces.append(html[start : found.start()])
-        pieces.append(_MARK_OF[found.group()])
         start = found.end()
     if not pieces:
         return Markup(html)  # noqa: S704  # rendered by autoescaping Jinja

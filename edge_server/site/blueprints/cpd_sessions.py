@@ -28,7 +28,7 @@ from content_packs import catalog
 from ... import accounts
 from ...base.csv_writer import csv_text
 from ...base.errors import KruError
-from ...cpd import attendance, notices
+from ...cpd import attendance
 from ...cpd.models import F2FSession
 from ...learning import assignments, dashboard
 from ...web.auth import role_required
@@ -64,13 +64,6 @@ def _session(session_id: int) -> F2FSession:
     if found is None or not accounts.can_see_cohort(_user(), found.cohort_id):
         abort(404 if found is None else 403)
     return found
-
-
-@bp.app_template_global()
-def learner_notices() -> notices.Notices:
-    """The signed-in learner's next face-to-face sessions and count of unseen replies in
-    discussions (for the learner home; one query)."""
-    return notices.for_learner(_user(), _tz())
 
 
 @bp.app_template_global()

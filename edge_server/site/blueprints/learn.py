@@ -35,6 +35,7 @@ from content_packs.models import Item
 from content_packs.urls import content_url
 
 from ...base.errors import KruError
+from ...cpd import attendance, notices
 from ...learning import courses, events, quiz_forms, scorm
 from ...learning import quiz as quizzes
 from ...web.auth import role_required
@@ -152,9 +153,8 @@ def home():
     mine = courses.course_cards(_user(), _lang())
     started = [c for c in mine if c.started and not c.completed]
     target = next(iter(started or [c for c in mine if not c.completed]), None)
-    # The face-to-face sessions and discussions' part comes from their blueprint's global.
-    notices = current_app.jinja_env.globals["learner_notices"]()  # type: ignore[operator]
-    upcoming, replies = notices.upcoming, notices.new_replies
+    found = notices.for_learner(_user(), attendance.zone(current_app.config["KRU"]["time_zone"]))
+    upcoming, replies = found.upcoming, found.new_replies
     return kept_page(
         "learn/home.html",
         {

@@ -51,6 +51,53 @@ def _digits(text: str, khmer: bool) -> str:
     return text.translate(_KHMER_DIGITS) if khmer else text
 
 
+class _ProgressWords:
+    """A page's language and its progress messages, translated once per call of
+    ``course_cards`` or ``course_progress``."""
+
+    def __init__(self) -> None:
+        locale = page_locale()
+        self.language = locale.language if locale else "km"
+        self.khmer = locale is not None and self.language == "km"
+        self.zone = current_app.config["KRU"].get("time_zone", "UTC")
+        self.done_text = page_gettext(N_("%(done)s of %(total)s done"))
+        self.bar_name = page_gettext(N_("Progress of %(course)s"))
+        self.due_text = self.overdue = ""
+
+    def digits(self, text: str) -> str:
+        return _digits(text, self.khmer)
+
+
+def _bar_and_line(course: Any, words: _ProgressWords) -> tuple[str, str, bool]:
+    """Return ``course``'s progress bar, its "items done" line and whether it is completed."""
+    done, total = course.tally()
+    percent = progress_percent(done, total)  # course.percent and .completed, counted once
+    bar = _PROGRESS_BAR.format(
+        words.bar_name % {"course": escape(course.title)}, escape(percent), pct_class(percent)
+    )
+    line = words.done_text % {
+        "done": escape(words.digits(str(done))),
+        "total": escape(words.digits(str(total))),
+    }
+    return bar, line, total > 0 and done == total
+
+
+def _due(course: Any, words: _ProgressWords, completed: bool) -> str:
+    """Return ``course``'s due date and "overdue" (when past and not completed), or nothing."""
+    due = course.due_date
+    if not due:
+        return ""
+    if not words.due_text:
+        words.due_text = page_gettext(N_("Due %(date)s"))
+    when = escape(words.digits(date_words(due, words.language)))
+    text = f' · <span class="due">{words.due_text % {"date": when}}</span>'
+    if is_past(due, words.zone) and not completed:
+        if not words.overdue:
+            words.overdue = _message(N_("Overdue"))
+        text += f' <span class="badge bad">{words.overdue}</span>'
+    return text
+
+
 def course_cards(summaries: Iterable[Any], course_url: Any) -> Markup:
     """Return the learner home's card of each course (``courses.CourseCard``): its link,
     progress bar, items done, "completed", due date and "overdue", as ``learn/home.html``
@@ -59,45 +106,21 @@ def course_cards(summaries: Iterable[Any], course_url: Any) -> Markup:
     Each message is translated once per call and formatted with ``str %`` on escaped values,
     which is what ``Markup(translation) % values`` gives for ``%(name)s`` placeholders.
     """
-    locale = page_locale()
-    language = locale.language if locale else "km"
-    khmer = locale is not None and language == "km"
-    zone = current_app.config["KRU"].get("time_zone", "UTC")
-    done_text = page_gettext(N_("%(done)s of %(total)s done"))
-    bar_name = page_gettext(N_("Progress of %(course)s"))
-    completed = due_text = overdue = ""
+    words = _ProgressWords()
+    completed = ""
     parts: list[str] = []
     for course in summaries:
-        title = escape(course.title)
-        done, total = course.tally()
-        percent = progress_percent(done, total)  # course.percent and .completed, counted once
-        is_completed = total > 0 and done == total
-        bar = _PROGRESS_BAR.format(
-            bar_name % {"course": title}, escape(percent), pct_class(percent)
-        )
-        done_line = done_text % {
-            "done": escape(_digits(str(done), khmer)),
-            "total": escape(_digits(str(total), khmer)),
-        }
+        bar, line, is_completed = _bar_and_line(course, words)
         url = escape(course_url(course.key))
         parts.append(
             f'\n<section class="card course-card">\n  <h2><a href="{url}">'
-            f'{title}</a></h2>\n  {bar}\n  <p class="muted">{done_line}'
+            f'{escape(course.title)}</a></h2>\n  {bar}\n  <p class="muted">{line}'
         )
         if is_completed:
             if not completed:
                 completed = _message(N_("Completed"))
             parts.append(f' · <span class="badge st-completed">{completed}</span>')
-        due = course.due_date
-        if due:
-            if not due_text:
-                due_text = page_gettext(N_("Due %(date)s"))
-            when = escape(_digits(date_words(due, language), khmer))
-            parts.append(f' · <span class="due">{due_text % {"date": when}}</span>')
-            if is_past(due, zone) and not is_completed:
-                if not overdue:
-                    overdue = _message(N_("Overdue"))
-                parts.append(f' <span class="badge bad">{overdue}</span>')
+        parts.append(_due(course, words, is_completed))
         parts.append("</p>\n</section>\n")
     # Every value from the database was escaped above; translations are trusted.
     return Markup("".join(parts))  # noqa: S704
@@ -106,30 +129,11 @@ def course_cards(summaries: Iterable[Any], course_url: Any) -> Markup:
 def course_progress(course: Any) -> Markup:
     """Return the course page's progress bar and line (items done, due date, "overdue"),
     as ``learn/course.html`` rendered them."""
-    locale = page_locale()
-    language = locale.language if locale else "km"
-    khmer = locale is not None and language == "km"
-    done, total = course.tally()
-    title = escape(course.title)
-    percent = progress_percent(done, total)
-    bar = _PROGRESS_BAR.format(
-        page_gettext(N_("Progress of %(course)s")) % {"course": title},
-        escape(percent),
-        pct_class(percent),
-    )
-    line = page_gettext(N_("%(done)s of %(total)s done")) % {
-        "done": escape(_digits(str(done), khmer)),
-        "total": escape(_digits(str(total), khmer)),
-    }
-    due = course.due_date
-    if due:
-        when = escape(_digits(date_words(due, language), khmer))
-        line += f' · <span class="due">{page_gettext(N_("Due %(date)s")) % {"date": when}}</span>'
-        zone = current_app.config["KRU"].get("time_zone", "UTC")
-        if is_past(due, zone) and not (total > 0 and done == total):
-            line += f' <span class="badge bad">{_message(N_("Overdue"))}</span>'
+    words = _ProgressWords()
+    bar, line, is_completed = _bar_and_line(course, words)
+    due = _due(course, words, is_completed)
     # Values from the database were escaped above; translations are trusted.
-    return Markup(f'{bar}\n<p class="muted">{line}</p>')  # noqa: S704
+    return Markup(f'{bar}\n<p class="muted">{line}{due}</p>')  # noqa: S704
 
 
 def continue_link(course: Any, item_url: Any) -> Markup:
