@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from edge_server.base.db import db
@@ -176,7 +178,7 @@ def test_opening_waits_out_a_lock_held_longer_than_a_few_seconds(tmp_path, monke
     def locked_for_eight_seconds(self):
         if clock["now"] < 8.0:
             answers["locked"] += 1
-            raise peewee.OperationalError("database is locked")
+            raise sqlite3.OperationalError("database is locked")  # as the driver raises it
         return real_connect(self)
 
     monkeypatch.setattr(peewee.SqliteDatabase, "_connect", locked_for_eight_seconds)
@@ -194,10 +196,33 @@ def test_opening_gives_up_on_a_lock_that_never_ends(tmp_path, monkeypatch):
     clock = _fake_clock(monkeypatch)
 
     def always_locked(self):
-        raise peewee.OperationalError("database is locked")
+        raise sqlite3.OperationalError("database is locked")  # as the driver raises it
 
     monkeypatch.setattr(peewee.SqliteDatabase, "_connect", always_locked)
     site_db = dbmod.SiteDatabase(str(tmp_path / "kru.sqlite3"), pragmas=dbmod.PRAGMAS)
-    with pytest.raises(peewee.OperationalError, match="locked"):
+    with pytest.raises(peewee.OperationalError, match="locked"):  # wrapped by connect()
         site_db.connect()
     assert dbmod.CONNECT_PATIENCE_S <= clock["now"] <= dbmod.CONNECT_PATIENCE_S + 1
+
+
+def test_opening_waits_out_a_real_lock_on_a_new_database(tmp_path):
+    """CI on 3 Dec 2026, again: the retry above never ran, because sqlite3 raises its own
+    OperationalError while a connection opens (peewee wraps it only later, in connect()).
+    Here a real connection holds a new database's lock, and the pragmas do not wait on it."""
+    import threading
+
+    from edge_server.base import db as dbmod
+
+    path = tmp_path / "kru.sqlite3"
+    holder = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(0.5, holder.execute, ("COMMIT",))
+    release.start()
+    site_db = dbmod.SiteDatabase(str(path), pragmas=dbmod.PRAGMAS, timeout=0)
+    try:
+        assert site_db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        release.join()
+        holder.close()
+        site_db.close()

@@ -59,14 +59,15 @@ class SiteDatabase(SqliteDatabase):
 
         ``PRAGMA journal_mode=wal`` on a brand-new database needs an exclusive lock and
         answers "database is locked" without waiting when another process holds it — as
-        when the site server and the sync daemon start together on a Pi's first boot.
+        when the site server and the sync daemon start together on a Pi's first boot. The
+        error here is sqlite3's own (peewee wraps it only later, in ``connect``).
         """
         give_up = time.monotonic() + CONNECT_PATIENCE_S
         pause = 0.02
         while True:
             try:
                 return super()._connect()  # type: ignore[misc]  # peewee's stubs omit it
-            except OperationalError as exc:
+            except (sqlite3.OperationalError, OperationalError) as exc:
                 if "locked" not in str(exc) or time.monotonic() >= give_up:
                     raise
                 time.sleep(pause)
