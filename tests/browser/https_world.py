@@ -24,6 +24,8 @@ from tests import acme_support
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, PHONE, SITE_ENV, seed_demo
 from tests.https_front import TlsFront
 from tests.livesite import LiveSite, free_port
+from tests.radio import ADDRESS as radio_address
+from tests.radio import Radio
 from tests.sync_support import KRU, CentralServer, make_site
 
 DOMAIN = "kru.example.gov.kh"
@@ -83,6 +85,7 @@ def https_world(root: Path, browser: Any) -> Iterator[dict[str, Any]]:
     ).start()
     front = TlsFront(root / "front", site.home.root, https_port, live.port)
     assert "started HTTPS" in front.apply().stdout
+    radio = Radio(https_port)  # the Wi-Fi of the phones that leave it (wifi_off)
 
     # A browser profile trusting Pebble's root, as a phone trusts a public CA.
     home = root / "browser-home"
@@ -115,17 +118,22 @@ def https_world(root: Path, browser: Any) -> Iterator[dict[str, Any]]:
         "env": {"HOME": str(home), "PATH": "/usr/bin:/bin"},
     }
     browser = chromium.launch(**launch)
+    resolve = f"--host-resolver-rules=MAP {NAME} {radio_address}"
+    on_radio = {**launch, "args": [*CHROMIUM_ARGS, resolve]}
     yield {
         "browser": browser,
         "site": site,
         "live": live,
         "front": front,
+        "radio": radio,
         "central": central,
         "https": f"https://{NAME}:{https_port}",
         "chromium": chromium,
         "launch": launch,
+        "on_radio": on_radio,
     }
     browser.close()
+    radio.stop()
     front.stop()
     live.stop()
     central.stop()
@@ -141,16 +149,31 @@ def phone(world: dict, base_url: str) -> Any:
 
 
 def installed_phone(world: dict, profile: Path) -> Any:
-    """Open a phone with a profile of its own on disk, trusting Pebble's root like the others.
+    """Open a phone with a profile of its own on disk, trusting Pebble's root like the others,
+    and reaching the site through the world's radio (``wifi_off``, ``wifi_on``).
 
     A browser context of its own (``phone``) is an incognito profile, where Chromium offers
     no app install (``in-incognito``); a persistent profile is a phone's normal browser.
     """
     context = world["chromium"].launch_persistent_context(
-        str(profile), viewport=PHONE, base_url=world["https"], **world["launch"]
+        str(profile), viewport=PHONE, base_url=world["https"], **world["on_radio"]
     )
     context.set_default_timeout(15_000)
     return context
+
+
+def wifi_off(context: Any, world: dict) -> None:
+    """The phone (an ``installed_phone``) leaves the Wi-Fi: nothing in its browser reaches
+    the site, its service worker's requests neither, and its pages are told they are offline.
+    Other phones (``phone``) stay on the Wi-Fi."""
+    world["radio"].off()
+    context.set_offline(True)
+
+
+def wifi_on(context: Any, world: dict) -> None:
+    """The phone is back on the Wi-Fi (its pages get the "online" event)."""
+    world["radio"].on()
+    context.set_offline(False)
 
 
 def stored_ids(site_home: DataHome, ids: list[str]) -> list[str]:

@@ -1,11 +1,11 @@
 """Issue 23, "Done when": the installable app studies a kept course without the network.
 
 Chromium trusting the Pebble root opens the site over HTTPS (tests/browser/https_world.py),
-the app is installable, a learner keeps a course, the network is cut at the browser
-(``context.set_offline``), two lessons and a quiz are done from the phone, the network comes
-back, and the Pi holds each event once with the quiz graded. Also: freeing a kept course, a
-new pack version updating a kept course at the next visit, the mentor's observation form
-opened and filled with no network.
+the app is installable, a learner keeps a course, the phone leaves the Wi-Fi (``wifi_off``:
+its browser is told it is offline and its link to the site is cut), two lessons and a quiz
+are done from the phone, the network comes back, and the Pi holds each event once with the
+quiz graded. Also: freeing a kept course, a new pack version updating a kept course at the
+next visit, the mentor's observation form opened and filled with no network.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,14 @@ from typing import Any
 import pytest
 
 from tests.browser.harness import SITE_ENV, km, screenshot_dir, sign_in
-from tests.browser.https_world import NEEDS_HTTPS_WORLD, installed_phone, phone, queued
+from tests.browser.https_world import (
+    NEEDS_HTTPS_WORLD,
+    installed_phone,
+    phone,
+    queued,
+    wifi_off,
+    wifi_on,
+)
 from tests.observe_support import FORM, MENTOR_PASSWORD, fill_in_form, seed_practicum
 from tests.sync_support import KRU
 
@@ -45,6 +53,14 @@ def world(https_world: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     seed_practicum(https_world["site"].home.root, SITE_ENV)
     https_world["shots"] = screenshot_dir(tmp_path_factory.mktemp("offline-shots"), "offline")
     return https_world
+
+
+@pytest.fixture(autouse=True)
+def back_on_the_wifi(world: dict) -> Iterator[None]:
+    """Each test starts with the radio on, whatever the last one left."""
+    world["radio"].on()
+    yield
+    world["radio"].on()
 
 
 def rows(world: dict, sql: str, *params: Any) -> list[tuple]:
@@ -151,7 +167,7 @@ def test_the_app_installs_keeps_a_course_and_studies_it_offline(
     page.close()
 
     # No network: the learner opens the app from the home screen and studies.
-    context.set_offline(True)
+    wifi_off(context, world)
     page = context.new_page()
     assert page.goto("/learn/").from_service_worker
     with page.expect_response(lambda r: r.url.endswith(COURSE)) as opened:
@@ -189,7 +205,7 @@ def test_the_app_installs_keeps_a_course_and_studies_it_offline(
     assert early == []
 
     # Back on the Wi-Fi: everything goes, once, and the quiz result shows on the page.
-    context.set_offline(False)
+    wifi_on(context, world)
     page.wait_for_function("() => KruEvents.pending() === 0", polling=200, timeout=30_000)
     note.locator("a").wait_for(state="visible", timeout=30_000)
     shot(world, page, "km-offline-quiz-graded")
@@ -226,8 +242,8 @@ def test_the_app_installs_keeps_a_course_and_studies_it_offline(
     context.close()
 
 
-def test_a_kept_course_can_be_removed_from_the_phone(world: dict) -> None:
-    context = phone(world, world["https"])
+def test_a_kept_course_can_be_removed_from_the_phone(world: dict, tmp_path: Path) -> None:
+    context = installed_phone(world, tmp_path / "phone")
     page = context.new_page()
     sign_in(page, "learner4")
     kept = keep_course(world, page)
@@ -237,7 +253,7 @@ def test_a_kept_course_can_be_removed_from_the_phone(world: dict) -> None:
     assert page.locator("#keep-state").inner_text() == km("Removed from this phone.")
     assert not [n for n in cache_names(page) if n.startswith("kru-course:")]
     # Without the network a page never visited is no longer on the phone: the app says so.
-    context.set_offline(True)
+    wifi_off(context, world)
     page.goto(f"/learn/items/{PACK}/daily-reading-checks")
     assert "ទំព័រនេះមិនទាន់មាននៅលើទូរស័ព្ទនេះទេ" in page.inner_text("main")
     context.close()
@@ -275,8 +291,10 @@ def test_a_new_pack_version_updates_the_kept_course_at_the_next_visit(
     context.close()
 
 
-def test_the_observation_form_opens_and_is_filled_without_the_network(world: dict) -> None:
-    context = phone(world, world["https"])
+def test_the_observation_form_opens_and_is_filled_without_the_network(
+    world: dict, tmp_path: Path
+) -> None:
+    context = installed_phone(world, tmp_path / "phone")
     page = context.new_page()
     sign_in(page, "mentor1", MENTOR_PASSWORD)
     with_worker(page)
@@ -286,7 +304,7 @@ def test_the_observation_form_opens_and_is_filled_without_the_network(world: dic
     page.wait_for_selector("#observe-form")
     form_url = page.url
 
-    context.set_offline(True)  # at the practicum school, the app opened from the home screen
+    wifi_off(context, world)  # at the practicum school, the app opened from the home screen
     page = context.new_page()
     page.goto(form_url)
     fill_in_form(page)
@@ -298,7 +316,7 @@ def test_the_observation_form_opens_and_is_filled_without_the_network(world: dic
 
     blank = context.new_page()
     page.close()  # the mentor closes the app; back at the college, the phone finds the Wi-Fi
-    context.set_offline(False)
+    wifi_on(context, world)
     background_sync(context, blank, world, "kru-observations")
     for _ in range(100):
         if rows(world, OBSERVED, FORM)[0][0] > before[0][0]:
@@ -356,8 +374,8 @@ DRAFTS = """() => new Promise((done) => {
 })"""
 
 
-def test_work_handed_in_without_the_network_arrives_once(world: dict) -> None:
-    context = phone(world, world["https"])
+def test_work_handed_in_without_the_network_arrives_once(world: dict, tmp_path: Path) -> None:
+    context = installed_phone(world, tmp_path / "phone")
     page = context.new_page()
     sign_in(page, "learner2")
     with_worker(page)
@@ -365,7 +383,7 @@ def test_work_handed_in_without_the_network_arrives_once(world: dict) -> None:
     page.goto(task)  # seen once on the Wi-Fi: the app keeps the page
     page.close()
 
-    context.set_offline(True)
+    wifi_off(context, world)
     page = context.new_page()
     assert page.goto(task).from_service_worker
     page.set_input_files(
@@ -388,7 +406,7 @@ def test_work_handed_in_without_the_network_arrives_once(world: dict) -> None:
     user = rows(world, "SELECT id FROM users WHERE username = 'learner2'")[0][0]
     assert rows(world, "SELECT count(*) FROM task_submissions WHERE user_id = ?", user) == [(0,)]
 
-    context.set_offline(False)
+    wifi_on(context, world)
     page.wait_for_function(
         "(t) => document.getElementById('task-result').textContent === t",
         arg=km("The work saved on this phone was handed in. Your instructor will review it."),
@@ -403,15 +421,15 @@ def test_work_handed_in_without_the_network_arrives_once(world: dict) -> None:
     context.close()
 
 
-def test_background_sync_sends_the_queue_with_the_app_closed(world: dict) -> None:
+def test_background_sync_sends_the_queue_with_the_app_closed(world: dict, tmp_path: Path) -> None:
     """Chrome's Background Sync: the worker's copy of the queue goes with no Kru page open."""
-    context = phone(world, world["https"])
+    context = installed_phone(world, tmp_path / "phone")
     page = context.new_page()
     sign_in(page, "learner1")
     with_worker(page)
     page.goto(f"/learn/items/{LESSONS[1]}")  # opened once on the Wi-Fi
     page.wait_for_function("() => KruEvents.pending() === 0", polling=100)
-    context.set_offline(True)
+    wifi_off(context, world)
     assert page.goto(f"/learn/items/{LESSONS[1]}").from_service_worker
     page.get_by_role("button", name=km("I have finished")).click()
     page.locator("#saved").wait_for(state="visible")
@@ -425,7 +443,7 @@ def test_background_sync_sends_the_queue_with_the_app_closed(world: dict) -> Non
     # Nothing has left the phone while it was off the Wi-Fi. (Once it is back, the worker may
     # send the queue at any moment, even before the sync fired below, so this is asked now.)
     assert rows(world, f"SELECT id FROM events WHERE id IN ({marks})", *ids) == []
-    context.set_offline(False)  # the phone comes back to the Wi-Fi
+    wifi_on(context, world)  # the phone comes back to the Wi-Fi
 
     background_sync(context, blank, world, "kru-events")
     arrived: list[tuple] = []
@@ -445,15 +463,15 @@ def answer_quiz(page: Any) -> None:
 
 
 def test_an_offline_attempt_past_the_limit_is_not_graded_and_the_page_says_so(
-    world: dict,
+    world: dict, tmp_path: Path
 ) -> None:
-    context = phone(world, world["https"])
+    context = installed_phone(world, tmp_path / "phone")
     page = context.new_page()
     sign_in(page, "learner3")
     with_worker(page)
     page.goto(f"/learn/items/{QUIZ}")  # opened once on the Wi-Fi
     page.close()
-    context.set_offline(True)
+    wifi_off(context, world)
     page = context.new_page()
     assert page.goto(f"/learn/items/{QUIZ}").from_service_worker
     answer_quiz(page)
@@ -473,7 +491,7 @@ def test_an_offline_attempt_past_the_limit_is_not_graded_and_the_page_says_so(
             desk.get_by_role("button", name=km("Submit answers")).click()
     other.close()
 
-    context.set_offline(False)  # the phone's attempt arrives fourth: not graded, and said so
+    wifi_on(context, world)  # the phone's attempt arrives fourth: not graded, and said so
     page.wait_for_function("() => KruEvents.pending() === 0", polling=200, timeout=30_000)
     page.wait_for_function(
         "(text) => document.getElementById('quiz-offline').textContent === text",
