@@ -69,8 +69,7 @@ def test_every_field_arrives_unchanged_and_once(central):
     assert (answer["stored"], answer["duplicates"]) == (COUNT, 0)
 
     rows = {
-        row.event_id: row
-        for row in CentralEvent.select().where(CentralEvent.device == device.id)
+        row.event_id: row for row in CentralEvent.select().where(CentralEvent.device == device.id)
     }
     assert len(rows) == COUNT
     for ev in events:
