@@ -36,10 +36,6 @@ class Radio:
         self._thread = threading.Thread(target=self._accept, name="radio", daemon=True)
         self._thread.start()
 
-    @property
-    def up(self) -> bool:
-        return self._up
-
     def off(self) -> None:
         """Cut the link: every open connection is reset, and each new one while off."""
         with self._lock:
