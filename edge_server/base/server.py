@@ -5,11 +5,20 @@ A PID file left by a power cut is overwritten, since the listening socket is the
 the file is held with an flock while the server runs, so ``kru restore`` can tell a live
 server from a stale file (``pidlock``).
 
-With several workers (``serve_workers``) the parent binds the listening socket once, builds
-the app once (migrations included) and forks worker processes that each run waitress with
-its threads on that shared socket. Python runs on one core at a time per process, so this
-is what lets a Pi with 4 cores use more than one. The parent keeps the PID file, forwards
-SIGTERM and SIGINT, replaces a worker that dies, and stops the group within 2 seconds.
+With several workers (``serve_workers``) the first process binds the listening socket once,
+builds the app once (migrations included), forks the other worker processes and then serves
+too: each runs waitress with its threads on that shared socket. Python runs on one core at
+a time per process, so this is what lets a machine with several cores use more than one.
+The first process keeps the PID file, forwards SIGTERM and SIGINT, starts a fresh worker in
+place of one that dies, and stops the group within 2 seconds.
+
+Why the first process serves rather than only watching its workers (issue 22): with
+CPython 3.11 every page of the app a worker uses after the fork becomes that worker's own
+copy, and a parent that only waits keeps the originals of pages all its workers copied:
+about 4 MB at rest and 10 MB after a class's load, for nothing. Why a worker that dies is
+replaced by a new process started like the first (``spawn_worker``) and not by a fork: a
+process that serves on threads may fork while another of its threads holds a lock (a
+template cache's, SQLite's), and the copy would wait on it for ever.
 """
 
 from __future__ import annotations
@@ -19,8 +28,10 @@ import gc
 import logging
 import os
 import secrets
+import select
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +49,9 @@ log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 WORKER_HEADER = "X-Kru-Worker"
 STOP_GRACE_S = 1.5  # a worker still busy after this is killed: the group stops within 2 s
-RESTART_PAUSE_S = 1.0  # a worker that dies at once is not restarted in a tight loop
+RESTART_PAUSE_S = 1.0  # a worker that dies at once is not restarted in a tight loop...
+RESTART_PAUSE_MAX_S = 60.0  # ...and the pause doubles while its successors die too, up to this
+QUICK_DEATH_S = 10.0  # a worker that dies this soon after it started "dies at once"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -157,16 +170,29 @@ def _waitress(
     return server
 
 
-def _run_until_stopped(server) -> None:  # a waitress server
-    """Run ``server`` until SIGTERM or SIGINT, then close it and its threads."""
+def _run_until_stopped(
+    server,  # a waitress server
+    restore_mask: set[signal.Signals] | None = None,
+    before_close: Callable[[], None] | None = None,
+) -> None:
+    """Run ``server`` until SIGTERM or SIGINT, then close it and its threads.
+
+    ``restore_mask``: the signal mask to put back in this thread once the stop handlers are
+    set (a stop signal held back meanwhile lands then). ``before_close`` runs when the loop
+    has ended, before the server is closed.
+    """
     previous = {sig: signal.signal(sig, _raise_stop) for sig in STOP_SIGNALS}
     try:
+        if restore_mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, restore_mask)
         server.run()
     except _Stop:
         log.info("stopping")
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if before_close is not None:
+            before_close()
         server.close()
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=STOP_GRACE_S)
 
@@ -310,8 +336,85 @@ def _fork_worker(
     return 0  # not reached
 
 
+def spawn_worker(argv: list[str]) -> int:
+    """Start ``argv`` (a ``kru serve --worker-of`` command) as a new process; return its PID.
+
+    It inherits the listening socket (inheritable) and nothing else of this process's open
+    files (Python opens them close-on-exec), and starts with no signal blocked.
+    """
+    return os.posix_spawn(
+        argv[0], argv, os.environ, setsigmask=(), setsigdef=(*STOP_SIGNALS, signal.SIGCHLD)
+    )
+
+
+def adopt_listening_socket(parent: int, fd: int) -> socket.socket:
+    """Return the listening socket ``fd`` that the server ``parent`` handed to this worker.
+
+    Raises:
+        KruError: ``parent`` did not start this process, or ``fd`` is not a listening socket.
+    """
+    if os.getppid() != parent:
+        raise KruError(
+            N_("This worker was not started by the Kru server %(pid)s; nothing to serve for."),
+            code="worker_without_parent",
+            pid=parent,
+        )
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise _no_socket(fd) from exc
+    try:
+        listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    except OSError:
+        listening = 0
+    if not listening:
+        sock.detach()  # not ours to close
+        raise _no_socket(fd)
+    return sock
+
+
+def serve_spawned_worker(
+    app: Callable,
+    sock: socket.socket,
+    *,
+    parent: int,
+    threads: int,
+    connection_limit: int = 200,
+    body_cap: BodyCap | None = None,
+) -> None:
+    """Serve ``app`` as a worker of ``parent`` on its listening socket (``adopt_listening_
+    socket``) until stopped (SIGTERM, SIGINT) or until ``parent`` is gone."""
+    bound_malloc_arenas()
+    try:
+        _worker(app, sock, threads, connection_limit, body_cap, parent)
+    except _Stop:
+        pass  # the parent was gone before this worker started
+    finally:
+        sock.close()
+
+
+def _no_socket(fd: int) -> KruError:
+    return KruError(
+        N_("File descriptor %(fd)s is not the server's listening socket."),
+        code="worker_without_socket",
+        fd=fd,
+    )
+
+
+def _exited(pid: int) -> int | None:
+    """Reap ``pid`` if it has exited and return its exit code (-N: killed by signal N)."""
+    try:
+        found, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return -1  # reaped elsewhere: gone all the same
+    return os.waitstatus_to_exitcode(status) if found else None
+
+
 def _stop_workers(pids: set[int]) -> None:
-    """Send SIGTERM to every worker, wait a little, kill what is left, reap them all."""
+    """Send SIGTERM to every worker, wait a little, kill what is left, reap them all.
+
+    Only these PIDs are waited for: the app may have children of its own to reap.
+    """
     for pid in pids:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -319,10 +422,8 @@ def _stop_workers(pids: set[int]) -> None:
             pass
     deadline = time.monotonic() + STOP_GRACE_S
     while pids and time.monotonic() < deadline:
-        pid, _status = os.waitpid(-1, os.WNOHANG)
-        if pid:
-            pids.discard(pid)
-        else:
+        pids -= {pid for pid in pids if _exited(pid) is not None}
+        if pids:
             time.sleep(0.02)
     for pid in pids:
         log.warning("worker %s did not stop in time; killing it", pid)
@@ -331,6 +432,87 @@ def _stop_workers(pids: set[int]) -> None:
             os.waitpid(pid, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
+
+
+class _Supervisor(threading.Thread):
+    """Watches the forked workers; starts a fresh one in place of any that exits.
+
+    A thread of the first process, which serves meanwhile. It wakes when a worker exits
+    (a pidfd per worker; on a kernel without pidfds, every second).
+    """
+
+    def __init__(self, pids: set[int], replace: Callable[[], int] | None) -> None:
+        super().__init__(name="kru-workers", daemon=True)
+        self.replace = replace
+        self.started = {pid: time.monotonic() for pid in pids}
+        self.pidfds: dict[int, int] = {}
+        for pid in pids:
+            self._watch(pid)
+        self._wake_r, self._wake_w = os.pipe()
+        self._stopping = threading.Event()
+        self._closed = False
+        self._pause = RESTART_PAUSE_S
+
+    def _watch(self, pid: int) -> None:
+        try:
+            self.pidfds[pid] = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pass  # polled instead
+
+    def _forget(self, pid: int) -> None:
+        self.started.pop(pid, None)
+        fd = self.pidfds.pop(pid, None)
+        if fd is not None:
+            os.close(fd)
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            polled = len(self.pidfds) < len(self.started)
+            select.select([self._wake_r, *self.pidfds.values()], [], [], 1.0 if polled else None)
+            for pid in list(self.started):
+                code = _exited(pid)
+                if code is not None and not self._stopping.is_set():
+                    self._replace(pid, code)
+
+    def _replace(self, pid: int, code: int) -> None:
+        quick = time.monotonic() - self.started[pid] < QUICK_DEATH_S
+        self._forget(pid)
+        if self.replace is None:
+            log.error("worker %s exited (status %s); serving with one process fewer", pid, code)
+            return
+        if not quick:
+            self._pause = RESTART_PAUSE_S
+            log.warning("worker %s exited (status %s); starting another", pid, code)
+        else:  # not in a tight loop: each start costs a Pi a second of CPU
+            log.warning(
+                "worker %s exited (status %s) soon after it started; starting another in %.0f s",
+                pid,
+                code,
+                self._pause,
+            )
+            if self._stopping.wait(self._pause):
+                return
+            self._pause = min(self._pause * 2, RESTART_PAUSE_MAX_S)
+        try:
+            new = self.replace()
+        except OSError:
+            log.exception("cannot start a worker in place of %s", pid)
+            return
+        self.started[new] = time.monotonic()
+        self._watch(new)
+
+    def stop(self) -> set[int]:
+        """Stop watching (no worker is started after this returns); return the live PIDs."""
+        if not self._closed:
+            self._closed = True
+            self._stopping.set()
+            os.write(self._wake_w, b"x")
+            if self.is_alive():
+                self.join()
+            for fd in (*self.pidfds.values(), self._wake_r, self._wake_w):
+                os.close(fd)
+            self.pidfds.clear()
+        return set(self.started)
 
 
 def serve_workers(
@@ -345,10 +527,14 @@ def serve_workers(
     pid_file: Path | None = None,
     on_ready: Callable[[str], None] | None = None,
     before_fork: Callable[[], None] | None = None,
+    worker_argv: Callable[[int, int], list[str]] | None = None,
 ) -> None:
-    """Serve ``app`` from ``workers`` forked processes on one socket until SIGTERM or SIGINT.
+    """Serve ``app`` from this process and ``workers - 1`` forked ones on one socket, until
+    SIGTERM or SIGINT.
 
-    ``before_fork`` runs in the parent before each fork (close database connections there).
+    ``before_fork`` runs before each fork (close database connections there).
+    ``worker_argv(parent_pid, socket_fd)`` is the command that starts a fresh worker in
+    place of one that exits (``kru serve --worker-of``); without it the others serve on.
 
     Raises:
         KruError: the address is in use or cannot be bound.
@@ -359,6 +545,7 @@ def serve_workers(
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     pids: set[int] = set()
     lock: PidLock | None = None
+    supervisor: _Supervisor | None = None
     # Objects made so far (the app, its imports) move to a generation the collector never
     # scans, so workers do not write to those pages and copy-on-write keeps them shared.
     gc.collect()
@@ -367,57 +554,38 @@ def serve_workers(
     try:
         if pid_file is not None:
             lock = write_pid_file(pid_file)
-        for _ in range(workers):
+        for _ in range(workers - 1):
             if before_fork:
                 before_fork()
             pids.add(_fork_worker(app, sock, threads, connection_limit, body_cap))
+        replace = None
+        if worker_argv is not None:
+            argv = worker_argv(os.getpid(), sock.fileno())
+            replace = lambda: spawn_worker(argv)  # noqa: E731
+        # Made while the stop signals are held back: its threads and the supervisor's keep
+        # them held back, so they land in this thread, which runs waitress's loop.
+        server = _waitress(
+            with_worker_header(app, secrets.token_hex(4)),
+            threads,
+            connection_limit,
+            body_cap,
+            _trusted_proxies(app),
+            sockets=[sock],
+        )
+        supervisor = _Supervisor(pids, replace)
+        supervisor.start()
         url = f"http://{host}:{sock.getsockname()[1]}/"
         log.info("serving on %s with %s workers of %s threads", url, workers, threads)
         if on_ready:
             on_ready(url)
-        _supervise(app, sock, threads, connection_limit, body_cap, pids, before_fork)
+        _run_until_stopped(server, restore_mask=old_mask, before_close=supervisor.stop)
     finally:
+        if supervisor is not None:
+            pids = supervisor.stop()
         _stop_workers(pids)
         sock.close()
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         _remove_pid_file(lock)
-
-
-def _supervise(
-    app: Callable,
-    sock: socket.socket,
-    threads: int,
-    connection_limit: int,
-    cap: BodyCap | None,
-    pids: set[int],
-    before_fork: Callable[[], None] | None,
-) -> None:
-    """Wait for a stop signal; replace any worker that exits meanwhile."""
-    watched = [*STOP_SIGNALS, signal.SIGCHLD]
-    started = {pid: time.monotonic() for pid in pids}
-    while True:
-        info = signal.sigtimedwait(watched, 5.0)
-        if info is not None and info.si_signo in STOP_SIGNALS:
-            log.info("stopping %s workers", len(pids))
-            return
-        while pids:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if not pid:
-                break
-            pids.discard(pid)
-            log.warning(
-                "worker %s exited (status %s); starting another",
-                pid,
-                os.waitstatus_to_exitcode(status),
-            )
-            if time.monotonic() - started.pop(pid, 0.0) < RESTART_PAUSE_S:
-                if signal.sigtimedwait(list(STOP_SIGNALS), RESTART_PAUSE_S) is not None:
-                    return
-            if before_fork:
-                before_fork()
-            new = _fork_worker(app, sock, threads, connection_limit, cap)
-            pids.add(new)
-            started[new] = time.monotonic()
 
 
 def _memory_mb() -> int:

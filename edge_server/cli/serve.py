@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
 
 import click
 
@@ -21,8 +22,16 @@ def lean_site_process() -> None:
         sys.modules.setdefault("psycopg2", None)  # type: ignore[arg-type]
 
 
-def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object) -> None:
+def _serve(
+    ctx: CliContext,
+    banner: list[str] | None = None,
+    worker_of: str | None = None,
+    **overrides: object,
+) -> None:
     lean_site_process()
+    if worker_of is not None:
+        _serve_as_worker(ctx, worker_of, **overrides)
+        return
     from ..base import integrity, logs
     from ..base.datahome import DataHome
     from ..base.db import close_db
@@ -69,10 +78,59 @@ def _serve(ctx: CliContext, banner: list[str] | None = None, **overrides: object
         else:
             share_between_workers(app, home.tmp)
             prepare_before_fork(app)
-            serve_workers(app, workers=workers, before_fork=close_db, **where)
+            serve_workers(
+                app,
+                workers=workers,
+                before_fork=close_db,
+                worker_argv=_worker_argv(ctx, settings),
+                **where,
+            )
     finally:
         if scheduler is not None:
             scheduler.stop()
+
+
+def _worker_argv(ctx: CliContext, settings) -> Callable[[int, int], list[str]]:
+    """Return how to start a fresh worker of this server (one in place of a worker that died)."""
+
+    def argv(parent: int, fd: int) -> list[str]:
+        command = [sys.executable, "-m", "edge_server.cli"]
+        if ctx.config_file:
+            command += ["--config", str(ctx.config_file)]
+        command += ["--data-dir", str(settings.data_dir), "serve"]
+        return [*command, "--threads", str(settings["threads"]), "--worker-of", f"{parent}:{fd}"]
+
+    return argv
+
+
+def _serve_as_worker(ctx: CliContext, worker_of: str, **overrides: object) -> None:
+    """Serve as a worker of a running ``kru serve`` on the listening socket it handed down."""
+    from ..base import logs
+    from ..base.datahome import DataHome
+    from ..base.server import adopt_listening_socket, serve_spawned_worker
+    from ..site.app import create_app
+    from ..site.worker_state import share_between_workers
+    from ..web import bodylimit
+
+    try:
+        parent, fd = (int(part) for part in worker_of.split(":"))
+    except ValueError:
+        raise click.BadParameter("PARENT_PID:FD", param_hint="--worker-of") from None
+    sock = adopt_listening_socket(parent, fd)
+    settings = ctx.with_overrides(**overrides)
+    home = DataHome(settings.data_dir).ensure()
+    logs.configure(settings["log_level"], home.logs)
+    app = create_app(settings=settings)
+    app.config["KRU_KEEP_DB_CONNECTIONS"] = True
+    share_between_workers(app, home.tmp)
+    serve_spawned_worker(
+        app,
+        sock,
+        parent=parent,
+        threads=settings["threads"],
+        connection_limit=settings["connection_limit"],
+        body_cap=bodylimit.server_cap(app),
+    )
 
 
 def snapshot_scheduler(settings, home):
@@ -98,16 +156,27 @@ def snapshot_scheduler(settings, home):
     type=click.IntRange(min=0),
     help="Server processes; 0 picks one per core, at most 2, 1 under 6 GB (setting workers).",
 )
+@click.option(
+    "--worker-of",
+    metavar="PARENT_PID:FD",
+    hidden=True,
+    help="Serve as a worker of a running server on the listening socket FD it handed down.",
+)
 @pass_ctx
 def serve(
-    ctx: CliContext, host: str | None, port: int | None, threads: int | None, workers: int | None
+    ctx: CliContext,
+    host: str | None,
+    port: int | None,
+    threads: int | None,
+    workers: int | None,
+    worker_of: str | None,
 ) -> None:
     """Serve the site on waitress (applies pending migrations first).
 
-    With several workers one parent process keeps the PID file and the listening socket
-    and restarts any worker that dies; SIGTERM stops them all.
+    With several workers the first process forks the others and serves too; it keeps the
+    PID file and starts a fresh worker in place of any that dies. SIGTERM stops them all.
     """
-    _serve(ctx, host=host, port=port, threads=threads, workers=workers)
+    _serve(ctx, worker_of=worker_of, host=host, port=port, threads=threads, workers=workers)
 
 
 @click.command()

@@ -85,7 +85,9 @@ def prepare_before_fork(app) -> None:  # a Flask app
     """Build in the parent what every worker would otherwise build for itself on its first
     pages: the compiled learner templates, the Khmer catalog, the table of file types, and
     what a first request builds (the URL map's matcher, the sign-in page's layout parts),
-    by answering one sign-in page (in the site's language).
+    by answering one sign-in page (in the site's language), and what ``/healthz`` reads
+    once per process (Kru's version from its package metadata, the list of migrations),
+    by answering it: the first request a server answers, from the readiness check.
 
     Made once before the fork, they stay shared between the workers (copy-on-write);
     made in each worker, each kept its own copy (issue 22). The caller closes the
@@ -101,4 +103,6 @@ def prepare_before_fork(app) -> None:  # a Flask app
     for name in LEARNER_TEMPLATES:
         app.jinja_env.get_template(name)
     mimetypes.init()
-    app.test_client().get("/login")
+    client = app.test_client()
+    client.get("/login")
+    client.get("/healthz")
