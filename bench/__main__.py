@@ -28,7 +28,7 @@ from .core import Bench, Durations, NotAvailable
 from .load import LoadToolMissing, wrk_path
 from .profiles import PROFILES, Confinement, Profile, server_env
 from .scenarios import SCENARIOS
-from .server import KruServer, byte_compile
+from .server import SERVICE_ENV, KruServer, byte_compile
 from .sitedata import build_site
 
 log = logging.getLogger("bench")
@@ -43,7 +43,11 @@ QUICK_SITE = {"events": 5_000, "search_lessons": 100, "video_bytes": 4 * 1024 * 
 
 # Phones on the site Wi-Fi each have their own address; on loopback every simulated phone
 # shares 127.0.0.1, so the per-address sign-in limit is raised for the benchmark server.
-SERVER_ENV = {"KRU_AUTH_LOGIN_LIMIT_PER_ADDRESS": "100000 per minute", "KRU_LOG_LEVEL": "WARNING"}
+SERVER_ENV = {
+    "KRU_AUTH_LOGIN_LIMIT_PER_ADDRESS": "100000 per minute",
+    "KRU_LOG_LEVEL": "WARNING",
+    **SERVICE_ENV,
+}
 
 
 # Every run starts the server, signs the class in (the sessions later scenarios use) and

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import client
 from .load import run_wrk, write_sessions
-from .server import KruServer, byte_compile, group_memory, process_pss, process_tree
+from .server import SERVICE_ENV, KruServer, byte_compile, group_memory, process_pss, process_tree
 from .sitedata import PASSWORD, build_site
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             "KRU_LOG_LEVEL": "WARNING",
             "KRU_WORKERS": args.workers,
             "KRU_AUTH_HASH_MEMORY_KIB": "1024",
+            **SERVICE_ENV,
         },
     )
     server.start()

@@ -30,26 +30,55 @@ KRU = [sys.executable, "-m", "edge_server.cli"]
 # Kru's own packages, as the Pi's install.sh byte-compiles them in its virtualenv.
 SOURCE_PACKAGES = ("edge_server", "content_packs", "sync")
 CHECKOUT = Path(__file__).resolve().parent.parent
+# As the Pi's unit runs the server: docstrings and asserts left out (kru.service).
+SERVICE_ENV = {"PYTHONOPTIMIZE": "2"}
+# install.sh compiles for the services (2) and for the kru command an admin runs (0).
+OPTIMIZE_LEVELS = (0, 2)
 
 
-def byte_compile(root: Path = CHECKOUT) -> bool:
-    """Byte-compile Kru's packages under ``root`` (``__pycache__``, git-ignored) once.
+def byte_compile(root: Path = CHECKOUT, libraries: bool = True) -> bool:
+    """Byte-compile Kru's packages under ``root`` (``__pycache__``, git-ignored) once, and
+    (``libraries``) the runtime libraries of the Pi bundle installed here, for the
+    optimisation levels install.sh compiles.
 
     A Pi runs Kru from modules install.sh compiled (``compileall``): the server reads the
     ``.pyc`` files and compiles nothing at start. A development machine with
     ``PYTHONDONTWRITEBYTECODE=1`` (this one) would otherwise compile every module of Kru
     at every server start: about 0.2 s of CPU and 2 MB of heap more than on a Pi, in the
-    start and memory figures. The server still only reads what is here, so a source newer
-    than its ``.pyc`` is compiled again (Python checks the time stamp). Returns whether all
-    compiled.
+    start and memory figures; pip compiled the libraries for level 0 only. The server still
+    only reads what is here, so a source newer than its ``.pyc`` is compiled again (Python
+    checks the time stamp). Returns whether all compiled.
     """
     import compileall
 
-    return all(
-        compileall.compile_dir(root / name, quiet=1, workers=0)
+    ours = all(
+        compileall.compile_dir(root / name, quiet=1, workers=0, optimize=list(OPTIMIZE_LEVELS))
         for name in SOURCE_PACKAGES
         if (root / name).is_dir()
     )
+    if not libraries:
+        return ours
+    return ours and all(
+        compileall.compile_file(path, quiet=1, optimize=list(OPTIMIZE_LEVELS))
+        for path in runtime_library_sources()
+    )
+
+
+def runtime_library_sources() -> list[Path]:
+    """Return the Python files of the Pi bundle's libraries (requirements/runtime.txt) as
+    installed in this environment; a library not installed here is skipped."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    lock = CHECKOUT / "requirements" / "runtime.txt"
+    names = [line.split("==")[0] for line in lock.read_text().splitlines() if "==" in line]
+    sources = []
+    for name in names:
+        try:
+            files = distribution(name.strip()).files or []
+        except PackageNotFoundError:
+            continue
+        sources += [Path(file.locate()) for file in files if file.suffix == ".py"]
+    return sources
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

@@ -193,29 +193,41 @@ def test_quick_pi3_run_serves_from_one_capped_process_behind_the_tls_front(tmp_p
 
 
 def test_the_bench_serves_kru_from_byte_compiled_modules_as_a_pi_does(tmp_path: Path) -> None:
-    """install.sh compiles the Pi's virtualenv; the bench compiles Kru's packages the same way.
+    """install.sh compiles the Pi's virtualenv; the bench compiles Kru's packages the same way,
+    for the services (-OO, PYTHONOPTIMIZE=2 in kru.service) and for the kru command.
 
     Then a server started with PYTHONDONTWRITEBYTECODE=1 (this machine's environment) reads
     ``.pyc`` files instead of compiling every module at every start.
     """
-    from bench.server import byte_compile
+    from bench.server import SERVICE_ENV, byte_compile
 
     package = tmp_path / "edge_server"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "pages.py").write_text("ANSWER = 42\n")
-    assert byte_compile(tmp_path)
-    assert sorted(p.name.split(".")[0] for p in (package / "__pycache__").iterdir()) == [
-        "__init__",
-        "pages",
-    ]
-    compiled = (package / "__pycache__").stat().st_mtime_ns
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    probe = "import edge_server.pages as p; print(p.ANSWER)"
-    shown = subprocess.run(
-        [sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True
+    (package / "pages.py").write_text('"""Pages."""\nANSWER = 42\n')
+    assert byte_compile(tmp_path, libraries=False)
+    assert sorted(p.name for p in (package / "__pycache__").iterdir()) == sorted(
+        f"{name}.{sys.implementation.cache_tag}{level}.pyc"
+        for name in ("__init__", "pages")
+        for level in ("", ".opt-2")
     )
-    assert shown.stdout.strip() == "42"
+    compiled = (package / "__pycache__").stat().st_mtime_ns
+    probe = "import edge_server.pages as p; print(p.ANSWER, p.__doc__)"
+    plain = {k: v for k, v in os.environ.items() if k != "PYTHONOPTIMIZE"}
+    for service, shown_doc in ((SERVICE_ENV, "None"), ({}, "Pages.")):
+        env = {**plain, "PYTHONDONTWRITEBYTECODE": "1", **service}
+        shown = subprocess.run(
+            [sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert shown.stdout.split() == ["42", *shown_doc.split()]
     assert (package / "__pycache__").stat().st_mtime_ns == compiled  # read, nothing rewritten
     (package / "broken.py").write_text("def (:\n")
-    assert not byte_compile(tmp_path)  # a module that does not compile is reported
+    assert not byte_compile(tmp_path, libraries=False)  # a module that does not compile is reported
+
+
+def test_the_bench_compiles_the_pi_bundles_libraries_for_the_service() -> None:
+    from bench.server import runtime_library_sources
+
+    names = {(path.parent.name, path.name) for path in runtime_library_sources()}
+    assert {("flask", "app.py"), ("waitress", "server.py"), ("jinja2", "compiler.py")} <= names
+    assert not any(path.parent.name == "pytest" for path in runtime_library_sources())

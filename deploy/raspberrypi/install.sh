@@ -74,8 +74,10 @@ install_python() {
             --no-index --no-compile --find-links "$BUNDLE/wheels" --upgrade -r "$BUNDLE/requirements.txt"
         # Byte-compile on every core at once (pip does one file at a time); the kru user cannot
         # write to the venv, so modules not compiled now would be compiled again at every start.
+        # Twice: as the services run them (-o 2: PYTHONOPTIMIZE=2 in their units) and as the
+        # kru command does for an admin (-o 0).
         say "byte-compiling $VENV"
-        "$VENV/bin/python" -m compileall -q -j 0 -x '/pip/' "$VENV/lib" \
+        "$VENV/bin/python" -m compileall -q -j 0 -o 0 -o 2 -x '/pip/' "$VENV/lib" \
             || die "could not byte-compile $VENV (see above)"
         echo "$stamp" > "$VENV/.kru-bundle"
         new_python=1
