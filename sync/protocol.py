@@ -16,6 +16,7 @@ import re
 import uuid
 import zlib
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from datetime import UTC, datetime
 from typing import Any
 
@@ -304,9 +305,20 @@ def ts_to_ms(text: str) -> int | None:
 
 
 def ms_to_ts(ms: int) -> str:
-    """Return epoch milliseconds as ISO 8601 UTC text."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Return epoch milliseconds as ISO 8601 UTC text.
+
+    Raises:
+        OverflowError, ValueError, OSError: outside the years 1-9999.
+    """
+    seconds, millis = divmod(ms, 1000)
+    return f"{_utc_second(seconds)}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _utc_second(seconds: int) -> str:
+    """Return ``YYYY-MM-DDTHH:MM:SS`` of an epoch second: a batch's events share their
+    seconds, and central ingest wrote the whole text per event (issue 22)."""
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds")[:19]
 
 
 def _pack_id(event_id: str) -> str:

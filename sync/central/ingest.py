@@ -436,10 +436,11 @@ def _insert_events(
     return max(cursor.rowcount, 0)
 
 
-# One column array per field, unnested into rows by PostgreSQL: psycopg2 quotes each array
-# in C and PostgreSQL parses one array literal per column, where a multi-row VALUES list
-# (execute_values) made Python quote every row and PostgreSQL parse every literal; about
-# half the client's time and a third of PostgreSQL's per event (docs/performance.md).
+# One column array per field, unnested into rows by PostgreSQL, each array sent as one text
+# literal ('{"a","b"}', ``_text_array``): PostgreSQL parses one literal per column, where a
+# multi-row VALUES list (execute_values) made Python quote every row and PostgreSQL parse
+# every literal, and psycopg2's own list adapter (ARRAY['a','b']) quoted element by element,
+# a third of the central server's time per batch (docs/performance.md).
 _UNNEST_INSERT = (
     f"INSERT INTO central_events ({_EVENT_COLUMNS}) "  # noqa: S608 - constants
     "SELECT %s, %s, e, s, u, v, o, r, c, ct, sm, cm, b, %s, cu FROM unnest("
@@ -448,6 +449,24 @@ _UNNEST_INSERT = (
     ") AS x(e, s, u, v, o, r, c, ct, sm, cm, b, cu) "
     "ON CONFLICT (device_id, event_id) DO NOTHING RETURNING 1"
 )
+
+
+def _text_array(values: list[str | None]) -> str:
+    """Return a PostgreSQL text[] literal: every element quoted (backslash and double quote
+    escaped), None as NULL."""
+    return (
+        "{"
+        + ",".join(
+            "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            for v in values
+        )
+        + "}"
+    )
+
+
+def _int_array(values: list[int]) -> str:
+    """Return a PostgreSQL bigint[] literal."""
+    return "{" + ",".join(map(str, values)) + "}"
 
 
 def _insert_events_postgres(
@@ -469,18 +488,20 @@ def _insert_events_postgres(
                 device_pk,
                 generation,
                 now_ms,
-                [ev.id for ev in chunk],
-                [ev.seq for ev in chunk],
-                [ev.user_uid for ev in chunk],
-                [ev.verb for ev in chunk],
-                [ev.object for ev in chunk],
-                [_dumps(ev.result) for ev in chunk],
-                [_dumps(ev.context) for ev in chunk],
-                [ev.client_ts for ev in chunk],
-                [ev.server_ms for ev in chunk],
-                [ev.server_ms + (off or 0) for ev, off in zip(chunk, shifts, strict=True)],
-                [ev.boot_id for ev in chunk],
-                [off is None for off in shifts],
+                _text_array([ev.id for ev in chunk]),
+                _int_array([ev.seq for ev in chunk]),
+                _text_array([ev.user_uid for ev in chunk]),
+                _text_array([ev.verb for ev in chunk]),
+                _text_array([ev.object for ev in chunk]),
+                _text_array([_dumps(ev.result) for ev in chunk]),
+                _text_array([_dumps(ev.context) for ev in chunk]),
+                _text_array([ev.client_ts for ev in chunk]),
+                _int_array([ev.server_ms for ev in chunk]),
+                _int_array(
+                    [ev.server_ms + (off or 0) for ev, off in zip(chunk, shifts, strict=True)]
+                ),
+                _text_array([ev.boot_id for ev in chunk]),
+                "{" + ",".join("t" if off is None else "f" for off in shifts) + "}",
             ),
         )
         stored += len(cursor.fetchall())
