@@ -151,6 +151,27 @@ def test_the_check_runs_once_at_start_not_per_request(app, client, monkeypatch):
     assert app.extensions["kru_integrity"].ok
 
 
+def test_kru_serve_reads_the_whole_database_once_at_start_not_twice(tmp_path, monkeypatch):
+    # quick_check reads the whole file: a second read cost a Pi 3B+ a tenth of a second of
+    # its start (issue 22).
+    from edge_server.base import logs, server
+    from edge_server.cli.context import CliContext
+    from edge_server.cli.serve import _serve
+
+    home = tmp_path / "home"
+    database = make_site(home, learners=3)
+    calls: list[Path] = []
+    real = integrity.quick_check
+    monkeypatch.setattr(integrity, "quick_check", lambda path: calls.append(path) or real(path))
+    served = []
+    monkeypatch.setattr(server, "serve_wsgi", lambda app, **where: served.append(app))
+    monkeypatch.setenv("KRU_SNAPSHOTS_INTERVAL_S", "0")
+    monkeypatch.setattr(logs, "configure", lambda *args: None)  # leave the tests' logging be
+    _serve(CliContext(data_dir=str(home)), workers=1)
+    assert calls == [database]
+    assert served[0].extensions["kru_integrity"].ok
+
+
 def test_damage_found_while_serving_turns_healthz_to_503(app, client, make_user):
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 as the real server does
     make_user(username="dara")

@@ -50,7 +50,7 @@ def _serve(
     if isinstance(checked, integrity.Damaged):
         _serve_recovery(settings, home, checked)
         return
-    app = create_app(settings=settings)  # migrations run here, once, before any worker
+    app = create_app(settings=settings, checked=checked)  # migrations run here, before any worker
     app.config["KRU_KEEP_DB_CONNECTIONS"] = True
     workers = settings["workers"] or auto_workers()
 

@@ -89,11 +89,19 @@ def _split_config(config: dict[str, Any] | None) -> tuple[dict[str, Any], dict[s
     return settings, flask_config
 
 
-def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+def create_app(
+    config: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+    *,
+    checked: integrity.IntegrityResult | None = None,
+) -> Flask:
     """Build the site server.
 
     ``config`` holds Kru settings by name (``"data_dir"``, ``"sync.batch_size"``) and plain
     Flask keys (``"TESTING"``); settings not given come from ``KRU_CONFIG`` / ``KRU_*``.
+    ``checked`` is SQLite's quick_check of the database that the caller has just run
+    (``kru serve``, before choosing recovery mode); without it, it runs here. It reads the
+    whole file: once per start, not twice (issue 22).
 
     Raises:
         KruError: the configuration or data directory is unusable.
@@ -106,7 +114,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     )
     home, _db = database.open_site(settings)
     certificates.configure(settings)
-    checked = integrity.quick_check(home.database)  # once per start: it reads the whole file
+    if checked is None:
+        checked = integrity.quick_check(home.database)  # once per start: it reads the whole file
 
     app = Flask(__name__)
     app.jinja_environment = KruEnvironment  # before anything builds app.jinja_env
