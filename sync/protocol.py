@@ -16,8 +16,8 @@ import re
 import uuid
 import zlib
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from edge_server.base import jsonlimits

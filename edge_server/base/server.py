@@ -172,8 +172,8 @@ def _waitress(
 
 def _run_until_stopped(
     server,  # a waitress server
-    restore_mask: set[signal.Signals] | None = None,
-    before_close: Callable[[], None] | None = None,
+    restore_mask: set[int | signal.Signals] | None = None,
+    before_close: Callable[[], object] | None = None,
 ) -> None:
     """Run ``server`` until SIGTERM or SIGINT, then close it and its threads.
 
