@@ -18,6 +18,7 @@ from ..base.settings import BY_NAME, Settings, load_settings
 from ..cpd import certificates
 from ..web import auth, bodylimit, i18n, sessions, web_security
 from ..web import error_handlers as web_errors
+from ..web.routing import LazyBuildRule
 from ..web.templating import KruEnvironment
 from . import database, navigation
 from .blueprints import (
@@ -118,6 +119,7 @@ def create_app(
         checked = integrity.quick_check(home.database)  # once per start: it reads the whole file
 
     app = Flask(__name__)
+    app.url_rule_class = LazyBuildRule  # before any route: URL builders made when first used
     app.jinja_environment = KruEnvironment  # before anything builds app.jinja_env
     web_security.install(app, settings)
     app.extensions["kru_integrity"] = checked
