@@ -79,7 +79,8 @@ def test_learners_check_in_with_the_session_code(browser, page, site, sessions, 
     code = page.locator("#session-code").inner_text().strip()
     assert len(code) == 6
     qr = page.locator("img.qr")
-    expect(qr).to_be_visible()
+    expect(qr).to_be_visible()  # an <img> sized by the stylesheet is visible before it loads
+    page.wait_for_function("(img => img.complete)(document.querySelector('img.qr'))")
     assert page.evaluate("document.querySelector('img.qr').naturalWidth") > 100
     for n, by_link in ((7, False), (8, True)):
         phone = new_phone_context(browser, site.url)
